@@ -1,0 +1,86 @@
+/**
+ * An injected clock (HOUSE convention 10): supervision, backoff and slot arithmetic take a Clock so
+ * tests can drive time without sleeping. Production code uses `systemClock`.
+ */
+export interface TimerHandle {
+  readonly __timer: unknown;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+  /** Resolves after `ms` on this clock (never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    return { __timer: t };
+  },
+  clearTimeout: (h) => {
+    if (h) clearTimeout(h.__timer as NodeJS.Timeout);
+  },
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(done, ms);
+      function done() {
+        signal?.removeEventListener('abort', done);
+        clearTimeout(t);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+/** A manual clock for tests: time moves only when `advance` is called. */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.t = start;
+  }
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
+    return { __timer: id };
+  }
+  clearTimeout(h: TimerHandle | undefined): void {
+    if (h) this.timers.delete(h.__timer as number);
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const h = this.setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => {
+        this.clearTimeout(h);
+        resolve();
+      });
+    });
+  }
+  /** Moves time forward, firing due timers in order; awaits microtasks between them. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].at);
+      next[1].fn();
+      await new Promise((r) => setImmediate(r));
+    }
+    this.t = end;
+    await new Promise((r) => setImmediate(r));
+  }
+  pending(): number {
+    return this.timers.size;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The embedded store's contract (ingest/store.ts implements it on SQLite in WAL mode). It is the
+ * store-and-forward buffer and the local history at once: every row has a monotonically growing
+ * `seq`, the forwarder's cursor.
+ */
+import type { DeadLetter, FieldKind, Quality, Reading, Sink, Value } from '../adapters/types.js';
+
+/** Where a stored series goes in InfluxDB: device data, or the gateway's own status points. */
+export type Measurement = 'data' | 'status';
+
+export interface StoredReading {
+  seq: number;
+  measurement: Measurement;
+  /** device id; '' for gateway-level status (the heartbeat) */
+  device: string;
+  tag: string;
+  kind: FieldKind;
+  ts: number;
+  value: Value | null;
+  quality: Quality;
+  error?: string;
+}
+
+export interface ReadingQuery {
+  device?: string;
+  tag?: string;
+  /** inclusive, ms */
+  from?: number;
+  /** exclusive, ms */
+  to?: number;
+  measurement?: Measurement;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+/** One audited API access: a read by a consumer system or a command to a device. */
+export interface AuditRecord {
+  ts: number;
+  /** token name (e.g. "mes"); "anonymous" for loopback access without tokens */
+  actor: string;
+  /** consumer system (MES, ERP, platform) */
+  system: string;
+  action: 'read' | 'write';
+  /** e.g. "GET /api/devices/:id/history" */
+  route: string;
+  device?: string;
+  tag?: string;
+  /** the value written, as text */
+  value?: string;
+  result: 'ok' | 'denied' | 'error';
+  detail?: string;
+}
+
+export interface StoredAudit extends AuditRecord {
+  seq: number;
+}
+
+export interface StoredDeadLetter extends DeadLetter {
+  id: number;
+}
+
+export interface StoreStats {
+  /** bytes on disk (database + WAL) */
+  sizeBytes: number;
+  readings: number;
+  /** readings not yet acknowledged by InfluxDB (0 without a forwarder) */
+  backlog: number;
+  oldestTs?: number;
+  newestTs?: number;
+  /** readings dropped by retention or maxSize since the store was created */
+  dropped: number;
+  deadLetters: number;
+}
+
+/** One slot count row: `slot` is floor((ts - origin) / slotMs). */
+export interface SlotCount {
+  slot: number;
+  good: number;
+  bad: number;
+}
+
+export interface Store extends Sink {
+  write(readings: readonly Reading[]): Promise<void>;
+  /** status/heartbeat rows: same table, measurement 'status' */
+  writeStatus(readings: readonly Reading[]): Promise<void>;
+  deadLetter(entry: DeadLetter): void;
+
+  query(q: ReadingQuery): StoredReading[];
+  /** the newest reading of each (device, tag), data measurement only */
+  latest(device?: string): StoredReading[];
+  /** good/bad counts per slot for one device (data measurement), aggregated in SQL */
+  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[];
+  /** tags of a device that had at least one good reading in [from, to) */
+  tagsSeen(q: { device: string; from: number; to: number }): string[];
+  /** the newest good reading time of a device before `to` */
+  lastGoodTs(q: { device: string; to: number }): number | undefined;
+
+  appendAudit(a: AuditRecord): void;
+  audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[];
+  deadLetters(q?: { limit?: number; source?: string }): StoredDeadLetter[];
+
+  /** forwarding: rows after `cursor` in seq order (bad-quality rows are skipped but advance the cursor) */
+  readForward(stream: 'readings', cursor: number, limit: number): StoredReading[];
+  readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
+  getCursor(stream: 'readings' | 'audit'): number;
+  setCursor(stream: 'readings' | 'audit', seq: number): void;
+
+  /** applies retention and maxSize now (also runs on a timer); returns readings dropped */
+  enforceLimits(): number;
+  stats(): StoreStats;
+  /** flushes pending group commits and closes the database */
+  close(): Promise<void>;
+}
