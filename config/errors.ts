@@ -43,6 +43,9 @@ export function isGatewayError(e: unknown, code?: ErrorCode): e is GatewayError 
 
 /** A short, loggable text of any thrown value (never the stack). */
 export function errorText(e: unknown): string {
-  if (e instanceof Error) return (e as { code?: unknown }).code ? `${(e as { code: string }).code}: ${e.message}` : e.message;
+  if (e instanceof Error) {
+    const code = (e as Error & { code?: unknown }).code;
+    return typeof code === 'string' && code ? `${code}: ${e.message}` : e.message;
+  }
   return String(e);
 }

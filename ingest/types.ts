@@ -72,7 +72,7 @@ export interface StoreStats {
   deadLetters: number;
 }
 
-/** One slot count row: `slot` is floor((ts - origin) / slotMs). */
+/** One slot count row: `slot` is floor((ts - from) / slotMs) for the query's `from`. */
 export interface SlotCount {
   slot: number;
   good: number;
@@ -92,6 +92,11 @@ export interface Store extends Sink {
   slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[];
   /** tags of a device that had at least one good reading in [from, to) */
   tagsSeen(q: { device: string; from: number; to: number }): string[];
+  /**
+   * slots (floor((ts - from) / slotMs)) in [from, to) holding at least one gateway heartbeat
+   * (measurement 'status', device '', tag 'heartbeat'), ascending
+   */
+  heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[];
   /** the newest good reading time of a device before `to` */
   lastGoodTs(q: { device: string; to: number }): number | undefined;
 
