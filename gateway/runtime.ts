@@ -1,0 +1,263 @@
+/**
+ * The gateway runtime: opens the store, starts the forwarder and one adapter per enabled device,
+ * writes the heartbeat and per-device status, supervises reloads and stops cleanly. It is the
+ * composition root for collection: the only place that knows adapters, ingest and config at once.
+ */
+import pino, { type Logger } from 'pino';
+import { adapterModule } from '../adapters/registry.js';
+import type { Adapter, AdapterContext, DeviceStatus, Reading, Value } from '../adapters/types.js';
+import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
+import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
+import { Forwarder } from '../ingest/forwarder.js';
+import { openStore } from '../ingest/store.js';
+import type { Store } from '../ingest/types.js';
+import type { DeviceView, ForwarderView, ReloadResult, Runtime } from './types.js';
+
+/** Keys whose values never reach a log line. */
+export const REDACT_PATHS = ['*.password', '*.token', '*.tokens', '*.privateKey', '*.key', 'password', 'token', '*.auth.password', 'config.influx.password'];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, base: undefined, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination ?? pino.destination({ fd: 1, sync: true }));
+}
+
+export interface RuntimeOptions {
+  config: GatewayConfig;
+  configPath?: string;
+  clock?: Clock;
+  log?: Logger;
+}
+
+interface RunningDevice {
+  config: DeviceConfig;
+  /** the config as canonical JSON, to tell whether a reload changed it */
+  key: string;
+  adapter?: Adapter;
+  /** status counters at the previous status point, to write deltas */
+  lastGood: number;
+  lastBad: number;
+  error?: string;
+}
+
+const EMPTY_STATUS: DeviceStatus = { connected: false, good: 0, bad: 0 };
+
+export class GatewayRuntime implements Runtime {
+  config: GatewayConfig;
+  readonly configPath?: string;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly startedAt: number;
+  private fwd?: Forwarder;
+  private readonly running = new Map<string, RunningDevice>();
+  private readonly shared = new Map<string, Map<string, unknown>>();
+  private statusTimer?: TimerHandle;
+  private stopping = false;
+  private reloading: Promise<ReloadResult> | undefined;
+
+  private constructor(opts: RuntimeOptions, store: Store) {
+    this.config = opts.config;
+    this.configPath = opts.configPath;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? createLogger(opts.config.gateway.logLevel);
+    this.store = store;
+    this.startedAt = this.clock.now();
+  }
+
+  static async start(opts: RuntimeOptions): Promise<GatewayRuntime> {
+    const clock = opts.clock ?? systemClock;
+    const log = opts.log ?? createLogger(opts.config.gateway.logLevel);
+    const { storage } = opts.config;
+    const store = openStore({ path: storage.path, maxSizeBytes: storage.maxSize, retentionMs: storage.retention, clock, log: log.child({ module: 'store' }) });
+    const rt = new GatewayRuntime({ ...opts, clock, log }, store);
+    if (opts.config.influx) {
+      rt.fwd = new Forwarder({
+        store,
+        config: opts.config.influx,
+        gateway: { id: opts.config.gateway.id, site: opts.config.gateway.site },
+        deviceMeta: (id) => {
+          const d = rt.running.get(id)?.config ?? rt.config.devices.find((x) => x.id === id);
+          return { line: d?.line, process: d?.process };
+        },
+        clock,
+        log: log.child({ module: 'forwarder' }),
+      });
+      rt.fwd.start();
+    }
+    for (const d of opts.config.devices) await rt.startDevice(d);
+    rt.scheduleStatus();
+    log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx?.url }, 'gateway started');
+    return rt;
+  }
+
+  private context(device: DeviceConfig): AdapterContext {
+    let shared = this.shared.get(device.protocol);
+    if (!shared) this.shared.set(device.protocol, (shared = new Map()));
+    return {
+      sink: this.store,
+      log: this.log.child({ device: device.id, protocol: device.protocol }),
+      clock: this.clock,
+      dataDir: this.config.storage.path,
+      gateway: { id: this.config.gateway.id, site: this.config.gateway.site },
+      shared,
+    };
+  }
+
+  private async startDevice(config: DeviceConfig): Promise<void> {
+    const entry: RunningDevice = { config, key: JSON.stringify(config), lastGood: 0, lastBad: 0 };
+    this.running.set(config.id, entry);
+    if (!config.enabled) return;
+    const mod = adapterModule(config.protocol);
+    if (!mod) {
+      entry.error = `no adapter for protocol ${config.protocol}`;
+      return;
+    }
+    try {
+      entry.adapter = mod.create(config, this.context(config));
+      await entry.adapter.start();
+    } catch (e) {
+      // a device error affects only that device
+      entry.error = errorText(e);
+      this.log.error({ device: config.id, err: entry.error }, 'device failed to start');
+    }
+  }
+
+  private async stopDevice(id: string): Promise<void> {
+    const entry = this.running.get(id);
+    this.running.delete(id);
+    if (!entry?.adapter) return;
+    try {
+      await entry.adapter.stop();
+    } catch (e) {
+      this.log.warn({ device: id, err: errorText(e) }, 'device did not stop cleanly');
+    }
+  }
+
+  private scheduleStatus(): void {
+    if (this.stopping) return;
+    this.statusTimer = this.clock.setTimeout(() => {
+      this.writeStatus().finally(() => this.scheduleStatus());
+    }, this.config.gateway.statusInterval);
+  }
+
+  /** One heartbeat point and one status point per device (measurement gateway_status). */
+  async writeStatus(): Promise<void> {
+    const ts = this.clock.now();
+    const rows: Reading[] = [{ device: '', tag: 'heartbeat', ts, kind: 'boolean', value: true, quality: 'good' }];
+    for (const [id, entry] of this.running) {
+      if (!entry.config.enabled) continue;
+      const s = this.statusOf(entry);
+      rows.push({ device: id, tag: 'connected', ts, kind: 'boolean', value: s.connected, quality: 'good' });
+      rows.push({ device: id, tag: 'good', ts, kind: 'integer', value: Math.max(0, s.good - entry.lastGood), quality: 'good' });
+      rows.push({ device: id, tag: 'bad', ts, kind: 'integer', value: Math.max(0, s.bad - entry.lastBad), quality: 'good' });
+      if (s.lastError) rows.push({ device: id, tag: 'lastError', ts, kind: 'string', value: s.lastError, quality: 'good' });
+      entry.lastGood = s.good;
+      entry.lastBad = s.bad;
+    }
+    try {
+      await this.store.writeStatus(rows);
+    } catch (e) {
+      this.log.error({ err: errorText(e) }, 'cannot write status to the store');
+    }
+  }
+
+  private statusOf(entry: RunningDevice): DeviceStatus {
+    if (!entry.adapter) return { ...EMPTY_STATUS, lastError: entry.error ?? (entry.config.enabled ? undefined : 'disabled') };
+    try {
+      return entry.adapter.status();
+    } catch (e) {
+      return { ...EMPTY_STATUS, lastError: errorText(e) };
+    }
+  }
+
+  devices(): DeviceView[] {
+    return [...this.running.values()].map((e) => ({ config: e.config, status: this.statusOf(e) }));
+  }
+
+  device(id: string): DeviceView | undefined {
+    const e = this.running.get(id);
+    return e ? { config: e.config, status: this.statusOf(e) } : undefined;
+  }
+
+  async writeTag(deviceId: string, tagName: string, value: Value): Promise<void> {
+    const entry = this.running.get(deviceId);
+    if (!entry) throw new GatewayError(ErrorCodes.DEVICE_UNKNOWN, `no device "${deviceId}"`);
+    const tag = entry.config.tags.find((t) => t.name === tagName);
+    if (!tag) throw new GatewayError(ErrorCodes.TAG_UNKNOWN, `device "${deviceId}" has no tag "${tagName}"`);
+    if (!tag.writable) throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `tag "${deviceId}.${tagName}" is not writable (set writable: true in the config)`);
+    if (!['number', 'boolean', 'string'].includes(typeof value)) throw new GatewayError(ErrorCodes.WRITE_TYPE, `expected a number, boolean or string`);
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new GatewayError(ErrorCodes.WRITE_TYPE, `expected a finite number`);
+      if (tag.min !== undefined && value < tag.min) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${value} is below the minimum ${tag.min} of ${deviceId}.${tagName}`);
+      if (tag.max !== undefined && value > tag.max) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${value} is above the maximum ${tag.max} of ${deviceId}.${tagName}`);
+    }
+    const adapter = entry.adapter;
+    if (!adapter) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device "${deviceId}" is not running${entry.error ? `: ${entry.error}` : ''}`);
+    if (!adapter.write) throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `protocol ${entry.config.protocol} does not support writes`);
+    await adapter.write(tagName, value);
+    this.log.info({ device: deviceId, tag: tagName }, 'tag written');
+  }
+
+  forwarder(): ForwarderView | undefined {
+    return this.fwd?.stats();
+  }
+
+  /** resolves when everything stored so far has reached InfluxDB (immediately without InfluxDB) */
+  async flushed(): Promise<void> {
+    if (this.fwd) await this.fwd.flushed();
+  }
+
+  reload(next?: GatewayConfig): Promise<ReloadResult> {
+    // one reload at a time; a second request waits for the first
+    const run = async (): Promise<ReloadResult> => {
+      const cfg = next ?? (this.configPath ? loadConfig(this.configPath).config : undefined);
+      if (!cfg) throw new GatewayError(ErrorCodes.USAGE, 'no config file to reload from');
+      if (JSON.stringify(cfg.storage) !== JSON.stringify(this.config.storage) || JSON.stringify(cfg.influx) !== JSON.stringify(this.config.influx) || JSON.stringify(cfg.gateway) !== JSON.stringify(this.config.gateway)) {
+        this.log.warn('reload: changes to gateway, storage or influx take effect at the next restart; devices are reloaded now');
+      }
+      const result: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [] };
+      const wanted = new Map(cfg.devices.map((d) => [d.id, d]));
+      for (const id of [...this.running.keys()]) {
+        if (!wanted.has(id)) {
+          await this.stopDevice(id);
+          result.removed.push(id);
+        }
+      }
+      for (const [id, d] of wanted) {
+        const cur = this.running.get(id);
+        if (!cur) {
+          await this.startDevice(d);
+          result.added.push(id);
+        } else if (cur.key !== JSON.stringify(d)) {
+          await this.stopDevice(id);
+          await this.startDevice(d);
+          result.restarted.push(id);
+        } else result.unchanged.push(id);
+      }
+      this.config = { ...cfg, storage: this.config.storage, influx: this.config.influx, gateway: this.config.gateway };
+      this.log.info(result, 'config reloaded');
+      return result;
+    };
+    const p = (this.reloading ?? Promise.resolve()).then(run, run);
+    this.reloading = p.catch(() => ({ added: [], removed: [], restarted: [], unchanged: [] }));
+    return p;
+  }
+
+  /**
+   * Stops collecting, writes a last status point, forwards what can be forwarded within
+   * gateway.stopTimeout, and closes the store. What is not forwarded stays in the store and goes
+   * at the next start.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.clock.clearTimeout(this.statusTimer);
+    await Promise.all([...this.running.keys()].map((id) => this.stopDevice(id)));
+    await this.writeStatus();
+    if (this.fwd) await this.fwd.stop({ timeoutMs: this.config.gateway.stopTimeout });
+    await this.store.close();
+    this.log.info('gateway stopped');
+    this.log.flush?.();
+  }
+}
