@@ -1,0 +1,214 @@
+/**
+ * The I/O shell around one mqtt.js client: connect (mqtt, mqtts, ws), persistent session,
+ * reconnect with capped jittered backoff, subscriptions, and the at-least-once hand-off:
+ * `client.handleMessage` is mqtt.js's hook whose callback sends the PUBACK (node_modules/mqtt
+ * build/lib/handlers/publish.js: `client.handleMessage(packet, () => _sendPacket(puback))`), so
+ * the callback is called only after every subscriber has committed the message's readings.
+ *
+ * Devices with the same broker url and clientId share one connection (ctx.shared), since two
+ * clients with one clientId would take each other's session over.
+ */
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { Backoff } from '../../config/backoff.js';
+import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
+import type { MqttConnectionConfig } from './schema.js';
+
+export interface Subscriber {
+  /** subscription filters and their QoS */
+  readonly filters: ReadonlyArray<string>;
+  readonly qos: 0 | 1 | 2;
+  /**
+   * Handles one message; resolves when whatever it produced is committed (readings written,
+   * dead letters kept). Rejecting means "not committed": the message is not acknowledged.
+   */
+  onMessage(topic: string, payload: Buffer, receivedAt: number): Promise<boolean>;
+  onConnection(connected: boolean, error?: string): void;
+}
+
+function pem(value: string | undefined, what: string): Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes('-----BEGIN')) return Buffer.from(value);
+  try {
+    return readFileSync(value);
+  } catch (e) {
+    throw new GatewayError(ErrorCodes.CONFIG, `connection.${what}: cannot read "${value}"`, { cause: e });
+  }
+}
+
+/** Compares two devices' connection settings, QoS aside (it is per subscription). */
+export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig): boolean {
+  const strip = (c: MqttConnectionConfig) => JSON.stringify({ ...c, qos: 0 });
+  return strip(a) === strip(b);
+}
+
+export class MqttConnection {
+  private client: MqttClient | undefined;
+  private readonly subs = new Set<Subscriber>();
+  private readonly backoff: Backoff;
+  /** bumped on every close: a commit finishing after its connection died must not PUBACK on the next one */
+  private generation = 0;
+  private inflight = new Set<Promise<unknown>>();
+  private wasConnected = false;
+  private outageErrors = 0;
+  private closing = false;
+  lastError: string | undefined;
+  /** messages no subscriber wanted (acknowledged and dropped) */
+  unmatched = 0;
+
+  constructor(
+    readonly key: string,
+    readonly cfg: MqttConnectionConfig,
+    readonly clientId: string,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.backoff = new Backoff({ baseMs: cfg.reconnect.min, capMs: cfg.reconnect.max, minMs: Math.min(cfg.reconnect.min, cfg.reconnect.max) });
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  get subscriberCount(): number {
+    return this.subs.size;
+  }
+
+  add(sub: Subscriber): void {
+    this.subs.add(sub);
+    if (this.client?.connected) this.subscribe([sub]);
+  }
+
+  /** Removes a subscriber; unsubscribes the filters no one else uses. Returns how many remain. */
+  remove(sub: Subscriber): number {
+    if (!this.subs.delete(sub)) return this.subs.size;
+    const still = new Set([...this.subs].flatMap((s) => s.filters));
+    const gone = sub.filters.filter((f) => !still.has(f));
+    if (gone.length && this.client?.connected && this.subs.size > 0) this.client.unsubscribe(gone, () => {});
+    return this.subs.size;
+  }
+
+  /** Opens the connection (idempotent). Never rejects because the broker is unreachable. */
+  start(): void {
+    if (this.client) return;
+    const c = this.cfg;
+    const opts: IClientOptions = {
+      clientId: this.clientId,
+      protocolVersion: c.protocolVersion,
+      keepalive: Math.max(1, Math.round(c.keepalive / 1000)),
+      connectTimeout: c.connectTimeout,
+      clean: c.cleanStart,
+      reconnectPeriod: c.reconnect.min,
+      resubscribe: false, // we subscribe on every connect ourselves
+      rejectUnauthorized: c.rejectUnauthorized,
+    };
+    if (c.username !== undefined) opts.username = c.username;
+    if (c.password !== undefined) opts.password = c.password;
+    const ca = pem(c.ca, 'ca');
+    const cert = pem(c.cert, 'cert');
+    const key = pem(c.key, 'key');
+    if (ca) opts.ca = ca;
+    if (cert) opts.cert = cert;
+    if (key) opts.key = key;
+    if (c.protocolVersion === 5) opts.properties = { sessionExpiryInterval: Math.min(0xffffffff, Math.round(c.sessionExpiry / 1000)) };
+
+    const client = mqtt.connect(c.url, opts);
+    this.client = client;
+    // PUBACK only after commit (see the file comment)
+    client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
+      const gen = this.generation;
+      const p = this.dispatch(packet).then(
+        () => {
+          if (gen === this.generation) callback();
+        },
+        (e: unknown) => {
+          // not committed: no PUBACK; drop the connection so the broker redelivers on the next session
+          this.log.error({ err: errorText(e), topic: packet.topic }, 'mqtt message not committed; reconnecting for redelivery');
+          if (gen === this.generation && !this.closing) client.stream?.destroy();
+        },
+      );
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
+    };
+    // runs before mqtt.js's own close listener, which arms the reconnect timer with reconnectPeriod
+    client.prependListener('close', () => {
+      this.generation++;
+      if (!this.closing) client.options.reconnectPeriod = this.backoff.next();
+      if (this.wasConnected && !this.closing) {
+        this.log.warn({ url: c.url, clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
+        for (const s of this.subs) s.onConnection(false, this.lastError ?? 'DISCONNECTED');
+      }
+      this.wasConnected = false;
+    });
+    client.on('connect', (connack) => {
+      if (this.outageErrors > 0 || this.backoff.failures > 0) this.log.info({ attempts: this.backoff.failures, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      else this.log.debug({ sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      this.backoff.reset();
+      this.outageErrors = 0;
+      this.wasConnected = true;
+      this.lastError = undefined;
+      this.subscribe([...this.subs]);
+      for (const s of this.subs) s.onConnection(true);
+    });
+    client.on('error', (e) => {
+      this.lastError = errorText(e);
+      if (this.outageErrors++ === 0) this.log.warn({ err: this.lastError, url: c.url }, 'mqtt connection error');
+      for (const s of this.subs) s.onConnection(client.connected, this.lastError);
+    });
+  }
+
+  private subscribe(subs: Subscriber[]): void {
+    const client = this.client;
+    if (!client) return;
+    const want = new Map<string, 0 | 1 | 2>();
+    for (const s of subs) for (const f of s.filters) want.set(f, Math.max(want.get(f) ?? 0, s.qos) as 0 | 1 | 2);
+    if (want.size === 0) return;
+    const map: Record<string, { qos: 0 | 1 | 2 }> = {};
+    for (const [f, qos] of want) map[f] = { qos };
+    client.subscribe(map, (err, granted) => {
+      if (err) {
+        this.lastError = errorText(err);
+        this.log.error({ err: this.lastError }, 'mqtt subscribe failed');
+        return;
+      }
+      for (const g of granted ?? []) if (g.qos === 128 || (g.qos ?? 0) > 2) this.log.error({ topic: g.topic }, 'mqtt subscription refused by the broker');
+    });
+  }
+
+  private async dispatch(packet: IPublishPacket): Promise<void> {
+    const topic = packet.topic;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const now = this.now();
+    const results = await Promise.all([...this.subs].map((s) => s.onMessage(topic, payload, now)));
+    if (!results.some(Boolean)) this.unmatched++;
+  }
+
+  async publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${this.cfg.url}`);
+    try {
+      await client.publishAsync(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), { qos });
+    } catch (e) {
+      throw new GatewayError(ErrorCodes.WRITE_FAILED, `publish to ${topic} failed: ${errorText(e)}`, { cause: e });
+    }
+  }
+
+  /**
+   * Closes the connection. In-flight commits get `graceMs` to finish (their PUBACK goes out);
+   * after that the socket is dropped and the broker redelivers anything unacknowledged.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.closing = true;
+    if (this.inflight.size > 0) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (t = setTimeout(r, graceMs)))]);
+      clearTimeout(t);
+    }
+    this.generation++; // nothing that finishes later may acknowledge
+    await new Promise<void>((resolve) => client.end(this.inflight.size > 0, {}, () => resolve()));
+    this.client = undefined;
+  }
+}
