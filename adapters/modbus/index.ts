@@ -1,0 +1,278 @@
+/**
+ * The Modbus adapter: compiles the device's tags and read plan once at start (frozen, logged once),
+ * then polls on its interval through a shared, serialized line. Polls never overlap: a slow cycle
+ * skips ticks. A Modbus exception marks only that request's tags bad; a timeout ends the cycle (the
+ * rest of the tags are marked bad too, so a dead unit costs one timeout per poll) and a device that
+ * keeps timing out is demoted (polled with backoff) so it cannot stall the other units on its line.
+ */
+import type { Adapter, AdapterContext, AdapterModule, DeviceStatus, Reading, Value } from '../types.js';
+import { Backoff } from '../../config/backoff.js';
+import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
+import { type CompiledTag, compileTag, decodeBit, decodeRegisters, encodeBool, encodeRegisters, hexRegisters } from './codec.js';
+import { IO, ModbusIoError, checkResponse, readPdu, writeCoilPdu, writeCoilsPdu, writeRegisterPdu, writeRegistersPdu } from './frames.js';
+import { type Line, acquireLine, releaseLine } from './line.js';
+import { type ReadRequest, describePlan, planRequests } from './plan.js';
+import { type ModbusDevice, deviceSchema, isBitArea } from './schema.js';
+import type { Endpoint } from './transport.js';
+
+export function endpointOf(d: ModbusDevice): Endpoint {
+  const c = d.connection;
+  if (c.serial) return { kind: 'serial', ...c.serial };
+  return { kind: 'tcp', host: c.host ?? '127.0.0.1', port: c.port, framing: c.framing === 'rtu-over-tcp' ? 'rtu' : 'tcp' };
+}
+
+const codeOf = (e: unknown): string => (e instanceof ModbusIoError ? e.code : 'IO_ERROR');
+
+export class ModbusAdapter implements Adapter {
+  readonly deviceId: string;
+  readonly tags: readonly CompiledTag[];
+  readonly plan: readonly ReadRequest[];
+  private readonly byName = new Map<string, CompiledTag>();
+  private line: Line | undefined;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private abort = new AbortController();
+  private readonly st: DeviceStatus = { connected: false, good: 0, bad: 0 };
+  private timedOutPolls = 0;
+  private readonly demoteBackoff: Backoff;
+  private wasDown = false;
+  private sinkFailing = false;
+  /** completed poll cycles and ticks skipped because a cycle overran its interval */
+  polls = 0;
+  skippedTicks = 0;
+
+  constructor(
+    readonly device: ModbusDevice,
+    private readonly ctx: AdapterContext,
+  ) {
+    this.deviceId = device.id;
+    this.tags = Object.freeze(device.tags.map((t, i) => compileTag(t, i)));
+    for (const t of this.tags) this.byName.set(t.name, t);
+    this.plan = planRequests(this.tags, device);
+    this.demoteBackoff = new Backoff({ baseMs: Math.max(device.interval * 2, 100), capMs: Math.max(device.demotedMaxInterval, device.interval) });
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    const d = this.device;
+    this.line = acquireLine(this.ctx.shared, endpointOf(d), this.ctx.clock, this.ctx.log, d.connection.timeout);
+    this.ctx.log.info({ unitId: d.connection.unitId, interval: d.interval, requests: describePlan(this.plan) }, `modbus read plan: ${this.plan.length} request(s) per poll`);
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.abort.abort();
+    await this.loopDone;
+    if (this.line) releaseLine(this.ctx.shared, this.line);
+    this.line = undefined;
+    this.st.connected = false;
+  }
+
+  status(): DeviceStatus {
+    return { ...this.st };
+  }
+
+  private async loop(): Promise<void> {
+    const { clock } = this.ctx;
+    const interval = this.device.interval;
+    while (this.running) {
+      const t0 = clock.now();
+      try {
+        await this.pollOnce();
+      } catch (e) {
+        // pollOnce catches its own errors; this is the last line of defence
+        this.ctx.log.error({ err: errorText(e) }, 'modbus poll failed unexpectedly');
+      }
+      this.polls++;
+      if (!this.running) break;
+      if (this.device.closeAfterPoll) this.line?.closeIfIdle();
+      const now = clock.now();
+      this.st.cycleMs = now - t0;
+      let wait: number;
+      if (this.st.demoted) wait = this.demoteBackoff.next();
+      else {
+        const late = now - t0;
+        const ticks = Math.max(1, Math.ceil(late / interval));
+        if (late >= interval) this.skippedTicks += ticks - 1;
+        wait = t0 + ticks * interval - now;
+        if (wait <= 0) wait = interval;
+      }
+      await clock.sleep(wait, this.abort.signal);
+    }
+  }
+
+  /** One poll cycle: every request of the plan, in order, on the shared line. Never throws. */
+  async pollOnce(): Promise<void> {
+    const line = this.line;
+    if (!line) return;
+    const d = this.device;
+    const unit = d.connection.unitId;
+    const readings: Reading[] = [];
+    let stop: string | undefined;
+    let answered = false;
+    let timedOut = false;
+    let notConnected = false;
+    for (const req of this.plan) {
+      if (stop !== undefined) {
+        this.pushBad(readings, req, stop, this.ctx.clock.now());
+        continue;
+      }
+      let pdu: Buffer | undefined;
+      let code: string | null = null;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          pdu = await line.exclusive(() => line.transact(unit, readPdu(req.fc, req.start, req.count), d.connection.timeout, d));
+          code = checkResponse(pdu, req.fc, req.count);
+        } catch (e) {
+          pdu = undefined;
+          code = codeOf(e);
+        }
+        const retryable = code === IO.TIMEOUT || code === IO.MALFORMED;
+        if (!retryable || attempt >= d.retries || !this.running) break;
+      }
+      const ts = this.ctx.clock.now();
+      if (code === null && pdu) {
+        answered = true;
+        this.decodeInto(readings, req, pdu, ts);
+      } else {
+        const err = code ?? IO.MALFORMED;
+        if (err.startsWith('MODBUS_EXC_') || err === IO.MALFORMED) answered = true;
+        this.pushBad(readings, req, err, ts);
+        this.st.lastError = err;
+        this.st.lastErrorAt = ts;
+        if (err === IO.TIMEOUT) timedOut = true;
+        if (err === IO.TIMEOUT || err === IO.NOT_CONNECTED || err === IO.CLOSED || err === 'IO_ERROR') {
+          stop = err;
+          notConnected = err !== IO.TIMEOUT;
+        }
+      }
+    }
+    this.st.connected = line.isOpen && answered;
+    this.updateDemotion(timedOut && !answered, answered);
+    // while the line stays down, one batch of bad readings marks the outage, not one per poll
+    const suppress = notConnected && !answered && this.wasDown;
+    this.wasDown = notConnected && !answered;
+    if (readings.length && !suppress) await this.emit(readings);
+  }
+
+  private decodeInto(out: Reading[], req: ReadRequest, pdu: Buffer, ts: number): void {
+    const bits = isBitArea(req.area);
+    for (let i = 0; i < req.tags.length; i++) {
+      const t = req.tags[i]!;
+      const off = req.offsets[i]!;
+      const value: Value = bits ? decodeBit(pdu, 2, off) : decodeRegisters(t, pdu, 2 + off * 2);
+      out.push({ device: this.deviceId, tag: t.name, ts, kind: t.kind, value, quality: 'good' });
+    }
+    this.st.good += req.tags.length;
+    this.st.lastReadingAt = ts;
+    if (this.ctx.log.isLevelEnabled('debug')) {
+      const values: Record<string, Value> = {};
+      for (let i = out.length - req.tags.length; i < out.length; i++) values[out[i]!.tag] = out[i]!.value!;
+      const raw = bits ? pdu.subarray(2).toString('hex') : hexRegisters(pdu, 2, req.count);
+      this.ctx.log.debug({ fc: req.fc, start: req.start, count: req.count, raw, values }, 'modbus read');
+    }
+  }
+
+  private pushBad(out: Reading[], req: ReadRequest, error: string, ts: number): void {
+    for (const t of req.tags) out.push({ device: this.deviceId, tag: t.name, ts, kind: t.kind, value: null, quality: 'bad', error });
+    this.st.bad += req.tags.length;
+  }
+
+  private updateDemotion(allTimedOut: boolean, answered: boolean): void {
+    if (answered) {
+      if (this.st.demoted) this.ctx.log.info({ timedOutPolls: this.timedOutPolls }, 'modbus device answers again; no longer demoted');
+      this.timedOutPolls = 0;
+      this.st.demoted = false;
+      this.demoteBackoff.reset();
+    } else if (allTimedOut) {
+      this.timedOutPolls++;
+      if (!this.st.demoted && this.timedOutPolls >= this.device.demoteAfter) {
+        this.st.demoted = true;
+        this.ctx.log.warn({ timedOutPolls: this.timedOutPolls }, 'modbus device keeps timing out; demoted (polled with backoff)');
+      }
+    }
+  }
+
+  private async emit(readings: Reading[]): Promise<void> {
+    try {
+      await this.ctx.sink.write(readings);
+      if (this.sinkFailing) this.ctx.log.info('sink accepts readings again');
+      this.sinkFailing = false;
+    } catch (e) {
+      if (!this.sinkFailing) this.ctx.log.error({ err: errorText(e) }, 'sink rejected readings');
+      this.sinkFailing = true;
+    }
+  }
+
+  async write(tagName: string, value: Value): Promise<void> {
+    const t = this.byName.get(tagName);
+    if (!t) throw new GatewayError(ErrorCodes.TAG_UNKNOWN, `device ${this.deviceId} has no tag ${tagName}`);
+    if (t.area === 'input' || t.area === 'discrete') throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `tag ${tagName}: area ${t.area} is read-only`);
+    const line = this.line;
+    if (!line) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device ${this.deviceId} is not started`);
+    const d = this.device;
+    const unit = d.connection.unitId;
+    const timeout = d.connection.timeout;
+    const call = async (pdu: Buffer, fc: number, count: number): Promise<Buffer> => {
+      const res = await line.transact(unit, pdu, timeout, d);
+      const code = checkResponse(res, fc, count);
+      if (code) throw new ModbusIoError(code);
+      return res;
+    };
+    try {
+      if (t.area === 'coil') {
+        const on = encodeBool(t, value);
+        await line.exclusive(() => (t.writeFunction === 15 ? call(writeCoilsPdu(t.address, [on]), 15, 1) : call(writeCoilPdu(t.address, on), 5, 1)));
+      } else if (t.bit !== undefined) {
+        const on = encodeBool(t, value);
+        const bit = t.bit;
+        // read-modify-write of one register, with the line held so no other request comes between
+        await line.exclusive(async () => {
+          const cur = await call(readPdu(3, t.address, 1), 3, 1);
+          const old = cur.readUInt16BE(2);
+          const next = on ? old | (1 << bit) : old & ~(1 << bit) & 0xffff;
+          await (t.writeFunction === 16 ? call(writeRegistersPdu(t.address, [next]), 16, 1) : call(writeRegisterPdu(t.address, next), 6, 1));
+        });
+      } else {
+        const regs = encodeRegisters(t, value);
+        const fc = t.writeFunction ?? (regs.length === 1 ? 6 : 16);
+        await line.exclusive(() => (fc === 6 ? call(writeRegisterPdu(t.address, regs[0]!), 6, 1) : call(writeRegistersPdu(t.address, regs), 16, regs.length)));
+      }
+    } catch (e) {
+      if (e instanceof GatewayError) throw e;
+      const code = codeOf(e);
+      if (code === IO.NOT_CONNECTED || code === IO.CLOSED) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device ${this.deviceId}: ${errorText(e)}`, { cause: e });
+      throw new GatewayError(ErrorCodes.WRITE_FAILED, `device ${this.deviceId} tag ${tagName}: ${code}`, { cause: e });
+    }
+    this.ctx.log.info({ tag: tagName }, 'modbus write done');
+  }
+}
+
+const ONE_BASED: Record<string, [number, string]> = { holding: [40001, '4xxxx'], input: [30001, '3xxxx'], discrete: [10001, '1xxxx'] };
+
+/** Advice for `fgw check`: addresses that look like 1-based "register numbers" (40001 etc.). */
+export function warnings(device: ModbusDevice, path: string): string[] {
+  const out: string[] = [];
+  device.tags.forEach((t, i) => {
+    const w = ONE_BASED[t.area];
+    if (w && t.address >= w[0] && t.address <= w[0] + 9999) {
+      out.push(
+        `${path}.tags[${i}].address: ${t.address} looks like a 1-based ${w[1]} register number; Modbus addresses here are 0-based protocol addresses, so ${t.address} is probably ${t.address - w[0]} (see adapters/modbus/README.md)`,
+      );
+    }
+  });
+  return out;
+}
+
+const modbus: AdapterModule<ModbusDevice> = {
+  protocol: 'modbus',
+  deviceSchema,
+  create: (device, ctx) => new ModbusAdapter(device, ctx),
+  warnings,
+};
+
+export default modbus;
