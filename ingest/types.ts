@@ -69,6 +69,8 @@ export interface StoreStats {
   newestTs?: number;
   /** readings dropped by retention or maxSize since the store was created */
   dropped: number;
+  /** of `dropped`, those dropped before the forwarder had sent them (added; optional) */
+  droppedUnforwarded?: number;
   deadLetters: number;
 }
 
@@ -101,10 +103,15 @@ export interface Store extends Sink {
   lastGoodTs(q: { device: string; to: number }): number | undefined;
 
   appendAudit(a: AuditRecord): void;
+  /** audit records in [from, to), ascending by ts */
   audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[];
+  /** newest first */
   deadLetters(q?: { limit?: number; source?: string }): StoredDeadLetter[];
 
-  /** forwarding: rows after `cursor` in seq order (bad-quality rows are skipped but advance the cursor) */
+  /**
+   * forwarding: rows after `cursor` in seq order. Every row is returned, bad-quality ones included:
+   * the line formatter skips them (no value to write) and the cursor still advances past them.
+   */
   readForward(stream: 'readings', cursor: number, limit: number): StoredReading[];
   readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
   getCursor(stream: 'readings' | 'audit'): number;
@@ -113,6 +120,12 @@ export interface Store extends Sink {
   /** applies retention and maxSize now (also runs on a timer); returns readings dropped */
   enforceLimits(): number;
   stats(): StoreStats;
+  /**
+   * (added; optional) called after each group commit of readings/status rows with the number of
+   * rows committed; returns an unsubscribe function. The forwarder uses it to send a full batch at
+   * once instead of waiting for flushInterval.
+   */
+  onCommit?(listener: (rows: number) => void): () => void;
   /** flushes pending group commits and closes the database */
   close(): Promise<void>;
 }
