@@ -8,7 +8,7 @@ import { Backoff } from '../../config/backoff.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import type { Adapter, AdapterContext, DeviceStatus, FieldKind, Reading, Value } from '../types.js';
 import { MqttConnection, sameConnection, type Subscriber } from './connection.js';
-import { buildPlan, convertValue, decodeMessage, inferKind, type DeadItem, type DevicePlan, type KindMemory } from './mapping.js';
+import { buildPlan, convertValue, decodeMessage, inferKind, payloadText, type DeadItem, type DevicePlan, type KindMemory } from './mapping.js';
 import type { MqttDevice, MqttTag } from './schema.js';
 import { SparkplugState, encodeSparkplug, kindOfSparkplugType, rebirthPayload } from './sparkplug.js';
 
@@ -144,6 +144,14 @@ export class MqttAdapter implements Adapter, Subscriber {
       this.st.lastError = error;
       this.st.lastErrorAt = this.ctx.clock.now();
     } else if (connected) delete this.st.lastError;
+  }
+
+  unmatched(topic: string, payload: Buffer, receivedAt: number): void {
+    try {
+      this.ctx.sink.deadLetter({ ts: receivedAt, source: 'mqtt', topic, reason: 'NO_DEVICE', detail: 'no configured tag matches this topic (a subscription left in the persistent session?)', payload: payloadText(payload) });
+    } catch (e) {
+      this.ctx.log.error({ err: errorText(e) }, 'dead letter not kept');
+    }
   }
 
   onMessage(topic: string, payload: Buffer, receivedAt: number): Promise<boolean> {

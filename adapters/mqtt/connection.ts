@@ -25,6 +25,8 @@ export interface Subscriber {
    */
   onMessage(topic: string, payload: Buffer, receivedAt: number): Promise<boolean>;
   onConnection(connected: boolean, error?: string): void;
+  /** keeps a message no subscriber matched (a stale subscription of the persistent session) */
+  unmatched(topic: string, payload: Buffer, receivedAt: number): void;
 }
 
 function pem(value: string | undefined, what: string): Buffer | undefined {
@@ -89,9 +91,35 @@ export class MqttConnection {
     return this.subs.size;
   }
 
-  /** Opens the connection (idempotent). Never rejects because the broker is unreachable. */
+  /**
+   * Opens the connection (idempotent). Never rejects because the broker is unreachable. The
+   * connect itself waits for the next macrotask, so devices created and started in one loop share
+   * the connection before a resumed session delivers its backlog.
+   */
   start(): void {
-    if (this.client) return;
+    if (this.client || this.starting) return;
+    this.starting = true;
+    this.readConfigFiles();
+    setImmediate(() => {
+      this.starting = false;
+      if (!this.closing && !this.client) this.open();
+    });
+  }
+
+  private tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  private starting = false;
+
+  private readConfigFiles(): void {
+    const ca = pem(this.cfg.ca, 'ca');
+    const cert = pem(this.cfg.cert, 'cert');
+    const key = pem(this.cfg.key, 'key');
+    this.tls = {};
+    if (ca) this.tls.ca = ca;
+    if (cert) this.tls.cert = cert;
+    if (key) this.tls.key = key;
+  }
+
+  private open(): void {
     const c = this.cfg;
     const opts: IClientOptions = {
       clientId: this.clientId,
@@ -105,12 +133,7 @@ export class MqttConnection {
     };
     if (c.username !== undefined) opts.username = c.username;
     if (c.password !== undefined) opts.password = c.password;
-    const ca = pem(c.ca, 'ca');
-    const cert = pem(c.cert, 'cert');
-    const key = pem(c.key, 'key');
-    if (ca) opts.ca = ca;
-    if (cert) opts.cert = cert;
-    if (key) opts.key = key;
+    Object.assign(opts, this.tls);
     if (c.protocolVersion === 5) opts.properties = { sessionExpiryInterval: Math.min(0xffffffff, Math.round(c.sessionExpiry / 1000)) };
 
     const client = mqtt.connect(c.url, opts);
@@ -181,7 +204,10 @@ export class MqttConnection {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const now = this.now();
     const results = await Promise.all([...this.subs].map((s) => s.onMessage(topic, payload, now)));
-    if (!results.some(Boolean)) this.unmatched++;
+    if (!results.some(Boolean)) {
+      this.unmatched++;
+      [...this.subs][0]?.unmatched(topic, payload, now);
+    }
   }
 
   async publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2): Promise<void> {
@@ -199,9 +225,9 @@ export class MqttConnection {
    * after that the socket is dropped and the broker redelivers anything unacknowledged.
    */
   async close(graceMs = 1000): Promise<void> {
+    this.closing = true;
     const client = this.client;
     if (!client) return;
-    this.closing = true;
     if (this.inflight.size > 0) {
       let t: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (t = setTimeout(r, graceMs)))]);
