@@ -1,0 +1,114 @@
+/**
+ * At-least-once: the PUBACK goes out only after `sink.write()` resolved. A sink whose write is
+ * held pending (a test double named as such: no real store can be made to hang on demand) keeps
+ * the message unacknowledged; when that client goes away, a new session with the same clientId
+ * receives the same message again from the real Mosquitto. The control case (write resolved →
+ * PUBACK sent) shows the broker then does not redeliver, so the first case can fail.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeadLetter, Reading, Sink } from '../../adapters/types.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
+import { context, createAdapter, publisher } from './harness.js';
+
+/** Test double: records writes; `hold` makes write() pend until release(). */
+class RecordingSink implements Sink {
+  readonly written: Reading[] = [];
+  readonly calls: Reading[][] = [];
+  readonly dead: DeadLetter[] = [];
+  private releases: Array<() => void> = [];
+  failNext = 0;
+  constructor(private readonly hold = false) {}
+  write(readings: readonly Reading[]): Promise<void> {
+    this.calls.push([...readings]);
+    if (this.failNext > 0) {
+      this.failNext--;
+      return Promise.reject(new Error('disk I/O error (simulated)'));
+    }
+    if (this.hold) return new Promise((resolve) => this.releases.push(() => (this.written.push(...readings), resolve())));
+    this.written.push(...readings);
+    return Promise.resolve();
+  }
+  deadLetter(entry: DeadLetter): void {
+    this.dead.push(entry);
+  }
+  release(): void {
+    for (const r of this.releases.splice(0)) r();
+  }
+}
+
+let broker: Mosquitto;
+beforeAll(async () => {
+  broker = await startMosquitto();
+});
+afterAll(async () => {
+  await broker?.close();
+});
+
+function device(clientId: string, protocolVersion: 4 | 5) {
+  return { id: 'ack-dev', protocol: 'mqtt', connection: { url: broker.url, clientId, protocolVersion }, tags: [{ name: 'n', topic: `ack/${clientId}`, path: 'n', type: 'integer' }] };
+}
+
+describe.each([5, 4] as const)('PUBACK after commit (MQTT protocolVersion %s)', (v) => {
+  it('a message whose write never resolved is redelivered to the next session with the same clientId', async () => {
+    const clientId = `gw-ack-held-v${v}`;
+    const held = new RecordingSink(true);
+    const a = createAdapter(device(clientId, v), context(held));
+    await a.start();
+    await waitFor('first client connected', () => a.status().connected);
+
+    const pub = await publisher(broker.url);
+    await pub.publishAsync(`ack/${clientId}`, '{"n": 1}', { qos: 1 });
+    await waitFor('write called and pending', () => held.calls.length === 1);
+    await a.stop(); // the write is still pending: no PUBACK may have gone out
+    expect(held.written).toEqual([]);
+
+    const next = new RecordingSink();
+    const b = createAdapter(device(clientId, v), context(next));
+    await b.start();
+    await waitFor('the same message again', () => next.written.length === 1);
+    expect(next.written[0]).toMatchObject({ tag: 'n', value: 1, kind: 'integer', quality: 'good' });
+    held.release(); // the first adapter's late commit must not acknowledge anything now
+    await b.stop();
+    await pub.endAsync();
+  });
+
+  it('control: a committed message is acknowledged and not redelivered', async () => {
+    const clientId = `gw-ack-ok-v${v}`;
+    const first = new RecordingSink();
+    const a = createAdapter(device(clientId, v), context(first));
+    await a.start();
+    await waitFor('connected', () => a.status().connected);
+    const pub = await publisher(broker.url);
+    await pub.publishAsync(`ack/${clientId}`, '{"n": 2}', { qos: 1 });
+    await waitFor('committed', () => first.written.length === 1);
+    await a.stop();
+
+    const next = new RecordingSink();
+    const b = createAdapter(device(clientId, v), context(next));
+    await b.start();
+    await waitFor('connected again', () => b.status().connected);
+    await pub.publishAsync(`ack/${clientId}`, '{"n": 3}', { qos: 1 });
+    await waitFor('the marker', () => next.written.some((r) => r.value === 3));
+    expect(next.written.map((r) => r.value)).toEqual([3]);
+    await b.stop();
+    await pub.endAsync();
+  });
+});
+
+it('a failing store holds the acknowledgement and retries; the message is committed once it recovers', async () => {
+  const sink = new RecordingSink();
+  sink.failNext = 3;
+  const a = createAdapter(device('gw-ack-flaky', 5), context(sink));
+  await a.start();
+  await waitFor('connected', () => a.status().connected);
+  const pub = await publisher(broker.url);
+  await pub.publishAsync('ack/gw-ack-flaky', '{"n": 4}', { qos: 1 });
+  await pub.publishAsync('ack/gw-ack-flaky', '{"n": 5}', { qos: 1 });
+  await waitFor('both committed', () => sink.written.length === 2);
+  expect(sink.written.map((r) => r.value)).toEqual([4, 5]);
+  expect(sink.calls.length).toBe(5); // 3 failures, then one write per message
+  expect(a.status()).toMatchObject({ good: 2, bad: 0 });
+  await a.stop();
+  await pub.endAsync();
+});
