@@ -7,18 +7,16 @@ import type { DeviceStatus } from '../../adapters/types.js';
 import type { SlotCount } from '../../ingest/types.js';
 
 /**
- * RULES.md "Stale": no reading for more than max(5 × interval, 15 min). The factor and the floor
- * are the verifier's policy; the API takes them as options (defaults below mirror RULES.md) so the
- * dashboard's alarm uses the same threshold the verifier will.
+ * RULES.md "Stale": no reading for more than max(staleIntervals × interval, staleMin). Both numbers
+ * come from the policy file (measure.staleIntervals, measure.staleMin), never from code, so the
+ * dashboard's alarm uses the threshold the verifier uses.
  */
 export interface StalePolicy {
   intervalFactor: number;
   minMs: number;
 }
 
-export const DEFAULT_STALE_POLICY: StalePolicy = { intervalFactor: 5, minMs: 15 * 60_000 };
-
-export function staleAfterMs(intervalMs: number, policy: StalePolicy = DEFAULT_STALE_POLICY): number {
+export function staleAfterMs(intervalMs: number, policy: StalePolicy): number {
   return Math.max(policy.intervalFactor * intervalMs, policy.minMs);
 }
 
@@ -41,7 +39,7 @@ export function liveness(
   status: Pick<DeviceStatus, 'connected' | 'lastReadingAt'>,
   now: number,
   startedAt: number,
-  policy: StalePolicy = DEFAULT_STALE_POLICY,
+  policy: StalePolicy,
 ): Liveness {
   const limit = staleAfterMs(d.interval, policy);
   const since = status.lastReadingAt ?? startedAt;

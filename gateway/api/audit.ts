@@ -1,0 +1,82 @@
+/**
+ * The access audit. Every read by a configured token and every write attempt (whoever makes it,
+ * whatever the outcome) becomes one AuditRecord in the store (the forwarder sends it to InfluxDB
+ * measurement `gateway_audit`). The verifier counts these as evidence: data use (reads per week by
+ * consumer systems) and platform execution (writes to devices per week).
+ *
+ * Anonymous reads (loopback, no tokens configured) are not audited: they are not reads by a
+ * registered consumer system and must not look like one.
+ *
+ * The record is written in onSend, when the outcome (status code) is known and before the response
+ * leaves, so a client that got its answer finds its audit row already stored.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditRecord, Store } from '../../ingest/types.js';
+import type { FastifyBaseLogger } from 'fastify';
+
+/** actor and system of writes and reads without a (valid) token */
+export const ANONYMOUS = 'anonymous';
+
+/** at most this many characters of a written value go into the audit */
+export const AUDIT_VALUE_MAX = 256;
+
+export function auditResult(status: number): AuditRecord['result'] {
+  if (status < 400) return 'ok';
+  if (status === 401 || status === 403 || status === 429) return 'denied';
+  return 'error';
+}
+
+export function valueText(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  return s.length > AUDIT_VALUE_MAX ? `${s.slice(0, AUDIT_VALUE_MAX)}…` : s;
+}
+
+/** The audit record of a finished request, or undefined when the request is not audited. */
+export function auditRecordOf(req: FastifyRequest, status: number, ts: number): AuditRecord | undefined {
+  const action = req.routeOptions.config?.audit;
+  if (!action) return undefined;
+  const p = req.principal;
+  if (action === 'read' && p?.kind !== 'token') return undefined;
+  const params = (req.params ?? {}) as { id?: unknown; tag?: unknown };
+  const rec: AuditRecord = {
+    ts,
+    actor: p?.kind === 'token' ? p.name : ANONYMOUS,
+    system: p?.kind === 'token' ? p.system : ANONYMOUS,
+    action,
+    route: `${req.method} ${req.routeOptions.url ?? req.url}`,
+    result: auditResult(status),
+  };
+  if (typeof params.id === 'string') rec.device = params.id;
+  if (typeof params.tag === 'string') rec.tag = params.tag;
+  if (action === 'write') {
+    const body = req.body as { value?: unknown } | undefined;
+    const v = body && typeof body === 'object' ? valueText(body.value) : undefined;
+    if (v !== undefined) rec.value = v;
+  }
+  const detail = req.auditDenied ?? req.auditDetail;
+  if (rec.result !== 'ok' && detail) rec.detail = detail;
+  return rec;
+}
+
+export function auditHook(store: () => Store, clock: { now(): number }, log: FastifyBaseLogger) {
+  return async function onSend(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+    const rec = auditRecordOf(req, reply.statusCode, clock.now());
+    if (rec) {
+      try {
+        store().appendAudit(rec);
+      } catch (e) {
+        // the store failing is reported by readiness; the request's outcome stands
+        log.error({ route: rec.route, err: e instanceof Error ? e.message : String(e) }, 'cannot append audit record');
+      }
+    }
+    return payload;
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** error code of a failed audited request (set by the error handler) */
+    auditDetail?: string;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * What every route plugin gets: the runtime (the only way to devices, store and config) and the
+ * API's options, resolved once in buildServer.
+ */
+import type { Runtime, DeviceView } from '../types.js';
+import { liveness, type StalePolicy } from './live.js';
+import type { z } from 'zod';
+import type { deviceSchema } from './schemas.js';
+
+export interface ApiContext {
+  runtime: Runtime;
+  stale: StalePolicy;
+}
+
+export interface RouteOptions {
+  ctx: ApiContext;
+}
+
+export type DeviceOut = z.output<typeof deviceSchema>;
+
+/** A device view as the API shows it: whitelisted config fields, status and liveness. */
+export function deviceOut(ctx: ApiContext, v: DeviceView, now: number): DeviceOut {
+  const c = v.config;
+  const s = v.status;
+  const l = liveness(c, s, now, ctx.runtime.startedAt, ctx.stale);
+  return {
+    id: c.id,
+    name: c.name,
+    line: c.line,
+    process: c.process,
+    protocol: c.protocol,
+    interval: c.interval,
+    enabled: c.enabled,
+    tags: c.tags.map((t) => ({ name: t.name, role: t.role, unit: t.unit, description: t.description, writable: t.writable, min: t.min, max: t.max })),
+    status: {
+      connected: s.connected,
+      live: l.live,
+      silent: l.silent,
+      silentForMs: l.silentForMs,
+      staleAfterMs: l.staleAfterMs,
+      lastReadingAt: s.lastReadingAt,
+      lastError: s.lastError === undefined ? undefined : scrubSecrets(s.lastError),
+      lastErrorAt: s.lastErrorAt,
+      good: s.good,
+      bad: s.bad,
+      cycleMs: s.cycleMs,
+      demoted: s.demoted === true,
+    },
+  };
+}
+
+/** Hides credentials an error text may carry in a URL (`mqtt://user:secret@host` → `mqtt://user:***@host`). */
+export function scrubSecrets(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s@/]*@/gi, '$1:***@');
+}

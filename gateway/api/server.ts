@@ -1,0 +1,136 @@
+/**
+ * The gateway's HTTP API and dashboard (HOUSE convention 11): buildServer() returns a fastify
+ * instance without listening; the runtime/CLI decides where it listens (loopback only without
+ * tokens). Routes are encapsulated plugins with zod schemas; the OpenAPI document is at /docs.
+ *
+ * Cross-cutting, on the root instance so every plugin inherits it:
+ * - onRequest (reads) / preValidation (writes, so a refused write's value is audited): bearer-token
+ *   auth and scopes (auth.ts), with a limit on failed authentications per client address
+ *   (@fastify/rate-limit);
+ * - onSend: the access audit (audit.ts) and security headers (CSP self only, nosniff, no framing);
+ * - one error handler (errors.ts): validation errors name the zod path; coded runtime errors map
+ *   to HTTP statuses; no internals leak.
+ * Requests are not logged one by one (counters, not log lines); the Authorization header never is.
+ */
+import { readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { DEFAULT_POLICY, loadPolicy } from '../../verify/policy.js';
+import { CONTENT_TYPES, DASHBOARD_FILES, dashboardDir } from '../dashboard/index.js';
+import { createMetrics } from '../metrics.js';
+import type { Runtime } from '../types.js';
+import { auditHook } from './audit.js';
+import { authHook, DEFAULT_AUTH_FAILURE_LIMIT, type AuthFailureLimit, type TokenConfig } from './auth.js';
+import type { ApiContext } from './context.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import type { StalePolicy } from './live.js';
+import { commandRoutes } from './routes/commands.js';
+import { deviceRoutes } from './routes/devices.js';
+import { pilotRoutes } from './routes/pilots.js';
+import { statusRoutes } from './routes/status.js';
+
+export interface BuildServerOptions {
+  /** failed authentications allowed per client address and window (default 10 per minute) */
+  authFailures?: AuthFailureLimit;
+  /** silence threshold; default: measure.staleIntervals / staleMin of the shipped policy */
+  stale?: StalePolicy;
+  /** serve the dashboard at / (default true) */
+  dashboard?: boolean;
+  /** serve the OpenAPI document and UI at /docs (default true) */
+  docs?: boolean;
+}
+
+/** Content-Security-Policy of the API and the dashboard: same origin only, no inline code, no framing. */
+export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+export function stalePolicyFromPolicy(ref: string = DEFAULT_POLICY): StalePolicy {
+  const m = loadPolicy(ref).values.measure;
+  return { intervalFactor: m.staleIntervals, minMs: m.staleMin };
+}
+
+function securityHeaders(_req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CSP);
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('cross-origin-opener-policy', 'same-origin');
+  if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  return Promise.resolve(payload);
+}
+
+export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const ctx: ApiContext = { runtime, stale: opts.stale ?? stalePolicyFromPolicy() };
+  const app = Fastify({
+    loggerInstance: runtime.log.child({ module: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: runtime.config.http.bodyLimit,
+    trustProxy: false,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  await app.register(fastifyRateLimit, { global: false });
+  const limit = opts.authFailures ?? DEFAULT_AUTH_FAILURE_LIMIT;
+  const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.windowMs, keyGenerator: (req) => req.ip });
+  const tokens = (): readonly TokenConfig[] => runtime.config.http.tokens;
+  app.addHook('onRequest', authHook(tokens, limiter, 'onRequest'));
+  app.addHook('preValidation', authHook(tokens, limiter, 'preValidation'));
+  app.addHook('onSend', auditHook(() => runtime.store, runtime.clock, app.log));
+  app.addHook('onSend', securityHeaders);
+
+  if (opts.docs !== false) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'factory-gateway API',
+          description: 'Devices, data, status and audited commands of one gateway. Bearer tokens from http.tokens (scopes read, write).',
+          version: '0.1.0',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+      },
+      transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/metrics', ...Object.keys(DASHBOARD_FILES)] }),
+    });
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      // served over plain http on a factory network: do not upgrade its requests to https
+      transformStaticCSP: (header) => header.replace(/upgrade-insecure-requests;?/, '').replace(/ https:/g, ''),
+    });
+  }
+
+  await app.register(statusRoutes, { ctx });
+  await app.register(deviceRoutes, { ctx });
+  await app.register(commandRoutes, { ctx });
+  await app.register(pilotRoutes, { ctx });
+
+  const metrics = createMetrics(runtime);
+  await app.register(async (scope) => {
+    scope.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
+      const text = await metrics.scrape();
+      return reply.type(metrics.contentType).send(text);
+    });
+  });
+
+  if (opts.dashboard !== false) {
+    const dir = dashboardDir();
+    const files = new Map<string, { body: Buffer; type: string }>();
+    for (const [url, name] of Object.entries(DASHBOARD_FILES)) {
+      files.set(url, { body: readFileSync(join(dir, name)), type: CONTENT_TYPES[extname(name).slice(1)] ?? 'application/octet-stream' });
+    }
+    await app.register(async (scope) => {
+      for (const [url, f] of files) {
+        scope.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => reply.header('cache-control', 'no-cache').type(f.type).send(f.body));
+      }
+    });
+  }
+
+  return app;
+}

@@ -1,0 +1,228 @@
+/**
+ * Prometheus metrics of one gateway: per-device link state, reads, errors and cycle time; store
+ * size, backlog, dropped and dead-lettered counts; forwarder state, lag and write latency.
+ *
+ * Nothing is counted on the hot path: every series is filled at scrape time by collect() callbacks
+ * that read the runtime's views (device status counters, store stats, forwarder stats), from one
+ * snapshot per scrape. Each call builds its own Registry (never prom-client's global one), so
+ * several servers can live in one process (tests).
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { StoreStats } from '../ingest/types.js';
+import type { DeviceView, ForwarderView, Runtime } from './types.js';
+
+export interface GatewayMetrics {
+  registry: Registry;
+  contentType: string;
+  /** the exposition text of one scrape */
+  scrape(): Promise<string>;
+}
+
+interface Snapshot {
+  now: number;
+  devices: DeviceView[];
+  store?: StoreStats;
+  forwarder?: ForwarderView;
+}
+
+const FORWARDER_STATES: ForwarderView['state'][] = ['idle', 'ok', 'retrying', 'auth-hold', 'stopped'];
+
+export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics {
+  const registry = new Registry();
+  let snap: Snapshot | undefined;
+  const take = (): Snapshot => {
+    let store: StoreStats | undefined;
+    try {
+      store = runtime.store.stats();
+    } catch {
+      store = undefined; // a failing store shows as missing store series and in /health/ready
+    }
+    return { now: runtime.clock.now(), devices: runtime.devices(), store, forwarder: runtime.forwarder() };
+  };
+  // collect() callbacks run inside registry.metrics(); scrape() takes the snapshot they share
+  const s = (): Snapshot => (snap ??= take());
+  const n = (name: string) => `${prefix}${name}`;
+  const labels = (v: DeviceView) => ({ device: v.config.id, protocol: v.config.protocol });
+  const registers = [registry];
+
+  new Gauge({
+    name: n('device_connected'),
+    help: 'Link state of the device: 1 connected, 0 not',
+    labelNames: ['device', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const v of s().devices) if (v.config.enabled) this.set(labels(v), v.status.connected ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: n('device_reads_total'),
+    help: 'Readings of the device since start, by quality (good includes uncertain)',
+    labelNames: ['device', 'protocol', 'quality'],
+    registers,
+    collect() {
+      this.reset();
+      for (const v of s().devices) {
+        if (!v.config.enabled) continue;
+        this.inc({ ...labels(v), quality: 'good' }, v.status.good);
+        this.inc({ ...labels(v), quality: 'bad' }, v.status.bad);
+      }
+    },
+  });
+  new Gauge({
+    name: n('device_last_error_timestamp_seconds'),
+    help: 'When the device last reported an error (unix seconds); absent when it never did',
+    labelNames: ['device', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const v of s().devices) if (v.status.lastErrorAt !== undefined) this.set(labels(v), v.status.lastErrorAt / 1000);
+    },
+  });
+  new Gauge({
+    name: n('device_error'),
+    help: '1 while the device reports a last error and is not connected, else 0',
+    labelNames: ['device', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const v of s().devices) if (v.config.enabled) this.set(labels(v), v.status.lastError !== undefined && !v.status.connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: n('device_last_reading_age_seconds'),
+    help: 'Seconds since the last good reading of the device; absent when there was none',
+    labelNames: ['device', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      const { now, devices } = s();
+      for (const v of devices) if (v.status.lastReadingAt !== undefined) this.set(labels(v), Math.max(0, now - v.status.lastReadingAt) / 1000);
+    },
+  });
+  new Gauge({
+    name: n('device_cycle_seconds'),
+    help: 'Duration of the last complete poll cycle (pollers only)',
+    labelNames: ['device', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const v of s().devices) if (v.status.cycleMs !== undefined) this.set(labels(v), v.status.cycleMs / 1000);
+    },
+  });
+  new Gauge({
+    name: n('device_demoted'),
+    help: '1 while the device is demoted for repeated timeouts',
+    labelNames: ['device', 'protocol'],
+    registers,
+    collect() {
+      this.reset();
+      for (const v of s().devices) if (v.config.enabled) this.set(labels(v), v.status.demoted ? 1 : 0);
+    },
+  });
+
+  const storeGauge = (name: string, help: string, pick: (st: StoreStats) => number | undefined) =>
+    new Gauge({
+      name: n(name),
+      help,
+      registers,
+      collect() {
+        this.reset();
+        const st = s().store;
+        const v = st ? pick(st) : undefined;
+        if (v !== undefined) this.set(v);
+      },
+    });
+  storeGauge('store_size_bytes', 'Embedded store size on disk (database + WAL)', (st) => st.sizeBytes);
+  storeGauge('store_readings', 'Readings held in the embedded store', (st) => st.readings);
+  storeGauge('store_backlog', 'Readings not yet acknowledged by InfluxDB', (st) => st.backlog);
+  storeGauge('store_dead_letters', 'Rows in the dead-letter table', (st) => st.deadLetters);
+  storeGauge('store_oldest_timestamp_seconds', 'Time of the oldest reading held', (st) => (st.oldestTs === undefined ? undefined : st.oldestTs / 1000));
+  new Counter({
+    name: n('store_dropped_total'),
+    help: 'Readings dropped by retention or maxSize since the store was created',
+    registers,
+    collect() {
+      this.reset();
+      const st = s().store;
+      if (st) this.inc(st.dropped);
+    },
+  });
+
+  const fwdGauge = (name: string, help: string, pick: (f: ForwarderView) => number | undefined) =>
+    new Gauge({
+      name: n(name),
+      help,
+      registers,
+      collect() {
+        this.reset();
+        const f = s().forwarder;
+        const v = f ? pick(f) : undefined;
+        if (v !== undefined) this.set(v);
+      },
+    });
+  fwdGauge('forwarder_lag_seconds', 'Age of the oldest reading not yet in InfluxDB', (f) => f.lagMs / 1000);
+  fwdGauge('forwarder_backlog', 'Readings waiting for InfluxDB', (f) => f.backlog);
+  fwdGauge('forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) => (f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000));
+  const fwdCounter = (name: string, help: string, pick: (f: ForwarderView) => number) =>
+    new Counter({
+      name: n(name),
+      help,
+      registers,
+      collect() {
+        this.reset();
+        const f = s().forwarder;
+        if (f) this.inc(pick(f));
+      },
+    });
+  fwdCounter('forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
+  fwdCounter('forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
+  fwdCounter('forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
+  new Gauge({
+    name: n('forwarder_state'),
+    help: 'Forwarder state: 1 for the current state',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.reset();
+      const f = s().forwarder;
+      if (f) for (const st of FORWARDER_STATES) this.set({ state: st }, f.state === st ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: n('start_time_seconds'),
+    help: 'When the gateway runtime started (unix seconds)',
+    registers,
+    collect() {
+      this.set(runtime.startedAt / 1000);
+    },
+  });
+  new Gauge({
+    name: n('resident_memory_bytes'),
+    help: 'Resident set size of the gateway process',
+    registers,
+    collect() {
+      this.set(process.memoryUsage().rss);
+    },
+  });
+
+  let inFlight: Promise<string> | undefined;
+  return {
+    registry,
+    contentType: registry.contentType,
+    scrape() {
+      // concurrent scrapes share one snapshot and one rendering
+      inFlight ??= (async () => {
+        snap = take();
+        try {
+          return await registry.metrics();
+        } finally {
+          snap = undefined;
+          inFlight = undefined;
+        }
+      })();
+      return inFlight;
+    },
+  };
+}
