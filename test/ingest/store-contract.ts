@@ -1,0 +1,327 @@
+/**
+ * The Store contract suite (HOUSE convention 6, after MQTT.js abstract_store.ts): every
+ * implementation of ingest/types.ts Store runs it. Expected values are written out here, never
+ * taken from the store under test.
+ */
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Reading } from '../../adapters/types.js';
+import { ManualClock } from '../../config/clock.js';
+import type { Store } from '../../ingest/types.js';
+import { tempDir } from '../helpers/tmp.js';
+
+export interface StoreFactoryOptions {
+  path: string;
+  maxSizeBytes: number;
+  retentionMs: number;
+  clock: ManualClock;
+  log: pino.Logger;
+  limitsIntervalMs?: number;
+}
+
+const T = Date.UTC(2026, 0, 1);
+const DAY = 86_400_000;
+
+function capture(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+const rd = (device: string, tag: string, ts: number, value: Reading['value'], kind: Reading['kind'] = 'float', quality: Reading['quality'] = 'good', error?: string): Reading => ({
+  device,
+  tag,
+  ts,
+  kind,
+  value,
+  quality,
+  ...(error ? { error } : {}),
+});
+
+export function storeContract(name: string, open: (o: StoreFactoryOptions) => Store): void {
+  describe(`Store contract: ${name}`, () => {
+    let dir: ReturnType<typeof tempDir>;
+    let clock: ManualClock;
+    let logs: ReturnType<typeof capture>;
+    let opened: Store[];
+    const make = (o: Partial<StoreFactoryOptions> = {}): Store => {
+      const s = open({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 30 * DAY, clock, log: logs.log, limitsIntervalMs: 0, ...o });
+      opened.push(s);
+      return s;
+    };
+    beforeEach(() => {
+      dir = tempDir('fgw-store-');
+      clock = new ManualClock(T + 10 * DAY);
+      logs = capture();
+      opened = [];
+    });
+    afterEach(async () => {
+      for (const s of opened) await s.close().catch(() => undefined);
+      dir.cleanup();
+    });
+
+    it('stores every kind and quality and gives them back as written', async () => {
+      const s = make();
+      const input: Reading[] = [
+        rd('press-01', 'tonnage', T, 801.25),
+        rd('press-01', 'strokes', T, 123456789, 'integer'),
+        rd('press-01', 'door_open', T, true, 'boolean'),
+        rd('press-01', 'lube_ok', T, false, 'boolean'),
+        rd('press-01', 'program', T, '冲压 "P1", a=b', 'string'),
+        rd('press-01', 'zero_str', T, '007', 'string'),
+        rd('press-01', 'oil_temp', T, null, 'float', 'bad', 'MODBUS_EXC_2'),
+        rd('press-01', 'speed', T, 12, 'float', 'uncertain'),
+      ];
+      await s.write(input);
+      const got = s.query({ device: 'press-01' }).map(({ seq: _s, measurement: _m, ...r }) => r);
+      expect(got).toEqual(input);
+      expect(s.query({ device: 'press-01', tag: 'door_open' })[0]!.value).toBe(true);
+      expect(s.stats()).toMatchObject({ readings: 8, backlog: 8, dropped: 0, deadLetters: 0, oldestTs: T, newestTs: T });
+    });
+
+    it('write resolves after COMMIT: a second connection to the same file sees the rows', async () => {
+      const a = make();
+      await a.write([rd('d', 't', T, 1), rd('d', 't', T + 1, 2)]);
+      const b = make();
+      expect(b.query({ device: 'd' }).map((r) => r.value)).toEqual([1, 2]);
+    });
+
+    it('concurrent writes are group-committed and all resolve; seq grows in write order', async () => {
+      const s = make();
+      await Promise.all(Array.from({ length: 50 }, (_, i) => s.write([rd('d', 't', T + i, i)])));
+      const rows = s.readForward('readings', 0, 100);
+      expect(rows.map((r) => r.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(rows.every((r, i) => i === 0 || r.seq > rows[i - 1]!.seq)).toBe(true);
+    });
+
+    it('query filters by device, tag, measurement, [from, to), order and limit', async () => {
+      const s = make();
+      await s.write([rd('a', 'x', T, 1), rd('a', 'y', T + 1000, 2), rd('b', 'x', T + 2000, 3), rd('a', 'x', T + 3000, 4)]);
+      await s.writeStatus([rd('', 'heartbeat', T + 1500, true, 'boolean'), rd('a', 'connected', T + 1500, true, 'boolean')]);
+      const v = (rs: { value: unknown }[]) => rs.map((r) => r.value);
+      expect(v(s.query({ device: 'a', measurement: 'data' }))).toEqual([1, 2, 4]);
+      expect(v(s.query({ device: 'a', tag: 'x' }))).toEqual([1, 4]);
+      expect(v(s.query({ from: T + 1000, to: T + 3000, measurement: 'data' }))).toEqual([2, 3]);
+      expect(v(s.query({ device: 'a', measurement: 'data', order: 'desc', limit: 2 }))).toEqual([4, 2]);
+      expect(s.query({ measurement: 'status' }).map((r) => [r.device, r.tag])).toEqual([
+        ['', 'heartbeat'],
+        ['a', 'connected'],
+      ]);
+      expect(s.query({ device: 'a' })).toHaveLength(4);
+    });
+
+    it('latest gives the newest reading of each (device, tag), data only', async () => {
+      const s = make();
+      await s.write([rd('a', 'x', T + 5, 1), rd('a', 'x', T + 9, 2), rd('a', 'y', T + 1, 3), rd('b', 'x', T, 4), rd('a', 'x', T + 7, 5)]);
+      await s.writeStatus([rd('a', 'connected', T + 100, true, 'boolean')]);
+      expect(s.latest().map((r) => [r.device, r.tag, r.value])).toEqual([
+        ['a', 'x', 2],
+        ['a', 'y', 3],
+        ['b', 'x', 4],
+      ]);
+      expect(s.latest('b').map((r) => r.value)).toEqual([4]);
+    });
+
+    it('slotCounts counts good (incl. uncertain) and bad per slot, for the data of one device', async () => {
+      const s = make();
+      const from = T;
+      await s.write([
+        rd('m', 'state', from + 0, 1),
+        rd('m', 'count', from + 59_999, 1, 'float', 'uncertain'),
+        rd('m', 'state', from + 60_000, null, 'float', 'bad'),
+        rd('m', 'state', from + 180_001, 1),
+        rd('m', 'count', from + 180_002, 1),
+        rd('m', 'state', from - 1, 1), // before the window
+        rd('m', 'state', from + 240_000, 1), // at `to`: excluded
+        rd('other', 'state', from + 1, 1),
+      ]);
+      await s.writeStatus([rd('m', 'connected', from + 5, true, 'boolean')]);
+      expect(s.slotCounts({ device: 'm', from, to: from + 240_000, slotMs: 60_000 })).toEqual([
+        { slot: 0, good: 2, bad: 0 },
+        { slot: 1, good: 0, bad: 1 },
+        { slot: 3, good: 2, bad: 0 },
+      ]);
+      expect(s.slotCounts({ device: 'm', from, to: from + 240_000, slotMs: 60_000, tags: ['count'] })).toEqual([
+        { slot: 0, good: 1, bad: 0 },
+        { slot: 3, good: 1, bad: 0 },
+      ]);
+      expect(s.slotCounts({ device: 'm', from, to: from + 240_000, slotMs: 60_000, tags: [] })).toEqual([]);
+    });
+
+    it('tagsSeen lists tags with at least one good reading in [from, to)', async () => {
+      const s = make();
+      await s.write([rd('m', 'a', T, 1), rd('m', 'b', T + 10, null, 'float', 'bad'), rd('m', 'c', T + 100, 1), rd('m', 'd', T + 5, 'x', 'string', 'uncertain'), rd('n', 'e', T, 1)]);
+      expect(s.tagsSeen({ device: 'm', from: T, to: T + 100 })).toEqual(['a', 'd']);
+      expect(s.tagsSeen({ device: 'm', from: T, to: T + 101 })).toEqual(['a', 'c', 'd']);
+    });
+
+    it('heartbeatSlots lists slots holding a gateway heartbeat, ascending', async () => {
+      const s = make();
+      await s.writeStatus([
+        rd('', 'heartbeat', T + 1000, true, 'boolean'),
+        rd('', 'heartbeat', T + 2000, true, 'boolean'),
+        rd('', 'heartbeat', T + 300_000, true, 'boolean'),
+        rd('', 'heartbeat', T + 120_500, true, 'boolean'),
+        rd('press', 'heartbeat', T + 60_500, true, 'boolean'), // not the gateway's
+        rd('', 'heartbeat', T + 600_000, true, 'boolean'), // at `to`
+      ]);
+      await s.write([rd('', 'heartbeat', T + 180_000, true, 'boolean')]); // data, not status
+      expect(s.heartbeatSlots({ from: T, to: T + 600_000, slotMs: 60_000 })).toEqual([0, 2, 5]);
+    });
+
+    it('lastGoodTs is the newest good reading of a device before `to`', async () => {
+      const s = make();
+      await s.write([rd('m', 'a', T + 10, 1), rd('m', 'b', T + 20, 1, 'float', 'uncertain'), rd('m', 'a', T + 30, null, 'float', 'bad'), rd('m', 'a', T + 40, 1)]);
+      expect(s.lastGoodTs({ device: 'm', to: T + 40 })).toBe(T + 20);
+      expect(s.lastGoodTs({ device: 'm', to: T + 41 })).toBe(T + 40);
+      expect(s.lastGoodTs({ device: 'm', to: T + 10 })).toBeUndefined();
+      expect(s.lastGoodTs({ device: 'nobody', to: T + 100 })).toBeUndefined();
+    });
+
+    it('audits are kept and filtered by time, action and device', () => {
+      const s = make();
+      s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices', result: 'ok' });
+      s.appendAudit({ ts: T + 10, actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'sp', value: '12', result: 'denied', detail: 'range' });
+      s.appendAudit({ ts: T + 20, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id', device: 'press-01', result: 'ok' });
+      expect(s.audits({}).map((a) => a.ts)).toEqual([T, T + 10, T + 20]);
+      expect(s.audits({ action: 'write' })).toEqual([
+        { seq: expect.any(Number), ts: T + 10, actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'sp', value: '12', result: 'denied', detail: 'range' },
+      ]);
+      expect(s.audits({ device: 'press-01', from: T + 15 }).map((a) => a.ts)).toEqual([T + 20]);
+      expect(s.audits({ to: T + 10, limit: 5 }).map((a) => a.ts)).toEqual([T]);
+    });
+
+    it('dead letters: newest first, filtered by source, payload cut at 64 KiB, never throws', async () => {
+      const s = make();
+      s.deadLetter({ ts: T, source: 'mqtt', topic: 'plant/a', reason: 'NOT_JSON', detail: 'Unexpected token', payload: 'x'.repeat(70_000) });
+      s.deadLetter({ ts: T + 1, source: 'influx', device: 'press-01', reason: 'INFLUX_400', detail: 'field type conflict', payload: 'equipment a=1i 1' });
+      const all = s.deadLetters();
+      expect(all.map((d) => d.reason)).toEqual(['INFLUX_400', 'NOT_JSON']);
+      expect(all[1]!.payload).toHaveLength(65_536);
+      expect(s.deadLetters({ source: 'influx' })).toEqual([{ id: expect.any(Number), ts: T + 1, source: 'influx', device: 'press-01', reason: 'INFLUX_400', detail: 'field type conflict', payload: 'equipment a=1i 1' }]);
+      expect(s.deadLetters({ limit: 1 })).toHaveLength(1);
+      expect(s.stats().deadLetters).toBe(2);
+      await s.close();
+      expect(() => s.deadLetter({ ts: T, source: 'mqtt', reason: 'X' })).not.toThrow();
+      expect(() => s.appendAudit({ ts: T, actor: 'a', system: 's', action: 'read', route: 'r', result: 'ok' })).not.toThrow();
+    });
+
+    it('readForward returns rows after the cursor, bad ones included; cursors are per stream; backlog follows the cursor', async () => {
+      const s = make();
+      await s.write([rd('d', 'a', T, 1), rd('d', 'b', T, null, 'float', 'bad'), rd('d', 'c', T, 3), rd('d', 'a', T + 1, 4)]);
+      s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'r', result: 'ok' });
+      s.appendAudit({ ts: T + 1, actor: 'mes', system: 'MES', action: 'read', route: 'r2', result: 'ok' });
+      expect(s.getCursor('readings')).toBe(0);
+      const first = s.readForward('readings', 0, 2);
+      expect(first.map((r) => [r.tag, r.quality])).toEqual([
+        ['a', 'good'],
+        ['b', 'bad'],
+      ]);
+      s.setCursor('readings', first[1]!.seq);
+      expect(s.stats().backlog).toBe(2);
+      expect(s.readForward('readings', s.getCursor('readings'), 10).map((r) => r.value)).toEqual([3, 4]);
+      expect(s.getCursor('audit')).toBe(0);
+      const audits = s.readForward('audit', 0, 10);
+      expect(audits.map((a) => a.route)).toEqual(['r', 'r2']);
+      s.setCursor('audit', audits[0]!.seq);
+      expect(s.readForward('audit', s.getCursor('audit'), 10).map((a) => a.route)).toEqual(['r2']);
+      s.setCursor('readings', s.readForward('readings', 0, 10).at(-1)!.seq);
+      expect(s.stats().backlog).toBe(0);
+    });
+
+    it('survives close and reopen: rows, cursors, counters; seq keeps growing even after every row was dropped', async () => {
+      let s = make({ retentionMs: DAY });
+      await s.write([rd('d', 'a', T, 1), rd('d', 'a', T + 1, 2)]);
+      s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'r', result: 'ok' });
+      const last = s.readForward('readings', 0, 10).at(-1)!.seq;
+      s.setCursor('readings', last);
+      s.setCursor('audit', 1);
+      await s.close();
+      s = make({ retentionMs: DAY });
+      // clock at T + 10 days: both readings are past retention and were dropped when it opened
+      expect(s.stats()).toMatchObject({ readings: 0, dropped: 2, droppedUnforwarded: 0 });
+      expect(s.getCursor('readings')).toBe(last);
+      expect(s.getCursor('audit')).toBe(1);
+      await s.write([rd('d', 'a', clock.now(), 3)]);
+      const fresh = s.readForward('readings', s.getCursor('readings'), 10);
+      expect(fresh.map((r) => r.value)).toEqual([3]);
+      expect(fresh[0]!.seq).toBeGreaterThan(last);
+      await s.close();
+      s = make({ retentionMs: DAY });
+      expect(s.query({}).map((r) => r.value)).toEqual([3]);
+      expect(s.stats()).toMatchObject({ readings: 1, backlog: 1, dropped: 2 });
+    });
+
+    it('retention drops readings older than retentionMs on the timer, counts them (unforwarded too) and logs once per drop event', async () => {
+      const now = clock.now();
+      const s = make({ retentionMs: 3.5 * DAY, limitsIntervalMs: 6 * 3_600_000 });
+      // 30 readings: 10 per day for three days back, oldest first
+      const rows: Reading[] = [];
+      for (let d = 3; d >= 1; d--) for (let i = 0; i < 10; i++) rows.push(rd(`dev${i % 3}`, 't', now - d * DAY + i * 1000, i));
+      await s.write(rows);
+      s.appendAudit({ ts: now - 3 * DAY, actor: 'mes', system: 'MES', action: 'read', route: 'old', result: 'ok' });
+      s.appendAudit({ ts: now, actor: 'mes', system: 'MES', action: 'read', route: 'new', result: 'ok' });
+      // the forwarder has sent the first 4 rows only
+      s.setCursor('readings', s.readForward('readings', 0, 4).at(-1)!.seq);
+      expect(s.enforceLimits()).toBe(0); // nothing is older than 3.5 days yet
+      expect(s.stats().dropped).toBe(0);
+      const before = logs.lines.length;
+      // timer runs at +6 h (cutoff now-3d-12h: nothing), +12 h (cutoff now-3d: the oldest is not
+      // *older*), +18 h (cutoff now-3d+6h: the ten 3-day-old readings)
+      await clock.advance(18 * 3_600_000);
+      const st = s.stats();
+      expect(st.dropped).toBe(10);
+      expect(st.droppedUnforwarded).toBe(6);
+      expect(st.readings).toBe(20);
+      const dropLogs = logs.lines.slice(before).filter((l) => l.dropped !== undefined);
+      expect(dropLogs).toHaveLength(1);
+      expect(dropLogs[0]).toMatchObject({ dropped: 10, unforwarded: 6, level: 40 });
+      expect(s.audits({}).map((a) => a.route)).toEqual(['new']);
+      // nothing more to drop at +24 h (the 2-day-old ones are within 3.5 days): no further log line
+      await clock.advance(6 * 3_600_000);
+      expect(s.stats().dropped).toBe(10);
+      expect(logs.lines.slice(before).filter((l) => l.dropped !== undefined)).toHaveLength(1);
+    });
+
+    it('maxSize drops the oldest rows in chunks until the store fits, and counts them', async () => {
+      const maxSizeBytes = 400 * 1024;
+      const s = make({ maxSizeBytes });
+      const N = 30_000;
+      const rows: Reading[] = [];
+      for (let i = 0; i < N; i++) rows.push(rd(`dev${i % 5}`, `tag${i % 7}`, T + i, i * 0.5));
+      await s.write(rows);
+      s.setCursor('readings', 100);
+      const dropped = s.enforceLimits();
+      const st = s.stats();
+      expect(dropped).toBeGreaterThan(0);
+      expect(st.dropped).toBe(dropped);
+      expect(st.readings).toBe(N - dropped);
+      expect(st.droppedUnforwarded).toBe(dropped - 100);
+      // the oldest went first: what is left is exactly the newest N - dropped readings
+      const left = s.query({ order: 'asc' });
+      expect(left).toHaveLength(N - dropped);
+      expect(left[0]!.value).toBe(dropped * 0.5);
+      expect(left.at(-1)!.value).toBe((N - 1) * 0.5);
+      // a second enforcement finds nothing to drop
+      expect(s.enforceLimits()).toBe(0);
+      expect(s.stats().dropped).toBe(dropped);
+    });
+
+    it('write after close rejects with GW_ERR_STORE; close is idempotent and commits what was queued', async () => {
+      const s = make();
+      const p = s.write([rd('d', 'a', T, 1)]);
+      await s.close();
+      await p;
+      await expect(s.write([rd('d', 'a', T, 2)])).rejects.toMatchObject({ code: 'GW_ERR_STORE' });
+      await s.close();
+      const again = make();
+      expect(again.query({}).map((r) => r.value)).toEqual([1]);
+    });
+  });
+}

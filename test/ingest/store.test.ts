@@ -1,0 +1,40 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Reading } from '../../adapters/types.js';
+import { ManualClock } from '../../config/clock.js';
+import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { tempDir } from '../helpers/tmp.js';
+import { storeContract } from './store-contract.js';
+
+storeContract('SQLite (ingest/store.ts)', (o) => openStore(o));
+
+describe('SQLite specifics', () => {
+  const dirs: Array<ReturnType<typeof tempDir>> = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) d.cleanup();
+  });
+
+  it('runs in WAL mode and, after maxSize enforcement, the pages in use are under maxSize; freed pages are reused', async () => {
+    const dir = tempDir('fgw-store-');
+    dirs.push(dir);
+    const maxSizeBytes = 512 * 1024;
+    const s = openStore({ path: dir.path, maxSizeBytes, retentionMs: 0, clock: new ManualClock(), limitsIntervalMs: 0 });
+    const batch = (from: number): Reading[] => Array.from({ length: 20_000 }, (_, i) => ({ device: `d${i % 4}`, tag: `t${i % 9}`, ts: from + i, kind: 'float', value: i + 0.25, quality: 'good' }));
+    await s.write(batch(0));
+    expect(s.enforceLimits()).toBeGreaterThan(0);
+    const db = new Database(join(dir.path, STORE_FILE), { readonly: true });
+    const used = () => (Number(db.pragma('page_count', { simple: true })) - Number(db.pragma('freelist_count', { simple: true }))) * Number(db.pragma('page_size', { simple: true }));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(used()).toBeLessThanOrEqual(maxSizeBytes);
+    const pages = Number(db.pragma('page_count', { simple: true }));
+    const freePages = Number(db.pragma('freelist_count', { simple: true }));
+    expect(freePages).toBeGreaterThan(40);
+    // rows that fit in the freed pages reuse them: the file does not grow
+    await s.write(batch(100_000).slice(0, 1000));
+    expect(Number(db.pragma('page_count', { simple: true }))).toBe(pages);
+    expect(Number(db.pragma('freelist_count', { simple: true }))).toBeLessThan(freePages);
+    db.close();
+    await s.close();
+  });
+});
