@@ -170,17 +170,22 @@ export class SparkplugState {
     if (type === 'NCMD' || type === 'DCMD' || type === 'STATE') return res;
     // device-level messages of other devices under the same node are not ours
     if (!forNode && dev !== this.cfg.deviceId) return res;
-    res.matched = true;
+    const targetIsNode = this.cfg.deviceId === undefined;
+    // a device source follows its node's births and deaths, but not the node's data
+    if (type === 'NDATA' && !targetIsNode) return res;
     let p: SpPayload;
     try {
       p = decodeSparkplug(payload);
     } catch (e) {
+      // a broken node-level message is the node source's to report (or, without one, NO_DEVICE)
+      if (forNode && !targetIsNode) return res;
+      res.matched = true;
       res.dead.push({ device: this.deviceId, topic, reason: 'NOT_SPARKPLUG', detail: (e as Error).message, payload: payloadText(payload) });
       return res;
     }
+    res.matched = true;
     const payloadTs = toNum(p.timestamp) ?? receivedAt;
     const metrics = p.metrics ?? [];
-    const targetIsNode = this.cfg.deviceId === undefined;
 
     switch (type) {
       case 'NBIRTH': {
@@ -200,7 +205,6 @@ export class SparkplugState {
         return res;
       case 'NDATA':
       case 'DDATA':
-        if ((type === 'NDATA') !== targetIsNode) return res;
         this.data(metrics, payloadTs, topic, payload, receivedAt, res);
         return res;
       case 'NDEATH': {
