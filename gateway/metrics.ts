@@ -137,7 +137,6 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
   storeGauge('store_readings', 'Readings held in the embedded store', (st) => st.readings);
   storeGauge('store_backlog', 'Readings not yet acknowledged by InfluxDB', (st) => st.backlog);
   storeGauge('store_dead_letters', 'Rows in the dead-letter table', (st) => st.deadLetters);
-  storeGauge('store_oldest_timestamp_seconds', 'Time of the oldest reading held', (st) => (st.oldestTs === undefined ? undefined : st.oldestTs / 1000));
   new Counter({
     name: n('store_dropped_total'),
     help: 'Readings dropped by retention or maxSize since the store was created',
@@ -149,46 +148,50 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     },
   });
 
-  const fwdGauge = (name: string, help: string, pick: (f: ForwarderView) => number | undefined) =>
+  // the forwarder exists or not for the runtime's life (influx changes need a restart): without
+  // one, its series are absent rather than a misleading 0
+  if (runtime.forwarder() !== undefined) {
+    const fwdGauge = (name: string, help: string, pick: (f: ForwarderView) => number | undefined) =>
+      new Gauge({
+        name: n(name),
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const f = s().forwarder;
+          const v = f ? pick(f) : undefined;
+          if (v !== undefined) this.set(v);
+        },
+      });
+    fwdGauge('forwarder_lag_seconds', 'Age of the oldest reading not yet in InfluxDB', (f) => f.lagMs / 1000);
+    fwdGauge('forwarder_backlog', 'Readings waiting for InfluxDB', (f) => f.backlog);
+    fwdGauge('forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) => (f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000));
+    const fwdCounter = (name: string, help: string, pick: (f: ForwarderView) => number) =>
+      new Counter({
+        name: n(name),
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const f = s().forwarder;
+          if (f) this.inc(pick(f));
+        },
+      });
+    fwdCounter('forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
+    fwdCounter('forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
+    fwdCounter('forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
     new Gauge({
-      name: n(name),
-      help,
+      name: n('forwarder_state'),
+      help: 'Forwarder state: 1 for the current state',
+      labelNames: ['state'],
       registers,
       collect() {
         this.reset();
         const f = s().forwarder;
-        const v = f ? pick(f) : undefined;
-        if (v !== undefined) this.set(v);
+        if (f) for (const st of FORWARDER_STATES) this.set({ state: st }, f.state === st ? 1 : 0);
       },
     });
-  fwdGauge('forwarder_lag_seconds', 'Age of the oldest reading not yet in InfluxDB', (f) => f.lagMs / 1000);
-  fwdGauge('forwarder_backlog', 'Readings waiting for InfluxDB', (f) => f.backlog);
-  fwdGauge('forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) => (f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000));
-  const fwdCounter = (name: string, help: string, pick: (f: ForwarderView) => number) =>
-    new Counter({
-      name: n(name),
-      help,
-      registers,
-      collect() {
-        this.reset();
-        const f = s().forwarder;
-        if (f) this.inc(pick(f));
-      },
-    });
-  fwdCounter('forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
-  fwdCounter('forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
-  fwdCounter('forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
-  new Gauge({
-    name: n('forwarder_state'),
-    help: 'Forwarder state: 1 for the current state',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      this.reset();
-      const f = s().forwarder;
-      if (f) for (const st of FORWARDER_STATES) this.set({ state: st }, f.state === st ? 1 : 0);
-    },
-  });
+  }
 
   new Gauge({
     name: n('start_time_seconds'),
