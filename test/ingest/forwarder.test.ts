@@ -1,0 +1,160 @@
+/**
+ * The forwarder against a REAL influxd 1.6 (one per file): what is read back equals what was written
+ * (values, field types, ms timestamps, tags, escaping), an outage loses nothing and duplicates
+ * nothing, and a real field type conflict goes to the dead-letter table with InfluxDB's message
+ * while the other lines land.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Reading } from '../../adapters/types.js';
+import { Forwarder } from '../../ingest/forwarder.js';
+import { influxSchema } from '../../ingest/schema.js';
+import { openStore } from '../../ingest/store.js';
+import type { Store } from '../../ingest/types.js';
+import { startInflux, type TestInflux } from '../helpers/influx.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const T = Date.UTC(2026, 0, 5, 8, 0, 0);
+const DEVICE_META: Record<string, { line?: string; process?: string }> = {
+  'press-01': { line: 'line-01', process: 'stamping' },
+  'lathe-03': { line: '一号线, A', process: 'machining' },
+};
+
+let influx: TestInflux;
+beforeAll(async () => {
+  influx = await startInflux();
+});
+afterAll(async () => {
+  await influx?.cleanup();
+});
+
+describe('Forwarder → real InfluxDB 1.6', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  let fwd: Forwarder | undefined;
+  let dbCount = 0;
+  const setup = (extra: Record<string, unknown> = {}) => {
+    dir = tempDir('fgw-fwd-');
+    store = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
+    const database = `t${++dbCount}_${Date.now()}`;
+    const config = influxSchema.parse({ url: influx.url, database, flushInterval: '50ms', maxBackoff: '500ms', ...extra });
+    fwd = new Forwarder({ store, config, gateway: { id: 'line-01', site: '永康 cup plant' }, deviceMeta: (d) => DEVICE_META[d] ?? {} });
+    return { database, fwd };
+  };
+  afterEach(async () => {
+    await fwd?.stop({ timeoutMs: 300 });
+    fwd = undefined;
+    await store.close();
+    dir.cleanup();
+  });
+
+  it('creates the database and writes values, field types, tags and ms timestamps that read back as written', async () => {
+    const { database, fwd } = setup();
+    const tricky = 'say "hi", a=b \\ back\\slash\nnew line 冲压 1 号';
+    await store.write([
+      { device: 'press-01', tag: 'state', ts: T, kind: 'integer', value: 2, quality: 'good' },
+      { device: 'press-01', tag: 'tonnage', ts: T, kind: 'float', value: 801.25, quality: 'good' },
+      { device: 'press-01', tag: 'door_open', ts: T, kind: 'boolean', value: false, quality: 'good' },
+      { device: 'press-01', tag: 'oil_temp', ts: T, kind: 'float', value: null, quality: 'bad', error: 'MODBUS_EXC_2' },
+      { device: 'press-01', tag: 'program', ts: T, kind: 'string', value: tricky, quality: 'good' },
+      { device: 'press-01', tag: 'tonnage', ts: T + 1, kind: 'float', value: 20, quality: 'uncertain' },
+      { device: 'lathe-03', tag: 'spindle_speed', ts: T + 2, kind: 'float', value: -0.5, quality: 'good' },
+    ]);
+    await store.writeStatus([
+      { device: '', tag: 'heartbeat', ts: T + 3, kind: 'boolean', value: true, quality: 'good' },
+      { device: 'press-01', tag: 'connected', ts: T + 3, kind: 'boolean', value: true, quality: 'good' },
+      { device: 'press-01', tag: 'good', ts: T + 3, kind: 'integer', value: 10, quality: 'good' },
+      { device: 'press-01', tag: 'bad', ts: T + 3, kind: 'integer', value: 1, quality: 'good' },
+      { device: 'press-01', tag: 'lastError', ts: T + 3, kind: 'string', value: 'MODBUS_EXC_2', quality: 'good' },
+    ]);
+    store.appendAudit({ ts: T + 4, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id/history', device: 'press-01', result: 'ok' });
+    store.appendAudit({ ts: T + 4, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id/history', device: 'press-01', result: 'ok', detail: 'second in the same ms' });
+    fwd.start();
+    await fwd.flushed();
+
+    const site = '永康 cup plant';
+    expect(await influx.query('SELECT * FROM equipment GROUP BY * ORDER BY time', database)).toEqual([
+      { device: 'lathe-03', gateway: 'line-01', line: '一号线, A', process: 'machining', site, time: T + 2, door_open: null, program: null, spindle_speed: -0.5, state: null, tonnage: null },
+      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, time: T, door_open: false, program: tricky, spindle_speed: null, state: 2, tonnage: 801.25 },
+      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, time: T + 1, door_open: null, program: null, spindle_speed: null, state: null, tonnage: 20 },
+    ]);
+    const types = Object.fromEntries((await influx.query('SHOW FIELD KEYS FROM equipment', database)).map((r) => [r.fieldKey, r.fieldType]));
+    expect(types).toEqual({ door_open: 'boolean', program: 'string', spindle_speed: 'float', state: 'integer', tonnage: 'float' });
+    expect(await influx.query('SELECT * FROM gateway_status GROUP BY * ORDER BY time', database)).toEqual([
+      { device: '', gateway: 'line-01', site, time: T + 3, bad: null, connected: null, good: null, heartbeat: true, lastError: null },
+      { device: 'press-01', gateway: 'line-01', site, time: T + 3, bad: 1, connected: true, good: 10, heartbeat: null, lastError: 'MODBUS_EXC_2' },
+    ]);
+    const audits = await influx.query('SELECT * FROM gateway_audit GROUP BY * ORDER BY time', database);
+    expect(audits).toHaveLength(2);
+    expect(audits.map((a) => [a.time, a.system, a.device, a.actor, a.route, a.detail ?? null])).toEqual([
+      [T + 4, 'MES', 'press-01', 'mes', 'GET /api/devices/:id/history', null],
+      [T + 4, 'MES', 'press-01', 'mes', 'GET /api/devices/:id/history', 'second in the same ms'],
+    ]);
+    const st = fwd.stats();
+    expect(st).toMatchObject({ state: 'ok', backlog: 0, lagMs: 0, written: 11, auditsWritten: 2, deadLettered: 0 });
+  });
+
+  it('an outage (influxd killed mid-run) loses nothing and duplicates nothing', async () => {
+    const { database, fwd } = setup({ batchSize: 500 });
+    fwd.start();
+    const N = 3 * 3000;
+    let written = 0;
+    // readings keep coming in a steady stream, whatever happens to InfluxDB
+    const produce = async (count: number) => {
+      for (let i = 0; i < count; i += 100) {
+        const rows: Reading[] = [];
+        for (let j = 0; j < 100; j++, written++) rows.push({ device: `dev${written % 3}`, tag: 'v', ts: T + written, kind: 'float', value: written, quality: 'good' });
+        await store.write(rows);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    await produce(N / 3);
+    await waitFor('some points in InfluxDB', async () => (await influx.query('SELECT count(v) FROM equipment', database))[0]?.count);
+    await influx.kill();
+    await produce(N / 3);
+    await waitFor('the forwarder to notice the outage', () => fwd.stats().state === 'retrying');
+    expect(fwd.stats().backlog).toBeGreaterThan(0);
+    await influx.start();
+    await produce(N / 3);
+    await fwd.flushed();
+    expect(written).toBe(N);
+    const [count] = await influx.query('SELECT count(v), sum(v) FROM equipment', database);
+    expect(count).toMatchObject({ count: N, sum: (N * (N - 1)) / 2 });
+    expect(await influx.countPoints(database, 'equipment')).toBe(N);
+    expect(fwd.stats()).toMatchObject({ backlog: 0, deadLettered: 0, state: 'ok' });
+  });
+
+  it('a field type conflict goes to the dead-letter table with InfluxDB message; the other lines land', async () => {
+    const { database, fwd } = setup();
+    fwd.start();
+    await store.write([{ device: 'c1', tag: 'x', ts: T, kind: 'float', value: 1.5, quality: 'good' }]);
+    await fwd.flushed();
+    // the tag's type changed in the config: same field, now integer → InfluxDB refuses that line
+    await store.write([
+      { device: 'c2', tag: 'y', ts: T + 1, kind: 'float', value: 1, quality: 'good' },
+      { device: 'c1', tag: 'x', ts: T + 2, kind: 'integer', value: 7, quality: 'good' },
+      { device: 'c2', tag: 'y', ts: T + 3, kind: 'float', value: 2, quality: 'good' },
+      { device: 'c3', tag: 'y', ts: T + 4, kind: 'float', value: 3, quality: 'good' },
+    ]);
+    await fwd.flushed();
+    const dl = store.deadLetters({ source: 'influx' });
+    expect(dl).toHaveLength(1);
+    expect(dl[0]).toMatchObject({ source: 'influx', reason: 'INFLUX_400', device: 'c1', payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}` });
+    expect(dl[0]!.detail).toMatch(/field type conflict/);
+    expect((await influx.query('SELECT y FROM equipment WHERE y > 0 ORDER BY time', database)).map((r) => [r.time, r.y])).toEqual([
+      [T + 1, 1],
+      [T + 3, 2],
+      [T + 4, 3],
+    ]);
+    expect(fwd.stats()).toMatchObject({ deadLettered: 1, backlog: 0 });
+    expect(store.stats().deadLetters).toBe(1);
+  });
+
+  it('without createDatabase a missing database holds the data and says why', async () => {
+    const { fwd } = setup({ createDatabase: false, holdRetryInterval: '100ms' });
+    await store.write([{ device: 'd', tag: 'x', ts: T, kind: 'float', value: 1, quality: 'good' }]);
+    fwd.start();
+    await waitFor('the forwarder to report the missing database', () => fwd.stats().lastError?.includes('database not found'));
+    expect(fwd.stats()).toMatchObject({ state: 'retrying', backlog: 1, written: 0 });
+  });
+});
