@@ -1,0 +1,193 @@
+/**
+ * The verifier core, pure: facts in (slot counts, tags seen, heartbeats, audits, the project file,
+ * order exports, the policy), decisions and money out, each decision with its reasons. No I/O here:
+ * cli.ts gathers the facts from a backend and writes the reports.
+ */
+import { ErrorCodes, GatewayError } from '../config/errors.js';
+import { classify, networkingRate, type DataUse, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
+import { formatFen } from './decimal.js';
+import type { DeviceSpec, Facts } from './facts.js';
+import { measureDevice, measurePlatform, weeksOf, type DeviceMeasure, type PlatformMeasure, type Week } from './measure.js';
+import { computeSubsidy, type Classification, type SubsidyResult } from './money.js';
+import type { OrderMatch } from './orders.js';
+import type { Policy } from './policy.js';
+import type { Project } from './project.js';
+
+export interface VerifyInput {
+  project: Project;
+  /** for error messages and the report */
+  projectFile: string;
+  policy: Policy;
+  /** the gateway's devices (from its config) */
+  devices: readonly DeviceSpec[];
+  /** consumer systems registered with the gateway (http.tokens[].system) */
+  registeredSystems: readonly string[];
+  facts: Facts;
+  orders?: OrderMatch;
+  preliminary: boolean;
+  source: string;
+  gateway?: { id: string; site?: string };
+}
+
+export interface DeviceResult extends Omit<DeviceMeasure, 'id'> {
+  id: string;
+  name?: string;
+  process?: string;
+  category?: string;
+  digitalControl: boolean;
+  exempt?: string;
+  inScope: boolean;
+  inGateway: boolean;
+  inRegister: boolean;
+  networked: boolean;
+  networkedFull: boolean;
+}
+
+export interface VerifyResult {
+  kind: 'fgw-verify-result';
+  version: 1;
+  project: { id: string; name: string; enterprise: string; uscc: string; claim: string; period: { from: string; to: string }; file: string };
+  gateway?: { id: string; site?: string };
+  source: string;
+  window: { from: string; to: string; fromMs: number; toMs: number; days: number };
+  classification: Classification;
+  preliminary: boolean;
+  rules: RuleResult[];
+  platform: PlatformMeasure;
+  weeks: Week[];
+  devices: Array<DeviceResult | (Omit<DeviceResult, keyof DeviceMeasure> & { id: string; reasons: string[] })>;
+  networkingRate: NetworkingRate & { full: NetworkingRate };
+  processes: ProcessResult[];
+  dataUse: DataUse;
+  orders?: OrderMatch;
+  subsidy: SubsidyResult;
+  policy: { id: string; title?: string; path: string; sha256: string; values: unknown };
+}
+
+export function validateInput(inp: { project: Project; projectFile: string; policy: Policy; from: number; to: number }): void {
+  const problems: string[] = [];
+  if (!Number.isFinite(inp.from)) problems.push('window.from: not a valid time');
+  if (!Number.isFinite(inp.to)) problems.push('window.to: not a valid time');
+  if (Number.isFinite(inp.from) && Number.isFinite(inp.to) && inp.from >= inp.to) problems.push(`window.from: ${new Date(inp.from).toISOString()} is not before window.to ${new Date(inp.to).toISOString()}`);
+  if (inp.policy.values.money.vatBasis === 'incl') {
+    inp.project.invoices.forEach((inv, i) => {
+      if (inv.vat === undefined) problems.push(`${inp.projectFile}: invoices[${i}] (${inv.number}).vat: required when the policy's VAT basis is incl`);
+    });
+  }
+  if (problems.length) throw new GatewayError(ErrorCodes.VERIFY_INPUT, problems[0]!, { details: problems });
+}
+
+export function evaluate(inp: VerifyInput): VerifyResult {
+  const { project, policy, facts } = inp;
+  validateInput({ project, projectFile: inp.projectFile, policy, from: facts.from, to: facts.to });
+  const weeks = weeksOf(facts.from, facts.to, policy);
+  const platform = measurePlatform(facts, project, policy);
+  const specs = new Map(inp.devices.map((d) => [d.id, d]));
+  const factsById = new Map(facts.devices.map((d) => [d.id, d]));
+  const inScopeCats = policy.values.measure.inScopeCategories;
+
+  const entries: RegisterEntry[] = project.equipment.map((e) => {
+    const spec = specs.get(e.id);
+    const f = factsById.get(e.id);
+    const r: RegisterEntry = {
+      id: e.id,
+      process: e.process,
+      category: e.category,
+      digitalControl: e.digitalControl,
+      inScope: inScopeCats.includes(e.category) && e.exempt === undefined,
+      inGateway: spec !== undefined,
+      inRegister: true,
+    };
+    if (e.name ?? spec?.name) r.name = (e.name ?? spec?.name)!;
+    if (e.exempt !== undefined) r.exempt = e.exempt;
+    if (spec && f) r.measure = measureDevice(f, spec, facts, project, policy, weeks);
+    return r;
+  });
+  for (const d of inp.devices) {
+    if (project.equipment.some((e) => e.id === d.id)) continue;
+    const f = factsById.get(d.id);
+    const r: RegisterEntry = { id: d.id, digitalControl: false, inScope: false, inGateway: true, inRegister: false };
+    if (d.name) r.name = d.name;
+    if (d.process) r.process = d.process;
+    if (f) r.measure = measureDevice(f, d, facts, project, policy, weeks);
+    entries.push(r);
+  }
+
+  // money first needs only the lines; classification needs the count of eligible lines
+  const preSubsidy = computeSubsidy(project, policy.values, 'none');
+  const cls = classify({
+    project,
+    policy,
+    preliminary: inp.preliminary,
+    windowMs: facts.to - facts.from,
+    weeks,
+    platform,
+    entries,
+    audits: facts.audits,
+    registeredSystems: [...inp.registeredSystems],
+    ...(inp.orders ? { orders: inp.orders } : {}),
+    eligibleInvoiceLines: preSubsidy.eligibleLines,
+  });
+  const subsidy = computeSubsidy(project, policy.values, cls.classification);
+  const rules = [...cls.rules, ...moneyRules(subsidy)];
+
+  const devices = entries.map((e) => {
+    const base = {
+      id: e.id,
+      ...(e.name !== undefined ? { name: e.name } : {}),
+      ...(e.process !== undefined ? { process: e.process } : {}),
+      ...(e.category !== undefined ? { category: e.category } : {}),
+      digitalControl: e.digitalControl,
+      ...(e.exempt !== undefined ? { exempt: e.exempt } : {}),
+      inScope: e.inScope,
+      inGateway: e.inGateway,
+      inRegister: e.inRegister,
+      networked: e.measure?.networkedPartial === true,
+      networkedFull: e.measure?.networkedFull === true,
+    };
+    if (!e.measure) return { ...base, reasons: [e.inGateway ? 'NO_FACTS' : 'NOT_IN_GATEWAY'] };
+    const { id: _id, ...m } = e.measure;
+    return { ...m, ...base };
+  });
+
+  const pr = project.project;
+  const out: VerifyResult = {
+    kind: 'fgw-verify-result',
+    version: 1,
+    project: { id: pr.id, name: pr.name, enterprise: pr.enterprise.name, uscc: pr.enterprise.uscc, claim: pr.claim, period: pr.period, file: inp.projectFile },
+    source: inp.source,
+    window: { from: new Date(facts.from).toISOString(), to: new Date(facts.to).toISOString(), fromMs: facts.from, toMs: facts.to, days: Math.round(((facts.to - facts.from) / 86_400_000) * 100) / 100 },
+    classification: cls.classification,
+    preliminary: inp.preliminary,
+    rules,
+    platform,
+    weeks,
+    devices,
+    networkingRate: { ...networkingRate(entries, 'partial', policy), full: networkingRate(entries, 'full', policy) },
+    processes: cls.processes,
+    dataUse: cls.dataUse,
+    subsidy,
+    policy: { id: policy.values.id, ...(policy.values.title ? { title: policy.values.title } : {}), path: policy.path, sha256: policy.sha256, values: policy.raw },
+  };
+  if (inp.gateway) out.gateway = inp.gateway;
+  if (inp.orders) out.orders = inp.orders;
+  return out;
+}
+
+function moneyRules(s: SubsidyResult): RuleResult[] {
+  const out: RuleResult[] = [];
+  for (const c of s.contractor) {
+    out.push({ rule: `contractor.discount:${c.number}`, value: c.discountFen ?? null, threshold: c.requiredFen ?? null, result: c.result, evidence: `${c.item}: ${c.detail}` });
+  }
+  for (const t of s.tracks) {
+    const name = `${t.track}${t.variant ? ` (${t.variant})` : ''}`;
+    for (const p of t.pending) {
+      out.push({ rule: `money.pendingRate:${name}:${p.category}`, value: p.baseFen, threshold: null, result: 'flag', evidence: `${formatFen(p.baseFen)} 元 of ${p.category} above the first investment awaits ${p.parameter} (unset): reported as pending, not added` });
+    }
+    for (const f of t.flags.filter((x) => x.startsWith('EXCESS_RATE_ZERO'))) {
+      const cat = f.split(':')[1] as 'cloud';
+      out.push({ rule: `money.excessRateZero:${name}:${cat}`, value: t.excessSplitFen?.[cat] ?? 0, threshold: null, result: 'flag', evidence: `${formatFen(t.excessSplitFen?.[cat] ?? 0)} 元 of ${cat} above the first investment earns 0 under the policy` });
+    }
+  }
+  return out;
+}
