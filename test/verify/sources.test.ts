@@ -1,0 +1,151 @@
+/**
+ * One contract suite for both fact backends (HOUSE convention 6): the same readings, heartbeats and
+ * audits go into a real embedded store (openStore) and, through the store's forward stream and the
+ * product's line-protocol formatter, into a real influxd; gatherFacts() must return the same facts
+ * from each, equal to the facts known in advance from how the data was generated.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reading } from '../../adapters/types.js';
+import { openStore } from '../../ingest/store.js';
+import { AUDIT_PRECISION, READINGS_PRECISION, formatAudits, formatReadings } from '../../ingest/line-protocol.js';
+import type { Store } from '../../ingest/types.js';
+import { gatherFacts, type DeviceSpec, type FactQuery, type Facts } from '../../verify/facts.js';
+import { influxFacts } from '../../verify/source-influx.js';
+import { storeFacts } from '../../verify/source-store.js';
+import { startInflux, type TestInflux } from '../helpers/influx.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const H = 3_600_000;
+const M = 60_000;
+const OFFSET = 8 * H; // the policy's +08:00
+const FROM = Date.parse('2026-10-05T00:00:00+08:00');
+const TO = FROM + 3 * 24 * H; // 3 days: 4,320 slots of 60 s
+const GATEWAY = { id: 'gw-contract', site: 'yk' };
+
+const devices: DeviceSpec[] = [
+  { id: 'd1', interval: 1000, process: 'p', tags: [{ name: 'state', role: 'state' }, { name: 'parts', role: 'counter' }] },
+  { id: 'd2', interval: 120_000, process: 'p', tags: [{ name: 'state', role: 'state' }, { name: 'temp', role: 'parameter' }] },
+  { id: 'd3', interval: 1000, tags: [{ name: 'state', role: 'state' }] }, // never reports
+];
+
+/**
+ * d1: state + parts every 60 s (at +15 s in each slot), except minutes 60..89 (gap) and 100..109
+ *     (bad quality only). d2: temp only, every 120 s, the last at TO - 30 min - 120 s + 0.
+ * heartbeat every 30 s except minutes 120..129. Readings just outside the window must not count.
+ */
+function generate(): { data: Reading[]; status: Reading[] } {
+  const data: Reading[] = [];
+  for (let m = 0; m < 4320; m++) {
+    const ts = FROM + m * M + 15_000;
+    if (m >= 60 && m < 90) continue;
+    const bad = m >= 100 && m < 110;
+    for (const tag of ['state', 'parts']) {
+      data.push(bad ? { device: 'd1', tag, ts, kind: 'integer', value: null, quality: 'bad', error: 'TIMEOUT' } : { device: 'd1', tag, ts, kind: 'integer', value: m, quality: 'good' });
+    }
+  }
+  data.push({ device: 'd1', tag: 'state', ts: FROM - 1, kind: 'integer', value: 1, quality: 'good' }); // before the window
+  data.push({ device: 'd1', tag: 'state', ts: TO, kind: 'integer', value: 1, quality: 'good' }); // at its end (exclusive)
+  for (let t = FROM; t < TO - 30 * M - 120_000 + 1; t += 120_000) data.push({ device: 'd2', tag: 'temp', ts: t, kind: 'float', value: 20.5, quality: 'good' });
+  const status: Reading[] = [];
+  for (let t = FROM; t < TO; t += 30_000) {
+    if (t >= FROM + 120 * M && t < FROM + 130 * M) continue;
+    status.push({ device: '', tag: 'heartbeat', ts: t, kind: 'boolean', value: true, quality: 'good' });
+  }
+  return { data, status };
+}
+
+// local days: 2026-10-05 (+08:00) is epoch day 20731
+const DAY0 = 20731;
+const audits = [
+  { ts: FROM + 10 * H, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices/:id/history', result: 'ok' as const },
+  { ts: FROM + 10 * H, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices/:id/history', device: 'd1', result: 'ok' as const },
+  { ts: FROM + 24 * H - 1000, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices', result: 'ok' as const }, // 23:59:59 local, day 0
+  { ts: FROM + 24 * H + 1000, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices', result: 'ok' as const }, // 00:00:01 local, day 1
+  { ts: FROM + 30 * H, actor: 'operator', system: 'platform', action: 'write' as const, route: 'POST /api/devices/:id/tags/:tag', device: 'd1', tag: 'state', value: '2', result: 'ok' as const },
+  { ts: FROM + 31 * H, actor: 'operator', system: 'platform', action: 'write' as const, route: 'POST /api/devices/:id/tags/:tag', device: 'd1', tag: 'state', value: '3', result: 'ok' as const },
+  { ts: FROM + 32 * H, actor: 'operator', system: 'platform', action: 'write' as const, route: 'POST /api/devices/:id/tags/:tag', device: 'd1', tag: 'state', value: '9', result: 'error' as const, detail: 'GW_ERR_WRITE_RANGE' },
+  { ts: FROM + 50 * H, actor: 'erp', system: 'ERP', action: 'read' as const, route: 'GET /api/devices', result: 'denied' as const },
+  { ts: TO + 1000, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices', result: 'ok' as const }, // after the window
+];
+
+/** The facts, known in advance from generate() and the audit list above. */
+const expected: Facts = {
+  from: FROM,
+  to: TO,
+  heartbeats: [
+    { slotMs: 60_000, slots: [[0, 120], [130, 4320]] },
+    { slotMs: 120_000, slots: [[0, 60], [65, 2160]] },
+  ],
+  devices: [
+    { id: 'd1', slotMs: 60_000, goodSlots: [[0, 60], [90, 100], [110, 4320]], tagsSeen: ['parts', 'state'], lastGoodTs: FROM + 4319 * M + 15_000 },
+    // 2,160 slots of 120 s; readings at slot starts up to TO - 32 min (slot 2144)
+    { id: 'd2', slotMs: 120_000, goodSlots: [[0, 2145]], tagsSeen: ['temp'], lastGoodTs: TO - 32 * M },
+    { id: 'd3', slotMs: 60_000, goodSlots: [], tagsSeen: [] },
+  ],
+  audits: [
+    { day: DAY0, action: 'read', system: 'MES', device: '', count: 2 },
+    { day: DAY0, action: 'read', system: 'MES', device: 'd1', count: 1 },
+    { day: DAY0 + 1, action: 'read', system: 'MES', device: '', count: 1 },
+    { day: DAY0 + 1, action: 'write', system: 'platform', device: 'd1', count: 2 },
+  ],
+};
+
+const sortAudits = (f: Facts) => ({ ...f, audits: [...f.audits].sort((a, b) => a.day - b.day || a.action.localeCompare(b.action) || a.system.localeCompare(b.system) || a.device.localeCompare(b.device)) });
+
+let influx: TestInflux;
+let store: Store;
+const dir = tempDir('fgw-verify-src-');
+const backends: Record<string, () => FactQuery> = {};
+
+beforeAll(async () => {
+  influx = await startInflux();
+  store = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 3650 * 24 * H, limitsIntervalMs: 0 });
+  const { data, status } = generate();
+  await store.write(data);
+  await store.writeStatus(status);
+  for (const a of audits) store.appendAudit(a);
+  // into InfluxDB the way the forwarder sends it: the store's forward streams, the product's formatter
+  await influx.query('CREATE DATABASE factory');
+  const ctx = { measurement: 'equipment', gateway: GATEWAY, deviceMeta: () => ({ line: 'line-01', process: 'p' }) };
+  const post = async (lines: string[], precision: string) => {
+    for (let i = 0; i < lines.length; i += 5000) {
+      const res = await fetch(`${influx.url}/write?db=factory&precision=${precision}`, { method: 'POST', body: lines.slice(i, i + 5000).join('\n') });
+      expect(res.status).toBe(204);
+    }
+  };
+  await post(formatReadings(store.readForward('readings', 0, 1_000_000), ctx).map((l) => l.text), READINGS_PRECISION);
+  await post(formatAudits(store.readForward('audit', 0, 1_000_000), ctx).map((l) => l.text), AUDIT_PRECISION);
+  // another gateway's points in the same database must not be counted
+  await post([`equipment,device=d3,gateway=other state=1i ${FROM + 5 * M}`, `gateway_status,gateway=other heartbeat=true ${FROM + 125 * M}`], 'ms');
+  backends.store = () => storeFacts(store);
+  backends.influx = () => influxFacts({ url: influx.url, database: 'factory', gateway: GATEWAY.id });
+});
+
+afterAll(async () => {
+  await store?.close();
+  await influx?.cleanup();
+  dir.cleanup();
+});
+
+describe.each(['store', 'influx'])('fact backend: %s', (name) => {
+  it('gathers the facts known in advance', async () => {
+    const src = backends[name]!();
+    const facts = await gatherFacts(src, devices, { from: FROM, to: TO, slotMinMs: 60_000, offsetMs: OFFSET });
+    expect(sortAudits(facts)).toEqual(sortAudits(expected));
+  });
+
+  it('slot counts align to the window start, not to the epoch', async () => {
+    const src = backends[name]!();
+    // a window starting 15 s into a minute: each reading (at +15 s) opens its slot
+    const counts = await src.slotCounts({ device: 'd1', from: FROM + 15_000, to: FROM + 15_000 + 5 * M, slotMs: 60_000 });
+    expect(counts.map((c) => c.slot)).toEqual([0, 1, 2, 3, 4]);
+    expect(counts.every((c) => c.good === 2)).toBe(true);
+  });
+});
+
+describe('influx backend errors', () => {
+  it('a missing database is a coded error, not an empty result', async () => {
+    const src = influxFacts({ url: influx.url, database: 'nope' });
+    await expect(src.tagsSeen({ device: 'd1', from: FROM, to: TO })).rejects.toMatchObject({ code: 'GW_ERR_INFLUX' });
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * FactQuery over InfluxDB 1.x (InfluxQL through the `influx` package). Everything is aggregated in
+ * the database: `count(*) ... GROUP BY time(<slot>, <offset>) fill(none)` per device, never raw
+ * readings. Schema (user contract, ingest/line-protocol.ts): device data in `influx.measurement`
+ * (tags gateway, site, line, process, device; one field per tag), the heartbeat in `gateway_status`
+ * (field heartbeat), audits in `gateway_audit` (tags system, device; fields action, result, ...).
+ * Only non-bad readings are forwarded, so every point in the data measurement counts as good.
+ */
+import { InfluxDB } from 'influx';
+import { ErrorCodes, GatewayError } from '../config/errors.js';
+import { DAY_MS, type AuditDay, type FactQuery } from './facts.js';
+
+export interface InfluxFactOptions {
+  url: string;
+  database: string;
+  measurement?: string;
+  username?: string;
+  password?: string;
+  /** filter on the `gateway` tag (a database may hold several gateways) */
+  gateway?: string;
+}
+
+const ident = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+const str = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+interface RawSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+export function influxFacts(o: InfluxFactOptions): FactQuery {
+  const u = new URL(o.url);
+  const client = new InfluxDB({
+    host: u.hostname,
+    port: Number(u.port || (u.protocol === 'https:' ? 443 : 8086)),
+    protocol: u.protocol === 'https:' ? 'https' : 'http',
+    database: o.database,
+    ...(o.username ? { username: o.username } : {}),
+    ...(o.password ? { password: o.password } : {}),
+  });
+  const data = ident(o.measurement ?? 'equipment');
+  const gw = o.gateway ? ` AND "gateway" = ${str(o.gateway)}` : '';
+  const range = (from: number, to: number) => `time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`;
+
+  async function q(text: string): Promise<RawSeries[]> {
+    let body: { results?: Array<{ error?: string; series?: RawSeries[] }> };
+    try {
+      body = (await client.queryRaw(text, { database: o.database, precision: 'ms' })) as typeof body;
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      const auth = /401|403|authoriz|authenticat/i.test(msg);
+      throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${o.url}, database ${o.database}): ${msg}`, { cause: e });
+    }
+    const out: RawSeries[] = [];
+    for (const r of body.results ?? []) {
+      if (r.error) throw new GatewayError(ErrorCodes.INFLUX, `InfluxDB query failed (${o.url}, database ${o.database}): ${r.error}`);
+      out.push(...(r.series ?? []));
+    }
+    return out;
+  }
+
+  const offsetFor = (from: number, slotMs: number) => ((from % slotMs) + slotMs) % slotMs;
+
+  async function slotsWithPoints(select: string, from: number, to: number, slotMs: number): Promise<Map<number, number>> {
+    const series = await q(`${select} AND ${range(from, to)} GROUP BY time(${slotMs}ms, ${offsetFor(from, slotMs)}ms) fill(none)`);
+    const out = new Map<number, number>();
+    for (const s of series) {
+      for (const row of s.values) {
+        const t = Number(row[0]);
+        let n = 0;
+        for (let i = 1; i < row.length; i++) n += typeof row[i] === 'number' ? (row[i] as number) : 0;
+        if (n > 0 && t >= from) out.set(Math.floor((t - from) / slotMs), (out.get(Math.floor((t - from) / slotMs)) ?? 0) + n);
+      }
+    }
+    return out;
+  }
+
+  return {
+    name: 'influx',
+    async slotCounts({ device, from, to, slotMs }) {
+      const m = await slotsWithPoints(`SELECT count(*) FROM ${data} WHERE "device" = ${str(device)}${gw}`, from, to, slotMs);
+      return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([slot, good]) => ({ slot, good, bad: 0 }));
+    },
+    async tagsSeen({ device, from, to }) {
+      const series = await q(`SELECT count(*) FROM ${data} WHERE "device" = ${str(device)}${gw} AND ${range(from, to)}`);
+      const seen = new Set<string>();
+      for (const s of series) {
+        s.columns.forEach((c, i) => {
+          if (i === 0 || !c.startsWith('count_')) return;
+          if (s.values.some((row) => typeof row[i] === 'number' && (row[i] as number) > 0)) seen.add(c.slice('count_'.length));
+        });
+      }
+      return [...seen].sort();
+    },
+    async lastGoodTs({ device, to }) {
+      const series = await q(`SELECT * FROM ${data} WHERE "device" = ${str(device)}${gw} AND time < ${Math.trunc(to)}ms ORDER BY time DESC LIMIT 1`);
+      const t = series[0]?.values[0]?.[0];
+      return typeof t === 'number' ? t : undefined;
+    },
+    async heartbeatSlots({ from, to, slotMs }) {
+      const m = await slotsWithPoints(`SELECT count("heartbeat") FROM "gateway_status" WHERE time > 0${gw}`, from, to, slotMs);
+      return [...m.keys()].sort((a, b) => a - b);
+    },
+    async auditDays({ from, to, offsetMs }) {
+      const out: AuditDay[] = [];
+      const dayOffset = (((-offsetMs) % DAY_MS) + DAY_MS) % DAY_MS;
+      for (const action of ['read', 'write'] as const) {
+        const series = await q(
+          `SELECT count("route") FROM "gateway_audit" WHERE "action" = ${str(action)} AND "result" = 'ok'${gw} AND ${range(from, to)} GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`,
+        );
+        for (const s of series) {
+          for (const row of s.values) {
+            const n = Number(row[1]);
+            if (!(n > 0)) continue;
+            out.push({ day: Math.floor((Number(row[0]) + offsetMs) / DAY_MS), action, system: s.tags?.system ?? '', device: s.tags?.device ?? '', count: n });
+          }
+        }
+      }
+      return out;
+    },
+    async close() {
+      /* the influx client holds no connection open between requests */
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * FactQuery over the embedded store (ingest/types.ts Store): the store aggregates slot counts,
+ * tags seen, heartbeat slots and the last good reading in SQL; audits are read one local day at a
+ * time and counted here (only successful accesses count as evidence).
+ */
+import type { Store } from '../ingest/types.js';
+import { DAY_MS, type AuditDay, type FactQuery } from './facts.js';
+
+export function storeFacts(store: Store, opts: { close?: boolean } = {}): FactQuery {
+  return {
+    name: 'store',
+    async slotCounts(q) {
+      return store.slotCounts(q);
+    },
+    async tagsSeen(q) {
+      return store.tagsSeen(q);
+    },
+    async lastGoodTs(q) {
+      return store.lastGoodTs(q);
+    },
+    async heartbeatSlots(q) {
+      return store.heartbeatSlots(q);
+    },
+    async auditDays(q) {
+      const counts = new Map<string, AuditDay>();
+      const firstDay = Math.floor((q.from + q.offsetMs) / DAY_MS);
+      for (let day = firstDay; day * DAY_MS - q.offsetMs < q.to; day++) {
+        const from = Math.max(q.from, day * DAY_MS - q.offsetMs);
+        const to = Math.min(q.to, (day + 1) * DAY_MS - q.offsetMs);
+        for (const a of store.audits({ from, to })) {
+          if (a.result !== 'ok') continue;
+          const device = a.device ?? '';
+          const key = `${day}\u0000${a.action}\u0000${a.system}\u0000${device}`;
+          const c = counts.get(key);
+          if (c) c.count++;
+          else counts.set(key, { day, action: a.action, system: a.system, device, count: 1 });
+        }
+      }
+      return [...counts.values()];
+    },
+    async close() {
+      if (opts.close) await store.close();
+    },
+  };
+}
