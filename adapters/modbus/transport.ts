@@ -135,7 +135,10 @@ export class Transport {
     this.failPending(new ModbusIoError(IO.CLOSED, 'connection closed'));
     s.removeAllListeners('data');
     s.on('error', () => {});
-    s.destroy();
+    const port = s as Duplex & { isOpen?: boolean; close?: (cb: (err: Error | null) => void) => void };
+    // a serial port must be closed, not only destroyed, or its fd (and its lock) stays held
+    if (this.endpoint.kind === 'serial' && port.isOpen && port.close) port.close(() => s.destroy());
+    else s.destroy();
   }
 
   /** Sends one request PDU and resolves with the response PDU (a copy), or rejects with a ModbusIoError. */
