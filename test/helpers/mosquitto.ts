@@ -65,7 +65,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'allow_anonymous true',
     `max_queued_messages ${opts.maxQueued ?? 1_000_000}`,
     'max_inflight_messages 100',
-    'log_dest stdout',
+    'log_dest stderr', // stdout is block-buffered when not a tty
     'log_type error',
     'log_type warning',
     'log_type notice',
