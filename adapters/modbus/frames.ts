@@ -16,6 +16,8 @@ export class ModbusIoError extends Error {
   constructor(
     readonly code: string,
     message?: string,
+    /** the offending bytes of a malformed answer, for the dead-letter table */
+    readonly raw?: Uint8Array,
   ) {
     super(message ?? code);
     this.name = 'ModbusIoError';

@@ -40,6 +40,8 @@ export class ModbusAdapter implements Adapter {
   /** completed poll cycles and ticks skipped because a cycle overran its interval */
   polls = 0;
   skippedTicks = 0;
+  /** garbled answers (dead-lettered) since start */
+  malformed = 0;
 
   constructor(
     readonly device: ModbusDevice,
@@ -127,9 +129,11 @@ export class ModbusAdapter implements Adapter {
         try {
           pdu = await line.exclusive(() => line.transact(unit, readPdu(req.fc, req.start, req.count), d.connection.timeout, d));
           code = checkResponse(pdu, req.fc, req.count);
+          if (code === IO.MALFORMED) this.deadLetter(req, 'answer does not fit the request', pdu);
         } catch (e) {
           pdu = undefined;
           code = codeOf(e);
+          if (code === IO.MALFORMED) this.deadLetter(req, errorText(e), (e as ModbusIoError).raw);
         }
         const retryable = code === IO.TIMEOUT || code === IO.MALFORMED;
         if (!retryable || attempt >= d.retries || !this.running) break;
@@ -175,6 +179,20 @@ export class ModbusAdapter implements Adapter {
       const raw = bits ? pdu.subarray(2).toString('hex') : hexRegisters(pdu, 2, req.count);
       this.ctx.log.debug({ fc: req.fc, start: req.start, count: req.count, raw, values }, 'modbus read');
     }
+  }
+
+  /** A garbled answer: counted and kept in the dead-letter table, never thrown. */
+  private deadLetter(req: ReadRequest, detail: string, raw: Uint8Array | undefined): void {
+    this.malformed++;
+    this.ctx.sink.deadLetter({
+      ts: this.ctx.clock.now(),
+      source: 'modbus',
+      device: this.deviceId,
+      topic: `unit ${this.device.connection.unitId} FC${req.fc} ${req.start}+${req.count}`,
+      reason: IO.MALFORMED,
+      detail,
+      ...(raw ? { payload: Buffer.from(raw).toString('base64') } : {}),
+    });
   }
 
   private pushBad(out: Reading[], req: ReadRequest, error: string, ts: number): void {

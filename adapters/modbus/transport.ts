@@ -180,8 +180,9 @@ export class Transport {
       return;
     }
     if (this.rxLen + chunk.length > RX_MAX) {
+      const raw = Buffer.from(this.rx.subarray(0, 256));
       this.rxLen = 0;
-      this.failPending(new ModbusIoError(IO.MALFORMED, `more than ${RX_MAX} bytes without a valid frame`));
+      this.failPending(new ModbusIoError(IO.MALFORMED, `more than ${RX_MAX} bytes without a valid frame`, raw));
       return;
     }
     chunk.copy(this.rx, this.rxLen);
@@ -192,12 +193,14 @@ export class Transport {
       if (x.kind === 'need') return;
       if (x.kind === 'skip') {
         this.dropped += x.consumed;
-        this.consume(x.consumed);
         if (framing === 'tcp') {
           // the byte stream lost sync: fail the request now rather than wait for its timeout
-          this.failPending(new ModbusIoError(IO.MALFORMED, x.reason));
+          const raw = Buffer.from(this.rx.subarray(0, Math.min(this.rxLen, 256)));
+          this.consume(x.consumed);
+          this.failPending(new ModbusIoError(IO.MALFORMED, x.reason, raw));
           return;
         }
+        this.consume(x.consumed);
         continue;
       }
       if (framing === 'tcp' && (x.tid !== p.tid || x.unit !== p.unit)) {

@@ -1,0 +1,124 @@
+/**
+ * Malformed and short answers. No real server can be made to send garbage on demand, so this file
+ * uses a MOCK: a raw TCP server that answers each request by a script (garbage, short PDU, wrong
+ * transaction id, absurd MBAP length, half a frame then a hang-up, "busy" exception, an answer split
+ * in two, another unit's answer). The adapter must turn each into one bad reading with the right
+ * code (garbled answers also dead-lettered), never crash, and read good values afterwards.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModbusAdapter } from '../../adapters/modbus/index.js';
+import { freePort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
+import { MemorySink, makeCtx, modbusDevice } from './support.js';
+
+type Behaviour = 'garbage' | 'short' | 'wrong-tid' | 'absurd-length' | 'half-then-close' | 'busy' | 'split' | 'other-unit' | 'good';
+
+/** MOCK Modbus TCP server: answers FC3 requests as the script says, then with good answers. */
+class MockScriptedModbusServer {
+  private server: Server | undefined;
+  readonly script: Behaviour[];
+  served = 0;
+  constructor(script: Behaviour[]) {
+    this.script = [...script];
+  }
+  start(port: number): Promise<void> {
+    this.server = createServer((sock) => this.onConnection(sock));
+    return new Promise((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
+  }
+  stop(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+  private onConnection(sock: Socket): void {
+    sock.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 12) {
+        const req = buf.subarray(0, 12);
+        buf = buf.subarray(12);
+        this.answer(sock, req.readUInt16BE(0), req[6]!, req.readUInt16BE(10));
+      }
+    });
+  }
+  private answer(sock: Socket, tid: number, unit: number, count: number): void {
+    this.served++;
+    const b = this.script.shift() ?? 'good';
+    const regs = Buffer.alloc(count * 2, 0x01); // every register 0x0101 = 257
+    const frame = (t: number, u: number, pdu: Buffer) => {
+      const h = Buffer.alloc(7);
+      h.writeUInt16BE(t, 0);
+      h.writeUInt16BE(0, 2);
+      h.writeUInt16BE(pdu.length + 1, 4);
+      h[6] = u;
+      return Buffer.concat([h, pdu]);
+    };
+    const good = frame(tid, unit, Buffer.concat([Buffer.from([3, count * 2]), regs]));
+    switch (b) {
+      case 'garbage':
+        sock.write(Buffer.from('this is not modbus at all\r\n'));
+        break;
+      case 'short':
+        sock.write(frame(tid, unit, Buffer.from([3, count * 2, 0x01]))); // byte count says more than follows
+        break;
+      case 'wrong-tid':
+        sock.write(frame((tid + 100) & 0xffff, unit, Buffer.concat([Buffer.from([3, count * 2]), regs])));
+        break;
+      case 'absurd-length':
+        sock.write(Buffer.from([tid >> 8, tid & 0xff, 0, 0, 0xff, 0xff, unit, 3, 2, 0, 1]));
+        break;
+      case 'half-then-close':
+        sock.write(good.subarray(0, 5), () => sock.destroy());
+        break;
+      case 'busy':
+        sock.write(frame(tid, unit, Buffer.from([0x83, 6])));
+        break;
+      case 'split':
+        sock.write(good.subarray(0, 8));
+        setTimeout(() => sock.write(good.subarray(8)), 30);
+        break;
+      case 'other-unit':
+        sock.write(frame(tid, (unit + 1) & 0xff, Buffer.concat([Buffer.from([3, count * 2]), regs])));
+        break;
+      case 'good':
+        sock.write(good);
+        break;
+    }
+  }
+}
+
+let mock: MockScriptedModbusServer;
+let port: number;
+
+beforeAll(async () => {
+  port = await freePort();
+  mock = new MockScriptedModbusServer(['garbage', 'short', 'wrong-tid', 'absurd-length', 'half-then-close', 'busy', 'split', 'other-unit']);
+  await mock.start(port);
+});
+
+afterAll(async () => {
+  await mock.stop();
+});
+
+describe('modbus: malformed and short answers (mock server)', () => {
+  it('turns each garbled answer into one bad reading with its code and reads good values afterwards', async () => {
+    const sink = new MemorySink();
+    const a = new ModbusAdapter(
+      modbusDevice({ id: 'garbled', interval: '50ms', connection: { host: '127.0.0.1', port, unitId: 1, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }),
+      makeCtx(sink),
+    );
+    await a.start();
+    try {
+      await waitFor('three good readings after the script', () => sink.good('garbled', 'v') >= 3);
+    } finally {
+      await a.stop();
+    }
+    const seq = sink.of('garbled', 'v').map((r) => (r.quality === 'good' ? r.value : r.error));
+    expect(seq.slice(0, 11)).toEqual(['MALFORMED', 'MALFORMED', 'TIMEOUT', 'MALFORMED', 'CONNECTION_CLOSED', 'MODBUS_EXC_6', 257, 'TIMEOUT', 257, 257, 257]);
+    // the three garbled answers are counted and dead-lettered with the request they answered
+    expect(a.malformed).toBe(3);
+    expect(sink.dead).toHaveLength(3);
+    expect(sink.dead.every((d) => d.source === 'modbus' && d.device === 'garbled' && d.reason === 'MALFORMED' && d.topic === 'unit 1 FC3 0+1')).toBe(true);
+    expect(Buffer.from(sink.dead[0]!.payload!, 'base64').toString()).toContain('this is not modbus');
+  });
+});
