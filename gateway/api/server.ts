@@ -17,7 +17,7 @@ import { extname, join } from 'node:path';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createJsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { DEFAULT_POLICY, loadPolicy } from '../../verify/policy.js';
 import { CONTENT_TYPES, DASHBOARD_FILES, dashboardDir } from '../dashboard/index.js';
@@ -52,6 +52,29 @@ export function stalePolicyFromPolicy(ref: string = DEFAULT_POLICY): StalePolicy
   return { intervalFactor: m.staleIntervals, minMs: m.staleMin };
 }
 
+/**
+ * The CSP of the OpenAPI UI: swagger-ui's own (script hashes for its inline bootstrap) without
+ * `upgrade-insecure-requests` (the gateway speaks plain http on a factory network) and without
+ * `https:` sources (offline: nothing from outside); swagger-ui sets inline styles at run time, so
+ * its pages (only those) allow inline style. Scripts stay self + hashes.
+ */
+export function docsCsp(header: string): string {
+  return header
+    .split(';')
+    .map((d) => d.trim())
+    .filter((d) => d && d !== 'upgrade-insecure-requests')
+    .map((d) => {
+      const [name] = d.split(/\s+/);
+      if (name === 'style-src') return "style-src 'self' 'unsafe-inline'";
+      if (name === 'frame-ancestors') return "frame-ancestors 'none'";
+      return d
+        .split(/\s+/)
+        .filter((tok) => tok !== 'https:' && tok !== 'validator.swagger.io')
+        .join(' ');
+    })
+    .join('; ');
+}
+
 function securityHeaders(_req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
   if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CSP);
   reply.header('x-content-type-options', 'nosniff');
@@ -66,7 +89,7 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
   const ctx: ApiContext = { runtime, stale: opts.stale ?? stalePolicyFromPolicy() };
   const app = Fastify({
     loggerInstance: runtime.log.child({ module: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: runtime.config.http.bodyLimit,
     trustProxy: false,
   });
@@ -96,13 +119,13 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
         security: [{ bearer: [] }],
       },
-      transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/metrics', ...Object.keys(DASHBOARD_FILES)] }),
+      transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/metrics', ...Object.keys(DASHBOARD_FILES), '/dashboard.json'] }),
     });
     await app.register(fastifySwaggerUi, {
       routePrefix: '/docs',
       staticCSP: true,
-      // served over plain http on a factory network: do not upgrade its requests to https
-      transformStaticCSP: (header) => header.replace(/upgrade-insecure-requests;?/, '').replace(/ https:/g, ''),
+      transformStaticCSP: docsCsp,
+      uiConfig: { validatorUrl: null },
     });
   }
 
@@ -126,6 +149,9 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
       files.set(url, { body: readFileSync(join(dir, name)), type: CONTENT_TYPES[extname(name).slice(1)] ?? 'application/octet-stream' });
     }
     await app.register(async (scope) => {
+      // what the page needs before its first API call: whether to ask for a token (so the normal
+      // flow never provokes a 401)
+      scope.get('/dashboard.json', { config: { access: 'public' }, schema: { hide: true } }, async () => ({ tokenRequired: tokens().length > 0 }));
       for (const [url, f] of files) {
         scope.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => reply.header('cache-control', 'no-cache').type(f.type).send(f.body));
       }

@@ -548,5 +548,11 @@ describe('security headers and documents', () => {
     expect(Object.keys(post.requestBody.content['application/json'].schema.properties)).toEqual(['value']);
     const ui = await app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(ui.statusCode);
+    const page = await app.inject({ method: 'GET', url: '/docs/static/index.html' });
+    expect(page.statusCode).toBe(200);
+    const csp = page.headers['content-security-policy'] as string;
+    // swagger-ui's hashed scripts, nothing from outside, no https upgrade on a plain-http network
+    expect(csp).toMatch(/script-src 'self' 'sha256-/);
+    expect(csp).not.toMatch(/https:|upgrade-insecure-requests|validator\.swagger\.io|script-src[^;]*unsafe-inline/);
   });
 });

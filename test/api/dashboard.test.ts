@@ -1,0 +1,187 @@
+/**
+ * The dashboard in headless Chromium (Debian /usr/bin/chromium driven by playwright-core), against
+ * the API listening on a real loopback socket: the page loads without console errors, shows the
+ * devices, the alarm for the silent one, switches language, and a device whose link drops turns
+ * offline on the page. With tokens, the page asks for a read token once and its reads are audited
+ * under system "dashboard". A screenshot is kept under test-results/ (gitignored).
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer } from '../../gateway/api/server.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+import { TOKENS, TestRuntime } from './test-runtime.js';
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const RESULTS = join(process.cwd(), 'test-results');
+
+async function launch(): Promise<{ ctx: BrowserContext; cleanup: () => Promise<void> }> {
+  const profile = tempDir('fgw-chromium-');
+  const ctx = await chromium.launchPersistentContext(profile.path, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
+  return {
+    ctx,
+    cleanup: async () => {
+      await ctx.close();
+      profile.cleanup();
+    },
+  };
+}
+
+async function serve(rt: TestRuntime): Promise<{ app: FastifyInstance; url: string }> {
+  const app = await buildServer(rt);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return { app, url: `http://127.0.0.1:${port}` };
+}
+
+function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('requestfailed', (r) => errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  return errors;
+}
+
+const rowStatus = (page: Page, id: string) => page.getAttribute(`tr[data-device="${id}"]`, 'data-status');
+
+describe('dashboard without tokens (loopback, anonymous)', () => {
+  let rt: TestRuntime;
+  let app: FastifyInstance;
+  let url: string;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  beforeAll(async () => {
+    rt = new TestRuntime({ tokens: [] });
+    await rt.store.write(
+      Array.from({ length: 30 }, (_, i) => ({ device: 'press-01', tag: 'tonnage', ts: rt.clock.now() - (30 - i) * 60_000, kind: 'float' as const, value: 100 + 10 * Math.sin(i / 3), quality: 'good' as const })),
+    );
+    ({ app, url } = await serve(rt));
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.cleanup();
+    await app?.close();
+    await rt?.close();
+  });
+
+  it('loads without console errors, shows devices and the alarm, and turns a dropped device offline', async () => {
+    const page = await browser.ctx.newPage();
+    const errors = watchConsole(page);
+    await page.goto(`${url}/?poll=300`);
+    await waitFor('three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    expect(await rowStatus(page, 'press-01')).toBe('online');
+    expect(await rowStatus(page, 'lathe-03')).toBe('online');
+    expect(await rowStatus(page, 'polisher-04')).toBe('offline');
+    // Chinese by default
+    expect(await page.textContent('header h1')).toBe('设备数据采集网关');
+    expect(await page.textContent('tr[data-device="press-01"] .badge')).toBe('在线');
+    expect(await page.textContent('tr[data-device="polisher-04"] .badge')).toBe('离线');
+    // the silent device raises the alarm (silent 20 min > max(5 × 5 s, 15 min))
+    expect(await page.locator('#alarm-list li').count()).toBe(1);
+    expect(await page.getAttribute('#alarm-list li', 'data-device')).toBe('polisher-04');
+    // the sparkline of the tag with history is drawn from it
+    await waitFor('tonnage sparkline', async () => (await page.locator('tr[data-device="press-01"] [data-tag="tonnage"] svg polyline').count()) === 1);
+    // the networking chart is drawn
+    expect(await page.locator('#networking-chart polyline').count()).toBe(1);
+    // last slot of the hour: only press-01 has a good reading in it
+    expect(await page.textContent('#chart-now')).toBe('33.3% (1/3)');
+    expect(await page.textContent('#card-live')).toBe('2 / 3');
+
+    // the link of press-01 drops: the page shows it offline at a following poll
+    rt.stubs.get('press-01')!.status.connected = false;
+    await waitFor('press-01 offline on the page', async () => (await rowStatus(page, 'press-01')) === 'offline');
+    expect(await page.textContent('tr[data-device="press-01"] .badge')).toBe('离线');
+    expect(await page.textContent('#card-live')).toBe('1 / 3');
+
+    mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: join(RESULTS, 'dashboard.png'), fullPage: true });
+
+    // and back
+    rt.stubs.get('press-01')!.status.connected = true;
+    await waitFor('press-01 online again', async () => (await rowStatus(page, 'press-01')) === 'online');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('switches to English and keeps the choice (localStorage)', async () => {
+    const page = await browser.ctx.newPage();
+    const errors = watchConsole(page);
+    await page.goto(`${url}/?poll=300`);
+    await waitFor('rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    await page.click('#lang-toggle');
+    expect(await page.textContent('header h1')).toBe('Factory data gateway');
+    expect(await page.textContent('tr[data-device="polisher-04"] .badge')).toBe('offline');
+    await page.reload();
+    await waitFor('rows after reload', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    expect(await page.textContent('header h1')).toBe('Factory data gateway');
+    expect(await page.evaluate(() => localStorage.getItem('fgw.lang'))).toBe('en');
+    await page.click('#lang-toggle');
+    expect(await page.textContent('header h1')).toBe('设备数据采集网关');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the OpenAPI UI at /docs loads under its CSP without console errors', async () => {
+    const page = await browser.ctx.newPage();
+    const errors = watchConsole(page);
+    await page.goto(`${url}/docs`);
+    await waitFor('swagger-ui rendered the operations', async () => (await page.locator('.opblock').count()) > 10);
+    expect(await page.locator('.opblock-summary-path[data-path="/api/devices/{id}/tags/{tag}"]').count()).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('dashboard with tokens', () => {
+  let rt: TestRuntime;
+  let app: FastifyInstance;
+  let url: string;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  let projectDir: ReturnType<typeof tempDir>;
+  beforeAll(async () => {
+    projectDir = tempDir('fgw-dash-proj-');
+    const { copyFileSync } = await import('node:fs');
+    for (const f of ['project.yaml', 'erp-orders.csv', 'mes-orders.csv']) copyFileSync(join('config', f), join(projectDir.path, f));
+    rt = new TestRuntime({ tokens: [TOKENS.mes, TOKENS.dashboard], projects: ['project.yaml'], configPath: join(projectDir.path, 'gateway.yaml') });
+    ({ app, url } = await serve(rt));
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.cleanup();
+    await app?.close();
+    await rt?.close();
+    projectDir?.cleanup();
+  });
+
+  it('asks for a read token once, keeps it in sessionStorage, reads are audited as system dashboard', async () => {
+    const page = await browser.ctx.newPage();
+    const errors = watchConsole(page);
+    await page.goto(`${url}/?poll=300`);
+    await waitFor('token form', async () => page.isVisible('#login'));
+    expect(await page.locator('#devices tbody tr').count()).toBe(0);
+    await page.fill('#token-input', TOKENS.dashboard.token);
+    await page.click('#login button[type=submit]');
+    await waitFor('three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    expect(await page.evaluate(() => sessionStorage.getItem('fgw.token'))).toBe(TOKENS.dashboard.token);
+    expect(await page.evaluate(() => localStorage.getItem('fgw.token'))).toBeNull();
+    expect(await page.isVisible('#login')).toBe(false);
+
+    // the pilots view: the project with its live networking rate, classification pending
+    await page.click('button[data-view="pilots"]');
+    await waitFor('pilot row', async () => (await page.locator('#pilots tbody tr[data-project="YK-2026-0173"]').count()) === 1);
+    expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .rate')).toBe('40%');
+    expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .badge')).toBe('待评估');
+    await page.screenshot({ path: join(RESULTS, 'dashboard-pilots.png'), fullPage: true });
+
+    const audits = rt.store.audits({ limit: 10_000 });
+    expect(audits.length).toBeGreaterThan(0);
+    expect(new Set(audits.map((a) => `${a.actor}/${a.system}/${a.action}/${a.result}`))).toEqual(new Set(['dashboard/dashboard/read/ok']));
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
