@@ -548,7 +548,7 @@ describe('security headers and documents', () => {
     expect(Object.keys(post.requestBody.content['application/json'].schema.properties)).toEqual(['value']);
     const ui = await app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(ui.statusCode);
-    const page = await app.inject({ method: 'GET', url: '/docs/static/index.html' });
+    const page = await app.inject({ method: 'GET', url: '/docs/' });
     expect(page.statusCode).toBe(200);
     const csp = page.headers['content-security-policy'] as string;
     // swagger-ui's hashed scripts, nothing from outside, no https upgrade on a plain-http network
