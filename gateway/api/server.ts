@@ -53,7 +53,7 @@ export function stalePolicyFromPolicy(ref: string = DEFAULT_POLICY): StalePolicy
 }
 
 /**
- * The CSP of the OpenAPI UI: swagger-ui's own (script hashes for its inline bootstrap) without
+ * The CSP of the OpenAPI UI: swagger-ui's own (scripts from self, plus hashes if it ever inlines any) without
  * `upgrade-insecure-requests` (the gateway speaks plain http on a factory network) and without
  * `https:` sources (offline: nothing from outside); swagger-ui sets inline styles at run time, so
  * its pages (only those) allow inline style. Scripts stay self + hashes.
