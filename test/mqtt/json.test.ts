@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { MqttAdapter } from '../../adapters/mqtt/adapter.js';
+import { MqttSimulator, telemetryMessages } from '../../adapters/mqtt/simulator.js';
 import { isGatewayError } from '../../config/errors.js';
 import type { Store } from '../../ingest/types.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -89,6 +90,37 @@ describe('JSON payloads (canonical polisher-04 config)', () => {
   it('a write without writeTopic is refused with GW_ERR_WRITE_UNSUPPORTED', async () => {
     const e = await a.write!('state', 'idle').catch((x: unknown) => x);
     expect(isGatewayError(e, 'GW_ERR_WRITE_UNSUPPORTED')).toBe(true);
+  });
+});
+
+describe('the publisher simulator (demo plant)', () => {
+  it('publishes telemetry the canonical polisher config reads: values and source timestamps', async () => {
+    const a = await started({ ...canonicalPolisher(broker.url, 'gw-sim-1'), id: 'polisher-sim', tags: [
+      { name: 'state', role: 'state', topic: 'plant/line-09/polisher-sim/status', path: 'state' },
+      { name: 'pieces', role: 'counter', topic: 'plant/line-09/polisher-sim/telemetry', path: 'counters.pieces', timestampPath: 'ts', type: 'integer' },
+      { name: 'motor_current', role: 'parameter', topic: 'plant/line-09/polisher-sim/telemetry', path: 'motor.current', timestampPath: 'ts' },
+    ] });
+    let pieces = 0;
+    const stamps: number[] = [];
+    const sim = new MqttSimulator({
+      url: broker.url,
+      intervalMs: 20,
+      messages: telemetryMessages('plant/line-09/polisher-sim', (now) => {
+        stamps.push(now);
+        pieces += 2;
+        return { state: 'running', pieces, motor: { current: 4.5 } };
+      }),
+    });
+    await sim.start();
+    await waitFor('5 telemetry rounds stored', () => values(store, 'polisher-sim', 'pieces').length >= 5);
+    await sim.stop();
+    await waitFor('the last round stored', () => values(store, 'polisher-sim', 'pieces').length === stamps.length);
+    const rows = values(store, 'polisher-sim', 'pieces');
+    expect(rows.map((r) => r.value)).toEqual(stamps.map((_, i) => 2 * (i + 1)));
+    expect(rows.map((r) => r.ts)).toEqual(stamps);
+    expect(values(store, 'polisher-sim', 'motor_current').every((r) => r.value === 4.5 && r.kind === 'float')).toBe(true);
+    expect(values(store, 'polisher-sim', 'state').every((r) => r.value === 'running')).toBe(true);
+    expect(a.status().bad).toBe(0);
   });
 });
 

@@ -2,7 +2,9 @@
  * The pure MQTT mapping core: topic patterns with captures, JSON paths, timestamps, raw payloads,
  * value conversion and whole-message decoding, as tables with expected values written by hand.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   MapKindMemory,
   buildPlan,
@@ -281,5 +283,18 @@ describe('device schema', () => {
     const r = mqttDeviceSchema.safeParse(input);
     expect(r.success).toBe(false);
     if (path.length) expect(r.error!.issues.map((i) => i.path)).toContainEqual(path);
+  });
+});
+
+describe('README samples', () => {
+  const readme = readFileSync(new URL('../../adapters/mqtt/README.md', import.meta.url), 'utf8');
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const devices = blocks.flatMap((b) => (parse(b) as { devices: Array<{ id: string }> }).devices);
+  it('has JSON, fleet, raw and Sparkplug samples', () => {
+    expect(devices.map((d) => d.id)).toEqual(['polisher-04', 'polishers', 'oven-2', 'boiler-1', 'pump-1']);
+  });
+  it.each(devices.map((d) => [d.id, d] as const))('sample %s parses with the device schema', (_id, d) => {
+    const r = mqttDeviceSchema.safeParse(d);
+    expect(r.error?.issues ?? []).toEqual([]);
   });
 });
