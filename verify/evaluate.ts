@@ -29,8 +29,10 @@ export interface VerifyInput {
   gateway?: { id: string; site?: string };
 }
 
-export interface DeviceResult extends Omit<DeviceMeasure, 'id'> {
+/** A register entry or gateway device; the measured fields are absent when the device has no data source. */
+export interface DeviceResult extends Partial<Omit<DeviceMeasure, 'id' | 'reasons' | 'networkedPartial' | 'networkedFull'>> {
   id: string;
+  reasons: string[];
   name?: string;
   process?: string;
   category?: string;
@@ -55,7 +57,7 @@ export interface VerifyResult {
   rules: RuleResult[];
   platform: PlatformMeasure;
   weeks: Week[];
-  devices: Array<DeviceResult | (Omit<DeviceResult, keyof DeviceMeasure> & { id: string; reasons: string[] })>;
+  devices: DeviceResult[];
   networkingRate: NetworkingRate & { full: NetworkingRate };
   processes: ProcessResult[];
   dataUse: DataUse;
@@ -131,7 +133,7 @@ export function evaluate(inp: VerifyInput): VerifyResult {
   const subsidy = computeSubsidy(project, policy.values, cls.classification);
   const rules = [...cls.rules, ...moneyRules(subsidy)];
 
-  const devices = entries.map((e) => {
+  const devices = entries.map((e): DeviceResult => {
     const base = {
       id: e.id,
       ...(e.name !== undefined ? { name: e.name } : {}),
@@ -146,7 +148,7 @@ export function evaluate(inp: VerifyInput): VerifyResult {
       networkedFull: e.measure?.networkedFull === true,
     };
     if (!e.measure) return { ...base, reasons: [e.inGateway ? 'NO_FACTS' : 'NOT_IN_GATEWAY'] };
-    const { id: _id, ...m } = e.measure;
+    const { id: _id, networkedPartial: _p, ...m } = e.measure;
     return { ...m, ...base };
   });
 
