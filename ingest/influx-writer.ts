@@ -37,6 +37,7 @@ export function parseRetryAfter(header: string | null | undefined, now: number):
   const h = header.trim();
   if (h === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(h)) return Math.round(Number(h) * 1000);
+  if (!/[a-z]/i.test(h)) return undefined; // an HTTP date has a day and month name
   const at = Date.parse(h);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { Forwarder } from '../../ingest/forwarder.js';
+import { InfluxWriter, influxClient } from '../../ingest/influx-writer.js';
 import { influxSchema } from '../../ingest/schema.js';
 import { openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
@@ -156,5 +157,17 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     fwd.start();
     await waitFor('the forwarder to report the missing database', () => fwd.stats().lastError?.includes('database not found'));
     expect(fwd.stats()).toMatchObject({ state: 'retrying', backlog: 1, written: 0 });
+  });
+
+  it('gzip bodies are accepted by influxd, and influxClient() queries what was written', async () => {
+    const database = `gz_${Date.now()}`;
+    const cfg = influxSchema.parse({ url: influx.url, database, gzip: true });
+    const w = new InfluxWriter(cfg);
+    expect(await w.write('m v=1i 1000')).toEqual({ kind: 'db-missing', message: `database not found: "${database}"` });
+    await w.createDatabase();
+    const lines = Array.from({ length: 300 }, (_, i) => `m,device=d${i % 3} v=${i}i ${T + i}`).join('\n');
+    expect(await w.write(lines)).toEqual({ kind: 'ok', status: 204 });
+    const rows = await influxClient(cfg).query<{ count: number }>('SELECT count(v) AS count FROM m');
+    expect(rows.map((r) => r.count)).toEqual([300]);
   });
 });
