@@ -21,6 +21,10 @@ export interface MosquittoOptions {
   maxQueued?: number;
   /** also listen for MQTT over WebSockets on a second free port */
   websockets?: boolean;
+  /** allow clients without user name (default true) */
+  allowAnonymous?: boolean;
+  /** lines for the main listener (e.g. cafile/certfile/keyfile/require_certificate for TLS) */
+  listenerLines?: string[];
   /** extra config lines */
   extra?: string[];
 }
@@ -61,8 +65,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   const conf = join(tmp.path, 'mosquitto.conf');
   const lines = [
     'per_listener_settings false',
+    `allow_anonymous ${opts.allowAnonymous ?? true}`,
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    ...(opts.listenerLines ?? []),
     `max_queued_messages ${opts.maxQueued ?? 1_000_000}`,
     'max_inflight_messages 100',
     'log_dest stderr', // stdout is block-buffered when not a tty
