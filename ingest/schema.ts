@@ -5,14 +5,18 @@
 import { z } from 'zod';
 import { duration, size } from '../config/common.js';
 
+// the description goes on the outermost schema (the one with the default), where tools read it
+const dur = (text: string, def: number) => duration(text).default(def).describe(text);
+const bytes = (text: string, def: number) => size(text).default(def).describe(text);
+
 export const storageSchema = z
   .strictObject({
     path: z.string().min(1).default('./data').describe('Directory of the embedded store (SQLite database, WAL) and of adapter state such as OPC UA certificates. Created if missing.'),
-    maxSize: size('Largest size of the store on disk (e.g. "2GB"). Past it the oldest readings are dropped first, and counted.').default(2 * 1024 ** 3),
-    retention: duration('How long readings are kept locally (e.g. "14d"). Older ones are dropped, and counted.').default(14 * 86_400_000),
-    commitInterval: duration('Longest time a write waits for its group commit (0: commit on the next turn of the event loop).').default(0),
+    maxSize: bytes('Largest size of the store on disk (e.g. "2GB"). Past it the oldest readings are dropped first, and counted.', 2 * 1024 ** 3),
+    retention: dur('How long readings are kept locally (e.g. "14d"). Older ones are dropped, and counted.', 14 * 86_400_000),
+    commitInterval: dur('Longest time a write waits for its group commit (0: commit on the next turn of the event loop).', 0),
     commitRows: z.number().int().positive().default(20_000).describe('A group commit happens at once when this many rows are queued.'),
-    limitsInterval: duration('How often retention and maxSize are enforced.').default(60_000),
+    limitsInterval: dur('How often retention and maxSize are enforced.', 60_000),
   })
   .describe('Embedded durable store: the store-and-forward buffer and the local history.');
 
@@ -24,11 +28,11 @@ export const influxSchema = z
     username: z.string().default('').describe('User name; empty for no authentication. InfluxDB 2.x/3.x v1 API: any name, the password is the token.'),
     password: z.string().default('').describe('Password, or the API token on InfluxDB 2.x/3.x; empty for no authentication. Never logged.'),
     batchSize: z.number().int().positive().max(100_000).default(5000).describe('Lines per write request (InfluxDB recommends about 5000).'),
-    flushInterval: duration('Longest time a reading waits before it is sent, when a batch does not fill sooner.').default(1000),
+    flushInterval: dur('Longest time a reading waits before it is sent, when a batch does not fill sooner.', 1000),
     createDatabase: z.boolean().default(true).describe('Create the database when InfluxDB says it does not exist (needs admin rights when auth is on).'),
-    timeout: duration('Time limit of one HTTP request to InfluxDB.').default(10_000),
-    maxBackoff: duration('Longest wait between retries while InfluxDB is down or overloaded (Retry-After is honoured even when longer).').default(30_000),
-    holdRetryInterval: duration('How often to try again while held (credentials refused, or database missing and not to be created).').default(30_000),
+    timeout: dur('Time limit of one HTTP request to InfluxDB.', 10_000),
+    maxBackoff: dur('Longest wait between retries while InfluxDB is down or overloaded (Retry-After is honoured even when longer).', 30_000),
+    holdRetryInterval: dur('How often to try again while held (credentials refused, or database missing and not to be created).', 30_000),
     gzip: z.boolean().default(false).describe('Compress write bodies with gzip (saves bandwidth on remote links, costs CPU).'),
   })
   .describe('InfluxDB to forward to over the v1 HTTP API.');
