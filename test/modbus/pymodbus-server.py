@@ -53,6 +53,9 @@ async def main():
                                               baudrate=a.baud, parity=a.parity, bytesize=8, stopbits=1,
                                               defer_start=True, ignore_missing_slaves=True)
         await server.start()
+        if server.transport is None:  # pymodbus logs open errors at debug level only
+            print(f"cannot open {a.serial}", flush=True)
+            sys.exit(2)
         print("READY", flush=True)
         await server.serve_forever()
 
