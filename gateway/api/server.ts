@@ -38,6 +38,8 @@ export interface BuildServerOptions {
   authFailures?: AuthFailureLimit;
   /** silence threshold; default: measure.staleIntervals / staleMin of the shipped policy */
   stale?: StalePolicy;
+  /** how long /api/pilots keeps the verifier's evaluation of a project (default 5 min) */
+  pilotCacheMs?: number;
   /** serve the dashboard at / (default true) */
   dashboard?: boolean;
   /** serve the OpenAPI document and UI at /docs (default true) */
@@ -132,7 +134,7 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
   await app.register(statusRoutes, { ctx });
   await app.register(deviceRoutes, { ctx });
   await app.register(commandRoutes, { ctx });
-  await app.register(pilotRoutes, { ctx });
+  await app.register(pilotRoutes, { ctx, pilotCacheMs: opts.pilotCacheMs });
 
   const metrics = createMetrics(runtime);
   await app.register(async (scope) => {

@@ -471,17 +471,25 @@ describe('networking rate', () => {
 });
 
 describe('pilots', () => {
-  it('lists each project of http.projects with its live networking rate, classification pending', async () => {
+  const withProject = async (fn: (dir: string) => Promise<void>) => {
     const dir = tempDir('fgw-pilots-');
     try {
       for (const f of ['project.yaml', 'erp-orders.csv', 'mes-orders.csv']) copyFileSync(join('config', f), join(dir.path, f));
-      writeFileSync(join(dir.path, 'broken.yaml'), 'project: [unclosed');
-      const { app } = await setup({ tokens: [TOKENS.mes], projects: ['project.yaml', 'missing.yaml', 'broken.yaml'], configPath: join(dir.path, 'gateway.yaml') });
+      await fn(dir.path);
+    } finally {
+      dir.cleanup();
+    }
+  };
+
+  it('lists each project of http.projects with its live networking rate; unreadable files are reported', async () => {
+    await withProject(async (dir) => {
+      writeFileSync(join(dir, 'broken.yaml'), 'project: [unclosed');
+      const { app } = await setup({ tokens: [TOKENS.mes], projects: ['project.yaml', 'missing.yaml', 'broken.yaml'], configPath: join(dir, 'gateway.yaml') });
       const res = await app.inject({ method: 'GET', url: '/api/pilots', headers: auth(TOKENS.mes) });
       expect(res.statusCode).toBe(200);
       const [p, missing, broken] = res.json().pilots;
       // register: press-01, welder-02, lathe-03, polisher-04, saw-05 production; scale-06 exempt
-      expect(p).toEqual({
+      expect(p).toMatchObject({
         file: 'project.yaml',
         ok: true,
         id: 'YK-2026-0173',
@@ -493,14 +501,42 @@ describe('pilots', () => {
         live: ['press-01', 'lathe-03'],
         missing: ['welder-02', 'saw-05'],
         networkingRate: 0.4,
-        classification: 'pending',
       });
+      // the period (2026-03-01..2026-10-31) is over at T0: the verifier looks at its last 30 days,
+      // where this empty store has no gateway heartbeat at all: platform outage → indeterminate
+      expect(p.classification).toBe('indeterminate');
+      expect(p.evaluation).toMatchObject({ from: Date.parse('2026-10-01T16:00:00Z'), to: Date.parse('2026-10-31T16:00:00Z'), networked: 0, inScope: 5 });
+      expect(p.evaluation.failed).toContain('platform.outage');
       expect(missing).toMatchObject({ file: 'missing.yaml', ok: false, networkingRate: null, classification: 'pending' });
       expect(missing.error).toMatch(/^GW_ERR_VERIFY_INPUT/);
       expect(broken).toMatchObject({ file: 'broken.yaml', ok: false });
-    } finally {
-      dir.cleanup();
-    }
+    });
+  });
+
+  it("classifies with the verifier over the store; the dashboard's reads are not data use", async () => {
+    await withProject(async (dir) => {
+      const { rt, app } = await setup({ tokens: [TOKENS.mes, TOKENS.dashboard], projects: ['project.yaml'], configPath: join(dir, 'gateway.yaml') });
+      const from = Date.parse('2026-10-01T16:00:00Z');
+      const to = Date.parse('2026-10-31T16:00:00Z');
+      // a heartbeat and a good state reading of press-01 and lathe-03 in every minute of the window
+      const status: Reading[] = [];
+      const data: Reading[] = [];
+      for (let ts = from + 5000; ts < to; ts += MIN) {
+        status.push({ device: '', tag: 'heartbeat', ts, kind: 'boolean', value: true, quality: 'good' });
+        data.push(r('press-01', 'state', ts, 1, 'good', 'integer'), r('lathe-03', 'state', ts, 1, 'good', 'integer'));
+      }
+      data.push(r('press-01', 'strokes', from + MIN, 10, 'good', 'integer'), r('lathe-03', 'parts', from + MIN, 3, 'good', 'integer'));
+      await rt.store.writeStatus(status);
+      await rt.store.write(data);
+      const day = (n: number) => from + n * 86_400_000 + 3_600_000;
+      rt.store.appendAudit({ ts: day(3), actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/latest', result: 'ok' });
+      for (const n of [1, 2, 3]) rt.store.appendAudit({ ts: day(n), actor: 'dashboard', system: 'dashboard', action: 'read', route: 'GET /api/devices', result: 'ok' });
+      const [p] = (await app.inject({ method: 'GET', url: '/api/pilots', headers: auth(TOKENS.mes) })).json().pilots;
+      // RULES partial: a device networked at 0.90, a key step covered (stamping, machining), data
+      // used by a registered consumer (MES), an eligible invoice; not full (3 in-scope devices silent)
+      expect(p.classification).toBe('partial');
+      expect(p.evaluation).toMatchObject({ networked: 2, inScope: 5, networkingRate: 0.4, readsInWindow: 1, readsBySystem: { MES: 1 }, unregisteredReads: 3 });
+    });
   });
 });
 
