@@ -28,7 +28,7 @@ function offsetOf(result: VerifyResult): number {
 const CSS = `
 *{box-sizing:border-box}body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:0;padding:24px;color:#1a1a1a;font-size:13px;line-height:1.45}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:2px solid #333;padding-bottom:2px}h3{font-size:14px;margin:14px 0 4px}
-table{border-collapse:collapse;width:100%;margin:4px 0 10px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f2f2f2}
+table{border-collapse:collapse;width:100%;margin:4px 0 10px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f2f2f2}td:nth-child(4) .r-pass,td .r-fail,td .r-flag,td .r-pass{white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .summary{page-break-after:always;break-after:page}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}.card{border:1px solid #bbb;border-radius:6px;padding:10px 14px;min-width:200px;flex:1}
