@@ -187,8 +187,9 @@ export class MqttConnection {
     const want = new Map<string, 0 | 1 | 2>();
     for (const s of subs) for (const f of s.filters) want.set(f, Math.max(want.get(f) ?? 0, s.qos) as 0 | 1 | 2);
     if (want.size === 0) return;
-    const map: Record<string, { qos: 0 | 1 | 2 }> = {};
-    for (const [f, qos] of want) map[f] = { qos };
+    // rh 1 (MQTT 5): retained messages only for a new subscription, not again on every resumed session
+    const map: Record<string, { qos: 0 | 1 | 2; rh?: number }> = {};
+    for (const [f, qos] of want) map[f] = this.cfg.protocolVersion === 5 ? { qos, rh: 1 } : { qos };
     client.subscribe(map, (err, granted) => {
       if (err) {
         this.lastError = errorText(err);

@@ -12,6 +12,7 @@ import { MqttSimulator, telemetryMessages } from '../../adapters/mqtt/simulator.
 import { isGatewayError } from '../../config/errors.js';
 import type { Store } from '../../ingest/types.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { context, createAdapter, mosquittoPub, newStore, publisher, values } from './harness.js';
 
@@ -85,6 +86,38 @@ describe('JSON payloads (canonical polisher-04 config)', () => {
     for (const r of rows) expect(r.ts).toBeGreaterThanOrEqual(before);
     expect(a.status()).toMatchObject({ connected: true, bad: 0 });
     expect(a.status().good).toBe(8);
+  });
+
+  it('the type an untyped tag learnt survives a restart (kept in the data dir)', async () => {
+    const dir = tempDir('fgw-mqtt-kinds-');
+    const device = { id: 'learn-1', protocol: 'mqtt', connection: { url: broker.url, clientId: 'gw-learn-1' }, tags: [{ name: 'state', topic: 'learn/state', path: 'state' }] };
+    const first = await started(device, dir.path);
+    await mosquittoPub(broker.port, 'learn/state', '{"state": "running"}');
+    await waitFor('first value', () => values(store, 'learn-1', 'state').length === 1);
+    await first.stop();
+    const second = await started(device, dir.path);
+    await mosquittoPub(broker.port, 'learn/state', '{"state": 3}');
+    await waitFor('second value', () => values(store, 'learn-1', 'state').length === 2);
+    expect(values(store, 'learn-1', 'state').map((r) => [r.value, r.kind])).toEqual([
+      ['running', 'string'],
+      ['3', 'string'],
+    ]);
+    await second.stop();
+    dir.cleanup();
+  });
+
+  it('a retained message is stored once, not again when the persistent session resumes (MQTT 5 retain handling)', async () => {
+    await mosquittoPub(broker.port, 'retained/state', '{"state": "idle"}', ['-r']);
+    const device = { id: 'retained-1', protocol: 'mqtt', connection: { url: broker.url, clientId: 'gw-retained-1' }, tags: [{ name: 'state', topic: 'retained/state', path: 'state', type: 'string' }] };
+    const first = await started(device);
+    await waitFor('retained value', () => values(store, 'retained-1', 'state').length === 1);
+    await first.stop();
+    const second = await started(device);
+    await mosquittoPub(broker.port, 'retained/state', '{"state": "running"}');
+    await waitFor('the live value', () => values(store, 'retained-1', 'state').some((r) => r.value === 'running'));
+    expect(values(store, 'retained-1', 'state').map((r) => r.value)).toEqual(['idle', 'running']);
+    await second.stop();
+    await mosquittoPub(broker.port, 'retained/state', null, ['-r']); // clear it
   });
 
   it('a write without writeTopic is refused with GW_ERR_WRITE_UNSUPPORTED', async () => {

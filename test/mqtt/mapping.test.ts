@@ -18,6 +18,7 @@ import {
   rawValue,
   type PlanInput,
 } from '../../adapters/mqtt/mapping.js';
+import mqttModule from '../../adapters/mqtt/index.js';
 import { mqttDeviceSchema } from '../../adapters/mqtt/schema.js';
 
 describe('topic patterns', () => {
@@ -296,5 +297,24 @@ describe('README samples', () => {
   it.each(devices.map((d) => [d.id, d] as const))('sample %s parses with the device schema', (_id, d) => {
     const r = mqttDeviceSchema.safeParse(d);
     expect(r.error?.issues ?? []).toEqual([]);
+  });
+});
+
+describe('warnings for `fgw check`', () => {
+  it.each([
+    [{ qos: 0 }, 'devices[3].connection.qos'],
+    [{ qos: 2 }, 'devices[3].connection.qos'],
+    [{ cleanStart: true }, 'devices[3].connection.cleanStart'],
+    [{ clientId: undefined }, 'devices[3].connection.clientId'],
+    [{ password: 'x' }, 'devices[3].connection.password'],
+  ])('%j → a warning naming %s', (conn, path) => {
+    const d = mqttDeviceSchema.parse({ id: 'd', protocol: 'mqtt', connection: { url: 'mqtt://h', clientId: 'c', ...conn }, tags: [{ name: 'v', topic: 't' }] });
+    const w = mqttModule.warnings!(d, 'devices[3]');
+    expect(w.length).toBe(1);
+    expect(w[0]!.startsWith(`${path}:`)).toBe(true);
+  });
+  it('the canonical settings draw no warning', () => {
+    const d = mqttDeviceSchema.parse({ id: 'd', protocol: 'mqtt', connection: { url: 'mqtt://h', clientId: 'gw-line-01', qos: 1 }, tags: [{ name: 'v', topic: 't' }] });
+    expect(mqttModule.warnings!(d, 'devices[3]')).toEqual([]);
   });
 });
