@@ -133,8 +133,11 @@ export class ModbusSimulator {
       if (f?.kind === 'exception') throw { modbusErrorCode: f.code };
       return m[area][addr] === 1;
     };
-    const regs = (area: 'holding' | 'input') => (addr: number, length: number, unit: number) =>
-      this.read(unit, area, addr, length, (m) => Array.from(m[area].subarray(addr, addr + length)));
+    const regs = (area: 'holding' | 'input') => (addr: number, length: number, unit: number) => {
+      const v = this.read<unknown[]>(unit, area, addr, length, (m) => Array.from(m[area].subarray(addr, addr + length)));
+      // modbus-serial wants an array here; an array of never-settling values keeps the server silent
+      return (v as unknown) === NEVER ? new Array<Promise<never>>(length).fill(NEVER) : v;
+    };
     const reg = (area: 'holding' | 'input') => (addr: number, unit: number) => this.read(unit, area, addr, 1, (m) => m[area][addr]!);
     const write = (area: Area, addr: number, unit: number, apply: (m: UnitMemory) => void) => {
       const m = this.units.get(unit);
