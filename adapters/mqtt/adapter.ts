@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { Backoff } from '../../config/backoff.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import type { Adapter, AdapterContext, DeviceStatus, FieldKind, Reading, Value } from '../types.js';
-import { MqttConnection, sameConnection, type Subscriber } from './connection.js';
+import { MqttConnection, safeUrl, sameConnection, type Subscriber } from './connection.js';
 import { buildPlan, convertValue, decodeMessage, inferKind, payloadText, type DeadItem, type DevicePlan, type KindMemory } from './mapping.js';
 import type { MqttDevice, MqttTag } from './schema.js';
 import { SparkplugState, encodeSparkplug, kindOfSparkplugType, rebirthPayload } from './sparkplug.js';
@@ -19,6 +19,8 @@ export interface MqttDeviceStatus extends DeviceStatus {
   messages: number;
   /** rebirth requests sent (sparkplugb) */
   rebirthRequests: number;
+  /** reconnect attempts since the broker connection was last up (0 while connected) */
+  reconnectAttempts: number;
 }
 
 /** Kinds of untyped tags, fixed by their first value and kept in the data dir across restarts. */
@@ -70,7 +72,7 @@ export class MqttAdapter implements Adapter, Subscriber {
   private conn: MqttConnection | undefined;
   private stopping = false;
   private readonly inflight = new Set<Promise<unknown>>();
-  private st: MqttDeviceStatus = { connected: false, good: 0, bad: 0, badByReason: {}, messages: 0, rebirthRequests: 0 };
+  private st: MqttDeviceStatus = { connected: false, good: 0, bad: 0, badByReason: {}, messages: 0, rebirthRequests: 0, reconnectAttempts: 0 };
   private storeFailing = false;
 
   constructor(
@@ -102,7 +104,7 @@ export class MqttAdapter implements Adapter, Subscriber {
     if (this.conn) return this.conn;
     let conn = this.ctx.shared.get(this.key) as MqttConnection | undefined;
     if (conn && !sameConnection(conn.cfg, this.device.connection))
-      throw new GatewayError(ErrorCodes.CONFIG, `devices sharing MQTT clientId "${this.clientId}" on ${this.device.connection.url} must have the same connection settings (${this.deviceId})`);
+      throw new GatewayError(ErrorCodes.CONFIG, `devices sharing MQTT clientId "${this.clientId}" on ${safeUrl(this.device.connection.url)} must have the same connection settings (${this.deviceId})`);
     if (!conn) {
       conn = new MqttConnection(this.key, this.device.connection, this.clientId, this.ctx.log.child({ clientId: this.clientId }), () => this.ctx.clock.now());
       this.ctx.shared.set(this.key, conn);
@@ -134,7 +136,7 @@ export class MqttAdapter implements Adapter, Subscriber {
   status(): MqttDeviceStatus {
     const connected = (this.conn?.connected ?? false) && (this.sp ? this.sp.online : true);
     const lastError = this.st.lastError ?? this.conn?.lastError;
-    const s: MqttDeviceStatus = { ...this.st, connected, badByReason: { ...this.st.badByReason } };
+    const s: MqttDeviceStatus = { ...this.st, connected, badByReason: { ...this.st.badByReason }, reconnectAttempts: this.conn?.failures ?? 0 };
     if (lastError !== undefined) s.lastError = lastError;
     return s;
   }
@@ -164,15 +166,21 @@ export class MqttAdapter implements Adapter, Subscriber {
   private async handle(topic: string, payload: Buffer, receivedAt: number): Promise<boolean> {
     let readings: Reading[];
     let dead: DeadItem[];
-    if (this.sp) {
-      const r = this.sp.handle(topic, payload, receivedAt);
-      if (!r.matched) return false;
-      ({ readings, dead } = r);
-      if (r.rebirth) this.requestRebirth(receivedAt);
-    } else {
-      const r = decodeMessage(this.plan!, topic, payload, receivedAt, this.kinds);
-      if (r.matched === 0) return false;
-      ({ readings, dead } = r);
+    try {
+      if (this.sp) {
+        const r = this.sp.handle(topic, payload, receivedAt);
+        if (!r.matched) return false;
+        ({ readings, dead } = r);
+        if (r.rebirth) this.requestRebirth(receivedAt);
+      } else {
+        const r = decodeMessage(this.plan!, topic, payload, receivedAt, this.kinds);
+        if (r.matched === 0) return false;
+        ({ readings, dead } = r);
+      }
+    } catch (e) {
+      // a decoding bug must not turn one message into an endless redelivery loop: keep it, acknowledge it
+      readings = [];
+      dead = [{ device: this.deviceId, topic, reason: 'INTERNAL', detail: errorText(e), payload: payloadText(payload) }];
     }
     this.st.messages++;
     for (const d of dead) {

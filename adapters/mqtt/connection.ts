@@ -39,6 +39,11 @@ function pem(value: string | undefined, what: string): Buffer | undefined {
   }
 }
 
+/** A broker URL fit for a log line: credentials in it (mqtt://user:pass@host) are removed. */
+export function safeUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
+}
+
 /** Compares two devices' connection settings, QoS aside (it is per subscription). */
 export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig): boolean {
   const strip = (c: MqttConnectionConfig) => JSON.stringify({ ...c, qos: 0 });
@@ -71,6 +76,11 @@ export class MqttConnection {
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** reconnect attempts since the connection was last up */
+  get failures(): number {
+    return this.backoff.failures;
   }
 
   get subscriberCount(): number {
@@ -159,7 +169,7 @@ export class MqttConnection {
       this.generation++;
       if (!this.closing) client.options.reconnectPeriod = this.backoff.next();
       if (this.wasConnected && !this.closing) {
-        this.log.warn({ url: c.url, clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
+        this.log.warn({ url: safeUrl(c.url), clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
         for (const s of this.subs) s.onConnection(false, this.lastError ?? 'DISCONNECTED');
       }
       this.wasConnected = false;
@@ -176,7 +186,7 @@ export class MqttConnection {
     });
     client.on('error', (e) => {
       this.lastError = errorText(e);
-      if (this.outageErrors++ === 0) this.log.warn({ err: this.lastError, url: c.url }, 'mqtt connection error');
+      if (this.outageErrors++ === 0) this.log.warn({ err: this.lastError, url: safeUrl(c.url) }, 'mqtt connection error');
       for (const s of this.subs) s.onConnection(client.connected, this.lastError);
     });
   }
@@ -213,7 +223,7 @@ export class MqttConnection {
 
   async publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2): Promise<void> {
     const client = this.client;
-    if (!client?.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${this.cfg.url}`);
+    if (!client?.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${safeUrl(this.cfg.url)}`);
     try {
       await client.publishAsync(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), { qos });
     } catch (e) {

@@ -250,7 +250,7 @@ export function rawValue(text: string): Value {
 // Decoding one message
 // ---------------------------------------------------------------------------------------------
 
-export type DeadReason = 'NOT_JSON' | 'PATH_MISSING' | 'WRONG_TYPE' | 'OVERSIZE' | 'EMPTY' | 'BAD_TIMESTAMP' | 'BAD_CAPTURE' | 'NOT_SPARKPLUG' | 'UNKNOWN_ALIAS';
+export type DeadReason = 'NOT_JSON' | 'PATH_MISSING' | 'WRONG_TYPE' | 'OVERSIZE' | 'EMPTY' | 'BAD_TIMESTAMP' | 'BAD_CAPTURE' | 'NOT_SPARKPLUG' | 'UNKNOWN_ALIAS' | 'INTERNAL';
 
 export interface DeadItem {
   device: string;

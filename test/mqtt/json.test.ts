@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { parse } from 'yaml';
 import type { MqttAdapter } from '../../adapters/mqtt/adapter.js';
 import { MqttSimulator, telemetryMessages } from '../../adapters/mqtt/simulator.js';
@@ -333,19 +334,28 @@ describe('protocols', () => {
 });
 
 describe('broker restart mid-run', () => {
-  it('the adapter reconnects and everything published after the restart arrives', async () => {
-    const a = await started({
-      id: 'restart-1',
-      protocol: 'mqtt',
-      connection: { url: broker.url, clientId: 'gw-restart-1', reconnect: { min: '100ms', max: '500ms' } },
-      tags: [{ name: 'n', topic: 'restart/n', path: 'n', type: 'integer' }],
-    });
+  it('the adapter reconnects and everything published after the restart arrives; one log line per outage, no secrets', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const a = createAdapter(
+      {
+        id: 'restart-1',
+        protocol: 'mqtt',
+        connection: { url: broker.url.replace('//', '//gateway:url-secret@'), clientId: 'gw-restart-1', username: 'gateway', password: 'hunter2-secret', reconnect: { min: '50ms', max: '200ms' } },
+        tags: [{ name: 'n', topic: 'restart/n', path: 'n', type: 'integer' }],
+      },
+      { ...context(store), log },
+    );
+    adapters.push(a);
+    await a.start();
+    await waitFor('connected', () => a.status().connected);
     const pub = await publisher(broker.url);
     for (let i = 0; i < 50; i++) await pub.publishAsync('restart/n', JSON.stringify({ n: i }), { qos: 1 });
     await waitFor('50 before', () => values(store, 'restart-1', 'n').length === 50);
 
     await broker.stop();
     await waitFor('adapter sees the outage', () => !a.status().connected);
+    await waitFor('several reconnect attempts', () => a.status().reconnectAttempts >= 4);
     await broker.restart();
     await waitFor('adapter reconnected', () => a.status().connected, { timeoutMs: 15_000 });
     await waitFor('publisher reconnected', () => pub.connected);
@@ -355,5 +365,9 @@ describe('broker restart mid-run', () => {
     const got = values(store, 'restart-1', 'n').map((r) => r.value as number);
     expect(new Set(got.filter((n) => n >= 50)).size).toBe(100);
     expect(new Set(got).size).toBe(150);
+    expect(a.status().reconnectAttempts).toBe(0);
+    const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 40);
+    expect(warn.map((l) => l.msg)).toEqual(['mqtt connection lost; reconnecting with backoff', 'mqtt connection error']);
+    expect(lines.join('\n')).not.toMatch(/hunter2-secret|url-secret/);
   });
 });
