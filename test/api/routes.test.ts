@@ -70,6 +70,7 @@ describe('with tokens configured', () => {
     ['GET', '/api/latest'],
     ['GET', '/api/devices/press-01/tags/tonnage/history'],
     ['GET', '/api/networking'],
+    ['GET', '/api/sparklines'],
     ['GET', '/api/status'],
     ['GET', '/api/dead-letters'],
     ['GET', '/api/audit'],
@@ -197,6 +198,26 @@ describe('with tokens configured', () => {
     // relative times
     const rel = (await app.inject({ method: 'GET', url: '/api/devices/press-01/tags/tonnage/history?from=-3m', headers: auth(TOKENS.mes) })).json();
     expect(rel.points.map((p: { ts: number }) => p.ts)).toEqual([T0 - 2 * MIN, T0 - MIN]);
+  });
+
+  it('GET /api/sparklines gives the newest points of every tag in one request', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/sparklines?points=2', headers: auth(TOKENS.mes) });
+    expect(res.statusCode).toBe(200);
+    const series = res.json().series as Array<{ device: string; tag: string; points: unknown[] }>;
+    // every tag of every enabled device, in config order
+    expect(series.map((x) => `${x.device}.${x.tag}`)).toEqual([
+      'press-01.state', 'press-01.strokes', 'press-01.tonnage', 'press-01.setpoint',
+      'lathe-03.state', 'lathe-03.parts', 'lathe-03.program',
+      'polisher-04.state', 'polisher-04.pieces',
+    ]);
+    const byKey = Object.fromEntries(series.map((x) => [`${x.device}.${x.tag}`, x.points]));
+    expect(byKey['press-01.tonnage']).toEqual([[T0 - 2 * MIN, null], [T0 - MIN, 12.5]]);
+    expect(byKey['press-01.state']).toEqual([[T0 - MIN, 2]]);
+    expect(byKey['lathe-03.program']).toEqual([[T0 - 3 * MIN, 'O1234']]);
+    expect(byKey['press-01.strokes']).toEqual([]);
+    const recent = (await app.inject({ method: 'GET', url: '/api/sparklines?from=-90s', headers: auth(TOKENS.mes) })).json().series;
+    expect(recent.find((x: { tag: string }) => x.tag === 'tonnage').points).toEqual([[T0 - MIN, 12.5]]);
+    expect((await app.inject({ method: 'GET', url: '/api/sparklines?points=0', headers: auth(TOKENS.mes) })).json().issues[0].path).toBe('querystring.points');
   });
 
   it.each([
@@ -576,6 +597,7 @@ describe('security headers and documents', () => {
       '/api/networking',
       '/api/pilots',
       '/api/reload',
+      '/api/sparklines',
       '/api/status',
       '/health/live',
       '/health/ready',

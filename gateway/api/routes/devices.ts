@@ -9,7 +9,7 @@ import type { SlotCount, StoredReading } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
 import { badRequest } from '../errors.js';
 import { networkingSeries } from '../live.js';
-import { deviceSchema, durationParam, errorResponses, idParams, limitParam, pointSchema, readingSchema, tagParams, timeParam } from '../schemas.js';
+import { deviceSchema, durationParam, errorResponses, idParams, limitParam, pointSchema, readingSchema, tagParams, timeParam, valueSchema } from '../schemas.js';
 
 const READ = { access: 'read', audit: 'read' } as const;
 
@@ -118,6 +118,37 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
         points: rows.map((r) => ({ ts: r.ts, value: r.value, quality: r.quality, error: r.error })),
         truncated: rows.length >= req.query.limit,
       };
+    },
+  });
+
+  app.get('/api/sparklines', {
+    config: READ,
+    schema: {
+      tags: ['data'],
+      summary: 'The newest points of every tag of every enabled device, in one request (the dashboard sparklines)',
+      querystring: z.strictObject({
+        points: limitParam(120, 1000).describe('newest points per tag (default 120, max 1000)'),
+        from: timeParam(now, 'oldest point to include (default one hour ago)').optional(),
+      }),
+      response: {
+        200: z.object({
+          series: z.array(z.object({ device: z.string(), tag: z.string(), points: z.array(z.tuple([z.number(), valueSchema.nullable()])).describe('[ts, value] ascending; null for bad readings') })),
+        }),
+        ...errorResponses,
+      },
+    },
+    handler: async (req) => {
+      const t = now();
+      const from = req.query.from ?? t - 3_600_000;
+      const series = [];
+      for (const v of rt.devices()) {
+        if (!v.config.enabled) continue;
+        for (const tag of v.config.tags) {
+          const rows = rt.store.query({ device: v.config.id, tag: tag.name, from, to: t + 1, measurement: 'data', order: 'desc', limit: req.query.points });
+          series.push({ device: v.config.id, tag: tag.name, points: rows.reverse().map((r) => [r.ts, r.value] as [number, StoredReading['value']]) });
+        }
+      }
+      return { series };
     },
   });
 

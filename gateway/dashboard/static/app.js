@@ -1,7 +1,7 @@
 /*
  * The gateway dashboard: plain JS, no build step, no CDN. It polls the gateway's own API:
- * devices and latest values every `poll` ms (default 3000, `?poll=<ms>` to change), status,
- * the networking chart, sparklines and pilots every 30 s.
+ * devices and latest values every `poll` ms (default 5000, `?poll=<ms>` to change); status, the
+ * networking chart, the sparklines (one request for all tags) and pilots every 30 s.
  *
  * Authentication: without tokens (loopback) the API answers anonymously. With tokens, a 401 shows a
  * form that asks for a read token once; it is kept in sessionStorage (this tab only) and sent as a
@@ -14,7 +14,7 @@
   const LANG_KEY = 'fgw.lang';
   const SLOW_MS = 30000;
   const params = new URLSearchParams(location.search);
-  const pollMs = Math.max(250, Number(params.get('poll')) || 3000);
+  const pollMs = Math.max(250, Number(params.get('poll')) || 5000);
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
   let lang = localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'zh';
@@ -238,15 +238,8 @@
     const [st, net] = await Promise.all([api('/api/status'), api('/api/networking?from=-1h&step=1m')]);
     status = st;
     networking = net;
-    const next = new Map();
-    for (const d of devices) {
-      if (!d.enabled) continue;
-      for (const tag of d.tags) {
-        const h = await api(`/api/devices/${encodeURIComponent(d.id)}/tags/${encodeURIComponent(tag.name)}/history?from=-1h&order=desc&limit=120`);
-        next.set(`${d.id}\u0000${tag.name}`, h.points.slice().reverse());
-      }
-    }
-    sparks = next;
+    const sp = await api('/api/sparklines?points=120&from=-1h');
+    sparks = new Map(sp.series.map((s) => [`${s.device}\u0000${s.tag}`, s.points.map(([ts, value]) => ({ ts, value }))]));
     if (view === 'pilots' || pilots === null) pilots = (await api('/api/pilots')).pilots;
   }
 
