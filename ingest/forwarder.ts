@@ -121,7 +121,7 @@ export class Forwarder {
     this.lastFlush = this.clock.now();
     this.unsubscribe = this.store.onCommit?.((n) => {
       this.committed += n;
-      if (this.committed >= this.cfg.batchSize) this.kick();
+      if (this.committed >= this.fullRows()) this.kick();
     });
     this.loop = this.run().catch((e) => {
       // the loop catches everything itself; this is the last line of defence
@@ -195,6 +195,11 @@ export class Forwarder {
 
   // ---------------------------------------------------------------- the loop
 
+  /** rows that make a full batch of lines (several rows merge into one line) */
+  private fullRows(): number {
+    return Math.ceil(this.cfg.batchSize * this.rowsPerLine);
+  }
+
   private kick(): void {
     this.wake.abort();
   }
@@ -209,7 +214,7 @@ export class Forwarder {
       const now = this.clock.now();
       const timeDue = now - this.lastFlush >= this.cfg.flushInterval;
       const force = timeDue || this.stopping || this.flushRequested || this.waiters.length > 0;
-      const full = this.committed >= this.cfg.batchSize;
+      const full = this.committed >= this.fullRows();
       let complete = true;
       if (force || full) {
         this.committed = 0;
@@ -228,7 +233,7 @@ export class Forwarder {
       }
       if (this.stopping) break;
       if (this.wake.signal.aborted) this.wake = new AbortController();
-      if (this.committed >= this.cfg.batchSize || this.flushRequested || this.waiters.length > 0) continue;
+      if (this.committed >= this.fullRows() || this.flushRequested || this.waiters.length > 0) continue;
       const wait = Math.max(1, this.lastFlush + this.cfg.flushInterval - this.clock.now());
       await this.clock.sleep(wait, this.wake.signal);
     }
@@ -242,7 +247,7 @@ export class Forwarder {
     const batchSize = this.cfg.batchSize;
     for (;;) {
       if (this.hard.signal.aborted) return false;
-      const limit = stream === 'readings' ? Math.ceil(batchSize * this.rowsPerLine) : batchSize;
+      const limit = stream === 'readings' ? this.fullRows() : batchSize;
       let lines: Line[];
       let endSeq: number;
       let rowCount: number;

@@ -49,6 +49,11 @@ export interface OpenStoreOptions {
   commitIntervalMs?: number;
   /** commit at once when this many rows are queued (default 20000) */
   commitRows?: number;
+  /**
+   * whether a forwarder drains this store; stats().backlog is 0 without one (the contract). It also
+   * turns on by itself when a cursor is read or set (the Forwarder does so when it starts).
+   */
+  forwarding?: boolean;
 }
 
 export const STORE_FILE = 'store.db';
@@ -119,6 +124,7 @@ class SqliteStore implements Store {
   private flushTimer?: TimerHandle;
   private limitsTimer?: TimerHandle;
   private closed = false;
+  private forwarding: boolean;
   private readonly listeners = new Set<(rows: number) => void>();
 
   private readonly st: ReturnType<SqliteStore['prepare']>;
@@ -132,6 +138,7 @@ class SqliteStore implements Store {
     this.commitIntervalMs = opts.commitIntervalMs ?? 0;
     this.commitRows = opts.commitRows ?? 20_000;
     this.limitsIntervalMs = opts.limitsIntervalMs ?? 60_000;
+    this.forwarding = opts.forwarding ?? false;
     try {
       mkdirSync(opts.path, { recursive: true });
       this.file = join(opts.path, STORE_FILE);
@@ -139,7 +146,7 @@ class SqliteStore implements Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
-      this.db.pragma('journal_size_limit = 67108864');
+      this.db.pragma('journal_size_limit = 67108864');this.db.pragma('wal_autocheckpoint = 10000');
       this.db.pragma('cache_size = -32768');
       this.db.exec(SCHEMA);
       this.db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES ('count:readings', (SELECT count(*) FROM readings))`).run();
@@ -476,10 +483,12 @@ class SqliteStore implements Store {
   }
 
   getCursor(stream: 'readings' | 'audit'): number {
+    this.forwarding = true;
     return Number(this.st.getMeta.get(`cursor:${stream}`) ?? 0);
   }
 
   setCursor(stream: 'readings' | 'audit', seq: number): void {
+    this.forwarding = true;
     this.st.setMeta.run(`cursor:${stream}`, seq);
   }
 
@@ -510,7 +519,7 @@ class SqliteStore implements Store {
 
   enforceLimits(): number {
     if (this.closed) return 0;
-    const cursor = this.getCursor('readings');
+    const cursor = Number(this.st.getMeta.get('cursor:readings') ?? 0);
     let byRetention = 0;
     let bySize = 0;
     let unforwarded = 0;
@@ -587,7 +596,8 @@ class SqliteStore implements Store {
   // ---------------------------------------------------------------- stats
 
   private backlogCount(): number {
-    const cursor = this.getCursor('readings');
+    if (!this.forwarding) return 0;
+    const cursor = Number(this.st.getMeta.get('cursor:readings') ?? 0);
     const maxSeq = Number(this.st.maxSeq.get() ?? 0);
     if (maxSeq <= cursor) return 0;
     const minSeq = this.st.minSeq.get() as number | null;

@@ -79,6 +79,9 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
         rd('press-01', 'speed', T, 12, 'float', 'uncertain'),
       ];
       await s.write(input);
+      // no forwarder has read a cursor yet: nothing is "waiting for InfluxDB"
+      expect(s.stats().backlog).toBe(0);
+      expect(s.getCursor('readings')).toBe(0);
       const got = s.query({ device: 'press-01' }).map(({ seq: _s, measurement: _m, ...r }) => r);
       expect(got).toEqual(input);
       expect(s.query({ device: 'press-01', tag: 'door_open' })[0]!.value).toBe(true);
@@ -255,6 +258,7 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       await s.close();
       s = make({ retentionMs: DAY });
       expect(s.query({}).map((r) => r.value)).toEqual([3]);
+      expect(s.getCursor('readings')).toBe(last);
       expect(s.stats()).toMatchObject({ readings: 1, backlog: 1, dropped: 2 });
     });
 
