@@ -91,7 +91,7 @@ export class ModbusAdapter implements Adapter {
       }
       this.polls++;
       if (!this.running) break;
-      if (this.device.closeAfterPoll) this.line?.closeIfIdle();
+      if (this.device.closeAfterPoll) await this.line?.closeWhenIdle();
       const now = clock.now();
       this.st.cycleMs = now - t0;
       let wait: number;

@@ -131,9 +131,14 @@ export class Line {
     }
   }
 
-  /** Closes the connection if no one waits for the line (closeAfterPoll). */
-  closeIfIdle(): void {
-    if (this.waiting === 0) this.transport.close();
+  /**
+   * closeAfterPoll: closes the connection after the requests already queued, unless more are
+   * waiting behind (another unit on the line would only reopen it at once).
+   */
+  closeWhenIdle(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.waiting === 0) this.transport.close();
+    });
   }
 
   close(): void {

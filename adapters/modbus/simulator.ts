@@ -40,6 +40,8 @@ export class ModbusSimulator {
   readonly reads = new Map<number, number>();
   /** write requests per unit */
   readonly writes = new Map<number, number>();
+  /** TCP connections accepted since start */
+  connections = 0;
   port = 0;
 
   constructor(unitIds: readonly number[] = [1]) {
@@ -168,7 +170,12 @@ export class ModbusSimulator {
     this.port = port;
     return new Promise((resolve, reject) => {
       const server = new modbusSerial.ServerTCP(this.vector(), { host, port, unitID: 255 });
-      server.on('initialized', () => resolve());
+      server.on('initialized', () => {
+        // count accepted TCP connections (tests of closeAfterPoll and reconnects)
+        const net = (server as unknown as { _server?: import('node:net').Server })._server;
+        net?.on('connection', () => this.connections++);
+        resolve();
+      });
       server.on('serverError', (e: Error | null) => reject(e ?? new Error('modbus server error')));
       server.on('socketError', () => {});
       server.on('error', () => {});
