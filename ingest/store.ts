@@ -149,7 +149,10 @@ class SqliteStore implements Store {
       this.db.pragma('journal_size_limit = 67108864');this.db.pragma('wal_autocheckpoint = 10000');
       this.db.pragma('cache_size = -32768');
       this.db.exec(SCHEMA);
-      this.db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES ('count:readings', (SELECT count(*) FROM readings))`).run();
+      // the row counter lives in meta, updated in the same transactions as the rows; counted once
+      if (this.db.prepare(`SELECT 1 FROM meta WHERE key = 'count:readings'`).get() === undefined) {
+        this.db.prepare(`INSERT INTO meta(key, value) VALUES ('count:readings', (SELECT count(*) FROM readings))`).run();
+      }
     } catch (e) {
       throw new GatewayError(ErrorCodes.STORE, `cannot open the store in ${opts.path}: ${errorText(e)}`, { cause: e });
     }
