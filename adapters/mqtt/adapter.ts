@@ -106,7 +106,7 @@ export class MqttAdapter implements Adapter, Subscriber {
     if (conn && !sameConnection(conn.cfg, this.device.connection))
       throw new GatewayError(ErrorCodes.CONFIG, `devices sharing MQTT clientId "${this.clientId}" on ${safeUrl(this.device.connection.url)} must have the same connection settings (${this.deviceId})`);
     if (!conn) {
-      conn = new MqttConnection(this.key, this.device.connection, this.clientId, this.ctx.log.child({ clientId: this.clientId }), () => this.ctx.clock.now());
+      conn = new MqttConnection(this.key, this.device.connection, this.clientId, this.ctx.log.child({ clientId: this.clientId }), this.ctx.clock);
       this.ctx.shared.set(this.key, conn);
     }
     conn.add(this);

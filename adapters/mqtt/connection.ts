@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
+import { systemClock, type Clock, type TimerHandle } from '../../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import type { MqttConnectionConfig } from './schema.js';
 
@@ -60,6 +61,7 @@ export class MqttConnection {
   private wasConnected = false;
   private outageErrors = 0;
   private closing = false;
+  private reconnectTimer: TimerHandle | undefined;
   lastError: string | undefined;
   /** messages no subscriber wanted (acknowledged and dropped) */
   unmatched = 0;
@@ -69,7 +71,7 @@ export class MqttConnection {
     readonly cfg: MqttConnectionConfig,
     readonly clientId: string,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {
     this.backoff = new Backoff({ baseMs: cfg.reconnect.min, capMs: cfg.reconnect.max, minMs: Math.min(cfg.reconnect.min, cfg.reconnect.max) });
   }
@@ -137,7 +139,7 @@ export class MqttConnection {
       keepalive: Math.max(1, Math.round(c.keepalive / 1000)),
       connectTimeout: c.connectTimeout,
       clean: c.cleanStart,
-      reconnectPeriod: c.reconnect.min,
+      reconnectPeriod: 0, // reconnects are ours: backoff on the injected clock (scheduleReconnect)
       resubscribe: false, // we subscribe on every connect ourselves
       rejectUnauthorized: c.rejectUnauthorized,
     };
@@ -164,10 +166,10 @@ export class MqttConnection {
       this.inflight.add(p);
       void p.finally(() => this.inflight.delete(p));
     };
-    // runs before mqtt.js's own close listener, which arms the reconnect timer with reconnectPeriod
-    client.prependListener('close', () => {
+    // every lost connection and failed attempt (refused, TLS, CONNACK error) ends in 'close'
+    client.on('close', () => {
       this.generation++;
-      if (!this.closing) client.options.reconnectPeriod = this.backoff.next();
+      if (!this.closing) this.scheduleReconnect(client);
       if (this.wasConnected && !this.closing) {
         this.log.warn({ url: safeUrl(c.url), clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
         for (const s of this.subs) s.onConnection(false, this.lastError ?? 'DISCONNECTED');
@@ -189,6 +191,20 @@ export class MqttConnection {
       if (this.outageErrors++ === 0) this.log.warn({ err: this.lastError, url: safeUrl(c.url) }, 'mqtt connection error');
       for (const s of this.subs) s.onConnection(client.connected, this.lastError);
     });
+  }
+
+  /**
+   * The next attempt after the capped, jittered backoff (config/backoff.ts) on the injected clock.
+   * The stores are handed over so QoS 1 publishes in flight (writes) are resent, not forgotten.
+   */
+  private scheduleReconnect(client: MqttClient): void {
+    if (this.reconnectTimer) return;
+    const delay = this.backoff.next();
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closing || this.client !== client || client.connected) return;
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+    }, delay);
   }
 
   private subscribe(subs: Subscriber[]): void {
@@ -213,7 +229,7 @@ export class MqttConnection {
   private async dispatch(packet: IPublishPacket): Promise<void> {
     const topic = packet.topic;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const now = this.now();
+    const now = this.clock.now();
     const results = await Promise.all([...this.subs].map((s) => s.onMessage(topic, payload, now)));
     if (!results.some(Boolean)) {
       this.unmatched++;
@@ -245,6 +261,8 @@ export class MqttConnection {
       clearTimeout(t);
     }
     this.generation++; // nothing that finishes later may acknowledge
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     await new Promise<void>((resolve) => client.end(this.inflight.size > 0, {}, () => resolve()));
     this.client = undefined;
   }

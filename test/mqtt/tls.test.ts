@@ -76,6 +76,7 @@ it.each([
   const a = createAdapter(dev(`tls-bad-${what.length}`, { ...connection(), reconnect: { min: '100ms', max: '200ms' } }), context(store));
   await a.start();
   expect(await waitFor('an error reported', () => a.status().lastError)).toMatch(error);
+  await waitFor('still retrying with backoff', () => a.status().reconnectAttempts >= 3);
   expect(a.status().connected).toBe(false);
   await a.stop();
 });
