@@ -11,25 +11,58 @@ import { ErrorCodes, GatewayError } from './errors.js';
 import { gatewayConfigSchema, type GatewayConfig } from './schema.js';
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const PLACEHOLDER = /\u0000fgwenv(\d+)\u0000|__fgwenv(\d+)__/g;
 
 /**
- * Replaces ${VAR} and ${VAR:-default} in every string of a parsed YAML tree (after parsing, so a
- * value can never inject YAML structure). A missing ${VAR} without default is reported with its path.
+ * ${VAR} and ${VAR:-default} are resolved around the YAML parse, not by text substitution: each
+ * reference is first swapped for an inert placeholder (so `{ password: ${PW:-secret} }` parses in a
+ * flow mapping, where `{` and `}` would otherwise end it), then the placeholders in the parsed
+ * strings are replaced by the values. A value can therefore never inject YAML structure. A scalar
+ * that is exactly one reference takes the value's plain YAML type (`port: ${PORT:-5020}` is a
+ * number). A missing ${VAR} without default is reported with its path.
  */
-export function interpolateEnv(node: unknown, env: NodeJS.ProcessEnv, problems: string[], path = ''): unknown {
+export function protectEnvRefs(text: string): { text: string; refs: Array<{ name: string; def?: string }> } {
+  const refs: Array<{ name: string; def?: string }> = [];
+  const out = text.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
+    refs.push({ name, def });
+    return `__fgwenv${refs.length - 1}__`;
+  });
+  return { text: out, refs };
+}
+
+function plainScalar(v: string): unknown {
+  if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v.trim())) return Number(v);
+  if (v === 'true' || v === 'false') return v === 'true';
+  return v;
+}
+
+export function interpolateEnv(node: unknown, env: NodeJS.ProcessEnv, problems: string[], path = '', refs?: Array<{ name: string; def?: string }>): unknown {
   if (typeof node === 'string') {
-    return node.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
+    const resolveRef = (name: string, def: string | undefined) => {
+      // shell semantics: ${VAR:-default} uses the default when VAR is unset or empty
       const v = env[name];
-      if (v !== undefined) return v;
+      if (v !== undefined && (v !== '' || def === undefined)) return v;
       if (def !== undefined) return def;
       problems.push(`${path || '(root)'}: environment variable ${name} is not set and has no default (write \${${name}:-default} to give one)`);
       return '';
-    });
+    };
+    if (refs) {
+      const whole = /^__fgwenv(\d+)__$/.exec(node);
+      if (whole) {
+        const r = refs[Number(whole[1])]!;
+        return plainScalar(resolveRef(r.name, r.def));
+      }
+      return node.replace(PLACEHOLDER, (_m, a: string | undefined, b: string | undefined) => {
+        const r = refs[Number(a ?? b)]!;
+        return resolveRef(r.name, r.def);
+      });
+    }
+    return node.replace(ENV_REF, (_m, name: string, def: string | undefined) => resolveRef(name, def));
   }
-  if (Array.isArray(node)) return node.map((v, i) => interpolateEnv(v, env, problems, `${path}[${i}]`));
+  if (Array.isArray(node)) return node.map((v, i) => interpolateEnv(v, env, problems, `${path}[${i}]`, refs));
   if (node && typeof node === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node)) out[k] = interpolateEnv(v, env, problems, path ? `${path}.${k}` : k);
+    for (const [k, v] of Object.entries(node)) out[k] = interpolateEnv(v, env, problems, path ? `${path}.${k}` : k, refs);
     return out;
   }
   return node;
@@ -70,14 +103,15 @@ export interface LoadedConfig {
 
 export function parseConfigText(text: string, opts: { env?: NodeJS.ProcessEnv; file?: string } = {}): GatewayConfig {
   const file = opts.file ?? '(config)';
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const protectedText = protectEnvRefs(text);
+  const doc = parseDocument(protectedText.text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new GatewayError(ErrorCodes.CONFIG_READ, `${file}: not valid YAML`, {
       details: doc.errors.map((e) => `${file}: ${e.message.split('\n')[0]}`),
     });
   }
   const problems: string[] = [];
-  const raw = interpolateEnv(doc.toJS(), opts.env ?? process.env, problems);
+  const raw = interpolateEnv(doc.toJS(), opts.env ?? process.env, problems, '', protectedText.refs);
   if (problems.length > 0) throw new GatewayError(ErrorCodes.CONFIG_ENV, `${file}: ${problems.length} missing environment variable(s)`, { details: problems });
   const parsed = gatewayConfigSchema.safeParse(raw);
   if (!parsed.success) {

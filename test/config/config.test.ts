@@ -148,6 +148,15 @@ describe('interpolation and units', () => {
     expect(interpolateEnv(text, env, [])).toBe(want);
   });
 
+  it('a reference inside a YAML flow mapping parses (the canonical `{ password: ${LATHE_PASSWORD:-secret} }`)', () => {
+    const cfg = `gateway: { id: g, site: \${SITE:-yk} }\nstorage: { path: ./d, retention: \${RET:-7d} }\nhttp: { listen: "127.0.0.1:\${PORT:-8081}", bodyLimit: \${LIMIT:-1000} }\n`;
+    const parsed = parseConfigText(cfg, { env: { LIMIT: '2048' } });
+    expect(parsed.gateway.site).toBe('yk');
+    expect(parsed.storage.retention).toBe(7 * 86_400_000);
+    expect(parsed.http.listen).toBe('127.0.0.1:8081');
+    expect(parsed.http.bodyLimit).toBe(2048);
+  });
+
   it('a value from the environment cannot inject YAML structure', () => {
     const cfg = base() as Record<string, unknown>;
     (cfg.gateway as Record<string, unknown>).site = '${SITE}';

@@ -44,7 +44,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('the gateway image builds from files that exist, runs as non-root with a health check', () => {
-    const df = read(svc.gateway.build.dockerfile);
+    const df = read(svc.gateway.build.dockerfile).replace(/\\\n\s*/g, '');
     for (const m of df.matchAll(/^COPY (?!--from)(.+)$/gm)) {
       const parts = m[1]!.trim().split(/\s+/);
       for (const src of parts.slice(0, -1)) expect(existsSync(join(root, svc.gateway.build.context, src)), `COPY ${src}`).toBe(true);
