@@ -84,11 +84,12 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
 export function parseWindowTime(text: string, offsetMs: number, field: string): number {
   const t = text.trim();
   let ms: number;
-  if (/^\d{11,}$/.test(t)) ms = Number(t);
+  if (t === 'now') ms = Date.now();
+  else if (/^\d{11,}$/.test(t)) ms = Number(t);
   else if (/^\d{4}-\d{2}-\d{2}$/.test(t)) ms = instantMs(t, offsetMs);
   else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/.test(t)) ms = /(Z|[+-]\d{2}:\d{2})$/.test(t) ? Date.parse(t) : Date.parse(`${t}Z`) - offsetMs;
   else ms = Number.NaN;
-  if (!Number.isFinite(ms)) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00 or epoch ms)`, { details: [`${field}: not a time`] });
+  if (!Number.isFinite(ms)) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms or now)`, { details: [`${field}: not a time`] });
   return ms;
 }
 
@@ -151,6 +152,11 @@ export async function verify(args: VerifyArgs, cfg: GatewayConfigLike, io?: Veri
   const from = parseWindowTime(args.from, policy.offsetMs, '--from');
   const to = parseWindowTime(args.to, policy.offsetMs, '--to');
   validateInput({ project: loaded.project, projectFile: loaded.path, policy, from, to });
+  const now = Date.now();
+  if (to > now) {
+    // slots after now would count as missing: refuse rather than judge the future
+    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `--to ${new Date(to).toISOString()} is in the future (now ${new Date(now).toISOString()}); use --to now or an earlier time`, { details: ['window.to: in the future'] });
+  }
 
   let orders: OrderMatch | undefined;
   if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
