@@ -128,7 +128,10 @@ export class MqttAdapter implements Adapter, Subscriber {
       if (this.ctx.shared.get(this.key) === conn) this.ctx.shared.delete(this.key);
       await conn.close();
     } else if (this.inflight.size > 0) {
-      await Promise.race([Promise.allSettled([...this.inflight]), this.ctx.clock.sleep(1000)]);
+      // wall-clock grace for commits in flight (their PUBACK goes out); later ones are redelivered
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (t = setTimeout(r, 1000)))]);
+      clearTimeout(t);
     }
     this.st.connected = false;
   }
