@@ -48,6 +48,15 @@ function watchConsole(page: Page): string[] {
   return errors;
 }
 
+/** waitFor, with what the page logged in the error when it times out */
+async function waitOn<T>(errors: string[], what: string, check: () => Promise<T>): Promise<NonNullable<T>> {
+  try {
+    return await waitFor(what, check);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; the page logged: ${errors.join(' | ') || 'nothing'}`);
+  }
+}
+
 const rowStatus = (page: Page, id: string) => page.getAttribute(`tr[data-device="${id}"]`, 'data-status');
 
 describe('dashboard without tokens (loopback, anonymous)', () => {
@@ -73,7 +82,7 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     const page = await browser.ctx.newPage();
     const errors = watchConsole(page);
     await page.goto(`${url}/?poll=300`);
-    await waitFor('three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    await waitOn(errors, 'three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
     expect(await rowStatus(page, 'press-01')).toBe('online');
     expect(await rowStatus(page, 'lathe-03')).toBe('online');
     expect(await rowStatus(page, 'polisher-04')).toBe('offline');
@@ -85,7 +94,7 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     expect(await page.locator('#alarm-list li').count()).toBe(1);
     expect(await page.getAttribute('#alarm-list li', 'data-device')).toBe('polisher-04');
     // the sparkline of the tag with history is drawn from it
-    await waitFor('tonnage sparkline', async () => (await page.locator('tr[data-device="press-01"] [data-tag="tonnage"] svg polyline').count()) === 1);
+    await waitOn(errors, 'tonnage sparkline', async () => (await page.locator('tr[data-device="press-01"] [data-tag="tonnage"] svg polyline').count()) === 1);
     // the networking chart is drawn
     expect(await page.locator('#networking-chart polyline').count()).toBe(1);
     // last slot of the hour: only press-01 has a good reading in it
@@ -94,7 +103,7 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
 
     // the link of press-01 drops: the page shows it offline at a following poll
     rt.stubs.get('press-01')!.status.connected = false;
-    await waitFor('press-01 offline on the page', async () => (await rowStatus(page, 'press-01')) === 'offline');
+    await waitOn(errors, 'press-01 offline on the page', async () => (await rowStatus(page, 'press-01')) === 'offline');
     expect(await page.textContent('tr[data-device="press-01"] .badge')).toBe('离线');
     expect(await page.textContent('#card-live')).toBe('1 / 3');
 
@@ -103,7 +112,7 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
 
     // and back
     rt.stubs.get('press-01')!.status.connected = true;
-    await waitFor('press-01 online again', async () => (await rowStatus(page, 'press-01')) === 'online');
+    await waitOn(errors, 'press-01 online again', async () => (await rowStatus(page, 'press-01')) === 'online');
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -112,12 +121,12 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     const page = await browser.ctx.newPage();
     const errors = watchConsole(page);
     await page.goto(`${url}/?poll=300`);
-    await waitFor('rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    await waitOn(errors, 'rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
     await page.click('#lang-toggle');
     expect(await page.textContent('header h1')).toBe('Factory data gateway');
     expect(await page.textContent('tr[data-device="polisher-04"] .badge')).toBe('offline');
     await page.reload();
-    await waitFor('rows after reload', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    await waitOn(errors, 'rows after reload', async () => (await page.locator('#devices tbody tr').count()) === 3);
     expect(await page.textContent('header h1')).toBe('Factory data gateway');
     expect(await page.evaluate(() => localStorage.getItem('fgw.lang'))).toBe('en');
     await page.click('#lang-toggle');
@@ -130,7 +139,7 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     const page = await browser.ctx.newPage();
     const errors = watchConsole(page);
     await page.goto(`${url}/docs`);
-    await waitFor('swagger-ui rendered the operations', async () => (await page.locator('.opblock').count()) > 10);
+    await waitOn(errors, 'swagger-ui rendered the operations', async () => (await page.locator('.opblock').count()) > 10);
     expect(await page.locator('.opblock-summary-path[data-path="/api/devices/{id}/tags/{tag}"]').count()).toBeGreaterThan(0);
     expect(errors).toEqual([]);
     await page.close();
@@ -162,19 +171,20 @@ describe('dashboard with tokens', () => {
     const page = await browser.ctx.newPage();
     const errors = watchConsole(page);
     await page.goto(`${url}/?poll=300`);
-    await waitFor('token form', async () => page.isVisible('#login'));
+    await waitOn(errors, 'token form', async () => page.isVisible('#login'));
     expect(await page.locator('#devices tbody tr').count()).toBe(0);
     await page.fill('#token-input', TOKENS.dashboard.token);
     await page.click('#login button[type=submit]');
-    await waitFor('three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    await waitOn(errors, 'three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
     expect(await page.evaluate(() => sessionStorage.getItem('fgw.token'))).toBe(TOKENS.dashboard.token);
     expect(await page.evaluate(() => localStorage.getItem('fgw.token'))).toBeNull();
     expect(await page.isVisible('#login')).toBe(false);
 
     // the pilots view: the project with its live networking rate, classification pending
     await page.click('button[data-view="pilots"]');
-    await waitFor('pilot row', async () => (await page.locator('#pilots tbody tr[data-project="YK-2026-0173"]').count()) === 1);
+    await waitOn(errors, 'pilot row', async () => (await page.locator('#pilots tbody tr[data-project="YK-2026-0173"]').count()) === 1);
     expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .rate')).toBe('40%');
+    expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .vrate')).toBe('0% (0/5)');
     // an empty store: no heartbeat in the evaluated window → the verifier says indeterminate
     expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .badge')).toBe('无法判定');
     await page.screenshot({ path: join(RESULTS, 'dashboard-pilots.png'), fullPage: true });

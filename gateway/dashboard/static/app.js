@@ -217,10 +217,18 @@
               el('td', { text: String(p.live.length), title: p.live.join(', ') }),
               el('td', { text: p.missing.join(', ') }),
               el('td', { class: 'rate', text: pct(p.networkingRate) }),
-              el('td', null, el('span', { class: `badge class-${p.classification}`, text: t(CLASS[p.classification] || 'classPending') })))
+              el('td', { class: 'vrate', text: p.evaluation ? `${pct(p.evaluation.networkingRate)} (${p.evaluation.networked}/${p.evaluation.inScope})` : '–' }),
+              el('td', null,
+                el('span', {
+                  class: `badge class-${p.classification}`,
+                  text: t(CLASS[p.classification] || 'classPending'),
+                  title: p.evaluation
+                    ? `${new Date(p.evaluation.from).toLocaleDateString()} – ${new Date(p.evaluation.to).toLocaleDateString()}${p.evaluation.failed.length ? `\n✕ ${p.evaluation.failed.join('\n✕ ')}` : ''}`
+                    : p.evaluationError || '',
+                })))
           : el('tr', { 'data-project-file': p.file, class: 'st-offline' },
               el('td', { text: p.file }),
-              el('td', { colspan: 7, class: 'err', text: `${t('projectError')}: ${p.error || ''}` })),
+              el('td', { colspan: 8, class: 'err', text: `${t('projectError')}: ${p.error || ''}` })),
       ),
     );
   }
