@@ -179,16 +179,16 @@ export function evaluate(inp: VerifyInput): VerifyResult {
 function moneyRules(s: SubsidyResult): RuleResult[] {
   const out: RuleResult[] = [];
   for (const c of s.contractor) {
-    out.push({ rule: `contractor.discount:${c.number}`, value: c.discountFen ?? null, threshold: c.requiredFen ?? null, result: c.result, evidence: `${c.item}: ${c.detail}` });
+    out.push({ rule: `contractor.discount:${c.number}`, value: c.discountFen ?? null, threshold: c.requiredFen ?? null, result: c.result, evidence: `${c.item}: ${c.detail}`, evidenceZh: `${c.item}：${c.discountFen === undefined ? '缺少 listPrice，无法核对让利' : `让利 ${formatFen(c.discountFen)} 元，应不少于 ${formatFen(c.requiredFen ?? 0)} 元`}` });
   }
   for (const t of s.tracks) {
     const name = `${t.track}${t.variant ? ` (${t.variant})` : ''}`;
     for (const p of t.pending) {
-      out.push({ rule: `money.pendingRate:${name}:${p.category}`, value: p.baseFen, threshold: null, result: 'flag', evidence: `${formatFen(p.baseFen)} 元 of ${p.category} above the first investment awaits ${p.parameter} (unset): reported as pending, not added` });
+      out.push({ rule: `money.pendingRate:${name}:${p.category}`, value: p.baseFen, threshold: null, result: 'flag', evidence: `${formatFen(p.baseFen)} 元 of ${p.category} above the first investment awaits ${p.parameter} (unset): reported as pending, not added`, evidenceZh: `超出部分的 ${p.category} 投入 ${formatFen(p.baseFen)} 元待政策参数 ${p.parameter} 设定后计算（永委发〔2018〕8号），列为待定，不计入合计` });
     }
     for (const f of t.flags.filter((x) => x.startsWith('EXCESS_RATE_ZERO'))) {
       const cat = f.split(':')[1] as 'cloud';
-      out.push({ rule: `money.excessRateZero:${name}:${cat}`, value: t.excessSplitFen?.[cat] ?? 0, threshold: null, result: 'flag', evidence: `${formatFen(t.excessSplitFen?.[cat] ?? 0)} 元 of ${cat} above the first investment earns 0 under the policy` });
+      out.push({ rule: `money.excessRateZero:${name}:${cat}`, value: t.excessSplitFen?.[cat] ?? 0, threshold: null, result: 'flag', evidence: `${formatFen(t.excessSplitFen?.[cat] ?? 0)} 元 of ${cat} above the first investment earns 0 under the policy`, evidenceZh: `超出部分的 ${cat} 投入 ${formatFen(t.excessSplitFen?.[cat] ?? 0)} 元按政策不予奖励（费率 0）` });
     }
   }
   return out;

@@ -105,20 +105,21 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   parts.push('</div>');
   parts.push(`<table><tr><th>${esc(t.options)}</th><th>${esc(t.amount)}</th><th>${esc(t.pending)}</th></tr>${s.options.map((o) => `<tr${o.id === s.recommended ? ' style="font-weight:700"' : ''}><td>${esc(o.id)} (${esc(o.tracks.join(' + '))})</td><td class="num">${money(o.totalFen)}</td><td class="num">${o.pendingFen ? money(o.pendingFen) : '—'}</td></tr>`).join('')}</table>`);
   const failing = r.rules.filter((x) => x.result !== 'pass');
-  if (failing.length) parts.push(`<h3>${esc(t.rules)}</h3><ul>${failing.map((x) => `<li>${res(x.result)} ${esc(ruleName(lang, x.rule))}: ${esc(x.evidence)}</li>`).join('')}</ul>`);
+  const evid = (x: { evidence: string; evidenceZh?: string }) => (lang === 'zh' && x.evidenceZh ? x.evidenceZh : x.evidence);
+  if (failing.length) parts.push(`<h3>${esc(t.rules)}</h3><ul>${failing.map((x) => `<li>${res(x.result)} ${esc(ruleName(lang, x.rule))}: ${esc(evid(x))}</li>`).join('')}</ul>`);
   parts.push(`<div class="muted">${esc(t.policy)}: ${esc(r.policy.id)} · ${esc(t.hash)} <code>${esc(r.policy.sha256)}</code></div>`);
   parts.push('</section>');
 
   // ---- rules
   parts.push(`<h2>${esc(t.rules)}</h2><table><tr><th>${esc(t.rule)}</th><th>${esc(t.value)}</th><th>${esc(t.threshold)}</th><th>${esc(t.result)}</th><th>${esc(t.evidence)}</th></tr>`);
-  for (const x of r.rules) parts.push(`<tr data-rule="${esc(x.rule)}"><td>${esc(ruleName(lang, x.rule))}<br><code>${esc(x.rule)}</code></td><td class="num">${esc(x.value ?? '—')}</td><td class="num">${esc(x.threshold ?? '—')}</td><td>${res(x.result)}</td><td class="ev">${esc(x.evidence)}</td></tr>`);
+  for (const x of r.rules) parts.push(`<tr data-rule="${esc(x.rule)}"><td>${esc(ruleName(lang, x.rule))}<br><code>${esc(x.rule)}</code></td><td class="num">${esc(x.value ?? '—')}</td><td class="num">${esc(x.threshold ?? '—')}</td><td>${res(x.result)}</td><td class="ev">${esc(evid(x))}</td></tr>`);
   parts.push('</table>');
   parts.push(`<div>${esc(t.platformOutage)}: ${r.platform.outageSlots}/${r.platform.slots - r.platform.shutdownSlots} (${pct(r.platform.outage.value)})${r.platform.outages.map((o) => ` · ${esc(fmtTime(o.from, off))}–${esc(fmtTime(o.to, off))}`).join('')}</div>`);
   parts.push(`<div>${esc(t.dataUse)}: ${esc(Object.entries(r.dataUse.readsBySystem).map(([k, v]) => `${k} ${v}`).join(', ') || t.none)} · ${esc(t.weeks)}: [${r.dataUse.readsPerWeek.join(', ')}]</div>`);
 
   // ---- processes
   parts.push(`<h2>${esc(t.processes)}</h2><table><tr><th>${esc(t.step)}</th><th>${esc(t.key)}</th><th>${esc(t.devicesCol)}</th><th>${esc(t.covered)}</th><th>${esc(t.fullyCovered)}</th><th>${esc(t.executed)}</th><th>${esc(t.evidence)}</th></tr>`);
-  for (const p of r.processes) parts.push(`<tr><td>${esc(p.id)} ${esc(p.name ?? '')}</td><td>${yn(p.key)}</td><td>${esc(p.devices.join(', ') || t.none)}</td><td>${yn(p.covered)}</td><td>${yn(p.fullyCovered)}</td><td>${yn(p.executed)}</td><td class="ev">${esc(p.evidence)}</td></tr>`);
+  for (const p of r.processes) parts.push(`<tr><td>${esc(p.id)} ${esc(p.name ?? '')}</td><td>${yn(p.key)}</td><td>${esc(p.devices.join(', ') || t.none)}</td><td>${yn(p.covered)}</td><td>${yn(p.fullyCovered)}</td><td>${yn(p.executed)}</td><td class="ev">${esc(evid(p))}</td></tr>`);
   parts.push('</table>');
 
   // ---- devices

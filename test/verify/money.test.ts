@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseFen, parseRational, roundHalfUp } from '../../verify/decimal.js';
 import { computeSubsidy, generalLines, splitLargestRemainder, trackA, trackB, trackC } from '../../verify/money.js';
-import { loadPolicy } from '../../verify/policy.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { validateInput } from '../../verify/evaluate.js';
+import { loadPolicy, parsePolicyText } from '../../verify/policy.js';
 import { projectSchema, type Project } from '../../verify/project.js';
 
 const policy = loadPolicy('yongkang-2019').values;
@@ -163,5 +166,30 @@ describe('exclusions and combinations', () => {
     });
     const s = computeSubsidy(p, policy, 'partial');
     expect(s.contractor[0]!.result).toBe(result);
+  });
+});
+
+describe('VAT basis from the policy file', () => {
+  const incl = parsePolicyText(readFileSync(fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url)), 'utf8').replace('vatBasis: excl', 'vatBasis: incl'), 'incl.yaml');
+  const p = projectSchema.parse({
+    ...project([]),
+    invoices: [{ number: 'V1', date: '2026-05-01', category: 'equipment', item: 'x', quantity: 1, amount: '28000.00', vat: '3640.00' }],
+  });
+  it('incl: the unit test and the rates use amount + VAT', () => {
+    const s = computeSubsidy(p, incl.values, 'partial');
+    const b = s.tracks.find((t) => t.track === 'B-pilot' && !t.variant)!;
+    expect(b.counted.map((l) => l.basisFen)).toEqual([3_164_000]); // 31,640.00 ≥ 30,000.00
+    expect(b.amountFen).toBe(1_582_000); // × 50% = 15,820.00
+    expect(s.tracks.find((t) => t.track === 'A-partial')!.amountFen).toBe(506_240); // × 16% = 5,062.40
+  });
+  it('excl: the same line is a unit under 30,000.00 for B', () => {
+    const b = computeSubsidy(p, policy, 'partial').tracks.find((t) => t.track === 'B-pilot' && !t.variant)!;
+    expect(b.excluded.map((e) => e.code)).toEqual(['UNIT_UNDER_MIN']);
+  });
+  it('incl without a vat on a line is a coded input error naming the line', () => {
+    const noVat = projectSchema.parse({ ...p, invoices: [{ ...p.invoices[0]!, vat: undefined }] });
+    expect(() => validateInput({ project: noVat, projectFile: 'p.yaml', policy: incl, from: 0, to: 1 })).toThrow(
+      expect.objectContaining({ code: 'GW_ERR_VERIFY_INPUT', details: ['p.yaml: invoices[0] (V1).vat: required when the policy\'s VAT basis is incl'] }),
+    );
   });
 });
