@@ -81,6 +81,8 @@ export class ModbusAdapter implements Adapter {
   private async loop(): Promise<void> {
     const { clock } = this.ctx;
     const interval = this.device.interval;
+    // ticks on a fixed grid (no drift); a cycle that overruns skips the ticks it missed
+    let due = clock.now();
     while (this.running) {
       const t0 = clock.now();
       try {
@@ -94,16 +96,14 @@ export class ModbusAdapter implements Adapter {
       if (this.device.closeAfterPoll) await this.line?.closeWhenIdle();
       const now = clock.now();
       this.st.cycleMs = now - t0;
-      let wait: number;
-      if (this.st.demoted) wait = this.demoteBackoff.next();
-      else {
-        const late = now - t0;
-        const ticks = Math.max(1, Math.ceil(late / interval));
-        if (late >= interval) this.skippedTicks += ticks - 1;
-        wait = t0 + ticks * interval - now;
-        if (wait <= 0) wait = interval;
+      due += interval;
+      if (now > due) {
+        const missed = Math.ceil((now - due) / interval);
+        this.skippedTicks += missed;
+        due += missed * interval;
       }
-      await clock.sleep(wait, this.abort.signal);
+      if (this.st.demoted) due = now + Math.max(this.demoteBackoff.next(), interval);
+      await clock.sleep(due - now, this.abort.signal);
     }
   }
 
