@@ -168,6 +168,11 @@ export class Forwarder {
     });
   }
 
+  /** forget the cached tag sets (call after a reload changed a device's line or process) */
+  deviceMetaChanged(): void {
+    this.fmt.clear();
+  }
+
   stats(): ForwarderStats {
     let backlog = 0;
     let lagMs = 0;
