@@ -85,7 +85,10 @@ export class GatewayRuntime implements Runtime {
       });
       rt.fwd.start();
     }
-    for (const d of opts.config.devices) await rt.startDevice(d);
+    // create every adapter first, then start them: devices sharing one connection (MQTT clientId,
+    // a serial line) are all registered before the first message or answer can arrive
+    for (const d of opts.config.devices) rt.createDevice(d);
+    await Promise.all([...rt.running.values()].map((e) => rt.startAdapter(e)));
     rt.scheduleStatus();
     log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx?.url }, 'gateway started');
     return rt;
@@ -104,23 +107,38 @@ export class GatewayRuntime implements Runtime {
     };
   }
 
-  private async startDevice(config: DeviceConfig): Promise<void> {
+  private createDevice(config: DeviceConfig): RunningDevice {
     const entry: RunningDevice = { config, key: JSON.stringify(config), lastGood: 0, lastBad: 0 };
     this.running.set(config.id, entry);
-    if (!config.enabled) return;
+    if (!config.enabled) return entry;
     const mod = adapterModule(config.protocol);
     if (!mod) {
       entry.error = `no adapter for protocol ${config.protocol}`;
-      return;
+      return entry;
     }
     try {
       entry.adapter = mod.create(config, this.context(config));
+    } catch (e) {
+      entry.error = errorText(e);
+      this.log.error({ device: config.id, err: entry.error }, 'device cannot be created');
+    }
+    return entry;
+  }
+
+  private async startAdapter(entry: RunningDevice): Promise<void> {
+    if (!entry.adapter) return;
+    try {
       await entry.adapter.start();
     } catch (e) {
       // a device error affects only that device
       entry.error = errorText(e);
-      this.log.error({ device: config.id, err: entry.error }, 'device failed to start');
+      entry.adapter = undefined;
+      this.log.error({ device: entry.config.id, err: entry.error }, 'device failed to start');
     }
+  }
+
+  private async startDevice(config: DeviceConfig): Promise<void> {
+    await this.startAdapter(this.createDevice(config));
   }
 
   private async stopDevice(id: string): Promise<void> {

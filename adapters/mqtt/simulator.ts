@@ -23,6 +23,8 @@ export interface MqttSimulatorOptions {
   /** time between two publications (ms) */
   intervalMs: number;
   qos?: 0 | 1;
+  /** MQTT 5 (default) or 4 (3.1.1, e.g. for an in-process aedes broker) */
+  protocolVersion?: 4 | 5;
   /** what to publish on each tick */
   messages: (now: number) => SimMessage[];
   clock?: Clock;
@@ -61,7 +63,7 @@ export class MqttSimulator {
   }
 
   async start(): Promise<void> {
-    const o: mqtt.IClientOptions = { protocolVersion: 5, reconnectPeriod: 1000 };
+    const o: mqtt.IClientOptions = { protocolVersion: this.opts.protocolVersion ?? 5, reconnectPeriod: 1000 };
     if (this.opts.clientId) o.clientId = this.opts.clientId;
     if (this.opts.username) o.username = this.opts.username;
     if (this.opts.password) o.password = this.opts.password;
