@@ -222,7 +222,7 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     rule: 'partial.networkedDevices',
     value: netPartial.length,
     threshold: cp.minNetworkedDevices,
-    result: netPartial.length >= cp.minNetworkedDevices && netPartial.length > 0 ? 'pass' : 'fail',
+    result: netPartial.length >= cp.minNetworkedDevices ? 'pass' : 'fail',
     evidence: `networked at rMin ${rationalText(cp.rMin)}: ${netPartial.map((e) => e.id).join(', ') || 'none'} (of ${scopedEntries.length} in scope)`,
     evidenceZh: `按上报率 ≥ ${rationalText(cp.rMin)} 联网的设备：${netPartial.map((e) => e.id).join('、') || '无'}（纳入统计 ${scopedEntries.length} 台）`,
   });
@@ -231,7 +231,7 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     rule: 'partial.keyStepCovered',
     value: keyCovered.length,
     threshold: cp.minKeyStepsCovered,
-    result: keyCovered.length >= cp.minKeyStepsCovered && keyCovered.length > 0 ? 'pass' : 'fail',
+    result: keyCovered.length >= cp.minKeyStepsCovered ? 'pass' : 'fail',
     evidence: `key steps covered: ${keyCovered.map((s) => s.id).join(', ') || 'none'} (key steps: ${processes.filter((s) => s.key).map((s) => s.id).join(', ') || 'none'})`,
     evidenceZh: `已覆盖的关键工序：${keyCovered.map((s) => s.id).join('、') || '无'}（关键工序：${processes.filter((s) => s.key).map((s) => s.id).join('、') || '无'}）`,
   });
@@ -249,7 +249,7 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     rule: 'partial.eligibleInvoice',
     value: inp.eligibleInvoiceLines,
     threshold: cp.minEligibleInvoices,
-    result: inp.eligibleInvoiceLines >= cp.minEligibleInvoices && inp.eligibleInvoiceLines > 0 ? 'pass' : 'fail',
+    result: inp.eligibleInvoiceLines >= cp.minEligibleInvoices ? 'pass' : 'fail',
     evidence: `${inp.eligibleInvoiceLines} invoice line(s) pass the general exclusions (period, duplicates, second-hand, office)`,
     evidenceZh: `${inp.eligibleInvoiceLines} 行发票通过一般剔除规则（项目期、重复、二手、办公设备）`,
   });
