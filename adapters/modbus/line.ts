@@ -16,6 +16,14 @@ export const RECONNECT_CAP_MS = 10_000;
 /** consecutive timeouts on a TCP line (no answer from any unit) after which it is reopened */
 const TCP_REOPEN_AFTER_TIMEOUTS = 3;
 
+/**
+ * The RTU inter-frame silence, 3.5 character times (11 bits each), rounded up to whole ms; the
+ * Modbus serial line spec fixes it at 1.75 ms above 19200 baud.
+ */
+export function rtuFrameGapMs(baudRate: number): number {
+  return Math.ceil(baudRate > 19200 ? 1.75 : (3.5 * 11 * 1000) / baudRate);
+}
+
 export interface Pacing {
   interRequestDelay: number;
   delayAfterConnect: number;
@@ -41,6 +49,8 @@ export class Line {
   private outage = false;
   private timeoutsInARow = 0;
   readonly counters: LineCounters = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0 };
+  /** RTU on a serial line: the silent interval (3.5 characters) a frame needs before the next one */
+  private readonly frameGapMs: number;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -49,6 +59,7 @@ export class Line {
     connectTimeoutMs: number,
   ) {
     this.key = endpointKey(endpoint);
+    this.frameGapMs = endpoint.kind === 'serial' ? rtuFrameGapMs(endpoint.baudRate) : 0;
     this.transport = new Transport(endpoint, Math.max(connectTimeoutMs, 1000));
     this.transport.onClose((why) => {
       if (!this.outage) {
@@ -105,8 +116,9 @@ export class Line {
       const wait = this.connectedAt + pacing.delayAfterConnect - this.clock.now();
       if (wait > 0) await this.clock.sleep(wait);
     }
-    if (pacing.interRequestDelay > 0 && this.lastRequestEnd > 0) {
-      const wait = this.lastRequestEnd + pacing.interRequestDelay - this.clock.now();
+    const gap = Math.max(pacing.interRequestDelay, this.frameGapMs);
+    if (gap > 0 && this.lastRequestEnd > 0) {
+      const wait = this.lastRequestEnd + gap - this.clock.now();
       if (wait > 0) await this.clock.sleep(wait);
     }
     this.counters.requests++;

@@ -179,6 +179,21 @@ describe('modbus over TCP (modbus-serial server)', () => {
     }
   });
 
+  it('demotes a device that goes silent and restores its interval when it answers again', async () => {
+    const sink = new MemorySink();
+    const a = start(
+      { id: 'quiet', interval: '100ms', demoteAfter: 2, demotedMaxInterval: '400ms', connection: { host: '127.0.0.1', port, unitId: 2, timeout: '150ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] },
+      sink,
+    );
+    await waitFor('a good reading', () => sink.latest('quiet', 'v')?.value === 7);
+    const removeFault = sim.fault({ unit: 2, kind: 'silent' });
+    await waitFor('demoted', () => a.status().demoted === true);
+    expect(sink.latest('quiet', 'v')).toMatchObject({ quality: 'bad', error: 'TIMEOUT' });
+    removeFault();
+    await waitFor('good again and no longer demoted', () => sink.latest('quiet', 'v')?.quality === 'good' && a.status().demoted === false);
+    expect(a.status().connected).toBe(true);
+  });
+
   it('logs the plan once and shows raw hex beside decoded values at debug level', async () => {
     const sink = new MemorySink();
     const cap = captureLog('debug');
