@@ -6,7 +6,7 @@
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import { classify, networkingRate, type DataUse, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
 import { formatFen } from './decimal.js';
-import type { DeviceSpec, Facts } from './facts.js';
+import type { CommandSample, DeviceSpec, Facts } from './facts.js';
 import { measureDevice, measurePlatform, weeksOf, type DeviceMeasure, type PlatformMeasure, type Week } from './measure.js';
 import { computeSubsidy, type Classification, type SubsidyResult } from './money.js';
 import type { OrderMatch } from './orders.js';
@@ -61,6 +61,8 @@ export interface VerifyResult {
   networkingRate: NetworkingRate & { full: NetworkingRate };
   processes: ProcessResult[];
   dataUse: DataUse;
+  /** the newest audited commands (platform execution evidence), newest first */
+  commands: CommandSample[];
   orders?: OrderMatch;
   subsidy: SubsidyResult;
   policy: { id: string; title?: string; path: string; sha256: string; values: unknown };
@@ -168,6 +170,7 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     networkingRate: { ...networkingRate(entries, 'partial', policy), full: networkingRate(entries, 'full', policy) },
     processes: cls.processes,
     dataUse: cls.dataUse,
+    commands: facts.commands ?? [],
     subsidy,
     policy: { id: policy.values.id, ...(policy.values.title ? { title: policy.values.title } : {}), path: policy.path, sha256: policy.sha256, values: policy.raw },
   };

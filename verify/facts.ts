@@ -45,6 +45,20 @@ export interface AuditDay {
   count: number;
 }
 
+/** One audited command (a write through the gateway's API): who, when, device, tag, value, result. */
+export interface CommandSample {
+  ts: number;
+  actor: string;
+  system: string;
+  device: string;
+  tag: string;
+  value: string;
+  result: string;
+}
+
+/** How many of the newest audited commands the facts carry as evidence. */
+export const COMMAND_SAMPLES = 20;
+
 export interface Facts {
   from: number;
   to: number;
@@ -52,6 +66,8 @@ export interface Facts {
   heartbeats: Array<{ slotMs: number; slots: Ranges }>;
   devices: DeviceFacts[];
   audits: AuditDay[];
+  /** the newest audited commands in the window (any result), newest first */
+  commands?: CommandSample[];
 }
 
 export interface FactQuery {
@@ -62,6 +78,8 @@ export interface FactQuery {
   heartbeatSlots(q: { from: number; to: number; slotMs: number }): Promise<number[]>;
   /** successful (result ok) audits per local day, action, system and device */
   auditDays(q: { from: number; to: number; offsetMs: number }): Promise<AuditDay[]>;
+  /** the newest `limit` audited writes in [from, to), newest first */
+  commandSamples(q: { from: number; to: number; limit: number }): Promise<CommandSample[]>;
   close(): Promise<void>;
 }
 
@@ -124,6 +142,7 @@ export async function gatherFacts(
   }
   opts.progress?.(++done, total, 'heartbeat');
   out.audits = await src.auditDays({ from, to, offsetMs: opts.offsetMs });
+  out.commands = await src.commandSamples({ from, to, limit: COMMAND_SAMPLES });
   opts.progress?.(++done, total, 'audit');
   return out;
 }

@@ -122,6 +122,12 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   for (const p of r.processes) parts.push(`<tr><td>${esc(p.id)} ${esc(p.name ?? '')}</td><td>${yn(p.key)}</td><td>${esc(p.devices.join(', ') || t.none)}</td><td>${yn(p.covered)}</td><td>${yn(p.fullyCovered)}</td><td>${yn(p.executed)}</td><td class="ev">${esc(evid(p))}</td></tr>`);
   parts.push('</table>');
 
+  if (r.commands.length) {
+    parts.push(`<h3>${esc(t.commands)}</h3><table><tr><th>${esc(t.time)}</th><th>${esc(t.actor)}</th><th>${esc(t.devicesCol)}</th><th>${esc(t.value)}</th><th>${esc(t.result)}</th></tr>`);
+    for (const c of r.commands) parts.push(`<tr><td>${esc(fmtTime(c.ts, off))}</td><td>${esc(c.actor)} (${esc(c.system)})</td><td>${esc(c.device)}.${esc(c.tag)}</td><td>${esc(c.value)}</td><td>${esc(c.result)}</td></tr>`);
+    parts.push('</table>');
+  }
+
   // ---- devices
   parts.push(`<h2>${esc(t.devices)}</h2><div class="muted">${esc(t.legend)}</div>`);
   for (const d of r.devices) {

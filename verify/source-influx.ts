@@ -8,7 +8,7 @@
  */
 import { InfluxDB } from 'influx';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
-import { DAY_MS, type AuditDay, type FactQuery } from './facts.js';
+import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
 
 export interface InfluxFactOptions {
   url: string;
@@ -116,6 +116,21 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
             if (!(n > 0)) continue;
             out.push({ day: Math.floor((Number(row[0]) + offsetMs) / DAY_MS), action, system: s.tags?.system ?? '', device: s.tags?.device ?? '', count: n });
           }
+        }
+      }
+      return out;
+    },
+    async commandSamples({ from, to, limit }) {
+      const series = await q(`SELECT * FROM "gateway_audit" WHERE "action" = 'write'${gw} AND ${range(from, to)} ORDER BY time DESC LIMIT ${Math.max(1, Math.trunc(limit))}`);
+      const out: CommandSample[] = [];
+      for (const s of series) {
+        const col = (row: unknown[], name: string) => {
+          const i = s.columns.indexOf(name);
+          const v = i < 0 ? undefined : row[i];
+          return v === null || v === undefined ? '' : String(v);
+        };
+        for (const row of s.values) {
+          out.push({ ts: Number(row[0]), actor: col(row, 'actor'), system: col(row, 'system'), device: col(row, 'device'), tag: col(row, 'tag'), value: col(row, 'value'), result: col(row, 'result') });
         }
       }
       return out;

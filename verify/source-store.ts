@@ -4,7 +4,7 @@
  * time and counted here (only successful accesses count as evidence).
  */
 import type { Store } from '../ingest/types.js';
-import { DAY_MS, type AuditDay, type FactQuery } from './facts.js';
+import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
 
 export function storeFacts(store: Store, opts: { close?: boolean } = {}): FactQuery {
   return {
@@ -37,6 +37,13 @@ export function storeFacts(store: Store, opts: { close?: boolean } = {}): FactQu
         }
       }
       return [...counts.values()];
+    },
+    async commandSamples(q) {
+      const rows = store.audits({ from: q.from, to: q.to, action: 'write' });
+      return rows
+        .slice(-q.limit)
+        .reverse()
+        .map((a): CommandSample => ({ ts: a.ts, actor: a.actor, system: a.system, device: a.device ?? '', tag: a.tag ?? '', value: a.value ?? '', result: a.result }));
     },
     async close() {
       if (opts.close) await store.close();

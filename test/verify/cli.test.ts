@@ -107,6 +107,7 @@ describe('fgw verify', () => {
     expect(dev['lathe-03']).toMatchObject({ goodSlots: 0, networked: false, stale: true });
     const steps = Object.fromEntries(res.processes.map((p: { id: string }) => [p.id, p]));
     expect(steps.stamping).toMatchObject({ covered: true, fullyCovered: true, executed: true, commandsPerWeek: [1] });
+    expect(res.commands).toEqual([{ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '2', result: 'ok' }]);
     expect(res.policy.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(html, 'utf8')).toContain('data-classification="partial"');
   });

@@ -206,6 +206,7 @@ invoices:
     expect(store.dataUse.readsBySystem.MES).toBe(readsInWindow);
     const stamping = store.processes.find((p: { id: string }) => p.id === 'stamping');
     expect(stamping.commandsPerWeek.reduce((a: number, b: number) => a + b, 0)).toBe(1);
+    expect(store.commands).toMatchObject([{ actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '3', result: 'ok' }]);
     expect(store.classification).toBe('partial');
     expect(store.preliminary).toBe(true);
     // the project's own policy file was applied, and its hash is not the shipped one's

@@ -88,6 +88,12 @@ const expected: Facts = {
     { day: DAY0 + 1, action: 'read', system: 'MES', device: '', count: 1 },
     { day: DAY0 + 1, action: 'write', system: 'platform', device: 'd1', count: 2 },
   ],
+  // every audited write in the window, whatever its result, newest first
+  commands: [
+    { ts: FROM + 32 * H, actor: 'operator', system: 'platform', device: 'd1', tag: 'state', value: '9', result: 'error' },
+    { ts: FROM + 31 * H, actor: 'operator', system: 'platform', device: 'd1', tag: 'state', value: '3', result: 'ok' },
+    { ts: FROM + 30 * H, actor: 'operator', system: 'platform', device: 'd1', tag: 'state', value: '2', result: 'ok' },
+  ],
 };
 
 const sortAudits = (f: Facts) => ({ ...f, audits: [...f.audits].sort((a, b) => a.day - b.day || a.action.localeCompare(b.action) || a.system.localeCompare(b.system) || a.device.localeCompare(b.device)) });
@@ -132,6 +138,11 @@ describe.each(['store', 'influx'])('fact backend: %s', (name) => {
     const src = backends[name]!();
     const facts = await gatherFacts(src, devices, { from: FROM, to: TO, slotMinMs: 60_000, offsetMs: OFFSET });
     expect(sortAudits(facts)).toEqual(sortAudits(expected));
+  });
+
+  it('command samples are limited to the newest', async () => {
+    const src = backends[name]!();
+    expect((await src.commandSamples({ from: FROM, to: TO, limit: 2 })).map((c) => c.value)).toEqual(['9', '3']);
   });
 
   it('slot counts align to the window start, not to the epoch', async () => {
