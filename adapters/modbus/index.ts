@@ -27,6 +27,8 @@ export class ModbusAdapter implements Adapter {
   readonly deviceId: string;
   readonly tags: readonly CompiledTag[];
   readonly plan: readonly ReadRequest[];
+  /** the read request PDU of each plan entry, built once */
+  private readonly requestPdus: readonly Buffer[];
   private readonly byName = new Map<string, CompiledTag>();
   private line: Line | undefined;
   private running = false;
@@ -51,6 +53,7 @@ export class ModbusAdapter implements Adapter {
     this.tags = Object.freeze(device.tags.map((t, i) => compileTag(t, i)));
     for (const t of this.tags) this.byName.set(t.name, t);
     this.plan = planRequests(this.tags, device);
+    this.requestPdus = this.plan.map((r) => readPdu(r.fc, r.start, r.count));
     this.demoteBackoff = new Backoff({ baseMs: Math.max(device.interval * 2, 100), capMs: Math.max(device.demotedMaxInterval, device.interval) });
   }
 
@@ -118,7 +121,9 @@ export class ModbusAdapter implements Adapter {
     let answered = false;
     let timedOut = false;
     let notConnected = false;
-    for (const req of this.plan) {
+    for (let r = 0; r < this.plan.length; r++) {
+      const req = this.plan[r]!;
+      const request = this.requestPdus[r]!;
       if (stop !== undefined) {
         this.pushBad(readings, req, stop, this.ctx.clock.now());
         continue;
@@ -127,7 +132,7 @@ export class ModbusAdapter implements Adapter {
       let code: string | null = null;
       for (let attempt = 0; ; attempt++) {
         try {
-          pdu = await line.exclusive(() => line.transact(unit, readPdu(req.fc, req.start, req.count), d.connection.timeout, d));
+          pdu = await line.exclusive(() => line.transact(unit, request, d.connection.timeout, d));
           code = checkResponse(pdu, req.fc, req.count);
           if (code === IO.MALFORMED) this.deadLetter(req, 'answer does not fit the request', pdu);
         } catch (e) {
