@@ -165,7 +165,8 @@ export class ModbusAdapter implements Adapter {
     // while the line stays down, one batch of bad readings marks the outage, not one per poll
     const suppress = notConnected && !answered && this.wasDown;
     this.wasDown = notConnected && !answered;
-    if (readings.length && !suppress) await this.emit(readings);
+    if (suppress) this.st.bad -= readings.length; // not written, not counted
+    else if (readings.length) await this.emit(readings);
   }
 
   private decodeInto(out: Reading[], req: ReadRequest, pdu: Buffer, ts: number): void {

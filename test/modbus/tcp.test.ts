@@ -173,6 +173,8 @@ describe('modbus over TCP (modbus-serial server)', () => {
       expect(a.status().connected).toBe(true);
       // one batch marks the outage, not one per poll while it lasted
       expect(sink.of('restart', 'v').filter((r) => r.quality === 'bad' && r.error === 'NOT_CONNECTED').length).toBeLessThanOrEqual(1);
+      // status counts what was written, no more
+      expect(a.status().bad).toBe(sink.of('restart', 'v').filter((r) => r.quality === 'bad').length);
     } finally {
       await a.stop();
       await back.stop();
