@@ -127,7 +127,12 @@ export class LineFormatter {
     if (p === undefined) {
       const { gateway } = this.ctx;
       if (measurement === 'data') {
-        const meta = this.ctx.deviceMeta(device);
+        let meta: { line?: string | undefined; process?: string | undefined } = {};
+        try {
+          meta = this.ctx.deviceMeta(device);
+        } catch {
+          /* an unknown device (removed by a reload) is written without line/process */
+        }
         p = this.dataMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['line', meta.line], ['process', meta.process], ['site', gateway.site]]);
       } else {
         p = this.statusMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['site', gateway.site]]);
