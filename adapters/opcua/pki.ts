@@ -1,0 +1,232 @@
+/**
+ * The gateway's OPC UA PKI: one folder (default <storage.path>/pki) holding the client's own
+ * certificate and key (created once, never regenerated: ANCHORS 11), the trust list (trusted/certs)
+ * and the certificates of refused servers (rejected/). `runPki` is `fgw pki trust|list`.
+ *
+ * Layout (node-opcua's): own/certs/client_certificate.pem, own/private/private_key.pem,
+ * trusted/certs/*.pem, rejected/*.pem, issuers/certs, issuers/crl, trusted/crl.
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { OPCUACertificateManager } from 'node-opcua';
+import { ErrorCodes, GatewayError } from '../../config/errors.js';
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+export interface ClientIdentity {
+  pkiDir: string;
+  certificateFile: string;
+  privateKeyFile: string;
+  /** the URI in the certificate's SubjectAltName: the client's applicationUri must equal it */
+  applicationUri: string;
+}
+
+interface PkiEntry {
+  cm: OPCUACertificateManager;
+  refs: number;
+  identity?: Promise<ClientIdentity>;
+  ready: Promise<void>;
+}
+
+/** One certificate manager per PKI folder in this process, shared by every device that uses it. */
+const managers = new Map<string, PkiEntry>();
+
+/** A relative pkiDir is taken relative to storage.path (the adapter's dataDir). */
+export function resolvePkiDir(dataDir: string, pkiDir?: string): string {
+  if (!pkiDir) return resolve(dataDir, 'pki');
+  return isAbsolute(pkiDir) ? pkiDir : resolve(dataDir, pkiDir);
+}
+
+export interface PkiHandle {
+  cm: OPCUACertificateManager;
+  dir: string;
+  identity(gatewayId: string): Promise<ClientIdentity>;
+  release(): Promise<void>;
+}
+
+export async function acquirePki(dir: string, opts: { watch?: boolean } = {}): Promise<PkiHandle> {
+  let e = managers.get(dir);
+  if (!e) {
+    mkdirSync(dir, { recursive: true });
+    const cm = new OPCUACertificateManager({ rootFolder: dir, automaticallyAcceptUnknownCertificate: false, disableFileWatchers: opts.watch === false });
+    e = { cm, refs: 0, ready: cm.initialize() };
+    managers.set(dir, e);
+  }
+  e.refs++;
+  const entry = e;
+  await entry.ready;
+  let released = false;
+  return {
+    cm: entry.cm,
+    dir,
+    identity: (gatewayId) => (entry.identity ??= ensureClientCertificate(entry.cm, dir, gatewayId)),
+    async release() {
+      if (released) return;
+      released = true;
+      entry.refs--;
+      if (entry.refs === 0 && managers.get(dir) === entry) {
+        managers.delete(dir);
+        await entry.cm.dispose().catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** The application URI inside a certificate's SubjectAltName, if any. */
+export function certificateUri(cert: X509Certificate): string | undefined {
+  const m = /URI:([^,\s]+)/.exec(cert.subjectAltName ?? '');
+  return m?.[1];
+}
+
+/**
+ * The client certificate: created once (self-signed, 10 years, SAN URI urn:<host>:fgw:<gateway id>)
+ * and reused on every later start; its SAN URI becomes the applicationUri, so the two always match
+ * even if the gateway id or the host name changed since.
+ */
+async function ensureClientCertificate(cm: OPCUACertificateManager, dir: string, gatewayId: string): Promise<ClientIdentity> {
+  const certificateFile = join(dir, 'own', 'certs', 'client_certificate.pem');
+  const privateKeyFile = join(dir, 'own', 'private', 'private_key.pem');
+  if (!existsSync(certificateFile) || statSync(certificateFile).size === 0) {
+    const host = hostname();
+    await cm.createSelfSignedCertificate({
+      applicationUri: `urn:${host}:fgw:${gatewayId}`,
+      subject: `/CN=fgw ${gatewayId}@${host}/O=fgw`,
+      dns: [host],
+      startDate: new Date(Date.now() - 86_400_000),
+      validity: 3650,
+      outputFile: certificateFile,
+    });
+  }
+  const uri = certificateUri(new X509Certificate(readFileSync(certificateFile)));
+  if (!uri) throw new GatewayError(ErrorCodes.CONFIG, `client certificate ${certificateFile} has no application URI in its SubjectAltName; move it away to have a new one created`);
+  return { pkiDir: dir, certificateFile, privateKeyFile, applicationUri: uri };
+}
+
+/** DER of a certificate file written as DER or PEM. */
+export function readCertificateDer(file: string): Buffer {
+  const raw = readFileSync(file);
+  try {
+    return Buffer.from(new X509Certificate(raw).raw);
+  } catch (e) {
+    throw new GatewayError(ErrorCodes.USAGE, `${file} is not an X.509 certificate (DER or PEM)`, { cause: e });
+  }
+}
+
+/** The first certificate of a DER chain (a server may send its chain concatenated). */
+export function leafCertificate(der: Buffer): Buffer {
+  if (der.length > 4 && der[0] === 0x30 && der[1] === 0x82) {
+    const len = 4 + der.readUInt16BE(2);
+    if (len < der.length) return der.subarray(0, len);
+  }
+  if (der.length > 0 && der[0] !== 0x30) return readPemOrDer(der);
+  return der;
+}
+
+function readPemOrDer(raw: Buffer): Buffer {
+  return Buffer.from(new X509Certificate(raw).raw);
+}
+
+export function thumbprint(der: Buffer): string {
+  return new X509Certificate(der).fingerprint.replace(/:/g, '').toLowerCase();
+}
+
+/** The file under rejected/ holding this certificate (node-opcua names it "<CN>[<sha1>].pem"). */
+export function rejectedFileOf(dir: string, der: Buffer): string | undefined {
+  const folder = join(dir, 'rejected');
+  if (!existsSync(folder)) return undefined;
+  const tp = thumbprint(der);
+  const f = readdirSync(folder).find((n) => n.toLowerCase().includes(tp));
+  return f ? join(folder, f) : undefined;
+}
+
+/** The command a user runs to trust a refused server certificate. */
+export function trustCommand(certFile: string, dir: string): string {
+  return `fgw pki trust ${JSON.stringify(certFile).slice(1, -1)} --pki ${dir}`;
+}
+
+function describeCert(file: string): string {
+  try {
+    const c = new X509Certificate(readFileSync(file));
+    const cn = /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', ');
+    return `${basename(file)}\n    subject ${cn}; uri ${certificateUri(c) ?? '-'}; valid ${new Date(c.validFrom).toISOString().slice(0, 10)} .. ${new Date(c.validTo).toISOString().slice(0, 10)}; sha1 ${c.fingerprint.replace(/:/g, '').toLowerCase()}`;
+  } catch {
+    return `${basename(file)} (unreadable)`;
+  }
+}
+
+function listFolder(folder: string): string[] {
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((n) => /\.(pem|der|crt|cer)$/i.test(n))
+    .sort()
+    .map((n) => join(folder, n));
+}
+
+/** The PKI folders named by --pki, or by --config (every OPC UA device's pkiDir, default <storage.path>/pki). */
+async function pkiDirsOf(values: { pki?: string; config?: string }): Promise<string[]> {
+  if (values.pki) return [resolve(values.pki)];
+  if (values.config) {
+    const { loadConfig } = await import('../../config/load.js');
+    const { config } = loadConfig(values.config);
+    const dataDir = config.storage.path;
+    const dirs = new Set<string>();
+    for (const d of config.devices as ReadonlyArray<{ protocol: string; connection?: { pkiDir?: string } }>) {
+      if (d.protocol === 'opcua') dirs.add(resolvePkiDir(dataDir, d.connection?.pkiDir));
+    }
+    if (dirs.size === 0) dirs.add(resolvePkiDir(dataDir));
+    return [...dirs];
+  }
+  throw new GatewayError(ErrorCodes.USAGE, 'give the PKI folder: --pki <dir> or --config <gateway.yaml>');
+}
+
+const USAGE = 'usage: fgw pki trust <server-cert.der|pem> [--pki <dir> | --config <gateway.yaml>]\n       fgw pki list [--pki <dir> | --config <gateway.yaml>]';
+
+/** `fgw pki trust <cert> [--pki dir | --config file]` and `fgw pki list [...]`. Returns the exit code. */
+export async function runPki(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { pki: { type: 'string' }, config: { type: 'string', short: 'c' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (sub === 'trust') {
+    const file = positionals[0];
+    if (!file || positionals.length > 1) throw new GatewayError(ErrorCodes.USAGE, USAGE);
+    const der = readCertificateDer(file);
+    for (const dir of await pkiDirsOf(values)) {
+      const h = await acquirePki(dir, { watch: false });
+      try {
+        await h.cm.trustCertificate(der);
+      } finally {
+        await h.release();
+      }
+      io.out(`trusted ${describeCert(file)}\n  in ${join(dir, 'trusted', 'certs')}`);
+    }
+    io.out('a running gateway picks the trust list up on its next reconnect attempt');
+    return 0;
+  }
+  if (sub === 'list') {
+    for (const dir of await pkiDirsOf(values)) {
+      io.out(`PKI ${dir}`);
+      const own = join(dir, 'own', 'certs', 'client_certificate.pem');
+      io.out(`  own: ${existsSync(own) ? describeCert(own) : '(not created yet: made on the first OPC UA connect)'}`);
+      for (const [label, folder] of [
+        ['trusted', join(dir, 'trusted', 'certs')],
+        ['rejected', join(dir, 'rejected')],
+      ] as const) {
+        const files = listFolder(folder);
+        io.out(`  ${label} (${files.length}):`);
+        for (const f of files) io.out(`    ${describeCert(f)}`);
+      }
+    }
+    return 0;
+  }
+  throw new GatewayError(ErrorCodes.USAGE, USAGE);
+}

@@ -1,0 +1,154 @@
+/**
+ * End to end against a real node-opcua server (one per file): every collectable type arrives with
+ * its value, kind, status and source timestamp exactly as served; unknown NodeIds and non-variables
+ * give that tag bad quality while the rest works; poll mode reads at the device interval; writes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import opcua from '../../adapters/opcua/index.js';
+import { OpcuaSimulator, type SimDataType } from '../../adapters/opcua/simulator.js';
+import type { Adapter, FieldKind, Value } from '../../adapters/types.js';
+import { isGatewayError } from '../../config/errors.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+import { MemorySink, captureLog, makeCtx, type LogCapture } from './helpers.js';
+
+const T0 = Date.UTC(2026, 10, 1, 8, 0, 0, 250);
+
+/** [type, first value served, kind expected, value expected in the reading] */
+const TYPES: Array<[SimDataType, unknown, FieldKind, Value]> = [
+  ['Boolean', true, 'boolean', true],
+  ['SByte', -12, 'integer', -12],
+  ['Byte', 250, 'integer', 250],
+  ['Int16', -32768, 'integer', -32768],
+  ['UInt16', 65535, 'integer', 65535],
+  ['Int32', -2147483648, 'integer', -2147483648],
+  ['UInt32', 4294967295, 'integer', 4294967295],
+  ['Int64', -9007199254740991, 'integer', -9007199254740991],
+  ['UInt64', 9007199254740991, 'integer', 9007199254740991],
+  ['Float', 1.5, 'float', 1.5],
+  ['Double', 3.141592653589793, 'float', 3.141592653589793],
+  ['String', '冲压 O1234', 'string', '冲压 O1234'],
+  ['LocalizedText', 'Running', 'string', 'Running'],
+  ['ByteString', 'AQID', 'string', 'AQID'],
+  ['DateTime', Date.UTC(2026, 0, 2, 3, 4, 5, 678), 'integer', Date.UTC(2026, 0, 2, 3, 4, 5, 678)],
+];
+
+let sim: OpcuaSimulator;
+let dir: ReturnType<typeof tempDir>;
+let sink: MemorySink;
+let cap: LogCapture;
+let adapter: Adapter;
+
+beforeAll(async () => {
+  dir = tempDir('fgw-opcua-e2e-');
+  sim = await OpcuaSimulator.start({
+    pkiDir: `${dir.path}/server`,
+    variables: [
+      ...TYPES.map(([t, v]) => ({ id: `Test.${t}`, dataType: t, value: v })),
+      { id: 'Test.Status', dataType: 'Double' as const, value: 10 },
+      { id: 'Test.ReadOnly', dataType: 'Int32' as const, value: 7, writable: false },
+    ],
+  });
+  for (const [t, v] of TYPES) sim.set(`Test.${t}`, v, { sourceTimestamp: T0 });
+  sink = new MemorySink();
+  cap = captureLog('lathe-e2e');
+  const device = opcua.deviceSchema.parse({
+    id: 'lathe-e2e',
+    protocol: 'opcua',
+    interval: '100ms',
+    connection: { endpoint: sim.endpoint },
+    tags: [
+      ...TYPES.map(([t]) => ({ name: `t_${t.toLowerCase()}`, nodeId: `ns=1;s=Test.${t}` })),
+      { name: 'status', nodeId: 'ns=1;s=Test.Status' },
+      { name: 'ghost', nodeId: 'ns=1;s=Lathe3.DoesNotExist' },
+      { name: 'folder', nodeId: 'ns=1;s=Lathe3' },
+      { name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' },
+      { name: 'program', role: 'parameter', nodeId: 'ns=1;s=Lathe3.Program', mode: 'poll' },
+      { name: 'read_only', nodeId: 'ns=1;s=Test.ReadOnly', writable: true },
+    ],
+  });
+  adapter = opcua.create(device, makeCtx('lathe-e2e', dir.path, sink, cap.log));
+  await adapter.start();
+  await waitFor('connected', () => adapter.status().connected);
+});
+
+afterAll(async () => {
+  await adapter?.stop();
+  await sim?.stop();
+  dir?.cleanup();
+});
+
+describe('opcua end to end', () => {
+  it.each(TYPES)('%s arrives with its value, kind and source timestamp', async (type, _served, kind, expected) => {
+    const r = await waitFor(`reading of ${type}`, () => sink.last(`t_${type.toLowerCase()}`));
+    expect(r).toMatchObject({ device: 'lathe-e2e', kind, value: expected, quality: 'good', ts: T0 });
+    expect(r.error).toBeUndefined();
+  });
+
+  it('keeps a value change and its new source timestamp', async () => {
+    sim.set('Test.Int16', 1234, { sourceTimestamp: T0 + 1000 });
+    const r = await waitFor('Int16 = 1234', () => sink.of('t_int16').find((x) => x.value === 1234));
+    expect(r).toMatchObject({ kind: 'integer', quality: 'good', ts: T0 + 1000 });
+  });
+
+  it.each([
+    ['UncertainLastUsableValue', 11.5, 'uncertain', 11.5, 1],
+    ['BadSensorFailure', 99, 'bad', null, 2],
+    ['Good', 12.5, 'good', 12.5, 3],
+  ] as const)('status %s (served %s) gives quality %s and value %s', async (status, served, quality, value, second) => {
+    const ts = T0 + second * 1000;
+    sim.set('Test.Status', served, { status, sourceTimestamp: ts });
+    const r = await waitFor(`status ${status}`, () => sink.of('status').find((x) => x.ts === ts));
+    expect(r).toMatchObject({ quality, value, kind: 'float' });
+    if (quality === 'good') expect(r.error).toBeUndefined();
+    else expect(r.error).toBe(status);
+  });
+
+  it('an unknown NodeId makes only that tag bad (BadNodeIdUnknown), logged once', async () => {
+    const r = await waitFor('ghost reading', () => sink.last('ghost'));
+    expect(r).toMatchObject({ quality: 'bad', value: null, error: 'BadNodeIdUnknown' });
+    expect(cap.lines().filter((l) => l.tag === 'ghost')).toHaveLength(1);
+    expect(sink.last('state')).toMatchObject({ quality: 'good', value: 1, kind: 'integer' });
+  });
+
+  it('a node that is not a variable is bad with the server\'s status name', async () => {
+    const r = await waitFor('folder reading', () => sink.last('folder'));
+    expect(r).toMatchObject({ quality: 'bad', value: null, error: 'BadAttributeIdInvalid' });
+  });
+
+  it('poll mode reads at the device interval, unchanged values included', async () => {
+    await waitFor('3 polls of program', () => sink.of('program').length >= 3);
+    expect(sink.last('program')).toMatchObject({ kind: 'string', value: 'O1000', quality: 'good' });
+  });
+
+  it.each([
+    ['t_int16', -5, -5],
+    ['t_uint64', 4294967296 * 3 + 7, 4294967296 * 3 + 7],
+    ['t_double', 2.25, 2.25],
+    ['t_boolean', false, false],
+    ['t_string', 'P-77', 'P-77'],
+    ['t_datetime', Date.UTC(2027, 1, 3), Date.UTC(2027, 1, 3)],
+  ] as const)('write %s = %s reaches the server', async (tag, value, expected) => {
+    await adapter.write!(tag, value);
+    expect(sim.get(`Test.${tag.slice(2).replace(/^(.)/, (c) => c.toUpperCase())}`.replace('Uint64', 'UInt64').replace('Datetime', 'DateTime'))).toBe(expected);
+  });
+
+  it.each([
+    ['t_int16', 1.5, 'GW_ERR_WRITE_TYPE'],
+    ['t_byte', 300, 'GW_ERR_WRITE_TYPE'],
+    ['t_boolean', 'yes', 'GW_ERR_WRITE_TYPE'],
+    ['read_only', 1, 'GW_ERR_WRITE_FAILED'],
+    ['ghost', 1, 'GW_ERR_WRITE_UNSUPPORTED'],
+    ['nope', 1, 'GW_ERR_TAG_UNKNOWN'],
+  ] as const)('write %s = %s is refused with %s', async (tag, value, code) => {
+    const err = await adapter.write!(tag, value).then(() => undefined, (e: unknown) => e);
+    expect(isGatewayError(err) ? err.code : err).toBe(code);
+  });
+
+  it('counts good and bad readings in status()', () => {
+    const s = adapter.status();
+    expect(s.connected).toBe(true);
+    expect(s.good).toBe(sink.readings.filter((r) => r.quality !== 'bad').length);
+    expect(s.bad).toBe(sink.readings.filter((r) => r.quality === 'bad').length);
+  });
+});
