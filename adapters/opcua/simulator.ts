@@ -129,6 +129,8 @@ export class OpcuaSimulator {
   /** sessions created / activated since start (server-side counters) */
   sessionsCreated = 0;
   sessionsActivated = 0;
+  /** applicationUri each session's client announced, in order */
+  readonly clientUris: string[] = [];
   private readonly vars = new Map<string, { node: UAVariable; dataType: SimDataType }>();
   private tick?: NodeJS.Timeout;
 
@@ -137,7 +139,10 @@ export class OpcuaSimulator {
     private readonly machine: string | null,
     private readonly host: string,
   ) {
-    server.on('create_session', () => this.sessionsCreated++);
+    server.on('create_session', (session) => {
+      this.sessionsCreated++;
+      this.clientUris.push(session.clientDescription?.applicationUri ?? '');
+    });
     server.on('session_activated', () => this.sessionsActivated++);
   }
 
