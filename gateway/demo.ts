@@ -40,8 +40,11 @@ const SPECS: Record<string, MachineSpec> = {
   'polisher-04': { rate: 30, params: { motor_current: { nominal: 4.2, noise: 0.15, idle: 0.3 } }, meanDwell: { running: 110, idle: 20, fault: 20, off: 60 }, faultChance: 0.1 },
 };
 
+/** Tokens of the demo's consumer systems (the demo listens on loopback only). */
+export const DEMO_TOKENS = { mes: 'demo-mes-token', platform: 'demo-platform-token', dashboard: 'demo-dashboard-token' };
+
 /** saw-05 goes silent for `dropFor` out of every `dropEvery` (the demo's intermittent device). */
-const DROP = { every: 60_000, for: 15_000, firstAfter: 20_000 };
+const DROP = { every: 45_000, for: 15_000, firstAfter: 20_000 };
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -80,6 +83,12 @@ storage: { path: ${dir}/store, maxSize: 512MB, retention: 7d }
 ${influx}http:
   listen: 127.0.0.1:${p.api}
   projects: [${projectFile ?? ''}]
+  tokens:
+    # the demo's consumer systems: a simulated MES reads the latest values, the platform sends
+    # set-points (both audited: the verifier's evidence of data use and platform execution)
+    - { name: mes, system: MES, token: \${MES_TOKEN:-${DEMO_TOKENS.mes}}, scopes: [read] }
+    - { name: platform, system: platform, token: \${OPERATOR_TOKEN:-${DEMO_TOKENS.platform}}, scopes: [read, write] }
+    - { name: dashboard, system: dashboard, token: \${DASHBOARD_TOKEN:-${DEMO_TOKENS.dashboard}}, scopes: [read] }
 devices:
   - id: saw-05
     name: 带锯床 5 号
@@ -106,6 +115,7 @@ devices:
       - { name: oil_temp, role: parameter, area: input, address: 0, type: int16, scale: 0.1, unit: °C }
       - { name: door_open, role: alarm, area: discrete, address: 0, type: bool }
       - { name: lube_ok, role: quality, area: holding, address: 5, type: bool, bit: 3 }
+      - { name: stroke_rate_set, role: parameter, area: holding, address: 10, type: uint16, writable: true, min: 0, max: 60, unit: /min }
   - id: lathe-03
     name: 数控车床 3 号
     line: line-01
@@ -268,6 +278,19 @@ export async function startDemo(opts: { dir: string; apiPort?: number; seed?: nu
   const loaded = loadConfig(configFile);
   const gw = await runGateway({ config: loaded.config, configPath: loaded.path, io: opts.io, quiet: true });
 
+  // the consumer systems: MES reads every 15 s, the platform sends a set-point every 30 s
+  let setpoint = 40;
+  const consumers = setInterval(() => {
+    if (!gw.url) return;
+    const h = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
+    void fetch(`${gw.url}/api/latest`, { headers: h(process.env.MES_TOKEN || DEMO_TOKENS.mes) }).then((r) => r.arrayBuffer(), () => undefined);
+    setpoint = setpoint === 40 ? 42 : 40;
+    if (Math.floor(Date.now() / 15_000) % 2 === 0) {
+      void fetch(`${gw.url}/api/devices/press-01/tags/stroke_rate_set`, { method: 'POST', headers: h(process.env.OPERATOR_TOKEN || DEMO_TOKENS.platform), body: JSON.stringify({ value: setpoint }) }).then((r) => r.arrayBuffer(), () => undefined);
+    }
+  }, 15_000);
+  stops.push(async () => clearInterval(consumers));
+
   const stopAll = async () => {
     await gw.stop();
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -281,10 +304,10 @@ fgw demo — a simulated thermos-cup line (保温杯生产线), collected into t
              welder-02 (Modbus), polisher-04 (MQTT JSON${process.env.MQTT_URL ? `, ${process.env.MQTT_URL}` : ', in-process broker'})
   store      ${rel(join(dir, 'store'))}  (SQLite, WAL)${process.env.INFLUX_URL ? `\n  InfluxDB   ${process.env.INFLUX_URL}` : ''}
   config     ${rel(configFile)}
-  dashboard  ${gw.url ?? '(API not started)'}/
+  dashboard  ${gw.url ?? '(API not started)'}/   (read token: ${process.env.DASHBOARD_TOKEN || DEMO_TOKENS.dashboard})
 
 Look at the data:
-  npx fgw query --config ${rel(configFile)} --device press-01 --tag tonnage --from -5m
+  npx fgw query --config ${rel(configFile)} --device press-01 --tag tonnage --from=-5m
 Preliminary verification of the last minutes (after 5 minutes or more):
   npx fgw verify --config ${rel(configFile)} --project ${rel(projectFile)} --from=-10m --to now --preliminary --html ${rel(join(dir, 'report.html'))} --json ${rel(join(dir, 'report.json'))}
 
