@@ -117,6 +117,8 @@ export class ModbusAdapter implements Adapter {
     const d = this.device;
     const unit = d.connection.unitId;
     const readings: Reading[] = [];
+    // one timestamp for the whole poll (its start), so a poll's tags form one point downstream
+    const ts = this.ctx.clock.now();
     let stop: string | undefined;
     let answered = false;
     let timedOut = false;
@@ -125,7 +127,7 @@ export class ModbusAdapter implements Adapter {
       const req = this.plan[r]!;
       const request = this.requestPdus[r]!;
       if (stop !== undefined) {
-        this.pushBad(readings, req, stop, this.ctx.clock.now());
+        this.pushBad(readings, req, stop, ts);
         continue;
       }
       let pdu: Buffer | undefined;
@@ -143,7 +145,6 @@ export class ModbusAdapter implements Adapter {
         const retryable = code === IO.TIMEOUT || code === IO.MALFORMED;
         if (!retryable || attempt >= d.retries || !this.running) break;
       }
-      const ts = this.ctx.clock.now();
       if (code === null && pdu) {
         answered = true;
         this.decodeInto(readings, req, pdu, ts);
@@ -152,7 +153,7 @@ export class ModbusAdapter implements Adapter {
         if (err.startsWith('MODBUS_EXC_') || err === IO.MALFORMED) answered = true;
         this.pushBad(readings, req, err, ts);
         this.st.lastError = err;
-        this.st.lastErrorAt = ts;
+        this.st.lastErrorAt = this.ctx.clock.now();
         if (err === IO.TIMEOUT) timedOut = true;
         if (err === IO.TIMEOUT || err === IO.NOT_CONNECTED || err === IO.CLOSED || err === 'IO_ERROR') {
           stop = err;

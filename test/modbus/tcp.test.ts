@@ -69,6 +69,8 @@ describe('modbus over TCP (modbus-serial server)', () => {
     // three areas → three requests (holding 0-5 merged, input 0, discrete 0)
     expect(a.plan.map((r) => [r.fc, r.start, r.count])).toEqual([[2, 0, 1], [3, 0, 6], [4, 0, 1]]);
     expect(a.status()).toMatchObject({ connected: true, bad: 0 });
+    // one timestamp per poll, so downstream a poll is one point (one InfluxDB row)
+    for (const b of sink.batches) expect(new Set(b.map((r) => r.ts)).size).toBe(1);
   });
 
   it('shares one line between two unit ids on one host:port, ref-counted', async () => {
