@@ -18,6 +18,7 @@ export type ByteOrder = (typeof BYTE_ORDERS)[number];
 
 export const MAX_REGISTERS_PER_REQUEST = 125;
 export const MAX_BITS_PER_REQUEST = 2000;
+export const MIN_INTERVAL_MS = 10;
 
 const serialSchema = z
   .strictObject({
@@ -123,6 +124,7 @@ export const deviceSchema = z
     if (c.serial && c.framing !== 'tcp') {
       ctx.addIssue({ code: 'custom', path: ['connection', 'framing'], message: 'framing applies to TCP connections only; a serial connection is always RTU' });
     }
+    if (d.interval < MIN_INTERVAL_MS) ctx.addIssue({ code: 'custom', path: ['interval'], message: `a Modbus poll interval must be at least ${MIN_INTERVAL_MS}ms` });
     uniqueTagNames(d.tags, ctx);
     d.tags.forEach((t, i) => checkTag(t, d.maxRegistersPerRequest, ctx, ['tags', i]));
   });

@@ -91,6 +91,7 @@ describe('modbus device schema', () => {
     ['duplicate tag names', { ...base, tags: [{ name: 'a', area: 'holding', address: 0 }, { name: 'a', area: 'holding', address: 1 }] }, 'tags.1.name'],
     ['maxRegistersPerRequest above 125', { ...base, maxRegistersPerRequest: 126 }, 'maxRegistersPerRequest'],
     ['wrong protocol', { ...base, protocol: 'opcua' }, 'protocol'],
+    ['interval 0', { ...base, interval: 0 }, 'interval'],
   ])('rejects %s at path "%s"', (_name, input, path) => {
     const found = issues(input);
     expect(found.length).toBeGreaterThan(0);
