@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newMachine, seeded, step, type MachineSpec } from '../../gateway/demo/plant.js';
+import { newMachine, seeded, step, type Machine, type MachineSpec } from '../../gateway/demo/plant.js';
 
 const steady: MachineSpec = {
   rate: 30,
@@ -20,7 +20,7 @@ describe('demo machine model', () => {
 
   it('a stopped machine makes nothing and reports its idle parameter value', () => {
     const rand = seeded(2);
-    let m = { ...newMachine(steady, rand), state: 'off' as const, dwell: 1e9 };
+    let m: Machine = { ...newMachine(steady, rand), state: 'off', dwell: 1e9 };
     for (let i = 0; i < 30; i++) m = step(steady, m, 1, rand);
     expect(m.count).toBe(0);
     expect(m.params.tonnage).toBe(0);
