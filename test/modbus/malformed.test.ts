@@ -6,9 +6,13 @@
  * code (garbled answers also dead-lettered), never crash, and read good values afterwards.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc16 } from '../../adapters/modbus/frames.js';
 import { ModbusAdapter } from '../../adapters/modbus/index.js';
 import { freePort } from '../helpers/net.js';
+import { ptyPair } from '../helpers/socat.js';
+import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { MemorySink, makeCtx, modbusDevice } from './support.js';
 
@@ -120,5 +124,75 @@ describe('modbus: malformed and short answers (mock server)', () => {
     expect(sink.dead).toHaveLength(3);
     expect(sink.dead.every((d) => d.source === 'modbus' && d.device === 'garbled' && d.reason === 'MALFORMED' && d.topic === 'unit 1 FC3 0+1')).toBe(true);
     expect(Buffer.from(sink.dead[0]!.payload!, 'base64').toString()).toContain('this is not modbus');
+  });
+});
+
+type RtuBehaviour = 'noise-then-good' | 'bad-crc' | 'wrong-byte-count' | 'other-unit' | 'good';
+
+/** MOCK RTU slave on one end of a pty pair: answers FC3 requests as the script says. */
+function mockRtuSlave(path: string, script: RtuBehaviour[]): Promise<SerialPort> {
+  const port = new SerialPort({ path, baudRate: 19200, autoOpen: false });
+  let buf = Buffer.alloc(0);
+  const withCrc = (b: Buffer) => {
+    const out = Buffer.alloc(b.length + 2);
+    b.copy(out);
+    out.writeUInt16LE(crc16(b), b.length);
+    return out;
+  };
+  port.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    while (buf.length >= 8) {
+      const unit = buf[0]!;
+      const count = buf.readUInt16BE(4);
+      buf = buf.subarray(8);
+      const good = withCrc(Buffer.concat([Buffer.from([unit, 3, count * 2]), Buffer.alloc(count * 2, 0x02)])); // 0x0202 = 514
+      switch (script.shift() ?? 'good') {
+        case 'noise-then-good':
+          port.write(Buffer.concat([Buffer.from([0x00, 0xff, unit, 0x7e, 0x55]), good]));
+          break;
+        case 'bad-crc': {
+          const bad = Buffer.from(good);
+          bad[bad.length - 1]! ^= 0xff;
+          port.write(bad);
+          break;
+        }
+        case 'wrong-byte-count':
+          port.write(withCrc(Buffer.from([unit, 3, count * 2 + 2, ...Buffer.alloc(count * 2 + 2, 0x02)])));
+          break;
+        case 'other-unit':
+          port.write(withCrc(Buffer.concat([Buffer.from([unit + 1, 3, count * 2]), Buffer.alloc(count * 2, 0x02)])));
+          break;
+        case 'good':
+          port.write(good);
+          break;
+      }
+    }
+  });
+  return new Promise((resolve, reject) => port.open((e) => (e ? reject(e) : resolve(port))));
+}
+
+describe('modbus: noisy and garbled RTU answers on a serial line (mock slave)', () => {
+  it('finds answers behind line noise, times out on bad CRC or another unit, dead-letters a wrong byte count', async () => {
+    const dir = tempDir('fgw-rtu-noise-');
+    const pty = await ptyPair(dir.path);
+    const slave = await mockRtuSlave(pty.a, ['noise-then-good', 'bad-crc', 'wrong-byte-count', 'other-unit', 'noise-then-good']);
+    const sink = new MemorySink();
+    const a = new ModbusAdapter(
+      modbusDevice({ id: 'noisy', interval: '50ms', connection: { serial: { path: pty.b, baudRate: 19200 }, unitId: 4, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }),
+      makeCtx(sink),
+    );
+    await a.start();
+    try {
+      await waitFor('three good readings after the script', () => sink.good('noisy', 'v') >= 4);
+    } finally {
+      await a.stop();
+      await new Promise((r) => slave.close(r));
+      await pty.stop();
+      dir.cleanup();
+    }
+    const seq = sink.of('noisy', 'v').map((r) => (r.quality === 'good' ? r.value : r.error));
+    expect(seq.slice(0, 7)).toEqual([514, 'TIMEOUT', 'MALFORMED', 'TIMEOUT', 514, 514, 514]);
+    expect(sink.dead).toHaveLength(1);
+    expect(sink.dead[0]).toMatchObject({ source: 'modbus', device: 'noisy', reason: 'MALFORMED', topic: 'unit 4 FC3 0+1' });
   });
 });
