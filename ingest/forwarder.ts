@@ -216,6 +216,9 @@ export class Forwarder {
   private async run(): Promise<void> {
     for (;;) {
       if (this.hard.signal.aborted) break;
+      // a pass that began before stop() was called may have missed rows committed during it:
+      // the loop ends only after a complete pass that began while stopping
+      const stoppingAtStart = this.stopping;
       const now = this.clock.now();
       const timeDue = now - this.lastFlush >= this.cfg.flushInterval;
       const force = timeDue || this.stopping || this.flushRequested || this.waiters.length > 0;
@@ -236,7 +239,8 @@ export class Forwarder {
         if (force) this.lastFlush = this.clock.now();
         if (complete && this.waiters.length > 0 && this.isEmpty()) for (const w of this.waiters.splice(0)) w.resolve();
       }
-      if (this.stopping) break;
+      if (this.stopping && (stoppingAtStart || !complete)) break;
+      if (this.stopping) continue;
       if (this.wake.signal.aborted) this.wake = new AbortController();
       if (this.committed >= this.fullRows() || this.flushRequested || this.waiters.length > 0) continue;
       const wait = Math.max(1, this.lastFlush + this.cfg.flushInterval - this.clock.now());

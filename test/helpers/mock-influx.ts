@@ -21,6 +21,8 @@ export interface MockAnswer {
   status: number;
   body?: string;
   headers?: Record<string, string>;
+  /** answer this much later (a slow InfluxDB: a request stays in flight) */
+  delayMs?: number;
 }
 
 export interface MockInflux {
@@ -44,10 +46,14 @@ export async function startMockInflux(rule: (req: MockRequest, index: number) =>
       const text = Buffer.concat(chunks).toString('utf8');
       const r: MockRequest = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, lines: text === '' ? [] : text.split('\n') };
       const index = requests.push(r) - 1;
-      const a = req.url?.startsWith('/write') ? current(r, index) : { status: 204 };
-      if (a.status >= 200 && a.status < 300) accepted.push(...r.lines);
-      res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
-      res.end(a.body ?? '');
+      const a: MockAnswer = req.url?.startsWith('/write') ? current(r, index) : { status: 204 };
+      const answer = () => {
+        if (a.status >= 200 && a.status < 300) accepted.push(...r.lines);
+        res.writeHead(a.status, { 'content-type': 'application/json', ...(a.headers ?? {}) });
+        res.end(a.body ?? '');
+      };
+      if (a.delayMs) setTimeout(answer, a.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

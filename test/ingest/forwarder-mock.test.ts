@@ -190,4 +190,16 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     expect(mock.requests[2]!.lines).toHaveLength(1);
     expect(mock.accepted()).toHaveLength(9);
   });
+
+  it('stop() during a request in flight still sends what was committed meanwhile', async () => {
+    const { mock, store, fwd } = await setup({ config: { flushInterval: '20ms' } });
+    mock.respond((_r, i) => (i === 0 ? { status: 204, delayMs: 300 } : { status: 204 }));
+    await store.write(readings(3));
+    fwd.start();
+    await waitFor('the first request in flight', () => mock.requests.length === 1);
+    await store.write(readings(2, 'late'));
+    await fwd.stop({ timeoutMs: 10_000 });
+    expect(mock.accepted()).toEqual([...Array.from({ length: 3 }, (_, i) => line('d', `v=${i}i`, T + i)), line('late', 'v=0i', T), line('late', 'v=1i', T + 1)]);
+    expect(fwd.stats()).toMatchObject({ state: 'stopped', backlog: 0 });
+  });
 });
