@@ -111,7 +111,8 @@ export class OpcuaAdapter implements Adapter {
   private closed = false;
   private lastErrorText?: string;
   private sinkFailed = false;
-  /** create-session attempts made (for tests and metrics) */
+  /** connection attempts made by the supervisor, and CreateSession requests sent (tests, metrics) */
+  connectAttempts = 0;
   sessionAttempts = 0;
 
   constructor(
@@ -190,6 +191,7 @@ export class OpcuaAdapter implements Adapter {
   }
 
   private async connect(): Promise<Live> {
+    this.connectAttempts++;
     const c = this.device.connection;
     if (!this.pki) this.pki = await acquirePki(resolvePkiDir(this.ctx.dataDir, c.pkiDir));
     const identity = await this.pki.identity(this.ctx.gateway.id);
