@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import ModbusRTU from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../ingest/store.js';
-import { startInflux, type InfluxHandle } from '../helpers/influx.js';
+import { startInflux, type TestInflux as InfluxHandle } from '../helpers/influx.js';
 import { freePort } from '../helpers/net.js';
 import { startProcess } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -122,7 +122,7 @@ describe('Modbus TCP → gateway process → store → InfluxDB', () => {
 
     const rows = (await influx.query(`SELECT * FROM "equipment" WHERE "device" = 'press-01'`, 'factory')) as Array<Record<string, any>>;
     const storedTimes = [...new Set(stored.map((r) => r.ts))].sort((a, b) => a - b);
-    expect(rows.map((r) => r.time.getTime())).toEqual(storedTimes);
+    expect(rows.map((r) => Number(r.time))).toEqual(storedTimes);
     for (const r of rows) {
       expect({ state: r.state, strokes: r.strokes, tonnage: r.tonnage, oil_temp: r.oil_temp, lube_ok: r.lube_ok }).toEqual(PRESS_EXPECTED);
       expect({ gateway: r.gateway, site: r.site, line: r.line, process: r.process }).toEqual({ gateway: 'e2e-gw', site: 'test-site', line: 'line-01', process: 'stamping' });
