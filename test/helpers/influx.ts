@@ -37,7 +37,12 @@ async function pingOk(url: string): Promise<boolean> {
   }
 }
 
-export async function startInflux(): Promise<TestInflux> {
+export interface StartInfluxOptions {
+  /** turn authentication on and create this admin user; query() then authenticates as it */
+  admin?: { username: string; password: string };
+}
+
+export async function startInflux(opts: StartInfluxOptions = {}): Promise<TestInflux> {
   const dir = tempDir('fgw-influx-');
   let proc: Proc | undefined;
   let port = 0;
@@ -56,6 +61,7 @@ export async function startInflux(): Promise<TestInflux> {
           INFLUXDB_HTTP_LOG_ENABLED: 'false',
           INFLUXDB_MONITOR_STORE_ENABLED: 'false',
           INFLUXDB_DATA_QUERY_LOG_ENABLED: 'false',
+          INFLUXDB_HTTP_AUTH_ENABLED: opts.admin ? 'true' : 'false',
         },
       });
       try {
@@ -76,10 +82,17 @@ export async function startInflux(): Promise<TestInflux> {
 
   await launch();
   const url = `http://127.0.0.1:${port}`;
+  if (opts.admin) {
+    // with auth on and no user yet, InfluxDB 1.x accepts exactly this one statement unauthenticated
+    const q = `CREATE USER "${opts.admin.username}" WITH PASSWORD '${opts.admin.password}' WITH ALL PRIVILEGES`;
+    const res = await fetch(`${url}/query?${new URLSearchParams({ q })}`, { method: 'POST' });
+    if (!res.ok) throw new Error(`cannot create the admin user: ${res.status} ${await res.text()}`);
+  }
 
   const query = async (influxql: string, db?: string): Promise<InfluxRow[]> => {
     const qs = new URLSearchParams({ q: influxql, epoch: 'ms' });
     if (db) qs.set('db', db);
+    if (opts.admin) (qs.set('u', opts.admin.username), qs.set('p', opts.admin.password));
     const res = await fetch(`${url}/query?${qs}`, { method: 'POST' });
     const body = (await res.json()) as {
       error?: string;

@@ -171,3 +171,32 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     expect(rows.map((r) => r.count)).toEqual([300]);
   });
 });
+
+describe('Forwarder → real InfluxDB 1.6 with authentication', () => {
+  it('wrong credentials hold (401 from influxd); once the user exists, it resumes and nothing is lost', async () => {
+    const secured = await startInflux({ admin: { username: 'admin', password: 'admin-pw' } });
+    const dir = tempDir('fgw-fwd-auth-');
+    const store = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
+    const config = influxSchema.parse({ url: secured.url, database: 'plant', username: 'gw', password: 's3cret pw', flushInterval: '50ms', holdRetryInterval: '200ms' });
+    const fwd = new Forwarder({ store, config, gateway: { id: 'line-01' }, deviceMeta: () => ({}) });
+    try {
+      await secured.query('CREATE DATABASE plant');
+      await store.write(Array.from({ length: 20 }, (_, i) => ({ device: 'd', tag: 'v', ts: T + i, kind: 'float' as const, value: i, quality: 'good' as const })));
+      fwd.start();
+      await waitFor('the auth hold', () => fwd.stats().state === 'auth-hold');
+      expect(fwd.stats()).toMatchObject({ backlog: 20, written: 0 });
+      expect(fwd.stats().lastError).toMatch(/HTTP 401/);
+      await store.write(Array.from({ length: 5 }, (_, i) => ({ device: 'd', tag: 'v', ts: T + 20 + i, kind: 'float' as const, value: 20 + i, quality: 'good' as const })));
+      await secured.query(`CREATE USER "gw" WITH PASSWORD 's3cret pw'`);
+      await secured.query('GRANT WRITE ON "plant" TO "gw"');
+      await fwd.flushed();
+      expect(await secured.query('SELECT count(v), sum(v) FROM equipment', 'plant')).toMatchObject([{ count: 25, sum: (25 * 24) / 2 }]);
+      expect(fwd.stats()).toMatchObject({ state: 'ok', backlog: 0, written: 25 });
+    } finally {
+      await fwd.stop({ timeoutMs: 300 });
+      await store.close();
+      dir.cleanup();
+      await secured.cleanup();
+    }
+  });
+});
