@@ -6,7 +6,6 @@
  * = 0: a lost channel ends the client), so exactly one mechanism reconnects and at most one session
  * per device is ever being created (ANCHORS 8 and 9).
  */
-import { readFileSync } from 'node:fs';
 import {
   AttributeIds,
   ClientMonitoredItemGroup,
@@ -14,11 +13,8 @@ import {
   DataChangeTrigger,
   DataType,
   DeadbandType,
-  MessageSecurityMode,
-  OPCUAClient,
-  SecurityPolicy,
+  type OPCUAClient,
   TimestampsToReturn,
-  UserTokenType,
   Variant,
   VariantArrayType,
   findBasicDataType,
@@ -28,20 +24,18 @@ import {
   type ClientSession,
   type ClientSubscription,
   type DataValue,
-  type EndpointDescription,
   type MonitoringParametersOptions,
   type NodeId,
-  type UserIdentityInfo,
 } from 'node-opcua';
 import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
 import { ErrorCodes, GatewayError, errorText, isGatewayError, type ErrorCode } from '../../config/errors.js';
 import type { Adapter, AdapterContext, DeviceStatus, FieldKind, Reading, Value } from '../types.js';
-import { BuiltIn, builtInName, builtInOfNs0DataType, chunk, classifyConnectError, decodeDataValue, kindOfBuiltIn, toWriteValue, type RawDataValue } from './convert.js';
-import { acquirePki, leafCertificate, rejectedFileOf, resolvePkiDir, thumbprint, trustCommand, type ClientIdentity, type PkiHandle } from './pki.js';
+import { BuiltIn, builtInName, builtInOfNs0DataType, chunk, decodeDataValue, kindOfBuiltIn, toWriteValue, type RawDataValue } from './convert.js';
+import { asConnectError, checkServer, createClient, openSession, withTimeout, type Target } from './connect.js';
+import { acquirePki, resolvePkiDir, type PkiHandle } from './pki.js';
 import type { OpcuaDevice, OpcuaTag } from './schema.js';
 
-const APPLICATION_NAME = 'fgw';
 /** our own cap when a server states no limit (0) */
 const DEFAULT_CHUNK = 1000;
 
@@ -70,16 +64,6 @@ function installLibLogger(log: Logger): void {
   const fmt = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : String(a))).join(' ').slice(0, 2000);
   setWarningLogger((...args: unknown[]) => lib.debug(fmt(args)));
   setErrorLogger((...args: unknown[]) => lib.debug(fmt(args)));
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new GatewayError(ErrorCodes.TIMEOUT, `${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }
 
 function rawOf(dv: DataValue): RawDataValue {
@@ -195,26 +179,10 @@ export class OpcuaAdapter implements Adapter {
     const c = this.device.connection;
     if (!this.pki) this.pki = await acquirePki(resolvePkiDir(this.ctx.dataDir, c.pkiDir));
     const identity = await this.pki.identity(this.ctx.gateway.id);
-    const serverCertificate = c.securityMode === 'None' ? undefined : await this.checkServer(identity);
+    const target: Target = { connection: c, pki: this.pki, identity, clientName: this.deviceId, log: this.log };
+    const serverCertificate = await checkServer(target);
     if (this.closed) throw new Error('stopped');
-
-    const client = OPCUAClient.create({
-      applicationName: APPLICATION_NAME,
-      applicationUri: identity.applicationUri,
-      clientName: this.deviceId,
-      clientCertificateManager: this.pki.cm,
-      certificateFile: identity.certificateFile,
-      privateKeyFile: identity.privateKeyFile,
-      securityMode: MessageSecurityMode[c.securityMode],
-      securityPolicy: SecurityPolicy[c.securityPolicy],
-      serverCertificate,
-      endpointMustExist: false,
-      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
-      keepSessionAlive: true,
-      requestedSessionTimeout: c.sessionTimeout,
-      defaultTransactionTimeout: c.requestTimeout,
-      transportTimeout: c.requestTimeout,
-    });
+    const client = createClient(target, serverCertificate);
     let markLost!: (reason: string) => void;
     const lost = new Promise<string>((resolve) => {
       let done = false;
@@ -228,19 +196,7 @@ export class OpcuaAdapter implements Adapter {
     client.on('connection_lost', () => markLost('connection to the server lost'));
     client.on('close', () => markLost('connection closed'));
     try {
-      await withTimeout(client.connect(c.endpoint), c.requestTimeout * 2, `connecting to ${c.endpoint}`);
-      this.sessionAttempts++;
-      let session: ClientSession;
-      try {
-        session = await withTimeout(client.createSession(this.userIdentity()), c.requestTimeout * 2, 'creating the session');
-      } catch (e) {
-        const kind = classifyConnectError(errorText(e));
-        if (kind === 'auth') {
-          const who = c.auth.type === 'username' ? `user "${c.auth.username}"` : c.auth.type === 'certificate' ? `user certificate ${c.auth.certificate}` : 'anonymous user';
-          throw new GatewayError(ErrorCodes.OPCUA_AUTH, `the server rejected the ${who} (${errorText(e)}); check connection.auth`, { cause: e });
-        }
-        throw e;
-      }
+      const session = await openSession(target, client, () => this.sessionAttempts++);
       session.on('session_closed', () => markLost('session closed by the server'));
       session.on('keepalive_failure', () => markLost('session keep-alive failed'));
       const live: Live = { client, session, limits: { maxNodesPerRead: 0, maxMonitoredItemsPerCall: 0 }, lost, markLost };
@@ -253,83 +209,8 @@ export class OpcuaAdapter implements Adapter {
     } catch (e) {
       await client.disconnect().catch(() => undefined);
       this.live = undefined;
-      if (isGatewayError(e)) throw e;
-      const kind = classifyConnectError(errorText(e));
-      if (kind === 'auth') throw new GatewayError(ErrorCodes.OPCUA_AUTH, `the server rejected the user identity (${errorText(e)})`, { cause: e });
-      throw new GatewayError(ErrorCodes.NOT_CONNECTED, `cannot connect to ${c.endpoint}: ${errorText(e)}`, { cause: e });
+      throw asConnectError(e, c.endpoint);
     }
-  }
-
-  private userIdentity(): UserIdentityInfo {
-    const a = this.device.connection.auth;
-    if (a.type === 'username') return { type: UserTokenType.UserName, userName: a.username, password: a.password };
-    if (a.type === 'certificate') {
-      let certificateData: Buffer;
-      let privateKey: string;
-      try {
-        certificateData = leafCertificate(readFileSync(a.certificate));
-        privateKey = readFileSync(a.privateKey, 'utf8');
-      } catch (e) {
-        throw new GatewayError(ErrorCodes.OPCUA_AUTH, `cannot read the user certificate or key: ${errorText(e)}`, { cause: e });
-      }
-      return { type: UserTokenType.Certificate, certificateData, privateKey };
-    }
-    return { type: UserTokenType.Anonymous };
-  }
-
-  /**
-   * Fetches the endpoints (GetEndpoints needs no session), picks the one with our mode and policy
-   * and checks its certificate against the trust list. Unknown certificates land in rejected/ and
-   * are refused with GW_ERR_OPCUA_UNTRUSTED and the command that trusts them, unless
-   * trustUnknownServers is set (then trusted on first use and logged).
-   */
-  private async checkServer(identity: ClientIdentity): Promise<Buffer> {
-    const c = this.device.connection;
-    const pki = this.pki!;
-    const discovery = OPCUAClient.create({
-      applicationName: APPLICATION_NAME,
-      applicationUri: identity.applicationUri,
-      clientName: `${this.deviceId}-discovery`,
-      clientCertificateManager: pki.cm,
-      certificateFile: identity.certificateFile,
-      privateKeyFile: identity.privateKeyFile,
-      endpointMustExist: false,
-      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
-      transportTimeout: c.requestTimeout,
-      defaultTransactionTimeout: c.requestTimeout,
-    });
-    let endpoints: EndpointDescription[];
-    try {
-      await withTimeout(discovery.connect(c.endpoint), c.requestTimeout * 2, `connecting to ${c.endpoint}`);
-      endpoints = await withTimeout(discovery.getEndpoints(), c.requestTimeout, 'GetEndpoints');
-    } catch (e) {
-      throw new GatewayError(ErrorCodes.NOT_CONNECTED, `cannot connect to ${c.endpoint}: ${errorText(e)}`, { cause: e });
-    } finally {
-      await discovery.disconnect().catch(() => undefined);
-    }
-    const mode = MessageSecurityMode[c.securityMode];
-    const policyUri = SecurityPolicy[c.securityPolicy];
-    const ep = endpoints.find((e) => e.securityMode === mode && e.securityPolicyUri === policyUri);
-    if (!ep || !ep.serverCertificate) {
-      const offered = [...new Set(endpoints.map((e) => `${MessageSecurityMode[e.securityMode]}/${(e.securityPolicyUri ?? '').split('#')[1] ?? e.securityPolicyUri}`))].join(', ');
-      throw new GatewayError(ErrorCodes.NOT_CONNECTED, `${c.endpoint} offers no endpoint with securityMode ${c.securityMode} and securityPolicy ${c.securityPolicy}; it offers: ${offered}`);
-    }
-    const cert = Buffer.from(ep.serverCertificate);
-    const status = await pki.cm.checkCertificate(cert);
-    if (status.isGood()) return cert;
-    const leaf = leafCertificate(cert);
-    if (status.name === 'BadCertificateUntrusted' && c.trustUnknownServers) {
-      await pki.cm.trustCertificate(cert);
-      this.log.warn({ sha1: thumbprint(leaf), pki: pki.dir }, 'opcua: trusted an unknown server certificate on first use (connection.trustUnknownServers: true)');
-      return cert;
-    }
-    if (status.name === 'BadCertificateUntrusted') await pki.cm.rejectCertificate(cert).catch(() => undefined);
-    const file = rejectedFileOf(pki.dir, leaf);
-    const where = file ? `it was put in ${file}; trust it with: ${trustCommand(file, pki.dir)}` : `save the server certificate and run: fgw pki trust <server-cert.der> --pki ${pki.dir}`;
-    throw new GatewayError(
-      ErrorCodes.OPCUA_UNTRUSTED,
-      `the server certificate of ${c.endpoint} (sha1 ${thumbprint(leaf)}) is not trusted (${status.name}); ${where}`,
-    );
   }
 
   /** OperationLimits read once per connect; 0 = the server states no limit. */

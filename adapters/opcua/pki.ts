@@ -145,9 +145,11 @@ export function rejectedFileOf(dir: string, der: Buffer): string | undefined {
   return f ? join(folder, f) : undefined;
 }
 
-/** The command a user runs to trust a refused server certificate. */
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The command a user runs to trust a refused server certificate (paths shell-quoted: node-opcua names contain "[...]"). */
 export function trustCommand(certFile: string, dir: string): string {
-  return `fgw pki trust ${JSON.stringify(certFile).slice(1, -1)} --pki ${dir}`;
+  return `fgw pki trust ${shellQuote(certFile)} --pki ${shellQuote(dir)}`;
 }
 
 function describeCert(file: string): string {

@@ -4,6 +4,8 @@
  * give that tag bad quality while the rest works; poll mode reads at the device interval; writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { runBrowse } from '../../adapters/opcua/browse.js';
 import opcua from '../../adapters/opcua/index.js';
 import { OpcuaSimulator, type SimDataType } from '../../adapters/opcua/simulator.js';
 import type { Adapter, FieldKind, Value } from '../../adapters/types.js';
@@ -150,5 +152,25 @@ describe('opcua end to end', () => {
     expect(s.connected).toBe(true);
     expect(s.good).toBe(sink.readings.filter((r) => r.quality !== 'bad').length);
     expect(s.bad).toBe(sink.readings.filter((r) => r.quality === 'bad').length);
+  });
+
+  it('fgw browse prints ready-to-paste YAML tag entries (SignAndEncrypt, username, trust on first use)', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runBrowse(
+      [sim.endpoint, '--security', 'SignAndEncrypt', '--policy', 'Basic256Sha256', '--user', 'gateway', '--password', 'secret', '--pki', `${dir.path}/browse-pki`, '--trust-unknown', '--depth', '3'],
+      { out: (s) => out.push(s), err: (s) => err.push(s) },
+    );
+    expect(code).toBe(0);
+    const text = out.join('\n');
+    expect(text).toContain('- { name: lathe3_state, nodeId: "ns=1;s=Lathe3.State" }  # Int32 → integer');
+    expect(text).toContain('- { name: lathe3_spindle_speed, nodeId: "ns=1;s=Lathe3.SpindleSpeed" }  # Double → float');
+    expect(text).toContain('- { name: test_date_time, nodeId: "ns=1;s=Test.DateTime" }  # DateTime → integer');
+    expect(text).not.toMatch(/nodeId: "i=|ns=0;/);
+    const doc = parseYaml(text) as { tags: Array<{ name: string; nodeId: string }> };
+    expect(doc.tags).toHaveLength(4 + TYPES.length + 2);
+    const parsed = opcua.deviceSchema.safeParse({ id: 'pasted', protocol: 'opcua', connection: { endpoint: sim.endpoint }, tags: doc.tags });
+    expect(parsed.success).toBe(true);
+    expect(err.join('\n')).toContain('trusted an unknown server certificate');
   });
 });

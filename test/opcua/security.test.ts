@@ -61,7 +61,7 @@ describe('opcua security', () => {
     const { adapter, sink, cap } = start('lathe-untrusted', data(), { auth: USER });
     const lastError = await waitFor('untrusted error', () => adapter.status().lastError);
     expect(lastError).toMatch(/^GW_ERR_OPCUA_UNTRUSTED: /);
-    const m = /trust it with: fgw pki trust (\S+) --pki (\S+)/.exec(lastError);
+    const m = /trust it with: fgw pki trust '([^']+)' --pki (\S+)$/.exec(lastError);
     expect(m).not.toBeNull();
     const [, certFile, pkiDir] = m!;
     expect(pkiDir).toBe(join(data(), 'pki'));
