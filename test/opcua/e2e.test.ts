@@ -10,6 +10,7 @@ import opcua from '../../adapters/opcua/index.js';
 import { OpcuaSimulator, type SimDataType } from '../../adapters/opcua/simulator.js';
 import type { Adapter, FieldKind, Value } from '../../adapters/types.js';
 import { isGatewayError } from '../../config/errors.js';
+import { openStore } from '../../ingest/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { MemorySink, captureLog, makeCtx, type LogCapture } from './helpers.js';
@@ -172,5 +173,41 @@ describe('opcua end to end', () => {
     const parsed = opcua.deviceSchema.safeParse({ id: 'pasted', protocol: 'opcua', connection: { endpoint: sim.endpoint }, tags: doc.tags });
     expect(parsed.success).toBe(true);
     expect(err.join('\n')).toContain('trusted an unknown server certificate');
+  });
+
+  it('into the real embedded store: kinds, values, statuses and source timestamps are kept as served', async () => {
+    const storeDir = tempDir('fgw-opcua-store-');
+    const store = openStore({ path: storeDir.path, maxSizeBytes: 64 * 1024 * 1024, retentionMs: 86_400_000, limitsIntervalMs: 0 });
+    const cap2 = captureLog('lathe-store');
+    const device = opcua.deviceSchema.parse({
+      id: 'lathe-store',
+      protocol: 'opcua',
+      interval: '100ms',
+      connection: { endpoint: sim.endpoint },
+      tags: [
+        { name: 'i64', nodeId: 'ns=1;s=Test.Int64' },
+        { name: 'when', nodeId: 'ns=1;s=Test.DateTime' },
+        { name: 'text', nodeId: 'ns=1;s=Test.LocalizedText' },
+        { name: 'status', nodeId: 'ns=1;s=Test.Status' },
+      ],
+    });
+    sim.set('Test.Int64', -9007199254740991, { sourceTimestamp: T0 + 10_000 });
+    sim.set('Test.DateTime', Date.UTC(2026, 0, 2, 3, 4, 5, 678), { sourceTimestamp: T0 + 10_001 });
+    sim.set('Test.LocalizedText', '运行', { sourceTimestamp: T0 + 10_002 });
+    sim.set('Test.Status', 0, { status: 'BadSensorFailure', sourceTimestamp: T0 + 10_003 });
+    const a = opcua.create(device, makeCtx('lathe-store', dir.path, store, cap2.log));
+    try {
+      await a.start();
+      await waitFor('4 readings stored', () => store.latest('lathe-store').length === 4);
+      const byTag = Object.fromEntries(store.latest('lathe-store').map((r) => [r.tag, r]));
+      expect(byTag.i64).toMatchObject({ kind: 'integer', value: -9007199254740991, quality: 'good', ts: T0 + 10_000 });
+      expect(byTag.when).toMatchObject({ kind: 'integer', value: Date.UTC(2026, 0, 2, 3, 4, 5, 678), quality: 'good', ts: T0 + 10_001 });
+      expect(byTag.text).toMatchObject({ kind: 'string', value: '运行', quality: 'good', ts: T0 + 10_002 });
+      expect(byTag.status).toMatchObject({ kind: 'float', value: null, quality: 'bad', error: 'BadSensorFailure', ts: T0 + 10_003 });
+    } finally {
+      await a.stop();
+      await store.close();
+      storeDir.cleanup();
+    }
   });
 });
