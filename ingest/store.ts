@@ -50,6 +50,8 @@ export interface OpenStoreOptions {
   commitIntervalMs?: number;
   /** commit at once when this many rows are queued (default 20000) */
   commitRows?: number;
+  /** how long a write waits for another connection's lock before failing (default 5000) */
+  busyTimeoutMs?: number;
   /**
    * whether a forwarder drains this store; stats().backlog is 0 without one (the contract). It also
    * turns on by itself when a cursor is read or set (the Forwarder does so when it starts).
@@ -131,7 +133,7 @@ class SqliteStore implements Store {
   private readonly listeners = new Set<(rows: number) => void>();
 
   private readonly st: ReturnType<SqliteStore['prepare']>;
-  private readonly insertTx: (batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>) => number;
+  private readonly insertTx: (batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => number;
 
   constructor(opts: OpenStoreOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -148,7 +150,7 @@ class SqliteStore implements Store {
       this.db = new Database(this.file);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
       this.db.pragma('journal_size_limit = 67108864');this.db.pragma('wal_autocheckpoint = 10000');
       this.db.pragma('cache_size = -32768');
       this.db.exec(SCHEMA);
@@ -165,18 +167,29 @@ class SqliteStore implements Store {
       this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), s.id);
     }
     const st = this.st;
-    this.insertTx = this.db.transaction((batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>) => {
+    this.insertTx = this.db.transaction((batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => {
       let n = 0;
       for (const b of batches) {
         for (const r of b.readings) {
-          const sid = this.seriesId(b.measurement, r.device, r.tag, r.kind);
+          // one malformed reading must not fail the whole group commit (other devices' rows)
+          if (typeof r.ts !== 'number' || !Number.isFinite(r.ts) || typeof r.device !== 'string' || typeof r.tag !== 'string') {
+            rejected.push(r);
+            continue;
+          }
+          const sid = this.seriesId(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
           const v = r.value;
           let num: number | null = null;
           let text: string | null = null;
+          let quality = QUALITY_CODE[r.quality] ?? 2;
+          let error = typeof r.error === 'string' ? r.error : null;
           if (typeof v === 'number') num = v;
           else if (typeof v === 'boolean') num = v ? 1 : 0;
           else if (typeof v === 'string') text = v;
-          st.insertReading.run(sid, r.ts, num, text, QUALITY_CODE[r.quality] ?? 2, r.error ?? null);
+          else if (v !== null && v !== undefined) {
+            quality = 2;
+            error = 'BAD_VALUE';
+          }
+          st.insertReading.run(sid, Math.trunc(r.ts), num, text, quality, error);
           n++;
         }
       }
@@ -237,6 +250,9 @@ class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new GatewayError(ErrorCodes.STORE, 'the store is closed'));
     if (readings.length === 0) return Promise.resolve();
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    // pollers need not await write(): a failed commit is logged here, and must not become an
+    // unhandled rejection that takes the whole gateway down; those who await still see it
+    p.catch(() => undefined);
     this.pending.push({ measurement, readings });
     this.pendingRows += readings.length;
     if (this.pendingRows >= this.commitRows) this.flush();
@@ -271,9 +287,10 @@ class SqliteStore implements Store {
     this.waiters = [];
     this.pendingRows = 0;
     let n: number;
+    const rejected: Reading[] = [];
     const t0 = performance.now();
     try {
-      n = this.insertTx(batches);
+      n = this.insertTx(batches, rejected);
       this.lastCommitMs = performance.now() - t0;
     } catch (e) {
       this.reloadSeriesCache();
@@ -283,6 +300,18 @@ class SqliteStore implements Store {
       return;
     }
     for (const w of waiters) w.resolve();
+    if (rejected.length > 0) {
+      for (const r of rejected.slice(0, 100)) {
+        let payload: string;
+        try {
+          payload = JSON.stringify(r);
+        } catch {
+          payload = String(r);
+        }
+        this.deadLetter({ ts: this.clock.now(), source: 'store', ...(typeof r.device === 'string' ? { device: r.device } : {}), reason: 'BAD_READING', detail: 'no valid ts, device or tag', payload });
+      }
+      this.log?.warn({ rejected: rejected.length }, 'malformed readings kept in the dead-letter table');
+    }
     for (const l of this.listeners) {
       try {
         l(n);

@@ -317,6 +317,19 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.stats().dropped).toBe(dropped);
     });
 
+    it('a malformed reading is dead-lettered or marked bad; the other readings of the same commit are stored', async () => {
+      const s = make();
+      const bad = { device: 'd', tag: 'x', ts: Number.NaN, kind: 'float', value: 1, quality: 'good' } as Reading;
+      const odd = { device: 'd', tag: 'y', ts: T + 1, kind: 'float', value: { not: 'a value' }, quality: 'good' } as unknown as Reading;
+      await Promise.all([s.write([rd('d', 'ok', T, 1), bad, odd]), s.write([rd('e', 'ok', T, 2)])]);
+      expect(s.query({}).map((r) => [r.device, r.tag, r.value, r.quality, r.error ?? null])).toEqual([
+        ['d', 'ok', 1, 'good', null],
+        ['e', 'ok', 2, 'good', null],
+        ['d', 'y', null, 'bad', 'BAD_VALUE'],
+      ]);
+      expect(s.deadLetters().map((d) => [d.source, d.reason, d.device])).toEqual([['store', 'BAD_READING', 'd']]);
+    });
+
     it('write after close rejects with GW_ERR_STORE; close is idempotent and commits what was queued', async () => {
       const s = make();
       const p = s.write([rd('d', 'a', T, 1)]);

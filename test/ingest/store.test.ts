@@ -37,4 +37,24 @@ describe('SQLite specifics', () => {
     db.close();
     await s.close();
   });
+
+  it('a failed commit (database locked by another process) rejects with GW_ERR_STORE, is logged, never an unhandled rejection, and the store goes on', async () => {
+    const dir = tempDir('fgw-store-');
+    dirs.push(dir);
+    const errors: string[] = [];
+    const log = { error: (o: { err?: string }, msg: string) => errors.push(`${msg}: ${o.err}`), warn: () => undefined } as unknown as import('pino').Logger;
+    const s = openStore({ path: dir.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, busyTimeoutMs: 20, log });
+    const other = new Database(join(dir.path, STORE_FILE));
+    other.exec('BEGIN EXCLUSIVE');
+    const row: Reading = { device: 'd', tag: 't', ts: 1, kind: 'float', value: 1, quality: 'good' };
+    void s.write([row]); // a poller that does not await: must not crash the process
+    await expect(s.write([{ ...row, ts: 2 }])).rejects.toMatchObject({ code: 'GW_ERR_STORE' });
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors[0]).toMatch(/store commit failed: .*locked/);
+    other.exec('COMMIT');
+    other.close();
+    await s.write([{ ...row, ts: 3 }]);
+    expect(s.query({}).map((r) => r.ts)).toEqual([3]);
+    await s.close();
+  });
 });
