@@ -12,8 +12,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { parseDuration } from '../config/common.js';
 import { ErrorCodes, GatewayError, isGatewayError, errorText } from '../config/errors.js';
-import { evaluate, validateInput, type VerifyResult } from './evaluate.js';
+import { evaluate, registeredConsumerSystems, validateInput, type VerifyResult } from './evaluate.js';
 import { gatherFacts, type DeviceSpec, type FactQuery } from './facts.js';
 import type { Lang } from './i18n.js';
 import { instantMs } from './measure.js';
@@ -85,11 +86,12 @@ export function parseWindowTime(text: string, offsetMs: number, field: string): 
   const t = text.trim();
   let ms: number;
   if (t === 'now') ms = Date.now();
+  else if (/^-\d/.test(t) && parseDuration(t.slice(1)) !== undefined) ms = Date.now() - parseDuration(t.slice(1))!;
   else if (/^\d{11,}$/.test(t)) ms = Number(t);
   else if (/^\d{4}-\d{2}-\d{2}$/.test(t)) ms = instantMs(t, offsetMs);
   else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/.test(t)) ms = /(Z|[+-]\d{2}:\d{2})$/.test(t) ? Date.parse(t) : Date.parse(`${t}Z`) - offsetMs;
   else ms = Number.NaN;
-  if (!Number.isFinite(ms)) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms or now)`, { details: [`${field}: not a time`] });
+  if (!Number.isFinite(ms)) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms, now or -15m)`, { details: [`${field}: not a time`] });
   return ms;
 }
 
@@ -186,7 +188,7 @@ export async function verify(args: VerifyArgs, cfg: GatewayConfigLike, io?: Veri
     projectFile: loaded.path,
     policy,
     devices,
-    registeredSystems: [...new Set((cfg.http?.tokens ?? []).map((t) => t.system))],
+    registeredSystems: registeredConsumerSystems(cfg.http?.tokens ?? []),
     facts,
     ...(orders ? { orders } : {}),
     preliminary: args.preliminary,

@@ -196,3 +196,14 @@ function moneyRules(s: SubsidyResult): RuleResult[] {
   }
   return out;
 }
+
+/**
+ * Token systems whose reads are never evidence of data use: the gateway's own dashboard and
+ * anonymous loopback access. Everything else configured in `http.tokens` is a registered consumer.
+ */
+export const NON_CONSUMER_SYSTEMS: readonly string[] = ['dashboard', 'anonymous'];
+
+/** The registered consumer systems of a gateway config (distinct token systems, minus non-consumers). */
+export function registeredConsumerSystems(tokens: ReadonlyArray<{ system: string }>): string[] {
+  return [...new Set(tokens.map((t) => t.system))].filter((s) => !NON_CONSUMER_SYSTEMS.includes(s.toLowerCase()));
+}

@@ -11,6 +11,7 @@ import { matchOrders, parseCsv, readOrders } from '../../verify/orders.js';
 import { loadPolicy, parsePolicyText } from '../../verify/policy.js';
 import { parseProjectText } from '../../verify/project.js';
 import { parseWindowTime } from '../../verify/cli.js';
+import { registeredConsumerSystems } from '../../verify/evaluate.js';
 
 const policyFile = fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url));
 const canonical = readFileSync(fileURLToPath(new URL('../../config/project.yaml', import.meta.url)), 'utf8');
@@ -125,5 +126,22 @@ describe('window times', () => {
   ])('%s', (text, ms) => expect(parseWindowTime(text, 8 * 3_600_000, '--from')).toBe(ms));
   it('rejects what is not a time, naming the option', () => {
     expect(() => parseWindowTime('last tuesday', 0, '--from')).toThrow(/--from/);
+    expect(() => parseWindowTime('-10 minutes', 0, '--from')).toThrow(/--from/);
   });
+  it('takes times relative to now ("-10m", as the demo prints)', () => {
+    const before = Date.now();
+    const t = parseWindowTime('-10m', 8 * 3_600_000, '--from');
+    const after = Date.now();
+    expect(t).toBeGreaterThanOrEqual(before - 600_000);
+    expect(t).toBeLessThanOrEqual(after - 600_000);
+  });
+});
+
+describe('registered consumer systems', () => {
+  it.each([
+    [[{ system: 'MES' }, { system: 'platform' }, { system: 'MES' }], ['MES', 'platform']],
+    [[{ system: 'MES' }, { system: 'dashboard' }, { system: 'Dashboard' }], ['MES']],
+    [[{ system: 'anonymous' }], []],
+    [[], []],
+  ])('%j → %j', (tokens, want) => expect(registeredConsumerSystems(tokens)).toEqual(want));
 });

@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorText } from '../../../config/errors.js';
-import { evaluate } from '../../../verify/evaluate.js';
+import { evaluate, registeredConsumerSystems } from '../../../verify/evaluate.js';
 import { gatherFacts, type DeviceSpec } from '../../../verify/facts.js';
 import { instantMs } from '../../../verify/measure.js';
 import { matchOrders, type OrderMatch } from '../../../verify/orders.js';
@@ -26,8 +26,6 @@ import { storeFacts } from '../../../verify/source-store.js';
 import { deviceOut, type ApiContext, type RouteOptions } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
-/** token systems whose reads are never data use */
-export const NON_CONSUMER_SYSTEMS = ['dashboard', 'anonymous'];
 
 const DAY_MS = 86_400_000;
 
@@ -111,7 +109,7 @@ async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Pol
   if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
     orders = matchOrders(readFileSync(loaded.erpOrdersPath, 'utf8'), p.evidence.erpOrders!, readFileSync(loaded.mesOrdersPath, 'utf8'), p.evidence.mesOrders!);
   }
-  const systems = [...new Set(ctx.runtime.config.http.tokens.map((t) => t.system))].filter((s) => !NON_CONSUMER_SYSTEMS.includes(s.toLowerCase()));
+  const systems = registeredConsumerSystems(ctx.runtime.config.http.tokens);
   const gw = ctx.runtime.config.gateway;
   const r = evaluate({
     project: p,
