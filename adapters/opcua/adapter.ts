@@ -140,6 +140,7 @@ export class OpcuaAdapter implements Adapter {
       let connectedAt: number | undefined;
       try {
         this.live = await this.connect();
+        if (this.closed) break; // stop() came while connecting: the finally below closes the session
         connectedAt = this.ctx.clock.now();
         this.st.connected = true;
         if (this.lastErrorText !== undefined) this.log.info('opcua connection restored');

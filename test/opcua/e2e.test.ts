@@ -50,6 +50,8 @@ beforeAll(async () => {
       ...TYPES.map(([t, v]) => ({ id: `Test.${t}`, dataType: t, value: v })),
       { id: 'Test.Status', dataType: 'Double' as const, value: 10 },
       { id: 'Test.ReadOnly', dataType: 'Int32' as const, value: 7, writable: false },
+      { id: 'Test.Deadband', dataType: 'Double' as const, value: 100 },
+      { id: 'Test.Marker', dataType: 'Int32' as const, value: 0 },
     ],
   });
   for (const [t, v] of TYPES) sim.set(`Test.${t}`, v, { sourceTimestamp: T0 });
@@ -68,6 +70,9 @@ beforeAll(async () => {
       { name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' },
       { name: 'program', role: 'parameter', nodeId: 'ns=1;s=Lathe3.Program', mode: 'poll' },
       { name: 'read_only', nodeId: 'ns=1;s=Test.ReadOnly', writable: true },
+      { name: 'damped', nodeId: 'ns=1;s=Test.Deadband', deadband: { type: 'absolute', value: 5 } },
+      { name: 'undamped', nodeId: 'ns=1;s=Test.Deadband' },
+      { name: 'marker', nodeId: 'ns=1;s=Test.Marker' },
     ],
   });
   adapter = opcua.create(device, makeCtx('lathe-e2e', dir.path, sink, cap.log));
@@ -117,6 +122,19 @@ describe('opcua end to end', () => {
   it('a node that is not a variable is bad with the server\'s status name', async () => {
     const r = await waitFor('folder reading', () => sink.last('folder'));
     expect(r).toMatchObject({ quality: 'bad', value: null, error: 'BadAttributeIdInvalid' });
+  });
+
+  it('an absolute deadband of 5 drops a change of 3 and reports a change of 10', async () => {
+    await waitFor('damped 100', () => sink.of('damped').find((r) => r.value === 100));
+    sim.set('Test.Deadband', 103);
+    // the undamped tag on the same node shows the server sampled 103; a later publish (marker) shows
+    // the damped item had its chance to report it
+    await waitFor('undamped 103', () => sink.of('undamped').find((r) => r.value === 103));
+    sim.set('Test.Marker', 1);
+    await waitFor('marker 1', () => sink.of('marker').find((r) => r.value === 1));
+    sim.set('Test.Deadband', 110);
+    await waitFor('damped 110', () => sink.of('damped').find((r) => r.value === 110));
+    expect(sink.of('damped').map((r) => r.value)).toEqual([100, 110]);
   });
 
   it('poll mode reads at the device interval, unchanged values included', async () => {
@@ -169,7 +187,7 @@ describe('opcua end to end', () => {
     expect(text).toContain('- { name: test_date_time, nodeId: "ns=1;s=Test.DateTime" }  # DateTime → integer');
     expect(text).not.toMatch(/nodeId: "i=|ns=0;/);
     const doc = parseYaml(text) as { tags: Array<{ name: string; nodeId: string }> };
-    expect(doc.tags).toHaveLength(4 + TYPES.length + 2);
+    expect(doc.tags).toHaveLength(4 + TYPES.length + 4);
     const parsed = opcua.deviceSchema.safeParse({ id: 'pasted', protocol: 'opcua', connection: { endpoint: sim.endpoint }, tags: doc.tags });
     expect(parsed.success).toBe(true);
     expect(err.join('\n')).toContain('trusted an unknown server certificate');

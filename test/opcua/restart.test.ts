@@ -37,6 +37,7 @@ beforeAll(async () => {
     tags: [
       { name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' },
       { name: 'parts', role: 'counter', nodeId: 'ns=1;s=Lathe3.PartCount' },
+      { name: 'program', role: 'parameter', nodeId: 'ns=1;s=Lathe3.Program', mode: 'poll' },
     ],
   });
   adapter = opcua.create(device, { ...makeCtx('lathe-restart', dir.path, sink, cap.log), clock }) as OpcuaAdapter;
@@ -65,6 +66,7 @@ describe('opcua server restart', () => {
     // starts: attempts are never closer than the backoff floor (reconnectDelay / 2) and never
     // further apart than the cap: no storm, no giving up
     const attemptsAt: number[] = [clock.now()];
+    expect(sink.last('program')).toMatchObject({ value: 'O1000', quality: 'good' });
     const step = async () => {
       await waitFor('supervisor sleeping on the clock or connected', () => clock.pending() === 1 || adapter.status().connected);
       if (adapter.status().connected) return;
@@ -93,6 +95,12 @@ describe('opcua server restart', () => {
     expect(adapter.connectAttempts).toBe(attemptsBefore + 1);
     sim.set('Lathe3.PartCount', 43);
     await waitFor('parts 43', () => sink.of('parts').find((r) => r.value === 43 && r.quality === 'good'));
+    // the polled tag resumes too (its timer runs on the same ManualClock)
+    sim.set('Lathe3.Program', 'O2000');
+    await waitFor('polled O2000 (advancing the clock one poll interval per check)', async () => {
+      await clock.advance(100);
+      return sink.of('program').some((r) => r.value === 'O2000');
+    });
     expect(sim.sessionsCreated).toBe(1);
     expect(sim.liveSessions()).toBe(1);
     expect(cap.lines().filter((l) => l.msg === 'opcua connection restored')).toHaveLength(1);
