@@ -23,6 +23,13 @@ export function parseSize(text: string): number | undefined {
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
 }
 
+export function formatSize(bytes: number): string {
+  for (const [u, f] of [['TB', 1024 ** 4], ['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+    if (bytes >= f && bytes % f === 0) return `${bytes / f}${u}`;
+  }
+  return `${bytes}B`;
+}
+
 export function formatDuration(ms: number): string {
   for (const [u, f] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
     if (ms >= f && ms % f === 0) return `${ms / f}${u}`;
@@ -43,6 +50,7 @@ export const duration = (description: string) =>
       }
       return ms;
     })
+    .meta({ format: 'duration' })
     .describe(description);
 
 /** A size written as a string ("512MB", "2GB") or a number of bytes. Output: bytes. */
@@ -58,6 +66,7 @@ export const size = (description: string) =>
       }
       return b;
     })
+    .meta({ format: 'size' })
     .describe(description);
 
 /** What a tag means for the verifier (RULES.md "minimum signal set"). */
