@@ -110,7 +110,12 @@ async function ensureClientCertificate(cm: OPCUACertificateManager, dir: string,
 
 /** DER of a certificate file written as DER or PEM. */
 export function readCertificateDer(file: string): Buffer {
-  const raw = readFileSync(file);
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (e) {
+    throw new GatewayError(ErrorCodes.USAGE, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     return Buffer.from(new X509Certificate(raw).raw);
   } catch (e) {

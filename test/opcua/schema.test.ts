@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import opcua from '../../adapters/opcua/index.js';
+import { parse as parseYaml } from 'yaml';
 import { parseConfigText } from '../../config/load.js';
 
 const base = { id: 'm1', protocol: 'opcua', connection: { endpoint: 'opc.tcp://127.0.0.1:4840' }, tags: [{ name: 'a', nodeId: 'ns=1;s=A' }] };
@@ -30,6 +31,16 @@ describe('opcua schema', () => {
       ['program', 'ns=1;s=Lathe3.Program', 'poll'],
     ]);
     expect(lathe.tags[2]!.deadband).toEqual({ type: 'absolute', value: 5 });
+  });
+
+  it('accepts the README sample (samples cannot drift)', () => {
+    const readme = readFileSync(new URL('../../adapters/opcua/README.md', import.meta.url), 'utf8');
+    const block = /## Sample\s+```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const doc = parseYaml(block!.replace(/\$\{(\w+):-([^}]*)\}/g, '$2')) as { devices: unknown[] };
+    const d = opcua.deviceSchema.parse(doc.devices[0]);
+    expect(d.connection.securityPolicy).toBe('Basic256Sha256');
+    expect(d.tags).toHaveLength(4);
   });
 
   it('fills the documented defaults', () => {

@@ -6,7 +6,7 @@
  * the client certificate is made once and kept, its SAN URI equal to the applicationUri.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua';
@@ -124,5 +124,23 @@ describe('opcua security', () => {
     // every session so far (several adapters, each a restart of the PKI) used the same certificate
     expect(sim.clientUris.length).toBeGreaterThanOrEqual(5);
     expect(new Set(sim.clientUris)).toEqual(new Set([uri]));
+  });
+
+  it('fgw pki trust --config trusts a certificate file in the PKI of the config\'s OPC UA devices', async () => {
+    const cfgDir = join(dir.path, 'cfg');
+    const certFile = join(dir.path, 'server-cert.der');
+    writeFileSync(certFile, sim.certificate());
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(cfgDir, { recursive: true });
+    const yaml = readFileSync(new URL('../../config/gateway.yaml', import.meta.url), 'utf8').replace('path: ./data/line-01', 'path: ./store');
+    writeFileSync(join(cfgDir, 'gateway.yaml'), yaml);
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+    expect(await runPki(['trust', certFile, '--config', join(cfgDir, 'gateway.yaml')], io)).toBe(0);
+    const trusted = readdirSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs'));
+    expect(trusted).toHaveLength(1);
+    expect(Buffer.from(new X509Certificate(readFileSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs', trusted[0]!))).raw).equals(sim.certificate())).toBe(true);
+    const err = await runPki(['trust', join(dir.path, 'missing.der'), '--pki', cfgDir], io).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'GW_ERR_USAGE' });
   });
 });
