@@ -50,6 +50,7 @@ interface Live {
   subscription?: ClientSubscription;
   limits: { maxNodesPerRead: number; maxMonitoredItemsPerCall: number };
   pollTimer?: ReturnType<AdapterContext['clock']['setTimeout']>;
+  republishTimer?: ReturnType<AdapterContext['clock']['setTimeout']>;
   polling?: Promise<void>;
   lost: Promise<string>;
   markLost: (reason: string) => void;
@@ -84,6 +85,8 @@ export class OpcuaAdapter implements Adapter {
   private readonly types = new Map<string, TagType>();
   private readonly badAtConnect = new Map<string, string>();
   private readonly logged = new Set<string>();
+  /** last reading of each subscribed tag and when it was reported (for republishInterval) */
+  private readonly lastSubscribed = new Map<string, { reading: Reading; at: number }>();
   private readonly abort = new AbortController();
   private readonly nodeIds: Map<string, NodeId>;
   private readonly tagsByName: Map<string, OpcuaTag>;
@@ -206,6 +209,7 @@ export class OpcuaAdapter implements Adapter {
       await this.resolveTypes(live);
       await this.subscribe(live);
       this.startPolling(live);
+      this.startRepublish(live);
       return live;
     } catch (e) {
       await client.disconnect().catch(() => undefined);
@@ -382,7 +386,31 @@ export class OpcuaAdapter implements Adapter {
     const d = decodeDataValue(type.kind, rawOf(dv), this.ctx.clock.now());
     const r: Reading = { device: this.deviceId, tag: t.name, ts: d.ts, kind: type.kind, value: d.value, quality: d.quality };
     if (d.error) r.error = d.error;
+    if (t.mode === 'subscribe') this.lastSubscribed.set(t.name, { reading: r, at: this.ctx.clock.now() });
     this.emit(r);
+  }
+
+  /**
+   * A subscription reports changes only, so a quiet machine would leave reporting slots empty. While
+   * the subscription is alive (its keep-alives say nothing changed), the last value of a subscribed
+   * tag that has not been reported for `republishInterval` is reported again with ts = now.
+   */
+  private startRepublish(live: Live): void {
+    const every = this.device.republishInterval;
+    if (every <= 0 || !live.subscription) return;
+    const sweepMs = Math.max(100, Math.floor(every / 4));
+    const sweep = () => {
+      if (this.live !== live || this.closed) return;
+      const now = this.ctx.clock.now();
+      for (const [tag, last] of this.lastSubscribed) {
+        if (now - last.at < every) continue;
+        const r: Reading = { ...last.reading, ts: now };
+        this.lastSubscribed.set(tag, { reading: r, at: now });
+        this.emit(r);
+      }
+      live.republishTimer = this.ctx.clock.setTimeout(sweep, sweepMs);
+    };
+    live.republishTimer = this.ctx.clock.setTimeout(sweep, sweepMs);
   }
 
   // ---------------------------------------------------------------- polling
@@ -464,6 +492,8 @@ export class OpcuaAdapter implements Adapter {
     this.live = undefined;
     if (!live) return;
     this.ctx.clock.clearTimeout(live.pollTimer);
+    this.ctx.clock.clearTimeout(live.republishTimer);
+    this.lastSubscribed.clear();
     await live.polling?.catch(() => undefined);
     const t = this.device.connection.requestTimeout;
     // close the session (and its subscription) if the server can still hear us, then the channel

@@ -96,6 +96,9 @@ export const opcuaDeviceSchema = z
     ...baseDeviceFields,
     protocol: z.literal('opcua').describe('OPC UA client (node-opcua).'),
     connection: connectionSchema,
+    republishInterval: duration(
+      'Report the last value of a subscribed tag again (ts = now) when it has not changed for this long, so a quiet machine still fills every reporting slot; 0 disables. Default 30s.',
+    ).default(30_000),
     tags: z.array(opcuaTagSchema).min(1).describe('Variables to collect.'),
   })
   .superRefine((d, ctx) => uniqueTagNames(d.tags, ctx));

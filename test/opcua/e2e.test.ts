@@ -61,6 +61,7 @@ beforeAll(async () => {
     id: 'lathe-e2e',
     protocol: 'opcua',
     interval: '100ms',
+    republishInterval: 0,
     connection: { endpoint: sim.endpoint },
     tags: [
       ...TYPES.map(([t]) => ({ name: `t_${t.toLowerCase()}`, nodeId: `ns=1;s=Test.${t}` })),
@@ -135,6 +136,31 @@ describe('opcua end to end', () => {
     sim.set('Test.Deadband', 110);
     await waitFor('damped 110', () => sink.of('damped').find((r) => r.value === 110));
     expect(sink.of('damped').map((r) => r.value)).toEqual([100, 110]);
+  });
+
+  it('republishInterval reports an unchanged subscribed value again, with ts = now', async () => {
+    const sink2 = new MemorySink();
+    const device = opcua.deviceSchema.parse({
+      id: 'lathe-quiet',
+      protocol: 'opcua',
+      interval: '100ms',
+      republishInterval: '200ms',
+      connection: { endpoint: sim.endpoint },
+      tags: [{ name: 'program', nodeId: 'ns=1;s=Lathe3.Program' }],
+    });
+    const a = opcua.create(device, makeCtx('lathe-quiet', dir.path, sink2, captureLog('lathe-quiet').log));
+    try {
+      await a.start();
+      const first = await waitFor('first program reading', () => sink2.last('program'));
+      await waitFor('3 readings of the unchanged value', () => sink2.of('program').length >= 3);
+      const all = sink2.of('program');
+      expect(all.map((r) => r.value)).toEqual(all.map(() => 'O1000'));
+      expect(all.every((r) => r.quality === 'good' && r.kind === 'string')).toBe(true);
+      for (let i = 1; i < all.length; i++) expect(all[i]!.ts).toBeGreaterThan(all[i - 1]!.ts);
+      expect(all[1]!.ts).toBeGreaterThan(first.ts);
+    } finally {
+      await a.stop();
+    }
   });
 
   it('poll mode reads at the device interval, unchanged values included', async () => {

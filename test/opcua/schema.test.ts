@@ -57,6 +57,7 @@ describe('opcua schema', () => {
       reconnectMaxDelay: 30_000,
     });
     expect(d.tags[0]).toMatchObject({ mode: 'subscribe', queueSize: 10, role: 'other', writable: false });
+    expect(d).toMatchObject({ interval: 1000, enabled: true, republishInterval: 30_000 });
     expect(opcua.deviceSchema.parse({ ...base, connection: { ...base.connection, securityMode: 'Sign' } }).connection.securityPolicy).toBe('Basic256Sha256');
   });
 
