@@ -307,10 +307,12 @@ export class OpcuaAdapter implements Adapter {
     const tags = this.device.tags.filter((t) => t.mode === 'subscribe' && this.usable(t));
     if (tags.length === 0) return;
     const interval = this.device.interval;
+    const keepAliveCount = Math.max(1, Math.min(10, Math.ceil(10_000 / Math.max(1, interval))));
     const sub = await live.session.createSubscription2({
       requestedPublishingInterval: interval,
-      requestedLifetimeCount: 60,
-      requestedMaxKeepAliveCount: 10,
+      // a keep-alive at least every 10 s (or every publishing interval when longer); lifetime 6 keep-alives
+      requestedLifetimeCount: 6 * keepAliveCount,
+      requestedMaxKeepAliveCount: keepAliveCount,
       maxNotificationsPerPublish: 0,
       publishingEnabled: true,
       priority: 1,
@@ -528,4 +530,3 @@ export class OpcuaAdapter implements Adapter {
   }
 }
 
-export { BuiltIn };

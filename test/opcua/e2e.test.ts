@@ -74,6 +74,7 @@ beforeAll(async () => {
       { name: 'damped', nodeId: 'ns=1;s=Test.Deadband', deadband: { type: 'absolute', value: 5 } },
       { name: 'undamped', nodeId: 'ns=1;s=Test.Deadband' },
       { name: 'marker', nodeId: 'ns=1;s=Test.Marker' },
+      { name: 'marker_pct', nodeId: 'ns=1;s=Test.Marker', deadband: { type: 'percent', value: 10 } },
     ],
   });
   adapter = opcua.create(device, makeCtx('lathe-e2e', dir.path, sink, cap.log));
@@ -161,6 +162,14 @@ describe('opcua end to end', () => {
     } finally {
       await a.stop();
     }
+  });
+
+  it('a percent deadband the server refuses (no EURange) falls back to no deadband, logged once', async () => {
+    await waitFor('marker_pct reading', () => sink.last('marker_pct'));
+    expect(sink.last('marker_pct')).toMatchObject({ quality: 'good', kind: 'integer' });
+    const lines = cap.lines().filter((l) => l.tag === 'marker_pct');
+    expect(lines).toHaveLength(1);
+    expect(String(lines[0]!.msg)).toContain('refused the deadband');
   });
 
   it('poll mode reads at the device interval, unchanged values included', async () => {
