@@ -31,7 +31,7 @@ import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
 import { ErrorCodes, GatewayError, errorText, isGatewayError, type ErrorCode } from '../../config/errors.js';
 import type { Adapter, AdapterContext, DeviceStatus, FieldKind, Reading, Value } from '../types.js';
-import { BuiltIn, builtInName, builtInOfNs0DataType, chunk, decodeDataValue, kindOfBuiltIn, toWriteValue, type RawDataValue } from './convert.js';
+import { builtInName, builtInOfNs0DataType, chunk, decodeDataValue, kindOfBuiltIn, toWriteValue, type RawDataValue } from './convert.js';
 import { asConnectError, checkServer, createClient, openSession, withTimeout, type Target } from './connect.js';
 import { acquirePki, resolvePkiDir, type PkiHandle } from './pki.js';
 import type { OpcuaDevice, OpcuaTag } from './schema.js';
@@ -214,7 +214,7 @@ export class OpcuaAdapter implements Adapter {
     } catch (e) {
       await client.disconnect().catch(() => undefined);
       this.live = undefined;
-      throw asConnectError(e, c.endpoint);
+      throw asConnectError(e, c.endpoint, target);
     }
   }
 

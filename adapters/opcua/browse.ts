@@ -171,7 +171,7 @@ export async function runBrowse(argv: string[], io: Io): Promise<number> {
       session = await openSession(target, client);
     } catch (e) {
       await client.disconnect().catch(() => undefined);
-      throw asConnectError(e, endpoint);
+      throw asConnectError(e, endpoint, target);
     }
     try {
       const vars = await walk(session, values.root ?? 'ns=0;i=85', depth, values['include-server'] ?? false);

@@ -136,11 +136,14 @@ export async function openSession(t: Target, client: OPCUAClient, onCreateSessio
 }
 
 /** Any failure while connecting → a GatewayError with a code. */
-export function asConnectError(e: unknown, endpoint: string): GatewayError {
+export function asConnectError(e: unknown, endpoint: string, t?: Pick<Target, 'identity'>): GatewayError {
   if (isGatewayError(e)) return e;
   const text = errorText(e);
   const kind = classifyConnectError(text);
   if (kind === 'auth') return new GatewayError(ErrorCodes.OPCUA_AUTH, `the server rejected the user identity (${text})`, { cause: e });
-  if (kind === 'untrusted') return new GatewayError(ErrorCodes.OPCUA_UNTRUSTED, `certificate check failed: ${text}`, { cause: e });
+  if (kind === 'untrusted') {
+    const own = t ? `; the server must trust the gateway's certificate ${t.identity.certificateFile} (copy it into the server's trusted list, or trust it from the server's rejected folder)` : '';
+    return new GatewayError(ErrorCodes.OPCUA_UNTRUSTED, `${endpoint} refused the gateway's certificate (${text.split('\n')[0]})${own}`, { cause: e });
+  }
   return new GatewayError(ErrorCodes.NOT_CONNECTED, `cannot connect to ${endpoint}: ${text}`, { cause: e });
 }

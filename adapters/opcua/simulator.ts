@@ -67,6 +67,8 @@ export interface OpcuaSimulatorOptions {
   allowAnonymous?: boolean;
   securityModes?: ReadonlyArray<'None' | 'Sign' | 'SignAndEncrypt'>;
   securityPolicies?: ReadonlyArray<'None' | 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss'>;
+  /** accept unknown client certificates (default true); see setTrustClients() */
+  trustClients?: boolean;
   /** OperationLimits.MaxNodesPerRead (0 = no limit) */
   maxNodesPerRead?: number;
   /** OperationLimits.MaxMonitoredItemsPerCall (0 = no limit) */
@@ -154,7 +156,7 @@ export class OpcuaSimulator {
       host,
       hostname: host,
       port: opts.port ?? 0,
-      serverCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, 'server'), automaticallyAcceptUnknownCertificate: true }),
+      serverCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, 'server'), automaticallyAcceptUnknownCertificate: opts.trustClients ?? true }),
       userCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, 'users'), automaticallyAcceptUnknownCertificate: true }),
       allowAnonymous: opts.allowAnonymous ?? true,
       securityModes: (opts.securityModes ?? ['None', 'Sign', 'SignAndEncrypt']).map((m) => MessageSecurityMode[m]),
@@ -231,6 +233,11 @@ export class OpcuaSimulator {
     if (raw instanceof Date) return raw.getTime();
     if (v.dataType === 'LocalizedText') return (raw as { text?: string }).text;
     return raw;
+  }
+
+  /** Whether the server accepts client certificates it does not know yet (known ones stay trusted). */
+  setTrustClients(on: boolean): void {
+    (this.server.serverCertificateManager as OPCUACertificateManager).automaticallyAcceptUnknownCertificate = on;
   }
 
   /** Sessions alive on the server now. */

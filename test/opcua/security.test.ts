@@ -143,4 +143,19 @@ describe('opcua security', () => {
     const err = await runPki(['trust', join(dir.path, 'missing.der'), '--pki', cfgDir], io).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ code: 'GW_ERR_USAGE' });
   });
+
+  it('a server that does not trust the gateway\'s certificate gives GW_ERR_OPCUA_UNTRUSTED naming the certificate to trust', async () => {
+    sim.setTrustClients(false);
+    try {
+      const fresh = join(dir.path, 'gw-fresh');
+      const { adapter, cap } = start('lathe-distrusted', fresh, { auth: USER, trustUnknownServers: true });
+      const lastError = await waitFor('untrusted by the server', () => adapter.status().lastError);
+      expect(lastError).toMatch(/^GW_ERR_OPCUA_UNTRUSTED: .*refused the gateway's certificate/);
+      expect(lastError).toContain(join(fresh, 'pki', 'own', 'certs', 'client_certificate.pem'));
+      expect(cap.lines().filter((l) => l.code === 'GW_ERR_OPCUA_UNTRUSTED')).toHaveLength(1);
+      await adapter.stop();
+    } finally {
+      sim.setTrustClients(true);
+    }
+  });
 });
