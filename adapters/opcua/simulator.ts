@@ -6,6 +6,7 @@
  *
  * Cost: about 1 s and 200+ MB per server: share one per test file.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,8 @@ export class OpcuaSimulator {
   sessionsActivated = 0;
   /** applicationUri each session's client announced, in order */
   readonly clientUris: string[] = [];
+  /** SHA-1 of the certificate each secured session's client presented, in order */
+  readonly clientCertificates: string[] = [];
   private readonly vars = new Map<string, { node: UAVariable; dataType: SimDataType }>();
   private tick?: NodeJS.Timeout;
 
@@ -144,6 +147,8 @@ export class OpcuaSimulator {
     server.on('create_session', (session) => {
       this.sessionsCreated++;
       this.clientUris.push(session.clientDescription?.applicationUri ?? '');
+      const cert = session.channel?.clientCertificate;
+      if (cert) this.clientCertificates.push(createHash('sha1').update(cert).digest('hex'));
     });
     server.on('session_activated', () => this.sessionsActivated++);
   }

@@ -5,7 +5,7 @@
  * works with each policy; a wrong password gives GW_ERR_OPCUA_AUTH; X.509 user certificates work;
  * the client certificate is made once and kept, its SAN URI equal to the applicationUri.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -121,9 +121,13 @@ describe('opcua security', () => {
     expect(existsSync(certFile)).toBe(true);
     const uri = certificateUri(new X509Certificate(readFileSync(certFile)));
     expect(uri).toBe(`urn:${hostname()}:fgw:test-gw`);
-    // every session so far (several adapters, each a restart of the PKI) used the same certificate
+    // every session so far (six adapters one after another, each opening the PKI anew) announced
+    // that URI and presented this very certificate
+    const sha1 = createHash('sha1').update(new X509Certificate(readFileSync(certFile)).raw).digest('hex');
     expect(sim.clientUris.length).toBeGreaterThanOrEqual(5);
     expect(new Set(sim.clientUris)).toEqual(new Set([uri]));
+    expect(sim.clientCertificates.length).toBe(sim.clientUris.length);
+    expect(new Set(sim.clientCertificates)).toEqual(new Set([sha1]));
   });
 
   it('fgw pki trust --config trusts a certificate file in the PKI of the config\'s OPC UA devices', async () => {
