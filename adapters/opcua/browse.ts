@@ -155,16 +155,18 @@ export async function runBrowse(argv: string[], io: Io): Promise<number> {
   const connection = parsed.data;
 
   let pkiDir: string;
-  if (values.pki) pkiDir = values.pki;
-  else if (values.config) {
+  let gatewayId = 'browse';
+  if (values.config) {
     const { loadConfig } = await import('../../config/load.js');
-    pkiDir = join(loadConfig(values.config).config.storage.path, 'pki');
-  } else pkiDir = join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'fgw', 'pki');
+    const { config } = loadConfig(values.config);
+    gatewayId = config.gateway.id;
+    pkiDir = values.pki ?? join(config.storage.path, 'pki');
+  } else pkiDir = values.pki ?? join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'fgw', 'pki');
 
   const log = pino({ level: 'warn' }, { write: (s: string) => io.err(String((JSON.parse(s) as { msg?: string }).msg ?? s)) } as unknown as NodeJS.WritableStream);
   const pki = await acquirePki(pkiDir, { watch: false });
   try {
-    const target: Target = { connection, pki, identity: await pki.identity('browse'), clientName: 'fgw-browse', log };
+    const target: Target = { connection, pki, identity: await pki.identity(gatewayId), clientName: 'fgw-browse', log };
     const client = createClient(target, await checkServer(target));
     let session: ClientSession;
     try {

@@ -157,9 +157,9 @@ export function trustCommand(certFile: string, dir: string): string {
   return `fgw pki trust ${shellQuote(certFile)} --pki ${shellQuote(dir)}`;
 }
 
-function describeCert(file: string): string {
+function describeCert(file: string, der?: Buffer): string {
   try {
-    const c = new X509Certificate(readFileSync(file));
+    const c = new X509Certificate(der ?? readFileSync(file));
     const cn = /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', ');
     return `${basename(file)}\n    subject ${cn}; uri ${certificateUri(c) ?? '-'}; valid ${new Date(c.validFrom).toISOString().slice(0, 10)} .. ${new Date(c.validTo).toISOString().slice(0, 10)}; sha1 ${c.fingerprint.replace(/:/g, '').toLowerCase()}`;
   } catch {
@@ -214,7 +214,7 @@ export async function runPki(argv: string[], io: Io): Promise<number> {
       } finally {
         await h.release();
       }
-      io.out(`trusted ${describeCert(file)}\n  in ${join(dir, 'trusted', 'certs')}`);
+      io.out(`trusted ${describeCert(file, der)}\n  in ${join(dir, 'trusted', 'certs')}`);
     }
     io.out('a running gateway picks the trust list up on its next reconnect attempt');
     return 0;

@@ -72,7 +72,7 @@ describe('opcua security', () => {
 
     const out: string[] = [];
     expect(await runPki(['trust', certFile!, '--pki', pkiDir!], { out: (s) => out.push(s), err: (s) => out.push(s) })).toBe(0);
-    expect(out.join('\n')).toContain('trusted');
+    expect(out.join('\n')).toMatch(/^trusted .*\n    subject NodeOPCUA/);
     await waitFor('data after trust', () => sink.last('state')?.quality === 'good');
     expect(adapter.status()).toMatchObject({ connected: true });
     const list: string[] = [];
