@@ -20,13 +20,15 @@
  * With WAL + synchronous=NORMAL a committed row survives a process crash (SIGKILL); a power cut may
  * lose the last few hundred ms, which is SQLite's documented trade-off for this mode.
  *
- * Limits: retention deletes rows older than `retentionMs` (per series through the index, so the
- * cost is the rows deleted, not the table size); maxSize deletes the oldest rows (seq order) in
+ * Limits: retention deletes rows older than `retentionMs`, walking the table in seq order (each page
+ * touched once) and then, per series through the index, the late rows with old timestamps; maxSize deletes the oldest rows (seq order) in
  * chunks until the pages in use, (page_count - freelist_count) * page_size, are under 95% of
  * maxSize. We do not vacuum: freed pages go to SQLite's freelist and are reused by new rows, so
  * the file stays at its high-water mark (about maxSize) instead of shrinking and growing again;
  * the WAL is capped separately by journal_size_limit. Every dropped reading is counted (`dropped`,
- * and `droppedUnforwarded` for those InfluxDB never got) and each drop event is logged once.
+ * and `droppedUnforwarded` for those InfluxDB never got) and each drop event is logged once. The
+ * timer's pass (and the first one, right after opening) runs one chunk per turn of the event loop;
+ * enforceLimits() runs them all at once. limitsIntervalMs = 0 turns both off.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
@@ -63,7 +65,7 @@ export const STORE_FILE = 'store.db';
 const PAYLOAD_MAX = 64 * 1024;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
-const DELETE_CHUNK = 50_000;
+const DELETE_CHUNK = 20_000;
 
 interface SeriesInfo {
   measurement: Measurement;
@@ -129,6 +131,7 @@ class SqliteStore implements Store {
   private lastCommitMs = 0;
   private limitsTimer?: TimerHandle;
   private closed = false;
+  private limitsRunning = false;
   private forwarding: boolean;
   private readonly listeners = new Set<(rows: number) => void>();
 
@@ -196,7 +199,9 @@ class SqliteStore implements Store {
       st.addMeta.run(n, 'count:readings');
       return n;
     });
-    this.enforceLimitsSafe();
+    // the first pass runs in steps right after opening (a store reopened after weeks may have a lot
+    // to drop); then every limitsIntervalMs
+    if (this.limitsIntervalMs > 0) setImmediate(() => void this.runLimitsInSteps());
     this.armLimitsTimer();
   }
 
@@ -542,18 +547,30 @@ class SqliteStore implements Store {
   private armLimitsTimer(): void {
     if (this.limitsIntervalMs <= 0 || this.closed) return;
     this.limitsTimer = this.clock.setTimeout(() => {
-      this.enforceLimitsSafe();
-      this.armLimitsTimer();
+      void this.runLimitsInSteps().finally(() => this.armLimitsTimer());
     }, this.limitsIntervalMs);
     // never keep a CLI process alive just for this timer
     (this.limitsTimer as { __timer?: { unref?: () => void } }).__timer?.unref?.();
   }
 
-  private enforceLimitsSafe(): void {
+  /**
+   * The timer's pass: the same work as enforceLimits(), one chunk (one short transaction) per turn
+   * of the event loop, so a large first pass (a store reopened after weeks) never blocks collection.
+   */
+  private async runLimitsInSteps(): Promise<void> {
+    if (this.limitsRunning || this.closed) return;
+    this.limitsRunning = true;
     try {
-      this.enforceLimits();
+      const steps = this.limitSteps();
+      for (;;) {
+        if (this.closed) return;
+        if (steps.next().done) return;
+        await new Promise((r) => setImmediate(r));
+      }
     } catch (e) {
       this.log?.error({ err: errorText(e) }, 'cannot enforce storage limits');
+    } finally {
+      this.limitsRunning = false;
     }
   }
 
@@ -564,7 +581,26 @@ class SqliteStore implements Store {
 
   enforceLimits(): number {
     if (this.closed) return 0;
-    const cursor = Number(this.st.getMeta.get('cursor:readings') ?? 0);
+    const steps = this.limitSteps();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * Retention, then maxSize, as a sequence of chunks, each its own transaction; yields between
+   * chunks; returns the readings dropped. Counters move in the same transaction as the rows.
+   *
+   * Retention first walks the table in seq order (the order rows were written, and so roughly of
+   * time): deleting a seq range touches each table page once. Late rows with old timestamps that
+   * sit after the first recent chunk are then found per series through the (series, ts) index.
+   */
+  private *limitSteps(): Generator<void, number> {
+    // without a forwarder (none in this process, and no cursor ever set) nothing is "unforwarded":
+    // counting against seq 0 would call every dropped row unforwarded
+    const stored = Number(this.st.getMeta.get('cursor:readings') ?? 0);
+    const cursor = this.forwarding || stored > 0 ? stored : Number.MAX_SAFE_INTEGER;
     let byRetention = 0;
     let bySize = 0;
     let unforwarded = 0;
@@ -576,20 +612,46 @@ class SqliteStore implements Store {
 
     if (this.retentionMs > 0) {
       const cutoff = this.clock.now() - this.retentionMs;
+      const probe = this.db.prepare('SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)');
+      const unfwdRange = this.db.prepare('SELECT count(*) FROM readings WHERE seq > ? AND seq <= ? AND ts < ?').pluck();
+      const delRange = this.db.prepare('DELETE FROM readings WHERE seq > ? AND seq <= ? AND ts < ?');
+      const rangeChunk = this.db.transaction((lo: number, hi: number) => {
+        const u = Number(unfwdRange.get(Math.max(lo, cursor), hi, cutoff));
+        const n = delRange.run(lo, hi, cutoff).changes;
+        count(n, u);
+        return [n, u] as const;
+      });
+      let lo = 0;
+      for (;;) {
+        const p = probe.get(cutoff, lo, DELETE_CHUNK) as { hi: number | null; n: number; old: number };
+        if (p.n === 0 || p.hi === null) break;
+        if (p.old > 0) {
+          const [n, u] = rangeChunk(lo, p.hi);
+          byRetention += n;
+          unforwarded += u;
+          yield;
+        }
+        if (p.old < p.n || p.n < DELETE_CHUNK) break;
+        lo = p.hi;
+      }
+      // late rows with old timestamps after the walk stopped: per series, through the index
       const ids = this.db.prepare('SELECT id FROM series').pluck().all() as number[];
+      const anyOld = this.db.prepare('SELECT 1 FROM readings WHERE series = ? AND ts < ? LIMIT 1').pluck();
       const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings WHERE series = ? AND ts < ? LIMIT ?) WHERE seq > ?').pluck();
       const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE series = ? AND ts < ? LIMIT ?)');
-      const chunk = this.db.transaction((id: number) => {
+      const seriesChunk = this.db.transaction((id: number) => {
         const u = Number(unfwdStmt.get(id, cutoff, DELETE_CHUNK, cursor));
         const n = del.run(id, cutoff, DELETE_CHUNK).changes;
         count(n, u);
         return [n, u] as const;
       });
       for (const id of ids) {
+        if (anyOld.get(id, cutoff) === undefined) continue;
         for (;;) {
-          const [n, u] = chunk(id);
+          const [n, u] = seriesChunk(id);
           byRetention += n;
           unforwarded += u;
+          yield;
           if (n < DELETE_CHUNK) break;
         }
       }
@@ -627,6 +689,7 @@ class SqliteStore implements Store {
           } else progressed = delOther();
           if (progressed === 0) break;
           used = this.usedBytes();
+          yield;
         }
       }
     }

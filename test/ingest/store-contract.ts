@@ -10,6 +10,7 @@ import type { Reading } from '../../adapters/types.js';
 import { ManualClock } from '../../config/clock.js';
 import type { Store } from '../../ingest/types.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface StoreFactoryOptions {
   path: string;
@@ -247,7 +248,8 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       s.setCursor('audit', 1);
       await s.close();
       s = make({ retentionMs: DAY });
-      // clock at T + 10 days: both readings are past retention and were dropped when it opened
+      // clock at T + 10 days: both readings are past retention
+      expect(s.enforceLimits()).toBe(2);
       expect(s.stats()).toMatchObject({ readings: 0, dropped: 2, droppedUnforwarded: 0 });
       expect(s.getCursor('readings')).toBe(last);
       expect(s.getCursor('audit')).toBe(1);
@@ -279,6 +281,8 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       // timer runs at +6 h (cutoff now-3d-12h: nothing), +12 h (cutoff now-3d: the oldest is not
       // *older*), +18 h (cutoff now-3d+6h: the ten 3-day-old readings)
       await clock.advance(18 * 3_600_000);
+      // the timer's pass runs in steps (one chunk per turn of the event loop)
+      await waitFor('the timer pass', () => s.stats().dropped === 10);
       const st = s.stats();
       expect(st.dropped).toBe(10);
       expect(st.droppedUnforwarded).toBe(6);
@@ -289,8 +293,30 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.audits({}).map((a) => a.route)).toEqual(['new']);
       // nothing more to drop at +24 h (the 2-day-old ones are within 3.5 days): no further log line
       await clock.advance(6 * 3_600_000);
+      expect(s.enforceLimits()).toBe(0);
       expect(s.stats().dropped).toBe(10);
       expect(logs.lines.slice(before).filter((l) => l.dropped !== undefined)).toHaveLength(1);
+    });
+
+    it('retention also drops old readings that arrived late, behind newer ones', async () => {
+      const now = clock.now();
+      const s = make({ retentionMs: DAY });
+      const rows: Reading[] = [];
+      for (let i = 0; i < 120_000; i++) rows.push(rd(`d${i % 7}`, 't', now - 2 * DAY + i, i)); // old, in order
+      for (let i = 0; i < 10; i++) rows.push(rd('d1', 't', now - 1000 + i, i)); // recent
+      rows.push(rd('late', 't', now - 3 * DAY, -1)); // old, written after recent ones
+      rows.push(rd('d2', 't', now - 5, 5)); // recent
+      await s.write(rows);
+      expect(s.enforceLimits()).toBe(120_001);
+      expect(s.query({}).map((r) => r.device).sort()).toEqual([...Array(10).fill('d1'), 'd2'].sort());
+      expect(s.stats()).toMatchObject({ readings: 11, dropped: 120_001 });
+    });
+
+    it('without a forwarder, dropped readings are not called unforwarded', async () => {
+      const s = make({ retentionMs: DAY });
+      await s.write([rd('d', 't', clock.now() - 2 * DAY, 1), rd('d', 't', clock.now(), 2)]);
+      expect(s.enforceLimits()).toBe(1);
+      expect(s.stats()).toMatchObject({ dropped: 1, droppedUnforwarded: 0, readings: 1 });
     });
 
     it('maxSize drops the oldest rows in chunks until the store fits, and counts them', async () => {
