@@ -120,11 +120,11 @@ export const ingest: Scenario = {
   title: 'Ingest: in-process source → embedded store → InfluxDB',
   default: true,
   async run(ctx) {
-    const rate = 300_000;
-    const ms = windowMs(ctx, 30_000);
+    const rate = ctx.quick ? 20_000 : 300_000;
+    const ms = windowMs(ctx, 30_000, 1500);
     const devices = (rate * TICK_MS) / 1000 / TAGS;
     ctx.log(`ingest: limit (direct writes, ${TAGS}-field lines, ${BATCH}-line batches)`);
-    const limit = await influxDirectRate(ctx.influx.url, 'limit_ingest', devices, TAGS, ctx.quick ? 1500 : 10_000);
+    const limit = await influxDirectRate(ctx.influx.url, 'limit_ingest', devices, TAGS, ctx.quick ? 1000 : 10_000);
     ctx.log(`ingest: limit ${Math.round(limit.valuesPerS)} values/s; gateway at ${rate}/s for ${ms} ms`);
     const r = await ingestRun(ctx, 'ingest', rate, ms, 'ingest');
     const landedRate = r.landed / r.e2eS;
@@ -158,7 +158,7 @@ export const scale: Scenario = {
   title: 'Scale curve: cost at 1k, 10k, 100k readings/s',
   default: true,
   async run(ctx) {
-    const ms = windowMs(ctx, 20_000);
+    const ms = windowMs(ctx, 20_000, 1000);
     const metrics: Metric[] = [];
     const rows: Record<string, unknown>[] = [];
     let total = 0;
@@ -185,7 +185,7 @@ export const soak: Scenario = {
   title: 'Soak: memory over a 10-minute run at 100k readings/s',
   default: false,
   async run(ctx) {
-    const ms = windowMs(ctx, 600_000, 4000);
+    const ms = windowMs(ctx, 600_000, 3000);
     const rate = 100_000;
     ctx.log(`soak: ${rate}/s for ${ms} ms`);
     const r = await ingestRun(ctx, 'soak', rate, ms, 'soak');
@@ -227,8 +227,8 @@ export const backlog: Scenario = {
     const url = ctx.influx.url;
     const db = 'backlog';
     const liveRate = 20_000;
-    const backlogRows = ctx.quick ? 100_000 : 1_000_000;
-    const afterMs = windowMs(ctx, 10_000);
+    const backlogRows = ctx.quick ? 50_000 : 1_000_000;
+    const afterMs = windowMs(ctx, 10_000, 1000);
     await dropDatabase(url, db);
     await createDatabase(url, db);
     const cfg = writeConfig(ctx.dir, 'backlog', baseConfig({ dir: `${ctx.dir}/backlog`, influxUrl: url, database: db, influx: { maxBackoff: '1s' } }));
@@ -240,7 +240,7 @@ export const backlog: Scenario = {
     try {
       const bl = await gw.waitEvent('BACKLOG', 300_000);
       await gw.waitEvent('START', 10_000);
-      await sleep(2000); // live data behind the backlog too, as in a real outage
+      await sleep(ctx.quick ? 500 : 2000); // live data behind the backlog too, as in a real outage
       await ctx.influx.start();
       const up = Date.now();
       gw.sampler.mark('up');

@@ -102,7 +102,7 @@ export const modbus: Scenario = {
   title: 'Modbus TCP: 100 devices × 100 registers at 1 s and at 100 ms',
   default: true,
   async run(ctx) {
-    const n = 100;
+    const n = ctx.quick ? 10 : 100;
     const servers = await startServers(n);
     const metrics: Metric[] = [];
     const notes: string[] = [];
@@ -110,10 +110,10 @@ export const modbus: Scenario = {
     try {
       ctx.log('modbus: server capacity with bare clients');
       const capacity = await serverCapacity(servers.ports, ctx.quick ? 1000 : 5000);
-      metrics.push(metric('server capacity (bare modbus-serial clients, 100 connections)', capacity, 'reads/s'));
+      metrics.push(metric(`server capacity (bare modbus-serial clients, ${n} connections)`, capacity, 'reads/s'));
       for (const interval of [1000, 100]) {
         const db = `modbus_${interval}`;
-        const ms = windowMs(ctx, 30_000);
+        const ms = windowMs(ctx, 30_000, 1500);
         const warm = ctx.quick ? 1500 : 5000;
         await dropDatabase(ctx.influx.url, db);
         const cfg = writeConfig(ctx.dir, db, baseConfig({ dir: `${ctx.dir}/${db}`, influxUrl: ctx.influx.url, database: db, devices: devices(servers.ports, `${interval}ms`) }));
@@ -182,10 +182,10 @@ export const latency: Scenario = {
     await dropDatabase(url, 'rtt');
     const rtt = percentile(rtts.sort((a, b) => a - b), 50)!;
     try {
-      for (const flush of ['1s', '250ms']) {
+      for (const flush of ctx.quick ? ['250ms'] : ['1s', '250ms']) {
         const flushMs = flush === '1s' ? 1000 : 250;
         const db = `latency_${flushMs}`;
-        const ms = windowMs(ctx, 30_000, 3000);
+        const ms = windowMs(ctx, 30_000, 2000);
         await dropDatabase(url, db);
         const cfg = writeConfig(ctx.dir, db, baseConfig({ dir: `${ctx.dir}/${db}`, influxUrl: url, database: db, influx: { flushInterval: flush }, devices: devices(servers.ports, '100ms') }));
         ctx.log(`latency: flushInterval ${flush}, ${ms} ms`);

@@ -46,7 +46,7 @@ export const mqttScenario: Scenario = {
   title: 'MQTT: JSON messages through Mosquitto into the store (QoS 1)',
   default: true,
   async run(ctx: BenchContext) {
-    const count = ctx.durationMs !== undefined ? Math.round(ctx.durationMs * 15) : ctx.quick ? 20_000 : 300_000;
+    const count = ctx.durationMs !== undefined ? Math.round(ctx.durationMs * 15) : ctx.quick ? 5_000 : 300_000;
     const broker = await startMosquitto();
     try {
       ctx.log(`mqtt: bare subscriber, ${count} messages`);
@@ -67,7 +67,7 @@ export const mqttScenario: Scenario = {
       try {
         const t = Date.now();
         while (!/as bench-gw/.test(broker.output()) && Date.now() - t < 60_000) await sleep(50);
-        await sleep(1500); // the subscription follows the CONNACK
+        await sleep(ctx.quick ? 800 : 1500); // the subscription follows the CONNACK
         gw.sampler.mark('a');
         const pub = await publish(broker, count);
         const db = new Database(join(storeDir, 'store.db'), { readonly: true, fileMustExist: true });

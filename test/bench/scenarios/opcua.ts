@@ -13,9 +13,9 @@ export const opcua: Scenario = {
   title: 'OPC UA: 10,000 monitored items at 1 s',
   default: true,
   async run(ctx: BenchContext) {
-    const devices = 10;
-    const items = ctx.quick ? 100 : 1000;
-    const ms = windowMs(ctx, 30_000, 3000);
+    const devices = ctx.quick ? 2 : 10;
+    const items = ctx.quick ? 50 : 1000;
+    const ms = windowMs(ctx, 30_000, 2500);
     const server = startProcess(process.execPath, [join(BENCH_DIST, 'opcua-server.js'), '--devices', String(devices), '--items', String(items)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -56,7 +56,7 @@ export const opcua: Scenario = {
         const made = await done;
         gw.sampler.mark('b');
         const w = gw.sampler.window('a', 'b');
-        await sleep(2500); // the last publish
+        await sleep(ctx.quick ? 1500 : 2500); // the last publish
         await gw.stop();
         const landed = await countValues(url, db, 'equipment', `time >= ${made.firstTs}ms AND time <= ${made.lastTs}ms`);
         const lost = made.changes - landed;
