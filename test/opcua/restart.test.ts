@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OpcuaAdapter } from '../../adapters/opcua/adapter.js';
+import { OpcuaAdapter } from '../../adapters/opcua/adapter.js';
 import opcua from '../../adapters/opcua/index.js';
 import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
 import { ManualClock } from '../../config/clock.js';
@@ -40,7 +40,8 @@ beforeAll(async () => {
       { name: 'program', role: 'parameter', nodeId: 'ns=1;s=Lathe3.Program', mode: 'poll' },
     ],
   });
-  adapter = opcua.create(device, { ...makeCtx('lathe-restart', dir.path, sink, cap.log), clock }) as OpcuaAdapter;
+  // the adapter itself (not the module's lazy wrapper): the test reads its connect-attempt counter
+  adapter = new OpcuaAdapter(device, { ...makeCtx('lathe-restart', dir.path, sink, cap.log), clock });
   await adapter.start();
 });
 
