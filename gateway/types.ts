@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { DeviceStatus, Value } from '../adapters/types.js';
 import type { Clock } from '../config/clock.js';
 import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
+import type { ForwarderStats } from '../ingest/forwarder.js';
 import type { Store } from '../ingest/types.js';
 
 export interface DeviceView {
@@ -13,18 +14,8 @@ export interface DeviceView {
   status: DeviceStatus;
 }
 
-export interface ForwarderView {
-  state: 'idle' | 'ok' | 'retrying' | 'auth-hold' | 'stopped';
-  backlog: number;
-  /** age of the oldest unforwarded reading, ms */
-  lagMs: number;
-  lastError?: string;
-  /** latency of the last successful write, ms */
-  lastWriteMs?: number;
-  written: number;
-  deadLettered: number;
-  batches: number;
-}
+/** The forwarder's state as the API shows it (ingest/forwarder.ts owns the shape). */
+export type ForwarderView = ForwarderStats;
 
 export interface ReloadResult {
   added: string[];
