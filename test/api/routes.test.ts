@@ -138,7 +138,7 @@ describe('with tokens configured', () => {
   it('no response of any GET route carries a secret from the config', async () => {
     const urls = ['/api/devices', '/api/devices/lathe-03', '/api/devices/polisher-04', '/api/status', '/api/latest', '/api/pilots', '/api/audit', '/api/dead-letters', '/health/ready', '/metrics', '/docs/json'];
     const secrets = [...PLANTED_SECRETS, ...ALL_TOKENS.map((t) => t.token)];
-    rt.fwd = { state: 'retrying', backlog: 3, lagMs: 1000, written: 0, deadLettered: 0, batches: 0, lastError: 'http://gw:influx-password-XYZ@127.0.0.1:8086 refused' };
+    rt.fwd = { state: 'retrying', backlog: 3, lagMs: 1000, written: 0, deadLettered: 0, batches: 0, auditsWritten: 0, failures: 0, lastError: 'http://gw:influx-password-XYZ@127.0.0.1:8086 refused' };
     try {
       for (const url of urls) {
         const res = await app.inject({ method: 'GET', url, headers: auth(TOKENS.operator) });
@@ -239,13 +239,13 @@ describe('with tokens configured', () => {
   });
 
   it('GET /api/status reports gateway, devices, store and forwarder', async () => {
-    rt.fwd = { state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7 };
+    rt.fwd = { state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 0, failures: 0 };
     try {
       const res = await app.inject({ method: 'GET', url: '/api/status', headers: auth(TOKENS.mes) });
       const body = res.json();
       expect(body.gateway).toEqual({ id: 'line-01', site: 'yk-cup-plant', startedAt: T0 - 60 * MIN, now: T0, uptimeMs: 60 * MIN });
       expect(body.devices).toEqual({ total: 3, enabled: 3, connected: 2, live: 2, silent: ['polisher-04'] });
-      expect(body.forwarder).toEqual({ state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7 });
+      expect(body.forwarder).toEqual({ state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 0, failures: 0 });
       expect(body.store.readings).toBe(6);
       expect(body.store.sizeBytes).toBeGreaterThan(0);
       expect(body.store.dropped).toBe(0);
@@ -261,7 +261,7 @@ describe('with tokens configured', () => {
     ['auth-hold', 503, false],
     ['stopped', 503, false],
   ] as const)('GET /health/ready with forwarder %s → %i', async (state, status, ready) => {
-    rt.fwd = state ? { state, backlog: 0, lagMs: 0, written: 0, deadLettered: 0, batches: 0 } : undefined;
+    rt.fwd = state ? { state, backlog: 0, lagMs: 0, written: 0, deadLettered: 0, batches: 0, auditsWritten: 0, failures: 0 } : undefined;
     try {
       const res = await app.inject({ method: 'GET', url: '/health/ready' });
       expect(res.statusCode).toBe(status);
