@@ -180,6 +180,7 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     fwdCounter('forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
     fwdCounter('forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
     fwdCounter('forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
+    fwdCounter('forwarder_failures_total', 'Write requests to InfluxDB that failed (any reason)', (f) => f.failures);
     new Gauge({
       name: n('forwarder_state'),
       help: 'Forwarder state: 1 for the current state',

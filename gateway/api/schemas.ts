@@ -139,6 +139,8 @@ export const forwarderSchema = z.object({
   written: z.number(),
   deadLettered: z.number(),
   batches: z.number(),
+  auditsWritten: z.number().describe('audit records InfluxDB acknowledged'),
+  failures: z.number().describe('failed write requests, any reason'),
 });
 
 export const auditSchema = z.object({

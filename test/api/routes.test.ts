@@ -239,13 +239,13 @@ describe('with tokens configured', () => {
   });
 
   it('GET /api/status reports gateway, devices, store and forwarder', async () => {
-    rt.fwd = { state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 0, failures: 0 };
+    rt.fwd = { state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 5, failures: 3 };
     try {
       const res = await app.inject({ method: 'GET', url: '/api/status', headers: auth(TOKENS.mes) });
       const body = res.json();
       expect(body.gateway).toEqual({ id: 'line-01', site: 'yk-cup-plant', startedAt: T0 - 60 * MIN, now: T0, uptimeMs: 60 * MIN });
       expect(body.devices).toEqual({ total: 3, enabled: 3, connected: 2, live: 2, silent: ['polisher-04'] });
-      expect(body.forwarder).toEqual({ state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 0, failures: 0 });
+      expect(body.forwarder).toEqual({ state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 5, failures: 3 });
       expect(body.store.readings).toBe(6);
       expect(body.store.sizeBytes).toBeGreaterThan(0);
       expect(body.store.dropped).toBe(0);
