@@ -82,7 +82,7 @@ describe('/metrics', () => {
 
   it('forwarder: lag, write latency, counters and state', async () => {
     const rtf = new TestRuntime();
-    rtf.fwd = { state: 'retrying', backlog: 4, lagMs: 2500, lastWriteMs: 15, written: 100, deadLettered: 2, batches: 3, auditsWritten: 0, failures: 0, lastError: 'ECONNREFUSED' };
+    rtf.fwd = { state: 'retrying', backlog: 4, lagMs: 2500, lastWriteMs: 15, written: 100, deadLettered: 2, batches: 3, auditsWritten: 0, failures: 6, lastError: 'ECONNREFUSED' };
     const appf = await buildServer(rtf);
     try {
       const m = parseProm((await appf.inject({ method: 'GET', url: '/metrics' })).body);
@@ -92,6 +92,7 @@ describe('/metrics', () => {
       expect(m.get('fgw_forwarder_written_total')).toBe(100);
       expect(m.get('fgw_forwarder_dead_lettered_total')).toBe(2);
       expect(m.get('fgw_forwarder_batches_total')).toBe(3);
+      expect(m.get('fgw_forwarder_failures_total')).toBe(6);
       expect(m.get('fgw_forwarder_state{state="retrying"}')).toBe(1);
       expect(m.get('fgw_forwarder_state{state="ok"}')).toBe(0);
       expect(m.get('fgw_forwarder_state{state="auth-hold"}')).toBe(0);
