@@ -62,7 +62,8 @@ export function classify(status: number, body: string, retryAfter: string | null
   if (status === 400) return { kind: 'partial', message };
   if (status === 413) return { kind: 'too-large', message };
   if (status === 401 || status === 403) return { kind: 'auth', status, message };
-  if (status === 404 && /database not found/i.test(message)) return { kind: 'db-missing', message };
+  // 1.x: database not found; 2.x/3.x v1 API: bucket "x" not found (there CREATE DATABASE fails and the forwarder holds)
+  if (status === 404 && /database not found|bucket\b.*\bnot found/i.test(message)) return { kind: 'db-missing', message };
   const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter, now) : undefined;
   const reason = `HTTP ${status}${message ? `: ${message}` : ''}`;
   return retryAfterMs === undefined ? { kind: 'retry', reason, status } : { kind: 'retry', reason, status, retryAfterMs };

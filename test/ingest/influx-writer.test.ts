@@ -15,6 +15,7 @@ describe('classify: the writer sorts answers, the forwarder decides', () => {
     [401, '{"error":"authorization failed"}', null, { kind: 'auth', status: 401, message: 'authorization failed' }],
     [403, '{"message":"insufficient permissions"}', null, { kind: 'auth', status: 403, message: 'insufficient permissions' }],
     [404, '{"error":"database not found: \\"factory\\""}', null, { kind: 'db-missing', message: 'database not found: "factory"' }],
+    [404, '{"code":"not found","message":"bucket \\"factory\\" not found"}', null, { kind: 'db-missing', message: 'bucket "factory" not found' }],
     [404, '404 page not found', null, { kind: 'retry', status: 404, reason: 'HTTP 404: 404 page not found' }],
     [429, '', '7', { kind: 'retry', status: 429, reason: 'HTTP 429', retryAfterMs: 7000 }],
     [503, '', 'Mon, 05 Jan 2026 12:00:30 GMT', { kind: 'retry', status: 503, reason: 'HTTP 503', retryAfterMs: 30_000 }],
