@@ -66,6 +66,8 @@ const PAYLOAD_MAX = 64 * 1024;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
 const DELETE_CHUNK = 20_000;
+/** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
+const PACE_FROM_ROWS = 2000;
 
 interface SeriesInfo {
   measurement: Measurement;
@@ -129,6 +131,7 @@ class SqliteStore implements Store {
   private flushTimer?: NodeJS.Timeout;
   /** duration of the last commit, ms: the next group commit waits about as long (see scheduleFlush) */
   private lastCommitMs = 0;
+  private lastCommitRows = 0;
   private limitsTimer?: TimerHandle;
   private closed = false;
   private limitsRunning = false;
@@ -267,15 +270,18 @@ class SqliteStore implements Store {
 
   /**
    * Group commit pacing. A commit costs mostly the pages it writes to the WAL, and readings of many
-   * series touch many index pages, so a few large commits are far cheaper than many small ones. The
-   * next commit therefore waits about as long as the last one took (at most 25 ms, at least
-   * commitIntervalMs): idle, that is the next turn of the event loop; under load the batches grow
-   * by themselves. Real timers, not the injected clock: this paces I/O, it is not business time.
+   * series touch many index pages, so a few large commits are far cheaper than many small ones.
+   * After a large commit (PACE_FROM_ROWS rows or more: the gateway is busy) the next one waits about
+   * as long as that one took (at most 25 ms), so the batches grow by themselves under load; after a
+   * small one it happens on the next turn of the event loop, so a writer that awaits each small
+   * write (MQTT before its PUBACK) keeps a short latency. Never sooner than commitIntervalMs. Real
+   * timers, not the injected clock: this paces I/O, it is not business time.
    */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const wait = Math.max(this.commitIntervalMs, Math.min(this.lastCommitMs, 25));
+    const paced = this.lastCommitRows >= PACE_FROM_ROWS ? Math.min(this.lastCommitMs, 25) : 0;
+    const wait = Math.max(this.commitIntervalMs, paced);
     if (wait < 1) setImmediate(() => this.flush());
     else this.flushTimer = setTimeout(() => this.flush(), wait);
   }
@@ -297,6 +303,7 @@ class SqliteStore implements Store {
     try {
       n = this.insertTx(batches, rejected);
       this.lastCommitMs = performance.now() - t0;
+      this.lastCommitRows = n;
     } catch (e) {
       this.reloadSeriesCache();
       const err = new GatewayError(ErrorCodes.STORE, `cannot commit readings: ${errorText(e)}`, { cause: e });
