@@ -55,6 +55,25 @@ export function influxMessage(body: string): string {
   return body.trim().slice(0, 2000);
 }
 
+/** The URL without credentials and trailing slashes, and the credentials it held. */
+export function splitCredentials(url: string): { base: string; username: string; password: string } {
+  const u = new URL(url);
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  return { base: u.toString().replace(/\/+$/, ''), username, password };
+}
+
+/** The URL as it may be logged: without credentials. */
+export function safeUrl(url: string): string {
+  try {
+    return splitCredentials(url).base;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
 /** Pure classification of an HTTP answer to a write. */
 export function classify(status: number, body: string, retryAfter: string | null | undefined, now: number): WriteResult {
   if (status >= 200 && status < 300) return { kind: 'ok', status };
@@ -82,12 +101,16 @@ export class InfluxWriter {
     private readonly cfg: InfluxConfig,
     opts: InfluxWriterOptions = {},
   ) {
-    this.base = cfg.url.replace(/\/+$/, '');
+    const { base, username, password } = splitCredentials(cfg.url);
+    this.base = base;
     this.clock = opts.clock ?? systemClock;
     // InfluxDB 1.x: basic auth with user and password; 2.x/3.x v1 API: password = token, and
-    // "Token <token>" works without a user name. Empty strings mean no auth.
-    if (cfg.username !== '') this.authHeader = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}`;
-    else if (cfg.password !== '') this.authHeader = `Token ${cfg.password}`;
+    // "Token <token>" works without a user name. Empty strings mean no auth. Credentials written
+    // into the URL (http://user:pw@host) count when the fields are empty (fetch refuses such URLs).
+    const user = cfg.username !== '' ? cfg.username : username;
+    const pass = cfg.password !== '' ? cfg.password : password;
+    if (user !== '') this.authHeader = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    else if (pass !== '') this.authHeader = `Token ${pass}`;
   }
 
   /** POSTs the lines (joined with \n) once and classifies the answer. Never throws. */
@@ -142,7 +165,10 @@ export class InfluxWriter {
  * configured from the influx section. Its pool's own retries are off: callers decide.
  */
 export function influxClient(cfg: Pick<InfluxConfig, 'url' | 'database' | 'username' | 'password' | 'timeout'>): InfluxDB {
-  const u = new URL(cfg.url);
+  const creds = splitCredentials(cfg.url);
+  const u = new URL(creds.base);
+  const username = cfg.username !== '' ? cfg.username : creds.username;
+  const password = cfg.password !== '' ? cfg.password : creds.password;
   const protocol = u.protocol === 'https:' ? 'https' : 'http';
   const path = u.pathname.replace(/\/+$/, '');
   return new InfluxDB({
@@ -151,7 +177,7 @@ export function influxClient(cfg: Pick<InfluxConfig, 'url' | 'database' | 'usern
     protocol,
     ...(path ? { path } : {}),
     database: cfg.database,
-    ...(cfg.username !== '' ? { username: cfg.username, password: cfg.password } : {}),
+    ...(username !== '' || password !== '' ? { username, password } : {}),
     pool: { maxRetries: 0, requestTimeout: cfg.timeout },
   });
 }

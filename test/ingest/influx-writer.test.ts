@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, InfluxWriter, parseRetryAfter, type WriteResult } from '../../ingest/influx-writer.js';
+import { classify, InfluxWriter, parseRetryAfter, safeUrl, type WriteResult } from '../../ingest/influx-writer.js';
 import { influxSchema } from '../../ingest/schema.js';
 import { startMockInflux } from '../helpers/mock-influx.js';
 
@@ -49,6 +49,19 @@ describe('InfluxWriter over HTTP', () => {
       expect(mock.requests[0]!.headers.authorization).toBe(header);
       expect(mock.requests[0]!.url).toBe('/write?db=fac%20tory&precision=u');
       expect(mock.requests[0]!.lines).toEqual(['m f=1 1']);
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('credentials written in the URL are sent as basic auth and never appear in the URL or logs', async () => {
+    const mock = await startMockInflux();
+    try {
+      const url = mock.url.replace('http://', 'http://gw:p%40ss@');
+      expect(safeUrl(url)).toBe(mock.url);
+      const w = new InfluxWriter(influxSchema.parse({ url, database: 'db' }));
+      expect(await w.write('m f=1 1')).toEqual({ kind: 'ok', status: 204 });
+      expect(mock.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('gw:p@ss').toString('base64')}`);
     } finally {
       await mock.close();
     }
