@@ -79,7 +79,9 @@ export const identifier = (description: string) =>
 
 /** Fields every tag has, whatever its protocol. */
 export const baseTagFields = {
-  name: identifier('Tag name; becomes the InfluxDB field name. Unique within a device.'),
+  name: identifier('Tag name; becomes the InfluxDB field name. Unique within a device; not "time" (InfluxDB refuses that field name).').refine((n) => n !== 'time', {
+    message: '"time" cannot be a tag name: InfluxDB refuses a field called time (choose e.g. cycle_time)',
+  }),
   role: z.enum(TAG_ROLES).default('other').describe('What the tag means to the verifier: state, counter, parameter, quality, alarm or other.'),
   unit: z.string().optional().describe('Engineering unit, for display only (e.g. "kN", "°C").'),
   description: z.string().optional().describe('Free text shown in the dashboard.'),

@@ -11,6 +11,7 @@ import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
 import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
 import { Forwarder } from '../ingest/forwarder.js';
+import { safeUrl } from '../ingest/influx-writer.js';
 import { openStore } from '../ingest/store.js';
 import type { Store } from '../ingest/types.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from './types.js';
@@ -69,7 +70,17 @@ export class GatewayRuntime implements Runtime {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? createLogger(opts.config.gateway.logLevel);
     const { storage } = opts.config;
-    const store = openStore({ path: storage.path, maxSizeBytes: storage.maxSize, retentionMs: storage.retention, clock, log: log.child({ module: 'store' }) });
+    const store = openStore({
+      path: storage.path,
+      maxSizeBytes: storage.maxSize,
+      retentionMs: storage.retention,
+      commitIntervalMs: storage.commitInterval,
+      commitRows: storage.commitRows,
+      limitsIntervalMs: storage.limitsInterval,
+      forwarding: opts.config.influx !== undefined,
+      clock,
+      log: log.child({ module: 'store' }),
+    });
     const rt = new GatewayRuntime({ ...opts, clock, log }, store);
     if (opts.config.influx) {
       rt.fwd = new Forwarder({
@@ -90,7 +101,7 @@ export class GatewayRuntime implements Runtime {
     for (const d of opts.config.devices) rt.createDevice(d);
     await Promise.all([...rt.running.values()].map((e) => rt.startAdapter(e)));
     rt.scheduleStatus();
-    log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx?.url }, 'gateway started');
+    log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx ? safeUrl(opts.config.influx.url) : undefined }, 'gateway started');
     return rt;
   }
 
@@ -254,6 +265,8 @@ export class GatewayRuntime implements Runtime {
         } else result.unchanged.push(id);
       }
       this.config = { ...cfg, storage: this.config.storage, influx: this.config.influx, gateway: this.config.gateway };
+      // line and process tags of the changed devices: the forwarder recomputes its series prefixes
+      if (result.added.length + result.restarted.length > 0) this.fwd?.deviceMetaChanged();
       this.log.info(result, 'config reloaded');
       return result;
     };

@@ -62,6 +62,30 @@ export interface OpenStoreOptions {
 }
 
 export const STORE_FILE = 'store.db';
+
+/**
+ * The store's schema version (PRAGMA user_version). Each upgrade of the layout appends a step to
+ * MIGRATIONS; opening runs the missing steps forward in one transaction, so an upgraded gateway
+ * keeps its buffered backlog and history. A store written by a newer gateway is refused rather
+ * than misread.
+ */
+export const STORE_SCHEMA_VERSION = 1;
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  // 0 → 1: the first layout
+  (db) => db.exec(SCHEMA),
+];
+
+function migrate(db: Database.Database, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > STORE_SCHEMA_VERSION) {
+    throw new GatewayError(ErrorCodes.STORE, `the store in ${path} has schema version ${current}, written by a newer fgw (this one reads up to ${STORE_SCHEMA_VERSION}): upgrade fgw, or point storage.path elsewhere`);
+  }
+  if (current === STORE_SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let v = current; v < STORE_SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+    db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
+  })();
+}
 const PAYLOAD_MAX = 64 * 1024;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
@@ -159,12 +183,13 @@ class SqliteStore implements Store {
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
       this.db.pragma('journal_size_limit = 67108864');this.db.pragma('wal_autocheckpoint = 10000');
       this.db.pragma('cache_size = -32768');
-      this.db.exec(SCHEMA);
+      migrate(this.db, opts.path);
       // the row counter lives in meta, updated in the same transactions as the rows; counted once
       if (this.db.prepare(`SELECT 1 FROM meta WHERE key = 'count:readings'`).get() === undefined) {
         this.db.prepare(`INSERT INTO meta(key, value) VALUES ('count:readings', (SELECT count(*) FROM readings))`).run();
       }
     } catch (e) {
+      if (e instanceof GatewayError) throw e;
       throw new GatewayError(ErrorCodes.STORE, `cannot open the store in ${opts.path}: ${errorText(e)}`, { cause: e });
     }
     this.st = this.prepare();

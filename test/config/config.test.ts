@@ -83,6 +83,7 @@ describe('bad configs name the path of the problem', () => {
     ['typo in a device key', (c) => ({ ...c, devices: [{ ...c.devices[0]!, intervall: '1s' }] }), 'devices[0].intervall'],
     ['bad byte order', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [c.devices[0]!.tags[0]!, { ...c.devices[0]!.tags[1]!, byteOrder: 'DCAB' }] }] }), 'devices[0].tags[1].byteOrder'],
     ['bad tag role', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [{ ...c.devices[0]!.tags[0]!, role: 'status' }] }] }), 'devices[0].tags[0].role'],
+    ['a tag called time (InfluxDB refuses it)', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [{ ...c.devices[0]!.tags[0]!, name: 'time' }] }] }), 'devices[0].tags[0].name'],
     ['duplicate tag name', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [c.devices[0]!.tags[0]!, { ...c.devices[0]!.tags[1]!, name: 'state' }] }] }), 'devices[0].tags[1].name'],
     ['duplicate device id', (c) => ({ ...c, devices: [c.devices[0]!, c.devices[0]!] }), 'devices[1].id'],
     ['influx without url', (c) => ({ ...c, influx: { database: 'factory' } }), 'influx.url'],

@@ -15,6 +15,25 @@ describe('SQLite specifics', () => {
     for (const d of dirs.splice(0)) d.cleanup();
   });
 
+  it('records its schema version, keeps data across reopen, and refuses a store written by a newer gateway', async () => {
+    const dir = tempDir('fgw-store-');
+    dirs.push(dir);
+    const opts = { path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 };
+    const s1 = openStore(opts);
+    await s1.write([{ device: 'd', tag: 't', ts: 1_000, kind: 'integer', value: 7, quality: 'good' }]);
+    await s1.close();
+    const raw = new Database(join(dir.path, STORE_FILE));
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    raw.close();
+    const s2 = openStore(opts);
+    expect(s2.query({ device: 'd' }).map((r) => r.value)).toEqual([7]);
+    await s2.close();
+    const newer = new Database(join(dir.path, STORE_FILE));
+    newer.pragma('user_version = 2');
+    newer.close();
+    expect(() => openStore(opts)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(/schema version 2.*newer fgw/) }));
+  });
+
   it('runs in WAL mode and, after maxSize enforcement, the pages in use are under maxSize; freed pages are reused', async () => {
     const dir = tempDir('fgw-store-');
     dirs.push(dir);
