@@ -96,6 +96,20 @@ function load(bytes: Uint8Array, at: number, perm: Uint8Array): void {
   for (let i = 0; i < perm.length; i++) scratch.setUint8(i, bytes[at + perm[i]!]!);
 }
 
+/**
+ * The shortest decimal that reads back as the same float32 (as Java and Go print floats): a
+ * register pair holding 812.3 decodes to 812.3, not to its float64 widening 812.2999877929688.
+ * The stored value still maps to exactly the float32 the device sent.
+ */
+export function shortestFloat32(f: number): number {
+  if (!Number.isFinite(f) || f === 0) return f;
+  for (let p = 6; p < 9; p++) {
+    const d = Number(f.toPrecision(p));
+    if (Math.fround(d) === f) return d;
+  }
+  return Number(f.toPrecision(9));
+}
+
 /** The raw (unscaled) number of a numeric type at byte offset `at`. */
 export function rawNumber(type: ModbusType, order: ByteOrder, bytes: Uint8Array, at: number, perm = permutation(BYTES[type], order)): number {
   load(bytes, at, perm);
@@ -110,7 +124,7 @@ export function rawNumber(type: ModbusType, order: ByteOrder, bytes: Uint8Array,
     case 'uint32':
       return scratch.getUint32(0);
     case 'float32':
-      return scratch.getFloat32(0);
+      return shortestFloat32(scratch.getFloat32(0));
     case 'int64':
       return Number(scratch.getBigInt64(0));
     case 'uint64':

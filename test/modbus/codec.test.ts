@@ -3,7 +3,7 @@
  * by hand (the big-endian bytes come from Python's struct.pack, an independent implementation).
  */
 import { describe, expect, it } from 'vitest';
-import { compileTag, decodeBit, decodeRegisters, encodeRegisters, fieldKind, hexRegisters, registersToBytes } from '../../adapters/modbus/codec.js';
+import { compileTag, decodeBit, decodeRegisters, encodeRegisters, fieldKind, hexRegisters, registersToBytes, shortestFloat32 } from '../../adapters/modbus/codec.js';
 import { tagSchema, type ModbusTagInput } from '../../adapters/modbus/schema.js';
 import { isGatewayError } from '../../config/errors.js';
 
@@ -12,10 +12,10 @@ const tag = (t: Partial<ModbusTagInput>) => compileTag(tagSchema.parse({ name: '
 // [type, byteOrder, registers on the wire, expected value]
 const numeric: Array<[string, string, number[], number]> = [
   // float32 123.456 = 42 F6 E9 79
-  ['float32', 'ABCD', [0x42f6, 0xe979], Math.fround(123.456)],
-  ['float32', 'CDAB', [0xe979, 0x42f6], Math.fround(123.456)],
-  ['float32', 'BADC', [0xf642, 0x79e9], Math.fround(123.456)],
-  ['float32', 'DCBA', [0x79e9, 0xf642], Math.fround(123.456)],
+  ['float32', 'ABCD', [0x42f6, 0xe979], 123.456],
+  ['float32', 'CDAB', [0xe979, 0x42f6], 123.456],
+  ['float32', 'BADC', [0xf642, 0x79e9], 123.456],
+  ['float32', 'DCBA', [0x79e9, 0xf642], 123.456],
   // float32 -1.5 = BF C0 00 00
   ['float32', 'ABCD', [0xbfc0, 0x0000], -1.5],
   ['float32', 'CDAB', [0x0000, 0xbfc0], -1.5],
@@ -177,5 +177,23 @@ describe('modbus codec', () => {
 
   it('prints registers as hex', () => {
     expect(hexRegisters(registersToBytes([0x42f6, 0xe979, 0x0001]), 0, 3)).toBe('42f6 e979 0001');
+  });
+});
+
+describe('float32 values read as the device meant them', () => {
+  it.each([
+    [812.3, 812.3],
+    [0.1, 0.1],
+    [123.456, 123.456],
+    [-1.5, -1.5],
+    [1e-7, 1e-7],
+    [3.4e38, 3.4e38],
+    [1 / 3, 0.33333334],
+    [16777217, 16777216], // not representable in float32: the nearest float32
+    [0, 0],
+  ])('%d sent as float32 decodes to %d', (sent, want) => {
+    const f = Math.fround(sent);
+    expect(shortestFloat32(f)).toBe(want);
+    expect(Math.fround(shortestFloat32(f))).toBe(f); // still exactly the float32 on the wire
   });
 });
