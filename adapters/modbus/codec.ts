@@ -12,6 +12,7 @@
  * For 16-bit values ABCD and CDAB mean [AB], BADC and DCBA mean [BA]. For strings, BADC and DCBA
  * swap the two characters of each register; the register order is always ascending.
  */
+import { shortestFloat32 } from '../values.js';
 import type { FieldKind, Value } from '../types.js';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import { type Area, type ByteOrder, type ModbusTag, type ModbusType, isBitArea, tagSize, tagType } from './schema.js';
@@ -94,20 +95,6 @@ const scratch = new DataView(new ArrayBuffer(8));
 
 function load(bytes: Uint8Array, at: number, perm: Uint8Array): void {
   for (let i = 0; i < perm.length; i++) scratch.setUint8(i, bytes[at + perm[i]!]!);
-}
-
-/**
- * The shortest decimal that reads back as the same float32 (as Java and Go print floats): a
- * register pair holding 812.3 decodes to 812.3, not to its float64 widening 812.2999877929688.
- * The stored value still maps to exactly the float32 the device sent.
- */
-export function shortestFloat32(f: number): number {
-  if (!Number.isFinite(f) || f === 0) return f;
-  for (let p = 6; p < 9; p++) {
-    const d = Number(f.toPrecision(p));
-    if (Math.fround(d) === f) return d;
-  }
-  return Number(f.toPrecision(9));
 }
 
 /** The raw (unscaled) number of a numeric type at byte offset `at`. */

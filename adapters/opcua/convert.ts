@@ -3,6 +3,7 @@
  * DataValue → Reading value, value → write variant, chunking by OperationLimits, browse names →
  * tag names. No I/O and no node-opcua import: the numbers below are the OPC UA spec's (Part 6).
  */
+import { shortestFloat32 } from '../values.js';
 import type { FieldKind, Quality, Value } from '../types.js';
 
 /** Built-in type ids (OPC UA Part 6, 5.1.2); equal to the ns=0 DataType NodeId numbers 1..25. */
@@ -150,7 +151,7 @@ function convertValue(kind: FieldKind, variantType: number, v: unknown): Value |
       return undefined;
     }
     case 'float':
-      if (typeof v === 'number') return v;
+      if (typeof v === 'number') return variantType === BuiltIn.Float ? shortestFloat32(v) : v;
       if (variantType === BuiltIn.Int64 || variantType === BuiltIn.UInt64) return int64ToNumber(v, variantType === BuiltIn.Int64);
       return undefined;
     case 'string':

@@ -3,7 +3,8 @@
  * by hand (the big-endian bytes come from Python's struct.pack, an independent implementation).
  */
 import { describe, expect, it } from 'vitest';
-import { compileTag, decodeBit, decodeRegisters, encodeRegisters, fieldKind, hexRegisters, registersToBytes, shortestFloat32 } from '../../adapters/modbus/codec.js';
+import { compileTag, decodeBit, decodeRegisters, encodeRegisters, fieldKind, hexRegisters, registersToBytes } from '../../adapters/modbus/codec.js';
+import { shortestFloat32 } from '../../adapters/values.js';
 import { tagSchema, type ModbusTagInput } from '../../adapters/modbus/schema.js';
 import { isGatewayError } from '../../config/errors.js';
 

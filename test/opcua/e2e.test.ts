@@ -28,7 +28,7 @@ const TYPES: Array<[SimDataType, unknown, FieldKind, Value]> = [
   ['UInt32', 4294967295, 'integer', 4294967295],
   ['Int64', -9007199254740991, 'integer', -9007199254740991],
   ['UInt64', 9007199254740991, 'integer', 9007199254740991],
-  ['Float', 1.5, 'float', 1.5],
+  ['Float', 812.3, 'float', 812.3], // a float32: read as the device meant it, not 812.2999877929688
   ['Double', 3.141592653589793, 'float', 3.141592653589793],
   ['String', '冲压 O1234', 'string', '冲压 O1234'],
   ['LocalizedText', 'Running', 'string', 'Running'],
