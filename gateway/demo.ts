@@ -277,6 +277,8 @@ export async function startDemo(opts: { dir: string; apiPort?: number; seed?: nu
   writeFileSync(configFile, demoConfigYaml(dir, { modbus: modbusPort, opcua: opcua.port, mqttUrl, api }, process.env.INFLUX_URL, projectFile));
   const loaded = loadConfig(configFile);
   const gw = await runGateway({ config: loaded.config, configPath: loaded.path, io: opts.io, quiet: true });
+  // the window to judge starts once the devices are up (an OPC UA secure session takes seconds)
+  const judgeFrom = new Date(Date.now() + 20_000).toISOString().replace(/\.\d+Z$/, 'Z');
 
   // the consumer systems: MES reads every 15 s, the platform sends a set-point every 30 s
   let setpoint = 40;
@@ -308,8 +310,8 @@ fgw demo — a simulated thermos-cup line (保温杯生产线), collected into t
 
 Look at the data:
   npx fgw query --config ${rel(configFile)} --device press-01 --tag tonnage --from=-5m
-Preliminary verification of the last minutes (after 5 minutes or more):
-  npx fgw verify --config ${rel(configFile)} --project ${rel(projectFile)} --from=-10m --to now --preliminary --html ${rel(join(dir, 'report.html'))} --json ${rel(join(dir, 'report.json'))}
+Preliminary verification of this run so far (after a few minutes):
+  npx fgw verify --config ${rel(configFile)} --project ${rel(projectFile)} --from ${judgeFrom} --to now --preliminary --html ${rel(join(dir, 'report.html'))} --json ${rel(join(dir, 'report.json'))}
 
 Ctrl-C stops the demo.`);
   }
