@@ -294,6 +294,9 @@ export function baseConfig(opts: { dir: string; influxUrl?: string; database?: s
     devices: opts.devices ?? [],
   };
   if (opts.influxUrl) cfg.influx = { url: opts.influxUrl, database: opts.database ?? 'bench', batchSize: 5000, flushInterval: '1s', ...(opts.influx ?? {}) };
+  // experiments: BENCH_CONFIG_OVERRIDE='{"storage":{"commitRows":2000}}' merges into each section
+  const override = process.env.BENCH_CONFIG_OVERRIDE ? (JSON.parse(process.env.BENCH_CONFIG_OVERRIDE) as Record<string, Record<string, unknown>>) : {};
+  for (const [k, v] of Object.entries(override)) if (cfg[k] && typeof cfg[k] === 'object') cfg[k] = { ...(cfg[k] as object), ...v };
   return cfg;
 }
 
