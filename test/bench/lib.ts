@@ -81,6 +81,8 @@ export interface MachineInfo {
   influxdb: string;
   mosquitto: string;
   os: string;
+  /** git revision of the tree that was benchmarked (+dirty when it had uncommitted changes) */
+  revision: string;
 }
 
 function firstLine(cmd: string, args: string[]): string {
@@ -106,6 +108,7 @@ export function machineInfo(): MachineInfo {
     influxdb: firstLine('influxd', ['version']),
     mosquitto: firstLine('mosquitto', ['-h']),
     os,
+    revision: `${firstLine('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'])}${firstLine('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']) ? '+dirty' : ''}`,
   };
 }
 

@@ -8,9 +8,9 @@ const fmt = (v: number | null | undefined, unit = ''): string => {
 };
 
 export function toMarkdown(r: BenchReport): string {
-  const m = r.machine;
+  const m = r.machine as typeof r.machine & { revision?: string };
   const lines: string[] = [];
-  lines.push(`Run ${r.date.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' (quick: not representative)' : ''} on ${m.cores} cores, ${m.cpuModel}, ${m.os}, Node ${m.node}, ${m.influxdb}, ${m.mosquitto}.`);
+  lines.push(`Run ${r.date.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' (quick: not representative)' : ''} on ${m.cores} cores, ${m.cpuModel}, ${m.os}, Node ${m.node}, ${m.influxdb}, ${m.mosquitto}${m.revision ? `, revision ${m.revision}` : ''}.`);
   lines.push(`Load average (1/5/15 min) at start ${r.loadAverage.start.join(' / ')}, at end ${r.loadAverage.end.join(' / ')}. Command: \`${r.command}\`.`);
   lines.push('');
   lines.push('| scenario | figure | value | limit (measured in the same run) | ratio | target | met |');

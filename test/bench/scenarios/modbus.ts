@@ -138,6 +138,7 @@ export const modbus: Scenario = {
             metric(`${k}: values landed in InfluxDB`, landed / w.wallS, 'values/s', { limit: scheduledPolls * REGISTERS, limitName: 'scheduled' }),
             metric(`${k}: gateway CPU`, w.cores, 'cores', fast ? { limit: 0.3, limitName: 'target', target: '< 0.3 core', met: w.cores < 0.3 } : {}),
             metric(`${k}: gateway peak RSS`, w.peakRssMB, 'MB', fast ? { limit: 150, limitName: 'target', target: '< 150 MB', met: w.peakRssMB < 150 } : {}),
+            metric(`${k}: gateway mean RSS`, w.meanRssMB, 'MB'),
           );
           total += w.wallS;
           if (polls > capacity * 0.8) notes.push(`at ${k} the schedule asks for ${Math.round(scheduledPolls)} polls/s, near the servers' capacity`);

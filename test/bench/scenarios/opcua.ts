@@ -72,6 +72,8 @@ export const opcua: Scenario = {
             metric('notification loss (changes − landed)', lost, 'values', { target: '0', met: lost === 0 }),
             metric('gateway CPU', w.cores, 'cores', { limit: 0.1, limitName: 'target', target: '< 10 % of a core', met: w.cores < 0.1 }),
             metric('gateway peak RSS', w.peakRssMB, 'MB', { limit: 250, limitName: 'target', target: '< 250 MB', met: w.peakRssMB < 250 }),
+            metric('gateway mean RSS', w.meanRssMB, 'MB'),
+            metric('gateway RSS at start (after subscribing)', gw.sampler.get('a')!.rssMB, 'MB'),
           ],
           notes: [`${made.ticks} ticks of ${devices * items} changes each; loss counts values with a source timestamp of a tick that are not in InfluxDB`],
         };
