@@ -16,7 +16,7 @@ import { startProcess, type Proc } from '../helpers/proc.js';
 export const ROOT: string = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bin', 'fgw.js'))) return dir;
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'gateway', 'bin', 'fgw.js'))) return dir;
     dir = dirname(dir);
   }
   throw new Error('bench: cannot find the repository root');
@@ -273,9 +273,9 @@ function wrap(proc: Proc): GatewayProc {
   };
 }
 
-/** `node bin/fgw.js run --config <file> --for <forMs> --no-api`, the shipped gateway. */
+/** `node gateway/bin/fgw.js run --config <file> --for <forMs> --no-api`, the shipped gateway. */
 export function spawnFgw(configFile: string, forMs: number, extraNodeArgs: string[] = []): GatewayProc {
-  return wrap(startProcess(process.execPath, [...extraNodeArgs, join(ROOT, 'bin', 'fgw.js'), 'run', '--config', configFile, '--for', `${Math.ceil(forMs / 1000)}s`, '--no-api'], { cwd: ROOT }));
+  return wrap(startProcess(process.execPath, [...extraNodeArgs, join(ROOT, 'gateway', 'bin', 'fgw.js'), 'run', '--config', configFile, '--for', `${Math.ceil(forMs / 1000)}s`, '--no-api'], { cwd: ROOT }));
 }
 
 /** A compiled bench entry script (dist-bench/test/bench/<name>.js) as a gateway process. */

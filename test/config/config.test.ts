@@ -9,7 +9,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const shipped = join(root, 'config/gateway.yaml');
-const fgw = join(root, 'bin/fgw.js');
+const fgw = join(root, 'gateway/bin/fgw.js');
 
 /** A small valid config; each bad case below changes one thing in it. */
 const base = () => ({

@@ -13,7 +13,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const fgw = join(root, 'bin/fgw.js');
+const fgw = join(root, 'gateway/bin/fgw.js');
 const DEVICES = ['saw-05', 'press-01', 'lathe-03', 'welder-02', 'polisher-04'];
 
 it('runs the simulated line, stores every device, and a preliminary verification flags the dropping device', { timeout: 180_000 }, async () => {

@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const fgw = join(root, 'bin/fgw.js');
+const fgw = join(root, 'gateway/bin/fgw.js');
 
 /** Registers served by the two machines, and what the gateway must decode from them. */
 const PRESS_HOLDING = [2, 0x0001, 0xe240 /* uint32 123456 ABCD */, 0x0000, 0x444b /* float32 812.0 CDAB → words [0x0000, 0x444b] */, 0b1000];

@@ -1,6 +1,6 @@
 /**
  * Builds dist/ once before the suite: tests that spawn the gateway as a real process (SIGKILL and
- * restart tests) run the shipped artifact `bin/fgw.js`, not the sources.
+ * restart tests) run the shipped artifact `gateway/bin/fgw.js`, not the sources.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

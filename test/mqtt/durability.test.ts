@@ -1,6 +1,6 @@
 /**
  * The whole at-least-once path with real processes: a publisher (mqtt.js, QoS 1) → a real
- * Mosquitto → the gateway process (`fgw run`, the shipped bin/fgw.js) → its embedded store. The
+ * Mosquitto → the gateway process (`fgw run`, the shipped gateway/bin/fgw.js) → its embedded store. The
  * gateway is SIGKILLed while messages flow and started again; publishing goes on while it is
  * down (the broker queues for the persistent session). The store must end with every one of the
  * N messages: nothing the broker delivered is lost, because the PUBACK only left after the commit.
@@ -17,7 +17,7 @@ import { waitFor } from '../helpers/wait.js';
 import { publisher } from './harness.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const fgw = join(root, 'bin/fgw.js');
+const fgw = join(root, 'gateway/bin/fgw.js');
 const N = 3000;
 const CLIENT_ID = 'gw-durable-1';
 

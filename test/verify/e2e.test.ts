@@ -23,7 +23,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const fgw = join(root, 'bin/fgw.js');
+const fgw = join(root, 'gateway/bin/fgw.js');
 const SLOT = 2000;
 const OFF_MS = 10_000;
 
