@@ -13,8 +13,8 @@
  * serve what it says. INFLUX_URL forwards to InfluxDB as well.
  */
 import { createServer, type Server } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ModbusSimulator } from '../adapters/modbus/simulator.js';
@@ -26,10 +26,11 @@ import type { Io } from './cli.js';
 import { newMachine, seeded, step, STATE_CODES, type Machine, type MachineSpec, type MachineState } from './demo/plant.js';
 import { runGateway } from './serve.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/dist\/?$/, '').replace(/\/$/, '');
-/** the repository root whether running from dist/ or from the sources */
+/** the package root (holding config/), whether running from dist/ or from the sources */
 export function repoRoot(): string {
-  return ROOT.endsWith('/dist') ? ROOT.slice(0, -5) : ROOT;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }
 
 const SPECS: Record<string, MachineSpec> = {
@@ -167,6 +168,8 @@ export function demoPolicy(): string {
 
 export interface DemoPlant {
   dir: string;
+  /** the simulated devices' servers, for tests that make a machine fail */
+  simulators: { modbus: ModbusSimulator };
   configFile: string;
   projectFile: string;
   policyFile: string;
@@ -317,6 +320,7 @@ Ctrl-C stops the demo.`);
   }
   return {
     dir,
+    simulators: { modbus },
     configFile,
     projectFile,
     policyFile,
