@@ -17,8 +17,9 @@ import { backlog, ingest, scale, soak } from './scenarios/ingest.js';
 import { latency, modbus } from './scenarios/modbus.js';
 import { mqttScenario } from './scenarios/mqtt.js';
 import { opcua } from './scenarios/opcua.js';
+import { verifyScenario } from './scenarios/verify.js';
 
-export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak];
+export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario];
 
 export interface BenchReport {
   date: string;
