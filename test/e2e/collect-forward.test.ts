@@ -3,6 +3,7 @@
  * a server we do not write) → the gateway process (`fgw run`) → embedded store → forwarder → a real
  * influxd. Then the faults: InfluxDB stopped mid-run, and the gateway SIGKILLed mid-run.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ModbusRTU from 'modbus-serial';
@@ -134,6 +135,13 @@ describe('Modbus TCP → gateway process → store → InfluxDB', () => {
     // field types fixed by the configured tag types
     const types = (await influx.query(`SHOW FIELD KEYS FROM "equipment"`, 'factory')) as Array<{ fieldKey: string; fieldType: string }>;
     expect(Object.fromEntries(types.map((t) => [t.fieldKey, t.fieldType]))).toEqual({ cuts: 'integer', lube_ok: 'boolean', oil_temp: 'float', state: 'integer', strokes: 'integer', tonnage: 'float' });
+    // `fgw query` reads the same readings back from either source
+    const query = (source: string) =>
+      JSON.parse(execFileSync(process.execPath, [fgw, 'query', '--config', cfg, '--device', 'press-01', '--tag', 'tonnage', '--source', source, '--json'], { encoding: 'utf8' })) as Array<{ ts: number; value: unknown }>;
+    const fromStore = query('store').map((r) => [r.ts, r.value]);
+    expect(fromStore.length).toBe(stored.filter((r) => r.tag === 'tonnage').length);
+    expect(query('influx').map((r) => [r.ts, r.value])).toEqual(fromStore);
+    expect(fromStore.every(([, v]) => v === 812)).toBe(true);
     // heartbeat and device status reach InfluxDB too
     const hb = (await influx.query(`SELECT count("heartbeat") FROM "gateway_status" WHERE "gateway" = 'e2e-gw'`, 'factory')) as Array<{ count: number }>;
     expect(hb[0]!.count).toBe(heartbeats.filter((h) => h.tag === 'heartbeat').length);
