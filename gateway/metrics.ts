@@ -45,16 +45,24 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
   const labels = (v: DeviceView) => ({ device: v.config.id, protocol: v.config.protocol });
   const registers = [registry];
 
-  new Gauge({
-    name: n('device_connected'),
-    help: 'Link state of the device: 1 connected, 0 not',
-    labelNames: ['device', 'protocol'],
-    registers,
-    collect() {
-      this.reset();
-      for (const v of s().devices) if (v.config.enabled) this.set(labels(v), v.status.connected ? 1 : 0);
-    },
-  });
+  /** one series per device: `pick` returns its value, or undefined for no sample */
+  const deviceGauge = (name: string, help: string, pick: (v: DeviceView, now: number) => number | undefined) =>
+    new Gauge({
+      name: n(name),
+      help,
+      labelNames: ['device', 'protocol'],
+      registers,
+      collect() {
+        this.reset();
+        const { now, devices } = s();
+        for (const v of devices) {
+          const x = pick(v, now);
+          if (x !== undefined) this.set(labels(v), x);
+        }
+      },
+    });
+  const enabled = (v: DeviceView, x: number) => (v.config.enabled ? x : undefined);
+  deviceGauge('device_connected', 'Link state of the device: 1 connected, 0 not', (v) => enabled(v, v.status.connected ? 1 : 0));
   new Counter({
     name: n('device_reads_total'),
     help: 'Readings of the device since start, by quality (good includes uncertain)',
@@ -69,57 +77,15 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
       }
     },
   });
-  new Gauge({
-    name: n('device_last_error_timestamp_seconds'),
-    help: 'When the device last reported an error (unix seconds); absent when it never did',
-    labelNames: ['device', 'protocol'],
-    registers,
-    collect() {
-      this.reset();
-      for (const v of s().devices) if (v.status.lastErrorAt !== undefined) this.set(labels(v), v.status.lastErrorAt / 1000);
-    },
-  });
-  new Gauge({
-    name: n('device_error'),
-    help: '1 while the device reports a last error and is not connected, else 0',
-    labelNames: ['device', 'protocol'],
-    registers,
-    collect() {
-      this.reset();
-      for (const v of s().devices) if (v.config.enabled) this.set(labels(v), v.status.lastError !== undefined && !v.status.connected ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: n('device_last_reading_age_seconds'),
-    help: 'Seconds since the last good reading of the device; absent when there was none',
-    labelNames: ['device', 'protocol'],
-    registers,
-    collect() {
-      this.reset();
-      const { now, devices } = s();
-      for (const v of devices) if (v.status.lastReadingAt !== undefined) this.set(labels(v), Math.max(0, now - v.status.lastReadingAt) / 1000);
-    },
-  });
-  new Gauge({
-    name: n('device_cycle_seconds'),
-    help: 'Duration of the last complete poll cycle (pollers only)',
-    labelNames: ['device', 'protocol'],
-    registers,
-    collect() {
-      this.reset();
-      for (const v of s().devices) if (v.status.cycleMs !== undefined) this.set(labels(v), v.status.cycleMs / 1000);
-    },
-  });
-  new Gauge({
-    name: n('device_demoted'),
-    help: '1 while the device is demoted for repeated timeouts',
-    labelNames: ['device', 'protocol'],
-    registers,
-    collect() {
-      this.reset();
-      for (const v of s().devices) if (v.config.enabled) this.set(labels(v), v.status.demoted ? 1 : 0);
-    },
-  });
+  deviceGauge('device_last_error_timestamp_seconds', 'When the device last reported an error (unix seconds); absent when it never did', (v) =>
+    v.status.lastErrorAt === undefined ? undefined : v.status.lastErrorAt / 1000,
+  );
+  deviceGauge('device_error', '1 while the device reports a last error and is not connected, else 0', (v) => enabled(v, v.status.lastError !== undefined && !v.status.connected ? 1 : 0));
+  deviceGauge('device_last_reading_age_seconds', 'Seconds since the last good reading of the device; absent when there was none', (v, now) =>
+    v.status.lastReadingAt === undefined ? undefined : Math.max(0, now - v.status.lastReadingAt) / 1000,
+  );
+  deviceGauge('device_cycle_seconds', 'Duration of the last complete poll cycle (pollers only)', (v) => (v.status.cycleMs === undefined ? undefined : v.status.cycleMs / 1000));
+  deviceGauge('device_demoted', '1 while the device is demoted for repeated timeouts', (v) => enabled(v, v.status.demoted ? 1 : 0));
 
   const storeGauge = (name: string, help: string, pick: (st: StoreStats) => number | undefined) =>
     new Gauge({
