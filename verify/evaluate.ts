@@ -30,17 +30,8 @@ export interface VerifyInput {
 }
 
 /** A register entry or gateway device; the measured fields are absent when the device has no data source. */
-export interface DeviceResult extends Partial<Omit<DeviceMeasure, 'id' | 'reasons' | 'networkedPartial' | 'networkedFull'>> {
-  id: string;
+export interface DeviceResult extends Omit<RegisterEntry, 'measure'>, Partial<Omit<DeviceMeasure, 'id' | 'reasons' | 'networkedPartial' | 'networkedFull'>> {
   reasons: string[];
-  name?: string;
-  process?: string;
-  category?: string;
-  digitalControl: boolean;
-  exempt?: string;
-  inScope: boolean;
-  inGateway: boolean;
-  inRegister: boolean;
   networked: boolean;
   networkedFull: boolean;
 }
