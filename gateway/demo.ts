@@ -272,7 +272,14 @@ export async function startDemo(opts: { dir: string; apiPort?: number; seed?: nu
   writeFileSync(policyFile, demoPolicy());
   const shippedProject = readFileSync(join(repoRoot(), 'config/project.yaml'), 'utf8');
   const projectFile = join(dir, 'project.yaml');
-  writeFileSync(projectFile, shippedProject.replace(/^policy:.*$/m, `policy: ./policy-demo.yaml   # DEMO: short slots`));
+  // DEMO: the project period runs on past today, so the pilots view judges the demo's own data
+  const periodEnd = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10);
+  writeFileSync(
+    projectFile,
+    shippedProject
+      .replace(/^policy:.*$/m, `policy: ./policy-demo.yaml   # DEMO: short slots`)
+      .replace(/^(\s*period: \{ from: [0-9-]+, to: )[0-9-]+( \})/m, `$1${periodEnd}$2`),
+  );
   for (const f of ['erp-orders.csv', 'mes-orders.csv']) writeFileSync(join(dir, f), readFileSync(join(repoRoot(), 'config', f)));
 
   const api = await apiPort(opts.apiPort ?? 8080);
