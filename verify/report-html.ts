@@ -112,7 +112,9 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
 
   // ---- rules
   parts.push(`<h2>${esc(t.rules)}</h2><table><tr><th>${esc(t.rule)}</th><th>${esc(t.value)}</th><th>${esc(t.threshold)}</th><th>${esc(t.result)}</th><th>${esc(t.evidence)}</th></tr>`);
-  for (const x of r.rules) parts.push(`<tr data-rule="${esc(x.rule)}"><td>${esc(ruleName(lang, x.rule))}<br><code>${esc(x.rule)}</code></td><td class="num">${esc(x.value ?? '—')}</td><td class="num">${esc(x.threshold ?? '—')}</td><td>${res(x.result)}</td><td class="ev">${esc(evid(x))}</td></tr>`);
+  // money rules carry fen in the JSON; the page shows 元 with two decimals
+  const shown = (rule: string, v: unknown) => (rule.startsWith('contractor.') && typeof v === 'number' ? `${formatFen(v)} 元` : (v ?? '—'));
+  for (const x of r.rules) parts.push(`<tr data-rule="${esc(x.rule)}"><td>${esc(ruleName(lang, x.rule))}<br><code>${esc(x.rule)}</code></td><td class="num">${esc(shown(x.rule, x.value))}</td><td class="num">${esc(shown(x.rule, x.threshold))}</td><td>${res(x.result)}</td><td class="ev">${esc(evid(x))}</td></tr>`);
   parts.push('</table>');
   parts.push(`<div>${esc(t.platformOutage)}: ${r.platform.outageSlots}/${r.platform.slots - r.platform.shutdownSlots} (${pct(r.platform.outage.value)})${r.platform.outages.map((o) => ` · ${esc(fmtTime(o.from, off))}–${esc(fmtTime(o.to, off))}`).join('')}</div>`);
   parts.push(`<div>${esc(t.dataUse)}: ${esc(Object.entries(r.dataUse.readsBySystem).map(([k, v]) => `${k} ${v}`).join(', ') || t.none)} · ${esc(t.weeks)}: [${r.dataUse.readsPerWeek.join(', ')}]</div>`);

@@ -86,6 +86,13 @@ describe('HTML report in Chromium', () => {
     expect(html).not.toMatch(/@import|url\(/i);
   });
 
+  it('shows the contractor discount check in 元, as the JSON holds it in fen', () => {
+    const html = renderHtml(resultOf('partial-canonical'), 'zh');
+    // MES 软件及实施: list 840,000.00, invoiced 420,000.00 → 420,000.00 off, at least min(50 %, 500,000.00)
+    const row = /<tr data-rule="contractor\.discount:33002026000102">(.*?)<\/tr>/.exec(html)?.[1] ?? '';
+    expect(row).toContain('<td class="num">420,000.00 元</td><td class="num">420,000.00 元</td>');
+  });
+
   it('prints a PDF with the summary on its own page', async () => {
     const out = join(tmp.path, 'report.pdf');
     await printPdf(renderHtml(resultOf('partial-canonical'), 'zh'), out, CHROMIUM);
