@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/common.js';
 import { ErrorCodes, GatewayError, errorText, isGatewayError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
-import { parseTimeArg } from './time-arg.js';
+import { parseTimeArg } from '../config/time.js';
 
 export interface Io {
   out(s: string): void;

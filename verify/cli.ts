@@ -12,12 +12,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseDuration } from '../config/common.js';
+import { parseTimeArg } from '../config/time.js';
 import { ErrorCodes, GatewayError, isGatewayError, errorText } from '../config/errors.js';
 import { evaluate, registeredConsumerSystems, validateInput, type VerifyResult } from './evaluate.js';
 import { gatherFacts, type DeviceSpec, type FactQuery } from './facts.js';
 import type { Lang } from './i18n.js';
-import { instantMs } from './measure.js';
 import { matchOrders, type OrderMatch } from './orders.js';
 import { DEFAULT_POLICY, loadPolicy } from './policy.js';
 import { loadProject } from './project.js';
@@ -81,17 +80,10 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   return { ...(a as VerifyArgs), source, lang };
 }
 
-/** A command-line time: ISO 8601 with offset, a date (local midnight in the policy's timezone) or epoch ms. */
+/** A command-line time (config/time.ts); times written without a zone are in the policy's zone (+08:00). */
 export function parseWindowTime(text: string, offsetMs: number, field: string): number {
-  const t = text.trim();
-  let ms: number;
-  if (t === 'now') ms = Date.now();
-  else if (/^-\d/.test(t) && parseDuration(t.slice(1)) !== undefined) ms = Date.now() - parseDuration(t.slice(1))!;
-  else if (/^\d{11,}$/.test(t)) ms = Number(t);
-  else if (/^\d{4}-\d{2}-\d{2}$/.test(t)) ms = instantMs(t, offsetMs);
-  else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/.test(t)) ms = /(Z|[+-]\d{2}:\d{2})$/.test(t) ? Date.parse(t) : Date.parse(`${t}Z`) - offsetMs;
-  else ms = Number.NaN;
-  if (!Number.isFinite(ms)) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms, now or -15m)`, { details: [`${field}: not a time`] });
+  const ms = parseTimeArg(text, Date.now(), offsetMs);
+  if (ms === undefined) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms, now or -15m)`, { details: [`${field}: not a time`] });
   return ms;
 }
 

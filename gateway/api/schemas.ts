@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../../config/common.js';
-import { parseTimeArg } from '../time-arg.js';
+import { parseTimeArg } from '../../config/time.js';
 
 export const errorSchema = z
   .object({
