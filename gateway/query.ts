@@ -3,6 +3,7 @@ import type { Quality, Value } from '../adapters/types.js';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { influxClient } from '../ingest/influx-writer.js';
+import { influxIdent, influxString } from '../ingest/influxql.js';
 import { openStore } from '../ingest/store.js';
 
 export interface QueryRow {
@@ -36,13 +37,11 @@ export async function queryReadings(
   }
   if (!config.influx) throw new GatewayError(ErrorCodes.USAGE, '--source influx: the config has no influx section');
   const influx = influxClient(config.influx);
-  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-  const ident = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
-  const where = [`"device" = '${esc(q.device)}'`];
+  const where = [`"device" = ${influxString(q.device)}`];
   if (q.from !== undefined) where.push(`time >= ${q.from}ms`);
   if (q.to !== undefined) where.push(`time < ${q.to}ms`);
-  const fields = q.tag ? ident(q.tag) : '*';
-  const rows = await influx.query<Record<string, unknown>>(`SELECT ${fields} FROM ${ident(config.influx.measurement)} WHERE ${where.join(' AND ')} ORDER BY time ASC LIMIT ${q.limit}`, { precision: 'ms' as never });
+  const fields = q.tag ? influxIdent(q.tag) : '*';
+  const rows = await influx.query<Record<string, unknown>>(`SELECT ${fields} FROM ${influxIdent(config.influx.measurement)} WHERE ${where.join(' AND ')} ORDER BY time ASC LIMIT ${q.limit}`, { precision: 'ms' as never });
   const device = config.devices.find((d) => d.id === q.device);
   const tagNames = q.tag ? [q.tag] : (device?.tags.map((t) => t.name) ?? []);
   const out: QueryRow[] = [];

@@ -6,6 +6,7 @@
  * (field heartbeat), audits in `gateway_audit` (tags system, device; fields action, result, ...).
  * Only non-bad readings are forwarded, so every point in the data measurement counts as good.
  */
+import { influxIdent, influxString } from '../ingest/influxql.js';
 import { InfluxDB } from 'influx';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
@@ -20,8 +21,6 @@ export interface InfluxFactOptions {
   gateway?: string;
 }
 
-const ident = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-const str = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 interface RawSeries {
   name: string;
@@ -40,8 +39,8 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
     ...(o.username ? { username: o.username } : {}),
     ...(o.password ? { password: o.password } : {}),
   });
-  const data = ident(o.measurement ?? 'equipment');
-  const gw = o.gateway ? ` AND "gateway" = ${str(o.gateway)}` : '';
+  const data = influxIdent(o.measurement ?? 'equipment');
+  const gw = o.gateway ? ` AND "gateway" = ${influxString(o.gateway)}` : '';
   const range = (from: number, to: number) => `time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`;
 
   async function q(text: string): Promise<RawSeries[]> {
@@ -80,11 +79,11 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
   return {
     name: 'influx',
     async slotCounts({ device, from, to, slotMs }) {
-      const m = await slotsWithPoints(`SELECT count(*) FROM ${data} WHERE "device" = ${str(device)}${gw}`, from, to, slotMs);
+      const m = await slotsWithPoints(`SELECT count(*) FROM ${data} WHERE "device" = ${influxString(device)}${gw}`, from, to, slotMs);
       return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([slot, good]) => ({ slot, good, bad: 0 }));
     },
     async tagsSeen({ device, from, to }) {
-      const series = await q(`SELECT count(*) FROM ${data} WHERE "device" = ${str(device)}${gw} AND ${range(from, to)}`);
+      const series = await q(`SELECT count(*) FROM ${data} WHERE "device" = ${influxString(device)}${gw} AND ${range(from, to)}`);
       const seen = new Set<string>();
       for (const s of series) {
         s.columns.forEach((c, i) => {
@@ -95,7 +94,7 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
       return [...seen].sort();
     },
     async lastGoodTs({ device, to }) {
-      const series = await q(`SELECT * FROM ${data} WHERE "device" = ${str(device)}${gw} AND time < ${Math.trunc(to)}ms ORDER BY time DESC LIMIT 1`);
+      const series = await q(`SELECT * FROM ${data} WHERE "device" = ${influxString(device)}${gw} AND time < ${Math.trunc(to)}ms ORDER BY time DESC LIMIT 1`);
       const t = series[0]?.values[0]?.[0];
       return typeof t === 'number' ? t : undefined;
     },
@@ -108,7 +107,7 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
       const dayOffset = (((-offsetMs) % DAY_MS) + DAY_MS) % DAY_MS;
       for (const action of ['read', 'write'] as const) {
         const series = await q(
-          `SELECT count("route") FROM "gateway_audit" WHERE "action" = ${str(action)} AND "result" = 'ok'${gw} AND ${range(from, to)} GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`,
+          `SELECT count("route") FROM "gateway_audit" WHERE "action" = ${influxString(action)} AND "result" = 'ok'${gw} AND ${range(from, to)} GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`,
         );
         for (const s of series) {
           for (const row of s.values) {
