@@ -180,13 +180,17 @@ export function trackA(track: 'A-full' | 'A-partial', lines: Line[], p: PolicyVa
     }
   }
   out.unrounded = fenText(sum);
-  const cap = rat(cfg.cap);
-  if (cmp(sum, cap) > 0) {
-    out.capped = true;
-    sum = cap;
-  }
-  out.amountFen = toNumberSafe(roundHalfUp(sum));
+  out.amountFen = capAndRound(out, sum, cfg.cap);
   return out;
+}
+
+/** RULES "Money": apply the track's cap to the unrounded sum, then round once, half up. */
+function capAndRound(out: TrackResult, sum: Rational, capFen: bigint): number {
+  if (cmp(sum, rat(capFen)) > 0) {
+    out.capped = true;
+    return toNumberSafe(capFen);
+  }
+  return toNumberSafe(roundHalfUp(sum));
 }
 
 function emptyTrack(track: TrackId): TrackResult {
@@ -234,10 +238,9 @@ export function trackB(lines: Line[], p: PolicyValues, withoutCloud: boolean): T
   const eligible = CATS.reduce((s, c) => s + totals[c], 0n);
   const first = eligible < cfg.firstInvestment ? eligible : cfg.firstInvestment;
   let sum = mul(rat(first), cfg.rate);
-  const cap = rat(cfg.cap);
-  if (cmp(sum, cap) > 0) {
+  if (cmp(sum, rat(cfg.cap)) > 0) {
     out.capped = true;
-    sum = cap;
+    sum = rat(cfg.cap);
   }
   const excess = eligible - first;
   if (excess > 0n) {
@@ -287,14 +290,9 @@ export function trackC(lines: Line[], project: Project, p: PolicyValues): TrackR
   } else {
     for (const l of firstYear) out.counted.push(l.ref);
     out.basisFen.cloud = toNumberSafe(total);
-    let sum = mul(rat(total), cfg.rate);
+    const sum = mul(rat(total), cfg.rate);
     out.unrounded = fenText(sum);
-    const cap = rat(cfg.cap);
-    if (cmp(sum, cap) > 0) {
-      out.capped = true;
-      sum = cap;
-    }
-    out.amountFen = toNumberSafe(roundHalfUp(sum));
+    out.amountFen = capAndRound(out, sum, cfg.cap);
   }
   out.excluded.sort((a, b) => a.index - b.index);
   return out;
