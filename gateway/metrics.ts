@@ -87,66 +87,41 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
   deviceGauge('device_cycle_seconds', 'Duration of the last complete poll cycle (pollers only)', (v) => (v.status.cycleMs === undefined ? undefined : v.status.cycleMs / 1000));
   deviceGauge('device_demoted', '1 while the device is demoted for repeated timeouts', (v) => enabled(v, v.status.demoted ? 1 : 0));
 
-  const storeGauge = (name: string, help: string, pick: (st: StoreStats) => number | undefined) =>
-    new Gauge({
+  /** one unlabelled series read from the scrape's snapshot; absent when `pick` gives undefined */
+  const scalar = (Kind: typeof Gauge | typeof Counter, name: string, help: string, pick: (snap: Snapshot) => number | undefined) =>
+    new (Kind as typeof Gauge)({
       name: n(name),
       help,
       registers,
-      collect() {
+      collect(this: Gauge | Counter) {
         this.reset();
-        const st = s().store;
-        const v = st ? pick(st) : undefined;
-        if (v !== undefined) this.set(v);
+        const v = pick(s());
+        if (v === undefined) return;
+        // a counter's value is the runtime's own running total: reset, then add it once
+        if (this instanceof Counter) this.inc(v);
+        else this.set(v);
       },
     });
-  storeGauge('store_size_bytes', 'Embedded store size on disk (database + WAL)', (st) => st.sizeBytes);
-  storeGauge('store_readings', 'Readings held in the embedded store', (st) => st.readings);
-  storeGauge('store_backlog', 'Readings not yet acknowledged by InfluxDB', (st) => st.backlog);
-  storeGauge('store_dead_letters', 'Rows in the dead-letter table', (st) => st.deadLetters);
-  new Counter({
-    name: n('store_dropped_total'),
-    help: 'Readings dropped by retention or maxSize since the store was created',
-    registers,
-    collect() {
-      this.reset();
-      const st = s().store;
-      if (st) this.inc(st.dropped);
-    },
-  });
+  const store = (Kind: typeof Gauge | typeof Counter, name: string, help: string, pick: (st: StoreStats) => number) =>
+    scalar(Kind, name, help, (snap) => (snap.store ? pick(snap.store) : undefined));
+  store(Gauge, 'store_size_bytes', 'Embedded store size on disk (database + WAL)', (st) => st.sizeBytes);
+  store(Gauge, 'store_readings', 'Readings held in the embedded store', (st) => st.readings);
+  store(Gauge, 'store_backlog', 'Readings not yet acknowledged by InfluxDB', (st) => st.backlog);
+  store(Gauge, 'store_dead_letters', 'Rows in the dead-letter table', (st) => st.deadLetters);
+  store(Counter, 'store_dropped_total', 'Readings dropped by retention or maxSize since the store was created', (st) => st.dropped);
 
   // the forwarder exists or not for the runtime's life (influx changes need a restart): without
   // one, its series are absent rather than a misleading 0
   if (runtime.forwarder() !== undefined) {
-    const fwdGauge = (name: string, help: string, pick: (f: ForwarderView) => number | undefined) =>
-      new Gauge({
-        name: n(name),
-        help,
-        registers,
-        collect() {
-          this.reset();
-          const f = s().forwarder;
-          const v = f ? pick(f) : undefined;
-          if (v !== undefined) this.set(v);
-        },
-      });
-    fwdGauge('forwarder_lag_seconds', 'Age of the oldest reading not yet in InfluxDB', (f) => f.lagMs / 1000);
-    fwdGauge('forwarder_backlog', 'Readings waiting for InfluxDB', (f) => f.backlog);
-    fwdGauge('forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) => (f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000));
-    const fwdCounter = (name: string, help: string, pick: (f: ForwarderView) => number) =>
-      new Counter({
-        name: n(name),
-        help,
-        registers,
-        collect() {
-          this.reset();
-          const f = s().forwarder;
-          if (f) this.inc(pick(f));
-        },
-      });
-    fwdCounter('forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
-    fwdCounter('forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
-    fwdCounter('forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
-    fwdCounter('forwarder_failures_total', 'Write requests to InfluxDB that failed (any reason)', (f) => f.failures);
+    const fwd = (Kind: typeof Gauge | typeof Counter, name: string, help: string, pick: (f: ForwarderView) => number | undefined) =>
+      scalar(Kind, name, help, (snap) => (snap.forwarder ? pick(snap.forwarder) : undefined));
+    fwd(Gauge, 'forwarder_lag_seconds', 'Age of the oldest reading not yet in InfluxDB', (f) => f.lagMs / 1000);
+    fwd(Gauge, 'forwarder_backlog', 'Readings waiting for InfluxDB', (f) => f.backlog);
+    fwd(Gauge, 'forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) => (f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000));
+    fwd(Counter, 'forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
+    fwd(Counter, 'forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
+    fwd(Counter, 'forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
+    fwd(Counter, 'forwarder_failures_total', 'Write requests to InfluxDB that failed (any reason)', (f) => f.failures);
     new Gauge({
       name: n('forwarder_state'),
       help: 'Forwarder state: 1 for the current state',
