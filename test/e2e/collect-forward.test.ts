@@ -6,10 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ModbusRTU from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../ingest/store.js';
 import { startInflux, type TestInflux as InfluxHandle } from '../helpers/influx.js';
+import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';
 import { startProcess } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -24,23 +24,6 @@ const PRESS_INPUT = [0xff85 /* int16 -123 → ×0.1 = -12.3 */];
 const PRESS_EXPECTED = { state: 2, strokes: 123456, tonnage: 812, oil_temp: -12.3, lube_ok: true };
 const SAW_HOLDING = [1, 0x0000, 0x0007];
 const SAW_EXPECTED = { state: 1, cuts: 7 };
-
-type ServerTCPType = { close(cb: () => void): void };
-const ServerTCP = (ModbusRTU as unknown as { ServerTCP: new (vector: object, opts: object) => ServerTCPType }).ServerTCP;
-
-function serve(port: number, holding: number[], input: number[] = []): Promise<ServerTCPType> {
-  const vector = {
-    getHoldingRegister: (addr: number) => holding[addr] ?? 0,
-    getInputRegister: (addr: number) => input[addr] ?? 0,
-    getCoil: () => false,
-    getDiscreteInput: () => false,
-  };
-  return new Promise((resolve, reject) => {
-    const s = new ServerTCP(vector, { host: '127.0.0.1', port, unitID: 1 }) as ServerTCPType & { on(e: string, f: (x: unknown) => void): void };
-    s.on('initialized', () => resolve(s));
-    s.on('socketError', reject);
-  });
-}
 
 function gatewayYaml(dir: string, influxUrl: string, pressPort: number, sawPort: number, apiPort: number): string {
   return `
@@ -90,17 +73,17 @@ async function influxCount(influx: InfluxHandle, device: string, field: string):
 
 describe('Modbus TCP → gateway process → store → InfluxDB', () => {
   let influx: InfluxHandle;
-  let servers: ServerTCPType[] = [];
+  let servers: TestModbusServer[] = [];
   let pressPort = 0;
   let sawPort = 0;
   beforeAll(async () => {
     influx = await startInflux();
     pressPort = await freePort();
     sawPort = await freePort();
-    servers = [await serve(pressPort, PRESS_HOLDING, PRESS_INPUT), await serve(sawPort, SAW_HOLDING)];
+    servers = [await serveRegisters(pressPort, PRESS_HOLDING, PRESS_INPUT), await serveRegisters(sawPort, SAW_HOLDING)];
   });
   afterAll(async () => {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(servers.map((s) => s.close()));
     await influx?.stop();
   });
 

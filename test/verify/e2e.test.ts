@@ -12,11 +12,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ModbusRTU from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runVerify } from '../../verify/cli.js';
 import { loadPolicy } from '../../verify/policy.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
+import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';
 import { startProcess, type Proc } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -27,38 +27,18 @@ const fgw = join(root, 'gateway/bin/fgw.js');
 const SLOT = 2000;
 const OFF_MS = 10_000;
 
-type Server = { close(cb: () => void): void };
-const ServerTCP = (ModbusRTU as unknown as { ServerTCP: new (vector: object, opts: object) => Server }).ServerTCP;
-
-function serve(port: number, holding: number[]): Promise<Server> {
-  const vector = {
-    getHoldingRegister: (addr: number) => holding[addr] ?? 0,
-    setRegister: (addr: number, value: number) => {
-      holding[addr] = value;
-    },
-    getInputRegister: () => 0,
-    getCoil: () => false,
-    getDiscreteInput: () => false,
-  };
-  return new Promise((resolve, reject) => {
-    const s = new ServerTCP(vector, { host: '127.0.0.1', port, unitID: 1 }) as Server & { on(e: string, f: (x: unknown) => void): void };
-    s.on('initialized', () => resolve(s));
-    s.on('socketError', reject);
-  });
-}
-const closeServer = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
 const MES = 'mes-token-e2e-0001';
 const OPERATOR = 'operator-token-e2e-0001';
 
 let influx: TestInflux;
 let gw: Proc | undefined;
-const servers: Server[] = [];
+const servers: TestModbusServer[] = [];
 const dir = tempDir('fgw-verify-e2e-');
 
 afterAll(async () => {
   await gw?.kill('SIGKILL');
-  await Promise.all(servers.map(closeServer));
+  await Promise.all(servers.map((s) => s.close()));
   await influx?.cleanup();
   dir.cleanup();
 });
@@ -82,7 +62,7 @@ describe('a simulated line through the gateway, verified from the store and from
     const pressPort = await freePort();
     const sawPort = await freePort();
     apiPort = await freePort();
-    servers.push(await serve(pressPort, [1, 0, 500]), await serve(sawPort, [1, 0, 7]));
+    servers.push(await serveRegisters(pressPort, [1, 0, 500]), await serveRegisters(sawPort, [1, 0, 7]));
     writeFileSync(
       join(dir.path, 'gateway.yaml'),
       `gateway: { id: e2e-line, site: yk-test, statusInterval: 1s, stopTimeout: 20s, logLevel: warn }
@@ -163,9 +143,9 @@ invoices:
 
     // the saw is switched off for 10 s
     off.from = Date.now();
-    await closeServer(servers.splice(1, 1)[0]!);
+    await servers.splice(1, 1)[0]!.close();
     await waitFor('10 s off', () => Date.now() >= off.from + OFF_MS, { timeoutMs: 20_000 });
-    servers.push(await serve(sawPort, [1, 0, 7]));
+    servers.push(await serveRegisters(sawPort, [1, 0, 7]));
     off.to = Date.now();
     await waitFor('the saw reporting again', async () => (await latestTs('saw-05')) > off.to, { timeoutMs: 30_000, everyMs: 500 });
     const back = Date.now();
