@@ -6,8 +6,8 @@
  * (field heartbeat), audits in `gateway_audit` (tags system, device; fields action, result, ...).
  * Only non-bad readings are forwarded, so every point in the data measurement counts as good.
  */
+import { influxClient, safeUrl } from '../ingest/influx-writer.js';
 import { influxIdent, influxString } from '../ingest/influxql.js';
-import { InfluxDB } from 'influx';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
 
@@ -29,16 +29,12 @@ interface RawSeries {
   values: unknown[][];
 }
 
+/** one aggregation query over a 30-day window of 100 devices takes about 30 s (npm run bench -- verify) */
+const QUERY_TIMEOUT_MS = 10 * 60_000;
+
 export function influxFacts(o: InfluxFactOptions): FactQuery {
-  const u = new URL(o.url);
-  const client = new InfluxDB({
-    host: u.hostname,
-    port: Number(u.port || (u.protocol === 'https:' ? 443 : 8086)),
-    protocol: u.protocol === 'https:' ? 'https' : 'http',
-    database: o.database,
-    ...(o.username ? { username: o.username } : {}),
-    ...(o.password ? { password: o.password } : {}),
-  });
+  // the same client (URL, credentials, no hidden retries) as fgw query; long windows take a while
+  const client = influxClient({ url: o.url, database: o.database, username: o.username ?? '', password: o.password ?? '', timeout: QUERY_TIMEOUT_MS });
   const data = influxIdent(o.measurement ?? 'equipment');
   const gw = o.gateway ? ` AND "gateway" = ${influxString(o.gateway)}` : '';
   const range = (from: number, to: number) => `time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`;
@@ -50,11 +46,11 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       const auth = /401|403|authoriz|authenticat/i.test(msg);
-      throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${o.url}, database ${o.database}): ${msg}`, { cause: e });
+      throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${safeUrl(o.url)}, database ${o.database}): ${msg}`, { cause: e });
     }
     const out: RawSeries[] = [];
     for (const r of body.results ?? []) {
-      if (r.error) throw new GatewayError(ErrorCodes.INFLUX, `InfluxDB query failed (${o.url}, database ${o.database}): ${r.error}`);
+      if (r.error) throw new GatewayError(ErrorCodes.INFLUX, `InfluxDB query failed (${safeUrl(o.url)}, database ${o.database}): ${r.error}`);
       out.push(...(r.series ?? []));
     }
     return out;
