@@ -2,7 +2,7 @@
  * Classification (RULES.md "Classification"), pure: every rule as {rule, value, threshold, result,
  * evidence}; process-step coverage and platform execution; data use per week; the networking rate.
  */
-import { rationalText, ratioAtLeast } from './decimal.js';
+import { rate4, rationalText, ratioAtLeast } from './decimal.js';
 import type { AuditDay } from './facts.js';
 import { localDay, weekOf, type DeviceMeasure, type PlatformMeasure, type Ratio, type Week } from './measure.js';
 import type { Classification } from './money.js';
@@ -67,7 +67,6 @@ export interface DataUse {
 }
 
 const pct = (r: Ratio) => (r.value === null ? 'n/a' : `${r.count}/${r.total} = ${(r.value * 100).toFixed(2)}%`);
-const rate = (n: number, d: number) => (d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null);
 
 export function networkingRate(entries: readonly RegisterEntry[], tier: 'partial' | 'full', policy: Policy): NetworkingRate {
   const inScope = entries.filter((e) => e.inScope);
@@ -79,8 +78,8 @@ export function networkingRate(entries: readonly RegisterEntry[], tier: 'partial
     rMin: rationalText(policy.values.classification[tier].rMin),
     networked: n,
     inScope: inScope.length,
-    value: rate(n, inScope.length),
-    digitalControl: { networked: dn, inScope: dc.length, value: rate(dn, dc.length) },
+    value: rate4(n, inScope.length),
+    digitalControl: { networked: dn, inScope: dc.length, value: rate4(dn, dc.length) },
   };
 }
 

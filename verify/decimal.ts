@@ -94,3 +94,6 @@ export function toNumberSafe(v: bigint): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`amount ${v} fen is beyond exact JSON numbers`);
   return Number(v);
 }
+
+/** A rate shown with four decimals (decisions compare counts exactly, never this rounded value). */
+export const rate4 = (n: number, d: number): number | null => (d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null);

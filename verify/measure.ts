@@ -3,7 +3,7 @@
  * shutdowns minus platform outages), reporting rate, minimum signal set, staleness, networked at each
  * tier, per calendar week, gaps and a timeline. Every comparison with a threshold is exact.
  */
-import { ratioAbove, ratioAtLeast, type Rational } from './decimal.js';
+import { rate4, ratioAbove, ratioAtLeast, type Rational } from './decimal.js';
 import { DAY_MS, rangesHas, type DeviceFacts, type DeviceSpec, type Facts } from './facts.js';
 import type { Policy } from './policy.js';
 import type { Project } from './project.js';
@@ -60,7 +60,7 @@ export interface DeviceMeasure {
   reasons: string[];
 }
 
-const ratio = (count: number, total: number): Ratio => ({ count, total, value: total > 0 ? Math.round((count / total) * 10_000) / 10_000 : null });
+const ratio = (count: number, total: number): Ratio => ({ count, total, value: rate4(count, total) });
 
 export const TIMELINE_BINS = 96;
 export const MAX_GAPS = 5;

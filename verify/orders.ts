@@ -4,6 +4,7 @@
  * an order matches when the other export has the same order number, item and quantity. Bad rows
  * are listed, never fatal.
  */
+import { rate4 } from './decimal.js';
 
 export interface CsvRow {
   /** 1-based line number where the record starts */
@@ -149,7 +150,6 @@ export function matchOrders(erpText: string, erpFile: string, mesText: string, m
   };
   const erpMatched = side(erp.rows, m, 'erp');
   const mesMatched = side(mes.rows, e, 'mes');
-  const r = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
   return {
     erpFile,
     mesFile,
@@ -157,8 +157,8 @@ export function matchOrders(erpText: string, erpFile: string, mesText: string, m
     mesRows: mes.rows.length,
     erpMatched,
     mesMatched,
-    erpToMes: r(erpMatched, erp.rows.length),
-    mesToErp: r(mesMatched, mes.rows.length),
+    erpToMes: rate4(erpMatched, erp.rows.length),
+    mesToErp: rate4(mesMatched, mes.rows.length),
     unmatched,
     bad: [...erp.bad, ...mes.bad],
   };
