@@ -101,6 +101,8 @@ export class OpcuaAdapter implements Adapter {
   /** connection attempts made by the supervisor, and CreateSession requests sent (tests, metrics) */
   connectAttempts = 0;
   sessionAttempts = 0;
+  /** clock time at which the last connection attempt started */
+  lastConnectAttemptAt?: number;
 
   constructor(
     private readonly device: OpcuaDevice,
@@ -180,6 +182,7 @@ export class OpcuaAdapter implements Adapter {
 
   private async connect(): Promise<Live> {
     this.connectAttempts++;
+    this.lastConnectAttemptAt = this.ctx.clock.now();
     const c = this.device.connection;
     if (!this.pki) this.pki = await acquirePki(resolvePkiDir(this.ctx.dataDir, c.pkiDir));
     const identity = await this.pki.identity(this.ctx.gateway.id);
