@@ -74,6 +74,8 @@ export class MqttAdapter implements Adapter, Subscriber {
   private readonly inflight = new Set<Promise<unknown>>();
   private st: MqttDeviceStatus = { connected: false, good: 0, bad: 0, badByReason: {}, messages: 0, rebirthRequests: 0, reconnectAttempts: 0 };
   private storeFailing = false;
+  /** the end of the queue of commits retrying in order while the store fails */
+  private retryTail: Promise<void> = Promise.resolve();
 
   constructor(
     readonly device: MqttDevice,
@@ -210,25 +212,48 @@ export class MqttAdapter implements Adapter, Subscriber {
     return true;
   }
 
-  /** Writes to the store, retrying with backoff while the store fails (the PUBACK waits meanwhile). */
+  /**
+   * Writes to the store, retrying with backoff while the store fails (the PUBACK waits meanwhile).
+   * Messages are pipelined (several await their commit at once), so retries queue up and go one
+   * after another in arrival order: a store that recovers gets the messages in the order they came.
+   */
   private async commit(readings: Reading[]): Promise<void> {
-    const backoff = new Backoff({ baseMs: 100, capMs: 5000 });
-    for (;;) {
+    if (!this.storeFailing) {
       try {
         await this.ctx.sink.write(readings);
-        if (this.storeFailing) this.ctx.log.info('store accepts readings again');
-        this.storeFailing = false;
         return;
       } catch (e) {
-        if (!this.storeFailing) this.ctx.log.error({ err: errorText(e) }, 'store write failed; holding the MQTT acknowledgement and retrying');
-        this.storeFailing = true;
-        this.st.lastError = `STORE: ${errorText(e)}`;
-        this.st.lastErrorAt = this.ctx.clock.now();
-        if (this.stopping) throw e;
-        await this.ctx.clock.sleep(backoff.next());
-        if (this.stopping) throw e;
+        this.noteStoreFailure(e);
       }
     }
+    const before = this.retryTail;
+    let done!: () => void;
+    this.retryTail = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await before;
+      const backoff = new Backoff({ baseMs: 100, capMs: 5000 });
+      for (;;) {
+        if (this.stopping) throw new Error('stopping while the store fails');
+        try {
+          await this.ctx.sink.write(readings);
+          if (this.storeFailing) this.ctx.log.info('store accepts readings again');
+          this.storeFailing = false;
+          return;
+        } catch (e) {
+          this.noteStoreFailure(e);
+          await this.ctx.clock.sleep(backoff.next());
+        }
+      }
+    } finally {
+      done();
+    }
+  }
+
+  private noteStoreFailure(e: unknown): void {
+    if (!this.storeFailing) this.ctx.log.error({ err: errorText(e) }, 'store write failed; holding the MQTT acknowledgement and retrying');
+    this.storeFailing = true;
+    this.st.lastError = `STORE: ${errorText(e)}`;
+    this.st.lastErrorAt = this.ctx.clock.now();
   }
 
   private requestRebirth(now: number): void {

@@ -2,8 +2,14 @@
  * The I/O shell around one mqtt.js client: connect (mqtt, mqtts, ws), persistent session,
  * reconnect with capped jittered backoff, subscriptions, and the at-least-once hand-off:
  * `client.handleMessage` is mqtt.js's hook whose callback sends the PUBACK (node_modules/mqtt
- * build/lib/handlers/publish.js: `client.handleMessage(packet, () => _sendPacket(puback))`), so
- * the callback is called only after every subscriber has committed the message's readings.
+ * build/lib/handlers/publish.js: `client.handleMessage(packet, () => _sendPacket(puback, done))`,
+ * where `done` lets mqtt.js parse the next packet). Called as is, that makes one store commit per
+ * message. So QoS 0 and 1 messages are pipelined: the callback is called at once, the PUBACK it
+ * sends is held back (intercepted in `_sendPacket`) until the message's readings are committed,
+ * and PUBACKs leave in the order the messages arrived (MQTT 3.1.1 §4.6), so a commit failure
+ * acknowledges nothing from that message on. At most MAX_UNCOMMITTED messages are read ahead of
+ * their commit (backpressure on the socket beyond that). QoS 2 stays one message at a time.
+ * Should a future mqtt.js lack `_sendPacket`, every message falls back to ack-after-commit.
  *
  * Devices with the same broker url and clientId share one connection (ctx.shared), since two
  * clients with one clientId would take each other's session over.
@@ -51,6 +57,18 @@ export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig)
   return strip(a) === strip(b);
 }
 
+/** messages read ahead of their commit on one connection before mqtt.js is made to wait */
+const MAX_UNCOMMITTED = 1000;
+
+interface HeldAck {
+  messageId: number | undefined;
+  generation: number;
+  committed: boolean;
+  puback?: unknown;
+}
+
+type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
+
 export class MqttConnection {
   private client: MqttClient | undefined;
   private readonly subs = new Set<Subscriber>();
@@ -58,6 +76,13 @@ export class MqttConnection {
   /** bumped on every close: a commit finishing after its connection died must not PUBACK on the next one */
   private generation = 0;
   private inflight = new Set<Promise<unknown>>();
+  /** QoS 1 messages in arrival order whose PUBACK waits for their commit (and their predecessors') */
+  private heldAcks: HeldAck[] = [];
+  /** mqtt.js "parse the next packet" callbacks held while MAX_UNCOMMITTED messages await commit */
+  private heldNext: Array<() => void> = [];
+  private uncommitted = 0;
+  /** mqtt.js's own _sendPacket, when it has one (pipelining on) */
+  private sendPacket: SendPacket | undefined;
   private wasConnected = false;
   private outageErrors = 0;
   private closing = false;
@@ -151,24 +176,61 @@ export class MqttConnection {
     const client = mqtt.connect(c.url, opts);
     this.client = client;
     // PUBACK only after commit (see the file comment)
+    const internal = client as unknown as { _sendPacket?: SendPacket };
+    const original = typeof internal._sendPacket === 'function' ? internal._sendPacket.bind(client) : undefined;
+    this.sendPacket = original;
+    if (original) {
+      internal._sendPacket = (packet, cb, cbStorePut, noStore) => {
+        if (packet.cmd === 'puback') {
+          const held = this.heldAcks.find((h) => h.messageId === packet.messageId && h.puback === undefined && h.generation === this.generation);
+          if (held) {
+            held.puback = packet;
+            this.releaseAcks();
+            this.next(cb ?? (() => {}));
+            return;
+          }
+        }
+        original(packet, cb, cbStorePut, noStore);
+      };
+    }
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
       const gen = this.generation;
+      const pipelined = this.sendPacket !== undefined && packet.qos < 2;
+      const held: HeldAck | undefined = pipelined && packet.qos === 1 ? { messageId: packet.messageId, generation: gen, committed: false } : undefined;
+      if (held) this.heldAcks.push(held);
+      this.uncommitted++;
       const p = this.dispatch(packet).then(
         () => {
-          if (gen === this.generation) callback();
+          if (held) {
+            held.committed = true;
+            this.releaseAcks();
+          } else if (!pipelined && gen === this.generation) callback();
         },
         (e: unknown) => {
-          // not committed: no PUBACK; drop the connection so the broker redelivers on the next session
+          // not committed: no PUBACK for it nor for anything after it; drop the connection so the
+          // broker redelivers them on the next session
           this.log.error({ err: errorText(e), topic: packet.topic }, 'mqtt message not committed; reconnecting for redelivery');
+          if (held) this.heldAcks = this.heldAcks.filter((h) => h.generation !== gen);
           if (gen === this.generation && !this.closing) client.stream?.destroy();
         },
       );
       this.inflight.add(p);
-      void p.finally(() => this.inflight.delete(p));
+      void p.finally(() => {
+        this.inflight.delete(p);
+        this.uncommitted--;
+        while (this.heldNext.length > 0 && this.uncommitted < MAX_UNCOMMITTED) this.heldNext.shift()!();
+      });
+      if (!pipelined) return;
+      // QoS 1: sends the PUBACK, which the _sendPacket above holds; QoS 0: parses the next packet
+      if (held) callback();
+      else this.next(() => callback());
     };
     // every lost connection and failed attempt (refused, TLS, CONNACK error) ends in 'close'
     client.on('close', () => {
       this.generation++;
+      // acknowledgements for the dead connection never go out; the broker redelivers those messages
+      this.heldAcks = [];
+      for (const next of this.heldNext.splice(0)) next();
       if (!this.closing) this.scheduleReconnect(client);
       if (this.wasConnected && !this.closing) {
         this.log.warn({ url: safeUrl(c.url), clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
@@ -205,6 +267,26 @@ export class MqttConnection {
       if (this.closing || this.client !== client || client.connected) return;
       client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     }, delay);
+  }
+
+  /** Sends, in arrival order, the PUBACKs of the messages committed so far. */
+  private releaseAcks(): void {
+    while (this.heldAcks.length > 0) {
+      const h = this.heldAcks[0]!;
+      if (h.generation !== this.generation) {
+        this.heldAcks.shift();
+        continue;
+      }
+      if (!h.committed || h.puback === undefined) return;
+      this.heldAcks.shift();
+      this.sendPacket?.(h.puback as { cmd: string });
+    }
+  }
+
+  /** Lets mqtt.js parse the next packet now, or once fewer than MAX_UNCOMMITTED await commit. */
+  private next(go: () => void): void {
+    if (this.uncommitted < MAX_UNCOMMITTED) go();
+    else this.heldNext.push(go);
   }
 
   private subscribe(subs: Subscriber[]): void {

@@ -11,21 +11,21 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
 import { context, createAdapter, publisher } from './harness.js';
 
-/** Test double: records writes; `hold` makes write() pend until release(). */
+/** Test double: records writes; `hold` makes write() pend until release() (for every write, or those it picks). */
 class RecordingSink implements Sink {
   readonly written: Reading[] = [];
   readonly calls: Reading[][] = [];
   readonly dead: DeadLetter[] = [];
   private releases: Array<() => void> = [];
   failNext = 0;
-  constructor(private readonly hold = false) {}
+  constructor(private readonly hold: boolean | ((readings: readonly Reading[]) => boolean) = false) {}
   write(readings: readonly Reading[]): Promise<void> {
     this.calls.push([...readings]);
     if (this.failNext > 0) {
       this.failNext--;
       return Promise.reject(new Error('disk I/O error (simulated)'));
     }
-    if (this.hold) return new Promise((resolve) => this.releases.push(() => (this.written.push(...readings), resolve())));
+    if (typeof this.hold === 'function' ? this.hold(readings) : this.hold) return new Promise((resolve) => this.releases.push(() => (this.written.push(...readings), resolve())));
     this.written.push(...readings);
     return Promise.resolve();
   }
@@ -69,6 +69,29 @@ describe.each([5, 4] as const)('PUBACK after commit (MQTT protocolVersion %s)', 
     await waitFor('the same message again', () => next.written.length === 1);
     expect(next.written[0]).toMatchObject({ tag: 'n', value: 1, kind: 'integer', quality: 'good' });
     held.release(); // the first adapter's late commit must not acknowledge anything now
+    await b.stop();
+    await pub.endAsync();
+  });
+
+  it('messages behind an uncommitted one are read and committed, but acknowledged only in order: all are redelivered', async () => {
+    const clientId = `gw-ack-order-v${v}`;
+    const sink = new RecordingSink((readings) => readings.some((r) => r.value === 1));
+    const a = createAdapter(device(clientId, v), context(sink));
+    await a.start();
+    await waitFor('connected', () => a.status().connected);
+    const pub = await publisher(broker.url);
+    for (const n of [1, 2, 3]) await pub.publishAsync(`ack/${clientId}`, `{"n": ${n}}`, { qos: 1 });
+    // pipelined: 2 and 3 reach the store while 1 still waits for its commit
+    await waitFor('2 and 3 committed behind the pending 1', () => sink.written.length === 2);
+    expect(sink.written.map((r) => r.value)).toEqual([2, 3]);
+    await a.stop();
+
+    const next = new RecordingSink();
+    const b = createAdapter(device(clientId, v), context(next));
+    await b.start();
+    await waitFor('all three again', () => next.written.length === 3);
+    expect(next.written.map((r) => r.value)).toEqual([1, 2, 3]);
+    sink.release();
     await b.stop();
     await pub.endAsync();
   });
