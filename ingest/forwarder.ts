@@ -30,6 +30,9 @@ import { AUDIT_PRECISION, LineFormatter, READINGS_PRECISION, type Line } from '.
 import type { InfluxConfig } from './schema.js';
 import type { Store } from './types.js';
 
+/** readings read and formatted per turn of the event loop */
+const READ_CHUNK = 10_000;
+
 export type ForwarderState = 'idle' | 'ok' | 'retrying' | 'auth-hold' | 'stopped';
 
 export interface ForwarderStats {
@@ -260,12 +263,12 @@ export class Forwarder {
       let lines: Line[];
       let endSeq: number;
       let rowCount: number;
+      let readFull = false;
       if (stream === 'readings') {
-        const rows = this.store.readForward('readings', this.cursor.readings, limit);
-        rowCount = rows.length;
+        const read = await this.readReadings(limit);
+        ({ lines, rowCount, endSeq } = read);
         if (rowCount === 0) return true;
-        lines = this.fmt.readings(rows);
-        endSeq = rows[rows.length - 1]!.seq;
+        readFull = read.full;
         if (lines.length > 0) this.rowsPerLine = Math.min(16, Math.max(1, rowCount / lines.length));
       } else {
         const rows = this.store.readForward('audit', this.cursor.audit, limit);
@@ -273,12 +276,13 @@ export class Forwarder {
         if (rowCount === 0) return true;
         lines = this.fmt.audits(rows);
         endSeq = rows[rows.length - 1]!.seq;
+        readFull = rowCount >= limit;
       }
       if (lines.length > batchSize) {
         endSeq = lines[batchSize]!.firstSeq - 1;
         lines = lines.slice(0, batchSize);
       }
-      const full = lines.length >= batchSize || rowCount >= limit;
+      const full = lines.length >= batchSize || readFull;
       if (!full && !force) return true;
       if (lines.length > 0) {
         const done = await this.deliver(stream, lines, stream === 'readings' ? READINGS_PRECISION : AUDIT_PRECISION);
@@ -287,6 +291,46 @@ export class Forwarder {
       this.advance(stream, endSeq);
       if (!full) return true;
     }
+  }
+
+  /**
+   * Reads up to `limit` readings after the cursor and formats them, READ_CHUNK rows at a time with a
+   * turn of the event loop between chunks, so a full batch (up to 80,000 rows) never holds the loop
+   * long enough to delay device polls. A point that continues past a chunk is left whole for the
+   * next read.
+   */
+  private async readReadings(limit: number): Promise<{ lines: Line[]; rowCount: number; endSeq: number; full: boolean }> {
+    const lines: Line[] = [];
+    let after = this.cursor.readings;
+    let rowCount = 0;
+    let full = false;
+    for (;;) {
+      const want = Math.min(READ_CHUNK, limit - rowCount);
+      // one row more than wanted tells whether the chunk's last point continues after it
+      const rows = this.store.readForward('readings', after, want + 1);
+      if (rows.length === 0) break;
+      const next = rows.length > want ? rows.pop() : undefined;
+      const chunk = this.fmt.readings(rows);
+      const cutShort = next !== undefined;
+      const reachedLimit = cutShort && rowCount + rows.length >= limit;
+      let used = rows.length;
+      let last = rows[rows.length - 1]!.seq;
+      const end = rows[rows.length - 1]!;
+      const continues = next !== undefined && next.ts === end.ts && next.device === end.device && next.measurement === end.measurement;
+      if (continues && chunk.length > 1) {
+        // the open point is left for the next read, which starts at its first row
+        const open = chunk.pop()!;
+        last = open.firstSeq - 1;
+        used = rows.findIndex((r) => r.seq >= open.firstSeq);
+      }
+      for (const l of chunk) lines.push(l);
+      rowCount += used;
+      after = last;
+      full = reachedLimit;
+      if (!cutShort || full || lines.length >= this.cfg.batchSize) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    return { lines, rowCount, endSeq: after, full };
   }
 
   private advance(stream: Stream, seq: number): void {

@@ -194,6 +194,25 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     expect(mock.accepted()).toHaveLength(9);
   });
 
+  it('reads a large backlog in chunks without splitting a point: every 70-field point is one whole line', async () => {
+    const { mock, store, fwd } = await setup();
+    const rows: Reading[] = [];
+    for (let p = 0; p < 300; p++) for (let f = 0; f < 70; f++) rows.push({ device: 'press', tag: `r${f}`, ts: T + p, kind: 'integer', value: p * 1000 + f, quality: 'good' });
+    await store.write(rows); // 21,000 rows: the 10,000-row read chunks end inside a point
+    fwd.start();
+    await fwd.flushed();
+    const lines = mock.accepted();
+    expect(lines).toHaveLength(300);
+    for (const [p, l] of lines.entries()) {
+      const fields = l.split(' ')[1]!.split(',');
+      expect(fields, l.slice(0, 80)).toHaveLength(70);
+      expect(fields[0]).toBe(`r0=${p * 1000}i`);
+      expect(l.endsWith(` ${T + p}`)).toBe(true);
+    }
+    expect(fwd.stats().written).toBe(21_000);
+    expect(fwd.stats().backlog).toBe(0);
+  });
+
   it('stop() during a request in flight still sends what was committed meanwhile', async () => {
     const { mock, store, fwd } = await setup({ config: { flushInterval: '20ms' } });
     mock.respond((_r, i) => (i === 0 ? { status: 204, delayMs: 300 } : { status: 204 }));
