@@ -2,18 +2,25 @@
  * The embedded durable store on SQLite (better-sqlite3, WAL mode, synchronous=NORMAL): the
  * store-and-forward buffer and the local history at once (ingest/types.ts is the contract).
  *
- * Layout
- * - `series(id, measurement, device, tag, kind)`: one row per time series; ids cached in a Map.
- *   The kind is part of the key, so a tag whose configured type changes starts a new series and old
- *   rows keep the kind they were written with.
- * - `readings(seq, series, ts, value NUMERIC, text, quality, error)`, index
- *   (series, ts, quality): the index covers slotCounts/tagsSeen/heartbeatSlots/lastGoodTs, which the
- *   verifier runs over 30-day windows, so they never touch the table rows. Numbers and booleans (0/1)
+ * Layout (schema version 2; MIGRATIONS upgrades older stores in place)
+ * - `devices(id, measurement, device)` and `series(id, measurement, device, tag, kind, dev)`: one
+ *   row per device and per time series; ids cached in Maps. The kind is part of the series key, so
+ *   a tag whose configured type changes starts a new series and old rows keep the kind they were
+ *   written with.
+ * - `readings(seq, series, ts, value NUMERIC, text, quality, error, dev)`, index
+ *   (dev, ts, series, quality). The readings of one poll share (dev, ts), so they sit side by side in
+ *   the index and a commit dirties one or two index pages per device, not one per series: with 100
+ *   devices x 100 tags that made inserts 8-12x faster than the first layout's (series, ts) index.
+ *   The index covers slotCounts/tagsSeen/heartbeatSlots/lastGoodTs, which the verifier runs per
+ *   device over 30-day windows, so they never touch the table rows. Numbers and booleans (0/1)
  *   go to `value` (NUMERIC affinity stores 20.0 as a 1-byte integer), strings to `text`. quality:
  *   0 good, 1 uncertain, 2 bad. seq is assigned by the store from a high-water mark kept in
  *   memory and in `meta` (seq:readings), so it keeps growing even after every row was dropped and
  *   the forwarder's cursor can never point past new rows. (SQLite's AUTOINCREMENT does the same
  *   but updates sqlite_sequence on every insert: about a third of the insert cost, measured.)
+ * - `latest(series, seq, ts)`: each series' newest reading, upserted once per series per commit
+ *   (latest() reads it). Should the size limit drop a series' newest row while late rows with older
+ *   timestamps but higher seqs remain, that series is left out of latest() until it reports again.
  * - `audit`, `dead_letters`, `meta(key, value)`: cursors, the row counter and the drop counters.
  *
  * Writes are group-committed: write() queues and one transaction commits everything queued on the
@@ -23,7 +30,7 @@
  * lose the last few hundred ms, which is SQLite's documented trade-off for this mode.
  *
  * Limits: retention deletes rows older than `retentionMs`, walking the table in seq order (each page
- * touched once) and then, per series through the index, the late rows with old timestamps; maxSize deletes the oldest rows (seq order) in
+ * touched once) and then, per device through the index, the late rows with old timestamps; maxSize deletes the oldest rows (seq order) in
  * chunks until the pages in use, (page_count - freelist_count) * page_size, are under 95% of
  * maxSize. We do not vacuum: freed pages go to SQLite's freelist and are reused by new rows, so
  * the file stays at its high-water mark (about maxSize) instead of shrinking and growing again;
@@ -71,10 +78,28 @@ export const STORE_FILE = 'store.db';
  * keeps its buffered backlog and history. A store written by a newer gateway is refused rather
  * than misread.
  */
-export const STORE_SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 2;
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   // 0 → 1: the first layout
   (db) => db.exec(SCHEMA),
+  // 1 → 2: readings indexed by (device, ts) instead of (series, ts). The readings of one poll sit
+  // side by side in that index, so a commit writes one or two index pages per device instead of
+  // one per series (8-12x faster inserts measured with 100 devices x 100 tags); the newest reading
+  // of each series moves to the `latest` table, kept in the same transactions.
+  (db) =>
+    db.exec(`
+CREATE TABLE devices(id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device TEXT NOT NULL, UNIQUE(measurement, device));
+INSERT INTO devices(measurement, device) SELECT DISTINCT measurement, device FROM series ORDER BY measurement, device;
+ALTER TABLE series ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
+UPDATE series SET dev = (SELECT d.id FROM devices d WHERE d.measurement = series.measurement AND d.device = series.device);
+ALTER TABLE readings ADD COLUMN dev INTEGER NOT NULL DEFAULT 0;
+UPDATE readings SET dev = (SELECT s.dev FROM series s WHERE s.id = readings.series);
+CREATE TABLE latest(series INTEGER PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL);
+INSERT INTO latest(series, seq, ts)
+  SELECT series, seq, ts FROM (SELECT series, seq, ts, row_number() OVER (PARTITION BY series ORDER BY ts DESC, seq DESC) AS rn FROM readings) WHERE rn = 1;
+DROP INDEX readings_series_ts;
+CREATE INDEX readings_dev_ts ON readings(dev, ts, series, quality);
+`),
 ];
 
 function migrate(db: Database.Database, path: string): void {
@@ -100,6 +125,8 @@ interface SeriesInfo {
   device: string;
   tag: string;
   kind: FieldKind;
+  /** the id of (measurement, device) in the devices table */
+  dev: number;
 }
 
 type Row = [seq: number, series: number, ts: number, value: number | null, text: string | null, quality: number, error: string | null];
@@ -150,6 +177,7 @@ class SqliteStore implements Store {
 
   private readonly seriesByKey = new Map<string, number>();
   private readonly seriesById = new Map<number, SeriesInfo>();
+  private readonly devByKey = new Map<string, number>();
   private pending: Array<{ measurement: Measurement; readings: readonly Reading[] }> = [];
   private pendingRows = 0;
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -204,13 +232,11 @@ class SqliteStore implements Store {
       // stores created before seq was assigned here used AUTOINCREMENT
       Number(this.db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'readings'").pluck().get() ?? 0),
     );
-    for (const s of this.db.prepare('SELECT id, measurement, device, tag, kind FROM series').all() as Array<SeriesInfo & { id: number }>) {
-      this.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind });
-      this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), s.id);
-    }
+    this.loadCaches();
     const st = this.st;
     this.insertTx = this.db.transaction((batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => {
       let n = 0;
+      const newest = new Map<number, [seq: number, ts: number]>();
       for (const b of batches) {
         for (const r of b.readings) {
           // one malformed reading must not fail the whole group commit (other devices' rows)
@@ -219,6 +245,7 @@ class SqliteStore implements Store {
             continue;
           }
           const sid = this.seriesId(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
+          const dev = this.seriesById.get(sid)!.dev;
           const v = r.value;
           let num: number | null = null;
           let text: string | null = null;
@@ -231,10 +258,16 @@ class SqliteStore implements Store {
             quality = 2;
             error = 'BAD_VALUE';
           }
-          st.insertReading.run(this.nextSeq++, sid, Math.trunc(r.ts), num, text, quality, error);
+          const seq = this.nextSeq++;
+          const ts = Math.trunc(r.ts);
+          st.insertReading.run(seq, sid, dev, ts, num, text, quality, error);
+          const prev = newest.get(sid);
+          if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
           n++;
         }
       }
+      // the newest reading of each series written (seq only grows: a tie in ts goes to the later)
+      for (const [sid, [seq, ts]] of newest) st.upsertLatest.run(sid, seq, ts);
       st.addMeta.run(n, 'count:readings');
       st.setMeta.run('seq:readings', this.nextSeq - 1);
       return n;
@@ -248,9 +281,12 @@ class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      insertReading: db.prepare('INSERT INTO readings(seq, series, ts, value, text, quality, error) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      findSeries: db.prepare('SELECT id FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?').pluck(),
-      insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind) VALUES (?, ?, ?, ?)'),
+      insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      upsertLatest: db.prepare('INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts'),
+      findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
+      insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
+      findDev: db.prepare('SELECT id FROM devices WHERE measurement = ? AND device = ?').pluck(),
+      insertDev: db.prepare('INSERT INTO devices(measurement, device) VALUES (?, ?)'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addMeta: db.prepare('UPDATE meta SET value = value + ? WHERE key = ?'),
@@ -274,11 +310,23 @@ class SqliteStore implements Store {
     const key = seriesKey(measurement, device, tag, kind);
     const hit = this.seriesByKey.get(key);
     if (hit !== undefined) return hit;
-    let id = this.st.findSeries.get(measurement, device, tag, kind) as number | undefined;
-    if (id === undefined) id = Number(this.st.insertSeries.run(measurement, device, tag, kind).lastInsertRowid);
+    const found = this.st.findSeries.get(measurement, device, tag, kind) as { id: number; dev: number } | undefined;
+    const dev = found?.dev ?? this.devId(measurement, device, true)!;
+    const id = found?.id ?? Number(this.st.insertSeries.run(measurement, device, tag, kind, dev).lastInsertRowid);
     // cached at once: a rolled-back transaction clears the whole cache (see flush)
     this.seriesByKey.set(key, id);
-    this.seriesById.set(id, { measurement, device, tag, kind });
+    this.seriesById.set(id, { measurement, device, tag, kind, dev });
+    return id;
+  }
+
+  /** The devices-table id of (measurement, device); created when `create`, else undefined if unknown. */
+  private devId(measurement: Measurement, device: string, create = false): number | undefined {
+    const key = devKey(measurement, device);
+    const hit = this.devByKey.get(key);
+    if (hit !== undefined) return hit;
+    let id = this.st.findDev.get(measurement, device) as number | undefined;
+    if (id === undefined && create) id = Number(this.st.insertDev.run(measurement, device).lastInsertRowid);
+    if (id !== undefined) this.devByKey.set(key, id);
     return id;
   }
 
@@ -370,15 +418,23 @@ class SqliteStore implements Store {
   }
 
   private reloadSeriesCache(): void {
-    this.seriesByKey.clear();
-    this.seriesById.clear();
     try {
-      for (const s of this.db.prepare('SELECT id, measurement, device, tag, kind FROM series').all() as Array<SeriesInfo & { id: number }>) {
-        this.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind });
-        this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), s.id);
-      }
+      this.loadCaches();
     } catch {
       /* the database is unusable; the next write reports it */
+    }
+  }
+
+  private loadCaches(): void {
+    this.seriesByKey.clear();
+    this.seriesById.clear();
+    this.devByKey.clear();
+    for (const d of this.db.prepare('SELECT id, measurement, device FROM devices').all() as Array<{ id: number; measurement: Measurement; device: string }>) {
+      this.devByKey.set(devKey(d.measurement, d.device), d.id);
+    }
+    for (const s of this.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series').all() as Array<SeriesInfo & { id: number }>) {
+      this.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind, dev: s.dev });
+      this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), s.id);
     }
   }
 
@@ -443,8 +499,8 @@ class SqliteStore implements Store {
 
   /** a series written by another connection to the same file (e.g. the runtime while `fgw query` reads) */
   private loadSeries(sid: number): SeriesInfo {
-    const s = this.db.prepare('SELECT measurement, device, tag, kind FROM series WHERE id = ?').get(sid) as SeriesInfo | undefined;
-    const info: SeriesInfo = s ?? { measurement: 'data', device: '?', tag: '?', kind: 'float' };
+    const s = this.db.prepare('SELECT measurement, device, tag, kind, dev FROM series WHERE id = ?').get(sid) as SeriesInfo | undefined;
+    const info: SeriesInfo = s ?? { measurement: 'data', device: '?', tag: '?', kind: 'float', dev: 0 };
     if (s) {
       this.seriesById.set(sid, info);
       this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), sid);
@@ -470,6 +526,11 @@ class SqliteStore implements Store {
   query(q: ReadingQuery): StoredReading[] {
     const where: string[] = [];
     const params: unknown[] = [];
+    // the device narrows through the (dev, ts) index; the series filter does the rest
+    if (q.device !== undefined) {
+      const devs = (['data', 'status'] as const).filter((m) => q.measurement === undefined || q.measurement === m).map((m) => this.devId(m, q.device!)).filter((d) => d !== undefined);
+      where.push(`dev IN (${devs.join(',') || 'NULL'})`);
+    }
     const sf = this.seriesFilter(q);
     if (sf) (where.push(`series IN (${sf.sql})`), params.push(...sf.params));
     if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
@@ -482,8 +543,9 @@ class SqliteStore implements Store {
 
   latest(device?: string): StoredReading[] {
     const params: unknown[] = [];
+    // the latest table holds each series' newest reading (kept by every commit)
     let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error FROM series s
-      JOIN readings r ON r.seq = (SELECT seq FROM readings WHERE series = s.id ORDER BY ts DESC, seq DESC LIMIT 1)
+      JOIN latest l ON l.series = s.id JOIN readings r ON r.seq = l.seq
       WHERE s.measurement = 'data'`;
     if (device !== undefined) (sql += ' AND s.device = ?'), params.push(device);
     const rows = (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
@@ -498,46 +560,48 @@ class SqliteStore implements Store {
   }
 
   slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[] {
+    const dev = this.devId('data', q.device);
+    if (dev === undefined) return [];
     const sf = this.seriesFilter({ measurement: 'data', device: q.device, tags: q.tags })!;
     const rows = this.db
       .prepare(
         `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < 2) AS good, sum(quality = 2) AS bad
-         FROM readings WHERE series IN (${sf.sql}) AND ts >= ? AND ts < ? GROUP BY slot ORDER BY slot`,
+         FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND series IN (${sf.sql}) GROUP BY slot ORDER BY slot`,
       )
-      .all(q.from, q.slotMs, ...sf.params, q.from, q.to) as SlotCount[];
+      .all(q.from, q.slotMs, dev, q.from, q.to, ...sf.params) as SlotCount[];
     return rows;
   }
 
   tagsSeen(q: { device: string; from: number; to: number }): string[] {
+    const dev = this.devId('data', q.device);
+    if (dev === undefined) return [];
     const rows = this.db
       .prepare(
-        `SELECT DISTINCT s.tag FROM series s WHERE s.measurement = 'data' AND s.device = ?
-         AND EXISTS (SELECT 1 FROM readings r WHERE r.series = s.id AND r.ts >= ? AND r.ts < ? AND r.quality < 2) ORDER BY s.tag`,
+        `SELECT DISTINCT s.tag FROM series s WHERE s.id IN
+         (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < 2) ORDER BY s.tag`,
       )
       .pluck()
-      .all(q.device, q.from, q.to) as string[];
+      .all(dev, q.from, q.to) as string[];
     return rows;
   }
 
   heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[] {
+    const dev = this.devId('status', '');
+    if (dev === undefined) return [];
     return this.db
       .prepare(
         `SELECT DISTINCT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot FROM readings
-         WHERE series IN (SELECT id FROM series WHERE measurement = 'status' AND device = '' AND tag = 'heartbeat')
-         AND ts >= ? AND ts < ? ORDER BY slot`,
+         WHERE dev = ? AND ts >= ? AND ts < ?
+         AND series IN (SELECT id FROM series WHERE measurement = 'status' AND device = '' AND tag = 'heartbeat') ORDER BY slot`,
       )
       .pluck()
-      .all(q.from, q.slotMs, q.from, q.to) as number[];
+      .all(q.from, q.slotMs, dev, q.from, q.to) as number[];
   }
 
   lastGoodTs(q: { device: string; to: number }): number | undefined {
-    const v = this.db
-      .prepare(
-        `SELECT max((SELECT ts FROM readings r WHERE r.series = s.id AND r.ts < ? AND r.quality < 2 ORDER BY r.ts DESC LIMIT 1))
-         FROM series s WHERE s.measurement = 'data' AND s.device = ?`,
-      )
-      .pluck()
-      .get(q.to, q.device) as number | null;
+    const dev = this.devId('data', q.device);
+    if (dev === undefined) return undefined;
+    const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < 2 ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to) as number | undefined;
     return v ?? undefined;
   }
 
@@ -637,7 +701,7 @@ class SqliteStore implements Store {
    *
    * Retention first walks the table in seq order (the order rows were written, and so roughly of
    * time): deleting a seq range touches each table page once. Late rows with old timestamps that
-   * sit after the first recent chunk are then found per series through the (series, ts) index.
+   * sit after the first recent chunk are then found per device through the (dev, ts) index.
    */
   private *limitSteps(): Generator<void, number> {
     // without a forwarder (none in this process, and no cursor ever set) nothing is "unforwarded":
@@ -677,11 +741,11 @@ class SqliteStore implements Store {
         if (p.old < p.n || p.n < DELETE_CHUNK) break;
         lo = p.hi;
       }
-      // late rows with old timestamps after the walk stopped: per series, through the index
-      const ids = this.db.prepare('SELECT id FROM series').pluck().all() as number[];
-      const anyOld = this.db.prepare('SELECT 1 FROM readings WHERE series = ? AND ts < ? LIMIT 1').pluck();
-      const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings WHERE series = ? AND ts < ? LIMIT ?) WHERE seq > ?').pluck();
-      const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE series = ? AND ts < ? LIMIT ?)');
+      // late rows with old timestamps after the walk stopped: per device, through the (dev, ts) index
+      const ids = this.db.prepare('SELECT id FROM devices').pluck().all() as number[];
+      const anyOld = this.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts < ? LIMIT 1').pluck();
+      const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ?').pluck();
+      const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?)');
       const seriesChunk = this.db.transaction((id: number) => {
         const u = Number(unfwdStmt.get(id, cutoff, DELETE_CHUNK, cursor));
         const n = del.run(id, cutoff, DELETE_CHUNK).changes;
@@ -771,8 +835,8 @@ class SqliteStore implements Store {
     }
     const ends = this.db
       .prepare(
-        `SELECT min((SELECT ts FROM readings WHERE series = s.id ORDER BY ts ASC LIMIT 1)) AS oldest,
-                max((SELECT ts FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1)) AS newest FROM series s`,
+        `SELECT min((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts ASC LIMIT 1)) AS oldest,
+                max((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts DESC LIMIT 1)) AS newest FROM devices d`,
       )
       .get() as { oldest: number | null; newest: number | null };
     const out: StoreStats = {
@@ -804,6 +868,10 @@ class SqliteStore implements Store {
 
 function seriesKey(measurement: string, device: string, tag: string, kind: string): string {
   return `${measurement}\u0000${device}\u0000${tag}\u0000${kind}`;
+}
+
+function devKey(measurement: string, device: string): string {
+  return `${measurement}\u0000${device}`;
 }
 
 function toAudit(r: Record<string, unknown>): StoredAudit {

@@ -23,15 +23,71 @@ describe('SQLite specifics', () => {
     await s1.write([{ device: 'd', tag: 't', ts: 1_000, kind: 'integer', value: 7, quality: 'good' }]);
     await s1.close();
     const raw = new Database(join(dir.path, STORE_FILE));
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
     raw.close();
     const s2 = openStore(opts);
     expect(s2.query({ device: 'd' }).map((r) => r.value)).toEqual([7]);
     await s2.close();
     const newer = new Database(join(dir.path, STORE_FILE));
-    newer.pragma('user_version = 2');
+    newer.pragma('user_version = 3');
     newer.close();
-    expect(() => openStore(opts)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(/schema version 2.*newer fgw/) }));
+    expect(() => openStore(opts)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(/schema version 3.*newer fgw/) }));
+  });
+
+  it('upgrades a store written by the first layout (schema 1) in place: history, backlog cursor and newest values kept', async () => {
+    const dir = tempDir('fgw-store-');
+    dirs.push(dir);
+    // the schema-1 layout as the previous release wrote it, filled by hand
+    const v1 = new Database(join(dir.path, STORE_FILE));
+    v1.exec(`
+      CREATE TABLE series(id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device TEXT NOT NULL, tag TEXT NOT NULL, kind TEXT NOT NULL, UNIQUE(measurement, device, tag, kind));
+      CREATE TABLE readings(seq INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL, value NUMERIC, text TEXT, quality INTEGER NOT NULL, error TEXT);
+      CREATE INDEX readings_series_ts ON readings(series, ts, quality);
+      CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL, system TEXT NOT NULL, action TEXT NOT NULL, route TEXT NOT NULL, device TEXT, tag TEXT, value TEXT, result TEXT NOT NULL, detail TEXT);
+      CREATE TABLE dead_letters(id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, source TEXT NOT NULL, device TEXT, topic TEXT, reason TEXT NOT NULL, detail TEXT, payload TEXT);
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+      INSERT INTO meta(key, value) VALUES ('cursor:readings', 3), ('cursor:audit', 0), ('dropped', 0), ('droppedUnforwarded', 0), ('count:readings', 6), ('seq:readings', 6);
+      INSERT INTO series(id, measurement, device, tag, kind) VALUES (1, 'data', 'press-01', 'state', 'integer'), (2, 'data', 'press-01', 'temp', 'float'), (3, 'data', 'lathe-03', 'state', 'integer'), (4, 'status', '', 'heartbeat', 'integer');
+      INSERT INTO readings(seq, series, ts, value, text, quality, error) VALUES
+        (1, 1, 1000, 1, NULL, 0, NULL), (2, 2, 1000, 20.5, NULL, 0, NULL), (3, 3, 1000, 2, NULL, 0, NULL),
+        (4, 1, 2000, NULL, NULL, 2, 'TIMEOUT'), (5, 2, 900, 21.5, NULL, 0, NULL), (6, 4, 2000, 1, NULL, 0, NULL);
+      PRAGMA user_version = 1;
+    `);
+    v1.close();
+
+    const s = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
+    // seq 5 arrived late: written after seq 2 with an older timestamp
+    expect(s.query({ device: 'press-01' }).map((r) => [r.seq, r.tag, r.ts, r.value, r.quality])).toEqual([
+      [5, 'temp', 900, 21.5, 'good'],
+      [1, 'state', 1000, 1, 'good'],
+      [2, 'temp', 1000, 20.5, 'good'],
+      [4, 'state', 2000, null, 'bad'],
+    ]);
+    // the newest reading per tag is by timestamp, not by arrival: temp's is seq 2, state's the bad one
+    expect(s.latest().map((r) => [r.device, r.tag, r.seq])).toEqual([
+      ['lathe-03', 'state', 3],
+      ['press-01', 'state', 4],
+      ['press-01', 'temp', 2],
+    ]);
+    expect(s.slotCounts({ device: 'press-01', from: 0, to: 3000, slotMs: 1000 })).toEqual([
+      { slot: 0, good: 1, bad: 0 },
+      { slot: 1, good: 2, bad: 0 },
+      { slot: 2, good: 0, bad: 1 },
+    ]);
+    expect(s.tagsSeen({ device: 'press-01', from: 0, to: 3000 })).toEqual(['state', 'temp']);
+    expect(s.lastGoodTs({ device: 'press-01', to: 3000 })).toBe(1000);
+    expect(s.heartbeatSlots({ from: 0, to: 3000, slotMs: 1000 })).toEqual([2]);
+    expect(s.stats()).toMatchObject({ readings: 6, oldestTs: 900, newestTs: 2000, backlog: 3 });
+    // the forwarder resumes after its cursor; new rows continue the seq and join the same series
+    expect(s.readForward('readings', s.getCursor('readings'), 10).map((r) => r.seq)).toEqual([4, 5, 6]);
+    await s.write([{ device: 'press-01', tag: 'temp', ts: 2500, kind: 'float', value: 22.5, quality: 'good' }]);
+    expect(s.latest('press-01').find((r) => r.tag === 'temp')).toMatchObject({ seq: 7, ts: 2500, value: 22.5 });
+    await s.close();
+
+    const raw = new Database(join(dir.path, STORE_FILE), { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'`).pluck().all()).toEqual(['readings_dev_ts']);
+    raw.close();
   });
 
   it('runs in WAL mode and, after maxSize enforcement, the pages in use are under maxSize; freed pages are reused', async () => {

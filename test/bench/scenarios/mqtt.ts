@@ -72,10 +72,11 @@ export const mqttScenario: Scenario = {
         const pub = await publish(broker, count);
         const db = new Database(join(storeDir, 'store.db'), { readonly: true, fileMustExist: true });
         db.pragma('busy_timeout = 5000');
-        const seriesA = () => db.prepare(`SELECT id FROM series WHERE measurement = 'data' AND device = 'press-1' AND tag = 'a'`).pluck().get() as number | undefined;
+        // (dev, series) of press-1's tag a: counted through the store's (dev, ts) index
+        const seriesA = () => db.prepare(`SELECT id, dev FROM series WHERE measurement = 'data' AND device = 'press-1' AND tag = 'a'`).get() as { id: number; dev: number } | undefined;
         const countA = () => {
-          const id = seriesA();
-          return id === undefined ? 0 : Number(db.prepare('SELECT count(*) FROM readings WHERE series = ?').pluck().get(id));
+          const s = seriesA();
+          return s === undefined ? 0 : Number(db.prepare('SELECT count(*) FROM readings WHERE dev = ? AND series = ?').pluck().get(s.dev, s.id));
         };
         // wait until every message is stored, or nothing moves for 10 s
         let n = 0;
@@ -88,8 +89,8 @@ export const mqttScenario: Scenario = {
         }
         gw.sampler.mark('b');
         const w = gw.sampler.window('a', 'b');
-        const id = seriesA();
-        const stats = db.prepare('SELECT count(*) AS rows, count(DISTINCT value) AS distinctA, min(ts) AS first, max(ts) AS last FROM readings WHERE series = ?').get(id) as { rows: number; distinctA: number; first: number; last: number };
+        const sa = seriesA();
+        const stats = db.prepare('SELECT count(*) AS rows, count(DISTINCT value) AS distinctA, min(ts) AS first, max(ts) AS last FROM readings WHERE dev = ? AND series = ?').get(sa?.dev ?? 0, sa?.id ?? 0) as { rows: number; distinctA: number; first: number; last: number };
         db.close();
         const rate = stats.distinctA > 1 ? (stats.distinctA - 1) / ((stats.last - stats.first) / 1000) : 0;
         await gw.stop();
