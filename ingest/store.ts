@@ -178,6 +178,11 @@ class SqliteStore implements Store {
   private readonly seriesByKey = new Map<string, number>();
   private readonly seriesById = new Map<number, SeriesInfo>();
   private readonly devByKey = new Map<string, number>();
+  /** seriesIdFast's cache: per (measurement, device), tag → the series of its latest kind */
+  private readonly tagsByDev = new Map<string, Map<string, { kind: FieldKind; id: number }>>();
+  private runTags: Map<string, { kind: FieldKind; id: number }> | undefined;
+  private runDevice = '';
+  private runMeasurement = '';
   private pending: Array<{ measurement: Measurement; readings: readonly Reading[] }> = [];
   private pendingRows = 0;
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -244,7 +249,7 @@ class SqliteStore implements Store {
             rejected.push(r);
             continue;
           }
-          const sid = this.seriesId(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
+          const sid = this.seriesIdFast(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
           const dev = this.seriesById.get(sid)!.dev;
           const v = r.value;
           let num: number | null = null;
@@ -305,6 +310,26 @@ class SqliteStore implements Store {
   }
 
   // ---------------------------------------------------------------- writing
+
+  /**
+   * seriesId for the insert loop: the readings of one poll come together, so the device's tag map
+   * is looked up once per device run and each reading costs one Map lookup by tag (no string key).
+   */
+  private seriesIdFast(measurement: Measurement, device: string, tag: string, kind: FieldKind): number {
+    if (this.runTags === undefined || device !== this.runDevice || measurement !== this.runMeasurement) {
+      const k = devKey(measurement, device);
+      let tags = this.tagsByDev.get(k);
+      if (tags === undefined) this.tagsByDev.set(k, (tags = new Map()));
+      this.runTags = tags;
+      this.runDevice = device;
+      this.runMeasurement = measurement;
+    }
+    const e = this.runTags.get(tag);
+    if (e !== undefined && e.kind === kind) return e.id;
+    const id = this.seriesId(measurement, device, tag, kind);
+    this.runTags.set(tag, { kind, id });
+    return id;
+  }
 
   private seriesId(measurement: Measurement, device: string, tag: string, kind: FieldKind): number {
     const key = seriesKey(measurement, device, tag, kind);
@@ -429,6 +454,8 @@ class SqliteStore implements Store {
     this.seriesByKey.clear();
     this.seriesById.clear();
     this.devByKey.clear();
+    this.tagsByDev.clear();
+    this.runTags = undefined;
     for (const d of this.db.prepare('SELECT id, measurement, device FROM devices').all() as Array<{ id: number; measurement: Measurement; device: string }>) {
       this.devByKey.set(devKey(d.measurement, d.device), d.id);
     }
