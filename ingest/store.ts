@@ -102,16 +102,20 @@ CREATE INDEX readings_dev_ts ON readings(dev, ts, series, quality);
 `),
 ];
 
-function migrate(db: Database.Database, path: string): void {
+function migrate(db: Database.Database, path: string, log?: Logger): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > STORE_SCHEMA_VERSION) {
     throw new GatewayError(ErrorCodes.STORE, `the store in ${path} has schema version ${current}, written by a newer fgw (this one reads up to ${STORE_SCHEMA_VERSION}): upgrade fgw, or point storage.path elsewhere`);
   }
   if (current === STORE_SCHEMA_VERSION) return;
+  const t0 = performance.now();
+  // a store with history (not a new file) may take a while: say so before, and how long after
+  if (current > 0) log?.warn({ path, from: current, to: STORE_SCHEMA_VERSION }, 'upgrading the store layout in place (about 5 s per 4 million readings)');
   db.transaction(() => {
     for (let v = current; v < STORE_SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
     db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
   })();
+  if (current > 0) log?.info({ path, ms: Math.round(performance.now() - t0) }, 'store layout upgraded');
 }
 const PAYLOAD_MAX = 64 * 1024;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
@@ -220,7 +224,7 @@ class SqliteStore implements Store {
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
       this.db.pragma('journal_size_limit = 67108864');this.db.pragma('wal_autocheckpoint = 10000');
       this.db.pragma('cache_size = -32768');
-      migrate(this.db, opts.path);
+      migrate(this.db, opts.path, opts.log);
       // the row counter lives in meta, updated in the same transactions as the rows; counted once
       if (this.db.prepare(`SELECT 1 FROM meta WHERE key = 'count:readings'`).get() === undefined) {
         this.db.prepare(`INSERT INTO meta(key, value) VALUES ('count:readings', (SELECT count(*) FROM readings))`).run();
