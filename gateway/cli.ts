@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/common.js';
 import { ErrorCodes, GatewayError, errorText, isGatewayError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
+import { collectGarbage } from './memory.js';
 import { parseTimeArg } from '../config/time.js';
 
 export interface Io {
@@ -120,6 +121,8 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   for (const w of loaded.warnings) io.err(`warning: ${w}`);
   const { runGateway } = await import('./serve.js');
   const gw = await runGateway({ config: loaded.config, configPath: loaded.path, api: !values['no-api'], io });
+  // the config parser's garbage, once the devices are started (gateway/memory.ts)
+  collectGarbage();
   return await gw.untilStopped(forMs);
 }
 
