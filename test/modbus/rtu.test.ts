@@ -1,12 +1,12 @@
 /**
  * RTU on a serial line: the modbus-serial serial server on one end of a socat pty pair, the adapter
  * on the other. Two unit ids share the line (one line object); a dead unit on the line is demoted
- * so the live unit keeps at least half the poll rate of a device on a healthy line of its own.
+ * so the live unit keeps at least half the poll rate of a device on a healthy serial line of its own
+ * (a second socat pair and server, so both lines pay the same pty latency on a loaded machine).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusAdapter } from '../../adapters/modbus/index.js';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
-import { freePort } from '../helpers/net.js';
 import { type PtyPair, ptyPair } from '../helpers/socat.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,7 +15,8 @@ import { MemorySink, makeCtx, modbusDevice } from './support.js';
 let dir: ReturnType<typeof tempDir>;
 let pty: PtyPair;
 let sim: ModbusSimulator;
-let tcpPort: number;
+let refPty: PtyPair;
+let refSim: ModbusSimulator;
 const adapters: ModbusAdapter[] = [];
 
 const serial = () => ({ path: pty.b, baudRate: 19200, parity: 'even', dataBits: 8, stopBits: 1 });
@@ -36,8 +37,11 @@ beforeAll(async () => {
   sim.setRegisters(7, 'holding', 110, [0x5052, 0x472d, 0x3030, 0x3432, 0, 0, 0, 0]); // "PRG-0042"
   sim.setRegisters(1, 'holding', 0, [42]);
   await sim.startSerial({ path: pty.a, baudRate: 19200, parity: 'even' });
-  tcpPort = await freePort();
-  await sim.startTcp(tcpPort);
+  // the healthy reference line: same settings, its own pty pair and server
+  refPty = await ptyPair(dir.path, 'ref');
+  refSim = new ModbusSimulator([1]);
+  refSim.setRegisters(1, 'holding', 0, [42]);
+  await refSim.startSerial({ path: refPty.a, baudRate: 19200, parity: 'even' });
 });
 
 afterEach(async () => {
@@ -46,7 +50,9 @@ afterEach(async () => {
 
 afterAll(async () => {
   await sim.stop();
+  await refSim?.stop();
   await pty.stop();
+  await refPty?.stop();
   dir.cleanup();
 });
 
@@ -86,7 +92,7 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     // unit 9 does not exist on the line: every request to it times out
     // each request to it holds the line for 500 ms: undemoted, it would take most of the line's time
     const dead = start({ id: 'dead', interval: '100ms', demotedMaxInterval: '5s', connection: { serial: serial(), unitId: 9, timeout: '500ms' }, tags }, sink, shared);
-    const ref = start({ id: 'ref', interval: '100ms', connection: { host: '127.0.0.1', port: tcpPort, unitId: 1, timeout: '1s' }, tags }, sink, new Map());
+    const ref = start({ id: 'ref', interval: '100ms', connection: { serial: { ...serial(), path: refPty.b }, unitId: 1, timeout: '1s' }, tags }, sink, new Map());
 
     await waitFor('the dead unit demoted', () => dead.status().demoted === true);
     // let the demotion backoff grow past its first short steps, then count polls over one window
