@@ -311,13 +311,11 @@ export class Forwarder {
       if (rows.length === 0) break;
       const next = rows.length > want ? rows.pop() : undefined;
       const chunk = this.fmt.readings(rows);
-      const cutShort = next !== undefined;
-      const reachedLimit = cutShort && rowCount + rows.length >= limit;
-      let used = rows.length;
-      let last = rows[rows.length - 1]!.seq;
       const end = rows[rows.length - 1]!;
-      const continues = next !== undefined && next.ts === end.ts && next.device === end.device && next.measurement === end.measurement;
-      if (continues && chunk.length > 1) {
+      const reachedLimit = next !== undefined && rowCount + rows.length >= limit;
+      let used = rows.length;
+      let last = end.seq;
+      if (next !== undefined && LineFormatter.samePoint(end, next) && chunk.length > 1) {
         // the open point is left for the next read, which starts at its first row
         const open = chunk.pop()!;
         last = open.firstSeq - 1;
@@ -327,7 +325,7 @@ export class Forwarder {
       rowCount += used;
       after = last;
       full = reachedLimit;
-      if (!cutShort || full || lines.length >= this.cfg.batchSize) break;
+      if (next === undefined || full || lines.length >= this.cfg.batchSize) break;
       await new Promise((r) => setImmediate(r));
     }
     return { lines, rowCount, endSeq: after, full };

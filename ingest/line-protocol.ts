@@ -148,18 +148,20 @@ export class LineFormatter {
     return k;
   }
 
+  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device and time. */
+  static samePoint(a: Pick<StoredReading, 'ts' | 'device' | 'measurement'>, b: Pick<StoredReading, 'ts' | 'device' | 'measurement'>): boolean {
+    return a.ts === b.ts && a.device === b.device && a.measurement === b.measurement;
+  }
+
   readings(rows: readonly StoredReading[]): Line[] {
     const out: Line[] = [];
     // the open group
-    let gMeasurement = '';
-    let gDevice = '';
-    let gTs = NaN;
+    let gFirstRow: StoredReading | undefined;
     let gFields = '';
     let gNames: string[] = [];
-    let gFirst = 0;
     let gLast = 0;
     const close = () => {
-      if (gFields !== '') out.push({ text: `${this.prefix(gMeasurement as 'data' | 'status', gDevice)} ${gFields} ${gTs}`, firstSeq: gFirst, lastSeq: gLast, device: gDevice, fields: gNames.length });
+      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device)} ${gFields} ${gFirstRow.ts}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
       gFields = '';
       gNames = [];
     };
@@ -173,13 +175,10 @@ export class LineFormatter {
         if (gFields !== '') gLast = r.seq;
         continue;
       }
-      const same = gFields !== '' && r.ts === gTs && r.device === gDevice && r.measurement === gMeasurement && !gNames.includes(r.tag);
+      const same = gFields !== '' && LineFormatter.samePoint(gFirstRow!, r) && !gNames.includes(r.tag);
       if (!same) {
         close();
-        gMeasurement = r.measurement;
-        gDevice = r.device;
-        gTs = r.ts;
-        gFirst = r.seq;
+        gFirstRow = r;
       }
       gFields += `${gFields === '' ? '' : ','}${this.key(r.tag)}=${fv}`;
       gNames.push(r.tag);

@@ -179,10 +179,9 @@ class SqliteStore implements Store {
   private readonly commitRows: number;
   private readonly limitsIntervalMs: number;
 
-  private readonly seriesByKey = new Map<string, number>();
   private readonly seriesById = new Map<number, SeriesInfo>();
   private readonly devByKey = new Map<string, number>();
-  /** seriesIdFast's cache: per (measurement, device), tag → the series of its latest kind */
+  /** seriesId's cache: per (measurement, device), tag → the series of the kind last seen */
   private readonly tagsByDev = new Map<string, Map<string, { kind: FieldKind; id: number }>>();
   private runTags: Map<string, { kind: FieldKind; id: number }> | undefined;
   private runDevice = '';
@@ -253,7 +252,7 @@ class SqliteStore implements Store {
             rejected.push(r);
             continue;
           }
-          const sid = this.seriesIdFast(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
+          const sid = this.seriesId(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
           const dev = this.seriesById.get(sid)!.dev;
           const v = r.value;
           let num: number | null = null;
@@ -316,10 +315,12 @@ class SqliteStore implements Store {
   // ---------------------------------------------------------------- writing
 
   /**
-   * seriesId for the insert loop: the readings of one poll come together, so the device's tag map
-   * is looked up once per device run and each reading costs one Map lookup by tag (no string key).
+   * The series id of a reading, created when new. Cached per (measurement, device) as tag → the
+   * series of the kind last seen; the readings of one poll come together, so the device's map is
+   * looked up once per run of readings and each reading costs one Map lookup by tag. A tag whose
+   * kind changed misses and is found (or created) in the table.
    */
-  private seriesIdFast(measurement: Measurement, device: string, tag: string, kind: FieldKind): number {
+  private seriesId(measurement: Measurement, device: string, tag: string, kind: FieldKind): number {
     if (this.runTags === undefined || device !== this.runDevice || measurement !== this.runMeasurement) {
       const k = devKey(measurement, device);
       let tags = this.tagsByDev.get(k);
@@ -330,20 +331,11 @@ class SqliteStore implements Store {
     }
     const e = this.runTags.get(tag);
     if (e !== undefined && e.kind === kind) return e.id;
-    const id = this.seriesId(measurement, device, tag, kind);
-    this.runTags.set(tag, { kind, id });
-    return id;
-  }
-
-  private seriesId(measurement: Measurement, device: string, tag: string, kind: FieldKind): number {
-    const key = seriesKey(measurement, device, tag, kind);
-    const hit = this.seriesByKey.get(key);
-    if (hit !== undefined) return hit;
     const found = this.st.findSeries.get(measurement, device, tag, kind) as { id: number; dev: number } | undefined;
     const dev = found?.dev ?? this.devId(measurement, device, true)!;
     const id = found?.id ?? Number(this.st.insertSeries.run(measurement, device, tag, kind, dev).lastInsertRowid);
     // cached at once: a rolled-back transaction clears the whole cache (see flush)
-    this.seriesByKey.set(key, id);
+    this.runTags.set(tag, { kind, id });
     this.seriesById.set(id, { measurement, device, tag, kind, dev });
     return id;
   }
@@ -455,7 +447,6 @@ class SqliteStore implements Store {
   }
 
   private loadCaches(): void {
-    this.seriesByKey.clear();
     this.seriesById.clear();
     this.devByKey.clear();
     this.tagsByDev.clear();
@@ -465,7 +456,6 @@ class SqliteStore implements Store {
     }
     for (const s of this.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series').all() as Array<SeriesInfo & { id: number }>) {
       this.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind, dev: s.dev });
-      this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), s.id);
     }
   }
 
@@ -532,10 +522,7 @@ class SqliteStore implements Store {
   private loadSeries(sid: number): SeriesInfo {
     const s = this.db.prepare('SELECT measurement, device, tag, kind, dev FROM series WHERE id = ?').get(sid) as SeriesInfo | undefined;
     const info: SeriesInfo = s ?? { measurement: 'data', device: '?', tag: '?', kind: 'float', dev: 0 };
-    if (s) {
-      this.seriesById.set(sid, info);
-      this.seriesByKey.set(seriesKey(s.measurement, s.device, s.tag, s.kind), sid);
-    }
+    if (s) this.seriesById.set(sid, info);
     return info;
   }
 
@@ -895,10 +882,6 @@ class SqliteStore implements Store {
       throw new GatewayError(ErrorCodes.STORE, `cannot close the store: ${errorText(e)}`, { cause: e });
     }
   }
-}
-
-function seriesKey(measurement: string, device: string, tag: string, kind: string): string {
-  return `${measurement}\u0000${device}\u0000${tag}\u0000${kind}`;
 }
 
 function devKey(measurement: string, device: string): string {

@@ -3,6 +3,8 @@
  * INFLUXDB_* environment variables (TEST-SERVICES.md). `stop()` / `start()` restart it on the same
  * data directory and the same port, so a forwarder pointed at `url` reconnects by itself.
  */
+import { AUDIT_PRECISION, READINGS_PRECISION, formatAudits, formatReadings, type LineContext } from '../../ingest/line-protocol.js';
+import type { Store } from '../../ingest/types.js';
 import { startProcess, type Proc } from './proc.js';
 import { tempDir } from './tmp.js';
 
@@ -141,4 +143,19 @@ export async function startInflux(opts: StartInfluxOptions = {}): Promise<TestIn
       dir.cleanup();
     },
   };
+}
+
+/** Posts line protocol to `db`, 5,000 lines per request; throws unless InfluxDB answers 204. */
+export async function postLines(url: string, db: string, lines: readonly string[], precision: string): Promise<void> {
+  for (let i = 0; i < lines.length; i += 5000) {
+    const res = await fetch(`${url}/write?db=${encodeURIComponent(db)}&precision=${precision}`, { method: 'POST', body: lines.slice(i, i + 5000).join('\n') });
+    const body = await res.text();
+    if (res.status !== 204) throw new Error(`InfluxDB write answered ${res.status}: ${body}`);
+  }
+}
+
+/** Writes a store's readings and audits into `db` as the forwarder sends them: its formatter, its precisions. */
+export async function writeStore(url: string, db: string, store: Store, ctx: LineContext): Promise<void> {
+  await postLines(url, db, formatReadings(store.readForward('readings', 0, 1_000_000), ctx).map((l) => l.text), READINGS_PRECISION);
+  await postLines(url, db, formatAudits(store.readForward('audit', 0, 1_000_000), ctx).map((l) => l.text), AUDIT_PRECISION);
 }

@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { AUDIT_PRECISION, READINGS_PRECISION, formatAudits, formatReadings } from '../../ingest/line-protocol.js';
 import { openStore } from '../../ingest/store.js';
 import { runVerify } from '../../verify/cli.js';
-import { startInflux, type TestInflux } from '../helpers/influx.js';
+import { startInflux, writeStore, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const cfgDir = fileURLToPath(new URL('../../config/', import.meta.url));
@@ -58,14 +57,7 @@ beforeAll(async () => {
 
   await influx.query('CREATE DATABASE factory');
   const ctx = { measurement: 'equipment', gateway: { id: 'line-01', site: 'yk-cup-plant' }, deviceMeta: () => ({ line: 'line-01' }) };
-  const post = async (lines: string[], precision: string) => {
-    for (let i = 0; i < lines.length; i += 5000) {
-      const res = await fetch(`${influx.url}/write?db=factory&precision=${precision}`, { method: 'POST', body: lines.slice(i, i + 5000).join('\n') });
-      expect(res.status).toBe(204);
-    }
-  };
-  await post(formatReadings(store.readForward('readings', 0, 1_000_000), ctx).map((l) => l.text), READINGS_PRECISION);
-  await post(formatAudits(store.readForward('audit', 0, 1_000_000), ctx).map((l) => l.text), AUDIT_PRECISION);
+  await writeStore(influx.url, 'factory', store, ctx);
   await store.close();
 });
 

@@ -7,12 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { openStore } from '../../ingest/store.js';
-import { AUDIT_PRECISION, READINGS_PRECISION, formatAudits, formatReadings } from '../../ingest/line-protocol.js';
 import type { Store } from '../../ingest/types.js';
 import { gatherFacts, type DeviceSpec, type FactQuery, type Facts } from '../../verify/facts.js';
 import { influxFacts } from '../../verify/source-influx.js';
 import { storeFacts } from '../../verify/source-store.js';
-import { startInflux, type TestInflux } from '../helpers/influx.js';
+import { postLines, startInflux, writeStore, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const H = 3_600_000;
@@ -113,16 +112,9 @@ beforeAll(async () => {
   // into InfluxDB the way the forwarder sends it: the store's forward streams, the product's formatter
   await influx.query('CREATE DATABASE factory');
   const ctx = { measurement: 'equipment', gateway: GATEWAY, deviceMeta: () => ({ line: 'line-01', process: 'p' }) };
-  const post = async (lines: string[], precision: string) => {
-    for (let i = 0; i < lines.length; i += 5000) {
-      const res = await fetch(`${influx.url}/write?db=factory&precision=${precision}`, { method: 'POST', body: lines.slice(i, i + 5000).join('\n') });
-      expect(res.status).toBe(204);
-    }
-  };
-  await post(formatReadings(store.readForward('readings', 0, 1_000_000), ctx).map((l) => l.text), READINGS_PRECISION);
-  await post(formatAudits(store.readForward('audit', 0, 1_000_000), ctx).map((l) => l.text), AUDIT_PRECISION);
+  await writeStore(influx.url, 'factory', store, ctx);
   // another gateway's points in the same database must not be counted
-  await post([`equipment,device=d3,gateway=other state=1i ${FROM + 5 * M}`, `gateway_status,gateway=other heartbeat=true ${FROM + 125 * M}`], 'ms');
+  await postLines(influx.url, 'factory', [`equipment,device=d3,gateway=other state=1i ${FROM + 5 * M}`, `gateway_status,gateway=other heartbeat=true ${FROM + 125 * M}`], 'ms');
   backends.store = () => storeFacts(store);
   backends.influx = () => influxFacts({ url: influx.url, database: 'factory', gateway: GATEWAY.id });
 });
