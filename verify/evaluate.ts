@@ -36,11 +36,53 @@ export interface DeviceResult extends Omit<RegisterEntry, 'measure'>, Partial<Om
   networkedFull: boolean;
 }
 
+/**
+ * The header of a report a panel can sign: what was run, on which inputs and data, and the digests
+ * that make it reproducible (`fgw verify --reproduce report.json`). Every field but `generatedAt`
+ * is the same when the same command runs again on the same data.
+ */
+export interface ReportHeader {
+  /** derived from the project id, the window's local dates and the digest of inputs and facts */
+  number: string;
+  /** ISO 8601 in the policy's zone, e.g. 2026-12-03T21:10:03+08:00 */
+  generatedAt: string;
+  fgw: { version: string; revision?: string };
+  /** the command's arguments after `fgw`, credentials removed */
+  command: string[];
+  source: {
+    kind: 'store' | 'influx';
+    /** store files read (--source store) */
+    stores?: string[];
+    /** InfluxDB read (--source influx), URL without credentials */
+    influx?: { url: string; database: string };
+    gateways: string[];
+  };
+  /** SHA-256 of every input file */
+  inputs: Array<{ role: 'gateway-config' | 'project' | 'policy' | 'erp-orders' | 'mes-orders'; path: string; sha256: string }>;
+  /** SHA-256 of the canonical JSON of the facts the decisions were made on */
+  factsDigest: string;
+}
+
+/** One gateway serving devices of the project: its own heartbeat decides its devices' outages. */
+export interface GatewayResult {
+  id: string;
+  site?: string;
+  /** the gateway config file */
+  config: string;
+  /** the enabled devices of this config */
+  devices: string[];
+  platform: PlatformMeasure;
+}
+
 export interface VerifyResult {
   kind: 'fgw-verify-result';
   version: 1;
   project: { id: string; name: string; enterprise: string; uscc: string; claim: string; period: { from: string; to: string }; file: string };
   gateway?: { id: string; site?: string };
+  /** (schema 2) every gateway whose config was given, with its own platform outages */
+  gateways?: GatewayResult[];
+  /** (schema 2) the signable header */
+  report?: ReportHeader;
   source: string;
   window: { from: string; to: string; fromMs: number; toMs: number; days: number };
   classification: Classification;
