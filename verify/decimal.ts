@@ -32,6 +32,13 @@ export function parseFen(text: string): bigint | undefined {
   return BigInt(m[1]!) * 100n + BigInt(m[2]!);
 }
 
+/** As parseFen, with an optional leading minus (red-letter invoice lines): "-1200.00" → -120000n. */
+export function parseSignedFen(text: string): bigint | undefined {
+  const neg = text.startsWith('-');
+  const f = parseFen(neg ? text.slice(1) : text);
+  return f === undefined ? undefined : neg ? -f : f;
+}
+
 export function formatFen(fen: bigint | number, sep = ','): string {
   const f = BigInt(fen);
   const neg = f < 0n;
