@@ -161,7 +161,7 @@ export async function verify(args: VerifyArgs, cfg: GatewayConfigLike, io?: Veri
         throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${loaded.path}: evidence.${field}: cannot read ${p}: ${(e as Error).message}`, { cause: e, details: [`${loaded.path}: evidence.${field}: cannot read ${p}`] });
       }
     };
-    orders = matchOrders(read(loaded.erpOrdersPath, 'erpOrders'), loaded.project.evidence.erpOrders!, read(loaded.mesOrdersPath, 'mesOrders'), loaded.project.evidence.mesOrders!);
+    orders = matchOrders(read(loaded.erpOrdersPath, 'erpOrders'), loaded.project.evidence.erpOrders!, read(loaded.mesOrdersPath, 'mesOrders'), loaded.project.evidence.mesOrders!, { from, to, offsetMs: policy.offsetMs });
   }
 
   const devices = deviceSpecs(cfg);

@@ -2,7 +2,7 @@
  * Turns a golden case folder (test/cases/verify/<name>/) into the core's inputs. A case holds
  * project.yaml (as a user writes it), case.yaml (the gateway's devices and what the data shows, in
  * compact form: slot ranges, outage intervals, daily audit counts) and expected.json (values computed
- * by hand from RULES.md). The harness only expands the compact form; every decision is the core's.
+ * by hand from the rules in verify/README.md). The harness only expands the compact form; every decision is the core's.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -85,7 +85,7 @@ export function loadCase(dir: string, name: string): LoadedCase {
   if (ev.erpOrders && ev.mesOrders) {
     const e = resolve(dir, ev.erpOrders);
     const m = resolve(dir, ev.mesOrders);
-    if (existsSync(e) && existsSync(m)) out.orders = matchOrders(readFileSync(e, 'utf8'), ev.erpOrders, readFileSync(m, 'utf8'), ev.mesOrders);
+    if (existsSync(e) && existsSync(m)) out.orders = matchOrders(readFileSync(e, 'utf8'), ev.erpOrders, readFileSync(m, 'utf8'), ev.mesOrders, { from: facts.from, to: facts.to, offsetMs: policy.offsetMs });
   }
   return out;
 }

@@ -85,7 +85,8 @@ describe('fgw verify', () => {
       gateway: { id: 'line-01', site: 'yk-cup-plant' },
       networkingRate: { networked: 2, inScope: 5, value: 0.4 },
       dataUse: { readsInWindow: 2, registeredSystems: ['MES', 'platform'] },
-      orders: { erpMatched: 2, erpRows: 4, mesMatched: 2, mesRows: 3 },
+      // the shipped exports' orders are released 2026-10-08 to 10-15, after this window: none counts
+      orders: { erpMatched: 0, erpRows: 0, mesMatched: 0, mesRows: 0, erpOutside: 4, mesOutside: 3 },
       subsidy: { recommended: 'B', totalFen: 70_050_000 },
       policy: { id: 'yongkang-2019' },
     });

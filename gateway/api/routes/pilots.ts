@@ -107,7 +107,7 @@ async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Pol
   const facts = await gatherFacts(storeFacts(ctx.runtime.store), devices, { from: w.from, to: w.to, slotMinMs: policy.values.measure.slotMin, offsetMs: policy.offsetMs });
   let orders: OrderMatch | undefined;
   if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
-    orders = matchOrders(readFileSync(loaded.erpOrdersPath, 'utf8'), p.evidence.erpOrders!, readFileSync(loaded.mesOrdersPath, 'utf8'), p.evidence.mesOrders!);
+    orders = matchOrders(readFileSync(loaded.erpOrdersPath, 'utf8'), p.evidence.erpOrders!, readFileSync(loaded.mesOrdersPath, 'utf8'), p.evidence.mesOrders!, { ...w, offsetMs: policy.offsetMs });
   }
   const systems = registeredConsumerSystems(ctx.runtime.config.http.tokens);
   const gw = ctx.runtime.config.gateway;
