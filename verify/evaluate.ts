@@ -5,13 +5,12 @@
  */
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import { classify, networkingRate, type DataUse, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
-import { formatFen } from './decimal.js';
 import type { CommandSample, DeviceSpec, Facts } from './facts.js';
 import { measureDevice, measurePlatform, weeksOf, type DeviceMeasure, type PlatformMeasure, type Week } from './measure.js';
-import { computeSubsidy, type Classification, type SubsidyResult } from './money.js';
-import type { OrderMatch } from './orders.js';
-import type { Policy } from './policy.js';
-import type { Project } from './project.js';
+import { computeSubsidy, moneyRules, type Classification, type SubsidyResult } from './money.js';
+import { orderRules, type OrderMatch } from './orders.js';
+import { validityRule, type Policy, type PolicyKey } from './policy.js';
+import { shutdownProblems, type Project } from './project.js';
 
 export interface VerifyInput {
   project: Project;
@@ -76,8 +75,23 @@ export interface GatewayResult {
 
 export interface VerifyResult {
   kind: 'fgw-verify-result';
-  version: 1;
-  project: { id: string; name: string; enterprise: string; uscc: string; claim: string; period: { from: string; to: string }; file: string };
+  /** 2: additions only over 1 (verify/README.md, "The JSON result") */
+  version: 2;
+  project: {
+    id: string;
+    name: string;
+    enterprise: string;
+    uscc: string;
+    claim: string;
+    period: { from: string; to: string };
+    file: string;
+    /** (schema 2) the project file's flags and declarations, as the report prints them */
+    pilot: boolean;
+    expertAcceptance?: string;
+    firstCloudContract: boolean;
+    firstCloudDate?: string;
+    shutdowns: Array<{ from: string; to: string; reason: string }>;
+  };
   gateway?: { id: string; site?: string };
   /** (schema 2) every gateway whose config was given, with its own platform outages */
   gateways?: GatewayResult[];
@@ -98,7 +112,18 @@ export interface VerifyResult {
   commands: CommandSample[];
   orders?: OrderMatch;
   subsidy: SubsidyResult;
-  policy: { id: string; title?: string; path: string; sha256: string; values: unknown };
+  policy: {
+    id: string;
+    title?: string;
+    path: string;
+    sha256: string;
+    /** the policy file as written */
+    values: unknown;
+    /** (schema 2) the days the policy applies to (`to` null: no end published) */
+    valid: { from: string; to: string | null };
+    /** (schema 2) every value with its source (policy text or product default) and meaning */
+    table: PolicyKey[];
+  };
 }
 
 export function validateInput(inp: { project: Project; projectFile: string; policy: Policy; from: number; to: number }): void {
@@ -106,6 +131,7 @@ export function validateInput(inp: { project: Project; projectFile: string; poli
   if (!Number.isFinite(inp.from)) problems.push('window.from: not a valid time');
   if (!Number.isFinite(inp.to)) problems.push('window.to: not a valid time');
   if (Number.isFinite(inp.from) && Number.isFinite(inp.to) && inp.from >= inp.to) problems.push(`window.from: ${new Date(inp.from).toISOString()} is not before window.to ${new Date(inp.to).toISOString()}`);
+  problems.push(...shutdownProblems(inp.project, inp.projectFile, inp.policy.offsetMs));
   if (inp.policy.values.money.vatBasis === 'incl') {
     inp.project.invoices.forEach((inv, i) => {
       if (inv.vat === undefined) problems.push(`${inp.projectFile}: invoices[${i}] (${inv.number}).vat: required when the policy's VAT basis is incl`);
@@ -116,6 +142,7 @@ export function validateInput(inp: { project: Project; projectFile: string; poli
 
 export function evaluate(inp: VerifyInput): VerifyResult {
   const { project, policy, facts } = inp;
+  const pr = project.project;
   validateInput({ project, projectFile: inp.projectFile, policy, from: facts.from, to: facts.to });
   const weeks = weeksOf(facts.from, facts.to, policy);
   const platform = measurePlatform(facts, project, policy);
@@ -150,8 +177,9 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     entries.push(r);
   }
 
-  // money first needs only the lines; classification needs the count of eligible lines
-  const preSubsidy = computeSubsidy(project, policy.values, 'none');
+  // money first needs only the lines (and which devices are networked); classification needs the count of eligible lines
+  const networked = new Set(entries.filter((e) => e.inRegister && e.measure?.networkedPartial === true).map((e) => e.id));
+  const preSubsidy = computeSubsidy(project, policy.values, 'none', { networked });
   const cls = classify({
     project,
     policy,
@@ -165,8 +193,8 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     ...(inp.orders ? { orders: inp.orders } : {}),
     eligibleInvoiceLines: preSubsidy.eligibleLines,
   });
-  const subsidy = computeSubsidy(project, policy.values, cls.classification);
-  const rules = [...cls.rules, ...moneyRules(subsidy)];
+  const subsidy = computeSubsidy(project, policy.values, cls.classification, { networked });
+  const rules = [...cls.rules, ...orderRules(project, inp.orders), validityRule(policy, pr.period), ...moneyRules(subsidy, project)];
 
   const devices = entries.map((e): DeviceResult => {
     const base = {
@@ -187,11 +215,23 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     return { ...m, ...base };
   });
 
-  const pr = project.project;
   const out: VerifyResult = {
     kind: 'fgw-verify-result',
-    version: 1,
-    project: { id: pr.id, name: pr.name, enterprise: pr.enterprise.name, uscc: pr.enterprise.uscc, claim: pr.claim, period: pr.period, file: inp.projectFile },
+    version: 2,
+    project: {
+      id: pr.id,
+      name: pr.name,
+      enterprise: pr.enterprise.name,
+      uscc: pr.enterprise.uscc,
+      claim: pr.claim,
+      period: pr.period,
+      file: inp.projectFile,
+      pilot: pr.pilot,
+      ...(pr.expertAcceptance !== undefined ? { expertAcceptance: pr.expertAcceptance } : {}),
+      firstCloudContract: pr.firstCloudContract,
+      ...(pr.firstCloudDate !== undefined ? { firstCloudDate: pr.firstCloudDate } : {}),
+      shutdowns: project.shutdowns.map((x) => ({ from: x.from, to: x.to, reason: x.reason })),
+    },
     source: inp.source,
     window: { from: new Date(facts.from).toISOString(), to: new Date(facts.to).toISOString(), fromMs: facts.from, toMs: facts.to, days: Math.round(((facts.to - facts.from) / 86_400_000) * 100) / 100 },
     classification: cls.classification,
@@ -205,28 +245,18 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     dataUse: cls.dataUse,
     commands: facts.commands ?? [],
     subsidy,
-    policy: { id: policy.values.id, ...(policy.values.title ? { title: policy.values.title } : {}), path: policy.path, sha256: policy.sha256, values: policy.raw },
+    policy: {
+      id: policy.values.id,
+      ...(policy.values.title ? { title: policy.values.title } : {}),
+      path: policy.path,
+      sha256: policy.sha256,
+      values: policy.raw,
+      valid: { from: policy.values.valid.from, to: policy.values.valid.to },
+      table: [...policy.table],
+    },
   };
   if (inp.gateway) out.gateway = inp.gateway;
   if (inp.orders) out.orders = inp.orders;
-  return out;
-}
-
-function moneyRules(s: SubsidyResult): RuleResult[] {
-  const out: RuleResult[] = [];
-  for (const c of s.contractor) {
-    out.push({ rule: `contractor.discount:${c.number}`, value: c.discountFen ?? null, threshold: c.requiredFen ?? null, result: c.result, evidence: `${c.item}: ${c.detail}`, evidenceZh: `${c.item}：${c.discountFen === undefined ? '缺少 listPrice，无法核对让利' : `让利 ${formatFen(c.discountFen)} 元，应不少于 ${formatFen(c.requiredFen ?? 0)} 元`}` });
-  }
-  for (const t of s.tracks) {
-    const name = `${t.track}${t.variant ? ` (${t.variant})` : ''}`;
-    for (const p of t.pending) {
-      out.push({ rule: `money.pendingRate:${name}:${p.category}`, value: p.baseFen, threshold: null, result: 'flag', evidence: `${formatFen(p.baseFen)} 元 of ${p.category} above the first investment awaits ${p.parameter} (unset): reported as pending, not added`, evidenceZh: `超出部分的 ${p.category} 投入 ${formatFen(p.baseFen)} 元待政策参数 ${p.parameter} 设定后计算（永委发〔2018〕8号），列为待定，不计入合计` });
-    }
-    for (const f of t.flags.filter((x) => x.startsWith('EXCESS_RATE_ZERO'))) {
-      const cat = f.split(':')[1] as 'cloud';
-      out.push({ rule: `money.excessRateZero:${name}:${cat}`, value: t.excessSplitFen?.[cat] ?? 0, threshold: null, result: 'flag', evidence: `${formatFen(t.excessSplitFen?.[cat] ?? 0)} 元 of ${cat} above the first investment earns 0 under the policy`, evidenceZh: `超出部分的 ${cat} 投入 ${formatFen(t.excessSplitFen?.[cat] ?? 0)} 元按政策不予奖励（费率 0）` });
-    }
-  }
   return out;
 }
 

@@ -1,10 +1,11 @@
 /**
- * Money, table-driven: the worked examples of RULES.md to the fen, the split, the exclusions and the
- * contractor check. Every expected value was computed by hand from RULES.md (comments show the sums).
+ * Money, table-driven: the worked examples of verify/README.md "The money" to the fen, the split,
+ * the exclusions, caps, the break-even rate, devices on invoice lines and the contractor check.
+ * Every expected value was computed by hand from those rules (comments show the sums).
  */
 import { describe, expect, it } from 'vitest';
 import { parseFen, parseRational, roundHalfUp } from '../../verify/decimal.js';
-import { computeSubsidy, generalLines, splitLargestRemainder, trackA, trackB, trackC } from '../../verify/money.js';
+import { breakEvenRate, computeSubsidy, generalLines, moneyRules, sameDateNextYear, splitLargestRemainder, trackA, trackB, trackC } from '../../verify/money.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { validateInput } from '../../verify/evaluate.js';
@@ -13,13 +14,16 @@ import { projectSchema, type Project } from '../../verify/project.js';
 
 const policy = loadPolicy('yongkang-2019').values;
 
-type Inv = { category: 'equipment' | 'software' | 'hardware' | 'cloud'; amount: string; quantity?: number; date?: string; number?: string; secondHand?: boolean; office?: boolean; line?: number };
+type Inv = { category: 'equipment' | 'software' | 'hardware' | 'cloud'; amount: string; quantity?: number; date?: string; number?: string; secondHand?: boolean; office?: boolean; line?: number; devices?: string[]; listPrice?: string; contractor?: boolean | string };
 
 function project(invoices: Inv[], over: Partial<Project['project']> = {}): Project {
   return projectSchema.parse({
     project: { id: 'T', name: 't', enterprise: { name: 'e', uscc: 'u' }, period: { from: '2026-01-01', to: '2026-12-31' }, claim: 'partial', pilot: true, expertAcceptance: 'X-1', firstCloudContract: true, ...over },
     processes: [{ id: 's', key: true }],
-    equipment: [],
+    equipment: [
+      { id: 'm-01', process: 's', category: 'production' },
+      { id: 'm-02', process: 's', category: 'production' },
+    ],
     invoices: invoices.map((v, i) => ({ number: v.number ?? `N${i}`, date: v.date ?? '2026-05-01', item: `item ${i}`, quantity: v.quantity ?? 1, ...v })),
   });
 }
@@ -39,7 +43,7 @@ describe('decimal', () => {
   it('parses rates exactly', () => expect(parseRational('0.30')).toEqual({ num: 3n, den: 10n }));
 });
 
-describe('worked examples (RULES.md)', () => {
+describe('worked examples (verify/README.md, The money)', () => {
   it('A-partial: 800,000 × 30% + 1,200,000 × 20% + 15,000,000 × 16% = 2,880,000.00', () => {
     const p = project([
       { category: 'software', amount: '800000.00' },
@@ -166,6 +170,87 @@ describe('exclusions and combinations', () => {
     });
     const s = computeSubsidy(p, policy, 'partial');
     expect(s.contractor[0]!.result).toBe(result);
+  });
+});
+
+describe('caps, first cloud year, break-even rate', () => {
+  it.each([
+    // 187,500,000.00 x 16% = 30,000,000.00 exactly: the cap is reached, capped
+    ['187500000.00', 3_000_000_000, true, '30000000'],
+    // 187,499,999.99 x 16% = 29,999,999.9984: rounds to the cap's value, but the cap was not reached
+    ['187499999.99', 3_000_000_000, false, '29999999.9984'],
+  ])('A-partial on equipment %s → %s fen, capped %s', (amount, fen, capped, unrounded) => {
+    const t = trackA('A-partial', generalLines(project([{ category: 'equipment', amount }]), 'excl'), policy);
+    expect([t.amountFen, t.capped, t.unrounded]).toEqual([fen, capped, unrounded]);
+  });
+  it.each([
+    ['2026-05-20', '2027-05-20'],
+    ['2024-02-29', '2025-03-01'], // no 29 February in 2025: the year ends before 1 March
+    ['2027-12-31', '2028-12-31'],
+  ])('the first cloud year from %s ends before %s', (from, to) => expect(sameDateNextYear(from)).toBe(to));
+  it('break-even: A + C recommended, B takes over above 1/70 of the pending equipment base', () => {
+    // A-partial: 20,000,000 x 16% = 3,200,000.00. B: 6,000,000 x 50% = 3,000,000.00 + the excess
+    // 14,000,000 all equipment, pending. No cloud: B without cloud is the same. B overtakes A + C at
+    // r = (3,200,000 - 3,000,000) / 14,000,000 = 1/70 = 0.0142857...; B and B without cloud tie in
+    // rate and slope, the first listed (B) is named; B is listed after A + C, so only above the rate.
+    const s = computeSubsidy(project([{ category: 'equipment', amount: '20000000.00', quantity: 10 }]), policy, 'partial');
+    expect(s.recommended).toBe('A+C');
+    expect(s.breakEven).toEqual({ parameter: 'money.tracks.B-pilot.excessRates.equipment', from: 'A+C', to: 'B', rate: { num: '1', den: '70' }, rateText: '0.014286', inclusive: false });
+  });
+  it('break-even: nothing takes over when the recommended combination has the largest pending base', () => {
+    const curve = (id: 'A+C' | 'B' | 'B-without-cloud+C', at0: bigint, slope: bigint) => ({ option: { id, tracks: [], totalFen: Number(at0), pendingFen: Number(slope) }, at0: { num: at0, den: 1n }, slope });
+    expect(breakEvenRate([curve('A+C', 100n, 0n), curve('B', 300n, 50n), curve('B-without-cloud+C', 200n, 40n)], 'B')).toMatchObject({ from: 'B', to: null, rate: null });
+    // B-without-cloud+C 200 + 40r vs A+C 250: r = 50/40 = 5/4 (above 100%: reported as computed)
+    expect(breakEvenRate([curve('A+C', 250n, 0n), curve('B', 100n, 0n), curve('B-without-cloud+C', 200n, 40n)], 'A+C')).toMatchObject({ to: 'B-without-cloud+C', rate: { num: '5', den: '4' }, rateText: '1.25', inclusive: false });
+  });
+  it('no break-even when nothing is pending', () => {
+    expect(computeSubsidy(project([{ category: 'software', amount: '100000.00' }]), policy, 'partial').breakEven).toBeUndefined();
+  });
+});
+
+describe('devices on invoice lines', () => {
+  const excl = parsePolicyText(readFileSync(fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url)), 'utf8').replace('excludeUnnetworkedEquipment: false', 'excludeUnnetworkedEquipment: true'), 'excl.yaml');
+  // m-01 networked, m-02 not; [0] equipment 100,000.00 for m-02, [1] equipment 200,000.00 for m-01
+  const p = project([
+    { category: 'equipment', amount: '100000.00', devices: ['m-02'] },
+    { category: 'equipment', amount: '200000.00', devices: ['m-01'] },
+  ]);
+  const networked = new Set(['m-01']);
+  it('by default the line is counted and flagged', () => {
+    const s = computeSubsidy(p, policy, 'partial', { networked });
+    // A-partial: (100,000 + 200,000) x 16% = 48,000.00
+    expect(s.tracks.find((t) => t.track === 'A-partial')!.amountFen).toBe(4_800_000);
+    expect(s.unnetworkedLines).toEqual([{ index: 0, number: 'N0', item: 'item 0', devices: ['m-02'], excluded: false }]);
+    expect(s.devices.map((d) => [d.id, d.networked, d.lines.map((l) => l.index)])).toEqual([
+      ['m-01', true, [1]],
+      ['m-02', false, [0]],
+    ]);
+    expect(moneyRules(s, p).filter((r) => r.rule.startsWith('money.deviceNotNetworked')).map((r) => [r.rule, r.result])).toEqual([['money.deviceNotNetworked:N0', 'flag']]);
+  });
+  it('with money.excludeUnnetworkedEquipment the line is excluded instead, in every track', () => {
+    const s = computeSubsidy(p, excl.values, 'partial', { networked });
+    // A-partial: 200,000 x 16% = 32,000.00; B: 200,000 x 50% = 100,000.00
+    expect(s.tracks.find((t) => t.track === 'A-partial')!.amountFen).toBe(3_200_000);
+    expect(s.tracks.find((t) => t.track === 'B-pilot' && !t.variant)!.amountFen).toBe(10_000_000);
+    for (const t of s.tracks.filter((x) => x.track !== 'C-cloud')) expect(t.excluded.map((e) => [e.index, e.code])).toEqual([[0, 'DEVICE_NOT_NETWORKED']]);
+    expect(s.unnetworkedLines).toEqual([{ index: 0, number: 'N0', item: 'item 0', devices: ['m-02'], excluded: true }]);
+    expect(moneyRules(s, p).some((r) => r.rule.startsWith('money.deviceNotNetworked'))).toBe(false);
+  });
+  it('without device results nothing is flagged or excluded', () => {
+    const s = computeSubsidy(p, excl.values, 'partial');
+    expect(s.unnetworkedLines).toEqual([]);
+    expect(s.devices.every((d) => d.networked === null)).toBe(true);
+  });
+});
+
+describe('contractor check', () => {
+  it('a software line without listPrice leaves the contractor unchecked (flag)', () => {
+    const p = project([
+      { category: 'software', amount: '100000.00', listPrice: '200000.00', contractor: true },
+      { category: 'software', amount: '50000.00', contractor: true },
+    ]);
+    const g = computeSubsidy(p, policy, 'partial').contractors;
+    expect(g).toEqual([{ contractor: null, lines: [0, 1], notChecked: [], missingListPrice: [1], listFen: null, amountFen: 15_000_000, discountFen: null, requiredFen: null, result: 'flag' }]);
   });
 });
 
