@@ -3,6 +3,7 @@
  * evidence}; process-step coverage and platform execution; data use per week; the networking rate.
  */
 import { rate4, rationalText, ratioAtLeast } from './decimal.js';
+import { CLASSIFICATION, codeText } from './i18n.js';
 import type { AuditDay } from './facts.js';
 import { localDay, weekOf, type DeviceMeasure, type PlatformMeasure, type Ratio, type Week } from './measure.js';
 import type { Classification } from './money.js';
@@ -262,7 +263,7 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     threshold: `all at rMin ${rationalText(cf.rMin)}`,
     result: scopedEntries.length > 0 && netFull.length === scopedEntries.length ? 'pass' : 'fail',
     evidence: scopedEntries.map((e) => `${e.id}: ${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? ` (${e.measure.reasons.join(', ')})` : ''}` : 'not in gateway'}`).join('; ') || 'no in-scope equipment',
-    evidenceZh: scopedEntries.map((e) => `${e.id}：${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? `（${e.measure.reasons.join('、')}）` : ''}` : '未接入网关'}`).join('；') || '无纳入统计的设备',
+    evidenceZh: scopedEntries.map((e) => `${e.id}：${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? `（${e.measure.reasons.map((c) => codeText('zh', c)).join('、')}）` : ''}` : '未接入网关'}`).join('；') || '无纳入统计的设备',
   });
   const weekFails = weeks.map((w, wi) => scopedEntries.filter((e) => e.measure?.weekly[wi]?.pass === false).map((e) => e.id));
   const stableWeeks = weekFails.filter((f) => f.length === 0).length;
@@ -324,7 +325,7 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     threshold: claim,
     result: reached ? 'pass' : 'flag',
     evidence: reached ? `the claimed tier (${claim}) is reached` : `claimed ${claim}, verified ${classification}`,
-    evidenceZh: reached ? `达到申报类型（${claim}）` : `申报 ${claim}，核验结论 ${classification}`,
+    evidenceZh: reached ? `达到申报类型（${CLASSIFICATION.zh[claim]}）` : `申报类型为“${CLASSIFICATION.zh[claim]}”，核验结论为“${CLASSIFICATION.zh[classification]}”`,
   });
   return { classification, rules, processes, dataUse };
 }
