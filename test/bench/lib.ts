@@ -334,6 +334,23 @@ export async function countValues(url: string, db: string, measurement: string, 
   return n;
 }
 
+/**
+ * Waits until a measurement holds at least one value (the gateway is up and forwarding): a loaded
+ * machine can take seconds to start a gateway, and a window measured before that counts nothing.
+ */
+export async function waitForValues(url: string, db: string, measurement: string, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await countValues(url, db, measurement)) > 0) return;
+    } catch {
+      /* database not created yet */
+    }
+    if (Date.now() > until) throw new Error(`no value reached ${db}.${measurement} within ${timeoutMs} ms: the gateway did not start forwarding`);
+    await sleep(200);
+  }
+}
+
 export async function dropDatabase(url: string, db: string): Promise<void> {
   try {
     await influxQuery(url, `DROP DATABASE "${db}"`);

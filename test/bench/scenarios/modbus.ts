@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { freePort } from '../../helpers/net.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
 import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
-import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnFgw, writeConfig, type Metric } from '../lib.js';
+import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
 
 const require = createRequire(import.meta.url);
 type Client = {
@@ -120,6 +120,7 @@ export const modbus: Scenario = {
         ctx.log(`modbus: gateway at ${interval} ms for ${ms} ms`);
         const gw = spawnFgw(cfg, warm + ms + 120_000, nodeArgs(ctx, db));
         try {
+          await waitForValues(ctx.influx.url, db, 'equipment');
           await sleep(warm);
           const r0 = await servers.reads();
           const a = gw.sampler.mark('a')!;
