@@ -140,7 +140,7 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     await fwd.flushed();
     const dl = store.deadLetters({ source: 'influx' });
     expect(dl).toHaveLength(1);
-    expect(dl[0]).toMatchObject({ source: 'influx', reason: 'INFLUX_400', device: 'c1', payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}` });
+    expect(dl[0]).toMatchObject({ source: 'influx', reason: 'INFLUX_400', device: 'c1', payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}000000` });
     expect(dl[0]!.detail).toMatch(/field type conflict/);
     expect((await influx.query('SELECT y FROM equipment WHERE y > 0 ORDER BY time', database)).map((r) => [r.time, r.y])).toEqual([
       [T + 1, 1],
