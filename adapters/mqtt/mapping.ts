@@ -215,7 +215,8 @@ export function convertValue(v: unknown, kind: FieldKind): { ok: true; value: Va
   switch (kind) {
     case 'float':
       if (typeof v === 'number') return Number.isFinite(v) ? { ok: true, value: v } : { ok: false };
-      if (typeof v === 'string' && NUMERIC.test(v)) return { ok: true, value: Number(v) };
+      // numeric text beyond float64 ("1e999") is no reading: it would be stored as ±Infinity
+      if (typeof v === 'string' && NUMERIC.test(v) && Number.isFinite(Number(v))) return { ok: true, value: Number(v) };
       return { ok: false };
     case 'integer':
       if (typeof v === 'number') return Number.isSafeInteger(v) ? { ok: true, value: v } : { ok: false };
