@@ -125,7 +125,7 @@ export function interpolateEnv(node: unknown, env: NodeJS.ProcessEnv, problems: 
     const out: Record<string, unknown> = {};
     for (const [k0, v] of Object.entries(node)) {
       const k = text(k0);
-      out[k] = interpolateEnv(v, env, problems, path ? `${path}.${k}` : k, prot);
+      out[k] = interpolateEnv(v, env, problems, keyPath(path, k), prot);
     }
     return out;
   }
@@ -135,8 +135,14 @@ export function interpolateEnv(node: unknown, env: NodeJS.ProcessEnv, problems: 
 /** `devices[2].tags[0].byteOrder` from a zod issue path. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  for (const p of path) s = typeof p === 'number' ? `${s}[${p}]` : keyPath(s, String(p));
   return s || '(root)';
+}
+
+/** `parent.key`, or `parent["key"]` for a key that is no plain name (empty, spaces, a leading "-", a newline). */
+function keyPath(parent: string, key: string): string {
+  if (!/^[A-Za-z_$][\w$-]*$/.test(key)) return `${parent}[${JSON.stringify(key)}]`;
+  return parent ? `${parent}.${key}` : key;
 }
 
 /** One line per zod issue, naming the path and what was expected. Union issues are unfolded. */
