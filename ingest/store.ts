@@ -365,6 +365,7 @@ class SqliteStore implements Store {
     const found = this.st.findSeries.get(measurement, device, tag, kind) as { id: number; dev: number } | undefined;
     const dev = found?.dev ?? this.devId(measurement, device, true)!;
     const id = found?.id ?? Number(this.st.insertSeries.run(measurement, device, tag, kind, dev).lastInsertRowid);
+    if (!found) this.ties.created(id);
     // cached at once: a rolled-back transaction clears the whole cache (see flush)
     this.runTags.set(tag, { kind, id });
     this.seriesById.set(id, { measurement, device, tag, kind, dev });

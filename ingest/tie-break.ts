@@ -54,6 +54,11 @@ export class TieBreaker {
     return (this.lookup.maxTie(dev, series, ts) ?? -1) + 1;
   }
 
+  /** a series just created: it has no rows, so its first readings need no lookup */
+  created(series: number): void {
+    this.newest.set(series, { ts: -Infinity, tie: -1 });
+  }
+
   /** forget what is cached (after a rollback, or when another connection may have written) */
   clear(): void {
     this.newest.clear();

@@ -90,7 +90,7 @@ describe('MQTT mapping fuzz (fast-check)', () => {
       }),
       { seed: SEED, numRuns: 5000 },
     );
-  });
+  }, 120_000);
 
   const spType = fc.constantFrom('Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float', 'Double', 'Boolean', 'String', 'DateTime', 'Text');
   const spValue = (t: string): fc.Arbitrary<unknown> => {
@@ -154,5 +154,5 @@ describe('MQTT mapping fuzz (fast-check)', () => {
       }),
       { seed: SEED + 2, numRuns: 1000 },
     );
-  });
+  }, 120_000);
 });

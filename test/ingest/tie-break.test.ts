@@ -126,7 +126,10 @@ describe('TieBreaker (pure, with a lookup that counts its queries)', () => {
     expect(asked).toBe(1);
     expect(tb.next(1, 1, 50)).toBe(0); // out of order: one more query
     expect(asked).toBe(2);
-    expect([tb.next(2, 1, 7), tb.next(2, 1, 7)]).toEqual([0, 1]); // a new series
+    expect([tb.next(2, 1, 7), tb.next(2, 1, 7)]).toEqual([0, 1]); // a series first seen here
+    expect(asked).toBe(3);
+    tb.created(3); // a series the store just created has no rows: no query at all
+    expect([tb.next(3, 1, 7), tb.next(3, 1, 7)]).toEqual([0, 1]);
     expect(asked).toBe(3);
   });
 });
