@@ -16,6 +16,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../config/load.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
+import { seeded } from '../../gateway/demo/plant.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -25,18 +26,6 @@ const SEED = Number(process.env.FGW_FUZZ_SEED ?? 20261203);
 /** register value of every wrong-tid / wrong-unit / wrong-function answer: must never be stored */
 const POISON = 0xdead;
 const WINDOW_MS = 3000;
-
-/** mulberry32: a small seeded PRNG, so a failing script can be replayed with FGW_FUZZ_SEED */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BEHAVIOURS = ['good', 'random', 'short', 'wrong-tid', 'wrong-unit', 'wrong-fc', 'exception', 'stall', 'flood', 'close'] as const;
 type Behaviour = (typeof BEHAVIOURS)[number];
@@ -50,7 +39,7 @@ class MockHostileModbusDevice {
   readonly goodValues = new Set<number>();
   private next = 1;
   constructor(seed: number) {
-    this.rand = prng(seed);
+    this.rand = seeded(seed);
   }
   start(port: number): Promise<void> {
     this.server = createServer((s) => this.onConnection(s));

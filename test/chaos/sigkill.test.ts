@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seeded } from '../../gateway/demo/plant.js';
 import { STORE_FILE, openStore } from '../../ingest/store.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
@@ -26,17 +27,6 @@ import { waitFor } from '../helpers/wait.js';
 const fgw = join(new URL('../..', import.meta.url).pathname, 'gateway/bin/fgw.js');
 const SEED = Number(process.env.FGW_FUZZ_SEED ?? 20261203);
 const KILLS = 20;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let influx: TestInflux;
 let mosq: Mosquitto;
@@ -110,7 +100,7 @@ devices:
       for (let i = 0; i < 2; i++) void pub.publishAsync('chaos/telemetry', JSON.stringify({ n: n++, ts: Math.floor(Date.now() / 100) * 100 }), { qos: 1 }).catch(() => {});
     }, 20);
 
-    const rand = prng(SEED);
+    const rand = seeded(SEED); // the demo plant's mulberry32
     const kills: number[] = [];
     try {
       for (let k = 0; k < KILLS; k++) {
