@@ -37,15 +37,29 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-/** A duration written as a string ("500ms", "1s", "5m", "14d"), or a number of milliseconds. Output: ms. */
-export const duration = (description: string) =>
+/**
+ * The longest delay a Node timer holds: 2^31-1 ms (24 days 20 h 31 min). Longer ones fire after
+ * 1 ms, so a duration that drives a timer is refused beyond it (`interval: 30d` would poll every ms).
+ */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+const TIMER_LIMIT = { max: TIMER_MAX_MS, why: '24d 20h 31m, the longest timer Node can run' };
+
+/**
+ * A duration written as a string ("500ms", "1s", "5m", "14d"), or a number of milliseconds. Output: ms.
+ * At most TIMER_MAX_MS unless `limit` says otherwise (a duration that is no timer, like a retention,
+ * or one a protocol field bounds, like the MQTT keepalive); beyond it the error names the key.
+ */
+export const duration = (description: string, limit: { max: number; why: string } = TIMER_LIMIT) =>
   z
     .union([z.string(), z.number().nonnegative()])
     .transform((v, ctx) => {
-      if (typeof v === 'number') return v;
-      const ms = parseDuration(v);
+      const ms = typeof v === 'number' ? v : parseDuration(v);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `expected a duration like "500ms", "1s", "5m", "14d", got "${v}"` });
+        return z.NEVER;
+      }
+      if (ms > limit.max) {
+        ctx.addIssue({ code: 'custom', message: `expected at most ${limit.why}, got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
       return ms;

@@ -33,9 +33,14 @@ export const httpSchema = z
     listen: z
       .string()
       .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
+      .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be 0..65535')
       .default('127.0.0.1:8080')
       .describe('Address the API and dashboard listen on. Without tokens only a loopback address is allowed.'),
     tokens: z.array(tokenSchema).default([]).describe('Bearer tokens, one per consumer system; every read by a token and every write is audited.'),
+    hosts: z
+      .array(z.string().regex(/^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/, 'expected a host name such as gw01.plant.local, or .plant.local for every name under it'))
+      .default([])
+      .describe('Host names clients use to reach the API. The Host header of every request must be one of them, the name in `listen` or an IP address (loopback names too when the API listens on loopback or 0.0.0.0); anything else gets 421, which defeats DNS rebinding. `.plant.local` accepts every name under plant.local.'),
     projects: z.array(z.string()).default([]).describe('Project files (project.yaml) shown in the dashboard pilots view, relative to this config file.'),
     bodyLimit: z.number().int().positive().default(65536).describe('Largest request body accepted, bytes.'),
   })
@@ -55,7 +60,7 @@ export const gatewayConfigSchema = z
     gateway: gatewaySectionSchema,
     storage: storageSchema,
     influx: influxSchema.optional().describe('InfluxDB to forward to (v1 HTTP API). Without it the data stays in the embedded store.'),
-    http: httpSchema.default({ listen: '127.0.0.1:8080', tokens: [], projects: [], bodyLimit: 65536 }),
+    http: httpSchema.default({ listen: '127.0.0.1:8080', tokens: [], hosts: [], projects: [], bodyLimit: 65536 }),
     devices: devicesSchema(),
   })
   .superRefine((cfg, ctx) => {

@@ -6,6 +6,7 @@
 import pino, { type Logger } from 'pino';
 import { adapterModule } from '../adapters/registry.js';
 import type { Adapter, AdapterContext, DeviceStatus, Reading, Value } from '../adapters/types.js';
+import { checkWriteValue } from '../adapters/values.js';
 import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
@@ -216,11 +217,8 @@ export class GatewayRuntime implements Runtime {
     if (!tag) throw new GatewayError(ErrorCodes.TAG_UNKNOWN, `device "${deviceId}" has no tag "${tagName}"`);
     if (!tag.writable) throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `tag "${deviceId}.${tagName}" is not writable (set writable: true in the config)`);
     if (!['number', 'boolean', 'string'].includes(typeof value)) throw new GatewayError(ErrorCodes.WRITE_TYPE, `expected a number, boolean or string`);
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) throw new GatewayError(ErrorCodes.WRITE_TYPE, `expected a finite number`);
-      if (tag.min !== undefined && value < tag.min) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${value} is below the minimum ${tag.min} of ${deviceId}.${tagName}`);
-      if (tag.max !== undefined && value > tag.max) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${value} is above the maximum ${tag.max} of ${deviceId}.${tagName}`);
-    }
+    // type and range, numeric text included (adapters/values.ts)
+    value = checkWriteValue(tag, value, `${deviceId}.${tagName}`);
     const adapter = entry.adapter;
     if (!adapter) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device "${deviceId}" is not running${entry.error ? `: ${entry.error}` : ''}`);
     if (!adapter.write) throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `protocol ${entry.config.protocol} does not support writes`);

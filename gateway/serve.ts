@@ -3,6 +3,7 @@
  * SIGHUP reloads the config) and `--for` (stop after a duration, flushing everything).
  */
 import type { FastifyInstance } from 'fastify';
+import { longTimeout } from '../config/clock.js';
 import { errorText } from '../config/errors.js';
 import { isLoopbackListen } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -69,7 +70,7 @@ export async function runGateway(opts: { config: GatewayConfig; configPath?: str
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
           process.off('SIGHUP', onHup);
-          clearTimeout(timer);
+          if (timer) clearTimeout(timer.__timer);
           stop().then(
             () => resolve(code),
             (e) => {
@@ -88,7 +89,7 @@ export async function runGateway(opts: { config: GatewayConfig; configPath?: str
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         process.on('SIGHUP', onHup);
-        const timer = forMs === undefined ? undefined : setTimeout(() => done(0), forMs);
+        const timer = forMs === undefined ? undefined : longTimeout(() => done(0), forMs);
       });
     },
   };

@@ -29,7 +29,7 @@ export type WriteResult =
   /** 429, 5xx, network error, timeout, anything unexpected: try again later */
   | { kind: 'retry'; retryAfterMs?: number; reason: string; status?: number };
 
-export type Precision = 'ms' | 'u' | 's' | 'n';
+export type Precision = 'ns' | 'ms' | 'u' | 's' | 'n';
 
 /** Retry-After as delay-seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
 export function parseRetryAfter(header: string | null | undefined, now: number): number | undefined {

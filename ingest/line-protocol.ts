@@ -1,7 +1,7 @@
 /**
  * InfluxDB line protocol, pure functions (HOUSE convention 9). The schema is a user contract:
  *
- *   <measurement>,device=..,gateway=..,line=..,process=..,site=.. <tag>=<value>[,<tag>=<value>...] <ts ms>
+ *   <measurement>,device=..,gateway=..,line=..,process=..,site=.. <tag>=<value>[,<tag>=<value>...] <ts ns>
  *
  * - data rows: measurement `influx.measurement`; tags device, gateway, line, process, site (those
  *   set, keys in sorted order as InfluxDB prefers); one field per configured tag name.
@@ -12,15 +12,19 @@
  *   precision `u` and time = ts * 1000 + (seq mod 1000) µs: read back in ms they show their ts,
  *   and two audits in the same millisecond (an MES polling twice) stay two points instead of one
  *   overwriting the other.
+ * - readings and status rows are sent with precision `ns` at ts * 1e6 + tie ns (ingest/tie-break.ts):
+ *   the tie, assigned when the reading was stored, keeps two readings of one series in the same ms
+ *   apart, and a lone reading (tie 0) lands exactly on its ms. Read back in ms, every point shows
+ *   its stored ts.
  * - the field type is fixed by the reading's kind, never by the value: float → plain number,
  *   integer → `i` suffix, boolean → true/false, string → quoted. Values are coerced to the kind so a
  *   line is always valid for its kind; a value that cannot be represented (NaN, ±Infinity, an integer
  *   beyond int64) is skipped like a bad reading.
  * - bad-quality rows (and rows without a value) are skipped; the cursor still advances past them.
- * - consecutive rows with the same measurement, device and ts are merged into ONE line with several
- *   fields (InfluxDB takes ~110k lines/s here; merging is what reaches 300k+ field values/s). A row
- *   whose field is already in the line starts a new line (same series and time: InfluxDB keeps the
- *   later value, exactly as for a replay).
+ * - consecutive rows with the same measurement, device, ts and tie are merged into ONE line with
+ *   several fields (InfluxDB takes ~110k lines/s here; merging is what reaches 300k+ field
+ *   values/s): the fields of one poll share ts and tie 0. A row whose field is already in the line
+ *   (only possible for a tag whose kind changed, two store series) starts a new line.
  *
  * Escaping: measurement names, tag keys, tag values and field keys use the `influx` package's
  * `escape.measurement` / `escape.tag` (commas, equals signs, spaces). String field values use a local
@@ -30,12 +34,13 @@
  */
 import { escape } from 'influx';
 import type { FieldKind, Value } from '../adapters/types.js';
+import { nsTimestamp } from './tie-break.js';
 import type { StoredAudit, StoredReading } from './types.js';
 
 export const STATUS_MEASUREMENT = 'gateway_status';
 export const AUDIT_MEASUREMENT = 'gateway_audit';
-/** write precision of the readings stream and of the audit stream */
-export const READINGS_PRECISION = 'ms';
+/** write precision of the readings stream (ts ms + tie ns) and of the audit stream */
+export const READINGS_PRECISION = 'ns';
 export const AUDIT_PRECISION = 'u';
 
 export interface LineContext {
@@ -148,9 +153,9 @@ export class LineFormatter {
     return k;
   }
 
-  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device and time. */
-  static samePoint(a: Pick<StoredReading, 'ts' | 'device' | 'measurement'>, b: Pick<StoredReading, 'ts' | 'device' | 'measurement'>): boolean {
-    return a.ts === b.ts && a.device === b.device && a.measurement === b.measurement;
+  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device, time and tie. */
+  static samePoint(a: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement'>, b: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement'>): boolean {
+    return a.ts === b.ts && (a.tie ?? 0) === (b.tie ?? 0) && a.device === b.device && a.measurement === b.measurement;
   }
 
   readings(rows: readonly StoredReading[]): Line[] {
@@ -161,7 +166,7 @@ export class LineFormatter {
     let gNames: string[] = [];
     let gLast = 0;
     const close = () => {
-      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device)} ${gFields} ${gFirstRow.ts}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
+      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device)} ${gFields} ${nsTimestamp(gFirstRow.ts, gFirstRow.tie ?? 0)}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
       gFields = '';
       gNames = [];
     };

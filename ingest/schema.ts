@@ -13,7 +13,9 @@ export const storageSchema = z
   .strictObject({
     path: z.string().min(1).default('./data').describe('Directory of the embedded store (SQLite database, WAL) and of adapter state such as OPC UA certificates. Created if missing.'),
     maxSize: bytes('Largest size of the store on disk (e.g. "2GB"). Past it the oldest readings are dropped first, and counted.', 2 * 1024 ** 3),
-    retention: dur('How long readings are kept locally (e.g. "14d"; 0 = until maxSize). Older ones are dropped, and counted.', 14 * 86_400_000),
+    retention: duration('How long readings are kept locally (e.g. "14d"; 0 = until maxSize). Older ones are dropped, and counted.', { max: Number.MAX_SAFE_INTEGER, why: 'no limit' })
+      .default(14 * 86_400_000)
+      .describe('How long readings are kept locally (e.g. "14d"; 0 = until maxSize). Older ones are dropped, and counted.'),
     commitInterval: dur('Longest time a write waits for its group commit (0: commit on the next turn of the event loop).', 0),
     commitRows: z.number().int().positive().default(20_000).describe('A group commit happens at once when this many rows are queued.'),
     limitsInterval: dur('How often retention and maxSize are enforced.', 60_000),

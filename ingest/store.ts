@@ -2,12 +2,12 @@
  * The embedded durable store on SQLite (better-sqlite3, WAL mode, synchronous=NORMAL): the
  * store-and-forward buffer and the local history at once (ingest/types.ts is the contract).
  *
- * Layout (schema version 2; MIGRATIONS upgrades older stores in place)
+ * Layout (schema version 3; MIGRATIONS upgrades older stores in place)
  * - `devices(id, measurement, device)` and `series(id, measurement, device, tag, kind, dev)`: one
  *   row per device and per time series; ids cached in Maps. The kind is part of the series key, so
  *   a tag whose configured type changes starts a new series and old rows keep the kind they were
  *   written with.
- * - `readings(seq, series, ts, value NUMERIC, text, quality, error, dev)`, index
+ * - `readings(seq, series, ts, value NUMERIC, text, quality, error, dev, tie)`, index
  *   (dev, ts, series, quality). The readings of one poll share (dev, ts), so they sit side by side in
  *   the index and a commit dirties one or two index pages per device, not one per series: with 100
  *   devices x 100 tags that made inserts 8-12x faster than the first layout's (series, ts) index.
@@ -18,6 +18,9 @@
  *   memory and in `meta` (seq:readings), so it keeps growing even after every row was dropped and
  *   the forwarder's cursor can never point past new rows. (SQLite's AUTOINCREMENT does the same
  *   but updates sqlite_sequence on every insert: about a third of the insert cost, measured.)
+ *   `tie` (0 unless the series already has a reading at that ms) makes each reading its own
+ *   InfluxDB point; it is assigned here, once, by ingest/tie-break.ts, so a replay writes the same
+ *   timestamps again.
  * - `latest(series, seq, ts)`: each series' newest reading, upserted once per series per commit
  *   (latest() reads it). Should the size limit drop a series' newest row while late rows with older
  *   timestamps but higher seqs remain, that series is left out of latest() until it reports again.
@@ -46,6 +49,7 @@ import type { Logger } from 'pino';
 import type { DeadLetter, FieldKind, Quality, Reading } from '../adapters/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
+import { TIE_LIMIT, TIE_OVERFLOW, TieBreaker } from './tie-break.js';
 import type { AuditRecord, Measurement, ReadingQuery, SlotCount, Store, StoreStats, StoredAudit, StoredDeadLetter, StoredReading } from './types.js';
 
 export interface OpenStoreOptions {
@@ -78,7 +82,7 @@ export const STORE_FILE = 'store.db';
  * keeps its buffered backlog and history. A store written by a newer gateway is refused rather
  * than misread.
  */
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   // 0 → 1: the first layout
   (db) => db.exec(SCHEMA),
@@ -99,6 +103,20 @@ INSERT INTO latest(series, seq, ts)
   SELECT series, seq, ts FROM (SELECT series, seq, ts, row_number() OVER (PARTITION BY series ORDER BY ts DESC, seq DESC) AS rn FROM readings) WHERE rn = 1;
 DROP INDEX readings_series_ts;
 CREATE INDEX readings_dev_ts ON readings(dev, ts, series, quality);
+`),
+  // 2 → 3: the per-series tie-break of readings sharing a millisecond (ingest/tie-break.ts). Rows
+  // already forwarded keep tie 0, which is the timestamp they were written with (ms = ns tie 0);
+  // the unforwarded rows that share (series, ts) with an earlier row get their rank, so the backlog
+  // lands as separate points.
+  (db) =>
+    db.exec(`
+ALTER TABLE readings ADD COLUMN tie INTEGER NOT NULL DEFAULT 0;
+UPDATE readings SET tie = ranked.rn FROM (
+  SELECT x.seq AS seq, row_number() OVER (PARTITION BY x.series, x.ts ORDER BY x.seq) - 1 AS rn
+  FROM readings x JOIN (SELECT DISTINCT dev, ts FROM readings
+    WHERE seq > coalesce((SELECT value FROM meta WHERE key = 'cursor:readings'), 0)) u ON x.dev = u.dev AND x.ts = u.ts
+) ranked WHERE readings.seq = ranked.seq AND ranked.rn > 0
+  AND readings.seq > coalesce((SELECT value FROM meta WHERE key = 'cursor:readings'), 0);
 `),
 ];
 
@@ -133,7 +151,7 @@ interface SeriesInfo {
   dev: number;
 }
 
-type Row = [seq: number, series: number, ts: number, value: number | null, text: string | null, quality: number, error: string | null];
+type Row = [seq: number, series: number, ts: number, value: number | null, text: string | null, quality: number, error: string | null, tie: number];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS series(
@@ -201,6 +219,8 @@ class SqliteStore implements Store {
   private readonly listeners = new Set<(rows: number) => void>();
 
   private readonly st: ReturnType<SqliteStore['prepare']>;
+  /** one InfluxDB point per reading: the per-series tie of readings sharing a ms (tie-break.ts) */
+  private readonly ties: TieBreaker;
   /** the seq the next reading gets (high-water mark + 1; never reused) */
   private nextSeq = 1;
   private readonly insertTx: (batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => number;
@@ -242,6 +262,10 @@ class SqliteStore implements Store {
     );
     this.loadCaches();
     const st = this.st;
+    this.ties = new TieBreaker({
+      newestTs: (series) => st.newestTs.get(series) as number | undefined,
+      maxTie: (dev, series, ts) => (st.maxTie.get(dev, ts, series) as number | null) ?? undefined,
+    });
     this.insertTx = this.db.transaction((batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => {
       let n = 0;
       const newest = new Map<number, [seq: number, ts: number]>();
@@ -268,7 +292,12 @@ class SqliteStore implements Store {
           }
           const seq = this.nextSeq++;
           const ts = Math.trunc(r.ts);
-          st.insertReading.run(seq, sid, dev, ts, num, text, quality, error);
+          const tie = this.ties.next(sid, dev, ts);
+          if (tie >= TIE_LIMIT && quality < 2) {
+            quality = 2;
+            error = TIE_OVERFLOW;
+          }
+          st.insertReading.run(seq, sid, dev, ts, num, text, quality, error, tie);
           const prev = newest.get(sid);
           if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
           n++;
@@ -289,7 +318,9 @@ class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error, tie) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      newestTs: db.prepare('SELECT ts FROM latest WHERE series = ?').pluck(),
+      maxTie: db.prepare('SELECT max(tie) FROM readings WHERE dev = ? AND ts = ? AND series = ?').pluck(),
       upsertLatest: db.prepare('INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts'),
       findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
       insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
@@ -298,7 +329,7 @@ class SqliteStore implements Store {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addMeta: db.prepare('UPDATE meta SET value = value + ? WHERE key = ?'),
-      forwardReadings: db.prepare('SELECT seq, series, ts, value, text, quality, error FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      forwardReadings: db.prepare('SELECT seq, series, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
       forwardAudit: db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
       insertAudit: db.prepare(
         'INSERT INTO audit(ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
@@ -334,6 +365,7 @@ class SqliteStore implements Store {
     const found = this.st.findSeries.get(measurement, device, tag, kind) as { id: number; dev: number } | undefined;
     const dev = found?.dev ?? this.devId(measurement, device, true)!;
     const id = found?.id ?? Number(this.st.insertSeries.run(measurement, device, tag, kind, dev).lastInsertRowid);
+    if (!found) this.ties.created(id);
     // cached at once: a rolled-back transaction clears the whole cache (see flush)
     this.runTags.set(tag, { kind, id });
     this.seriesById.set(id, { measurement, device, tag, kind, dev });
@@ -439,6 +471,7 @@ class SqliteStore implements Store {
   }
 
   private reloadSeriesCache(): void {
+    this.ties.clear();
     try {
       this.loadCaches();
     } catch {
@@ -502,7 +535,7 @@ class SqliteStore implements Store {
   // ---------------------------------------------------------------- reading
 
   private toStored(row: Row): StoredReading {
-    const [seq, sid, ts, value, text, q, error] = row;
+    const [seq, sid, ts, value, text, q, error, tie] = row;
     const s = this.seriesById.get(sid) ?? this.loadSeries(sid);
     const out: StoredReading = {
       seq,
@@ -515,6 +548,7 @@ class SqliteStore implements Store {
       quality: QUALITY_NAME[q] ?? 'bad',
     };
     if (error !== null) out.error = error;
+    if (tie) out.tie = tie;
     return out;
   }
 
@@ -554,7 +588,7 @@ class SqliteStore implements Store {
     if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
     if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
     const dir = q.order === 'desc' ? 'DESC' : 'ASC';
-    let sql = `SELECT seq, series, ts, value, text, quality, error FROM readings${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
+    let sql = `SELECT seq, series, ts, value, text, quality, error, tie FROM readings${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
     if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
     return (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
   }
@@ -562,7 +596,7 @@ class SqliteStore implements Store {
   latest(device?: string): StoredReading[] {
     const params: unknown[] = [];
     // the latest table holds each series' newest reading (kept by every commit)
-    let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error FROM series s
+    let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error, r.tie FROM series s
       JOIN latest l ON l.series = s.id JOIN readings r ON r.seq = l.seq
       WHERE s.measurement = 'data'`;
     if (device !== undefined) (sql += ' AND s.device = ?'), params.push(device);

@@ -19,6 +19,11 @@ export interface StoredReading {
   value: Value | null;
   quality: Quality;
   error?: string;
+  /**
+   * rank of this reading among the readings of its series stored with the same ts (absent = 0):
+   * written to InfluxDB as ts ms + tie ns, so no two readings of a series share a point
+   */
+  tie?: number;
 }
 
 export interface ReadingQuery {

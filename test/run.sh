@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`), and what CI runs: on a fresh Debian machine with Node 20+
 # it installs the real services the tests start (InfluxDB, Mosquitto, pymodbus, mbpoll, socat,
-# Chromium, a CJK font, and poppler-utils to read the printed PDF back), installs the npm packages,
-# builds, type-checks and runs the whole suite. Re-runs skip the installs that are already done.
-# Extra arguments go to vitest (e.g. a test path).
+# Chromium, a CJK font, poppler-utils to read the printed PDF back, Prometheus for promtool),
+# installs the npm packages, builds, type-checks and runs the whole suite. Re-runs skip the installs
+# that are already done. Extra arguments go to vitest (e.g. a test path).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS="influxdb influxdb-client mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat chromium fonts-wqy-zenhei poppler-utils"
+APT_PKGS="influxdb influxdb-client mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat chromium fonts-wqy-zenhei poppler-utils prometheus"
 need_apt=0
-for bin in influxd mosquitto mosquitto_pub mbpoll socat chromium pdftotext pdfinfo; do
+for bin in influxd mosquitto mosquitto_pub mbpoll socat chromium pdftotext pdfinfo promtool; do   # promtool: the prometheus package (test/chaos/promtool.test.ts)
   command -v "$bin" >/dev/null 2>&1 || need_apt=1
 done
 /usr/bin/python3 -c 'import pymodbus, serial_asyncio' >/dev/null 2>&1 || need_apt=1

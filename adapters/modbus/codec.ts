@@ -203,6 +203,8 @@ export function encodeRegisters(t: CompiledTag, value: Value): number[] {
         dv.setUint32(0, raw);
         break;
       case 'float32':
+        // float64 numbers beyond float32 would go on the wire as ±Infinity
+        if (!Number.isFinite(Math.fround(raw))) throw wrongType(t, `${value} is outside float32 (±3.4028235e38)${t.kind === 'float' && (t.scale !== 1 || t.offset !== 0) ? ' after scale/offset' : ''}`);
         dv.setFloat32(0, raw);
         break;
       case 'int64':

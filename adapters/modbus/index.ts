@@ -7,6 +7,7 @@
  */
 import type { Adapter, AdapterContext, AdapterModule, DeviceStatus, Reading, Value } from '../types.js';
 import { Backoff } from '../../config/backoff.js';
+import { NOT_FINITE } from '../values.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import { type CompiledTag, compileTag, decodeBit, decodeRegisters, encodeBool, encodeRegisters, hexRegisters } from './codec.js';
 import { IO, ModbusIoError, checkResponse, readPdu, writeCoilPdu, writeCoilsPdu, writeRegisterPdu, writeRegistersPdu } from './frames.js';
@@ -176,9 +177,15 @@ export class ModbusAdapter implements Adapter {
       const t = req.tags[i]!;
       const off = req.offsets[i]!;
       const value: Value = bits ? decodeBit(pdu, 2, off) : decodeRegisters(t, pdu, 2 + off * 2);
+      // a float register holding NaN or ±Infinity (a sensor fault code, or garbage) is no value
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        out.push({ device: this.deviceId, tag: t.name, ts, kind: t.kind, value: null, quality: 'bad', error: NOT_FINITE });
+        this.st.bad++;
+        continue;
+      }
       out.push({ device: this.deviceId, tag: t.name, ts, kind: t.kind, value, quality: 'good' });
+      this.st.good++;
     }
-    this.st.good += req.tags.length;
     this.st.lastReadingAt = ts;
     if (this.ctx.log.isLevelEnabled('debug')) {
       const values: Record<string, Value> = {};

@@ -88,7 +88,7 @@ export class MqttAdapter implements Adapter, Subscriber {
       ctx.log.warn({ err: errorText(e) }, 'cannot persist learnt tag types; keeping them in memory'),
     );
     if (device.format === 'sparkplugb') {
-      this.sp = new SparkplugState(device.sparkplug!, device.id, device.tags, this.kinds);
+      this.sp = new SparkplugState({ ...device.sparkplug!, maxPayloadSize: device.maxPayloadSize }, device.id, device.tags, this.kinds);
       this.filters = [this.sp.filter];
     } else {
       const input: Parameters<typeof buildPlan>[0] = { id: device.id, format: device.format, maxPayloadSize: device.maxPayloadSize, tags: device.tags };
@@ -175,6 +175,7 @@ export class MqttAdapter implements Adapter, Subscriber {
       if (this.sp) {
         const r = this.sp.handle(topic, payload, receivedAt);
         if (!r.matched) return false;
+        if (r.ignored) return true;
         ({ readings, dead } = r);
         if (r.rebirth) this.requestRebirth(receivedAt);
       } else {

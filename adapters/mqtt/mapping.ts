@@ -198,6 +198,40 @@ export function parseTimestamp(v: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** A source timestamp may be at most this far ahead of the receive time (a device clock running fast, a zone mistaken for UTC). */
+export const TS_MAX_AHEAD_MS = 86_400_000;
+/** ... and at most this far behind it (a device replaying what it buffered during an outage). */
+export const TS_MAX_BEHIND_MS = 30 * 86_400_000;
+
+/**
+ * Why a source timestamp is refused, or undefined when it is within [receivedAt - 30 d,
+ * receivedAt + 1 d]. Outside that window it is a broken clock or a misread field (1.5 read as epoch
+ * seconds is 1970; 99999999999999 is the year 5138), which InfluxDB would refuse later or a
+ * retention would drop unseen: it is dead-lettered BAD_TIMESTAMP now instead.
+ */
+export function timestampProblem(ts: number, receivedAt: number): string | undefined {
+  if (!Number.isFinite(ts)) return 'not a finite time';
+  if (ts > receivedAt + TS_MAX_AHEAD_MS) return `${isoOrNumber(ts)} is more than 1 day after the receive time`;
+  if (ts < receivedAt - TS_MAX_BEHIND_MS) return `${isoOrNumber(ts)} is more than 30 days before the receive time`;
+  return undefined;
+}
+
+function isoOrNumber(ts: number): string {
+  const d = new Date(ts);
+  return Number.isFinite(d.getTime()) ? d.toISOString() : String(ts);
+}
+
+/**
+ * One dead letter per message: the problems of several tags of one payload (two missing paths, a
+ * bad timestamp and a wrong type) become one entry with the first reason and every detail, so the
+ * dead-letter count is the count of malformed payloads.
+ */
+export function oneDeadLetter(items: DeadItem[]): DeadItem[] {
+  if (items.length <= 1) return items;
+  const detail = items.map((d) => `${d.reason}: ${d.detail}`).join('; ');
+  return [{ ...items[0]!, detail: detail.length > 2000 ? `${detail.slice(0, 2000)}…` : detail }];
+}
+
 /** The kind a value fixes for an untyped tag (JSON numbers are floats: 5 then 5.5 must not conflict). */
 export function inferKind(v: unknown): FieldKind | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? 'float' : undefined;
@@ -215,7 +249,8 @@ export function convertValue(v: unknown, kind: FieldKind): { ok: true; value: Va
   switch (kind) {
     case 'float':
       if (typeof v === 'number') return Number.isFinite(v) ? { ok: true, value: v } : { ok: false };
-      if (typeof v === 'string' && NUMERIC.test(v)) return { ok: true, value: Number(v) };
+      // numeric text beyond float64 ("1e999") is no reading: it would be stored as ±Infinity
+      if (typeof v === 'string' && NUMERIC.test(v) && Number.isFinite(Number(v))) return { ok: true, value: Number(v) };
       return { ok: false };
     case 'integer':
       if (typeof v === 'number') return Number.isSafeInteger(v) ? { ok: true, value: v } : { ok: false };
@@ -369,8 +404,9 @@ export function matchTags(plan: DevicePlan, topic: string): Array<{ tag: TagPlan
 }
 
 /**
- * Decodes one JSON or raw message for a device: one reading per matching tag, or a dead letter
- * with its reason. `receivedAt` is the timestamp when the payload has none.
+ * Decodes one JSON or raw message for a device: one reading per matching tag, and at most one dead
+ * letter for whatever could not be read (its first reason, every tag's detail). `receivedAt` is the
+ * timestamp when the payload has none.
  */
 export function decodeMessage(plan: DevicePlan, topic: string, payload: Uint8Array, receivedAt: number, kinds: KindMemory): Decoded {
   const matches = matchTags(plan, topic);
@@ -429,6 +465,11 @@ export function decodeMessage(plan: DevicePlan, topic: string, payload: Uint8Arr
         dead(device, 'BAD_TIMESTAMP', got.found ? `${field}: timestamp at "${tag.tsPathText}" is not epoch s/ms or ISO 8601: ${JSON.stringify(got.value)}` : `${field}: no timestamp at path "${tag.tsPathText}"`);
         continue;
       }
+      const problem = timestampProblem(parsed, receivedAt);
+      if (problem !== undefined) {
+        dead(device, 'BAD_TIMESTAMP', `${field}: timestamp at "${tag.tsPathText}" ${problem}: ${JSON.stringify(got.found ? got.value : null)}`);
+        continue;
+      }
       ts = parsed;
     }
 
@@ -445,6 +486,7 @@ export function decodeMessage(plan: DevicePlan, topic: string, payload: Uint8Arr
     if (!tag.type && kinds.get(field) === undefined) kinds.set(field, kind);
     out.readings.push({ device, tag: field, ts, kind, value: conv.value, quality: 'good' });
   }
+  out.dead = oneDeadLetter(out.dead);
   return out;
 }
 

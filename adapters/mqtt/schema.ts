@@ -35,10 +35,10 @@ export const mqttConnectionSchema = z
     key: z.string().optional().describe('mqtts/wss: client private key (PEM file path or PEM text).'),
     rejectUnauthorized: z.boolean().default(true).describe('mqtts/wss: refuse a broker certificate that the CA does not vouch for.'),
     protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5).describe('MQTT protocol version: 5 (MQTT 5.0, default) or 4 (MQTT 3.1.1).'),
-    keepalive: duration('Keepalive interval; the connection is considered lost after 1.5× without traffic.').default(30_000),
+    keepalive: duration('Keepalive interval; the connection is considered lost after 1.5× without traffic.', { max: 65_535_000, why: '65535s (the MQTT keepalive field)' }).default(30_000),
     connectTimeout: duration('How long to wait for CONNACK before retrying.').default(10_000),
     cleanStart: z.boolean().default(false).describe('false (default): resume the persistent session so the broker keeps and redelivers QoS 1 messages while the gateway is away. true discards it.'),
-    sessionExpiry: duration('MQTT 5: how long the broker keeps the session (and queued messages) after a disconnect.').default(172_800_000),
+    sessionExpiry: duration('MQTT 5: how long the broker keeps the session (and queued messages) after a disconnect.', { max: 0xffffffff * 1000, why: '4294967295s (the MQTT 5 session expiry field)' }).default(172_800_000),
     reconnect: reconnectSchema.default({ min: 500, max: 30_000 }),
   })
   .describe('Broker connection.');

@@ -6,7 +6,7 @@
  */
 import { get as sparkplugCodec } from 'sparkplug-payload';
 import type { FieldKind, Reading, Value } from '../types.js';
-import { convertValue, payloadText, type DeadItem, type KindMemory } from './mapping.js';
+import { convertValue, oneDeadLetter, payloadText, timestampProblem, type DeadItem, type KindMemory } from './mapping.js';
 
 const codec = sparkplugCodec('spBv1.0')!;
 export const REBIRTH_METRIC = 'Node Control/Rebirth';
@@ -105,6 +105,8 @@ export interface SparkplugConfig {
   edgeNodeId: string;
   deviceId?: string;
   rebirthInterval: number;
+  /** payloads larger than this are dead-lettered OVERSIZE (the device's maxPayloadSize) */
+  maxPayloadSize?: number;
 }
 
 export interface SparkplugResult {
@@ -114,6 +116,8 @@ export interface SparkplugResult {
   rebirth: boolean;
   /** the message concerned this device's edge node */
   matched: boolean;
+  /** a command or STATE message on the node's topics (the gateway's own rebirth request among them): not data, not an error */
+  ignored?: boolean;
 }
 
 interface MetricDef {
@@ -160,19 +164,37 @@ export class SparkplugState {
     return type ? { name, type } : { name };
   }
 
+  /** One message: its readings, at most one dead letter (oneDeadLetter), a rebirth request. */
   handle(topic: string, payload: Uint8Array, receivedAt: number): SparkplugResult {
+    const res = this.decode(topic, payload, receivedAt);
+    res.dead = oneDeadLetter(res.dead);
+    return res;
+  }
+
+  private decode(topic: string, payload: Uint8Array, receivedAt: number): SparkplugResult {
     const res: SparkplugResult = { readings: [], dead: [], rebirth: false, matched: false };
     const parts = topic.split('/');
     if (parts[0] !== 'spBv1.0' || parts[1] !== this.cfg.groupId || parts[3] !== this.cfg.edgeNodeId) return res;
     const type = parts[2] ?? '';
     const dev = parts[4];
     const forNode = type.startsWith('N');
-    if (type === 'NCMD' || type === 'DCMD' || type === 'STATE') return res;
+    // commands to the node (the gateway's own rebirth NCMD comes back on its subscription) are ours
+    // to ignore, never "no device"
+    if (type === 'NCMD' || type === 'DCMD' || type === 'STATE') return { ...res, matched: true, ignored: true };
     // device-level messages of other devices under the same node are not ours
     if (!forNode && dev !== this.cfg.deviceId) return res;
     const targetIsNode = this.cfg.deviceId === undefined;
     // a device source follows its node's births and deaths, but not the node's data
     if (type === 'NDATA' && !targetIsNode) return res;
+    const max = this.cfg.maxPayloadSize ?? Infinity;
+    if (payload.length === 0 || payload.length > max) {
+      // like a broken payload: a node-level one is the node source's to report
+      if (forNode && !targetIsNode) return res;
+      res.matched = true;
+      const empty = payload.length === 0;
+      res.dead.push({ device: this.deviceId, topic, reason: empty ? 'EMPTY' : 'OVERSIZE', detail: empty ? 'empty payload (every Sparkplug payload has a timestamp and seq)' : `payload of ${payload.length} bytes exceeds maxPayloadSize ${max}`, payload: payloadText(payload) });
+      return res;
+    }
     let p: SpPayload;
     try {
       p = decodeSparkplug(payload);
@@ -184,6 +206,8 @@ export class SparkplugState {
       return res;
     }
     res.matched = true;
+    // an absurd payload timestamp is refused where it is used (a metric without its own; a death
+    // falls back to the receive time)
     const payloadTs = toNum(p.timestamp) ?? receivedAt;
     const metrics = p.metrics ?? [];
 
@@ -191,7 +215,7 @@ export class SparkplugState {
       case 'NBIRTH': {
         const bd = metrics.find((m) => m.name === 'bdSeq');
         this.nodeBdSeq = bd ? toNum(bd.value) : undefined;
-        if (targetIsNode) this.birth(metrics, payloadTs, topic, res);
+        if (targetIsNode) this.birth(metrics, payloadTs, topic, res, receivedAt);
         else {
           // a node rebirth invalidates its devices' births until they are published again
           this.aliases.clear();
@@ -201,7 +225,7 @@ export class SparkplugState {
         return res;
       }
       case 'DBIRTH':
-        this.birth(metrics, payloadTs, topic, res);
+        this.birth(metrics, payloadTs, topic, res, receivedAt);
         return res;
       case 'NDATA':
       case 'DDATA':
@@ -212,18 +236,18 @@ export class SparkplugState {
         const seq = bd ? toNum(bd.value) : undefined;
         // a will from an older session (bdSeq of a previous birth) does not kill the current one
         if (seq !== undefined && this.nodeBdSeq !== undefined && seq !== this.nodeBdSeq) return res;
-        this.death('NDEATH', payloadTs, res);
+        this.death('NDEATH', timestampProblem(payloadTs, receivedAt) === undefined ? payloadTs : receivedAt, res);
         return res;
       }
       case 'DDEATH':
-        this.death('DDEATH', payloadTs, res);
+        this.death('DDEATH', timestampProblem(payloadTs, receivedAt) === undefined ? payloadTs : receivedAt, res);
         return res;
       default:
         return res;
     }
   }
 
-  private birth(metrics: SpMetric[], ts: number, topic: string, res: SparkplugResult): void {
+  private birth(metrics: SpMetric[], ts: number, topic: string, res: SparkplugResult, now: number): void {
     this.aliases.clear();
     this.types.clear();
     for (const m of metrics) {
@@ -238,7 +262,7 @@ export class SparkplugState {
     }
     this.born = true;
     this.online = true;
-    this.emit(metrics, ts, topic, res, new Uint8Array());
+    this.emit(metrics, ts, topic, res, new Uint8Array(), now);
   }
 
   private data(metrics: SpMetric[], ts: number, topic: string, payload: Uint8Array, now: number, res: SparkplugResult): void {
@@ -260,16 +284,21 @@ export class SparkplugState {
         res.rebirth = true;
       }
     }
-    this.emit(known, ts, topic, res, payload);
+    this.emit(known, ts, topic, res, payload, now);
   }
 
-  private emit(metrics: SpMetric[], ts: number, topic: string, res: SparkplugResult, payload: Uint8Array): void {
+  private emit(metrics: SpMetric[], ts: number, topic: string, res: SparkplugResult, payload: Uint8Array, now: number): void {
     for (const m of metrics) {
       const tag = m.name ? this.tagsByMetric.get(m.name) : undefined;
       if (!tag) continue;
       const type = m.type ?? this.types.get(m.name!);
       const value = metricValue({ ...m, type });
       const mts = toNum(m.timestamp) ?? ts;
+      const tsProblem = timestampProblem(mts, now);
+      if (tsProblem !== undefined) {
+        res.dead.push({ device: this.deviceId, topic, reason: 'BAD_TIMESTAMP', detail: `${tag.name}: timestamp ${tsProblem}`, payload: payloadText(payload) });
+        continue;
+      }
       const kind = tag.type ?? this.kinds.get(tag.name) ?? kindOfSparkplugType(type);
       if (value === undefined || kind === undefined) {
         res.dead.push({ device: this.deviceId, topic, reason: 'WRONG_TYPE', detail: `${tag.name}: Sparkplug datatype ${type ?? 'unknown'} has no scalar value`, payload: payloadText(payload) });

@@ -3,7 +3,7 @@
  * DataValue → Reading value, value → write variant, chunking by OperationLimits, browse names →
  * tag names. No I/O and no node-opcua import: the numbers below are the OPC UA spec's (Part 6).
  */
-import { shortestFloat32 } from '../values.js';
+import { NOT_FINITE, shortestFloat32 } from '../values.js';
 import type { FieldKind, Quality, Value } from '../types.js';
 
 /** Built-in type ids (OPC UA Part 6, 5.1.2); equal to the ns=0 DataType NodeId numbers 1..25. */
@@ -180,6 +180,7 @@ export function decodeDataValue(kind: FieldKind, dv: RawDataValue, receivedAt: n
   }
   const value = convertValue(kind, dv.variantType, dv.value);
   if (value === undefined) return { ts, value: null, quality: 'bad', error: 'BadTypeMismatch' };
+  if (typeof value === 'number' && !Number.isFinite(value)) return { ts, value: null, quality: 'bad', error: NOT_FINITE };
   return quality === 'uncertain' ? { ts, value, quality, error: dv.statusName } : { ts, value, quality };
 }
 

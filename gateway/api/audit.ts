@@ -22,7 +22,7 @@ export const AUDIT_VALUE_MAX = 256;
 
 export function auditResult(status: number): AuditRecord['result'] {
   if (status < 400) return 'ok';
-  if (status === 401 || status === 403 || status === 429) return 'denied';
+  if (status === 401 || status === 403 || status === 421 || status === 429) return 'denied';
   return 'error';
 }
 

@@ -24,7 +24,7 @@ import { CONTENT_TYPES, DASHBOARD_FILES, dashboardDir } from '../dashboard/index
 import { createMetrics } from '../metrics.js';
 import type { Runtime } from '../types.js';
 import { auditHook } from './audit.js';
-import { authHook, DEFAULT_AUTH_FAILURE_LIMIT, type AuthFailureLimit, type TokenConfig } from './auth.js';
+import { authHook, DEFAULT_AUTH_FAILURE_LIMIT, hostHook, TrustedAddresses, type AuthFailureLimit, type TokenConfig } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { StalePolicy } from './live.js';
@@ -34,7 +34,7 @@ import { pilotRoutes } from './routes/pilots.js';
 import { statusRoutes } from './routes/status.js';
 
 export interface BuildServerOptions {
-  /** failed authentications allowed per client address and window (default 10 per minute) */
+  /** failed authentications allowed per client address and window (default 10 per minute), and from all addresses together (default 30) */
   authFailures?: AuthFailureLimit;
   /** silence threshold; default: measure.staleIntervals / staleMin of the shipped policy */
   stale?: StalePolicy;
@@ -101,11 +101,17 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
   app.setNotFoundHandler(notFoundHandler);
 
   await app.register(fastifyRateLimit, { global: false });
-  const limit = opts.authFailures ?? DEFAULT_AUTH_FAILURE_LIMIT;
-  const limiter = app.createRateLimit({ max: limit.max, timeWindow: limit.windowMs, keyGenerator: (req) => req.ip });
+  const limit = { ...DEFAULT_AUTH_FAILURE_LIMIT, ...opts.authFailures };
+  const limiters = {
+    perAddress: app.createRateLimit({ max: limit.max, timeWindow: limit.windowMs, keyGenerator: (req) => req.ip }),
+    global: app.createRateLimit({ max: limit.globalMax, timeWindow: limit.windowMs, keyGenerator: () => 'all addresses' }),
+    trusted: new TrustedAddresses(() => runtime.clock.now()),
+  };
   const tokens = (): readonly TokenConfig[] => runtime.config.http.tokens;
-  app.addHook('onRequest', authHook(tokens, limiter, 'onRequest'));
-  app.addHook('preValidation', authHook(tokens, limiter, 'preValidation'));
+  // DNS rebinding: a Host that is not a name of this gateway is refused before anything else
+  app.addHook('onRequest', hostHook(() => runtime.config.http));
+  app.addHook('onRequest', authHook(tokens, limiters, 'onRequest'));
+  app.addHook('preValidation', authHook(tokens, limiters, 'preValidation'));
   app.addHook('onSend', auditHook(() => runtime.store, runtime.clock, app.log));
   app.addHook('onSend', securityHeaders);
 

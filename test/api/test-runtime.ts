@@ -8,6 +8,7 @@
  */
 import pino from 'pino';
 import type { DeviceStatus, FieldKind, Value } from '../../adapters/types.js';
+import { checkWriteValue } from '../../adapters/values.js';
 import { ManualClock } from '../../config/clock.js';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import type { DeviceConfig, GatewayConfig } from '../../config/schema.js';
@@ -159,13 +160,11 @@ export class TestRuntime implements Runtime {
     const tag = d.config.tags.find((t) => t.name === tagName);
     if (!tag) throw new GatewayError(ErrorCodes.TAG_UNKNOWN, `device "${deviceId}" has no tag "${tagName}"`);
     if (!tag.writable) throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `tag "${deviceId}.${tagName}" is not writable`);
+    // the runtime's own type and range check (numeric text included)
+    value = checkWriteValue(tag, value, `${deviceId}.${tagName}`);
     const kind = d.kinds[tagName];
     const fits = kind === 'string' ? typeof value === 'string' : kind === 'boolean' ? typeof value === 'boolean' : typeof value === 'number';
     if (!fits) throw new GatewayError(ErrorCodes.WRITE_TYPE, `expected a ${kind} for ${deviceId}.${tagName}`);
-    if (typeof value === 'number') {
-      if (tag.min !== undefined && value < tag.min) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${value} is below the minimum ${tag.min}`);
-      if (tag.max !== undefined && value > tag.max) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${value} is above the maximum ${tag.max}`);
-    }
     if (!d.status.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device "${deviceId}" is not connected`);
     if (d.failWrite) throw d.failWrite;
     d.writes.push({ tag: tagName, value });

@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const T = Date.UTC(2026, 0, 5);
-const line = (device: string, field: string, ts: number) => `equipment,device=${device},gateway=gw ${field} ${ts}`;
+const line = (device: string, field: string, ts: number) => `equipment,device=${device},gateway=gw ${field} ${ts}000000`; // ns: ts ms, tie 0
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -207,7 +207,7 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
       const fields = l.split(' ')[1]!.split(',');
       expect(fields, l.slice(0, 80)).toHaveLength(70);
       expect(fields[0]).toBe(`r0=${p * 1000}i`);
-      expect(l.endsWith(` ${T + p}`)).toBe(true);
+      expect(l.endsWith(` ${T + p}000000`)).toBe(true);
     }
     expect(fwd.stats().written).toBe(21_000);
     expect(fwd.stats().backlog).toBe(0);

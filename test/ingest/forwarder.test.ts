@@ -1,6 +1,6 @@
 /**
  * The forwarder against a REAL influxd 1.6 (one per file): what is read back equals what was written
- * (values, field types, ms timestamps, tags, escaping), an outage loses nothing and duplicates
+ * (values, field types, ms timestamps, tags, escaping), readings sharing a ms stay separate points, an outage loses nothing and duplicates
  * nothing, and a real field type conflict goes to the dead-letter table with InfluxDB's message
  * while the other lines land.
  */
@@ -125,6 +125,33 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     expect(fwd.stats()).toMatchObject({ backlog: 0, deadLettered: 0, state: 'ok' });
   });
 
+  it('repeated source timestamps (an OPC UA server stamping changes with one time): each reading is its own point, written = what InfluxDB holds', async () => {
+    const { database, fwd } = setup({ batchSize: 7 });
+    // 20 notifications of `speed` and 20 of `temp`, five per source timestamp, in separate commits;
+    // batches of 7 lines split the ms groups across requests
+    for (let i = 0; i < 20; i++) {
+      await store.write([
+        { device: 'lathe-03', tag: 'speed', ts: T + Math.floor(i / 5), kind: 'float', value: i, quality: 'good' },
+        { device: 'lathe-03', tag: 'temp', ts: T + Math.floor(i / 5), kind: 'float', value: 100 + i, quality: 'good' },
+      ]);
+    }
+    fwd.start();
+    await fwd.flushed();
+    const rows = await influx.query('SELECT speed, temp FROM equipment', database);
+    // 4 ms × 5 points each, two fields per point (the readings of one notification merged)
+    expect(rows.map((r) => [r.time, r.speed, r.temp])).toEqual(Array.from({ length: 20 }, (_, i) => [T + Math.floor(i / 5), i, 100 + i]));
+    expect(fwd.stats()).toMatchObject({ backlog: 0, written: 40, deadLettered: 0 });
+    // a replay of everything (the cursor rewound, as after a crash before it was saved) changes nothing
+    store.setCursor('readings', 0);
+    await fwd.stop();
+    const again = new Forwarder({ store, config: influxSchema.parse({ url: influx.url, database, flushInterval: '50ms' }), gateway: { id: 'line-01', site: '永康 cup plant' }, deviceMeta: (d) => DEVICE_META[d] ?? {} });
+    again.start();
+    await again.flushed();
+    await again.stop();
+    expect(again.stats().written).toBe(40);
+    expect(await influx.countPoints(database, 'equipment')).toBe(20);
+  });
+
   it('a field type conflict goes to the dead-letter table with InfluxDB message; the other lines land', async () => {
     const { database, fwd } = setup();
     fwd.start();
@@ -140,7 +167,7 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     await fwd.flushed();
     const dl = store.deadLetters({ source: 'influx' });
     expect(dl).toHaveLength(1);
-    expect(dl[0]).toMatchObject({ source: 'influx', reason: 'INFLUX_400', device: 'c1', payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}` });
+    expect(dl[0]).toMatchObject({ source: 'influx', reason: 'INFLUX_400', device: 'c1', payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}000000` });
     expect(dl[0]!.detail).toMatch(/field type conflict/);
     expect((await influx.query('SELECT y FROM equipment WHERE y > 0 ORDER BY time', database)).map((r) => [r.time, r.y])).toEqual([
       [T + 1, 1],

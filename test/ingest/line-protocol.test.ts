@@ -2,6 +2,7 @@ import { escape } from 'influx';
 import { describe, expect, it } from 'vitest';
 import type { FieldKind, Quality, Value } from '../../adapters/types.js';
 import { escapeKey, escapeString, escapeTagValue, fieldValue, formatAudits, formatReadings, type LineContext } from '../../ingest/line-protocol.js';
+import { nsTimestamp } from '../../ingest/tie-break.js';
 import type { Measurement, StoredAudit, StoredReading } from '../../ingest/types.js';
 
 const T = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -83,31 +84,31 @@ describe('escaping', () => {
 
 describe('formatReadings', () => {
   it.each<[string, () => StoredReading[], string[]]>([
-    ['float', () => [r('press-01', 'tonnage', 'float', 12.5)], [`${P} tonnage=12.5 ${T}`]],
-    ['integer', () => [r('press-01', 'strokes', 'integer', 42)], [`${P} strokes=42i ${T}`]],
-    ['boolean', () => [r('press-01', 'door_open', 'boolean', false)], [`${P} door_open=false ${T}`]],
-    ['string', () => [r('press-01', 'program', 'string', 'P 1, "B"')], [`${P} program="P 1, \\"B\\"" ${T}`]],
-    ['uncertain is written', () => [r('press-01', 'tonnage', 'float', 1, T, 'uncertain')], [`${P} tonnage=1 ${T}`]],
+    ['float', () => [r('press-01', 'tonnage', 'float', 12.5)], [`${P} tonnage=12.5 ${T}000000`]],
+    ['integer', () => [r('press-01', 'strokes', 'integer', 42)], [`${P} strokes=42i ${T}000000`]],
+    ['boolean', () => [r('press-01', 'door_open', 'boolean', false)], [`${P} door_open=false ${T}000000`]],
+    ['string', () => [r('press-01', 'program', 'string', 'P 1, "B"')], [`${P} program="P 1, \\"B\\"" ${T}000000`]],
+    ['uncertain is written', () => [r('press-01', 'tonnage', 'float', 1, T, 'uncertain')], [`${P} tonnage=1 ${T}000000`]],
     ['bad is skipped', () => [r('press-01', 'tonnage', 'float', null, T, 'bad')], []],
     [
       'same device and ts merge into one line',
       () => [r('press-01', 'state', 'integer', 2), r('press-01', 'tonnage', 'float', 801.5), r('press-01', 'door_open', 'boolean', true)],
-      [`${P} state=2i,tonnage=801.5,door_open=true ${T}`],
+      [`${P} state=2i,tonnage=801.5,door_open=true ${T}000000`],
     ],
     [
       'a bad row in between does not break the merge',
       () => [r('press-01', 'state', 'integer', 2), r('press-01', 'oil_temp', 'float', null, T, 'bad'), r('press-01', 'tonnage', 'float', 3)],
-      [`${P} state=2i,tonnage=3 ${T}`],
+      [`${P} state=2i,tonnage=3 ${T}000000`],
     ],
-    ['another ts starts a new line', () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2, T + 1)], [`${P} state=1i ${T}`, `${P} state=2i ${T + 1}`]],
+    ['another ts starts a new line', () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2, T + 1)], [`${P} state=1i ${T}000000`, `${P} state=2i ${T + 1}000000`]],
     [
       'another device starts a new line; meta per device',
       () => [r('press-01', 'state', 'integer', 1), r('lathe-03', 'state', 'integer', 1), r('x', 'state', 'integer', 1)],
-      [`${P} state=1i ${T}`, `equipment,device=lathe-03,gateway=line-01,line=一号线,site=yk\\ plant state=1i ${T}`, `equipment,device=x,gateway=line-01,site=yk\\ plant state=1i ${T}`],
+      [`${P} state=1i ${T}000000`, `equipment,device=lathe-03,gateway=line-01,line=一号线,site=yk\\ plant state=1i ${T}000000`, `equipment,device=x,gateway=line-01,site=yk\\ plant state=1i ${T}000000`],
     ],
-    ['a repeated field starts a new line', () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2)], [`${P} state=1i ${T}`, `${P} state=2i ${T}`]],
-    ['NaN float is skipped', () => [r('press-01', 'tonnage', 'float', NaN), r('press-01', 'state', 'integer', 1)], [`${P} state=1i ${T}`]],
-    ['heartbeat', () => [r('', 'heartbeat', 'boolean', true, T, 'good', 'status')], [`gateway_status,gateway=line-01,site=yk\\ plant heartbeat=true ${T}`]],
+    ['a repeated field starts a new line', () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2)], [`${P} state=1i ${T}000000`, `${P} state=2i ${T}000000`]],
+    ['NaN float is skipped', () => [r('press-01', 'tonnage', 'float', NaN), r('press-01', 'state', 'integer', 1)], [`${P} state=1i ${T}000000`]],
+    ['heartbeat', () => [r('', 'heartbeat', 'boolean', true, T, 'good', 'status')], [`gateway_status,gateway=line-01,site=yk\\ plant heartbeat=true ${T}000000`]],
     [
       'device status merges into one point',
       () => [
@@ -116,12 +117,12 @@ describe('formatReadings', () => {
         r('press-01', 'bad', 'integer', 0, T, 'good', 'status'),
         r('press-01', 'lastError', 'string', 'TIMEOUT', T, 'good', 'status'),
       ],
-      [`gateway_status,device=press-01,gateway=line-01,site=yk\\ plant connected=true,good=10i,bad=0i,lastError="TIMEOUT" ${T}`],
+      [`gateway_status,device=press-01,gateway=line-01,site=yk\\ plant connected=true,good=10i,bad=0i,lastError="TIMEOUT" ${T}000000`],
     ],
     [
       'status and data at the same ts stay apart',
       () => [r('press-01', 'connected', 'boolean', true, T, 'good', 'status'), r('press-01', 'state', 'integer', 1)],
-      [`gateway_status,device=press-01,gateway=line-01,site=yk\\ plant connected=true ${T}`, `${P} state=1i ${T}`],
+      [`gateway_status,device=press-01,gateway=line-01,site=yk\\ plant connected=true ${T}000000`, `${P} state=1i ${T}000000`],
     ],
   ])('%s', (_name, rows, expected) => {
     expect(texts(rows())).toEqual(expected);
@@ -136,9 +137,26 @@ describe('formatReadings', () => {
     ]);
   });
 
+  it('readings of one series in the same ms keep their tie: each is its own point, ns apart (T ms = T·10^6 ns)', () => {
+    const tied = (tag: string, value: number, tie: number) => ({ ...r('press-01', tag, 'integer', value), tie });
+    // the burst: three readings of `count` in one ms (ties 0, 1, 2 from the store)
+    expect(texts([tied('count', 1, 0), tied('count', 2, 1), tied('count', 3, 2)])).toEqual([`${P} count=1i ${T}000000`, `${P} count=2i ${T}000001`, `${P} count=3i ${T}000002`]);
+    // two messages of two fields each in one ms: the fields of each still merge into one point
+    expect(texts([tied('a', 1, 0), tied('b', 2, 0), tied('a', 3, 1), tied('b', 4, 1)])).toEqual([`${P} a=1i,b=2i ${T}000000`, `${P} a=3i,b=4i ${T}000001`]);
+    // the largest tie and a ts past 2^53 ns are written exactly
+    expect(texts([tied('a', 1, 999_999)])).toEqual([`${P} a=1i ${T}999999`]);
+  });
+
+  it('nsTimestamp: ts ms and tie as exact nanoseconds', () => {
+    expect(nsTimestamp(1, 0)).toBe('1000000');
+    expect(nsTimestamp(T, 42)).toBe(`${T}000042`);
+    expect(nsTimestamp(0, 3)).toBe('3');
+    expect(nsTimestamp(-5, 3)).toBe('-4999997'); // -5 ms + 3 ns
+  });
+
   it('a gateway without site has no site tag', () => {
     const lines = formatReadings([r('', 'heartbeat', 'boolean', true, T, 'good', 'status')], { ...ctx, gateway: { id: 'gw 1' } });
-    expect(lines.map((l) => l.text)).toEqual([`gateway_status,gateway=gw\\ 1 heartbeat=true ${T}`]);
+    expect(lines.map((l) => l.text)).toEqual([`gateway_status,gateway=gw\\ 1 heartbeat=true ${T}000000`]);
   });
 });
 

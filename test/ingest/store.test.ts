@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { ManualClock } from '../../config/clock.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, STORE_SCHEMA_VERSION, openStore } from '../../ingest/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { storeContract } from './store-contract.js';
 
@@ -23,15 +23,15 @@ describe('SQLite specifics', () => {
     await s1.write([{ device: 'd', tag: 't', ts: 1_000, kind: 'integer', value: 7, quality: 'good' }]);
     await s1.close();
     const raw = new Database(join(dir.path, STORE_FILE));
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(STORE_SCHEMA_VERSION);
     raw.close();
     const s2 = openStore(opts);
     expect(s2.query({ device: 'd' }).map((r) => r.value)).toEqual([7]);
     await s2.close();
     const newer = new Database(join(dir.path, STORE_FILE));
-    newer.pragma('user_version = 3');
+    newer.pragma(`user_version = ${STORE_SCHEMA_VERSION + 1}`);
     newer.close();
-    expect(() => openStore(opts)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(/schema version 3.*newer fgw/) }));
+    expect(() => openStore(opts)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1}.*newer fgw`)) }));
   });
 
   it('upgrades a store written by the first layout (schema 1) in place: history, backlog cursor and newest values kept', async () => {
@@ -85,7 +85,7 @@ describe('SQLite specifics', () => {
     await s.close();
 
     const raw = new Database(join(dir.path, STORE_FILE), { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(STORE_SCHEMA_VERSION);
     expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'`).pluck().all()).toEqual(['readings_dev_ts']);
     raw.close();
   });

@@ -111,6 +111,26 @@ describe('modbus over TCP (modbus-serial server)', () => {
     for (const r of sink.of('exc', 'temp')) expect(r).toMatchObject({ quality: 'good', value: -451 });
   });
 
+  it('a float register holding NaN or +Inf (0x7FC0 0x0000, 0x7F80 0x0000) is a bad reading NOT_FINITE, never a good value', async () => {
+    const sink = new MemorySink();
+    sim.setRegisters(2, 'holding', 60, [0x7fc0, 0x0000, 0x7f80, 0x0000, 0x4148, 0x0000]); // NaN, +Inf, 12.5
+    start(
+      {
+        id: 'nan',
+        connection: { host: '127.0.0.1', port, unitId: 2 },
+        tags: [
+          { name: 'nan', area: 'holding', address: 60, type: 'float32' },
+          { name: 'inf', area: 'holding', address: 62, type: 'float32' },
+          { name: 'ok', area: 'holding', address: 64, type: 'float32' },
+        ],
+      },
+      sink,
+    );
+    await waitFor('two polls', () => sink.of('nan', 'ok').length >= 2);
+    for (const tag of ['nan', 'inf']) for (const r of sink.of('nan', tag)) expect(r).toMatchObject({ quality: 'bad', value: null, error: 'NOT_FINITE' });
+    for (const r of sink.of('nan', 'ok')) expect(r).toMatchObject({ quality: 'good', value: 12.5 });
+  });
+
   it('writes with FC5, FC15, FC6, FC16 and a register bit (read-modify-write), inverting scale', async () => {
     const sink = new MemorySink();
     const a = start(

@@ -15,7 +15,8 @@ import { context, createAdapter, newStore, publisher, values } from './harness.j
 const sp = sparkplug('spBv1.0')!;
 const G = 'Plant1';
 const E = 'Edge1';
-const T1 = 1_767_225_600_000;
+// source timestamps near now: the adapter refuses ones more than 30 days old or 1 day ahead
+const T1 = Math.floor(Date.now() / 1000) * 1000 - 60_000;
 
 let broker: Mosquitto;
 let st: ReturnType<typeof newStore>;

@@ -55,6 +55,8 @@ describe('opcua convert', () => {
     ['float', dv(BuiltIn.Double, 2, 0x40920000, 'UncertainLastUsableValue'), { value: 2, quality: 'uncertain', error: 'UncertainLastUsableValue' }],
     ['float', dv(BuiltIn.Double, 2, 0x808b0000, 'BadSensorFailure'), { value: null, quality: 'bad', error: 'BadSensorFailure' }],
     ['float', dv(BuiltIn.Double, [1, 2]), { value: null, quality: 'bad', error: 'BadTypeMismatch' }],
+    ['float', dv(BuiltIn.Double, NaN), { value: null, quality: 'bad', error: 'NOT_FINITE' }],
+    ['float', dv(BuiltIn.Float, -Infinity), { value: null, quality: 'bad', error: 'NOT_FINITE' }],
     ['string', dv(BuiltIn.LocalizedText, { text: 'Auto', locale: 'en' }), { value: 'Auto', quality: 'good' }],
     ['string', dv(BuiltIn.ByteString, Buffer.from([1, 2, 3])), { value: 'AQID', quality: 'good' }],
     ['string', dv(BuiltIn.Null, null), { value: null, quality: 'bad', error: 'BadNoValue' }],

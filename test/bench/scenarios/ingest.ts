@@ -5,7 +5,7 @@
  */
 import { influxSchema } from '../../../ingest/schema.js';
 import { InfluxWriter } from '../../../ingest/influx-writer.js';
-import { LineFormatter } from '../../../ingest/line-protocol.js';
+import { LineFormatter, READINGS_PRECISION } from '../../../ingest/line-protocol.js';
 import type { StoredReading } from '../../../ingest/types.js';
 import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
 import { baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnBenchScript, writeConfig, type GatewayProc, type Metric, type ScenarioResult } from '../lib.js';
@@ -47,7 +47,7 @@ export async function influxDirectRate(url: string, db: string, devices: number,
   const start = performance.now();
   while (performance.now() - start < ms) {
     const cur = next;
-    const req = writer.write(cur.body, { precision: 'ms' });
+    const req = writer.write(cur.body, { precision: READINGS_PRECISION });
     next = build();
     const res = await req;
     requests++;
