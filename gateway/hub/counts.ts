@@ -99,15 +99,16 @@ export async function gatewayCounts(influx: HubInflux, o: { measurement: string;
 }
 
 /** Newest reading per device and newest heartbeat of one gateway since `since`. */
-export function liveStatements(o: { measurement: string; gateway: string; since: number }): { readings: string; heartbeat: string } {
+export function liveStatements(o: { measurement: string; gateway: string; since: number; until?: number }): { readings: string; heartbeat: string } {
   const g = `"gateway" = ${influxString(o.gateway)}`;
+  const t = `time >= ${Math.trunc(o.since)}ms${o.until === undefined ? '' : ` AND time < ${Math.trunc(o.until)}ms`}`;
   return {
-    readings: `SELECT * FROM ${influxIdent(o.measurement)} WHERE ${g} AND time >= ${Math.trunc(o.since)}ms GROUP BY "device" ORDER BY time DESC LIMIT 1`,
-    heartbeat: `SELECT last("heartbeat") FROM ${influxIdent(STATUS_MEASUREMENT)} WHERE ${g} AND time >= ${Math.trunc(o.since)}ms`,
+    readings: `SELECT * FROM ${influxIdent(o.measurement)} WHERE ${g} AND ${t} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
+    heartbeat: `SELECT last("heartbeat") FROM ${influxIdent(STATUS_MEASUREMENT)} WHERE ${g} AND ${t}`,
   };
 }
 
-export async function liveState(influx: HubInflux, o: { measurement: string; gateway: string; since: number }): Promise<LiveState> {
+export async function liveState(influx: HubInflux, o: { measurement: string; gateway: string; since: number; until?: number }): Promise<LiveState> {
   const st = liveStatements(o);
   const [readings, hb] = await influx.run([st.readings, st.heartbeat]);
   const lastReading = new Map<string, number>();
