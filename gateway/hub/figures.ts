@@ -4,7 +4,7 @@
  * 30 days (verify/evaluate.ts run on facts.ts's bucket-resolved facts), the networking rate of each
  * day, the weekly evidence (audited commands and reads per system) and the alarms.
  *
- * Windows (all in the policy's zone): `to` is now (whole minutes), clipped to the project period;
+ * Windows (all in the policy's zone): `to` is now (a whole slotMin), clipped to the project period;
  * the 30-day window starts at the local midnight 29 days before today (or the period's start), the
  * 7-day one 6 days before. InfluxDB is asked per gateway: counts for the days before today (cached
  * `cache.history`), counts for today and the newest readings (cached `cache.ttl`), audits per day
@@ -72,6 +72,8 @@ export interface DeviceFigures {
   rate30d: number | null;
   networked30d: boolean;
   reasons30d: string[];
+  /** the verifier's good and expected slots over the 30 days */
+  slots30d?: { good: number; expected: number; outage: number };
 }
 
 export interface GatewayFigures {
@@ -128,7 +130,8 @@ export function liveWindows(p: HubProjectOk, now: number): { today0: number; fro
   const off = p.policy.offsetMs;
   const periodStart = instantMs(p.loaded.project.project.period.from, off);
   const periodEnd = instantMs(p.loaded.project.project.period.to, off) + DAY_MS;
-  const to = Math.min(Math.floor(now / 60_000) * 60_000, periodEnd);
+  const slot = p.policy.values.measure.slotMin;
+  const to = Math.min(Math.floor(now / slot) * slot, periodEnd);
   if (to <= periodStart) return undefined;
   const today0 = localDay(to - 1, off) * DAY_MS - off;
   return { today0, to, from30: Math.max(periodStart, today0 - 29 * DAY_MS), from7: Math.max(periodStart, today0 - 6 * DAY_MS) };
@@ -218,7 +221,8 @@ async function gather(ctx: FiguresContext, p: HubProjectOk, w: NonNullable<Retur
       // days before today change only when a gateway forwards a backlog late: cached longer
       const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b })) : undefined;
       const today = await cache.get(`today|${key}|${w.today0}`, ttl, () => gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b }));
-      const state = await cache.get(`live|${g.id}`, ttl, () => liveState(influx, { measurement, gateway: g.id, since: w.from30 }));
+      // the newest reading before `to` (the verifier's staleness rule) is also the device's liveness now
+      const state = await cache.get(`live|${g.id}`, ttl, () => liveState(influx, { measurement, gateway: g.id, since: w.from30, until: w.to }));
       const aud = await cache.get(`audit|${g.id}|${w.from30}`, ttl, async () => {
         const t0 = performance.now();
         const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
@@ -358,6 +362,7 @@ async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): P
       rate30d: d.reportingRate?.value ?? null,
       networked30d: d.networked,
       reasons30d: d.reasons,
+      ...(d.expectedSlots !== undefined ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0 } } : {}),
     };
     devices.push(f);
     // a silent gateway raises one alarm for all its devices
@@ -379,7 +384,9 @@ async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): P
     daily.push({ day: localDate(t, p.policy.offsetMs), from: t, rate: r.networkingRate.value, rateFull: r.networkingRate.full.value, networked: r.networkingRate.networked, inScope: r.networkingRate.inScope });
     if (end <= w.today0 && end > w.today0 - DAY_MS) {
       const tier = tierMet(ctx.config, p, r);
-      if (!tier.met && r.networkingRate.inScope > 0) alarms.push({ kind: 'networking.belowTier', project: p.id, since: t, value: tier.value, threshold: tier.threshold, period: localDate(t, p.policy.offsetMs) });
+      // a day wholly shut down or without the platform is not judged (the gateway alarm covers the latter)
+      const judgedSlots = r.platform.slots - r.platform.shutdownSlots - r.platform.outageSlots;
+      if (!tier.met && r.networkingRate.inScope > 0 && judgedSlots > 0) alarms.push({ kind: 'networking.belowTier', project: p.id, since: t, value: tier.value, threshold: tier.threshold, period: localDate(t, p.policy.offsetMs) });
     }
   }
   alarms.push(...weekAlarms(ctx.config, p, r30));

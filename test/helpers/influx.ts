@@ -27,6 +27,11 @@ export interface TestInflux {
   countPoints(db: string, measurement: string): Promise<number>;
   /** stops and removes the data directory */
   cleanup(): Promise<void>;
+  /**
+   * (auth on) creates a non-admin user with the given privileges, e.g.
+   * `createUser('gw-a', 'pw', [['WRITE', 'plants']])`: InfluxDB 1.x GRANT READ | WRITE | ALL ON <db>
+   */
+  createUser(name: string, password: string, grants: ReadonlyArray<readonly ['READ' | 'WRITE' | 'ALL', string]>): Promise<void>;
 }
 
 async function pingOk(url: string): Promise<boolean> {
@@ -136,6 +141,11 @@ export async function startInflux(opts: StartInfluxOptions = {}): Promise<TestIn
     async countPoints(db, measurement) {
       const rows = await query(`SELECT * FROM "${measurement.replace(/"/g, '\\"')}"`, db);
       return rows.length;
+    },
+    async createUser(name, password, grants) {
+      const id = `"${name.replace(/"/g, '\\"')}"`;
+      await query(`CREATE USER ${id} WITH PASSWORD '${password.replace(/'/g, "\\'")}'`);
+      for (const [priv, db] of grants) await query(`GRANT ${priv} ON "${db.replace(/"/g, '\\"')}" TO ${id}`);
     },
     async cleanup() {
       await proc?.kill('SIGKILL');
