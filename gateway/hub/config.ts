@@ -116,11 +116,15 @@ export function loadProjectFolder(dir: string, env: NodeJS.ProcessEnv = process.
   let policy: Policy;
   try {
     loaded = loadProject(join(dir, 'project.yaml'));
-    policy = loadPolicy(loaded.project.policy ?? DEFAULT_POLICY, dirname(loaded.path));
   } catch (e) {
     return { ok: false, folder, dir, ...problem(e) };
   }
   const id = loaded.project.project.id;
+  try {
+    policy = loadPolicy(loaded.project.policy ?? DEFAULT_POLICY, dirname(loaded.path));
+  } catch (e) {
+    return { ok: false, folder, dir, id, ...problem(e) };
+  }
   const named = namedFiles(loaded);
   const gateways: HubGateway[] = [];
   const devices: HubDevice[] = [];
