@@ -21,23 +21,28 @@ export function bucketMs(slotMs: number): number {
   return slotMs >= HOUR_MS ? slotMs : slotMs * Math.floor(HOUR_MS / slotMs);
 }
 
-/** Points per bucket start (ms) of one device, and the fields seen in each bucket. */
+/**
+ * One device's buckets, as compact arrays indexed by bucket (bucket i starts at from + i × bucketMs):
+ * the largest point count of any field (each point carries at least one field) and, per field,
+ * whether it had a point. About 3 kB per device for 30 days of hours.
+ */
 export interface DeviceBuckets {
-  /** bucket start → largest point count of any field in the bucket (each point carries at least one field) */
-  points: Map<number, number>;
-  /** bucket start → fields with at least one point */
-  fields: Map<number, string[]>;
+  points: Int32Array;
+  fields: Map<string, Uint8Array>;
 }
 
 export interface GatewayCounts {
   gateway: string;
   bucketMs: number;
+  /** start of bucket 0 (ms) */
   from: number;
   to: number;
+  /** number of buckets in [from, to) */
+  n: number;
   /** device id → its buckets (devices without a point in [from, to) are absent) */
   devices: Map<string, DeviceBuckets>;
-  /** bucket start → heartbeat points */
-  heartbeats: Map<number, number>;
+  /** heartbeat points per bucket */
+  heartbeats: Int32Array;
 }
 
 export interface LiveState {
@@ -62,33 +67,37 @@ export function countStatements(o: { measurement: string; gateway: string; from:
 }
 
 export function parseCounts(gateway: string, from: number, to: number, b: number, data: readonly RawSeries[], heartbeat: readonly RawSeries[]): GatewayCounts {
+  const n = Math.max(0, Math.ceil((to - from) / b));
+  const index = (t: number) => Math.floor((t - from) / b);
   const devices = new Map<string, DeviceBuckets>();
   for (const s of data) {
     const id = s.tags?.device;
     if (id === undefined) continue;
-    const d: DeviceBuckets = { points: new Map(), fields: new Map() };
+    const d: DeviceBuckets = { points: new Int32Array(n), fields: new Map() };
+    const cols = s.columns.map((c) => c.replace(/^count_/, ''));
     for (const row of s.values) {
-      const t = Number(row[0]);
-      const n = Math.max(0, ...numbers(row));
-      if (!(n > 0)) continue;
-      d.points.set(t, n);
-      const f: string[] = [];
-      for (let i = 1; i < s.columns.length; i++) {
-        const v = row[i];
-        if (typeof v === 'number' && v > 0) f.push(s.columns[i]!.replace(/^count_/, ''));
+      const i = index(Number(row[0]));
+      if (i < 0 || i >= n) continue;
+      for (let c = 1; c < row.length; c++) {
+        const v = row[c];
+        if (typeof v !== 'number' || !(v > 0)) continue;
+        if (v > d.points[i]!) d.points[i] = v;
+        let f = d.fields.get(cols[c]!);
+        if (!f) d.fields.set(cols[c]!, (f = new Uint8Array(n)));
+        f[i] = 1;
       }
-      d.fields.set(t, f);
     }
-    if (d.points.size > 0) devices.set(id, d);
+    if (d.fields.size > 0) devices.set(id, d);
   }
-  const heartbeats = new Map<number, number>();
+  const heartbeats = new Int32Array(n);
   for (const s of heartbeat) {
     for (const row of s.values) {
-      const n = Number(row[1]);
-      if (n > 0) heartbeats.set(Number(row[0]), n);
+      const i = index(Number(row[0]));
+      const v = Number(row[1]);
+      if (i >= 0 && i < n && v > 0) heartbeats[i] = v;
     }
   }
-  return { gateway, bucketMs: b, from, to, devices, heartbeats };
+  return { gateway, bucketMs: b, from, to, n, devices, heartbeats };
 }
 
 /** One gateway's bucket counts over [from, to) (two statements, one request). */
@@ -123,17 +132,26 @@ export async function liveState(influx: HubInflux, o: { measurement: string; gat
   return out;
 }
 
-/** Merges bucket counts of adjacent ranges of one gateway (history and today). */
+/** Joins the bucket counts of adjacent ranges of one gateway (history, then today), on the grid of the first. */
 export function mergeCounts(parts: readonly GatewayCounts[]): GatewayCounts {
+  if (parts.length === 1) return parts[0]!;
   const first = parts[0]!;
-  const out: GatewayCounts = { gateway: first.gateway, bucketMs: first.bucketMs, from: Math.min(...parts.map((p) => p.from)), to: Math.max(...parts.map((p) => p.to)), devices: new Map(), heartbeats: new Map() };
+  const b = first.bucketMs;
+  const to = Math.max(...parts.map((p) => p.to));
+  const n = Math.max(0, Math.ceil((to - first.from) / b));
+  const out: GatewayCounts = { gateway: first.gateway, bucketMs: b, from: first.from, to, n, devices: new Map(), heartbeats: new Int32Array(n) };
   for (const p of parts) {
-    for (const [t, n] of p.heartbeats) out.heartbeats.set(t, n);
+    const shift = Math.round((p.from - first.from) / b);
+    out.heartbeats.set(p.heartbeats.subarray(0, Math.max(0, Math.min(p.n, n - shift))), shift);
     for (const [id, d] of p.devices) {
       let m = out.devices.get(id);
-      if (!m) out.devices.set(id, (m = { points: new Map(), fields: new Map() }));
-      for (const [t, n] of d.points) m.points.set(t, n);
-      for (const [t, f] of d.fields) m.fields.set(t, f);
+      if (!m) out.devices.set(id, (m = { points: new Int32Array(n), fields: new Map() }));
+      m.points.set(d.points.subarray(0, Math.max(0, Math.min(p.n, n - shift))), shift);
+      for (const [name, f] of d.fields) {
+        let g = m.fields.get(name);
+        if (!g) m.fields.set(name, (g = new Uint8Array(n)));
+        g.set(f.subarray(0, Math.max(0, Math.min(p.n, n - shift))), shift);
+      }
     }
   }
   return out;

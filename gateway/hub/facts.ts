@@ -50,13 +50,22 @@ function bucketSlots(start: number, b: number, from: number, to: number, slotMs:
   return [first, Math.max(0, last - first)];
 }
 
-const estimate = (n: number, perPointMs: number, slotMs: number, cap: number) => Math.min(cap, Math.round((n * perPointMs) / slotMs));
+/** The buckets of `c` that meet [from, to): [first, end) indexes. */
+function bucketRange(c: GatewayCounts, from: number, to: number): [number, number] {
+  const a = Math.max(0, Math.floor((from - c.from) / c.bucketMs));
+  const z = Math.min(c.n, Math.ceil((to - c.from) / c.bucketMs));
+  return [a, Math.max(a, z)];
+}
 
-function packed(buckets: ReadonlyMap<number, number>, b: number, from: number, to: number, slotMs: number, perPointMs: number): Ranges {
+/** Estimated occupied slots of each bucket, laid at the bucket's start. */
+function packed(counts: Int32Array, c: GatewayCounts, from: number, to: number, slotMs: number, perPointMs: number): Ranges {
   const out: Ranges = [];
-  for (const [start, n] of [...buckets].sort((x, y) => x[0] - y[0])) {
-    const [first, cap] = bucketSlots(start, b, from, to, slotMs);
-    const k = estimate(n, perPointMs, slotMs, cap);
+  const [a, z] = bucketRange(c, from, to);
+  for (let i = a; i < z; i++) {
+    const n = counts[i]!;
+    if (n <= 0) continue;
+    const [first, cap] = bucketSlots(c.from + i * c.bucketMs, c.bucketMs, from, to, slotMs);
+    const k = Math.min(cap, Math.round((n * perPointMs) / slotMs));
     if (k <= 0) continue;
     const last = out[out.length - 1];
     if (last && last[1] === first) last[1] = first + k;
@@ -77,11 +86,9 @@ export function windowFacts(inp: WindowInput): Facts {
     const c = g?.counts.devices.get(d.id);
     const f: DeviceFacts = { id: d.id, slotMs, goodSlots: [], tagsSeen: [] };
     if (g && c) {
-      const inWindow = new Map([...c.points].filter(([t]) => t + g.counts.bucketMs > from && t < to));
-      f.goodSlots = packed(inWindow, g.counts.bucketMs, from, to, slotMs, d.interval);
-      const seen = new Set<string>();
-      for (const t of inWindow.keys()) for (const x of c.fields.get(t) ?? []) seen.add(x);
-      f.tagsSeen = [...seen].sort();
+      f.goodSlots = packed(c.points, g.counts, from, to, slotMs, d.interval);
+      const [a, z] = bucketRange(g.counts, from, to);
+      f.tagsSeen = [...c.fields].filter(([, on]) => on.subarray(a, z).includes(1)).map(([name]) => name).sort();
       const exact = inp.live?.get(d.gateway)?.lastReading.get(d.id);
       if (exact !== undefined && exact < to) f.lastGoodTs = exact;
       else {
@@ -94,12 +101,10 @@ export function windowFacts(inp: WindowInput): Facts {
   // the verifier pools the heartbeats it is given; each device's own gateway decides its outages
   // once the verifier judges gateways separately (see report.ts)
   for (const slotMs of [...sizes].sort((a, b) => a - b)) {
+    const per = [...inp.counts.values()].map(({ counts, statusInterval }) => packed(counts.heartbeats, counts, from, to, slotMs, statusInterval));
     const all = new Set<number>();
-    for (const { counts, statusInterval } of inp.counts.values()) {
-      const inWindow = new Map([...counts.heartbeats].filter(([t]) => t + counts.bucketMs > from && t < to));
-      for (const [a, z] of packed(inWindow, counts.bucketMs, from, to, slotMs, statusInterval)) for (let i = a; i < z; i++) all.add(i);
-    }
-    facts.heartbeats.push({ slotMs, slots: toRanges(all) });
+    if (per.length > 1) for (const r of per) for (const [a, z] of r) for (let i = a; i < z; i++) all.add(i);
+    facts.heartbeats.push({ slotMs, slots: per.length === 1 ? per[0]! : toRanges(all) });
   }
   // the window starts at a local midnight (live.ts), so whole local days are exactly the window
   const firstDay = Math.floor((from + inp.offsetMs) / DAY_MS);

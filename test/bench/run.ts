@@ -18,8 +18,9 @@ import { latency, modbus } from './scenarios/modbus.js';
 import { mqttScenario } from './scenarios/mqtt.js';
 import { opcua } from './scenarios/opcua.js';
 import { verifyScenario } from './scenarios/verify.js';
+import { hubScenario } from './scenarios/hub.js';
 
-export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario];
+export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario, hubScenario];
 
 export interface BenchReport {
   date: string;
