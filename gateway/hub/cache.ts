@@ -29,8 +29,11 @@ export class FigureCache {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The value of `key`, computed by `compute` when missing; recomputed in the background when older than `ttlMs`. */
-  async get<T>(key: string, ttlMs: number, compute: () => Promise<T>): Promise<Cached<T>> {
+  /**
+   * The value of `key`, computed by `compute` when missing; when older than `ttlMs`, recomputed in
+   * the background (the old value is returned meanwhile), or, with `{ stale: false }`, awaited.
+   */
+  async get<T>(key: string, ttlMs: number, compute: () => Promise<T>, opts: { stale?: boolean } = {}): Promise<Cached<T>> {
     const t = this.now();
     let e = this.entries.get(key) as Entry<T> | undefined;
     if (!e) this.entries.set(key, (e = { at: 0, touched: t }));
@@ -55,12 +58,12 @@ export class FigureCache {
         delete entry.running;
       }
     })();
-    if (entry.value !== undefined) {
+    if (entry.value !== undefined && opts.stale !== false) {
       entry.running.catch(() => undefined);
       return { value: entry.value as T, at: entry.at, ...(entry.error ? { error: entry.error } : {}) };
     }
     await entry.running;
-    return { value: entry.value as T, at: entry.at };
+    return { value: entry.value as T, at: entry.at, ...(entry.error ? { error: entry.error } : {}) };
   }
 
   /** Drops entries nobody asked for in `idleMs` (so keys of past days do not pile up). */

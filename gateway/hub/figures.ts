@@ -6,9 +6,14 @@
  *
  * Windows (all in the policy's zone): `to` is now (a whole slotMin), clipped to the project period;
  * the 30-day window starts at the local midnight 29 days before today (or the period's start), the
- * 7-day one 6 days before. InfluxDB is asked per gateway: counts for the days before today (cached
- * `cache.history`), counts for today and the newest readings (cached `cache.ttl`), audits per day
- * (the verifier's own query, source-influx.ts, cached `cache.ttl`).
+ * 7-day one 6 days before. What changes fast is cached briefly, what is costly longer:
+ * - each gateway's newest heartbeat and its devices' newest readings (liveness, silence alarms):
+ *   `cache.ttl` (30 s);
+ * - the verifier's figures over the windows (rates, classification, daily series, weekly evidence,
+ *   their alarms), evaluated on the counts of today and the days before plus the audit days (the
+ *   verifier's own query, source-influx.ts): `cache.figures` (5 min);
+ * - the counts of the days before today, which change only when a gateway forwards a backlog
+ *   late: `cache.history` (1 h).
  */
 import { readFileSync } from 'node:fs';
 import { staleAfterMs } from '../api/live.js';
@@ -204,44 +209,52 @@ function windowFigures(r: VerifyResult): WindowFigures {
   };
 }
 
-/** The data a project's figures are made of, each piece from the cache or InfluxDB. */
-async function gather(ctx: FiguresContext, p: HubProjectOk, w: NonNullable<ReturnType<typeof liveWindows>>) {
+/** Each gateway's newest heartbeat and its devices' newest readings before `to` (cached `cache.ttl`). */
+async function liveOf(ctx: FiguresContext, p: HubProjectOk, w: Windows): Promise<{ live: Map<string, LiveState>; errors: string[] }> {
   const { config, cache, influx } = ctx;
-  const measurement = config.influx.measurement;
-  const ttl = config.cache.ttl;
-  const sizes = [...new Set(p.devices.map((d) => bucketMs(Math.max(d.interval, p.policy.values.measure.slotMin))))];
-  const b = sizes.length === 1 ? sizes[0]! : bucketMs(p.policy.values.measure.slotMin);
-  const counts = new Map<string, { counts: GatewayCounts; statusInterval: number }>();
   const live = new Map<string, LiveState>();
-  const audits: AuditDay[] = [];
   const errors: string[] = [];
   await Promise.all(
     p.gateways.map(async (g) => {
-      const key = `${g.id}|${b}`;
-      // days before today change only when a gateway forwards a backlog late: cached longer
-      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b })) : undefined;
-      const today = await cache.get(`today|${key}|${w.today0}`, ttl, () => gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b }));
       // the newest reading before `to` (the verifier's staleness rule) is also the device's liveness now
-      const state = await cache.get(`live|${g.id}`, ttl, () => liveState(influx, { measurement, gateway: g.id, since: w.from30, until: w.to }));
-      const aud = await cache.get(`audit|${g.id}|${w.from30}`, ttl, async () => {
-        const t0 = performance.now();
-        const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
-        try {
-          return await src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs });
-        } finally {
-          influx.stats.ms += performance.now() - t0;
-          influx.stats.statements += 2;
-          influx.stats.requests += 2;
-        }
-      });
-      for (const c of [history, today, state, aud]) if (c?.error) errors.push(c.error);
-      counts.set(g.id, { counts: mergeCounts([...(history ? [history.value] : []), today.value]), statusInterval: g.statusInterval });
-      live.set(g.id, state.value);
-      audits.push(...aud.value);
+      const c = await cache.get(`live|${g.id}`, config.cache.ttl, () => liveState(influx, { measurement: config.influx.measurement, gateway: g.id, since: w.from30, until: w.to }), { stale: false });
+      if (c.error) errors.push(c.error);
+      live.set(g.id, c.value);
     }),
   );
-  return { counts, live, audits, errors };
+  return { live, errors };
 }
+
+/** Bucket counts and audit days of every gateway of a project over the 30-day window. */
+async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
+  const { config, cache, influx } = ctx;
+  const measurement = config.influx.measurement;
+  const sizes = [...new Set(p.devices.map((d) => bucketMs(Math.max(d.interval, p.policy.values.measure.slotMin))))];
+  const b = sizes.length === 1 ? sizes[0]! : bucketMs(p.policy.values.measure.slotMin);
+  const counts = new Map<string, { counts: GatewayCounts; statusInterval: number }>();
+  const audits: AuditDay[] = [];
+  await Promise.all(
+    p.gateways.map(async (g) => {
+      const key = `${g.id}|${b}`;
+      // days before today change only when a gateway forwards a backlog late: cached longest
+      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b })) : undefined;
+      const today = await gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b });
+      const t0 = performance.now();
+      const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
+      try {
+        audits.push(...(await src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs })));
+      } finally {
+        influx.stats.ms += performance.now() - t0;
+        influx.stats.statements += 2;
+        influx.stats.requests += 2;
+      }
+      counts.set(g.id, { counts: mergeCounts([...(history ? [history.value] : []), today]), statusInterval: g.statusInterval });
+    }),
+  );
+  return { counts, audits };
+}
+
+type Windows = NonNullable<ReturnType<typeof liveWindows>>;
 
 /** Thresholds of the silence alarms: the hub file's, else the policy's staleness rule. */
 export function silenceThresholds(config: HubConfig, p: HubProjectOk): { gateway: (statusInterval: number) => number; device: (interval: number) => number } {
@@ -299,107 +312,64 @@ function weekAlarms(config: HubConfig, p: HubProjectOk, r: VerifyResult): Alarm[
   return out;
 }
 
-async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): Promise<ProjectDetail> {
-  const now = ctx.now();
-  const head = headerOf(p);
-  const th = silenceThresholds(ctx.config, p);
-  const w = liveWindows(p, now);
-  const cats = new Set(p.policy.values.measure.inScopeCategories);
-  const register = p.loaded.project.equipment;
-  const byId = new Map(p.devices.map((d) => [d.id, d]));
-  const empty: ProjectDetail = {
-    ...head,
-    at: now,
-    gateways: p.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), online: false, silentAfterMs: th.gateway(g.statusInterval) })),
-    devices: [],
-    live: { inScope: 0, live: 0, rate: null },
-    classification: 'pending',
-    trend: null,
-    alarms: [],
-    daily: [],
-    weekly: [],
-    registeredSystems: registeredSystemsOf(p),
-  };
-  if (!w) {
-    empty.devices = register.map((e) => ({ id: e.id, ...(e.name ? { name: e.name } : {}), inScope: cats.has(e.category) && !e.exempt, inGateway: byId.has(e.id), live: false, rate7d: null, rate30d: null, networked30d: false, reasons30d: [] }));
-    return empty;
-  }
-  const g = await gather(ctx, p, w);
-  const r30 = evaluateWindow(p, g.counts, g.audits, g.live, w.from30, w.to);
-  const r7 = evaluateWindow(p, g.counts, g.audits, g.live, w.from7, w.to);
+/** What the verifier says about a project's windows (cached `cache.figures`): the slow-moving figures. */
+interface WindowPart {
+  to: number;
+  d7: WindowFigures;
+  d30: WindowFigures;
+  devices: Array<Pick<DeviceFigures, 'id' | 'name' | 'process' | 'category' | 'inScope' | 'exempt' | 'inGateway' | 'rate7d' | 'rate30d' | 'networked30d' | 'reasons30d' | 'slots30d'>>;
+  alarms: Alarm[];
+  daily: ProjectDetail['daily'];
+  weekly: ProjectDetail['weekly'];
+}
 
-  const gateways: GatewayFigures[] = p.gateways.map((gw) => {
-    const last = g.live.get(gw.id)?.lastHeartbeat;
-    const limit = th.gateway(gw.statusInterval);
-    return { id: gw.id, ...(gw.site ? { site: gw.site } : {}), ...(last !== undefined ? { lastHeartbeat: last } : {}), online: last !== undefined && now - last <= limit, silentAfterMs: limit };
-  });
-  const online = new Map(gateways.map((x) => [x.id, x.online]));
-  const m30 = new Map(r30.devices.map((d) => [d.id, d]));
+async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, detail: boolean): Promise<WindowPart> {
+  const g = await countsOf(ctx, p, w);
+  const { live } = await liveOf(ctx, p, w);
+  const off = p.policy.offsetMs;
+  const r30 = evaluateWindow(p, g.counts, g.audits, live, w.from30, w.to);
+  const r7 = evaluateWindow(p, g.counts, g.audits, live, w.from7, w.to);
   const m7 = new Map(r7.devices.map((d) => [d.id, d]));
-  const devices: DeviceFigures[] = [];
+  const devices: WindowPart['devices'] = r30.devices.map((d) => ({
+    id: d.id,
+    ...(d.name ? { name: d.name } : {}),
+    ...(d.process ? { process: d.process } : {}),
+    ...(d.category ? { category: d.category } : {}),
+    inScope: d.inScope,
+    ...(d.exempt ? { exempt: d.exempt } : {}),
+    inGateway: d.inGateway,
+    rate7d: m7.get(d.id)?.reportingRate?.value ?? null,
+    rate30d: d.reportingRate?.value ?? null,
+    networked30d: d.networked,
+    reasons30d: d.reasons,
+    ...(d.expectedSlots !== undefined ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0 } } : {}),
+  }));
   const alarms: Alarm[] = [];
-  for (const gw of gateways) {
-    if (!gw.online) alarms.push({ kind: 'gateway.silent', project: p.id, gateway: gw.id, ...(gw.lastHeartbeat !== undefined ? { since: gw.lastHeartbeat } : {}), value: gw.lastHeartbeat === undefined ? null : now - gw.lastHeartbeat, threshold: gw.silentAfterMs });
-  }
-  for (const d of r30.devices) {
-    const spec = byId.get(d.id);
-    const last = spec ? g.live.get(spec.gateway)?.lastReading.get(d.id) : undefined;
-    const limit = spec ? th.device(spec.interval) : undefined;
-    const live = last !== undefined && limit !== undefined && now - last <= limit;
-    const f: DeviceFigures = {
-      id: d.id,
-      ...(d.name ? { name: d.name } : {}),
-      ...(spec ? { gateway: spec.gateway } : {}),
-      ...(d.process ? { process: d.process } : {}),
-      ...(d.category ? { category: d.category } : {}),
-      inScope: d.inScope,
-      ...(d.exempt ? { exempt: d.exempt } : {}),
-      inGateway: d.inGateway,
-      live,
-      ...(last !== undefined ? { lastReading: last } : {}),
-      ...(limit !== undefined ? { silentAfterMs: limit } : {}),
-      rate7d: m7.get(d.id)?.reportingRate?.value ?? null,
-      rate30d: d.reportingRate?.value ?? null,
-      networked30d: d.networked,
-      reasons30d: d.reasons,
-      ...(d.expectedSlots !== undefined ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0 } } : {}),
-    };
-    devices.push(f);
-    // a silent gateway raises one alarm for all its devices
-    if (d.inScope && spec && !live && online.get(spec.gateway)) {
-      alarms.push({ kind: 'device.silent', project: p.id, gateway: spec.gateway, device: d.id, ...(last !== undefined ? { since: last } : {}), value: last === undefined ? null : now - last, threshold: limit! });
-    }
-  }
-  const scoped = devices.filter((d) => d.inScope);
-  const liveN = scoped.filter((d) => d.live).length;
-
-  // the last full day: networking rule of the claimed tier
+  // each local day of the window (the project page), or only the last full day (the overview's alarm)
   const daily: ProjectDetail['daily'] = [];
-  const dayStarts: number[] = [];
-  for (let t = w.from30; t < w.to; t = localDay(t, p.policy.offsetMs) * DAY_MS - p.policy.offsetMs + DAY_MS) dayStarts.push(t);
-  const judged = detail ? dayStarts : dayStarts.filter((t) => t + DAY_MS <= w.today0 && t >= w.today0 - DAY_MS);
-  for (const t of judged) {
-    const end = Math.min(w.to, localDay(t, p.policy.offsetMs) * DAY_MS - p.policy.offsetMs + DAY_MS);
-    const r = evaluateWindow(p, g.counts, g.audits, end === w.to ? g.live : undefined, t, end);
-    daily.push({ day: localDate(t, p.policy.offsetMs), from: t, rate: r.networkingRate.value, rateFull: r.networkingRate.full.value, networked: r.networkingRate.networked, inScope: r.networkingRate.inScope });
-    if (end <= w.today0 && end > w.today0 - DAY_MS) {
+  const dayEnd = (t: number) => localDay(t, off) * DAY_MS - off + DAY_MS;
+  for (let t = w.from30; t < w.to; t = dayEnd(t)) {
+    const end = Math.min(w.to, dayEnd(t));
+    const lastFull = end <= w.today0 && end > w.today0 - DAY_MS;
+    if (!detail && !lastFull) continue;
+    const r = evaluateWindow(p, g.counts, g.audits, end === w.to ? live : undefined, t, end);
+    daily.push({ day: localDate(t, off), from: t, rate: r.networkingRate.value, rateFull: r.networkingRate.full.value, networked: r.networkingRate.networked, inScope: r.networkingRate.inScope });
+    if (lastFull) {
       const tier = tierMet(ctx.config, p, r);
       // a day wholly shut down or without the platform is not judged (the gateway alarm covers the latter)
       const judgedSlots = r.platform.slots - r.platform.shutdownSlots - r.platform.outageSlots;
-      if (!tier.met && r.networkingRate.inScope > 0 && judgedSlots > 0) alarms.push({ kind: 'networking.belowTier', project: p.id, since: t, value: tier.value, threshold: tier.threshold, period: localDate(t, p.policy.offsetMs) });
+      if (!tier.met && r.networkingRate.inScope > 0 && judgedSlots > 0) alarms.push({ kind: 'networking.belowTier', project: p.id, since: t, value: tier.value, threshold: tier.threshold, period: localDate(t, off) });
     }
   }
   alarms.push(...weekAlarms(ctx.config, p, r30));
-
   const weekly: ProjectDetail['weekly'] = [];
   if (detail) {
-    const registered = new Set(registeredSystemsOf(p).map((s) => s.toLowerCase()));
-    const scope = new Set(scoped.map((d) => d.id));
+    const registered = new Set(registeredSystemsOf(p).map((x) => x.toLowerCase()));
+    const scope = new Set(devices.filter((d) => d.inScope).map((d) => d.id));
     for (const wk of r30.weeks) {
       const row = { week: wk.label, from: wk.from, to: wk.to, commands: {} as Record<string, number>, reads: {} as Record<string, number>, registeredReads: 0, commandsToScope: 0 };
       for (const a of g.audits) {
-        const ts = a.day * DAY_MS - p.policy.offsetMs + DAY_MS / 2;
-        if (weekOf(ts, p.policy) !== wk.index) continue;
+        if (weekOf(a.day * DAY_MS - off + DAY_MS / 2, p.policy) !== wk.index) continue;
         if (a.action === 'write') {
           row.commands[a.system] = (row.commands[a.system] ?? 0) + a.count;
           if (scope.has(a.device)) row.commandsToScope += a.count;
@@ -411,35 +381,87 @@ async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): P
       weekly.push(row);
     }
   }
-  const c30 = r30.classification;
-  const c7 = r7.classification;
+  return { to: w.to, d7: windowFigures(r7), d30: windowFigures(r30), devices, alarms, daily, weekly };
+}
+
+async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): Promise<ProjectDetail & { error?: string }> {
+  const now = ctx.now();
+  const head = headerOf(p);
+  const th = silenceThresholds(ctx.config, p);
+  const w = liveWindows(p, now);
+  const cats = new Set(p.policy.values.measure.inScopeCategories);
+  const byId = new Map(p.devices.map((d) => [d.id, d]));
+  const registeredSystems = registeredSystemsOf(p);
+  if (!w) {
+    return {
+      ...head,
+      at: now,
+      gateways: p.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), online: false, silentAfterMs: th.gateway(g.statusInterval) })),
+      devices: p.loaded.project.equipment.map((e) => ({ id: e.id, ...(e.name ? { name: e.name } : {}), inScope: cats.has(e.category) && !e.exempt, inGateway: byId.has(e.id), live: false, rate7d: null, rate30d: null, networked30d: false, reasons30d: [] })),
+      live: { inScope: 0, live: 0, rate: null },
+      classification: 'pending',
+      trend: null,
+      alarms: [],
+      daily: [],
+      weekly: [],
+      registeredSystems,
+    };
+  }
+  const win = await ctx.cache.get(`win|${detail ? 'detail' : 'row'}|${p.id}`, ctx.config.cache.figures, () => windowPart(ctx, p, w, detail));
+  const { live, errors } = await liveOf(ctx, p, w);
+  const gateways: GatewayFigures[] = p.gateways.map((gw) => {
+    const last = live.get(gw.id)?.lastHeartbeat;
+    const limit = th.gateway(gw.statusInterval);
+    return { id: gw.id, ...(gw.site ? { site: gw.site } : {}), ...(last !== undefined ? { lastHeartbeat: last } : {}), online: last !== undefined && now - last <= limit, silentAfterMs: limit };
+  });
+  const online = new Map(gateways.map((x) => [x.id, x.online]));
+  const alarms: Alarm[] = [];
+  for (const gw of gateways) {
+    if (!gw.online) alarms.push({ kind: 'gateway.silent', project: p.id, gateway: gw.id, ...(gw.lastHeartbeat !== undefined ? { since: gw.lastHeartbeat } : {}), value: gw.lastHeartbeat === undefined ? null : now - gw.lastHeartbeat, threshold: gw.silentAfterMs });
+  }
+  const devices: DeviceFigures[] = win.value.devices.map((d) => {
+    const spec = byId.get(d.id);
+    const last = spec ? live.get(spec.gateway)?.lastReading.get(d.id) : undefined;
+    const limit = spec ? th.device(spec.interval) : undefined;
+    const isLive = last !== undefined && limit !== undefined && now - last <= limit;
+    // a silent gateway raises one alarm for all its devices
+    if (d.inScope && spec && !isLive && online.get(spec.gateway)) {
+      alarms.push({ kind: 'device.silent', project: p.id, gateway: spec.gateway, device: d.id, ...(last !== undefined ? { since: last } : {}), value: last === undefined ? null : now - last, threshold: limit! });
+    }
+    return { ...d, ...(spec ? { gateway: spec.gateway } : {}), live: isLive, ...(last !== undefined ? { lastReading: last } : {}), ...(limit !== undefined ? { silentAfterMs: limit } : {}) };
+  });
+  alarms.push(...win.value.alarms);
+  const scoped = devices.filter((d) => d.inScope);
+  const liveN = scoped.filter((d) => d.live).length;
+  const c30 = win.value.d30.classification;
+  const c7 = win.value.d7.classification;
   const trend = RANK[c30] === undefined || RANK[c7] === undefined ? null : RANK[c7]! > RANK[c30]! ? 'up' : RANK[c7]! < RANK[c30]! ? 'down' : 'same';
+  const error = [win.error, ...errors].filter(Boolean).join('; ');
   return {
     ...head,
     at: now,
     gateways,
     devices,
     live: { inScope: scoped.length, live: liveN, rate: scoped.length ? liveN / scoped.length : null },
-    d7: windowFigures(r7),
-    d30: windowFigures(r30),
+    d7: win.value.d7,
+    d30: win.value.d30,
     classification: c30,
     trend,
     alarms,
-    daily,
-    weekly,
-    registeredSystems: registeredSystemsOf(p),
+    daily: win.value.daily,
+    weekly: win.value.weekly,
+    registeredSystems,
+    ...(error ? { error } : {}),
   };
 }
 
-/** The overview row of a project (cached `cache.ttl`). */
+/** The overview row of a project: live state within `cache.ttl`, the verifier's window figures within `cache.figures`. */
 export async function projectFigures(ctx: FiguresContext, p: HubProjectOk): Promise<ProjectFigures & { error?: string }> {
-  const c = await ctx.cache.get(`fig|${p.id}`, ctx.config.cache.ttl, () => compute(ctx, p, false));
-  const { daily: _d, weekly: _w, registeredSystems: _r, ...row } = c.value;
-  return c.error ? { ...row, error: c.error } : row;
+  const { daily: _d, weekly: _w, registeredSystems: _r, ...row } = await compute(ctx, p, false);
+  return row;
 }
 
-/** The project page: the row plus the daily series and the weekly evidence (cached `cache.ttl`). */
+/** The project page: the row plus the daily series and the weekly evidence. */
 export async function projectDetail(ctx: FiguresContext, p: HubProjectOk): Promise<ProjectDetail & { error?: string }> {
-  const c = await ctx.cache.get(`detail|${p.id}`, ctx.config.cache.ttl, () => compute(ctx, p, true));
-  return c.error ? { ...c.value, error: c.error } : c.value;
+  return compute(ctx, p, true);
 }

@@ -71,9 +71,10 @@ export const hubSchema = z
     cache: z
       .strictObject({
         ttl: duration('How long live figures (today, the newest readings and heartbeats, alarms) are reused before InfluxDB is asked again.').default(30_000),
-        history: duration('How long the counts of the days before today are reused (they change only when a gateway forwards a backlog late).').default(600_000),
+        figures: duration('How long the verifier\'s figures over the 7- and 30-day windows (rates, classification, daily series, weekly evidence and their alarms) are reused.').default(300_000),
+        history: duration('How long the counts of the days before today are reused (they change only when a gateway forwards a backlog late).').default(3_600_000),
       })
-      .default({ ttl: 30_000, history: 600_000 })
+      .default({ ttl: 30_000, figures: 300_000, history: 3_600_000 })
       .describe('The short in-memory cache of figures (the hub keeps no other state).'),
     alarms: z
       .strictObject({

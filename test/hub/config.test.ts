@@ -62,7 +62,7 @@ describe('hub.yaml', () => {
     expect(c.http.tokens.map((t) => [t.name, t.role, t.token])).toEqual([['bureau', 'official', 'bureau-secret-1'], ['cupco', 'enterprise', 'cupco-secret-1']]);
     expect(c.hub.id).toBe('hub');
     expect(c.audit).toEqual({ measurement: 'hub_audit' });
-    expect(c.cache).toEqual({ ttl: 30_000, history: 600_000 });
+    expect(c.cache).toEqual({ ttl: 30_000, figures: 300_000, history: 3_600_000 });
     expect(c.alarms).toEqual({});
   });
 

@@ -146,7 +146,7 @@ http:
     - { name: bureau, token: "\${BUREAU_TOKEN}", role: official }
     - { name: cupco, token: "\${CUPCO_TOKEN}", role: enterprise, projects: [${ents[0]!.project}] }
 audit: { database: hub_audit }
-cache: { ttl: 500ms, history: 500ms }
+cache: { ttl: 500ms, figures: 500ms, history: 500ms }
 alarms: { gatewaySilent: 5s }
 `,
   );

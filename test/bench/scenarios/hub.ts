@@ -122,7 +122,7 @@ export const hubScenario: Scenario = {
     }
     writeFileSync(
       join(ctx.dir, 'hub.yaml'),
-      `hub: { id: bench-hub, logLevel: warn }\ninflux: { url: "${url}", database: ${DB} }\nprojects: ./projects\nhttp:\n  listen: 127.0.0.1:0\n  tokens:\n    - { name: bureau, token: ${BUREAU}, role: official }\ncache: { ttl: 30m, history: 30m }\n`,
+      `hub: { id: bench-hub, logLevel: warn }\ninflux: { url: "${url}", database: ${DB} }\nprojects: ./projects\nhttp:\n  listen: 127.0.0.1:0\n  tokens:\n    - { name: bureau, token: ${BUREAU}, role: official }\ncache: { ttl: 30m, figures: 30m, history: 30m }\n`,
     );
 
     const hub = startProcess(process.execPath, [join(ROOT, 'gateway', 'bin', 'fgw.js'), 'hub', '--config', join(ctx.dir, 'hub.yaml')], { cwd: ctx.dir });
