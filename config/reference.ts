@@ -104,6 +104,11 @@ function rows(shape: Record<string, Any>, path: string, out: string[], seen: Set
   }
 }
 
+/** The key / type / default / description table of a schema's keys (a strict object schema), under `prefix`. */
+export function schemaTable(schema: z.ZodType, prefix = ''): string {
+  return table(objectShapes(schema as unknown as Any)[0]!, prefix);
+}
+
 function table(shape: Record<string, Any>, prefix: string): string {
   const out = ['| key | type | default | description |', '|---|---|---|---|'];
   rows(shape, prefix, out, new Set());

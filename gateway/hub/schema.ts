@@ -70,7 +70,7 @@ export const hubSchema = z
       .describe('Where every access is recorded: an InfluxDB measurement, written before the answer leaves (no record, no answer).'),
     cache: z
       .strictObject({
-        ttl: duration('How long live figures (today, the newest readings and heartbeats, alarms) are reused before InfluxDB is asked again.').default(30_000),
+        ttl: duration('How long the live state (each gateway\'s newest heartbeat, its devices\' newest readings: liveness and the silence alarms) is reused before InfluxDB is asked again. Keep it well below the silence thresholds.').default(30_000),
         figures: duration('How long the verifier\'s figures over the 7- and 30-day windows (rates, classification, daily series, weekly evidence and their alarms) are reused.').default(300_000),
         history: duration('How long the counts of the days before today are reused (they change only when a gateway forwards a backlog late).').default(3_600_000),
       })
@@ -81,7 +81,7 @@ export const hubSchema = z
         gatewaySilent: duration('Gateway silent: no heartbeat for longer than this. Default: the policy\'s staleness rule applied to the gateway\'s statusInterval, max(staleIntervals × statusInterval, staleMin).').optional(),
         deviceSilent: duration('Device silent: an in-scope device without a reading for longer than this. Default: the policy\'s staleness rule, max(staleIntervals × interval, staleMin).').optional(),
         networkingRateMin: ratio('Networking rate below this for the last full day raises an alarm. Default: the claimed tier\'s rule from the policy (full: every in-scope device networked at full.rMin; partial: at least partial.minNetworkedDevices networked at partial.rMin).').optional(),
-        commandsPerWeekMin: z.number().int().min(0).optional().describe('Commands to a step\'s in-scope devices in the last full calendar week below this raise an alarm (full claims). Default: the policy\'s full.minCommandsPerWeek.'),
+        commandsPerWeekMin: z.number().int().min(0).optional().describe('Audited commands to a step\'s in-scope devices in the last full calendar week below this raise an alarm. Default: the policy\'s full.minCommandsPerWeek.'),
         readsPerWeekMin: z.number().int().min(0).optional().describe('Reads by registered systems in the last full calendar week below this raise an alarm. Default: the policy\'s full.minReadsPerWeek.'),
       })
       .default({})

@@ -133,3 +133,11 @@ describe('the projects folder', () => {
     expect(out).toMatch(/^ok: .*hub\.yaml: hub hub, 2 project\(s\) .*\(3 gateways, 3 devices\), 2 token\(s\); reading http:\/\/127\.0\.0\.1:8086 db plants/);
   });
 });
+
+describe('gateway/hub/README.md', () => {
+  it('holds the current hub.yaml reference (npm run docs)', async () => {
+    const { hubReference } = await import('../../gateway/hub/reference.js');
+    const text = (await import('node:fs')).readFileSync(new URL('../../gateway/hub/README.md', import.meta.url), 'utf8');
+    expect(text).toContain(hubReference());
+  });
+});

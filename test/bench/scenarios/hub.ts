@@ -6,8 +6,8 @@
  * hub sends (counts.ts and the verifier's audit query), run straight against it with the same
  * concurrency.
  *
- * The data is line protocol in 10,000-line requests from 3 writers, generated time-major (every
- * device at one timestamp, then the next), which is what InfluxDB ingests fastest; every 10th
+ * The data is line protocol in 10,000-line requests from 3 writers, generated a local day at a
+ * time with each series' points of the day together (what InfluxDB ingests fastest); every 10th
  * device of each enterprise is off one hour a day (03:00 local) so the figures are not all 100 %.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -72,7 +72,8 @@ export const hubScenario: Scenario = {
   async run(ctx: BenchContext) {
     const enterprises = ctx.quick ? 3 : 200;
     const devices = ctx.quick ? 5 : 50;
-    const days = ctx.quick ? 1 : 30;
+    // --duration <s> sets the span of the data (e.g. 259200 for 3 days) on a machine too busy for 30
+    const days = ctx.durationMs !== undefined ? Math.max(1, Math.round(ctx.durationMs / DAY)) : ctx.quick ? 1 : 30;
     const stepS = 60;
     const url = ctx.influx.url;
     const gws = Array.from({ length: enterprises }, (_, e) => `gw-${String(e).padStart(3, '0')}`);
@@ -83,15 +84,21 @@ export const hubScenario: Scenario = {
     await dropDatabase(url, DB);
     await createDatabase(url, DB);
 
+    // one local day at a time, each series' points of the day together (InfluxDB takes runs of one
+    // series faster than every series at one timestamp: 1.8× here)
     const gen = (a: number, b: number) =>
       function* () {
-        for (let t = Math.ceil(a / 60_000) * 60; t < b / 1000; t += stepS) {
-          const off = Math.floor(((t * 1000 + OFFSET) % DAY) / 3_600_000) === 3;
+        for (let d0 = Math.floor((a + OFFSET) / DAY) * DAY - OFFSET; d0 < b; d0 += DAY) {
+          const t0 = Math.ceil(Math.max(a, d0) / 60_000) * 60;
+          const t1 = Math.min(b, d0 + DAY) / 1000;
           for (const g of gws) {
-            yield `gateway_status,gateway=${g} heartbeat=true ${t}`;
+            for (let t = t0; t < t1; t += stepS) yield `gateway_status,gateway=${g} heartbeat=true ${t}`;
             for (let d = 0; d < devices; d++) {
-              if (off && d % 10 === 9) continue;
-              yield `equipment,device=${devs[d]},gateway=${g} state=2i,count=${t % 100000}i ${t}`;
+              for (let t = t0; t < t1; t += stepS) {
+                // every 10th device is off from 03:00 to 04:00 local
+                if (d % 10 === 9 && Math.floor(((t * 1000 + OFFSET) % DAY) / 3_600_000) === 3) continue;
+                yield `equipment,device=${devs[d]},gateway=${g} state=2i,count=${t % 100000}i ${t}`;
+              }
             }
           }
         }
