@@ -7,7 +7,7 @@ import writeXlsxFile from 'write-excel-file/node';
 import type { Lang } from '../../verify/i18n.js';
 import { formatLocal } from '../../verify/local-time.js';
 import type { HubProject } from './config.js';
-import type { Alarm, ClassificationOrPending, ProjectFigures } from './figures.js';
+import { headerOf, type Alarm, type ClassificationOrPending, type ProjectFigures } from './figures.js';
 
 export interface OverviewRow {
   ok: boolean;
@@ -51,17 +51,8 @@ export function overviewRow(p: HubProject, f: (ProjectFigures & { error?: string
     alarms: [],
   };
   if (!p.ok) return { ...base, error: p.error };
-  const pr = p.loaded.project.project;
-  Object.assign(base, {
-    name: pr.name,
-    enterprise: pr.enterprise.name,
-    ...(pr.enterprise.town ? { town: pr.enterprise.town } : {}),
-    ...(pr.enterprise.industry ? { industry: pr.enterprise.industry } : {}),
-    claim: pr.claim,
-    pilot: pr.pilot,
-    offsetMs: p.policy.offsetMs,
-    gateways: p.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), online: false })),
-  });
+  const { id: _id, period: _p, ...head } = headerOf(p);
+  Object.assign(base, { ...head, gateways: p.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), online: false })) });
   if (f === undefined) return base;
   if (f instanceof Error) return { ...base, error: f.message };
   return {

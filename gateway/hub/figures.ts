@@ -266,7 +266,8 @@ export function silenceThresholds(config: HubConfig, p: HubProjectOk): { gateway
   };
 }
 
-function headerOf(p: HubProjectOk) {
+/** What the project file says about the project, as the hub shows it. */
+export function headerOf(p: HubProjectOk) {
   const pr = p.loaded.project.project;
   return {
     id: pr.id,

@@ -27,7 +27,7 @@ import type { Lang } from '../../verify/i18n.js';
 import { DEFAULT_AUTH_FAILURE_LIMIT, type AuthFailureLimit } from '../api/auth.js';
 import { errorHandler, notFoundHandler, badRequest } from '../api/errors.js';
 import { CSP } from '../api/server.js';
-import { CONTENT_TYPES } from '../dashboard/index.js';
+import { CONTENT_TYPES, dashboardDir } from '../dashboard/index.js';
 import { canSee, forbidProject, hubAuditHook, hubAuthHook, influxAuditSink, type AuditSink, type HubPrincipal } from './access.js';
 import { FigureCache } from './cache.js';
 import { loadProjects, type HubProject, type HubProjectOk, type LoadedHub } from './config.js';
@@ -101,6 +101,7 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   const dir = hubStaticDir();
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const [url, name] of Object.entries(HUB_FILES)) files.set(url, { body: readFileSync(join(dir, name)), type: CONTENT_TYPES[extname(name).slice(1)] ?? 'application/octet-stream' });
+  files.set('/style.css', { body: readFileSync(join(dashboardDir(), 'style.css')), type: CONTENT_TYPES.css! });
   for (const [url, f] of files) app.get(url, { config: { hubAccess: 'public' } }, async (_req, reply) => reply.header('cache-control', 'no-cache').type(f.type).send(f.body));
   app.get('/health/live', { config: { hubAccess: 'public' } }, async () => ({ status: 'ok' }));
   app.get('/hub.json', { config: { hubAccess: 'public' } }, async () => ({ hub: config.hub.id }));

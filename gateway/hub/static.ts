@@ -1,7 +1,8 @@
 /**
  * Where the hub's pages are: plain HTML, JS and CSS under `static/` (no build step, nothing from a
  * CDN: the page works on a closed network). tsc does not copy them into dist/, so from
- * dist/gateway/hub/ this also looks in the source tree (like gateway/dashboard/index.ts).
+ * dist/gateway/hub/ this also looks in the source tree (like gateway/dashboard/index.ts). The base
+ * styles are the gateway dashboard's style.css, served by the hub too.
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

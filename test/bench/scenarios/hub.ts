@@ -15,42 +15,12 @@ import { join } from 'node:path';
 import { countStatements, liveStatements, bucketMs } from '../../../gateway/hub/counts.js';
 import { startProcess } from '../../helpers/proc.js';
 import { type BenchContext, type Scenario } from '../context.js';
-import { ProcSampler, ROOT, createDatabase, dropDatabase, metric, round } from '../lib.js';
+import { ProcSampler, ROOT, createDatabase, dropDatabase, metric, round, writeLines } from '../lib.js';
 
 const DAY = 86_400_000;
 const OFFSET = 8 * 3_600_000;
 const DB = 'city';
 const BUREAU = 'bench-bureau-token';
-
-/** Writes generated line protocol with `writers` concurrent requests of `batch` lines (precision s). */
-async function load(url: string, lines: () => Generator<string>, writers = 3, batch = 10_000): Promise<number> {
-  const it = lines();
-  let total = 0;
-  const next = (): string | undefined => {
-    const b: string[] = [];
-    for (let r = it.next(); !r.done; r = it.next()) {
-      b.push(r.value);
-      if (b.length === batch) break;
-    }
-    total += b.length;
-    return b.length ? b.join('\n') : undefined;
-  };
-  await Promise.all(
-    Array.from({ length: writers }, async () => {
-      for (let body = next(); body !== undefined; body = next()) {
-        for (let attempt = 0; ; attempt++) {
-          const r = await fetch(`${url}/write?db=${DB}&precision=s`, { method: 'POST', body });
-          const text = await r.text();
-          if (r.status === 204) break;
-          // InfluxDB sheds load with 500 (cache full, WAL sync): back off and send again
-          if (attempt > 20) throw new Error(`bench hub: write failed with HTTP ${r.status}: ${text.slice(0, 300)}`);
-          await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
-        }
-      }
-    }),
-  );
-  return total;
-}
 
 async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();
@@ -105,10 +75,10 @@ export const hubScenario: Scenario = {
       };
     ctx.log(`hub: loading ${enterprises} × ${devices} devices × ${days} days at ${stepS} s (${((enterprises * (devices + 1) * days * 1440) / 1e6).toFixed(1)} M lines)`);
     const l0 = Date.now();
-    let points = await load(url, gen(from, now));
+    let points = await writeLines(url, DB, gen(from, now), { writers: 3, batch: 10_000 });
     // the load takes minutes: top up to the present so the devices are live when the hub looks
     const loaded = Date.now();
-    points += await load(url, gen(now, loaded));
+    points += await writeLines(url, DB, gen(now, loaded), { writers: 3, batch: 10_000 });
     const loadS = (Date.now() - l0) / 1000;
     ctx.log(`hub: ${points} lines in ${loadS.toFixed(0)} s`);
 
