@@ -90,7 +90,7 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
-  const catalog = async (): Promise<HubProject[]> => (await cache.get('catalog', config.cache.ttl, async () => loadProjects(loaded.projectsDir))).value;
+  const catalog = async (): Promise<HubProject[]> => (await cache.get('catalog', config.cache.figures, async () => loadProjects(loaded.projectsDir))).value;
   const visible = async (p: HubPrincipal): Promise<HubProject[]> => (await catalog()).filter((x) => x.id !== undefined ? canSee(p, x.id) : p.role === 'official');
   const findProject = async (p: HubPrincipal, id: string): Promise<HubProject | undefined> => (canSee(p, id) ? (await catalog()).find((x) => x.id === id) : undefined);
   const rows = async (principal: HubPrincipal): Promise<OverviewRow[]> =>

@@ -223,6 +223,19 @@ describe('the hub over three enterprises', () => {
     await waitFor('gw-b online again on the page', async () => (await gwOnline(page, b.gateway)) === 'true', { timeoutMs: 60_000 });
     await waitFor('its alarm cleared', async () => (await page.locator('#alarm-list li[data-kind="gateway.silent"]').count()) === 0, { timeoutMs: 30_000 });
 
+    // filter, sort, export what is shown
+    const ids = () => page.locator('#projects tbody tr[data-project]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-project')));
+    await page.fill('#filter-text', '企业B');
+    await waitFor('the filter keeps one project', async () => JSON.stringify(await ids()) === JSON.stringify([b.project]));
+    const dl = page.waitForEvent('download');
+    await page.click('#export-xlsx');
+    const file = join(dir.path, 'export.xlsx');
+    await (await dl).saveAs(file);
+    expect(readFileSync(file).subarray(0, 2).toString()).toBe('PK');
+    await page.fill('#filter-text', '');
+    await page.click('th[data-sort="id"]'); // sorted by id already: a second click reverses
+    await waitFor('sorted by id, descending', async () => JSON.stringify(await ids()) === JSON.stringify(ents.map((e) => e.project).reverse()));
+
     // English switch: labels change, times stay 24-hour local text
     await page.click('#lang-toggle');
     expect(await page.textContent('th[data-sort="now"]')).toBe('Networking rate now');
