@@ -40,6 +40,8 @@ export interface HubInflux {
   run(statements: readonly string[]): Promise<RawSeries[][]>;
   /** one statement */
   query(statement: string): Promise<RawSeries[]>;
+  /** runs `f` (a query through another client, e.g. the verifier's) within the same concurrency limit, counted in stats */
+  limited<T>(statements: number, f: () => Promise<T>): Promise<T>;
   readonly stats: QueryStats;
 }
 
@@ -98,6 +100,21 @@ export function hubInflux(o: HubInfluxOptions): HubInflux {
     },
     async query(statement) {
       return (await request([statement]))[0]!;
+    },
+    async limited(statements, f) {
+      await acquire();
+      const t0 = performance.now();
+      stats.requests += statements;
+      stats.statements += statements;
+      try {
+        return await f();
+      } catch (e) {
+        stats.failures++;
+        throw e;
+      } finally {
+        stats.ms += performance.now() - t0;
+        release();
+      }
     },
   };
 }
