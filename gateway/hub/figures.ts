@@ -146,22 +146,15 @@ function deviceSpecsOf(p: HubProjectOk): DeviceSpec[] {
   return p.devices.map(({ gateway: _g, ...d }) => d);
 }
 
-/** Order exports matched once per project catalog load (they are files in the project folder). */
-const ordersCache = new WeakMap<HubProjectOk, OrderMatch | null>();
-function ordersOf(p: HubProjectOk): OrderMatch | undefined {
-  if (!ordersCache.has(p)) {
-    const l = p.loaded;
-    let m: OrderMatch | null = null;
-    if (l.erpOrdersPath && l.mesOrdersPath) {
-      try {
-        m = matchOrders(readFileSync(l.erpOrdersPath, 'utf8'), l.project.evidence.erpOrders!, readFileSync(l.mesOrdersPath, 'utf8'), l.project.evidence.mesOrders!);
-      } catch {
-        m = null; // unreadable exports: judged as absent here; the review report names the problem
-      }
-    }
-    ordersCache.set(p, m);
+/** The order exports of a project matched for a window (only orders released in it count). */
+function ordersOf(p: HubProjectOk, from: number, to: number): OrderMatch | undefined {
+  const l = p.loaded;
+  if (!l.erpOrdersPath || !l.mesOrdersPath) return undefined;
+  try {
+    return matchOrders(readFileSync(l.erpOrdersPath, 'utf8'), l.project.evidence.erpOrders!, readFileSync(l.mesOrdersPath, 'utf8'), l.project.evidence.mesOrders!, { from, to, offsetMs: p.policy.offsetMs });
+  } catch {
+    return undefined; // unreadable exports: judged as absent here; the review report names the problem
   }
-  return ordersCache.get(p) ?? undefined;
 }
 
 export function registeredSystemsOf(p: HubProjectOk): string[] {
@@ -181,7 +174,7 @@ function evaluateWindow(p: HubProjectOk, counts: Map<string, { counts: GatewayCo
     ...(live ? { live } : {}),
   });
   const gw = p.gateways[0]!;
-  const orders = ordersOf(p);
+  const orders = ordersOf(p, from, to);
   return evaluate({
     project: p.loaded.project,
     projectFile: p.loaded.path,
