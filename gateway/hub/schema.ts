@@ -59,6 +59,10 @@ export const hubSchema = z
           .default('127.0.0.1:8090')
           .describe('Address the hub listens on (loopback by default; put a TLS proxy in front to expose it).'),
         tokens: z.array(hubTokenSchema).min(1, 'expected at least one token: every access to the hub needs one').describe('Bearer tokens with their roles. Every access is audited.'),
+        trustProxy: z
+          .union([z.boolean(), z.array(z.string().min(1))])
+          .default(false)
+          .describe('Behind a proxy: the proxies\' addresses (or true for any) whose X-Forwarded-For names the client, so failed authentications are limited per client and not per proxy. Default false.'),
       })
       .describe('The hub\'s HTTP API and pages.'),
     audit: z

@@ -61,7 +61,7 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   const app = Fastify({
     loggerInstance: log.child({ module: 'hub' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    trustProxy: config.http.trustProxy,
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
