@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import type { Io } from '../cli.js';
-import { loadHubConfig, loadProjects, type LoadedHub } from './config.js';
+import { loadHubConfig, loadProjects, type HubProject, type LoadedHub } from './config.js';
 
 function listenOf(listen: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(listen)!;
@@ -14,7 +14,7 @@ function listenOf(listen: string): { host: string; port: number } {
 }
 
 /** What is wrong (errors) or suspicious (warnings) in a loaded hub config and its projects. */
-export function checkHub(loaded: LoadedHub): { errors: string[]; warnings: string[]; summary: string } {
+export function checkHub(loaded: LoadedHub): { errors: string[]; warnings: string[]; summary: string; projects: HubProject[] } {
   const projects = loadProjects(loaded.projectsDir);
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -33,7 +33,7 @@ export function checkHub(loaded: LoadedHub): { errors: string[]; warnings: strin
   const gateways = ok.reduce((n, p) => n + (p.ok ? p.gateways.length : 0), 0);
   const devices = ok.reduce((n, p) => n + (p.ok ? p.devices.length : 0), 0);
   const summary = `ok: ${loaded.path}: hub ${loaded.config.hub.id}, ${projects.length} project(s) in ${loaded.projectsDir} (${gateways} gateways, ${devices} devices), ${loaded.config.http.tokens.length} token(s); reading ${loaded.config.influx.url} db ${loaded.config.influx.database}`;
-  return { errors, warnings, summary };
+  return { errors, warnings, summary, projects };
 }
 
 export function cmdCheckHub(file: string, io: Io): number {
@@ -49,13 +49,13 @@ export async function runHub(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
   if (!values.config) throw new GatewayError(ErrorCodes.USAGE, 'usage: fgw hub --config hub.yaml');
   const loaded = loadHubConfig(values.config);
-  const { errors, warnings } = checkHub(loaded);
+  const { errors, warnings, projects } = checkHub(loaded);
   for (const w of warnings) io.err(`warning: ${w}`);
   // a broken project folder is shown on the page with its error; the others are served
   for (const e of errors) io.err(`warning: ${e}`);
   const log = pino({ level: loaded.config.hub.logLevel, base: { hub: loaded.config.hub.id }, redact: ['password', 'token', 'authorization'] });
   const { buildHubServer } = await import('./server.js');
-  const hub = await buildHubServer(loaded, { log });
+  const hub = await buildHubServer(loaded, { log, projects });
   const { host, port } = listenOf(loaded.config.http.listen);
   const url = await hub.app.listen({ host, port });
   io.err(`hub: ${url}/  (projects: ${loaded.projectsDir}; InfluxDB ${hub.influx.url} db ${hub.influx.database})`);

@@ -43,6 +43,8 @@ export interface HubServerOptions {
   authFailures?: AuthFailureLimit;
   /** an audit sink instead of InfluxDB (tests of the audit's failure path use a real InfluxDB instead) */
   audit?: AuditSink;
+  /** the project folders as already read (fgw hub reads them at start to report problems) */
+  projects?: HubProject[];
 }
 
 export interface Hub {
@@ -91,10 +93,24 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   app.addHook('onClose', async () => clearInterval(sweep));
 
   const catalog = async (): Promise<HubProject[]> => (await cache.get('catalog', config.cache.figures, async () => loadProjects(loaded.projectsDir))).value;
+  if (opts.projects) await cache.get('catalog', config.cache.figures, async () => opts.projects!);
   const visible = async (p: HubPrincipal): Promise<HubProject[]> => (await catalog()).filter((x) => x.id !== undefined ? canSee(p, x.id) : p.role === 'official');
   const findProject = async (p: HubPrincipal, id: string): Promise<HubProject | undefined> => (canSee(p, id) ? (await catalog()).find((x) => x.id === id) : undefined);
-  const rows = async (principal: HubPrincipal): Promise<OverviewRow[]> =>
-    Promise.all((await visible(principal)).map(async (p) => (p.ok ? overviewRow(p, await projectFigures(ctx, p).catch((e: Error) => e)) : overviewRow(p, undefined))));
+  // a few projects at a time: each holds its InfluxDB answers while the verifier evaluates it
+  const rows = async (principal: HubPrincipal): Promise<OverviewRow[]> => {
+    const list = await visible(principal);
+    const out: OverviewRow[] = new Array(list.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(list.length, config.influx.concurrency * 2) }, async () => {
+        for (let i = next++; i < list.length; i = next++) {
+          const p = list[i]!;
+          out[i] = p.ok ? overviewRow(p, await projectFigures(ctx, p).catch((e: Error) => e)) : overviewRow(p, undefined);
+        }
+      }),
+    );
+    return out;
+  };
   const alarmsOf = (r: readonly OverviewRow[]): Alarm[] => r.flatMap((x) => x.alarms);
 
   // ---- pages
