@@ -70,6 +70,7 @@ export class GatewayRuntime implements Runtime {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? createLogger(opts.config.gateway.logLevel);
     const { storage } = opts.config;
+    const opening = clock.now();
     const store = openStore({
       path: storage.path,
       maxSizeBytes: storage.maxSize,
@@ -77,10 +78,19 @@ export class GatewayRuntime implements Runtime {
       commitIntervalMs: storage.commitInterval,
       commitRows: storage.commitRows,
       limitsIntervalMs: storage.limitsInterval,
+      deadLetterShare: storage.deadLetterShare,
+      auditShare: storage.auditShare,
       forwarding: opts.config.influx !== undefined,
+      // a damaged file must not stop collection: moved aside, a fresh store, the alarm
+      onDamage: 'move-aside',
       clock,
       log: log.child({ module: 'store' }),
     });
+    // files moved aside at an earlier start (a file moved just now was logged as it was moved)
+    const waiting = store.stats().damaged.filter((d) => !d.salvaged && d.at < opening);
+    if (waiting.length > 0) {
+      log.warn({ alarm: 'STORE_DAMAGED', files: waiting.map((d) => d.file) }, 'damaged store files moved aside are waiting: `fgw store salvage <file> --config <gateway.yaml>` recovers what can be read from them');
+    }
     const rt = new GatewayRuntime({ ...opts, clock, log }, store);
     if (opts.config.influx) {
       rt.fwd = new Forwarder({

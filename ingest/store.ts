@@ -18,10 +18,14 @@
  *   memory and in `meta` (seq:readings), so it keeps growing even after every row was dropped and
  *   the forwarder's cursor can never point past new rows. (SQLite's AUTOINCREMENT does the same
  *   but updates sqlite_sequence on every insert: about a third of the insert cost, measured.)
+ *   Another connection that writes readings (`fgw store salvage` beside a running gateway) is
+ *   noticed by PRAGMA data_version at the start of each commit, and the high-water mark re-read.
  * - `latest(series, seq, ts)`: each series' newest reading, upserted once per series per commit
  *   (latest() reads it). Should the size limit drop a series' newest row while late rows with older
  *   timestamps but higher seqs remain, that series is left out of latest() until it reports again.
- * - `audit`, `dead_letters`, `meta(key, value)`: cursors, the row counter and the drop counters.
+ * - `audit`, `dead_letters`, `meta(key, value)`: cursors, the row counter, the drop counters.
+ * - `losses`: the loss ledger (ingest/losses.ts). Added beside schema 2 without a version change
+ *   (CREATE TABLE IF NOT EXISTS at open): an older fgw ignores it.
  *
  * Writes are group-committed: write() queues and one transaction commits everything queued on the
  * next turn of the event loop, or a little later under load (scheduleFlush), or at once past
@@ -29,24 +33,49 @@
  * With WAL + synchronous=NORMAL a committed row survives a process crash (SIGKILL); a power cut may
  * lose the last few hundred ms, which is SQLite's documented trade-off for this mode.
  *
+ * Room (ingest/disk.ts has the arithmetic). maxSize bounds everything the store puts on disk: the
+ * database, the WAL (its own budget, checkpointed at half of it and truncated back to it), the
+ * wal-index and a reserve. Before each commit the store computes the room left under maxSize and
+ * on the filesystem, both keeping the reserve; when the commit would not fit it first drops the
+ * oldest readings InfluxDB already has, then, only against maxSize, the oldest unforwarded ones
+ * (counted in the loss ledger); when that is not enough, or the disk is what is full, the commit is
+ * refused: its readings are counted per device in the ledger, the writers get GW_ERR_STORE_FULL,
+ * and the store is "full" (one log line when it starts and one when it ends, with counts). While
+ * full it takes readings again only once there is room for the commit plus the reserve, so it does
+ * not flap. The reserve is what cursors, counters, the ledger and the alarm are written into: the
+ * forwarder can always save its cursor, and every cursor move lets the next commit drop what was
+ * forwarded. Should the disk fill under the store anyway (another program), the first SQLITE_FULL
+ * deletes the reserve file, which gives those writes their room back.
+ * Dead letters and audit records each have their own share of the capacity (deadLetterShare,
+ * auditShare): past it their own oldest are dropped (audits: forwarded ones first, then
+ * unforwarded refusals, then the rest) and counted; they never push out readings.
+ *
  * Limits: retention deletes rows older than `retentionMs`, walking the table in seq order (each page
- * touched once) and then, per device through the index, the late rows with old timestamps; maxSize deletes the oldest rows (seq order) in
- * chunks until the pages in use, (page_count - freelist_count) * page_size, are under 95% of
- * maxSize. We do not vacuum: freed pages go to SQLite's freelist and are reused by new rows, so
- * the file stays at its high-water mark (about maxSize) instead of shrinking and growing again;
- * the WAL is capped separately by journal_size_limit. Every dropped reading is counted (`dropped`,
- * and `droppedUnforwarded` for those InfluxDB never got) and each drop event is logged once. The
- * timer's pass (and the first one, right after opening) runs one chunk per turn of the event loop;
- * enforceLimits() runs them all at once. limitsIntervalMs = 0 turns both off.
+ * touched once) and then, per device through the index, the late rows with old timestamps; a
+ * store over maxSize (maxSize lowered) drops its oldest readings in chunks until it fits. We do not
+ * vacuum: freed pages go to SQLite's freelist and are reused by new rows, so the file stays at its
+ * high-water mark instead of shrinking and growing again. Every dropped reading is counted
+ * (`dropped`, and `droppedUnforwarded` for those InfluxDB never got, which also go to the loss
+ * ledger); drops are logged once per limits pass with their counts. The timer's pass (and the first
+ * one, right after opening) runs one chunk per turn of the event loop; enforceLimits() runs them
+ * all at once. limitsIntervalMs = 0 turns the timer off.
+ *
+ * Damage (ingest/damage.ts): with onDamage 'move-aside' (the gateway) a file found damaged at open,
+ * by the background check or by a failing statement is renamed aside and a fresh store takes its
+ * place in the same object: sequence numbers and cursors continue, the commit in flight goes to the
+ * fresh file, and stats().damaged lists the file until `fgw store salvage` has read it.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeadLetter, FieldKind, Quality, Reading } from '../adapters/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
-import type { AuditRecord, Measurement, ReadingQuery, SlotCount, Store, StoreStats, StoredAudit, StoredDeadLetter, StoredReading } from './types.js';
+import { checkInBackground, damagedFiles, headerProblem, isCorruption, moveAside } from './damage.js';
+import { fileSize, fsStats, planDisk, releaseReserve, roomFor, shmBytesFor, writeReserve, type DiskPlan, type Room } from './disk.js';
+import { LOSSES_TABLE, LossLedger, addToBatch, batchCount, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
+import type { AuditRecord, DamagedFile, Measurement, ReadingQuery, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
 
 export interface OpenStoreOptions {
   /** directory; the database is `<path>/store.db` */
@@ -68,9 +97,23 @@ export interface OpenStoreOptions {
    * turns on by itself when a cursor is read or set (the Forwarder does so when it starts).
    */
   forwarding?: boolean;
+  /** share of the capacity dead letters may take (default 0.05) */
+  deadLetterShare?: number;
+  /** share of the capacity audit records may take (default 0.05) */
+  auditShare?: number;
+  /**
+   * a damaged file: 'move-aside' (the gateway) renames it beside, opens a fresh store and raises the
+   * alarm; 'refuse' (default: tools) throws GW_ERR_STORE naming the file and what to do
+   */
+  onDamage?: 'move-aside' | 'refuse';
+  /** run the full quick_check in a worker thread after opening (default: with onDamage 'move-aside') */
+  backgroundCheck?: boolean;
 }
 
 export const STORE_FILE = 'store.db';
+export const RESERVE_SUFFIX = '-reserve';
+export const DEFAULT_DEAD_LETTER_SHARE = 0.05;
+export const DEFAULT_AUDIT_SHARE = 0.05;
 
 /**
  * The store's schema version (PRAGMA user_version). Each upgrade of the layout appends a step to
@@ -123,6 +166,13 @@ const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
 const DELETE_CHUNK = 20_000;
 /** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
 const PACE_FROM_ROWS = 2000;
+/** at most this many readings are dropped to make room for one commit (the rest at the next) */
+const MAKE_ROOM_MAX_ROWS = 100_000;
+/** a junk row's bytes on disk besides its text (row header, rowid, index entry) */
+const JUNK_ROW_OVERHEAD = 64;
+/** how long the room computed for dead letters and audits is reused */
+const JUNK_ROOM_TTL_MS = 250;
+const MIN_RING_QUIET_MS = 10_000;
 
 interface SeriesInfo {
   measurement: Measurement;
@@ -134,6 +184,8 @@ interface SeriesInfo {
 }
 
 type Row = [seq: number, series: number, ts: number, value: number | null, text: string | null, quality: number, error: string | null];
+type Batch = { measurement: Measurement; readings: readonly Reading[]; retried: boolean };
+type Waiter = { resolve: () => void; reject: (e: unknown) => void };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS series(
@@ -155,6 +207,28 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta(key, value) VALUES ('cursor:readings', 0), ('cursor:audit', 0), ('dropped', 0), ('droppedUnforwarded', 0);
 `;
 
+/** bytes a junk row's text takes, the same in SQL (for rows already stored) as in byteSize() */
+const DEAD_LETTER_BYTES = `(${JUNK_ROW_OVERHEAD} + length(CAST(source AS BLOB)) + coalesce(length(CAST(device AS BLOB)), 0) + coalesce(length(CAST(topic AS BLOB)), 0) + length(CAST(reason AS BLOB)) + coalesce(length(CAST(detail AS BLOB)), 0) + coalesce(length(CAST(payload AS BLOB)), 0))`;
+const AUDIT_BYTES = `(${JUNK_ROW_OVERHEAD} + length(CAST(actor AS BLOB)) + length(CAST(system AS BLOB)) + length(CAST(action AS BLOB)) + length(CAST(route AS BLOB)) + coalesce(length(CAST(device AS BLOB)), 0) + coalesce(length(CAST(tag AS BLOB)), 0) + coalesce(length(CAST(value AS BLOB)), 0) + length(CAST(result AS BLOB)) + coalesce(length(CAST(detail AS BLOB)), 0))`;
+
+function byteSize(...texts: Array<string | null | undefined>): number {
+  let n = JUNK_ROW_OVERHEAD;
+  for (const t of texts) if (typeof t === 'string') n += Buffer.byteLength(t);
+  return n;
+}
+
+/**
+ * Counters kept in meta, with the value a store gets when it first opens with this fgw. Junk rows
+ * are counted by their drops only (received = kept + dropped), so inserting one writes no counter:
+ * a flood of them costs what it did before.
+ */
+const META_COUNTERS: ReadonlyArray<[key: string, init: string]> = [
+  ['count:readings', '(SELECT count(*) FROM readings)'],
+  ['deadLetters:dropped', '0'],
+  ['audit:dropped', '0'],
+  ['audit:droppedUnforwarded', '0'],
+];
+
 export function openStore(opts: OpenStoreOptions): Store {
   return new SqliteStore(opts);
 }
@@ -168,27 +242,37 @@ function restore(kind: FieldKind, value: number | null, text: string | null): St
   return value;
 }
 
+const isDiskFull = (e: unknown) => (e as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+
 class SqliteStore implements Store {
-  private readonly db: Database.Database;
+  private db!: Database.Database;
+  private readonly dir: string;
   private readonly file: string;
+  private readonly reservePath: string;
   private readonly clock: Clock;
   private readonly log?: Logger;
   private readonly maxSizeBytes: number;
   private readonly retentionMs: number;
   private readonly commitIntervalMs: number;
-  private readonly commitRows: number;
+  private commitRows: number;
   private readonly limitsIntervalMs: number;
+  private readonly busyTimeoutMs: number;
+  private readonly shares: { deadLetters: number; audit: number };
+  private readonly onDamage: 'move-aside' | 'refuse';
+  private readonly backgroundCheck: boolean;
 
   private readonly seriesById = new Map<number, SeriesInfo>();
   private readonly devByKey = new Map<string, number>();
+  /** devices-table id → device name, for the 'data' measurement (the loss ledger's names) */
+  private readonly dataDevById = new Map<number, string>();
   /** seriesId's cache: per (measurement, device), tag → the series of the kind last seen */
   private readonly tagsByDev = new Map<string, Map<string, { kind: FieldKind; id: number }>>();
   private runTags: Map<string, { kind: FieldKind; id: number }> | undefined;
   private runDevice = '';
   private runMeasurement = '';
-  private pending: Array<{ measurement: Measurement; readings: readonly Reading[] }> = [];
+  private pending: Batch[] = [];
   private pendingRows = 0;
-  private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private waiters: Waiter[] = [];
   private flushScheduled = false;
   private flushTimer?: NodeJS.Timeout;
   /** duration of the last commit, ms: the next group commit waits about as long (see scheduleFlush) */
@@ -200,10 +284,33 @@ class SqliteStore implements Store {
   private forwarding: boolean;
   private readonly listeners = new Set<(rows: number) => void>();
 
-  private readonly st: ReturnType<SqliteStore['prepare']>;
+  private st!: ReturnType<SqliteStore['prepare']>;
+  private ledger!: LossLedger;
+  private plan!: DiskPlan;
+  private pageSize = 4096;
   /** the seq the next reading gets (high-water mark + 1; never reused) */
   private nextSeq = 1;
-  private readonly insertTx: (batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => number;
+  /** the newest audit seq, carried into a fresh file when a damaged one is replaced */
+  private lastAuditSeq = 0;
+  /** PRAGMA data_version after our last commit: another connection's writes change it */
+  private dataVersion = 0;
+  private insertTx!: ReturnType<SqliteStore['makeInsertTx']>;
+  /** cursors as last read or set (the store frees forwarded readings by them even when saving one failed) */
+  private readonly cursors = { readings: 0, audit: 0 };
+  /** bytes a reading takes on disk (estimated from commits; sizes the room a commit needs) */
+  private bytesPerRow = 80;
+
+  private full?: StoreFull;
+  /** the size limit is dropping unforwarded readings to make room (a 'maxSize' full episode) */
+  private ring?: { since: number; dropped: number; lastDropAt: number };
+  private failing?: { since: number; error: string; refused: number };
+  private junkRoom?: { at: number; bytes: number };
+  /** bytes the junk tables hold (their rows' text), summed at open, kept as rows come and go */
+  private readonly junkBytes = { deadLetters: 0, audit: 0 };
+  /** drops since the last limits pass, logged there in one line */
+  private dropSummary = { forwarded: 0, unforwarded: 0, deadLetters: 0, audits: 0 };
+  private checker?: { stop(): void };
+  private cursorSaveFailed = false;
 
   constructor(opts: OpenStoreOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -213,36 +320,261 @@ class SqliteStore implements Store {
     this.commitIntervalMs = opts.commitIntervalMs ?? 0;
     this.commitRows = opts.commitRows ?? 20_000;
     this.limitsIntervalMs = opts.limitsIntervalMs ?? 60_000;
+    this.busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000));
     this.forwarding = opts.forwarding ?? false;
+    this.shares = { deadLetters: opts.deadLetterShare ?? DEFAULT_DEAD_LETTER_SHARE, audit: opts.auditShare ?? DEFAULT_AUDIT_SHARE };
+    this.onDamage = opts.onDamage ?? 'refuse';
+    this.backgroundCheck = opts.backgroundCheck ?? this.onDamage === 'move-aside';
+    this.dir = opts.path;
+    this.file = join(opts.path, STORE_FILE);
+    this.reservePath = this.file + RESERVE_SUFFIX;
     try {
       mkdirSync(opts.path, { recursive: true });
-      this.file = join(opts.path, STORE_FILE);
-      this.db = new Database(this.file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
-      this.db.pragma('journal_size_limit = 67108864');this.db.pragma('wal_autocheckpoint = 10000');
-      this.db.pragma('cache_size = -32768');
-      migrate(this.db, opts.path, opts.log);
-      // the row counter lives in meta, updated in the same transactions as the rows; counted once
-      if (this.db.prepare(`SELECT 1 FROM meta WHERE key = 'count:readings'`).get() === undefined) {
-        this.db.prepare(`INSERT INTO meta(key, value) VALUES ('count:readings', (SELECT count(*) FROM readings))`).run();
-      }
     } catch (e) {
-      if (e instanceof GatewayError) throw e;
       throw new GatewayError(ErrorCodes.STORE, `cannot open the store in ${opts.path}: ${errorText(e)}`, { cause: e });
     }
+    this.openFile();
+    // the first pass runs in steps right after opening (a store reopened after weeks may have a lot
+    // to drop); then every limitsIntervalMs
+    if (this.limitsIntervalMs > 0) setImmediate(() => void this.runLimitsInSteps());
+    this.armLimitsTimer();
+    this.startBackgroundCheck();
+  }
+
+  // ---------------------------------------------------------------- opening, damage
+
+  /** Opens `file`; a damaged one is moved aside (onDamage 'move-aside') and a fresh one opened. */
+  private openFile(attempt = 0): void {
+    const problem = headerProblem(this.file);
+    if (problem !== undefined) {
+      this.damaged(problem);
+      return this.openFile(attempt + 1);
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      db.pragma('cache_size = -32768');
+      this.boundedCheck(db);
+      migrate(db, this.dir, this.log);
+      db.exec(LOSSES_TABLE);
+      // counters live in meta, updated in the same transactions as the rows; initialised once
+      for (const [key, init] of META_COUNTERS) db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES (?, ${init})`).run(key);
+      this.db = db;
+      this.setUp();
+    } catch (e) {
+      try {
+        db?.close();
+      } catch {
+        /* closing a file that failed to open */
+      }
+      // a fresh file that fails the same way is not the file's fault: say so instead of looping
+      if (isCorruption(e) && attempt < 2) {
+        this.damaged(errorText(e));
+        return this.openFile(attempt + 1);
+      }
+      if (e instanceof GatewayError) throw e;
+      throw new GatewayError(ErrorCodes.STORE, `cannot open the store in ${this.dir}: ${errorText(e)}`, { cause: e });
+    }
+  }
+
+  /**
+   * The start-up check, bounded whatever the store's size (a full quick_check of 2 GB takes 8-40 s;
+   * it runs afterwards in a worker): SQLite's schema, quick_check of every table but readings (small
+   * ones), the first and last readings by seq.
+   */
+  private boundedCheck(db: Database.Database): void {
+    const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('readings', 'sqlite_sequence')`).pluck().all() as string[];
+    for (const t of tables) {
+      const r = db.pragma(`quick_check("${t.replace(/"/g, '""')}")`, { simple: true });
+      if (r !== 'ok') throw Object.assign(new Error(`quick_check(${t}): ${String(r)}`), { code: 'SQLITE_CORRUPT' });
+    }
+    if (tables.includes('meta')) {
+      db.prepare('SELECT count(*) FROM (SELECT seq FROM readings ORDER BY seq LIMIT 1000)').get();
+      db.prepare('SELECT count(*) FROM (SELECT * FROM readings ORDER BY seq DESC LIMIT 1000)').get();
+    }
+  }
+
+  /** Everything that depends on the open connection: the disk plan, statements, caches, seq. */
+  private setUp(): void {
+    const db = this.db;
+    this.pageSize = Number(db.pragma('page_size', { simple: true }));
+    this.plan = planDisk(this.maxSizeBytes, fsStats(this.dir).totalBytes);
+    // the WAL's budget: checkpoint at half of it, truncate back to it after a checkpoint, and keep a
+    // single commit well inside it
+    db.pragma(`journal_size_limit = ${this.plan.walBytes}`);
+    db.pragma(`wal_autocheckpoint = ${Math.max(8, Math.floor(this.plan.walBytes / 2 / this.pageSize))}`);
+    this.commitRows = Math.min(this.commitRows, Math.max(1000, Math.floor(this.plan.walBytes / 256)));
+    // a hard stop at maxSize for the database itself (the WAL and the rest are within it)
+    db.pragma(`max_page_count = ${Math.max(16, Math.floor((this.maxSizeBytes - this.plan.walBytes - shmBytesFor(this.plan.walBytes, this.pageSize)) / this.pageSize))}`);
+    this.restoreReserve();
     this.st = this.prepare();
-    this.nextSeq = 1 + Math.max(
-      Number(this.db.prepare('SELECT coalesce(max(seq), 0) FROM readings').pluck().get()),
-      Number(this.st.getMeta.get('seq:readings') ?? 0),
-      Number(this.st.getMeta.get('cursor:readings') ?? 0),
-      // stores created before seq was assigned here used AUTOINCREMENT
-      Number(this.db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'readings'").pluck().get() ?? 0),
-    );
+    this.ledger = new LossLedger(db);
+    this.insertTx = this.makeInsertTx();
     this.loadCaches();
+    this.loadSeq();
+    this.cursors.readings = Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0));
+    this.cursors.audit = Math.max(this.cursors.audit, Number(this.st.getMeta.get('cursor:audit') ?? 0));
+    this.lastAuditSeq = Math.max(this.lastAuditSeq, Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0));
+    this.dataVersion = Number(this.st.dataVersion.get());
+    this.sumJunkBytes();
+    // episodes left open by a crash: their cause ended with the process
+    this.closeEpisodes(undefined);
+  }
+
+  private sumJunkBytes(): void {
+    this.junkBytes.deadLetters = Number(this.db.prepare(`SELECT coalesce(sum(${DEAD_LETTER_BYTES}), 0) FROM dead_letters`).pluck().get());
+    this.junkBytes.audit = Number(this.db.prepare(`SELECT coalesce(sum(${AUDIT_BYTES}), 0) FROM audit`).pluck().get());
+  }
+
+  /** the high-water mark of readings' seq (also after another connection wrote some) */
+  private loadSeq(): void {
+    this.nextSeq = Math.max(
+      this.nextSeq,
+      1 +
+        Math.max(
+          Number(this.db.prepare('SELECT coalesce(max(seq), 0) FROM readings').pluck().get()),
+          Number(this.st.getMeta.get('seq:readings') ?? 0),
+          Number(this.st.getMeta.get('cursor:readings') ?? 0),
+          // stores created before seq was assigned here used AUTOINCREMENT
+          Number(this.db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'readings'").pluck().get() ?? 0),
+        ),
+    );
+  }
+
+  /**
+   * The file is damaged: with onDamage 'move-aside' it is renamed beside (never deleted) and the
+   * alarm raised; else GW_ERR_STORE says what to do. The caller opens the fresh file.
+   */
+  private damaged(error: string): void {
+    if (this.onDamage !== 'move-aside') {
+      throw new GatewayError(
+        ErrorCodes.STORE,
+        `the store ${this.file} is damaged (${error}): \`fgw run\` moves it aside and starts a fresh one, and \`fgw store salvage <moved file> --config <gateway.yaml>\` recovers what can be read from it`,
+      );
+    }
+    const at = this.clock.now();
+    const moved = moveAside(this.file, at);
+    releaseReserve(this.reservePath);
+    this.pendingDamage.push({ file: moved, at, error });
+    this.log?.error({ alarm: 'STORE_DAMAGED', file: moved, err: error }, 'the store file is damaged: moved aside, collection goes on into a fresh store (`fgw store salvage` recovers what it can from the moved file)');
+  }
+
+  /** damage found before the fresh file's meta could record it */
+  private pendingDamage: DamagedFile[] = [];
+
+  private recordDamage(): void {
+    for (const d of this.pendingDamage.splice(0)) {
+      this.system(() => this.st.setMeta.run(`damaged:${basename(d.file)}`, JSON.stringify({ at: d.at, error: d.error })));
+    }
+  }
+
+  /**
+   * Replaces the open file by a fresh one (the background check or a statement found damage): the
+   * queued commits, seq and cursors carry over, so the forwarder and the writers never notice.
+   */
+  private replaceDamaged(error: string): void {
+    if (this.closed) return;
+    this.checker?.stop();
+    this.checker = undefined;
+    try {
+      this.db.close();
+    } catch {
+      /* a damaged file may not close cleanly */
+    }
+    this.damaged(error);
+    this.openFile();
+    // the fresh file continues where the damaged one was: readings' seq, the cursors and audit's seq
+    this.db.transaction(() => {
+      this.st.setMeta.run('seq:readings', this.nextSeq - 1);
+      this.st.setMeta.run('cursor:readings', this.cursors.readings);
+      this.st.setMeta.run('cursor:audit', this.cursors.audit);
+      if (this.lastAuditSeq > 0) {
+        this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'audit'").run();
+        this.db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('audit', ?)").run(this.lastAuditSeq);
+      }
+    })();
+    this.recordDamage();
+    this.startBackgroundCheck();
+  }
+
+  private startBackgroundCheck(): void {
+    this.recordDamage();
+    if (!this.backgroundCheck || this.closed) return;
+    const db = this.db;
+    this.checker = checkInBackground(this.file, (r) => {
+      this.checker = undefined;
+      if (this.closed || this.db !== db) return;
+      if (r.ok) {
+        this.log?.debug({ ms: r.ms }, 'store integrity check: ok');
+        return;
+      }
+      // a check that could not run (busy, the file moved meanwhile) says nothing about the file
+      if (r.code !== undefined && !isCorruption({ code: r.code })) {
+        this.log?.warn({ err: r.problems[0] }, 'store integrity check could not run');
+        return;
+      }
+      this.replaceDamaged(`quick_check: ${r.problems.slice(0, 3).join('; ')}`);
+    });
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      upsertLatest: db.prepare('INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts'),
+      findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
+      insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
+      findDev: db.prepare('SELECT id FROM devices WHERE measurement = ? AND device = ?').pluck(),
+      insertDev: db.prepare('INSERT INTO devices(measurement, device) VALUES (?, ?)'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      addMeta: db.prepare('UPDATE meta SET value = value + ? WHERE key = ?'),
+      forwardReadings: db.prepare('SELECT seq, series, ts, value, text, quality, error FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      forwardAudit: db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
+      insertAudit: db.prepare(
+        'INSERT INTO audit(ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
+      ),
+      insertDeadLetter: db.prepare('INSERT INTO dead_letters(ts, source, device, topic, reason, detail, payload) VALUES (@ts, @source, @device, @topic, @reason, @detail, @payload)'),
+      minSeq: db.prepare('SELECT min(seq) FROM readings').pluck(),
+      countAfter: db.prepare('SELECT count(*) FROM readings WHERE seq > ?').pluck(),
+      pageCount: db.prepare('PRAGMA page_count').pluck(),
+      freelist: db.prepare('PRAGMA freelist_count').pluck(),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      // the oldest readings, for dropping: per device how many InfluxDB never got, and their span
+      oldestUnforwarded: db.prepare('SELECT dev, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM (SELECT seq, dev, ts FROM readings ORDER BY seq LIMIT ?) WHERE seq > ? GROUP BY dev').raw(),
+      deleteOldest: db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)'),
+      deleteOldestUpTo: db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE seq <= ? ORDER BY seq LIMIT ?)'),
+      oldestDeadLetters: db.prepare(`SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes, max(id) AS last FROM (SELECT id, ${DEAD_LETTER_BYTES} AS b FROM dead_letters ORDER BY id LIMIT ?)`),
+      deleteDeadLettersUpTo: db.prepare('DELETE FROM dead_letters WHERE id <= ?'),
+      // audit records past their share go in this order: forwarded, unforwarded refusals, any
+      auditTiers: (
+        [
+          ['seq <= ?', false],
+          ["seq > ? AND result = 'denied'", true],
+          ['seq > ?', true],
+        ] as const
+      ).map(([where, unforwarded]) => ({
+        unforwarded,
+        size: db.prepare(`SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes FROM (SELECT ${AUDIT_BYTES} AS b FROM audit WHERE ${where} ORDER BY seq LIMIT ?)`),
+        del: db.prepare(`DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE ${where} ORDER BY seq LIMIT ?)`),
+      })),
+    };
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  private makeInsertTx() {
     const st = this.st;
-    this.insertTx = this.db.transaction((batches: Array<{ measurement: Measurement; readings: readonly Reading[] }>, rejected: Reading[]) => {
+    return this.db.transaction((batches: readonly Batch[], rejected: Reading[]) => {
+      // another connection (fgw store salvage) may have written readings since our last commit
+      const dv = Number(st.dataVersion.get());
+      if (dv !== this.dataVersion) {
+        this.loadSeq();
+        this.loadCaches();
+      }
       let n = 0;
       const newest = new Map<number, [seq: number, ts: number]>();
       for (const b of batches) {
@@ -280,39 +612,7 @@ class SqliteStore implements Store {
       st.setMeta.run('seq:readings', this.nextSeq - 1);
       return n;
     });
-    // the first pass runs in steps right after opening (a store reopened after weeks may have a lot
-    // to drop); then every limitsIntervalMs
-    if (this.limitsIntervalMs > 0) setImmediate(() => void this.runLimitsInSteps());
-    this.armLimitsTimer();
   }
-
-  private prepare() {
-    const db = this.db;
-    return {
-      insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      upsertLatest: db.prepare('INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts'),
-      findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
-      insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
-      findDev: db.prepare('SELECT id FROM devices WHERE measurement = ? AND device = ?').pluck(),
-      insertDev: db.prepare('INSERT INTO devices(measurement, device) VALUES (?, ?)'),
-      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      addMeta: db.prepare('UPDATE meta SET value = value + ? WHERE key = ?'),
-      forwardReadings: db.prepare('SELECT seq, series, ts, value, text, quality, error FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
-      forwardAudit: db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
-      insertAudit: db.prepare(
-        'INSERT INTO audit(ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
-      ),
-      insertDeadLetter: db.prepare('INSERT INTO dead_letters(ts, source, device, topic, reason, detail, payload) VALUES (@ts, @source, @device, @topic, @reason, @detail, @payload)'),
-      minSeq: db.prepare('SELECT min(seq) FROM readings').pluck(),
-      countAfter: db.prepare('SELECT count(*) FROM readings WHERE seq > ?').pluck(),
-      pageCount: db.prepare('PRAGMA page_count').pluck(),
-      freelist: db.prepare('PRAGMA freelist_count').pluck(),
-      pageSize: db.prepare('PRAGMA page_size').pluck(),
-    };
-  }
-
-  // ---------------------------------------------------------------- writing
 
   /**
    * The series id of a reading, created when new. Cached per (measurement, device) as tag → the
@@ -347,26 +647,29 @@ class SqliteStore implements Store {
     if (hit !== undefined) return hit;
     let id = this.st.findDev.get(measurement, device) as number | undefined;
     if (id === undefined && create) id = Number(this.st.insertDev.run(measurement, device).lastInsertRowid);
-    if (id !== undefined) this.devByKey.set(key, id);
+    if (id !== undefined) {
+      this.devByKey.set(key, id);
+      if (measurement === 'data') this.dataDevById.set(id, device);
+    }
     return id;
   }
 
-  write(readings: readonly Reading[]): Promise<void> {
-    return this.enqueue('data', readings);
+  write(readings: readonly Reading[], opts?: WriteOptions): Promise<void> {
+    return this.enqueue('data', readings, opts?.retried === true);
   }
 
   writeStatus(readings: readonly Reading[]): Promise<void> {
-    return this.enqueue('status', readings);
+    return this.enqueue('status', readings, false);
   }
 
-  private enqueue(measurement: Measurement, readings: readonly Reading[]): Promise<void> {
+  private enqueue(measurement: Measurement, readings: readonly Reading[], retried: boolean): Promise<void> {
     if (this.closed) return Promise.reject(new GatewayError(ErrorCodes.STORE, 'the store is closed'));
     if (readings.length === 0) return Promise.resolve();
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     // pollers need not await write(): a failed commit is logged here, and must not become an
     // unhandled rejection that takes the whole gateway down; those who await still see it
     p.catch(() => undefined);
-    this.pending.push({ measurement, readings });
+    this.pending.push({ measurement, readings, retried });
     this.pendingRows += readings.length;
     if (this.pendingRows >= this.commitRows) this.flush();
     else this.scheduleFlush();
@@ -402,20 +705,43 @@ class SqliteStore implements Store {
     this.pending = [];
     this.waiters = [];
     this.pendingRows = 0;
+    let rows = 0;
+    for (const b of batches) rows += b.readings.length;
     let n: number;
     const rejected: Reading[] = [];
     const t0 = performance.now();
+    let usedBefore = 0;
     try {
-      n = this.insertTx(batches, rejected);
+      const room = this.admit(rows);
+      if (room !== undefined) return this.refuse(batches, waiters, room.limit, undefined);
+      usedBefore = this.usedBytes();
+      n = this.insertTx.immediate(batches, rejected);
       this.lastCommitMs = performance.now() - t0;
       this.lastCommitRows = n;
     } catch (e) {
       this.reloadSeriesCache();
-      const err = new GatewayError(ErrorCodes.STORE, `cannot commit readings: ${errorText(e)}`, { cause: e });
-      this.log?.error({ err: errorText(e), rows: batches.reduce((a, b) => a + b.readings.length, 0) }, 'store commit failed');
-      for (const w of waiters) w.reject(err);
-      return;
+      if (isDiskFull(e)) {
+        // the disk filled under us (another program, or a commit larger than estimated)
+        this.releaseReserveFile();
+        return this.refuse(batches, waiters, 'disk', e);
+      }
+      if (isCorruption(e) && this.onDamage === 'move-aside' && !this.closed) {
+        // the commit goes into the fresh file: nothing is lost
+        this.pending.unshift(...batches);
+        this.waiters.unshift(...waiters);
+        for (const b of batches) this.pendingRows += b.readings.length;
+        this.replaceDamaged(errorText(e));
+        this.scheduleFlush();
+        return;
+      }
+      return this.commitFailed(batches, waiters, e);
     }
+    this.dataVersion = Number(this.st.dataVersion.get());
+    if (n >= 500) {
+      const grown = this.usedBytes() - usedBefore;
+      if (grown > 0) this.bytesPerRow = Math.max(20, Math.min(1000, 0.8 * this.bytesPerRow + (0.2 * grown) / n));
+    }
+    if (this.failing) this.failingEnded();
     for (const w of waiters) w.resolve();
     if (rejected.length > 0) {
       for (const r of rejected.slice(0, 100)) {
@@ -438,6 +764,284 @@ class SqliteStore implements Store {
     }
   }
 
+  // ---------------------------------------------------------------- room
+
+  private usedBytes(): number {
+    return (Number(this.st.pageCount.get()) - Number(this.st.freelist.get())) * this.pageSize;
+  }
+
+  private room(): Room {
+    // a WAL past its budget (one large commit, a long reader) is checkpointed and truncated first:
+    // the autocheckpoint has usually copied it already, so this costs little
+    if (fileSize(`${this.file}-wal`) > this.plan.walBytes) {
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        /* busy: counted at its size below */
+      }
+    }
+    return roomFor({
+      plan: this.plan,
+      maxSize: this.maxSizeBytes,
+      pageSize: this.pageSize,
+      pages: Number(this.st.pageCount.get()),
+      freePages: Number(this.st.freelist.get()),
+      walFileBytes: fileSize(`${this.file}-wal`),
+      shmFileBytes: fileSize(`${this.file}-shm`),
+      reserveFileBytes: fileSize(this.reservePath),
+      fsAvailBytes: fsStats(this.dir).availBytes,
+    });
+  }
+
+  /** bytes a commit of `rows` readings is allowed for: the estimate with a margin, plus a few new pages */
+  private need(rows: number): number {
+    return Math.ceil(rows * this.bytesPerRow * 1.5) + 8 * this.pageSize;
+  }
+
+  /**
+   * Whether a commit of `rows` readings fits, making room by dropping forwarded readings and, against
+   * maxSize only, the oldest unforwarded ones. Undefined when it fits; else the room that was short.
+   */
+  private admit(rows: number): Room | undefined {
+    const need = this.need(rows);
+    // while full, take readings again only with room for the reserve too (no flapping)
+    const want = need + (this.full ? this.plan.reserveBytes : 0);
+    let room = this.room();
+    if (room.bytes < want) room = this.makeRoom(want, room, false);
+    if (room.bytes < want && room.limit === 'maxSize') room = this.makeRoom(want, room, true);
+    if (this.ring && this.clock.now() - this.ring.lastDropAt >= Math.max(this.limitsIntervalMs, MIN_RING_QUIET_MS)) this.ringEnded();
+    if (room.bytes >= want) {
+      if (this.full) this.fullEnded();
+      return undefined;
+    }
+    return room;
+  }
+
+  /**
+   * Drops the oldest readings (those InfluxDB has; with `unforwarded`, any) in chunks small enough
+   * for the WAL's budget, until `want` bytes are free or MAKE_ROOM_MAX_ROWS are gone.
+   */
+  private makeRoom(want: number, room: Room, unforwarded: boolean): Room {
+    const forwardedTo = this.forwardedUpTo();
+    const chunk = Math.max(500, Math.min(DELETE_CHUNK, Math.floor(this.plan.walBytes / 400)));
+    let dropped = 0;
+    while (room.bytes < want && dropped < MAKE_ROOM_MAX_ROWS) {
+      const n = Math.max(256, Math.min(chunk, Math.ceil(((want - room.bytes) / this.bytesPerRow) * 1.2)));
+      const d = unforwarded ? this.dropOldest(n, forwardedTo) : this.dropForwarded(n, forwardedTo);
+      if (d === 0) break;
+      dropped += d;
+      room = this.room();
+    }
+    return room;
+  }
+
+  /** seq up to which InfluxDB has the readings (all of them when nothing forwards this store) */
+  private forwardedUpTo(): number {
+    const stored = Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0));
+    return this.forwarding || stored > 0 ? stored : Number.MAX_SAFE_INTEGER;
+  }
+
+  /** drops up to `n` of the oldest readings with seq ≤ `upTo`; returns how many */
+  private dropForwarded(n: number, upTo: number): number {
+    return this.system(() =>
+      this.db.transaction(() => {
+        const d = this.st.deleteOldestUpTo.run(upTo, n).changes;
+        this.countDropped(d, 0);
+        this.dropSummary.forwarded += d;
+        return d;
+      })(),
+    );
+  }
+
+  /** drops the `n` oldest readings whatever their seq, counting those after `forwardedTo` as losses */
+  private dropOldest(n: number, forwardedTo: number): number {
+    const losses: LossBatch = new Map();
+    const d = this.system(() =>
+      this.db.transaction(() => {
+        losses.clear();
+        let unfwd = 0;
+        for (const [dev, cnt, lo, hi] of this.st.oldestUnforwarded.all(n, forwardedTo) as Array<[number, number, number, number]>) {
+          unfwd += cnt;
+          const device = this.dataDevById.get(dev);
+          if (device !== undefined) addToBatch(losses, device, lo, hi, cnt);
+        }
+        const d = this.st.deleteOldest.run(n).changes;
+        this.countDropped(d, unfwd);
+        if (losses.size > 0) this.ledger.add('maxSize', losses);
+        this.dropSummary.unforwarded += unfwd;
+        this.dropSummary.forwarded += d - unfwd;
+        return d;
+      })(),
+    );
+    const unfwd = batchCount(losses);
+    if (unfwd > 0) {
+      const now = this.clock.now();
+      if (!this.ring) {
+        this.ring = { since: now, dropped: 0, lastDropAt: now };
+        this.log?.warn({ alarm: 'STORE_FULL', reason: 'maxSize', maxSize: this.maxSizeBytes }, 'store full (storage.maxSize): dropping the oldest readings InfluxDB has not got yet to make room (counted per device)');
+      }
+      this.ring.dropped += unfwd;
+      this.ring.lastDropAt = now;
+    }
+    return d;
+  }
+
+  private countDropped(dropped: number, unforwarded: number): void {
+    this.st.addMeta.run(-dropped, 'count:readings');
+    this.st.addMeta.run(dropped, 'dropped');
+    this.st.addMeta.run(unforwarded, 'droppedUnforwarded');
+  }
+
+  /** The commit does not fit: its readings are counted per device and the writers told. */
+  private refuse(batches: readonly Batch[], waiters: readonly Waiter[], limit: 'disk' | 'maxSize', cause: unknown): void {
+    const losses: LossBatch = new Map();
+    let rows = 0;
+    for (const b of batches) {
+      rows += b.readings.length;
+      if (b.measurement !== 'data' || b.retried) continue;
+      for (const r of b.readings) if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
+    }
+    const now = this.clock.now();
+    if (!this.full) {
+      this.full = { reason: limit, since: now, refused: 0, dropped: 0 };
+      const room = this.safeRoom();
+      this.log?.error(
+        { alarm: 'STORE_FULL', reason: limit, maxSize: this.maxSizeBytes, fsAvail: room?.fsAvailBytes, onDisk: room?.onDiskBytes, ...(cause ? { err: errorText(cause) } : {}) },
+        limit === 'disk'
+          ? 'store full: no space left on the disk; readings are not stored (counted per device) until space returns'
+          : 'store full: storage.maxSize reached and nothing left to drop; readings are not stored (counted per device)',
+      );
+    }
+    this.full.reason = limit;
+    this.full.refused += rows;
+    if (losses.size > 0) {
+      try {
+        this.system(() => this.db.transaction(() => this.ledger.add('store-full', losses))());
+      } catch (e) {
+        this.log?.error({ err: errorText(e) }, 'cannot record lost readings in the store');
+      }
+    }
+    const err = new GatewayError(ErrorCodes.STORE_FULL, limit === 'disk' ? 'the store is full: no space left on the disk' : 'the store is full: storage.maxSize reached', cause ? { cause } : {});
+    for (const w of waiters) w.reject(err);
+  }
+
+  private safeRoom(): Room | undefined {
+    try {
+      return this.room();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private fullEnded(): void {
+    const f = this.full!;
+    this.full = undefined;
+    const closed = this.closeEpisodes('store-full');
+    this.log?.info({ reason: f.reason, ms: this.clock.now() - f.since, refused: f.refused, lost: closed.reduce((a, e) => a + e.count, 0), devices: closed.map((e) => e.device) }, 'store has room again: readings are stored');
+    this.restoreReserve();
+  }
+
+  private ringEnded(): void {
+    const r = this.ring!;
+    this.ring = undefined;
+    const closed = this.closeEpisodes('maxSize');
+    this.log?.info({ ms: this.clock.now() - r.since, dropped: r.dropped, devices: closed.map((e) => e.device) }, 'store no longer drops readings InfluxDB has not got');
+  }
+
+  /** A commit failed for another reason than room: one log line per episode, readings counted. */
+  private commitFailed(batches: readonly Batch[], waiters: readonly Waiter[], e: unknown): void {
+    const losses: LossBatch = new Map();
+    let rows = 0;
+    for (const b of batches) {
+      rows += b.readings.length;
+      if (b.measurement !== 'data' || b.retried) continue;
+      for (const r of b.readings) if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
+    }
+    if (!this.failing) {
+      this.failing = { since: this.clock.now(), error: errorText(e), refused: 0 };
+      this.log?.error({ alarm: 'STORE_ERROR', err: errorText(e), rows }, 'store commit failed; readings are not stored (counted per device) until commits succeed again');
+    }
+    this.failing.refused += rows;
+    if (losses.size > 0) {
+      try {
+        this.db.transaction(() => this.ledger.add('store-error', losses))();
+      } catch {
+        /* the database refuses even this; the log line above said so */
+      }
+    }
+    const err = new GatewayError(ErrorCodes.STORE, `cannot commit readings: ${errorText(e)}`, { cause: e });
+    for (const w of waiters) w.reject(err);
+  }
+
+  private failingEnded(): void {
+    const f = this.failing!;
+    this.failing = undefined;
+    this.closeEpisodes('store-error');
+    this.log?.info({ ms: this.clock.now() - f.since, refused: f.refused, err: f.error }, 'store commits succeed again');
+  }
+
+  /**
+   * Closes the open loss episodes (of one reason, or all) and writes one `gateway_status` point per
+   * episode (device tag; fields lost, lostFrom, lostTo, lostReason), stamped with the time it closed
+   * (never older than what it describes, so retention cannot drop it before it is forwarded), which
+   * the forwarder sends to InfluxDB like any status point. Written into the reserve.
+   */
+  private closeEpisodes(reason: LossReason | undefined): LossEpisode[] {
+    let closed: LossEpisode[] = [];
+    try {
+      this.system(() =>
+        this.db.transaction(() => {
+          closed = this.ledger.close(reason);
+          if (closed.length === 0) return;
+          const rows: Reading[] = [];
+          const now = this.clock.now();
+          const next = new Map<string, number>();
+          for (const e of closed) {
+            // two episodes of one device closing at the same instant must not share a point
+            const ts = next.get(e.device) ?? now;
+            next.set(e.device, ts + 1);
+            rows.push({ device: e.device, tag: 'lost', ts, kind: 'integer', value: e.count, quality: 'good' });
+            rows.push({ device: e.device, tag: 'lostFrom', ts, kind: 'integer', value: e.from, quality: 'good' });
+            rows.push({ device: e.device, tag: 'lostTo', ts, kind: 'integer', value: e.to, quality: 'good' });
+            rows.push({ device: e.device, tag: 'lostReason', ts, kind: 'string', value: e.reason, quality: 'good' });
+          }
+          this.insertTx([{ measurement: 'status', readings: rows, retried: false }], []);
+        })(),
+      );
+    } catch (e) {
+      this.log?.error({ err: errorText(e) }, 'cannot close loss episodes in the store');
+    }
+    return closed;
+  }
+
+  /**
+   * Runs a write the store makes for itself (cursor, counters, ledger, alarm): on SQLITE_FULL the
+   * reserve file is deleted, which gives it room, and it is tried once more.
+   */
+  private system<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isDiskFull(e) || fileSize(this.reservePath) === 0) throw e;
+      this.releaseReserveFile();
+      return fn();
+    }
+  }
+
+  private releaseReserveFile(): void {
+    const freed = releaseReserve(this.reservePath);
+    if (freed > 0) this.log?.warn({ freed }, 'disk full: released the store reserve so that cursors, counters and the alarm can be written');
+  }
+
+  /** the reserve file, when missing and the disk has room for it and then some */
+  private restoreReserve(): void {
+    const have = fileSize(this.reservePath);
+    if (have >= this.plan.reserveBytes) return;
+    const { availBytes } = fsStats(this.dir);
+    if (availBytes < 2 * this.plan.reserveBytes + this.plan.walBytes) return;
+    writeReserve(this.reservePath, this.plan.reserveBytes);
+  }
+
   private reloadSeriesCache(): void {
     try {
       this.loadCaches();
@@ -449,10 +1053,12 @@ class SqliteStore implements Store {
   private loadCaches(): void {
     this.seriesById.clear();
     this.devByKey.clear();
+    this.dataDevById.clear();
     this.tagsByDev.clear();
     this.runTags = undefined;
     for (const d of this.db.prepare('SELECT id, measurement, device FROM devices').all() as Array<{ id: number; measurement: Measurement; device: string }>) {
       this.devByKey.set(devKey(d.measurement, d.device), d.id);
+      if (d.measurement === 'data') this.dataDevById.set(d.id, d.device);
     }
     for (const s of this.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series').all() as Array<SeriesInfo & { id: number }>) {
       this.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind, dev: s.dev });
@@ -464,39 +1070,109 @@ class SqliteStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
+  // ---------------------------------------------------------------- junk: dead letters and audits
+
+  /** whether a junk row of `bytes` fits in the room readings leave (never the reserve) */
+  private junkFits(bytes: number): boolean {
+    const now = this.clock.now();
+    if (this.full) return false;
+    if (!this.junkRoom || now - this.junkRoom.at > JUNK_ROOM_TTL_MS || this.junkRoom.bytes < 4 * bytes) this.junkRoom = { at: now, bytes: this.room().bytes };
+    if (this.junkRoom.bytes < bytes) return false;
+    this.junkRoom.bytes -= bytes;
+    return true;
+  }
+
+  private shareBytes(kind: 'deadLetters' | 'audit'): number {
+    return Math.floor(this.plan.capacityBytes * this.shares[kind]);
+  }
+
   deadLetter(entry: DeadLetter): void {
+    if (this.closed) return;
+    const payload = entry.payload === undefined ? null : entry.payload.length > PAYLOAD_MAX ? entry.payload.slice(0, PAYLOAD_MAX) : entry.payload;
+    const row = { ts: entry.ts, source: entry.source, device: entry.device ?? null, topic: entry.topic ?? null, reason: entry.reason, detail: entry.detail ?? null, payload };
+    const bytes = byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
     try {
-      this.st.insertDeadLetter.run({
-        ts: entry.ts,
-        source: entry.source,
-        device: entry.device ?? null,
-        topic: entry.topic ?? null,
-        reason: entry.reason,
-        detail: entry.detail ?? null,
-        payload: entry.payload === undefined ? null : entry.payload.length > PAYLOAD_MAX ? entry.payload.slice(0, PAYLOAD_MAX) : entry.payload,
+      this.system(() => {
+        if (bytes > this.shareBytes('deadLetters') || !this.junkFits(bytes)) {
+          // counted, so that received = kept + dropped still holds
+          this.st.addMeta.run(1, 'deadLetters:dropped');
+          this.dropSummary.deadLetters++;
+          return;
+        }
+        this.st.insertDeadLetter.run(row);
+        this.junkBytes.deadLetters += bytes;
+        if (this.junkBytes.deadLetters > this.shareBytes('deadLetters')) this.db.transaction(() => this.trimDeadLetters())();
       });
     } catch (e) {
       this.log?.error({ err: errorText(e), source: entry.source, reason: entry.reason }, 'cannot store a dead letter');
     }
   }
 
+  /** the oldest dead letters past their share (inside the caller's transaction) */
+  private trimDeadLetters(): void {
+    const cap = this.shareBytes('deadLetters');
+    let bytes = this.junkBytes.deadLetters;
+    if (bytes <= cap) return;
+    // down to 90% of the share, so that a flood trims once per tenth of it, not once per row
+    const target = Math.floor(cap * 0.9);
+    while (bytes > target) {
+      const o = this.st.oldestDeadLetters.get(Math.max(1, Math.min(1000, Math.ceil((bytes - target) / 4096)))) as { n: number; bytes: number; last: number | null };
+      if (o.n === 0 || o.last === null) break;
+      this.st.deleteDeadLettersUpTo.run(o.last);
+      this.st.addMeta.run(o.n, 'deadLetters:dropped');
+      this.dropSummary.deadLetters += o.n;
+      bytes -= o.bytes;
+    }
+    this.junkBytes.deadLetters = bytes;
+  }
+
   appendAudit(a: AuditRecord): void {
+    if (this.closed) return;
+    const row = { ts: a.ts, actor: a.actor, system: a.system, action: a.action, route: a.route, device: a.device ?? null, tag: a.tag ?? null, value: a.value ?? null, result: a.result, detail: a.detail ?? null };
+    const bytes = byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
     try {
-      this.st.insertAudit.run({
-        ts: a.ts,
-        actor: a.actor,
-        system: a.system,
-        action: a.action,
-        route: a.route,
-        device: a.device ?? null,
-        tag: a.tag ?? null,
-        value: a.value ?? null,
-        result: a.result,
-        detail: a.detail ?? null,
+      this.system(() => {
+        if (!this.junkFits(bytes)) {
+          this.db.transaction(() => {
+            this.st.addMeta.run(1, 'audit:dropped');
+            this.st.addMeta.run(1, 'audit:droppedUnforwarded');
+          })();
+          this.dropSummary.audits++;
+          return;
+        }
+        this.lastAuditSeq = Number(this.st.insertAudit.run(row).lastInsertRowid);
+        this.junkBytes.audit += bytes;
+        if (this.junkBytes.audit > this.shareBytes('audit')) this.db.transaction(() => this.trimAudits())();
       });
     } catch (e) {
       this.log?.error({ err: errorText(e), route: a.route }, 'cannot store an audit record');
     }
+  }
+
+  /**
+   * The oldest audit records past their share (inside the caller's transaction): first those InfluxDB
+   * has, then unforwarded refusals (an unauthenticated flood), then any.
+   */
+  private trimAudits(): void {
+    const cap = this.shareBytes('audit');
+    let bytes = this.junkBytes.audit;
+    if (bytes <= cap) return;
+    const stored = Math.max(this.cursors.audit, Number(this.st.getMeta.get('cursor:audit') ?? 0));
+    const cursor = this.forwarding || stored > 0 ? stored : Number.MAX_SAFE_INTEGER;
+    const target = Math.floor(cap * 0.9);
+    for (const t of this.st.auditTiers) {
+      while (bytes > target) {
+        const limit = Math.max(1, Math.min(1000, Math.ceil((bytes - target) / 128)));
+        const o = t.size.get(cursor, limit) as { n: number; bytes: number };
+        if (o.n === 0) break;
+        t.del.run(cursor, limit);
+        this.st.addMeta.run(o.n, 'audit:dropped');
+        if (t.unforwarded) this.st.addMeta.run(o.n, 'audit:droppedUnforwarded');
+        this.dropSummary.audits += o.n;
+        bytes -= o.bytes;
+      }
+    }
+    this.junkBytes.audit = bytes;
   }
 
   // ---------------------------------------------------------------- reading
@@ -659,12 +1335,32 @@ class SqliteStore implements Store {
 
   getCursor(stream: 'readings' | 'audit'): number {
     this.forwarding = true;
-    return Number(this.st.getMeta.get(`cursor:${stream}`) ?? 0);
+    const v = Number(this.st.getMeta.get(`cursor:${stream}`) ?? 0);
+    if (v > this.cursors[stream]) this.cursors[stream] = v;
+    return v;
   }
 
+  /**
+   * Saves a cursor. It is written into the reserve, so a full disk does not stop it; should saving
+   * fail anyway the store still frees readings up to it (kept in memory), and GW_ERR_STORE tells the
+   * forwarder, which goes on (a restart would send again what followed the saved cursor).
+   */
   setCursor(stream: 'readings' | 'audit', seq: number): void {
     this.forwarding = true;
-    this.st.setMeta.run(`cursor:${stream}`, seq);
+    if (seq > this.cursors[stream]) this.cursors[stream] = seq;
+    try {
+      this.system(() => this.st.setMeta.run(`cursor:${stream}`, seq));
+      if (this.cursorSaveFailed) this.log?.info({ stream, seq }, 'forwarder cursor saved again');
+      this.cursorSaveFailed = false;
+    } catch (e) {
+      if (!this.cursorSaveFailed) this.log?.error({ stream, seq, err: errorText(e) }, 'cannot save the forwarder cursor');
+      this.cursorSaveFailed = true;
+      throw new GatewayError(ErrorCodes.STORE, `cannot save the ${stream} cursor: ${errorText(e)}`, { cause: e });
+    }
+  }
+
+  losses(q: { from?: number; to?: number; device?: string } = {}): LossEpisode[] {
+    return queryLosses(this.db, q);
   }
 
   // ---------------------------------------------------------------- limits
@@ -699,11 +1395,6 @@ class SqliteStore implements Store {
     }
   }
 
-  private usedBytes(): number {
-    const pages = Number(this.st.pageCount.get()) - Number(this.st.freelist.get());
-    return pages * Number(this.st.pageSize.get());
-  }
-
   enforceLimits(): number {
     if (this.closed) return 0;
     const steps = this.limitSteps();
@@ -714,34 +1405,41 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Retention, then maxSize, as a sequence of chunks, each its own transaction; yields between
-   * chunks; returns the readings dropped. Counters move in the same transaction as the rows.
+   * Retention, then the size budget, then the junk shares, as a sequence of chunks, each its own
+   * transaction; yields between chunks; returns the readings dropped. Counters (and the loss
+   * ledger, for readings InfluxDB never got) move in the same transaction as the rows.
    *
    * Retention first walks the table in seq order (the order rows were written, and so roughly of
    * time): deleting a seq range touches each table page once. Late rows with old timestamps that
    * sit after the first recent chunk are then found per device through the (dev, ts) index.
    */
   private *limitSteps(): Generator<void, number> {
-    // without a forwarder (none in this process, and no cursor ever set) nothing is "unforwarded":
-    // counting against seq 0 would call every dropped row unforwarded
-    const stored = Number(this.st.getMeta.get('cursor:readings') ?? 0);
-    const cursor = this.forwarding || stored > 0 ? stored : Number.MAX_SAFE_INTEGER;
+    // without a forwarder (none in this process, and no cursor ever set) nothing is "unforwarded"
+    const cursor = this.forwardedUpTo();
     let byRetention = 0;
     let bySize = 0;
     let unforwarded = 0;
+    const retentionLosses: LossBatch = new Map();
     const count = (dropped: number, unfwd: number) => {
-      this.st.addMeta.run(-dropped, 'count:readings');
-      this.st.addMeta.run(dropped, 'dropped');
-      this.st.addMeta.run(unfwd, 'droppedUnforwarded');
+      this.countDropped(dropped, unfwd);
+    };
+    /** per device, the readings after the cursor among those about to go */
+    const noteLosses = (rows: Array<[number, number, number, number]>) => {
+      for (const [dev, n, lo, hi] of rows) {
+        const device = this.dataDevById.get(dev);
+        if (device !== undefined) addToBatch(retentionLosses, device, lo, hi, n);
+      }
     };
 
     if (this.retentionMs > 0) {
       const cutoff = this.clock.now() - this.retentionMs;
       const probe = this.db.prepare('SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)');
-      const unfwdRange = this.db.prepare('SELECT count(*) FROM readings WHERE seq > ? AND seq <= ? AND ts < ?').pluck();
+      const unfwdRange = this.db.prepare('SELECT dev, count(*), min(ts), max(ts) FROM readings WHERE seq > ? AND seq <= ? AND ts < ? GROUP BY dev').raw();
       const delRange = this.db.prepare('DELETE FROM readings WHERE seq > ? AND seq <= ? AND ts < ?');
       const rangeChunk = this.db.transaction((lo: number, hi: number) => {
-        const u = Number(unfwdRange.get(Math.max(lo, cursor), hi, cutoff));
+        const rows = unfwdRange.all(Math.max(lo, cursor), hi, cutoff) as Array<[number, number, number, number]>;
+        noteLosses(rows);
+        const u = rows.reduce((a, r) => a + r[1], 0);
         const n = delRange.run(lo, hi, cutoff).changes;
         count(n, u);
         return [n, u] as const;
@@ -751,7 +1449,7 @@ class SqliteStore implements Store {
         const p = probe.get(cutoff, lo, DELETE_CHUNK) as { hi: number | null; n: number; old: number };
         if (p.n === 0 || p.hi === null) break;
         if (p.old > 0) {
-          const [n, u] = rangeChunk(lo, p.hi);
+          const [n, u] = this.system(() => rangeChunk(lo, p.hi!));
           byRetention += n;
           unforwarded += u;
           yield;
@@ -762,10 +1460,12 @@ class SqliteStore implements Store {
       // late rows with old timestamps after the walk stopped: per device, through the (dev, ts) index
       const ids = this.db.prepare('SELECT id FROM devices').pluck().all() as number[];
       const anyOld = this.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts < ? LIMIT 1').pluck();
-      const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ?').pluck();
+      const unfwdStmt = this.db.prepare('SELECT dev, count(*), min(ts), max(ts) FROM (SELECT seq, dev, ts FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ? GROUP BY dev').raw();
       const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?)');
       const seriesChunk = this.db.transaction((id: number) => {
-        const u = Number(unfwdStmt.get(id, cutoff, DELETE_CHUNK, cursor));
+        const rows = unfwdStmt.all(id, cutoff, DELETE_CHUNK, cursor) as Array<[number, number, number, number]>;
+        noteLosses(rows);
+        const u = rows.reduce((a, r) => a + r[1], 0);
         const n = del.run(id, cutoff, DELETE_CHUNK).changes;
         count(n, u);
         return [n, u] as const;
@@ -773,64 +1473,90 @@ class SqliteStore implements Store {
       for (const id of ids) {
         if (anyOld.get(id, cutoff) === undefined) continue;
         for (;;) {
-          const [n, u] = seriesChunk(id);
+          const [n, u] = this.system(() => seriesChunk(id));
           byRetention += n;
           unforwarded += u;
           yield;
           if (n < DELETE_CHUNK) break;
         }
       }
-      this.db.prepare('DELETE FROM audit WHERE ts < ?').run(cutoff);
-      this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(cutoff);
+      this.system(() =>
+        this.db.transaction(() => {
+          const a = this.db.prepare('SELECT count(*) AS n, coalesce(sum(seq > ?), 0) AS unfwd FROM audit WHERE ts < ?').get(this.forwardedAuditUpTo(), cutoff) as { n: number; unfwd: number };
+          if (a.n > 0) {
+            this.db.prepare('DELETE FROM audit WHERE ts < ?').run(cutoff);
+            this.st.addMeta.run(a.n, 'audit:dropped');
+            this.st.addMeta.run(a.unfwd, 'audit:droppedUnforwarded');
+          }
+          const d = this.db.prepare('SELECT count(*) FROM dead_letters WHERE ts < ?').pluck().get(cutoff) as number;
+          if (d > 0) {
+            this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(cutoff);
+            this.st.addMeta.run(d, 'deadLetters:dropped');
+          }
+        })(),
+      );
+      if (retentionLosses.size > 0) {
+        this.system(() => this.db.transaction(() => this.ledger.add('retention', retentionLosses))());
+        this.closeEpisodes('retention');
+      }
     }
 
-    if (this.maxSizeBytes > 0) {
-      const target = Math.floor(this.maxSizeBytes * 0.95);
-      let used = this.usedBytes();
-      if (used > this.maxSizeBytes) {
-        const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings ORDER BY seq LIMIT ?) WHERE seq > ?').pluck();
-        const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)');
-        const chunk = this.db.transaction((n: number) => {
-          const u = Number(unfwdStmt.get(n, cursor));
-          const d = del.run(n).changes;
-          count(d, u);
-          return [d, u] as const;
-        });
-        const delOther = this.db.transaction(() => {
-          const a = this.db.prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT 1000)').run().changes;
-          const b = this.db.prepare('DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT 1000)').run().changes;
-          return a + b;
-        });
-        while (used > target) {
-          const rows = Number(this.st.getMeta.get('count:readings') ?? 0);
-          let progressed: number;
-          if (rows > 0) {
-            const perRow = used / rows;
-            const n = Math.max(256, Math.min(DELETE_CHUNK, Math.ceil((used - target) / perRow)));
-            const [d, u] = chunk(n);
-            bySize += d;
-            unforwarded += u;
-            progressed = d;
-          } else progressed = delOther();
-          if (progressed === 0) break;
-          used = this.usedBytes();
+    // over the size budget (maxSize lowered, or the store opened on a fuller disk): the oldest
+    // readings go, forwarded ones first, until the store fits again
+    let room = this.room();
+    if (room.bytes <= 0 && room.limit === 'maxSize') {
+      const target = this.plan.reserveBytes;
+      for (const unfwd of [false, true]) {
+        while (room.bytes < target) {
+          const before = Number(this.st.getMeta.get('droppedUnforwarded') ?? 0);
+          const d = unfwd ? this.dropOldest(DELETE_CHUNK, cursor) : this.dropForwarded(DELETE_CHUNK, cursor);
+          if (d === 0) break;
+          bySize += d;
+          unforwarded += Number(this.st.getMeta.get('droppedUnforwarded') ?? 0) - before;
+          room = this.room();
           yield;
         }
       }
     }
 
+    // the junk's bytes afresh (retention, another connection), and trimmed to the shares now
+    this.sumJunkBytes();
+    this.system(() => this.db.transaction(() => (this.trimDeadLetters(), this.trimAudits()))());
+    if (this.ring && this.clock.now() - this.ring.lastDropAt >= Math.max(this.limitsIntervalMs, MIN_RING_QUIET_MS)) this.ringEnded();
+    if (!this.full) this.restoreReserve();
+
+    const s = this.dropSummary;
+    this.dropSummary = { forwarded: 0, unforwarded: 0, deadLetters: 0, audits: 0 };
     const dropped = byRetention + bySize;
-    if (dropped > 0) {
-      this.log?.warn({ dropped, byRetention, bySize, unforwarded, totalDropped: Number(this.st.getMeta.get('dropped')) }, 'storage limits: dropped the oldest readings');
+    if (dropped > 0 || s.forwarded + s.unforwarded + s.deadLetters + s.audits > 0) {
+      this.log?.warn(
+        {
+          dropped,
+          byRetention,
+          bySize,
+          unforwarded,
+          madeRoom: s.forwarded + s.unforwarded,
+          madeRoomUnforwarded: s.unforwarded,
+          deadLetters: s.deadLetters,
+          audits: s.audits,
+          totalDropped: Number(this.st.getMeta.get('dropped')),
+        },
+        'storage limits: dropped the oldest rows',
+      );
     }
     return dropped;
+  }
+
+  private forwardedAuditUpTo(): number {
+    const stored = Math.max(this.cursors.audit, Number(this.st.getMeta.get('cursor:audit') ?? 0));
+    return this.forwarding || stored > 0 ? stored : Number.MAX_SAFE_INTEGER;
   }
 
   // ---------------------------------------------------------------- stats
 
   private backlogCount(): number {
     if (!this.forwarding) return 0;
-    const cursor = Number(this.st.getMeta.get('cursor:readings') ?? 0);
+    const cursor = Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0));
     const maxSeq = this.nextSeq - 1;
     if (maxSeq <= cursor) return 0;
     const minSeq = this.st.minSeq.get() as number | null;
@@ -842,38 +1568,66 @@ class SqliteStore implements Store {
     return Math.max(0, span);
   }
 
+  private meta(key: string): number {
+    return Number(this.st.getMeta.get(key) ?? 0);
+  }
+
   stats(): StoreStats {
     let sizeBytes = 0;
-    for (const f of [this.file, `${this.file}-wal`]) {
-      try {
-        sizeBytes += statSync(f).size;
-      } catch {
-        /* no WAL yet */
-      }
-    }
+    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`, this.reservePath]) sizeBytes += fileSize(f);
     const ends = this.db
       .prepare(
         `SELECT min((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts ASC LIMIT 1)) AS oldest,
                 max((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts DESC LIMIT 1)) AS newest FROM devices d`,
       )
       .get() as { oldest: number | null; newest: number | null };
+    const losses = this.ledger.totals();
+    const deadLetters = Number(this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get());
+    const deadLettersDropped = this.meta('deadLetters:dropped');
     const out: StoreStats = {
       sizeBytes,
-      readings: Number(this.st.getMeta.get('count:readings') ?? 0),
+      maxSizeBytes: this.maxSizeBytes,
+      readings: this.meta('count:readings'),
       backlog: this.backlogCount(),
-      dropped: Number(this.st.getMeta.get('dropped') ?? 0),
-      droppedUnforwarded: Number(this.st.getMeta.get('droppedUnforwarded') ?? 0),
-      deadLetters: Number(this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get()),
+      dropped: this.meta('dropped'),
+      droppedUnforwarded: this.meta('droppedUnforwarded'),
+      lost: losses.reduce((a, l) => a + l.count, 0),
+      losses,
+      deadLetters,
+      deadLettersReceived: deadLetters + deadLettersDropped,
+      deadLettersDropped,
+      auditDropped: this.meta('audit:dropped'),
+      auditDroppedUnforwarded: this.meta('audit:droppedUnforwarded'),
+      damaged: this.damagedList(),
     };
+    const full = this.full ?? (this.ring ? { reason: 'maxSize' as const, since: this.ring.since, refused: 0, dropped: this.ring.dropped } : undefined);
+    if (full) out.full = { ...full };
     if (ends.oldest !== null) out.oldestTs = ends.oldest;
     if (ends.newest !== null) out.newestTs = ends.newest;
     return out;
   }
 
+  /** the damaged files beside this store, with what this store recorded about each */
+  private damagedList(): DamagedFile[] {
+    return damagedFiles(this.file).map((file) => {
+      let rec: { at?: number; error?: string; salvaged?: DamagedFile['salvaged'] } = {};
+      try {
+        rec = JSON.parse(String(this.st.getMeta.get(`damaged:${basename(file)}`) ?? '{}')) as typeof rec;
+      } catch {
+        /* not recorded */
+      }
+      const d: DamagedFile = { file, at: rec.at ?? mtimeOf(file), error: rec.error ?? 'found damaged' };
+      if (rec.salvaged) d.salvaged = rec.salvaged;
+      return d;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
+    this.closeEpisodes(undefined);
     this.closed = true;
+    this.checker?.stop();
     this.clock.clearTimeout(this.limitsTimer);
     this.listeners.clear();
     try {
@@ -881,6 +1635,14 @@ class SqliteStore implements Store {
     } catch (e) {
       throw new GatewayError(ErrorCodes.STORE, `cannot close the store: ${errorText(e)}`, { cause: e });
     }
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
