@@ -75,7 +75,7 @@ import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import { checkInBackground, damagedFiles, headerProblem, isCorruption, moveAside } from './damage.js';
 import { fileSize, fsStats, planDisk, releaseReserve, roomFor, shmBytesFor, writeReserve, type DiskPlan, type Room } from './disk.js';
 import { LOSSES_TABLE, LossLedger, addToBatch, batchCount, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
-import type { AuditRecord, DamagedFile, Measurement, ReadingQuery, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
+import type { AuditRecord, DamagedFile, Measurement, ReadingQuery, RecoveredBatch, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
 
 export interface OpenStoreOptions {
   /** directory; the database is `<path>/store.db` */
@@ -420,8 +420,23 @@ class SqliteStore implements Store {
     this.lastAuditSeq = Math.max(this.lastAuditSeq, Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0));
     this.dataVersion = Number(this.st.dataVersion.get());
     this.sumJunkBytes();
-    // episodes left open by a crash: their cause ended with the process
-    this.closeEpisodes(undefined);
+    this.leftoversClosed = false;
+  }
+
+  /** whether the episodes an earlier process left open (a crash) have been closed */
+  private leftoversClosed = false;
+
+  /**
+   * At this process's first commit: episodes left open by an earlier process (killed while the store
+   * was full) are closed, since their cause ended with it. Not at open: another process (`fgw store
+   * salvage`, `fgw query`) may open the store while the gateway's episode is still running.
+   */
+  private closeLeftovers(): void {
+    this.leftoversClosed = true;
+    for (const reason of ['store-full', 'store-error', 'maxSize'] as const) {
+      const mine = reason === 'store-full' ? this.full : reason === 'store-error' ? this.failing : this.ring;
+      if (!mine) this.closeEpisodes(reason);
+    }
   }
 
   private sumJunkBytes(): void {
@@ -518,6 +533,24 @@ class SqliteStore implements Store {
       }
       this.replaceDamaged(`quick_check: ${r.problems.slice(0, 3).join('; ')}`);
     });
+  }
+
+  /**
+   * Runs a read; when it meets damage (SQLITE_CORRUPT) the file is replaced right after (onDamage
+   * 'move-aside') and the error goes to the caller, whose next call reads the fresh file.
+   */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (isCorruption(e) && this.onDamage === 'move-aside' && !this.closed) {
+        const db = this.db;
+        setImmediate(() => {
+          if (this.db === db && !this.closed) this.replaceDamaged(errorText(e));
+        });
+      }
+      throw e;
+    }
   }
 
   private prepare() {
@@ -737,6 +770,7 @@ class SqliteStore implements Store {
       return this.commitFailed(batches, waiters, e);
     }
     this.dataVersion = Number(this.st.dataVersion.get());
+    if (!this.leftoversClosed) this.closeLeftovers();
     if (n >= 500) {
       const grown = this.usedBytes() - usedBefore;
       if (grown > 0) this.bytesPerRow = Math.max(20, Math.min(1000, 0.8 * this.bytesPerRow + (0.2 * grown) / n));
@@ -1218,109 +1252,125 @@ class SqliteStore implements Store {
   }
 
   query(q: ReadingQuery): StoredReading[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    // the device narrows through the (dev, ts) index; the series filter does the rest
-    if (q.device !== undefined) {
-      const devs = (['data', 'status'] as const).filter((m) => q.measurement === undefined || q.measurement === m).map((m) => this.devId(m, q.device!)).filter((d) => d !== undefined);
-      where.push(`dev IN (${devs.join(',') || 'NULL'})`);
-    }
-    const sf = this.seriesFilter(q);
-    if (sf) (where.push(`series IN (${sf.sql})`), params.push(...sf.params));
-    if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
-    if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
-    const dir = q.order === 'desc' ? 'DESC' : 'ASC';
-    let sql = `SELECT seq, series, ts, value, text, quality, error FROM readings${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
-    if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
-    return (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
+    return this.guard(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      // the device narrows through the (dev, ts) index; the series filter does the rest
+      if (q.device !== undefined) {
+        const devs = (['data', 'status'] as const).filter((m) => q.measurement === undefined || q.measurement === m).map((m) => this.devId(m, q.device!)).filter((d) => d !== undefined);
+        where.push(`dev IN (${devs.join(',') || 'NULL'})`);
+      }
+      const sf = this.seriesFilter(q);
+      if (sf) (where.push(`series IN (${sf.sql})`), params.push(...sf.params));
+      if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
+      if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
+      const dir = q.order === 'desc' ? 'DESC' : 'ASC';
+      let sql = `SELECT seq, series, ts, value, text, quality, error FROM readings${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
+      if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
+      return (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
+    });
   }
 
   latest(device?: string): StoredReading[] {
-    const params: unknown[] = [];
-    // the latest table holds each series' newest reading (kept by every commit)
-    let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error FROM series s
-      JOIN latest l ON l.series = s.id JOIN readings r ON r.seq = l.seq
-      WHERE s.measurement = 'data'`;
-    if (device !== undefined) (sql += ' AND s.device = ?'), params.push(device);
-    const rows = (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
-    // a tag whose kind changed has two series: keep the newest reading per (device, tag)
-    const best = new Map<string, StoredReading>();
-    for (const r of rows) {
-      const k = `${r.device}\u0000${r.tag}`;
-      const prev = best.get(k);
-      if (!prev || r.ts > prev.ts || (r.ts === prev.ts && r.seq > prev.seq)) best.set(k, r);
-    }
-    return [...best.values()].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    return this.guard(() => {
+      const params: unknown[] = [];
+      // the latest table holds each series' newest reading (kept by every commit)
+      let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error FROM series s
+        JOIN latest l ON l.series = s.id JOIN readings r ON r.seq = l.seq
+        WHERE s.measurement = 'data'`;
+      if (device !== undefined) (sql += ' AND s.device = ?'), params.push(device);
+      const rows = (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
+      // a tag whose kind changed has two series: keep the newest reading per (device, tag)
+      const best = new Map<string, StoredReading>();
+      for (const r of rows) {
+        const k = `${r.device}\u0000${r.tag}`;
+        const prev = best.get(k);
+        if (!prev || r.ts > prev.ts || (r.ts === prev.ts && r.seq > prev.seq)) best.set(k, r);
+      }
+      return [...best.values()].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    });
   }
 
   slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[] {
-    const dev = this.devId('data', q.device);
-    if (dev === undefined) return [];
-    const sf = this.seriesFilter({ measurement: 'data', device: q.device, tags: q.tags })!;
-    const rows = this.db
-      .prepare(
-        `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < 2) AS good, sum(quality = 2) AS bad
-         FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND series IN (${sf.sql}) GROUP BY slot ORDER BY slot`,
-      )
-      .all(q.from, q.slotMs, dev, q.from, q.to, ...sf.params) as SlotCount[];
-    return rows;
+    return this.guard(() => {
+      const dev = this.devId('data', q.device);
+      if (dev === undefined) return [];
+      const sf = this.seriesFilter({ measurement: 'data', device: q.device, tags: q.tags })!;
+      const rows = this.db
+        .prepare(
+          `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < 2) AS good, sum(quality = 2) AS bad
+           FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND series IN (${sf.sql}) GROUP BY slot ORDER BY slot`,
+        )
+        .all(q.from, q.slotMs, dev, q.from, q.to, ...sf.params) as SlotCount[];
+      return rows;
+    });
   }
 
   tagsSeen(q: { device: string; from: number; to: number }): string[] {
-    const dev = this.devId('data', q.device);
-    if (dev === undefined) return [];
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT s.tag FROM series s WHERE s.id IN
-         (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < 2) ORDER BY s.tag`,
-      )
-      .pluck()
-      .all(dev, q.from, q.to) as string[];
-    return rows;
+    return this.guard(() => {
+      const dev = this.devId('data', q.device);
+      if (dev === undefined) return [];
+      const rows = this.db
+        .prepare(
+          `SELECT DISTINCT s.tag FROM series s WHERE s.id IN
+           (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < 2) ORDER BY s.tag`,
+        )
+        .pluck()
+        .all(dev, q.from, q.to) as string[];
+      return rows;
+    });
   }
 
   heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[] {
-    const dev = this.devId('status', '');
-    if (dev === undefined) return [];
-    return this.db
-      .prepare(
-        `SELECT DISTINCT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot FROM readings
-         WHERE dev = ? AND ts >= ? AND ts < ?
-         AND series IN (SELECT id FROM series WHERE measurement = 'status' AND device = '' AND tag = 'heartbeat') ORDER BY slot`,
-      )
-      .pluck()
-      .all(q.from, q.slotMs, dev, q.from, q.to) as number[];
+    return this.guard(() => {
+      const dev = this.devId('status', '');
+      if (dev === undefined) return [];
+      return this.db
+        .prepare(
+          `SELECT DISTINCT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot FROM readings
+           WHERE dev = ? AND ts >= ? AND ts < ?
+           AND series IN (SELECT id FROM series WHERE measurement = 'status' AND device = '' AND tag = 'heartbeat') ORDER BY slot`,
+        )
+        .pluck()
+        .all(q.from, q.slotMs, dev, q.from, q.to) as number[];
+    });
   }
 
   lastGoodTs(q: { device: string; to: number }): number | undefined {
-    const dev = this.devId('data', q.device);
-    if (dev === undefined) return undefined;
-    const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < 2 ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to) as number | undefined;
-    return v ?? undefined;
+    return this.guard(() => {
+      const dev = this.devId('data', q.device);
+      if (dev === undefined) return undefined;
+      const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < 2 ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to) as number | undefined;
+      return v ?? undefined;
+    });
   }
 
   audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
-    if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
-    if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
-    if (q.device !== undefined) (where.push('device = ?'), params.push(q.device));
-    let sql = `SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, seq`;
-    if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
-    return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map(toAudit);
+    return this.guard(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
+      if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
+      if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
+      if (q.device !== undefined) (where.push('device = ?'), params.push(q.device));
+      let sql = `SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, seq`;
+      if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
+      return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map(toAudit);
+    });
   }
 
   deadLetters(q: { limit?: number; source?: string } = {}): StoredDeadLetter[] {
-    const params: unknown[] = [];
-    let sql = 'SELECT * FROM dead_letters';
-    if (q.source !== undefined) (sql += ' WHERE source = ?'), params.push(q.source);
-    sql += ' ORDER BY id DESC';
-    if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
-    return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map((r) => {
-      const d: StoredDeadLetter = { id: r.id as number, ts: r.ts as number, source: r.source as string, reason: r.reason as string };
-      for (const k of ['device', 'topic', 'detail', 'payload'] as const) if (r[k] !== null && r[k] !== undefined) d[k] = r[k] as string;
-      return d;
+    return this.guard(() => {
+      const params: unknown[] = [];
+      let sql = 'SELECT * FROM dead_letters';
+      if (q.source !== undefined) (sql += ' WHERE source = ?'), params.push(q.source);
+      sql += ' ORDER BY id DESC';
+      if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
+      return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map((r) => {
+        const d: StoredDeadLetter = { id: r.id as number, ts: r.ts as number, source: r.source as string, reason: r.reason as string };
+        for (const k of ['device', 'topic', 'detail', 'payload'] as const) if (r[k] !== null && r[k] !== undefined) d[k] = r[k] as string;
+        return d;
+      });
     });
   }
 
@@ -1329,8 +1379,10 @@ class SqliteStore implements Store {
   readForward(stream: 'readings', cursor: number, limit: number): StoredReading[];
   readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
   readForward(stream: 'readings' | 'audit', cursor: number, limit: number): StoredReading[] | StoredAudit[] {
-    if (stream === 'readings') return (this.st.forwardReadings.all(cursor, limit) as Row[]).map((r) => this.toStored(r));
-    return (this.st.forwardAudit.all(cursor, limit) as Record<string, unknown>[]).map(toAudit);
+    return this.guard(() => {
+      if (stream === 'readings') return (this.st.forwardReadings.all(cursor, limit) as Row[]).map((r) => this.toStored(r));
+      return (this.st.forwardAudit.all(cursor, limit) as Record<string, unknown>[]).map(toAudit);
+    });
   }
 
   getCursor(stream: 'readings' | 'audit'): number {
@@ -1361,6 +1413,87 @@ class SqliteStore implements Store {
 
   losses(q: { from?: number; to?: number; device?: string } = {}): LossEpisode[] {
     return queryLosses(this.db, q);
+  }
+
+  // ---------------------------------------------------------------- salvage
+
+  historyAnchor(): { readings: number; audit: number } {
+    return {
+      readings: Math.min(0, Number(this.st.minSeq.get() ?? 0)),
+      audit: Math.min(0, Number(this.db.prepare('SELECT coalesce(min(seq), 0) FROM audit').pluck().get())),
+    };
+  }
+
+  importRecovered(b: RecoveredBatch): { readings: number; audits: number; deadLetters: number; losses: number; full: boolean } {
+    const out = { readings: 0, audits: 0, deadLetters: 0, losses: 0, full: false };
+    const rows = b.readings ?? [];
+    if (rows.length > 0 && this.admit(rows.length) !== undefined) return { ...out, full: true };
+    const historySeq = (anchor: number, cursor: number | undefined, oldSeq: number) => (cursor !== undefined && oldSeq <= cursor ? anchor - 1 - (cursor - oldSeq) : undefined);
+    const insertAuditAt = this.db.prepare(
+      'INSERT OR IGNORE INTO audit(seq, ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@seq, @ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
+    );
+    const insertLoss = this.db.prepare('INSERT INTO losses(device, reason, from_ts, to_ts, count, open) VALUES (?, ?, ?, ?, ?, 0)');
+    this.db
+      .transaction(() => {
+        // another connection (the running gateway) may have written since: continue its seq
+        this.loadSeq();
+        const newest = new Map<number, [seq: number, ts: number]>();
+        for (const r of rows) {
+          const sid = this.seriesId(r.measurement, r.device, r.tag, r.kind);
+          const dev = this.seriesById.get(sid)!.dev;
+          const seq = historySeq(b.anchor.readings, b.cursor.readings, r.oldSeq) ?? this.nextSeq++;
+          if (this.st.insertReading.run(seq, sid, dev, Math.trunc(r.ts), r.value, r.text, r.quality, r.error).changes === 0) continue;
+          const prev = newest.get(sid);
+          if (prev === undefined || r.ts >= prev[1]) newest.set(sid, [seq, r.ts]);
+          out.readings++;
+        }
+        for (const [sid, [seq, ts]] of newest) this.st.upsertLatest.run(sid, seq, ts);
+        this.st.addMeta.run(out.readings, 'count:readings');
+        this.st.setMeta.run('seq:readings', this.nextSeq - 1);
+        for (const a of b.audits ?? []) {
+          const row = { ts: a.ts, actor: a.actor, system: a.system, action: a.action, route: a.route, device: a.device ?? null, tag: a.tag ?? null, value: a.value ?? null, result: a.result, detail: a.detail ?? null };
+          const seq = historySeq(b.anchor.audit, b.cursor.audit, a.oldSeq);
+          const res = seq === undefined ? this.st.insertAudit.run(row) : insertAuditAt.run({ ...row, seq });
+          if (res.changes === 0) continue;
+          if (seq === undefined) this.lastAuditSeq = Number(res.lastInsertRowid);
+          this.junkBytes.audit += byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
+          out.audits++;
+        }
+        for (const d of b.deadLetters ?? []) {
+          const row = { ts: d.ts, source: d.source, device: d.device ?? null, topic: d.topic ?? null, reason: d.reason, detail: d.detail ?? null, payload: d.payload ?? null };
+          this.st.insertDeadLetter.run(row);
+          this.junkBytes.deadLetters += byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
+          out.deadLetters++;
+        }
+        for (const l of b.losses ?? []) {
+          insertLoss.run(l.device, l.reason, l.from, l.to, l.count);
+          out.losses++;
+        }
+      })
+      .immediate();
+    return out;
+  }
+
+  /** notes in the live store that a damaged file was salvaged (stats().damaged shows it) */
+  recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void {
+    const key = `damaged:${basename(file)}`;
+    let rec: Record<string, unknown> = {};
+    try {
+      rec = JSON.parse(String(this.st.getMeta.get(key) ?? '{}')) as Record<string, unknown>;
+    } catch {
+      /* none yet */
+    }
+    rec.salvaged = { at: this.clock.now(), ...result };
+    this.st.setMeta.run(key, JSON.stringify(rec));
+  }
+
+  /** what recordSalvage noted for a file of this name, if anything */
+  salvaged(file: string): DamagedFile['salvaged'] | undefined {
+    try {
+      return (JSON.parse(String(this.st.getMeta.get(`damaged:${basename(file)}`) ?? '{}')) as { salvaged?: DamagedFile['salvaged'] }).salvaged;
+    } catch {
+      return undefined;
+    }
   }
 
   // ---------------------------------------------------------------- limits
@@ -1444,7 +1577,8 @@ class SqliteStore implements Store {
         count(n, u);
         return [n, u] as const;
       });
-      let lo = 0;
+      // from the lowest seq (history salvaged from a damaged file sits below zero)
+      let lo = Number.MIN_SAFE_INTEGER;
       for (;;) {
         const p = probe.get(cutoff, lo, DELETE_CHUNK) as { hi: number | null; n: number; old: number };
         if (p.n === 0 || p.hi === null) break;
@@ -1573,38 +1707,40 @@ class SqliteStore implements Store {
   }
 
   stats(): StoreStats {
-    let sizeBytes = 0;
-    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`, this.reservePath]) sizeBytes += fileSize(f);
-    const ends = this.db
-      .prepare(
-        `SELECT min((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts ASC LIMIT 1)) AS oldest,
-                max((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts DESC LIMIT 1)) AS newest FROM devices d`,
-      )
-      .get() as { oldest: number | null; newest: number | null };
-    const losses = this.ledger.totals();
-    const deadLetters = Number(this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get());
-    const deadLettersDropped = this.meta('deadLetters:dropped');
-    const out: StoreStats = {
-      sizeBytes,
-      maxSizeBytes: this.maxSizeBytes,
-      readings: this.meta('count:readings'),
-      backlog: this.backlogCount(),
-      dropped: this.meta('dropped'),
-      droppedUnforwarded: this.meta('droppedUnforwarded'),
-      lost: losses.reduce((a, l) => a + l.count, 0),
-      losses,
-      deadLetters,
-      deadLettersReceived: deadLetters + deadLettersDropped,
-      deadLettersDropped,
-      auditDropped: this.meta('audit:dropped'),
-      auditDroppedUnforwarded: this.meta('audit:droppedUnforwarded'),
-      damaged: this.damagedList(),
-    };
-    const full = this.full ?? (this.ring ? { reason: 'maxSize' as const, since: this.ring.since, refused: 0, dropped: this.ring.dropped } : undefined);
-    if (full) out.full = { ...full };
-    if (ends.oldest !== null) out.oldestTs = ends.oldest;
-    if (ends.newest !== null) out.newestTs = ends.newest;
-    return out;
+    return this.guard(() => {
+      let sizeBytes = 0;
+      for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`, this.reservePath]) sizeBytes += fileSize(f);
+      const ends = this.db
+        .prepare(
+          `SELECT min((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts ASC LIMIT 1)) AS oldest,
+                  max((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts DESC LIMIT 1)) AS newest FROM devices d`,
+        )
+        .get() as { oldest: number | null; newest: number | null };
+      const losses = this.ledger.totals();
+      const deadLetters = Number(this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get());
+      const deadLettersDropped = this.meta('deadLetters:dropped');
+      const out: StoreStats = {
+        sizeBytes,
+        maxSizeBytes: this.maxSizeBytes,
+        readings: this.meta('count:readings'),
+        backlog: this.backlogCount(),
+        dropped: this.meta('dropped'),
+        droppedUnforwarded: this.meta('droppedUnforwarded'),
+        lost: losses.reduce((a, l) => a + l.count, 0),
+        losses,
+        deadLetters,
+        deadLettersReceived: deadLetters + deadLettersDropped,
+        deadLettersDropped,
+        auditDropped: this.meta('audit:dropped'),
+        auditDroppedUnforwarded: this.meta('audit:droppedUnforwarded'),
+        damaged: this.damagedList(),
+      };
+      const full = this.full ?? (this.ring ? { reason: 'maxSize' as const, since: this.ring.since, refused: 0, dropped: this.ring.dropped } : undefined);
+      if (full) out.full = { ...full };
+      if (ends.oldest !== null) out.oldestTs = ends.oldest;
+      if (ends.newest !== null) out.newestTs = ends.newest;
+      return out;
+    });
   }
 
   /** the damaged files beside this store, with what this store recorded about each */
@@ -1625,7 +1761,10 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
-    this.closeEpisodes(undefined);
+    // the episodes this process has open end with it (another process's are its own business)
+    if (this.full) this.closeEpisodes('store-full');
+    if (this.failing) this.closeEpisodes('store-error');
+    if (this.ring) this.closeEpisodes('maxSize');
     this.closed = true;
     this.checker?.stop();
     this.clock.clearTimeout(this.limitsTimer);

@@ -124,6 +124,43 @@ export interface StoreStats {
   damaged: DamagedFile[];
 }
 
+/** A reading read from a damaged store file by `fgw store salvage`. */
+export interface RecoveredReading {
+  measurement: Measurement;
+  device: string;
+  tag: string;
+  kind: FieldKind;
+  ts: number;
+  value: number | null;
+  text: string | null;
+  /** 0 good, 1 uncertain, 2 bad */
+  quality: number;
+  error: string | null;
+  /** its seq in the damaged file */
+  oldSeq: number;
+}
+
+export interface RecoveredAudit extends AuditRecord {
+  oldSeq: number;
+}
+
+/**
+ * Rows recovered from a damaged file. Those at or below the damaged file's cursors were in
+ * InfluxDB already: they go in as local history only, at seq `anchor - 1 - (cursor - oldSeq)`
+ * (below every live seq, in their old order: never forwarded, the first the size limit drops).
+ * The others get new seqs and are forwarded like any backlog. `cursor` undefined: the damaged
+ * file's cursor could not be read, so everything is forwarded (InfluxDB keeps one point per
+ * series and timestamp, so readings it had are not doubled).
+ */
+export interface RecoveredBatch {
+  anchor: { readings: number; audit: number };
+  cursor: { readings?: number; audit?: number };
+  readings?: RecoveredReading[];
+  audits?: RecoveredAudit[];
+  deadLetters?: DeadLetter[];
+  losses?: Array<Pick<LossEpisode, 'device' | 'reason' | 'from' | 'to' | 'count'>>;
+}
+
 export interface WriteOptions {
   /**
    * The writer keeps the readings and writes them again when the store refuses them (MQTT, which
@@ -172,6 +209,15 @@ export interface Store extends Sink {
   deadLetters(q?: { limit?: number; source?: string }): StoredDeadLetter[];
   /** loss episodes overlapping [from, to) by the lost readings' timestamps, oldest first */
   losses(q?: { from?: number; to?: number; device?: string }): LossEpisode[];
+
+  /** `fgw store salvage`: where history rows of an import go (below every seq in the store) */
+  historyAnchor(): { readings: number; audit: number };
+  /** `fgw store salvage`: rows read from a damaged store file, in one transaction (ingest/salvage.ts) */
+  importRecovered(batch: RecoveredBatch): { readings: number; audits: number; deadLetters: number; losses: number; full: boolean };
+  /** `fgw store salvage`: notes that a damaged file was read into this store (stats().damaged) */
+  recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void;
+  /** what recordSalvage noted for a file of this name */
+  salvaged(file: string): DamagedFile['salvaged'] | undefined;
 
   /**
    * forwarding: rows after `cursor` in seq order. Every row is returned, bad-quality ones included:
