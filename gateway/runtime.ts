@@ -196,10 +196,16 @@ export class GatewayRuntime implements Runtime {
     }
     try {
       await this.store.writeStatus(rows);
+      if (this.statusFailing) this.log.info({ failed: this.statusFailing }, 'status points are stored again');
+      this.statusFailing = 0;
     } catch (e) {
-      this.log.error({ err: errorText(e) }, 'cannot write status to the store');
+      // one line per episode (a full store raised its own alarm already), with the count at its end
+      if (this.statusFailing++ === 0) this.log.error({ err: errorText(e) }, 'cannot write status to the store');
     }
   }
+
+  /** status points not stored in a row (0 while they are) */
+  private statusFailing = 0;
 
   private statusOf(entry: RunningDevice): DeviceStatus {
     if (!entry.adapter) return { ...EMPTY_STATUS, lastError: entry.error ?? (entry.config.enabled ? undefined : 'disabled') };

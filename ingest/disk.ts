@@ -46,6 +46,11 @@ export function planDisk(maxSize: number, fsBytes: number): DiskPlan {
   };
 }
 
+/** the least room the WAL keeps on the filesystem (see roomFor) */
+export function walFloor(plan: DiskPlan): number {
+  return Math.min(plan.walBytes, Math.max(256 * 1024, Math.floor(plan.walBytes / 8)));
+}
+
 /** The wal-index (`-shm`) grows by 32 KiB per 4,096 WAL frames. */
 export function shmBytesFor(walBytes: number, pageSize: number): number {
   return 32 * 1024 * (Math.ceil(walBytes / pageSize / 4096) + 1);
@@ -84,8 +89,11 @@ export function fsStats(dir: string): { totalBytes: number; availBytes: number }
 /**
  * Room for readings. `pages` and `freePages` are the database's (PRAGMA page_count and
  * freelist_count). Both bounds keep the reserve: against maxSize as headroom, against the
- * filesystem as the reserve file (or, while that file is released, as free space), and both count
- * the WAL and wal-index at the size they may still grow to.
+ * filesystem as the reserve file (or, while that file is released, as free space). Against maxSize
+ * the WAL counts at its whole budget; on the filesystem only at a floor (walFloor: 1/8 of the budget,
+ * at least 256 KiB), because the store moves SQLite's checkpoint down as the disk fills
+ * (wal_autocheckpoint at half of what the disk has left), so the WAL never needs more than the disk
+ * has: readings can still go into the database's free pages on a disk that is full to the last byte.
  */
 export function roomFor(p: {
   plan: DiskPlan;
@@ -103,7 +111,7 @@ export function roomFor(p: {
   const walFuture = Math.max(p.walFileBytes, p.plan.walBytes);
   const shmFuture = Math.max(p.shmFileBytes, shmBytesFor(p.plan.walBytes, p.pageSize));
   const bySize = p.maxSize - (usedBytes + walFuture + shmFuture + p.plan.reserveBytes);
-  const byDisk = freeBytes + p.fsAvailBytes - (walFuture - p.walFileBytes) - (shmFuture - p.shmFileBytes) - (p.plan.reserveBytes - p.reserveFileBytes);
+  const byDisk = freeBytes + p.fsAvailBytes - Math.max(0, walFloor(p.plan) - p.walFileBytes) - (shmFuture - p.shmFileBytes) - (p.plan.reserveBytes - p.reserveFileBytes);
   const limit = byDisk < bySize ? 'disk' : 'maxSize';
   return {
     bytes: Math.max(0, Math.min(bySize, byDisk)),

@@ -58,12 +58,6 @@ export function addToBatch(batch: LossBatch, device: string, from: number, to = 
   }
 }
 
-export function batchCount(batch: LossBatch): number {
-  let n = 0;
-  for (const [c] of batch.values()) n += c;
-  return n;
-}
-
 type Row = { id: number; device: string; reason: LossReason; from_ts: number; to_ts: number; count: number; open: number };
 
 const toEpisode = (r: Row): LossEpisode => ({ id: r.id, device: r.device, reason: r.reason, from: r.from_ts, to: r.to_ts, count: r.count, open: r.open === 1 });

@@ -74,7 +74,7 @@ import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import { checkInBackground, damagedFiles, headerProblem, isCorruption, moveAside } from './damage.js';
 import { fileSize, fsStats, planDisk, releaseReserve, roomFor, shmBytesFor, writeReserve, type DiskPlan, type Room } from './disk.js';
-import { LOSSES_TABLE, LossLedger, addToBatch, batchCount, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
+import { LOSSES_TABLE, LossLedger, addToBatch, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
 import type { AuditRecord, DamagedFile, Measurement, ReadingQuery, RecoveredBatch, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
 
 export interface OpenStoreOptions {
@@ -243,6 +243,8 @@ function restore(kind: FieldKind, value: number | null, text: string | null): St
 }
 
 const isDiskFull = (e: unknown) => (e as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+/** what SQLite says when it cannot grow a file: a commit (SQLITE_FULL), or the wal-index at open */
+const isNoSpace = (e: unknown) => ['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_TRUNCATE'].includes(String((e as { code?: unknown } | null)?.code));
 
 class SqliteStore implements Store {
   private db!: Database.Database;
@@ -300,7 +302,7 @@ class SqliteStore implements Store {
   /** bytes a reading takes on disk (estimated from commits; sizes the room a commit needs) */
   private bytesPerRow = 80;
 
-  private full?: StoreFull;
+  private full?: StoreFull & { unrecordedLogged?: boolean };
   /** the size limit is dropping unforwarded readings to make room (a 'maxSize' full episode) */
   private ring?: { since: number; dropped: number; lastDropAt: number };
   private failing?: { since: number; error: string; refused: number };
@@ -375,6 +377,14 @@ class SqliteStore implements Store {
         this.damaged(errorText(e));
         return this.openFile(attempt + 1);
       }
+      // no space even to open (the wal-index): the reserve is there for this
+      if (isNoSpace(e)) {
+        if (attempt < 2 && releaseReserve(this.reservePath) > 0) {
+          this.log?.warn({ err: errorText(e) }, 'disk full: released the store reserve to open the store');
+          return this.openFile(attempt + 1);
+        }
+        throw new GatewayError(ErrorCodes.STORE_FULL, `no space left on the disk for the store in ${this.dir} (${errorText(e)}): free some space`, { cause: e });
+      }
       if (e instanceof GatewayError) throw e;
       throw new GatewayError(ErrorCodes.STORE, `cannot open the store in ${this.dir}: ${errorText(e)}`, { cause: e });
     }
@@ -405,7 +415,8 @@ class SqliteStore implements Store {
     // the WAL's budget: checkpoint at half of it, truncate back to it after a checkpoint, and keep a
     // single commit well inside it
     db.pragma(`journal_size_limit = ${this.plan.walBytes}`);
-    db.pragma(`wal_autocheckpoint = ${Math.max(8, Math.floor(this.plan.walBytes / 2 / this.pageSize))}`);
+    this.walCheckpointPages = Math.max(8, Math.floor(this.plan.walBytes / 2 / this.pageSize));
+    db.pragma(`wal_autocheckpoint = ${this.walCheckpointPages}`);
     this.commitRows = Math.min(this.commitRows, Math.max(1000, Math.floor(this.plan.walBytes / 256)));
     // a hard stop at maxSize for the database itself (the WAL and the rest are within it)
     db.pragma(`max_page_count = ${Math.max(16, Math.floor((this.maxSizeBytes - this.plan.walBytes - shmBytesFor(this.plan.walBytes, this.pageSize)) / this.pageSize))}`);
@@ -814,16 +825,19 @@ class SqliteStore implements Store {
         /* busy: counted at its size below */
       }
     }
+    const walFileBytes = fileSize(`${this.file}-wal`);
+    const fsAvailBytes = fsStats(this.dir).availBytes;
+    this.fitWalToDisk(fsAvailBytes, walFileBytes);
     return roomFor({
       plan: this.plan,
       maxSize: this.maxSizeBytes,
       pageSize: this.pageSize,
       pages: Number(this.st.pageCount.get()),
       freePages: Number(this.st.freelist.get()),
-      walFileBytes: fileSize(`${this.file}-wal`),
+      walFileBytes,
       shmFileBytes: fileSize(`${this.file}-shm`),
       reserveFileBytes: fileSize(this.reservePath),
-      fsAvailBytes: fsStats(this.dir).availBytes,
+      fsAvailBytes,
     });
   }
 
@@ -877,37 +891,53 @@ class SqliteStore implements Store {
 
   /** drops up to `n` of the oldest readings with seq ≤ `upTo`; returns how many */
   private dropForwarded(n: number, upTo: number): number {
-    return this.system(() =>
+    const d = this.inSmallerSteps(n, (k) =>
       this.db.transaction(() => {
-        const d = this.st.deleteOldestUpTo.run(upTo, n).changes;
+        const d = this.st.deleteOldestUpTo.run(upTo, k).changes;
         this.countDropped(d, 0);
-        this.dropSummary.forwarded += d;
         return d;
       })(),
     );
+    this.dropSummary.forwarded += d;
+    return d;
+  }
+
+  /**
+   * Runs a delete of `n` rows (as a system write); when even that finds no room in the WAL (a
+   * disk full to the last byte), tries a quarter of it, down to 64 rows: deleting frees pages,
+   * and a small delete needs only a few.
+   */
+  private inSmallerSteps(n: number, run: (n: number) => number): number {
+    for (let k = n; ; k = Math.floor(k / 4)) {
+      try {
+        return this.system(() => run(k));
+      } catch (e) {
+        if (!isDiskFull(e) || k <= 64) throw e;
+      }
+    }
   }
 
   /** drops the `n` oldest readings whatever their seq, counting those after `forwardedTo` as losses */
   private dropOldest(n: number, forwardedTo: number): number {
     const losses: LossBatch = new Map();
-    const d = this.system(() =>
+    let unfwd = 0;
+    const d = this.inSmallerSteps(n, (k) =>
       this.db.transaction(() => {
         losses.clear();
-        let unfwd = 0;
-        for (const [dev, cnt, lo, hi] of this.st.oldestUnforwarded.all(n, forwardedTo) as Array<[number, number, number, number]>) {
+        unfwd = 0;
+        for (const [dev, cnt, lo, hi] of this.st.oldestUnforwarded.all(k, forwardedTo) as Array<[number, number, number, number]>) {
           unfwd += cnt;
           const device = this.dataDevById.get(dev);
           if (device !== undefined) addToBatch(losses, device, lo, hi, cnt);
         }
-        const d = this.st.deleteOldest.run(n).changes;
+        const d = this.st.deleteOldest.run(k).changes;
         this.countDropped(d, unfwd);
         if (losses.size > 0) this.ledger.add('maxSize', losses);
-        this.dropSummary.unforwarded += unfwd;
-        this.dropSummary.forwarded += d - unfwd;
         return d;
       })(),
     );
-    const unfwd = batchCount(losses);
+    this.dropSummary.unforwarded += unfwd;
+    this.dropSummary.forwarded += d - unfwd;
     if (unfwd > 0) {
       const now = this.clock.now();
       if (!this.ring) {
@@ -948,15 +978,25 @@ class SqliteStore implements Store {
     }
     this.full.reason = limit;
     this.full.refused += rows;
-    if (losses.size > 0) {
-      try {
-        this.system(() => this.db.transaction(() => this.ledger.add('store-full', losses))());
-      } catch (e) {
-        this.log?.error({ err: errorText(e) }, 'cannot record lost readings in the store');
-      }
-    }
+    for (const [device, [n, from, to]] of losses) addToBatch(this.unrecorded, device, from, to, n);
+    this.recordLosses();
     const err = new GatewayError(ErrorCodes.STORE_FULL, limit === 'disk' ? 'the store is full: no space left on the disk' : 'the store is full: storage.maxSize reached', cause ? { cause } : {});
     for (const w of waiters) w.reject(err);
+  }
+
+  /** refused readings not yet in the ledger (its write found no room either); tried again at each refusal and when room returns */
+  private readonly unrecorded: LossBatch = new Map();
+
+  private recordLosses(): void {
+    if (this.unrecorded.size === 0) return;
+    try {
+      this.system(() => this.db.transaction(() => this.ledger.add('store-full', this.unrecorded))());
+      this.unrecorded.clear();
+    } catch (e) {
+      // once per episode; kept in memory until a write succeeds
+      if (this.full && !this.full.unrecordedLogged) this.log?.error({ err: errorText(e) }, 'cannot record lost readings in the store yet: kept in memory until there is room');
+      if (this.full) this.full.unrecordedLogged = true;
+    }
   }
 
   private safeRoom(): Room | undefined {
@@ -969,9 +1009,13 @@ class SqliteStore implements Store {
 
   private fullEnded(): void {
     const f = this.full!;
+    this.recordLosses();
     this.full = undefined;
     const closed = this.closeEpisodes('store-full');
-    this.log?.info({ reason: f.reason, ms: this.clock.now() - f.since, refused: f.refused, lost: closed.reduce((a, e) => a + e.count, 0), devices: closed.map((e) => e.device) }, 'store has room again: readings are stored');
+    this.log?.info(
+      { reason: f.reason, ms: this.clock.now() - f.since, refused: f.refused, lost: closed.reduce((a, e) => a + e.count, 0), devices: closed.map((e) => e.device) },
+      'store has room again: readings are stored',
+    );
     this.restoreReserve();
   }
 
@@ -1056,11 +1100,45 @@ class SqliteStore implements Store {
     try {
       return fn();
     } catch (e) {
-      if (!isDiskFull(e) || fileSize(this.reservePath) === 0) throw e;
+      if (!isDiskFull(e)) throw e;
+    }
+    // the WAL could not grow: first the reserve file's room, then the WAL's own (checkpointed
+    // and truncated, what it held is in the database; it grows again from nothing)
+    if (fileSize(this.reservePath) > 0) {
       this.releaseReserveFile();
-      return fn();
+      try {
+        return fn();
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+      }
+    }
+    this.truncateWal();
+    return fn();
+  }
+
+  private truncateWal(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* busy, or no room to copy pages the database does not have yet */
     }
   }
+
+  /**
+   * The WAL's checkpoint point follows the disk: while the disk has less room than the WAL's budget,
+   * SQLite checkpoints at half of what is left, so that the WAL never grows into a full disk (it
+   * could then never be reset, and the store would freeze).
+   */
+  private fitWalToDisk(fsAvailBytes: number, walFileBytes: number): void {
+    const room = Math.min(this.plan.walBytes, Math.max(0, fsAvailBytes + walFileBytes));
+    const pages = Math.max(8, Math.floor(room / 2 / this.pageSize));
+    if (pages !== this.walCheckpointPages) {
+      this.walCheckpointPages = pages;
+      this.db.pragma(`wal_autocheckpoint = ${pages}`);
+    }
+  }
+
+  private walCheckpointPages = 0;
 
   private releaseReserveFile(): void {
     const freed = releaseReserve(this.reservePath);
@@ -1717,6 +1795,12 @@ class SqliteStore implements Store {
         )
         .get() as { oldest: number | null; newest: number | null };
       const losses = this.ledger.totals();
+    // refused readings the ledger could not take yet (a disk full to the last byte) count too
+    for (const [device, [n]] of this.unrecorded) {
+      const t = losses.find((l) => l.device === device && l.reason === 'store-full');
+      if (t) t.count += n;
+      else losses.push({ device, reason: 'store-full', count: n });
+    }
       const deadLetters = Number(this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get());
       const deadLettersDropped = this.meta('deadLetters:dropped');
       const out: StoreStats = {
@@ -1761,6 +1845,7 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
+    this.recordLosses();
     // the episodes this process has open end with it (another process's are its own business)
     if (this.full) this.closeEpisodes('store-full');
     if (this.failing) this.closeEpisodes('store-error');
