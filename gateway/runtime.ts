@@ -87,9 +87,13 @@ export class GatewayRuntime implements Runtime {
       log: log.child({ module: 'store' }),
     });
     // files moved aside at an earlier start (a file moved just now was logged as it was moved)
-    const waiting = store.stats().damaged.filter((d) => !d.salvaged && d.at < opening);
-    if (waiting.length > 0) {
-      log.warn({ alarm: 'STORE_DAMAGED', files: waiting.map((d) => d.file) }, 'damaged store files moved aside are waiting: `fgw store salvage <file> --config <gateway.yaml>` recovers what can be read from them');
+    try {
+      const waiting = store.stats().damaged.filter((d) => !d.salvaged && d.at < opening);
+      if (waiting.length > 0) {
+        log.warn({ alarm: 'STORE_DAMAGED', files: waiting.map((d) => d.file) }, 'damaged store files moved aside are waiting: `fgw store salvage <file> --config <gateway.yaml>` recovers what can be read from them');
+      }
+    } catch {
+      /* damage deep in the file the start-up check did not reach: the store replaces it on its own */
     }
     const rt = new GatewayRuntime({ ...opts, clock, log }, store);
     if (opts.config.influx) {

@@ -1600,7 +1600,8 @@ class SqliteStore implements Store {
         await new Promise((r) => setImmediate(r));
       }
     } catch (e) {
-      this.log?.error({ err: errorText(e) }, 'cannot enforce storage limits');
+      if (isCorruption(e) && this.onDamage === 'move-aside' && !this.closed) this.replaceDamaged(errorText(e));
+      else this.log?.error({ err: errorText(e) }, 'cannot enforce storage limits');
     } finally {
       this.limitsRunning = false;
     }
