@@ -363,7 +363,9 @@ class SqliteStore implements Store {
       migrate(db, this.dir, this.log);
       db.exec(LOSSES_TABLE);
       // counters live in meta, updated in the same transactions as the rows; initialised once
-      for (const [key, init] of META_COUNTERS) db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES (?, ${init})`).run(key);
+      // (checked first: the initial value of count:readings counts every row, which takes long on 2 GB)
+      const has = db.prepare('SELECT 1 FROM meta WHERE key = ?').pluck();
+      for (const [key, init] of META_COUNTERS) if (has.get(key) === undefined) db.prepare(`INSERT INTO meta(key, value) VALUES (?, ${init})`).run(key);
       this.db = db;
       this.setUp();
     } catch (e) {
@@ -420,7 +422,6 @@ class SqliteStore implements Store {
     this.commitRows = Math.min(this.commitRows, Math.max(1000, Math.floor(this.plan.walBytes / 256)));
     // a hard stop at maxSize for the database itself (the WAL and the rest are within it)
     db.pragma(`max_page_count = ${Math.max(16, Math.floor((this.maxSizeBytes - this.plan.walBytes - shmBytesFor(this.plan.walBytes, this.pageSize)) / this.pageSize))}`);
-    this.restoreReserve();
     this.st = this.prepare();
     this.ledger = new LossLedger(db);
     this.insertTx = this.makeInsertTx();
@@ -781,7 +782,11 @@ class SqliteStore implements Store {
       return this.commitFailed(batches, waiters, e);
     }
     this.dataVersion = Number(this.st.dataVersion.get());
-    if (!this.leftoversClosed) this.closeLeftovers();
+    if (!this.leftoversClosed) {
+      this.closeLeftovers();
+      // the reserve file is made by the process that writes readings (not by a tool that only reads)
+      this.restoreReserve();
+    }
     if (n >= 500) {
       const grown = this.usedBytes() - usedBefore;
       if (grown > 0) this.bytesPerRow = Math.max(20, Math.min(1000, 0.8 * this.bytesPerRow + (0.2 * grown) / n));
@@ -1736,7 +1741,8 @@ class SqliteStore implements Store {
     this.sumJunkBytes();
     this.system(() => this.db.transaction(() => (this.trimDeadLetters(), this.trimAudits()))());
     if (this.ring && this.clock.now() - this.ring.lastDropAt >= Math.max(this.limitsIntervalMs, MIN_RING_QUIET_MS)) this.ringEnded();
-    if (!this.full) this.restoreReserve();
+    // (only in the process that writes readings: leftoversClosed says it has)
+    if (!this.full && this.leftoversClosed) this.restoreReserve();
 
     const s = this.dropSummary;
     this.dropSummary = { forwarded: 0, unforwarded: 0, deadLetters: 0, audits: 0 };

@@ -72,10 +72,11 @@ describe('a full disk', () => {
     const s = openStore({ path: dir, maxSizeBytes: 2 * 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0, forwarding: true, log, clock });
     cleanups.push(() => s.close());
     s.getCursor('readings');
-    // the reserve is a real file on the disk
+    const p = new Poller(s);
+    await p.poll();
+    // the reserve is a real file on the disk, made by the process that writes readings
     expect(existsSync(join(dir, `${STORE_FILE}-reserve`))).toBe(true);
     fs.fill(3 * MiB);
-    const p = new Poller(s);
 
     // A: InfluxDB away, the disk fills: collect until refused, then 30 polls more
     while (p.total(p.refused) === 0) await p.poll();
