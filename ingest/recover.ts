@@ -57,7 +57,7 @@ export const FGW_TABLES: Record<string, { columns: string[]; rowid: boolean; sha
   },
   sqlite_sequence: { columns: ['name', 'seq'], rowid: true },
   /** WITHOUT ROWID: an index b-tree of (key, value) */
-  meta: { columns: ['key', 'value'], rowid: false, shape: (v) => v.length === 2 && typeof v[0] === 'string' && /^(cursor|count|seq|dropped|droppedUnforwarded|deadLetters|audit|damaged)\b/.test(v[0]) },
+  meta: { columns: ['key', 'value'], rowid: false, shape: (v) => v.length === 2 && typeof v[0] === 'string' },
   /** series' unique index (measurement, device, tag, kind, rowid): it can stand in for the table */
   sqlite_autoindex_series_1: {
     columns: ['measurement', 'device', 'tag', 'kind', 'rowid'],

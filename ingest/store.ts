@@ -398,12 +398,13 @@ class SqliteStore implements Store {
    * ones), the first and last readings by seq.
    */
   private boundedCheck(db: Database.Database): void {
-    const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('readings', 'sqlite_sequence')`).pluck().all() as string[];
+    const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name <> 'sqlite_sequence'`).pluck().all() as string[];
     for (const t of tables) {
+      if (t === 'readings') continue;
       const r = db.pragma(`quick_check("${t.replace(/"/g, '""')}")`, { simple: true });
       if (r !== 'ok') throw Object.assign(new Error(`quick_check(${t}): ${String(r)}`), { code: 'SQLITE_CORRUPT' });
     }
-    if (tables.includes('meta')) {
+    if (tables.includes('readings')) {
       db.prepare('SELECT count(*) FROM (SELECT seq FROM readings ORDER BY seq LIMIT 1000)').get();
       db.prepare('SELECT count(*) FROM (SELECT * FROM readings ORDER BY seq DESC LIMIT 1000)').get();
     }
@@ -431,7 +432,7 @@ class SqliteStore implements Store {
     this.cursors.audit = Math.max(this.cursors.audit, Number(this.st.getMeta.get('cursor:audit') ?? 0));
     this.lastAuditSeq = Math.max(this.lastAuditSeq, Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0));
     this.dataVersion = Number(this.st.dataVersion.get());
-    this.sumJunkBytes();
+    this.loadJunkBytes(false);
     this.leftoversClosed = false;
   }
 
@@ -451,9 +452,39 @@ class SqliteStore implements Store {
     }
   }
 
-  private sumJunkBytes(): void {
+  /**
+   * The junk tables' bytes: summed over their rows (which reads them all: up to their shares of a
+   * 2 GB store) only when no earlier count is kept in meta, when another connection has written
+   * since, or once a day; else the count kept at the last limits pass or close. A count a crash left
+   * behind is off by what came and went since then, which the next full sum corrects.
+   */
+  private loadJunkBytes(full: boolean): void {
+    const dl = this.st.getMeta.get('bytes:deadLetters') as number | undefined;
+    const au = this.st.getMeta.get('bytes:audit') as number | undefined;
+    if (!full && dl !== undefined && au !== undefined) {
+      this.junkBytes.deadLetters = Number(dl);
+      this.junkBytes.audit = Number(au);
+      return;
+    }
     this.junkBytes.deadLetters = Number(this.db.prepare(`SELECT coalesce(sum(${DEAD_LETTER_BYTES}), 0) FROM dead_letters`).pluck().get());
     this.junkBytes.audit = Number(this.db.prepare(`SELECT coalesce(sum(${AUDIT_BYTES}), 0) FROM audit`).pluck().get());
+    this.junkSummedAt = this.clock.now();
+    this.saveJunkBytes();
+  }
+
+  private junkSummedAt = 0;
+
+  private saveJunkBytes(): void {
+    try {
+      this.system(() =>
+        this.db.transaction(() => {
+          this.st.setMeta.run('bytes:deadLetters', this.junkBytes.deadLetters);
+          this.st.setMeta.run('bytes:audit', this.junkBytes.audit);
+        })(),
+      );
+    } catch {
+      /* kept in memory; saved at the next pass */
+    }
   }
 
   /** the high-water mark of readings' seq (also after another connection wrote some) */
@@ -855,13 +886,13 @@ class SqliteStore implements Store {
    * Whether a commit of `rows` readings fits, making room by dropping forwarded readings and, against
    * maxSize only, the oldest unforwarded ones. Undefined when it fits; else the room that was short.
    */
-  private admit(rows: number): Room | undefined {
+  private admit(rows: number, mayDropUnforwarded = true): Room | undefined {
     const need = this.need(rows);
     // while full, take readings again only with room for the reserve too (no flapping)
     const want = need + (this.full ? this.plan.reserveBytes : 0);
     let room = this.room();
     if (room.bytes < want) room = this.makeRoom(want, room, false);
-    if (room.bytes < want && room.limit === 'maxSize') room = this.makeRoom(want, room, true);
+    if (room.bytes < want && room.limit === 'maxSize' && mayDropUnforwarded) room = this.makeRoom(want, room, true);
     if (this.ring && this.clock.now() - this.ring.lastDropAt >= Math.max(this.limitsIntervalMs, MIN_RING_QUIET_MS)) this.ringEnded();
     if (room.bytes >= want) {
       if (this.full) this.fullEnded();
@@ -963,13 +994,7 @@ class SqliteStore implements Store {
 
   /** The commit does not fit: its readings are counted per device and the writers told. */
   private refuse(batches: readonly Batch[], waiters: readonly Waiter[], limit: 'disk' | 'maxSize', cause: unknown): void {
-    const losses: LossBatch = new Map();
-    let rows = 0;
-    for (const b of batches) {
-      rows += b.readings.length;
-      if (b.measurement !== 'data' || b.retried) continue;
-      for (const r of b.readings) if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
-    }
+    const rows = lostIn(batches, this.unrecorded);
     const now = this.clock.now();
     if (!this.full) {
       this.full = { reason: limit, since: now, refused: 0, dropped: 0 };
@@ -983,7 +1008,6 @@ class SqliteStore implements Store {
     }
     this.full.reason = limit;
     this.full.refused += rows;
-    for (const [device, [n, from, to]] of losses) addToBatch(this.unrecorded, device, from, to, n);
     this.recordLosses();
     const err = new GatewayError(ErrorCodes.STORE_FULL, limit === 'disk' ? 'the store is full: no space left on the disk' : 'the store is full: storage.maxSize reached', cause ? { cause } : {});
     for (const w of waiters) w.reject(err);
@@ -1034,12 +1058,7 @@ class SqliteStore implements Store {
   /** A commit failed for another reason than room: one log line per episode, readings counted. */
   private commitFailed(batches: readonly Batch[], waiters: readonly Waiter[], e: unknown): void {
     const losses: LossBatch = new Map();
-    let rows = 0;
-    for (const b of batches) {
-      rows += b.readings.length;
-      if (b.measurement !== 'data' || b.retried) continue;
-      for (const r of b.readings) if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
-    }
+    const rows = lostIn(batches, losses);
     if (!this.failing) {
       this.failing = { since: this.clock.now(), error: errorText(e), refused: 0 };
       this.log?.error({ alarm: 'STORE_ERROR', err: errorText(e), rows }, 'store commit failed; readings are not stored (counted per device) until commits succeed again');
@@ -1510,7 +1529,8 @@ class SqliteStore implements Store {
   importRecovered(b: RecoveredBatch): { readings: number; audits: number; deadLetters: number; losses: number; full: boolean } {
     const out = { readings: 0, audits: 0, deadLetters: 0, losses: 0, full: false };
     const rows = b.readings ?? [];
-    if (rows.length > 0 && this.admit(rows.length) !== undefined) return { ...out, full: true };
+    // old rows never push out live ones InfluxDB has not got: only forwarded history makes room
+    if (rows.length > 0 && this.admit(rows.length, false) !== undefined) return { ...out, full: true };
     const historySeq = (anchor: number, cursor: number | undefined, oldSeq: number) => (cursor !== undefined && oldSeq <= cursor ? anchor - 1 - (cursor - oldSeq) : undefined);
     const insertAuditAt = this.db.prepare(
       'INSERT OR IGNORE INTO audit(seq, ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@seq, @ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
@@ -1700,16 +1720,18 @@ class SqliteStore implements Store {
       }
       this.system(() =>
         this.db.transaction(() => {
-          const a = this.db.prepare('SELECT count(*) AS n, coalesce(sum(seq > ?), 0) AS unfwd FROM audit WHERE ts < ?').get(this.forwardedAuditUpTo(), cutoff) as { n: number; unfwd: number };
+          const a = this.db.prepare(`SELECT count(*) AS n, coalesce(sum(seq > ?), 0) AS unfwd, coalesce(sum(${AUDIT_BYTES}), 0) AS bytes FROM audit WHERE ts < ?`).get(this.forwardedAuditUpTo(), cutoff) as { n: number; unfwd: number; bytes: number };
           if (a.n > 0) {
             this.db.prepare('DELETE FROM audit WHERE ts < ?').run(cutoff);
             this.st.addMeta.run(a.n, 'audit:dropped');
             this.st.addMeta.run(a.unfwd, 'audit:droppedUnforwarded');
+            this.junkBytes.audit = Math.max(0, this.junkBytes.audit - a.bytes);
           }
-          const d = this.db.prepare('SELECT count(*) FROM dead_letters WHERE ts < ?').pluck().get(cutoff) as number;
-          if (d > 0) {
+          const d = this.db.prepare(`SELECT count(*) AS n, coalesce(sum(${DEAD_LETTER_BYTES}), 0) AS bytes FROM dead_letters WHERE ts < ?`).get(cutoff) as { n: number; bytes: number };
+          if (d.n > 0) {
             this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(cutoff);
-            this.st.addMeta.run(d, 'deadLetters:dropped');
+            this.st.addMeta.run(d.n, 'deadLetters:dropped');
+            this.junkBytes.deadLetters = Math.max(0, this.junkBytes.deadLetters - d.bytes);
           }
         })(),
       );
@@ -1737,9 +1759,11 @@ class SqliteStore implements Store {
       }
     }
 
-    // the junk's bytes afresh (retention, another connection), and trimmed to the shares now
-    this.sumJunkBytes();
+    // the junk's bytes (summed afresh after another connection wrote, or once a day), trimmed to the shares now
+    const dv = Number(this.st.dataVersion.get());
+    if (dv !== this.dataVersion || this.clock.now() - this.junkSummedAt > 86_400_000) this.loadJunkBytes(true);
     this.system(() => this.db.transaction(() => (this.trimDeadLetters(), this.trimAudits()))());
+    this.saveJunkBytes();
     if (this.ring && this.clock.now() - this.ring.lastDropAt >= Math.max(this.limitsIntervalMs, MIN_RING_QUIET_MS)) this.ringEnded();
     // (only in the process that writes readings: leftoversClosed says it has)
     if (!this.full && this.leftoversClosed) this.restoreReserve();
@@ -1853,6 +1877,7 @@ class SqliteStore implements Store {
     if (this.closed) return;
     this.flush();
     this.recordLosses();
+    this.saveJunkBytes();
     // the episodes this process has open end with it (another process's are its own business)
     if (this.full) this.closeEpisodes('store-full');
     if (this.failing) this.closeEpisodes('store-error');
@@ -1867,6 +1892,20 @@ class SqliteStore implements Store {
       throw new GatewayError(ErrorCodes.STORE, `cannot close the store: ${errorText(e)}`, { cause: e });
     }
   }
+}
+
+/**
+ * The readings of refused batches, per device, into `losses` (device data only, not the writers
+ * that will write them again); returns how many rows the batches had in all.
+ */
+function lostIn(batches: readonly Batch[], losses: LossBatch): number {
+  let rows = 0;
+  for (const b of batches) {
+    rows += b.readings.length;
+    if (b.measurement !== 'data' || b.retried) continue;
+    for (const r of b.readings) if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
+  }
+  return rows;
 }
 
 function mtimeOf(file: string): number {

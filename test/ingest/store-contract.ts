@@ -3,12 +3,12 @@
  * implementation of ingest/types.ts Store runs it. Expected values are written out here, never
  * taken from the store under test.
  */
-import pino from 'pino';
-import { Writable } from 'node:stream';
+import type pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { ManualClock } from '../../config/clock.js';
 import type { Store } from '../../ingest/types.js';
+import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -24,16 +24,7 @@ export interface StoreFactoryOptions {
 const T = Date.UTC(2026, 0, 1);
 const DAY = 86_400_000;
 
-function capture(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
+const capture = captureLog;
 
 const rd = (device: string, tag: string, ts: number, value: Reading['value'], kind: Reading['kind'] = 'float', quality: Reading['quality'] = 'good', error?: string): Reading => ({
   device,

@@ -5,30 +5,21 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import type pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { ManualClock } from '../../config/clock.js';
 import { isGatewayError } from '../../config/errors.js';
 import { STORE_FILE, openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
+import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 const T = Date.UTC(2026, 10, 27, 8, 0, 0);
 const MiB = 1024 * 1024;
 
-function capture(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
+const capture = captureLog;
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
