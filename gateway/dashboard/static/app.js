@@ -162,15 +162,33 @@
     tbody.replaceChildren(...rows);
 
     const alarms = devices.filter((d) => d.status.silent);
+    const storeAlarms = storeAlarmItems(now);
     $('#alarm-list').replaceChildren(
+      ...storeAlarms,
       ...alarms.map((d) => el('li', { class: 'alarm', 'data-device': d.id, text: t('alarmSilent', { device: `${d.name || d.id} (${d.id})`, age: duration(d.status.silentForMs), limit: duration(d.status.staleAfterMs) }) })),
     );
-    $('#no-alarms').hidden = alarms.length > 0;
+    $('#no-alarms').hidden = alarms.length + storeAlarms.length > 0;
 
     const enabled = devices.filter((d) => d.enabled);
     const live = enabled.filter((d) => d.status.live).length;
     $('#card-live').textContent = `${live} / ${enabled.length}`;
     $('#card-rate').textContent = enabled.length ? pct(live / enabled.length) : '–';
+  }
+
+  /** the store's alarms: full (no room for readings), damaged files moved aside and not yet salvaged */
+  function storeAlarmItems(now) {
+    if (!status) return [];
+    const st = status.store;
+    const items = [];
+    if (st.full) {
+      const f = st.full;
+      items.push(el('li', { class: 'alarm', 'data-alarm': 'store-full', 'data-reason': f.reason,
+        text: t(f.reason === 'disk' ? 'alarmStoreFullDisk' : 'alarmStoreFullMaxSize', { age: duration(Math.max(0, now - f.since)), refused: f.refused, dropped: f.dropped }) }));
+    }
+    for (const d of st.damaged.filter((x) => !x.salvaged)) {
+      items.push(el('li', { class: 'alarm', 'data-alarm': 'store-damaged', 'data-file': d.file, text: t('alarmStoreDamaged', { file: d.file, error: d.error, at: new Date(d.at).toLocaleString() }) }));
+    }
+    return items;
   }
 
   function renderStatus() {
@@ -182,6 +200,8 @@
     $('#card-dead').textContent = String(status.store.deadLetters);
     $('#card-store').textContent = bytes(status.store.sizeBytes);
     $('#card-dropped').textContent = String(status.store.dropped);
+    $('#card-lost').textContent = String(status.store.lost);
+    $('#card-lost').title = status.store.losses.map((l) => `${l.device} ${l.reason}: ${l.count}`).join('\n');
   }
 
   function renderNetworking() {
