@@ -2,7 +2,7 @@
  * The embedded durable store on SQLite (better-sqlite3, WAL mode, synchronous=NORMAL): the
  * store-and-forward buffer and the local history at once (ingest/types.ts is the contract).
  *
- * Layout (schema version 3; MIGRATIONS upgrades older stores in place)
+ * Layout (schema version 4; MIGRATIONS upgrades older stores in place)
  * - `devices(id, measurement, device)` and `series(id, measurement, device, tag, kind, dev)`: one
  *   row per device and per time series; ids cached in Maps. The kind is part of the series key, so
  *   a tag whose configured type changes starts a new series and old rows keep the kind they were
@@ -27,8 +27,7 @@
  *   (latest() reads it). Should the size limit drop a series' newest row while late rows with older
  *   timestamps but higher seqs remain, that series is left out of latest() until it reports again.
  * - `audit`, `dead_letters`, `meta(key, value)`: cursors, the row counter, the drop counters.
- * - `losses`: the loss ledger (ingest/losses.ts). Added beside schema 3 without a version change
- *   (CREATE TABLE IF NOT EXISTS at open): an older fgw ignores it.
+ * - `losses`: the loss ledger (ingest/losses.ts), schema 4.
  *
  * Writes are group-committed: write() queues and one transaction commits everything queued on the
  * next turn of the event loop, or a little later under load (scheduleFlush), or at once past
@@ -125,7 +124,7 @@ export const DEFAULT_AUDIT_SHARE = 0.05;
  * keeps its buffered backlog and history. A store written by a newer gateway is refused rather
  * than misread.
  */
-export const STORE_SCHEMA_VERSION = 3;
+export const STORE_SCHEMA_VERSION = 4;
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   // 0 → 1: the first layout
   (db) => db.exec(SCHEMA),
@@ -161,6 +160,9 @@ UPDATE readings SET tie = ranked.rn FROM (
 ) ranked WHERE readings.seq = ranked.seq AND ranked.rn > 0
   AND readings.seq > coalesce((SELECT value FROM meta WHERE key = 'cursor:readings'), 0);
 `),
+  // 3 → 4: the loss ledger (ingest/losses.ts). IF NOT EXISTS: a development build kept it at
+  // schema 2 and created it at open.
+  (db) => db.exec(LOSSES_TABLE),
 ];
 
 function migrate(db: Database.Database, path: string, log?: Logger): void {
@@ -387,7 +389,6 @@ class SqliteStore implements Store {
       db.pragma('cache_size = -32768');
       this.boundedCheck(db);
       migrate(db, this.dir, this.log);
-      db.exec(LOSSES_TABLE);
       // counters live in meta, updated in the same transactions as the rows; initialised once
       // (checked first: the initial value of count:readings counts every row, which takes long on 2 GB)
       const has = db.prepare('SELECT 1 FROM meta WHERE key = ?').pluck();

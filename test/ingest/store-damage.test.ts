@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { STORE_FILE, openStore, type OpenStoreOptions } from '../../ingest/store.js';
+import { STORE_FILE, STORE_SCHEMA_VERSION, openStore, type OpenStoreOptions } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -94,9 +94,9 @@ describe('a damaged store file at open', () => {
   it('a store written by a newer fgw is still refused, not moved aside', async () => {
     const { dir } = await storeWith(10);
     const db = new Database(join(dir, STORE_FILE));
-    db.pragma('user_version = 3');
+    db.pragma(`user_version = ${STORE_SCHEMA_VERSION + 1}`);
     db.close();
-    expect(() => open(dir)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(/schema version 3.*newer fgw/) }));
+    expect(() => open(dir)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1}.*newer fgw`)) }));
     expect(movedFiles(dir)).toEqual([]);
   });
 });
