@@ -28,10 +28,16 @@ const PAGE_SIZES = [4096, 1024, 2048, 8192, 16384, 32768, 65536, 512];
 
 /** fgw's tables: column names in storage order (the rowid alias first, as NULL in the record) */
 export const FGW_TABLES: Record<string, { columns: string[]; rowid: boolean; shape?: (v: SqlValue[]) => boolean }> = {
+  /**
+   * Layout 1 rows have 7 values, layout 2 adds dev, layout 3 tie. A row written before an ALTER TABLE
+   * ADD COLUMN keeps its shorter record (SQLite fills the default when reading it): in a layout-3+
+   * file an 8-value row has tie 0.
+   */
   readings: {
-    columns: ['seq', 'series', 'ts', 'value', 'text', 'quality', 'error', 'dev'],
+    columns: ['seq', 'series', 'ts', 'value', 'text', 'quality', 'error', 'dev', 'tie'],
     rowid: true,
-    shape: (v) => (v.length === 8 || v.length === 7) && v[0] === null && isInt(v[1]) && isInt(v[2]) && (v[3] === null || typeof v[3] === 'number' || typeof v[3] === 'bigint') && (v[4] === null || typeof v[4] === 'string') && isInt(v[5]) && Number(v[5]) >= 0 && Number(v[5]) <= 2 && (v[6] === null || typeof v[6] === 'string') && (v.length === 7 || isInt(v[7])),
+    shape: (v) =>
+      v.length >= 7 && v.length <= 9 && v[0] === null && isInt(v[1]) && isInt(v[2]) && (v[3] === null || typeof v[3] === 'number' || typeof v[3] === 'bigint') && (v[4] === null || typeof v[4] === 'string') && isInt(v[5]) && Number(v[5]) >= 0 && Number(v[5]) <= 2 && (v[6] === null || typeof v[6] === 'string') && (v.length < 8 || isInt(v[7])) && (v.length < 9 || (isInt(v[8]) && Number(v[8]) >= 0)),
   },
   series: {
     columns: ['id', 'measurement', 'device', 'tag', 'kind', 'dev'],

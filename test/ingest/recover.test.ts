@@ -2,6 +2,9 @@
  * ingest/recover.ts against real store files that real SQLite wrote, damaged the ways a power cut
  * or a bad SD card damages them. What should be recoverable is counted with SQLite's own dbstat
  * (cells per leaf page of `readings`) before the damage, never with the reader under test.
+ *
+ * The file has ties (layout 3+): 24 readings share each ms, two of each of the 12 series, so
+ * reading k has tie 1 when k mod 24 >= 12, else 0.
  */
 import Database from 'better-sqlite3';
 import { closeSync, copyFileSync, openSync, truncateSync, writeSync } from 'node:fs';
@@ -21,16 +24,20 @@ let file: string;
 /** pageno → readings on that leaf page, and the total page count */
 let leaves: Map<number, number>;
 let pages: number;
+/** readings with tie 1, by SQLite */
+let tiesOfOne: number;
 
 /** value of reading i: its identity in the comparisons below */
 const value = (i: number) => i + 0.25;
+/** the tie the store gives reading i (the second reading of its series in its ms gets 1) */
+const tieOf = (i: number) => (i % 24 >= 12 ? 1 : 0);
 
 beforeAll(async () => {
   dir = tempDir('fgw-recover-');
   const s = openStore({ path: join(dir.path, 'live'), maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
   for (let i = 0; i < N; i += 1000) {
     const rows: Reading[] = [];
-    for (let k = i; k < Math.min(N, i + 1000); k++) rows.push({ device: `dev${k % 4}`, tag: `t${k % 6}`, ts: T + k * 10, kind: 'float', value: value(k), quality: 'good' });
+    for (let k = i; k < Math.min(N, i + 1000); k++) rows.push({ device: `dev${k % 4}`, tag: `t${k % 6}`, ts: T + Math.floor(k / 24) * 10, kind: 'float', value: value(k), quality: 'good' });
     await s.write(rows);
   }
   s.setCursor('readings', 20_000);
@@ -41,6 +48,7 @@ beforeAll(async () => {
   const db = new Database(file, { readonly: true });
   leaves = new Map((db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map((r) => [r.pageno, r.ncell]));
   pages = Number(db.pragma('page_count', { simple: true }));
+  tiesOfOne = Number(db.prepare('SELECT count(*) FROM readings WHERE tie = 1').pluck().get());
   db.close();
 });
 afterAll(() => dir.cleanup());
@@ -61,13 +69,16 @@ function garbage(f: string, pageNos: number[], byte = 0xa5): void {
 function recover(f: string) {
   const r = new Recovery(f);
   try {
-    const values = [...r.rows('readings')].map((x) => x.values[3] as number).sort((a, b) => a - b);
+    const rows = [...r.rows('readings')];
+    const values = rows.map((x) => x.values[3] as number).sort((a, b) => a - b);
+    // rows whose tie (the 9th value) is not the one the store gave them
+    const wrongTies = rows.filter((x) => x.values[8] !== tieOf((x.values[3] as number) - 0.25)).length;
     const series = [...r.rows('series')].length;
     const seriesIndex = [...r.rows('sqlite_autoindex_series_1')].length;
     const meta = new Map([...r.rows('meta')].map((x) => [x.values[0], x.values[1]]));
     const dl = [...r.rows('dead_letters')];
     const audits = [...r.rows('audit')];
-    return { values, series, seriesIndex, meta, dl, audits, report: r.report };
+    return { values, wrongTies, series, seriesIndex, meta, dl, audits, report: r.report };
   } finally {
     r.close();
   }
@@ -80,6 +91,9 @@ describe('recovering a store file without SQLite', () => {
   it('a sound file: every row of every table, overflow pages included', () => {
     const r = recover(file);
     expect(r.values).toEqual(all());
+    expect(r.wrongTies).toBe(0);
+    // 2,016 full blocks of 24 with 12 ties of 1 each, and 5 in the last 17 readings (k mod 24 = 12..16)
+    expect(tiesOfOne).toBe(2016 * 12 + 5);
     expect(r.series).toBe(12);
     expect(r.meta.get('cursor:readings')).toBe(20_000);
     expect(r.meta.get('count:readings')).toBe(N);
@@ -100,6 +114,7 @@ describe('recovering a store file without SQLite', () => {
     // exactly the originals, nothing invented
     const original = new Set(all());
     expect(r.values.every((v) => original.has(v))).toBe(true);
+    expect(r.wrongTies).toBe(0);
     expect(r.report.damagedPages).toBeGreaterThanOrEqual(hit.filter((p) => leaves.has(p)).length);
   });
 
@@ -140,9 +155,33 @@ describe('recovering a store file without SQLite', () => {
     const r = recover(f);
     expect(r.report.schemaOk).toBe(false);
     expect(r.values).toEqual(all());
+    expect(r.wrongTies).toBe(0);
     expect(r.seriesIndex).toBe(12);
     // meta too: the forwarder's cursor survives, so salvage knows what InfluxDB had
     expect(r.meta.get('cursor:readings')).toBe(20_000);
+  });
+
+  it('a layout-2 file (no tie column) with its schema page lost: its 8-value rows are still recognised as readings', async () => {
+    const d = tempDir('fgw-recover-v2-');
+    try {
+      const s = openStore({ path: d.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0 });
+      await s.write(Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })));
+      await s.close();
+      const f = join(d.path, STORE_FILE);
+      const db = new Database(f);
+      db.exec('ALTER TABLE readings DROP COLUMN tie; PRAGMA user_version = 2;');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      garbage(f, [1]);
+      const r = new Recovery(f);
+      const rows = [...r.rows('readings')];
+      expect(r.report.schemaOk).toBe(false);
+      r.close();
+      expect(rows.map((x) => x.values[3]).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      expect(new Set(rows.map((x) => x.values.length))).toEqual(new Set([8]));
+    } finally {
+      d.cleanup();
+    }
   });
 
   it('what a crash left in the WAL is read too (committed frames only)', async () => {
