@@ -22,7 +22,9 @@
  *   InfluxDB point; it is assigned here, once, by ingest/tie-break.ts, so a replay writes the same
  *   timestamps again.
  *   Another connection that writes readings (`fgw store salvage` beside a running gateway) is
- *   noticed by PRAGMA data_version at the start of each commit, and the high-water mark re-read.
+ *   noticed by PRAGMA data_version at the start of each commit (inside its write lock): the
+ *   high-water mark is re-read and the tie cache forgotten, so the next reading of each series
+ *   asks the table for its ties and none repeats one the other connection gave.
  * - `latest(series, seq, ts)`: each series' newest reading, upserted once per series per commit
  *   (latest() reads it). Should the size limit drop a series' newest row while late rows with older
  *   timestamps but higher seqs remain, that series is left out of latest() until it reports again.
@@ -674,7 +676,8 @@ class SqliteStore implements Store {
   private makeInsertTx() {
     const st = this.st;
     return this.db.transaction((batches: readonly Batch[], rejected: Reading[]) => {
-      // another connection (fgw store salvage) may have written readings since our last commit
+      // another connection (fgw store salvage) may have written readings since our last commit:
+      // its seqs and ties are read afresh (inside this write lock, so none can slip in between)
       const dv = Number(st.dataVersion.get());
       if (dv !== this.dataVersion) {
         this.loadSeq();
@@ -1214,7 +1217,6 @@ class SqliteStore implements Store {
   }
 
   private reloadSeriesCache(): void {
-    this.ties.clear();
     try {
       this.loadCaches();
     } catch {
@@ -1222,7 +1224,13 @@ class SqliteStore implements Store {
     }
   }
 
+  /**
+   * The id caches from the tables, and the tie cache forgotten with them: they are rebuilt after a
+   * rollback, when another connection wrote (its readings may hold ties this process has not
+   * seen) and for a fresh file (new series ids).
+   */
   private loadCaches(): void {
+    this.ties.clear();
     this.seriesById.clear();
     this.devByKey.clear();
     this.dataDevById.clear();
