@@ -66,8 +66,10 @@
  *
  * Damage (ingest/damage.ts): with onDamage 'move-aside' (the gateway) a file found damaged at open,
  * by the background check or by a failing statement is renamed aside and a fresh store takes its
- * place in the same object: sequence numbers and cursors continue, the commit in flight goes to the
- * fresh file, and stats().damaged lists the file until `fgw store salvage` has read it.
+ * place in the same object: sequence numbers and cursors continue, so do the ties of each series'
+ * newest ms (carried by series name, as the fresh file numbers its series anew: carriedTies), the
+ * commit in flight goes to the fresh file, and stats().damaged lists the file until
+ * `fgw store salvage` has read it.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
@@ -79,7 +81,7 @@ import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import { checkInBackground, damagedFiles, headerProblem, isCorruption, moveAside } from './damage.js';
 import { fileSize, fsStats, planDisk, releaseReserve, roomFor, shmBytesFor, writeReserve, type DiskPlan, type Room } from './disk.js';
 import { LOSSES_TABLE, LossLedger, addToBatch, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
-import { TIE_LIMIT, TIE_OVERFLOW, TieBreaker } from './tie-break.js';
+import { TIE_LIMIT, TIE_OVERFLOW, TieBreaker, newer, type TieState } from './tie-break.js';
 import type { AuditRecord, DamagedFile, Measurement, ReadingQuery, RecoveredBatch, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
 
 export interface OpenStoreOptions {
@@ -320,6 +322,12 @@ class SqliteStore implements Store {
     newestTs: (series) => this.st.newestTs.get(series) as number | undefined,
     maxTie: (dev, series, ts) => (this.st.maxTie.get(dev, ts, series) as number | null) ?? undefined,
   });
+  /**
+   * per series key (seriesKey): its newest ms and last tie in the files replaced in place, which
+   * the fresh file must continue (InfluxDB has those points); set on the TieBreaker as floors
+   * whenever seriesId meets the series after the caches were rebuilt
+   */
+  private readonly carriedTies = new Map<string, TieState>();
   /** the seq the next reading gets (high-water mark + 1; never reused) */
   private nextSeq = 1;
   /** the newest audit seq, carried into a fresh file when a damaged one is replaced */
@@ -564,6 +572,7 @@ class SqliteStore implements Store {
    */
   private replaceDamaged(error: string): void {
     if (this.closed) return;
+    this.carryTies();
     this.checker?.stop();
     this.checker = undefined;
     try {
@@ -585,6 +594,16 @@ class SqliteStore implements Store {
     })();
     this.recordDamage();
     this.startBackgroundCheck();
+  }
+
+  /** the tie cache by series name, before the file it was built on goes (see carriedTies) */
+  private carryTies(): void {
+    for (const [id, state] of this.ties.snapshot()) {
+      const s = this.seriesById.get(id);
+      if (s === undefined) continue;
+      const k = seriesKey(s.measurement, s.device, s.tag, s.kind);
+      this.carriedTies.set(k, newer(this.carriedTies.get(k), state));
+    }
   }
 
   private startBackgroundCheck(): void {
@@ -747,6 +766,10 @@ class SqliteStore implements Store {
     const found = this.st.findSeries.get(measurement, device, tag, kind) as { id: number; dev: number } | undefined;
     const dev = found?.dev ?? this.devId(measurement, device, true)!;
     const id = found?.id ?? Number(this.st.insertSeries.run(measurement, device, tag, kind, dev).lastInsertRowid);
+    if (this.carriedTies.size > 0) {
+      const carried = this.carriedTies.get(seriesKey(measurement, device, tag, kind));
+      if (carried !== undefined) this.ties.floor(id, carried);
+    }
     if (!found) this.ties.created(id);
     // cached at once: a rolled-back transaction clears the whole cache (see flush)
     this.runTags.set(tag, { kind, id });
@@ -833,20 +856,21 @@ class SqliteStore implements Store {
       this.lastCommitMs = performance.now() - t0;
       this.lastCommitRows = n;
     } catch (e) {
-      this.reloadSeriesCache();
-      if (isDiskFull(e)) {
-        // the disk filled under us (another program, or a commit larger than estimated)
-        this.releaseReserveFile();
-        return this.refuse(batches, waiters, 'disk', e);
-      }
       if (isCorruption(e) && this.onDamage === 'move-aside' && !this.closed) {
-        // the commit goes into the fresh file: nothing is lost
+        // the commit goes into the fresh file: nothing is lost (the caches are rebuilt for it, after
+        // the tie cache is carried over by name: see replaceDamaged)
         this.pending.unshift(...batches);
         this.waiters.unshift(...waiters);
         for (const b of batches) this.pendingRows += b.readings.length;
         this.replaceDamaged(errorText(e));
         this.scheduleFlush();
         return;
+      }
+      this.reloadSeriesCache();
+      if (isDiskFull(e)) {
+        // the disk filled under us (another program, or a commit larger than estimated)
+        this.releaseReserveFile();
+        return this.refuse(batches, waiters, 'disk', e);
       }
       return this.commitFailed(batches, waiters, e);
     }
@@ -1963,6 +1987,10 @@ function mtimeOf(file: string): number {
 
 function devKey(measurement: string, device: string): string {
   return `${measurement}\u0000${device}`;
+}
+
+function seriesKey(measurement: string, device: string, tag: string, kind: string): string {
+  return `${measurement}\u0000${device}\u0000${tag}\u0000${kind}`;
 }
 
 function toAudit(r: Record<string, unknown>): StoredAudit {

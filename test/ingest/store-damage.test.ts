@@ -141,4 +141,42 @@ describe('damage found after open', () => {
     expect(s.stats().damaged).toHaveLength(1);
     expect(s.query({ device: 'd0' }).map((r) => r.value)).toEqual([8]);
   });
+
+  it.each([
+    ['a commit meets the damage', false],
+    ['a read meets the damage', true],
+  ] as const)('%s, then readings in the same ms as the damaged file\'s last ones: the fresh file continues their ties', async (_how, byRead) => {
+    const { dir, pages } = await storeWith(30_000);
+    const X = T + 40_000;
+    const at = (value: number) => ({ device: 'd0', tag: 'v', ts: X, kind: 'integer' as const, value, quality: 'good' as const });
+    const s = open(dir);
+    // two readings of d0.v in ms X: ties 0 and 1 in the file that is about to be damaged (and, forwarded, in InfluxDB)
+    await s.write([at(1)]);
+    await s.write([at(2)]);
+    expect(s.query({ device: 'd0', from: X }).map((r) => r.tie ?? 0)).toEqual([0, 1]);
+    const other = new Database(join(dir, STORE_FILE));
+    other.pragma('wal_checkpoint(TRUNCATE)');
+    if (byRead) {
+      // ten leaf pages from the middle of readings, which a scan of the table meets
+      const leaves = other.prepare("SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+      garbage(join(dir, STORE_FILE), leaves.slice(leaves.length / 2 - 5, leaves.length / 2 + 5));
+    } else {
+      garbage(join(dir, STORE_FILE), Array.from({ length: 40 }, (_, k) => pages - 39 + k));
+    }
+    // another connection's write makes ours drop its page cache
+    other.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('poke', 1)").run();
+    other.close();
+    if (byRead) {
+      expect(() => s.query({})).toThrow(/malformed|corrupt/i);
+      await waitFor('the read to have the file moved aside', () => movedFiles(dir).length === 1);
+    }
+    await s.write([at(3)]);
+    await s.write([at(4)]);
+    expect(s.stats().damaged).toHaveLength(1);
+    // 2 and 3, not 0 and 1 again (which would overwrite the damaged file's two points in InfluxDB)
+    expect(s.query({ device: 'd0', from: X }).map((r) => [r.value, r.tie ?? 0])).toEqual([
+      [3, 2],
+      [4, 3],
+    ]);
+  });
 });
