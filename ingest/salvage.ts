@@ -9,10 +9,18 @@
  *   them at once) and are counted.
  * - What the damaged file's forwarder had sent (its cursor, when its meta row is readable) goes in as
  *   local history and is not sent again; the rest is forwarded like any backlog.
+ * - Each reading keeps its tie (the file's `tie` column, 0 in a file from before it), so two
+ *   salvaged readings of one series in one ms stay two InfluxDB points and what InfluxDB had is
+ *   where it was. A backlog reading whose tie the live store already has (another reading of the
+ *   file's, as ties of a file from before the column all are 0, or the gateway wrote that series in
+ *   that ms meanwhile) gets the next free one, as the upgrade to layout 3 ranks such a backlog.
+ * - How far the file was read is saved in the live store with each chunk (salvageProgress): a
+ *   salvage run again after it stopped on a full store or was killed imports only the rows it had
+ *   not, so it neither doubles rows nor sends a reading twice under another tie.
  * - The gateway may keep running meanwhile: the import goes in chunks of IMPORT_CHUNK rows, each
  *   its own short transaction, and the gateway notices the new rows (PRAGMA data_version) and
  *   continues its sequence above them.
- * - A file already salvaged into this store is refused unless --force (its rows would be doubled).
+ * - A file already salvaged into this store is refused unless --force (which imports what is missing).
  */
 import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,7 +45,7 @@ export interface SalvageResult {
   recovery: RecoverReport;
   /** the damaged file's own count of readings (meta), when readable */
   expectedReadings?: number;
-  readings: { read: number; imported: number; history: number; backlog: number; unknownSeries: number; olderThanRetention: number; notImportedFull: number };
+  readings: { read: number; imported: number; history: number; backlog: number; already: number; unknownSeries: number; olderThanRetention: number; notImportedFull: number };
   audits: { read: number; imported: number };
   deadLetters: { read: number; imported: number };
   losses: { read: number; imported: number };
@@ -77,7 +85,7 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
       file,
       store: opts.storePath,
       recovery: rec.report,
-      readings: { read: 0, imported: 0, history: 0, backlog: 0, unknownSeries: 0, olderThanRetention: 0, notImportedFull: 0 },
+      readings: { read: 0, imported: 0, history: 0, backlog: 0, already: 0, unknownSeries: 0, olderThanRetention: 0, notImportedFull: 0 },
       audits: { read: 0, imported: 0 },
       deadLetters: { read: 0, imported: 0 },
       losses: { read: 0, imported: 0 },
@@ -88,6 +96,10 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
 
     const anchor = store.historyAnchor();
     const base: Omit<RecoveredBatch, 'readings'> = { anchor, cursor };
+    // an earlier run of this file got this far (the reader gives the same rows in the same order)
+    const before = store.salvageProgress(file);
+    /** rows of `readings` read so far, imported or not */
+    let at = 0;
     const cutoff = opts.retentionMs > 0 ? opts.now - opts.retentionMs : Number.NEGATIVE_INFINITY;
     let chunk: RecoveredReading[] = [];
     let full = false;
@@ -98,21 +110,20 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
         chunk = [];
         return;
       }
-      const r = store.importRecovered({ ...base, readings: chunk });
+      const r = store.importRecovered({ ...base, readings: chunk, progress: { file, done: { readings: at } } });
       if (r.full) {
         full = true;
         result.readings.notImportedFull += chunk.length;
       } else {
         result.readings.imported += r.readings;
-        for (const x of chunk) {
-          if (cursor.readings !== undefined && x.oldSeq <= cursor.readings) result.readings.history++;
-          else result.readings.backlog++;
-        }
+        result.readings.history += r.history;
+        result.readings.backlog += r.readings - r.history;
       }
       chunk = [];
     };
     for (const r of rec.rows('readings')) {
       result.readings.read++;
+      at++;
       const v = r.values;
       const s = series.get(num(v[1]) ?? -1);
       const ts = num(v[2]);
@@ -120,12 +131,18 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
         result.readings.unknownSeries++;
         continue;
       }
+      if (at <= before.readings) {
+        result.readings.already++;
+        continue;
+      }
       if (ts < cutoff) {
         result.readings.olderThanRetention++;
         continue;
       }
       const value = typeof v[3] === 'number' ? v[3] : typeof v[3] === 'bigint' ? Number(v[3]) : null;
-      chunk.push({ ...s, ts, value, text: str(v[4]) ?? null, quality: num(v[5]) ?? 2, error: str(v[6]) ?? null, oldSeq: r.rowid });
+      // a file from before the tie column (or a row written before it was added) has tie 0
+      const tie = num(v[8]) ?? 0;
+      chunk.push({ ...s, ts, value, text: str(v[4]) ?? null, quality: num(v[5]) ?? 2, error: str(v[6]) ?? null, oldSeq: r.rowid, tie });
       if (chunk.length >= IMPORT_CHUNK) flush();
     }
     flush();
@@ -155,7 +172,14 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
       losses.push({ device, reason: reason as LossReason, from, to, count });
     }
     for (let i = 0; i < Math.max(audits.length, deadLetters.length, losses.length); i += IMPORT_CHUNK) {
-      const r = store.importRecovered({ ...base, audits: audits.slice(i, i + IMPORT_CHUNK), deadLetters: deadLetters.slice(i, i + IMPORT_CHUNK), losses: losses.slice(i, i + IMPORT_CHUNK) });
+      if (i < before.other) continue; // imported by an earlier run (chunks are whole transactions)
+      const r = store.importRecovered({
+        ...base,
+        audits: audits.slice(i, i + IMPORT_CHUNK),
+        deadLetters: deadLetters.slice(i, i + IMPORT_CHUNK),
+        losses: losses.slice(i, i + IMPORT_CHUNK),
+        progress: { file, done: { other: i + IMPORT_CHUNK } },
+      });
       result.audits.imported += r.audits;
       result.deadLetters.imported += r.deadLetters;
       result.losses.imported += r.losses;
@@ -179,6 +203,7 @@ export function salvageText(r: SalvageResult): string[] {
   const rd = r.readings;
   const of = r.expectedReadings !== undefined ? ` of ${fmt(r.expectedReadings)} the file counted (${fmt(Math.max(0, r.expectedReadings - rd.read))} not readable)` : '';
   lines.push(`  readings: ${fmt(rd.read)} read${of}; ${fmt(rd.imported)} imported: ${fmt(rd.history)} as history (InfluxDB had them), ${fmt(rd.backlog)} as backlog (forwarded to InfluxDB)`);
+  if (rd.already > 0) lines.push(`  already imported by an earlier salvage of this file: ${fmt(rd.already)} readings (skipped)`);
   if (rd.unknownSeries > 0) lines.push(`  not imported: ${fmt(rd.unknownSeries)} readings whose series (device and tag) is lost`);
   if (rd.olderThanRetention > 0) lines.push(`  not imported: ${fmt(rd.olderThanRetention)} readings older than storage.retention`);
   if (rd.notImportedFull > 0) lines.push(`  not imported: ${fmt(rd.notImportedFull)} readings: the live store is full (free space, or raise storage.maxSize, and run again with --force)`);
@@ -214,7 +239,7 @@ export async function runStoreCommand(argv: string[], io: Io): Promise<number> {
   try {
     const done = store.salvaged(file);
     if (done && !values.force) {
-      throw new GatewayError(ErrorCodes.USAGE, `${file} was salvaged into this store already (${new Date(done.at).toISOString()}: ${done.readings} readings); --force imports it again (its rows would be doubled)`);
+      throw new GatewayError(ErrorCodes.USAGE, `${file} was salvaged into this store already (${new Date(done.at).toISOString()}: ${done.readings} readings); --force reads it again and imports what the store does not hold yet`);
     }
     const result = salvageInto(file, store, { retentionMs: config.storage.retention, now: Date.now(), storePath: config.storage.path });
     if (values.json) io.out(JSON.stringify(result, null, 2));

@@ -82,7 +82,7 @@ import { checkInBackground, damagedFiles, headerProblem, isCorruption, moveAside
 import { fileSize, fsStats, planDisk, releaseReserve, roomFor, shmBytesFor, writeReserve, type DiskPlan, type Room } from './disk.js';
 import { LOSSES_TABLE, LossLedger, addToBatch, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
 import { TIE_LIMIT, TIE_OVERFLOW, TieBreaker, newer, type TieState } from './tie-break.js';
-import type { AuditRecord, DamagedFile, Measurement, ReadingQuery, RecoveredBatch, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
+import type { AuditRecord, DamagedFile, ImportResult, Measurement, ReadingQuery, RecoveredBatch, SalvageProgress, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
 
 export interface OpenStoreOptions {
   /** directory; the database is `<path>/store.db` */
@@ -1595,8 +1595,8 @@ class SqliteStore implements Store {
     };
   }
 
-  importRecovered(b: RecoveredBatch): { readings: number; audits: number; deadLetters: number; losses: number; full: boolean } {
-    const out = { readings: 0, audits: 0, deadLetters: 0, losses: 0, full: false };
+  importRecovered(b: RecoveredBatch): ImportResult {
+    const out: ImportResult = { readings: 0, history: 0, audits: 0, deadLetters: 0, losses: 0, full: false };
     const rows = b.readings ?? [];
     // old rows never push out live ones InfluxDB has not got: only forwarded history makes room
     if (rows.length > 0 && this.admit(rows.length, false) !== undefined) return { ...out, full: true };
@@ -1605,67 +1605,98 @@ class SqliteStore implements Store {
       'INSERT OR IGNORE INTO audit(seq, ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@seq, @ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
     );
     const insertLoss = this.db.prepare('INSERT INTO losses(device, reason, from_ts, to_ts, count, open) VALUES (?, ?, ?, ?, ?, 0)');
-    this.db
-      .transaction(() => {
-        // another connection (the running gateway) may have written since: continue its seq
-        this.loadSeq();
-        const newest = new Map<number, [seq: number, ts: number]>();
-        for (const r of rows) {
-          const sid = this.seriesId(r.measurement, r.device, r.tag, r.kind);
-          const dev = this.seriesById.get(sid)!.dev;
-          const seq = historySeq(b.anchor.readings, b.cursor.readings, r.oldSeq) ?? this.nextSeq++;
-          if (this.st.insertReading.run(seq, sid, dev, Math.trunc(r.ts), r.value, r.text, r.quality, r.error, 0).changes === 0) continue;
-          const prev = newest.get(sid);
-          if (prev === undefined || r.ts >= prev[1]) newest.set(sid, [seq, r.ts]);
-          out.readings++;
-        }
-        for (const [sid, [seq, ts]] of newest) this.st.upsertLatest.run(sid, seq, ts);
-        this.st.addMeta.run(out.readings, 'count:readings');
-        this.st.setMeta.run('seq:readings', this.nextSeq - 1);
-        for (const a of b.audits ?? []) {
-          const row = { ts: a.ts, actor: a.actor, system: a.system, action: a.action, route: a.route, device: a.device ?? null, tag: a.tag ?? null, value: a.value ?? null, result: a.result, detail: a.detail ?? null };
-          const seq = historySeq(b.anchor.audit, b.cursor.audit, a.oldSeq);
-          const res = seq === undefined ? this.st.insertAudit.run(row) : insertAuditAt.run({ ...row, seq });
-          if (res.changes === 0) continue;
-          if (seq === undefined) this.lastAuditSeq = Number(res.lastInsertRowid);
-          this.junkBytes.audit += byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
-          out.audits++;
-        }
-        for (const d of b.deadLetters ?? []) {
-          const row = { ts: d.ts, source: d.source, device: d.device ?? null, topic: d.topic ?? null, reason: d.reason, detail: d.detail ?? null, payload: d.payload ?? null };
-          this.st.insertDeadLetter.run(row);
-          this.junkBytes.deadLetters += byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
-          out.deadLetters++;
-        }
-        for (const l of b.losses ?? []) {
-          insertLoss.run(l.device, l.reason, l.from, l.to, l.count);
-          out.losses++;
-        }
-      })
-      .immediate();
+    const tieTaken = this.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts = ? AND series = ? AND tie = ? LIMIT 1').pluck();
+    try {
+      this.db
+        .transaction(() => {
+          // another connection (the running gateway) may have written since: continue its seq.
+          // Ties are looked up in the table, inside this write lock: the gateway's commits and ours
+          // cannot interleave, and the gateway re-reads its ties after ours (data_version).
+          this.loadSeq();
+          const newest = new Map<number, [seq: number, ts: number]>();
+          for (const r of rows) {
+            const sid = this.seriesId(r.measurement, r.device, r.tag, r.kind);
+            const dev = this.seriesById.get(sid)!.dev;
+            const ts = Math.trunc(r.ts);
+            const history = historySeq(b.anchor.readings, b.cursor.readings, r.oldSeq);
+            let { tie, quality, error } = r;
+            // backlog keeps its tie (the point it was meant to be) unless a live reading has it:
+            // then the next free one. History keeps its tie: InfluxDB has it there, never sent again.
+            if (history === undefined && tieTaken.get(dev, ts, sid, tie) !== undefined) {
+              tie = ((this.st.maxTie.get(dev, ts, sid) as number | null) ?? -1) + 1;
+              if (tie >= TIE_LIMIT && quality < 2) {
+                quality = 2;
+                error = TIE_OVERFLOW;
+              }
+            }
+            const seq = history ?? this.nextSeq++;
+            this.st.insertReading.run(seq, sid, dev, ts, r.value, r.text, quality, error, tie);
+            const prev = newest.get(sid);
+            if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
+            out.readings++;
+            if (history !== undefined) out.history++;
+          }
+          for (const [sid, [seq, ts]] of newest) this.st.upsertLatest.run(sid, seq, ts);
+          this.st.addMeta.run(out.readings, 'count:readings');
+          this.st.setMeta.run('seq:readings', this.nextSeq - 1);
+          for (const a of b.audits ?? []) {
+            const row = { ts: a.ts, actor: a.actor, system: a.system, action: a.action, route: a.route, device: a.device ?? null, tag: a.tag ?? null, value: a.value ?? null, result: a.result, detail: a.detail ?? null };
+            const seq = historySeq(b.anchor.audit, b.cursor.audit, a.oldSeq);
+            const res = seq === undefined ? this.st.insertAudit.run(row) : insertAuditAt.run({ ...row, seq });
+            if (res.changes === 0) continue;
+            if (seq === undefined) this.lastAuditSeq = Number(res.lastInsertRowid);
+            this.junkBytes.audit += byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
+            out.audits++;
+          }
+          for (const d of b.deadLetters ?? []) {
+            const row = { ts: d.ts, source: d.source, device: d.device ?? null, topic: d.topic ?? null, reason: d.reason, detail: d.detail ?? null, payload: d.payload ?? null };
+            this.st.insertDeadLetter.run(row);
+            this.junkBytes.deadLetters += byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
+            out.deadLetters++;
+          }
+          for (const l of b.losses ?? []) {
+            insertLoss.run(l.device, l.reason, l.from, l.to, l.count);
+            out.losses++;
+          }
+          // how far the file was read, in the same transaction: a run stopped here resumes after it
+          if (b.progress) {
+            const rec = this.damagedRecord(b.progress.file);
+            rec.progress = { readings: 0, other: 0, ...rec.progress, ...b.progress.done };
+            this.st.setMeta.run(`damaged:${basename(b.progress.file)}`, JSON.stringify(rec));
+          }
+        })
+        .immediate();
+    } finally {
+      // our rows went in beside the TieBreaker: its cache (rebuilt with the id caches) no longer
+      // knows the newest ties
+      this.reloadSeriesCache();
+    }
     return out;
+  }
+
+  /** what the live store noted about a damaged file of this name (meta `damaged:<name>`) */
+  private damagedRecord(file: string): { at?: number; error?: string; salvaged?: DamagedFile['salvaged']; progress?: SalvageProgress } {
+    try {
+      return JSON.parse(String(this.st.getMeta.get(`damaged:${basename(file)}`) ?? '{}')) as ReturnType<SqliteStore['damagedRecord']>;
+    } catch {
+      return {};
+    }
   }
 
   /** notes in the live store that a damaged file was salvaged (stats().damaged shows it) */
   recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void {
-    const key = `damaged:${basename(file)}`;
-    let rec: Record<string, unknown> = {};
-    try {
-      rec = JSON.parse(String(this.st.getMeta.get(key) ?? '{}')) as Record<string, unknown>;
-    } catch {
-      /* none yet */
-    }
+    const rec = this.damagedRecord(file);
     rec.salvaged = { at: this.clock.now(), ...result };
-    this.st.setMeta.run(key, JSON.stringify(rec));
+    this.st.setMeta.run(`damaged:${basename(file)}`, JSON.stringify(rec));
   }
 
   /** what recordSalvage noted for a file of this name, if anything */
   salvaged(file: string): DamagedFile['salvaged'] | undefined {
-    try {
-      return (JSON.parse(String(this.st.getMeta.get(`damaged:${basename(file)}`) ?? '{}')) as { salvaged?: DamagedFile['salvaged'] }).salvaged;
-    } catch {
-      return undefined;
-    }
+    return this.damagedRecord(file).salvaged;
+  }
+
+  salvageProgress(file: string): SalvageProgress {
+    return { readings: 0, other: 0, ...this.damagedRecord(file).progress };
   }
 
   // ---------------------------------------------------------------- limits
@@ -1930,12 +1961,7 @@ class SqliteStore implements Store {
   /** the damaged files beside this store, with what this store recorded about each */
   private damagedList(): DamagedFile[] {
     return damagedFiles(this.file).map((file) => {
-      let rec: { at?: number; error?: string; salvaged?: DamagedFile['salvaged'] } = {};
-      try {
-        rec = JSON.parse(String(this.st.getMeta.get(`damaged:${basename(file)}`) ?? '{}')) as typeof rec;
-      } catch {
-        /* not recorded */
-      }
+      const rec = this.damagedRecord(file);
       const d: DamagedFile = { file, at: rec.at ?? mtimeOf(file), error: rec.error ?? 'found damaged' };
       if (rec.salvaged) d.salvaged = rec.salvaged;
       return d;

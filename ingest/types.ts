@@ -143,6 +143,11 @@ export interface RecoveredReading {
   error: string | null;
   /** its seq in the damaged file */
   oldSeq: number;
+  /**
+   * its tie in the damaged file (0 in a file from before the tie column): importRecovered keeps it,
+   * unless it is backlog and the live store has that tie already (then the next free one)
+   */
+  tie: number;
 }
 
 export interface RecoveredAudit extends AuditRecord {
@@ -154,8 +159,8 @@ export interface RecoveredAudit extends AuditRecord {
  * InfluxDB already: they go in as local history only, at seq `anchor - 1 - (cursor - oldSeq)`
  * (below every live seq, in their old order: never forwarded, the first the size limit drops).
  * The others get new seqs and are forwarded like any backlog. `cursor` undefined: the damaged
- * file's cursor could not be read, so everything is forwarded (InfluxDB keeps one point per
- * series and timestamp, so readings it had are not doubled).
+ * file's cursor could not be read, so everything is forwarded (each at the ms and tie it had, so
+ * readings InfluxDB had land on their own points again and are not doubled).
  */
 export interface RecoveredBatch {
   anchor: { readings: number; audit: number };
@@ -164,6 +169,30 @@ export interface RecoveredBatch {
   audits?: RecoveredAudit[];
   deadLetters?: DeadLetter[];
   losses?: Array<Pick<LossEpisode, 'device' | 'reason' | 'from' | 'to' | 'count'>>;
+  /** how far the salvage of `file` has read, saved in the same transaction (salvageProgress) */
+  progress?: { file: string; done: Partial<SalvageProgress> };
+}
+
+/**
+ * How far `fgw store salvage` has imported a damaged file: rows of `readings`, and of the other
+ * tables taken together, in the order the reader gives them (the same for the same file), so a
+ * salvage run again (after a full store, or killed) imports only what it had not.
+ */
+export interface SalvageProgress {
+  readings: number;
+  other: number;
+}
+
+export interface ImportResult {
+  /** readings imported (history included) */
+  readings: number;
+  /** of them, as local history (InfluxDB had them) */
+  history: number;
+  audits: number;
+  deadLetters: number;
+  losses: number;
+  /** the live store had no room: nothing of this batch was imported */
+  full: boolean;
 }
 
 export interface WriteOptions {
@@ -218,11 +247,13 @@ export interface Store extends Sink {
   /** `fgw store salvage`: where history rows of an import go (below every seq in the store) */
   historyAnchor(): { readings: number; audit: number };
   /** `fgw store salvage`: rows read from a damaged store file, in one transaction (ingest/salvage.ts) */
-  importRecovered(batch: RecoveredBatch): { readings: number; audits: number; deadLetters: number; losses: number; full: boolean };
+  importRecovered(batch: RecoveredBatch): ImportResult;
   /** `fgw store salvage`: notes that a damaged file was read into this store (stats().damaged) */
   recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void;
   /** what recordSalvage noted for a file of this name */
   salvaged(file: string): DamagedFile['salvaged'] | undefined;
+  /** how far earlier salvages of a file of this name got (0, 0 for none) */
+  salvageProgress(file: string): SalvageProgress;
 
   /**
    * forwarding: rows after `cursor` in seq order. Every row is returned, bad-quality ones included:
