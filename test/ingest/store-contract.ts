@@ -1,5 +1,5 @@
 /**
- * The Store contract suite (HOUSE convention 6, after MQTT.js abstract_store.ts): every
+ * The Store contract suite (after MQTT.js abstract_store.ts): every
  * implementation of ingest/types.ts Store runs it. Expected values are written out here, never
  * taken from the store under test.
  */
