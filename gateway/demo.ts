@@ -59,9 +59,9 @@ function freePort(): Promise<number> {
 }
 
 async function apiPort(wanted: number): Promise<number> {
-  return new Promise((res) => {
+  return new Promise((res, rej) => {
     const s = createServer();
-    s.once('error', () => freePort().then(res));
+    s.once('error', () => void freePort().then(res, rej));
     s.listen(wanted, '127.0.0.1', () => s.close(() => res(wanted)));
   });
 }

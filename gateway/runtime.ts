@@ -181,7 +181,8 @@ export class GatewayRuntime implements Runtime {
   private scheduleStatus(): void {
     if (this.stopping) return;
     this.statusTimer = this.clock.setTimeout(() => {
-      this.writeStatus().finally(() => this.scheduleStatus());
+      // writeStatus never rejects: a failed commit is logged there
+      void this.writeStatus().finally(() => this.scheduleStatus());
     }, this.config.gateway.statusInterval);
   }
 

@@ -70,7 +70,8 @@ export function escapeString(s: string): string {
   return `"${s.replace(/[\\"]/g, '\\$&')}"`;
 }
 
-const INT64_MAX = 9_223_372_036_854_775_807;
+/** 2^63 (9,223,372,036,854,775,808): the first integer past int64, exact as a double */
+const INT64_MAX = 2 ** 63;
 
 /** The field value text for a kind, or undefined when the value cannot be written as that kind. */
 export function fieldValue(kind: FieldKind, v: Value | null): string | undefined {

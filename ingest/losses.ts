@@ -110,9 +110,18 @@ export class LossLedger {
 export function queryLosses(db: Database.Database, q: { from?: number; to?: number; device?: string } = {}): LossEpisode[] {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (q.from !== undefined) (where.push('to_ts >= ?'), params.push(q.from));
-  if (q.to !== undefined) (where.push('from_ts < ?'), params.push(q.to));
-  if (q.device !== undefined) (where.push('device = ?'), params.push(q.device));
+  if (q.from !== undefined) {
+    where.push('to_ts >= ?');
+    params.push(q.from);
+  }
+  if (q.to !== undefined) {
+    where.push('from_ts < ?');
+    params.push(q.to);
+  }
+  if (q.device !== undefined) {
+    where.push('device = ?');
+    params.push(q.device);
+  }
   const sql = `SELECT * FROM losses${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY from_ts, id`;
   return (db.prepare(sql).all(...params) as Row[]).map(toEpisode);
 }

@@ -1411,9 +1411,18 @@ class SqliteStore implements Store {
   private seriesFilter(f: { measurement?: Measurement; device?: string; tag?: string; tags?: readonly string[] }): { sql: string; params: unknown[] } | undefined {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (f.measurement !== undefined) (where.push('measurement = ?'), params.push(f.measurement));
-    if (f.device !== undefined) (where.push('device = ?'), params.push(f.device));
-    if (f.tag !== undefined) (where.push('tag = ?'), params.push(f.tag));
+    if (f.measurement !== undefined) {
+      where.push('measurement = ?');
+      params.push(f.measurement);
+    }
+    if (f.device !== undefined) {
+      where.push('device = ?');
+      params.push(f.device);
+    }
+    if (f.tag !== undefined) {
+      where.push('tag = ?');
+      params.push(f.tag);
+    }
     if (f.tags !== undefined) {
       where.push(`tag IN (${f.tags.map(() => '?').join(',') || 'NULL'})`);
       params.push(...f.tags);
@@ -1432,12 +1441,24 @@ class SqliteStore implements Store {
         where.push(`dev IN (${devs.join(',') || 'NULL'})`);
       }
       const sf = this.seriesFilter(q);
-      if (sf) (where.push(`series IN (${sf.sql})`), params.push(...sf.params));
-      if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
-      if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
+      if (sf) {
+        where.push(`series IN (${sf.sql})`);
+        params.push(...sf.params);
+      }
+      if (q.from !== undefined) {
+        where.push('ts >= ?');
+        params.push(q.from);
+      }
+      if (q.to !== undefined) {
+        where.push('ts < ?');
+        params.push(q.to);
+      }
       const dir = q.order === 'desc' ? 'DESC' : 'ASC';
       let sql = `SELECT seq, series, ts, value, text, quality, error, tie FROM readings${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
-      if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
+      if (q.limit !== undefined) {
+        sql += ' LIMIT ?';
+        params.push(q.limit);
+      }
       return (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
     });
   }
@@ -1449,7 +1470,10 @@ class SqliteStore implements Store {
       let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error, r.tie FROM series s
         JOIN latest l ON l.series = s.id JOIN readings r ON r.seq = l.seq
         WHERE s.measurement = 'data'`;
-      if (device !== undefined) (sql += ' AND s.device = ?'), params.push(device);
+      if (device !== undefined) {
+        sql += ' AND s.device = ?';
+        params.push(device);
+      }
       const rows = (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
       // a tag whose kind changed has two series: keep the newest reading per (device, tag)
       const best = new Map<string, StoredReading>();
@@ -1520,12 +1544,27 @@ class SqliteStore implements Store {
     return this.guard(() => {
       const where: string[] = [];
       const params: unknown[] = [];
-      if (q.from !== undefined) (where.push('ts >= ?'), params.push(q.from));
-      if (q.to !== undefined) (where.push('ts < ?'), params.push(q.to));
-      if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
-      if (q.device !== undefined) (where.push('device = ?'), params.push(q.device));
+      if (q.from !== undefined) {
+        where.push('ts >= ?');
+        params.push(q.from);
+      }
+      if (q.to !== undefined) {
+        where.push('ts < ?');
+        params.push(q.to);
+      }
+      if (q.action !== undefined) {
+        where.push('action = ?');
+        params.push(q.action);
+      }
+      if (q.device !== undefined) {
+        where.push('device = ?');
+        params.push(q.device);
+      }
       let sql = `SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, seq`;
-      if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
+      if (q.limit !== undefined) {
+        sql += ' LIMIT ?';
+        params.push(q.limit);
+      }
       return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map(toAudit);
     });
   }
@@ -1534,9 +1573,15 @@ class SqliteStore implements Store {
     return this.guard(() => {
       const params: unknown[] = [];
       let sql = 'SELECT * FROM dead_letters';
-      if (q.source !== undefined) (sql += ' WHERE source = ?'), params.push(q.source);
+      if (q.source !== undefined) {
+        sql += ' WHERE source = ?';
+        params.push(q.source);
+      }
       sql += ' ORDER BY id DESC';
-      if (q.limit !== undefined) (sql += ' LIMIT ?'), params.push(q.limit);
+      if (q.limit !== undefined) {
+        sql += ' LIMIT ?';
+        params.push(q.limit);
+      }
       return (this.db.prepare(sql).all(...params) as Record<string, unknown>[]).map((r) => {
         const d: StoredDeadLetter = { id: r.id as number, ts: r.ts as number, source: r.source as string, reason: r.reason as string };
         for (const k of ['device', 'topic', 'detail', 'payload'] as const) if (r[k] !== null && r[k] !== undefined) d[k] = r[k] as string;

@@ -30,6 +30,9 @@ echo "== build and type-check"
 npx tsc -p tsconfig.build.json || exit 1
 typecheck=0
 npx tsc -p tsconfig.json --noEmit || typecheck=1
+echo "== lint (oxlint: correctness rules, floating and misused promises; .oxlintrc.json)"
+lint=0
+npx oxlint --type-aware --deny-warnings || lint=1
 
 echo "== tests"
 mkdir -p test-results
@@ -46,4 +49,5 @@ const passed = r.numPassedTests ?? 0, failed = (r.numFailedTests ?? 0), skipped 
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 '
 if [ "$typecheck" != 0 ]; then echo "type check failed"; [ "$status" = 0 ] && status=1; fi
+if [ "$lint" != 0 ]; then echo "lint failed"; [ "$status" = 0 ] && status=1; fi
 exit $status

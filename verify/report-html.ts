@@ -62,6 +62,8 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px;word-break
 function pageCss(r: VerifyResult, lang: Lang): string {
   const t = DICT[lang];
   const head = `${t.title} · ${r.report ? `${t.reportNo} ${r.report.number}` : `${t.projectId} ${r.project.id}`}`;
+  // \u0001 and \u0002 stand for the page counters while the translated text is split around them
+  // oxlint-disable-next-line no-control-regex
   const page = fill(t.page, { page: '\u0001', pages: '\u0002' }).split(/([\u0001\u0002])/).map((p) => (p === '\u0001' ? 'counter(page)' : p === '\u0002' ? 'counter(pages)' : cssString(p))).filter((p) => p !== '""').join(' ');
   const box = 'font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;font-size:8pt;color:#555';
   return `@page{size:A4;margin:14mm;@top-left{content:${cssString(head)};${box}}@top-right{content:${cssString(r.preliminary ? t.preliminaryShort : r.project.id)};${box}}@bottom-center{content:${page};${box}}}`;
@@ -132,7 +134,6 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   const zhLang = lang === 'zh';
   const off = offsetOf(r);
   const when = (ms: number, seconds = false) => esc(formatLocal(ms, off, { seconds }));
-  const dayOf = (text: string) => esc(localDate(instantMs(text, off), off));
   const yn = (b: boolean | undefined | null) => (b ? t.yes : t.no);
   const res = (x: string) => `<span class="r-${esc(x)}">${esc((t as Record<string, string>)[x] ?? x)}</span>`;
   const money = (fen: number) => formatFen(fen);

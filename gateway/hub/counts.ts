@@ -12,7 +12,7 @@
  */
 import { influxIdent, influxString } from '../../ingest/influxql.js';
 import { STATUS_MEASUREMENT } from '../../ingest/line-protocol.js';
-import { numbers, type HubInflux, type RawSeries } from './influx.js';
+import { type HubInflux, type RawSeries } from './influx.js';
 
 export const HOUR_MS = 3_600_000;
 

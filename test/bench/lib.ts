@@ -238,7 +238,7 @@ function wrap(proc: Proc): GatewayProc {
     }
   };
   proc.child.stdout?.on('data', onData);
-  proc.exited.then(() => {
+  void proc.exited.then(() => {
     for (const w of waiters.splice(0)) w();
   });
   return {

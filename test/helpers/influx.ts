@@ -99,7 +99,10 @@ export async function startInflux(opts: StartInfluxOptions = {}): Promise<TestIn
   const query = async (influxql: string, db?: string): Promise<InfluxRow[]> => {
     const qs = new URLSearchParams({ q: influxql, epoch: 'ms' });
     if (db) qs.set('db', db);
-    if (opts.admin) (qs.set('u', opts.admin.username), qs.set('p', opts.admin.password));
+    if (opts.admin) {
+      qs.set('u', opts.admin.username);
+      qs.set('p', opts.admin.password);
+    }
     const res = await fetch(`${url}/query?${qs}`, { method: 'POST' });
     const body = (await res.json()) as {
       error?: string;

@@ -92,7 +92,7 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     // unit 9 does not exist on the line: every request to it times out
     // each request to it holds the line for 500 ms: undemoted, it would take most of the line's time
     const dead = start({ id: 'dead', interval: '100ms', demotedMaxInterval: '5s', connection: { serial: serial(), unitId: 9, timeout: '500ms' }, tags }, sink, shared);
-    const ref = start({ id: 'ref', interval: '100ms', connection: { serial: { ...serial(), path: refPty.b }, unitId: 1, timeout: '1s' }, tags }, sink, new Map());
+    start({ id: 'ref', interval: '100ms', connection: { serial: { ...serial(), path: refPty.b }, unitId: 1, timeout: '1s' }, tags }, sink, new Map());
 
     await waitFor('the dead unit demoted', () => dead.status().demoted === true);
     // let the demotion backoff grow past its first short steps, then count polls over one window

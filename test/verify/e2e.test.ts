@@ -118,7 +118,7 @@ invoices:
 
     gw = startProcess(process.execPath, [fgw, 'run', '--config', join(dir.path, 'gateway.yaml')], { cwd: dir.path });
     const api = (path: string, token: string, init: RequestInit = {}) =>
-      fetch(`http://127.0.0.1:${apiPort}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+      fetch(`http://127.0.0.1:${apiPort}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
     const latestTs = async (device: string): Promise<number> => {
       const at = Date.now();
       const r = await api(`/api/devices/${device}/latest`, MES);

@@ -329,7 +329,7 @@
     $('#logout').hidden = false;
     needToken = false;
     lastSlow = 0;
-    tick();
+    void tick();
   });
   $('#logout').addEventListener('click', () => askToken(false));
   $('#lang-toggle').addEventListener('click', () => {
@@ -355,6 +355,6 @@
     .then((r) => r.json())
     .then((cfg) => {
       if (cfg.tokenRequired && sessionStorage.getItem(TOKEN_KEY) === null) askToken(false);
-      else tick();
+      else void tick();
     }, () => tick());
 })();

@@ -330,7 +330,7 @@
     $('#login').hidden = true;
     $('#logout').hidden = false;
     needToken = false;
-    tick();
+    void tick();
   });
   $('#logout').addEventListener('click', () => askToken(false));
   $('#lang-toggle').addEventListener('click', () => {
@@ -361,35 +361,36 @@
     });
   }
   for (const b of document.querySelectorAll('#report-form button[data-format]')) {
-    b.addEventListener('click', async () => {
-      const r = route();
-      if (r.view !== 'project') return;
-      const fmt = b.getAttribute('data-format');
-      const from = $('#r-from').value;
-      const to = $('#r-to').value;
-      if (!from || !to) return;
-      const q = new URLSearchParams({ from, to, format: fmt, lang, preliminary: $('#r-prelim').checked ? 'true' : 'false' });
-      $('#r-status').textContent = t('reportRunning');
-      try {
-        const blob = await api(`/api/projects/${encodeURIComponent(r.id)}/report?${q}`, { blob: true, accept: '*/*' });
-        download(blob, `${r.id}-${from}-${to}.${fmt}`);
-        $('#r-status').textContent = '';
-      } catch (e) {
-        $('#r-status').textContent = t('reportFailed', { msg: e.message });
-      }
-    });
+    b.addEventListener('click', () => void requestReport(b));
+  }
+  async function requestReport(b) {
+    const r = route();
+    if (r.view !== 'project') return;
+    const fmt = b.getAttribute('data-format');
+    const from = $('#r-from').value;
+    const to = $('#r-to').value;
+    if (!from || !to) return;
+    const q = new URLSearchParams({ from, to, format: fmt, lang, preliminary: $('#r-prelim').checked ? 'true' : 'false' });
+    $('#r-status').textContent = t('reportRunning');
+    try {
+      const blob = await api(`/api/projects/${encodeURIComponent(r.id)}/report?${q}`, { blob: true, accept: '*/*' });
+      download(blob, `${r.id}-${from}-${to}.${fmt}`);
+      $('#r-status').textContent = '';
+    } catch (e) {
+      $('#r-status').textContent = t('reportFailed', { msg: e.message });
+    }
   }
   window.addEventListener('hashchange', () => {
     detail = null;
     detailError = null;
     $('#r-from').value = '';
-    tick();
+    void tick();
   });
 
   applyStaticLabels();
   if (sessionStorage.getItem(TOKEN_KEY) === null) askToken(false);
   else {
     $('#logout').hidden = false;
-    tick();
+    void tick();
   }
 })();

@@ -8,7 +8,7 @@ import { InfluxWriter } from '../../../ingest/influx-writer.js';
 import { LineFormatter, READINGS_PRECISION } from '../../../ingest/line-protocol.js';
 import type { StoredReading } from '../../../ingest/types.js';
 import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
-import { baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnBenchScript, writeConfig, type GatewayProc, type Metric, type ScenarioResult } from '../lib.js';
+import { baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnBenchScript, writeConfig, type GatewayProc, type Metric } from '../lib.js';
 
 const TAGS = 10;
 const TICK_MS = 10;

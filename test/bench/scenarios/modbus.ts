@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { freePort } from '../../helpers/net.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
-import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
+import { nodeArgs, windowMs, type Scenario } from '../context.js';
 import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
 
 const require = createRequire(import.meta.url);
