@@ -329,6 +329,7 @@ class SqliteStore implements Store {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addMeta: db.prepare('UPDATE meta SET value = value + ? WHERE key = ?'),
+      initMeta: db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, 0)'),
       forwardReadings: db.prepare('SELECT seq, series, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
       forwardAudit: db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
       insertAudit: db.prepare(
@@ -691,14 +692,52 @@ class SqliteStore implements Store {
     return (this.st.forwardAudit.all(cursor, limit) as Record<string, unknown>[]).map(toAudit);
   }
 
-  getCursor(stream: 'readings' | 'audit'): number {
-    this.forwarding = true;
-    return Number(this.st.getMeta.get(`cursor:${stream}`) ?? 0);
+  getCursor(name: string): number {
+    if (name === 'readings') this.forwarding = true;
+    return Number(this.st.getMeta.get(`cursor:${name}`) ?? 0);
   }
 
-  setCursor(stream: 'readings' | 'audit', seq: number): void {
-    this.forwarding = true;
-    this.st.setMeta.run(`cursor:${stream}`, seq);
+  setCursor(name: string, seq: number): void {
+    if (name === 'readings' || name === 'audit') {
+      this.forwarding = true;
+      this.st.setMeta.run(`cursor:${name}`, seq);
+      return;
+    }
+    // another consumer's readings cursor: its drop counter starts with it
+    this.setNamedCursor(name, seq);
+  }
+
+  private setNamedCursor(name: string, seq: number): void {
+    this.st.setMeta.run(`cursor:${name}`, seq);
+    this.st.initMeta.run(`dropped:${name}`);
+  }
+
+  headSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  backlog(cursor: string): number {
+    if (cursor === 'readings') return this.backlogCount();
+    return this.countAfterCursor(Number(this.st.getMeta.get(`cursor:${cursor}`) ?? 0));
+  }
+
+  droppedUnforwarded(cursor: string): number {
+    return Number(this.st.getMeta.get(cursor === 'readings' ? 'droppedUnforwarded' : `dropped:${cursor}`) ?? 0);
+  }
+
+  /**
+   * The readings cursors whose drops the limits count: the InfluxDB forwarder's (when there is one)
+   * and every other consumer's that was ever set (`cursor:<name>` with a `dropped:<name>` counter).
+   */
+  private dropCounters(): Array<{ counter: string; seq: number }> {
+    const out: Array<{ counter: string; seq: number }> = [];
+    // without a forwarder (none in this process, and no cursor ever set) nothing is "unforwarded":
+    // counting against seq 0 would call every dropped row unforwarded
+    const stored = Number(this.st.getMeta.get('cursor:readings') ?? 0);
+    if (this.forwarding || stored > 0) out.push({ counter: 'droppedUnforwarded', seq: stored });
+    const named = this.db.prepare(`SELECT substr(key, 9) AS name FROM meta WHERE key LIKE 'dropped:%'`).pluck().all() as string[];
+    for (const name of named) out.push({ counter: `dropped:${name}`, seq: Number(this.st.getMeta.get(`cursor:${name}`) ?? 0) });
+    return out;
   }
 
   // ---------------------------------------------------------------- limits
@@ -756,17 +795,20 @@ class SqliteStore implements Store {
    * sit after the first recent chunk are then found per device through the (dev, ts) index.
    */
   private *limitSteps(): Generator<void, number> {
-    // without a forwarder (none in this process, and no cursor ever set) nothing is "unforwarded":
-    // counting against seq 0 would call every dropped row unforwarded
-    const stored = Number(this.st.getMeta.get('cursor:readings') ?? 0);
-    const cursor = this.forwarding || stored > 0 ? stored : Number.MAX_SAFE_INTEGER;
+    // each cursor's rows dropped before it passed them (the InfluxDB forwarder's: droppedUnforwarded)
+    const counters = this.dropCounters();
+    const main = counters.find((c) => c.counter === 'droppedUnforwarded');
     let byRetention = 0;
     let bySize = 0;
     let unforwarded = 0;
-    const count = (dropped: number, unfwd: number) => {
+    /** deletes rows and counts them, per cursor: `unfwd(seq)` counts the doomed rows after seq */
+    const count = (del: () => number, unfwd: (cursor: number) => number): [number, number] => {
+      const per = counters.map((c) => unfwd(c.seq));
+      const dropped = del();
       this.st.addMeta.run(-dropped, 'count:readings');
       this.st.addMeta.run(dropped, 'dropped');
-      this.st.addMeta.run(unfwd, 'droppedUnforwarded');
+      counters.forEach((c, i) => this.st.addMeta.run(per[i]!, c.counter));
+      return [dropped, main ? per[counters.indexOf(main)]! : 0];
     };
 
     if (this.retentionMs > 0) {
@@ -774,12 +816,12 @@ class SqliteStore implements Store {
       const probe = this.db.prepare('SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)');
       const unfwdRange = this.db.prepare('SELECT count(*) FROM readings WHERE seq > ? AND seq <= ? AND ts < ?').pluck();
       const delRange = this.db.prepare('DELETE FROM readings WHERE seq > ? AND seq <= ? AND ts < ?');
-      const rangeChunk = this.db.transaction((lo: number, hi: number) => {
-        const u = Number(unfwdRange.get(Math.max(lo, cursor), hi, cutoff));
-        const n = delRange.run(lo, hi, cutoff).changes;
-        count(n, u);
-        return [n, u] as const;
-      });
+      const rangeChunk = this.db.transaction((lo: number, hi: number) =>
+        count(
+          () => delRange.run(lo, hi, cutoff).changes,
+          (c) => Number(unfwdRange.get(Math.max(lo, c), hi, cutoff)),
+        ),
+      );
       let lo = 0;
       for (;;) {
         const p = probe.get(cutoff, lo, DELETE_CHUNK) as { hi: number | null; n: number; old: number };
@@ -798,12 +840,12 @@ class SqliteStore implements Store {
       const anyOld = this.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts < ? LIMIT 1').pluck();
       const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ?').pluck();
       const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?)');
-      const seriesChunk = this.db.transaction((id: number) => {
-        const u = Number(unfwdStmt.get(id, cutoff, DELETE_CHUNK, cursor));
-        const n = del.run(id, cutoff, DELETE_CHUNK).changes;
-        count(n, u);
-        return [n, u] as const;
-      });
+      const seriesChunk = this.db.transaction((id: number) =>
+        count(
+          () => del.run(id, cutoff, DELETE_CHUNK).changes,
+          (c) => Number(unfwdStmt.get(id, cutoff, DELETE_CHUNK, c)),
+        ),
+      );
       for (const id of ids) {
         if (anyOld.get(id, cutoff) === undefined) continue;
         for (;;) {
@@ -824,12 +866,12 @@ class SqliteStore implements Store {
       if (used > this.maxSizeBytes) {
         const unfwdStmt = this.db.prepare('SELECT count(*) FROM (SELECT seq FROM readings ORDER BY seq LIMIT ?) WHERE seq > ?').pluck();
         const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)');
-        const chunk = this.db.transaction((n: number) => {
-          const u = Number(unfwdStmt.get(n, cursor));
-          const d = del.run(n).changes;
-          count(d, u);
-          return [d, u] as const;
-        });
+        const chunk = this.db.transaction((n: number) =>
+          count(
+            () => del.run(n).changes,
+            (c) => Number(unfwdStmt.get(n, c)),
+          ),
+        );
         const delOther = this.db.transaction(() => {
           const a = this.db.prepare('DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters ORDER BY id LIMIT 1000)').run().changes;
           const b = this.db.prepare('DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT 1000)').run().changes;
@@ -864,7 +906,10 @@ class SqliteStore implements Store {
 
   private backlogCount(): number {
     if (!this.forwarding) return 0;
-    const cursor = Number(this.st.getMeta.get('cursor:readings') ?? 0);
+    return this.countAfterCursor(Number(this.st.getMeta.get('cursor:readings') ?? 0));
+  }
+
+  private countAfterCursor(cursor: number): number {
     const maxSeq = this.nextSeq - 1;
     if (maxSeq <= cursor) return 0;
     const minSeq = this.st.minSeq.get() as number | null;

@@ -119,8 +119,22 @@ export interface Store extends Sink {
    */
   readForward(stream: 'readings', cursor: number, limit: number): StoredReading[];
   readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
-  getCursor(stream: 'readings' | 'audit'): number;
-  setCursor(stream: 'readings' | 'audit', seq: number): void;
+  /**
+   * A named cursor (0 when never set). 'readings' (the InfluxDB forwarder) and 'audit' are the
+   * forwarder's; any other name is a position in the readings stream of another consumer (a
+   * northbound target: `north:<name>`), whose drops the limits count apart (droppedUnforwarded).
+   */
+  getCursor(name: string): number;
+  setCursor(name: string, seq: number): void;
+  /** (added) the seq of the newest committed reading or status row; 0 when none was ever stored */
+  headSeq(): number;
+  /** (added) readings and status rows after the named readings cursor (stats().backlog is backlog('readings')) */
+  backlog(cursor: string): number;
+  /**
+   * (added) readings that retention or maxSize dropped before the named readings cursor had passed
+   * them, since that cursor was first set ('readings': stats().droppedUnforwarded)
+   */
+  droppedUnforwarded(cursor: string): number;
 
   /** applies retention and maxSize now (also runs on a timer); returns readings dropped */
   enforceLimits(): number;
@@ -134,3 +148,10 @@ export interface Store extends Sink {
   /** flushes pending group commits and closes the database */
   close(): Promise<void>;
 }
+
+/**
+ * The forward role: what a consumer of the readings stream needs of the store (the northbound
+ * publisher, ingest/north.ts). Rows in seq order after a named cursor, the cursor itself, where
+ * the stream ends, what is still to send and what the limits dropped before it was sent.
+ */
+export type ForwardRole = Pick<Store, 'readForward' | 'getCursor' | 'setCursor' | 'headSeq' | 'backlog' | 'droppedUnforwarded' | 'onCommit'>;

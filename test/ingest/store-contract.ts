@@ -239,6 +239,51 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.stats().backlog).toBe(0);
     });
 
+    it('named readings cursors (a northbound target): own position, backlog, head, and drops counted per cursor by retention and by size', async () => {
+      const now = clock.now();
+      let s = make({ retentionMs: 2 * DAY });
+      expect(s.headSeq()).toBe(0);
+      // 12 readings: 6 three days old, then 6 of today
+      const rows: Reading[] = [];
+      for (let i = 0; i < 6; i++) rows.push(rd('d', 't', now - 3 * DAY + i, i));
+      for (let i = 0; i < 6; i++) rows.push(rd('d', 't', now + i, 10 + i));
+      await s.write(rows);
+      const seqs = s.readForward('readings', 0, 100).map((r) => r.seq);
+      expect(s.headSeq()).toBe(seqs.at(-1));
+      // the InfluxDB forwarder has sent 5 rows (1 of the old ones unsent), target "north:a" 2 (4 unsent), "north:b" everything
+      s.setCursor('readings', seqs[4]!);
+      s.setCursor('north:a', seqs[1]!);
+      s.setCursor('north:b', seqs[11]!);
+      expect(s.getCursor('north:a')).toBe(seqs[1]);
+      expect(s.backlog('north:a')).toBe(10);
+      expect(s.backlog('north:b')).toBe(0);
+      expect(s.backlog('readings')).toBe(7);
+      expect(s.stats().backlog).toBe(7); // the InfluxDB forwarder's, unchanged by the others
+      expect(s.enforceLimits()).toBe(6);
+      expect(s.droppedUnforwarded('readings')).toBe(1);
+      expect(s.droppedUnforwarded('north:a')).toBe(4);
+      expect(s.droppedUnforwarded('north:b')).toBe(0);
+      expect(s.stats()).toMatchObject({ dropped: 6, droppedUnforwarded: 1 });
+      expect(s.backlog('north:a')).toBe(6);
+      await s.close();
+      // counters and cursors survive a restart; a size limit counts per cursor too
+      s = make({ retentionMs: 0, maxSizeBytes: 4096 * 3 });
+      expect(s.getCursor('north:a')).toBe(seqs[1]);
+      expect(s.droppedUnforwarded('north:a')).toBe(4);
+      const big: Reading[] = [];
+      for (let i = 0; i < 2000; i++) big.push(rd('d', 't', now + 10 + i, i));
+      await s.write(big);
+      s.setCursor('north:b', s.headSeq());
+      const before = { a: s.droppedUnforwarded('north:a'), b: s.droppedUnforwarded('north:b'), all: s.stats().dropped };
+      const dropped = s.enforceLimits();
+      expect(dropped).toBeGreaterThan(0);
+      expect(s.stats().dropped - before.all).toBe(dropped);
+      // "north:a" had sent none of them (all dropped rows count), "north:b" all of them (none count)
+      expect(s.droppedUnforwarded('north:a') - before.a).toBe(dropped);
+      expect(s.droppedUnforwarded('north:b') - before.b).toBe(0);
+      expect(s.droppedUnforwarded('north:never-set')).toBe(0);
+    });
+
     it('survives close and reopen: rows, cursors, counters; seq keeps growing even after every row was dropped', async () => {
       let s = make({ retentionMs: DAY });
       await s.write([rd('d', 'a', T, 1), rd('d', 'a', T + 1, 2)]);
