@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseTimeArg } from '../config/time.js';
 import { ErrorCodes, GatewayError, isGatewayError, errorText } from '../config/errors.js';
-import { evaluate, registeredConsumerSystems, validateInput, type VerifyResult } from './evaluate.js';
+import { evaluate, registeredSystemsOf, validateInput, type VerifyResult } from './evaluate.js';
 import { gatherFacts, type DeviceSpec, type FactQuery } from './facts.js';
 import type { Lang } from './i18n.js';
 import { matchOrders, type OrderMatch } from './orders.js';
@@ -33,6 +33,7 @@ export interface GatewayConfigLike {
   storage: { path: string; maxSize?: number; retention?: number };
   influx?: { url: string; database: string; measurement?: string; username?: string; password?: string } | undefined;
   http?: { tokens?: ReadonlyArray<{ system: string }> };
+  north?: ReadonlyArray<{ system: string }>;
   devices: ReadonlyArray<{ id: string; name?: string | undefined; line?: string | undefined; process?: string | undefined; interval: number; enabled?: boolean; tags?: ReadonlyArray<{ name: string; role?: string }> }>;
 }
 
@@ -180,7 +181,7 @@ export async function verify(args: VerifyArgs, cfg: GatewayConfigLike, io?: Veri
     projectFile: loaded.path,
     policy,
     devices,
-    registeredSystems: registeredConsumerSystems(cfg.http?.tokens ?? []),
+    registeredSystems: registeredSystemsOf(cfg),
     facts,
     ...(orders ? { orders } : {}),
     preliminary: args.preliminary,

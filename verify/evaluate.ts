@@ -270,3 +270,12 @@ export const NON_CONSUMER_SYSTEMS: readonly string[] = ['dashboard', 'anonymous'
 export function registeredConsumerSystems(tokens: ReadonlyArray<{ system: string }>): string[] {
   return [...new Set(tokens.map((t) => t.system))].filter((s) => !NON_CONSUMER_SYSTEMS.includes(s.toLowerCase()));
 }
+
+/**
+ * The registered systems of a gateway config, the one definition the verifier and the pilots view
+ * use: the systems of `http.tokens` and of the northbound targets (`north[].system`: the platform
+ * that reads over MQTT and sends commands back), minus the non-consumers.
+ */
+export function registeredSystemsOf(cfg: { http?: { tokens?: ReadonlyArray<{ system: string }> } | undefined; north?: ReadonlyArray<{ system: string }> | undefined }): string[] {
+  return registeredConsumerSystems([...(cfg.http?.tokens ?? []), ...(cfg.north ?? [])]);
+}

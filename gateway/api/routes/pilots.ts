@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorText } from '../../../config/errors.js';
-import { evaluate, registeredConsumerSystems } from '../../../verify/evaluate.js';
+import { evaluate, registeredSystemsOf } from '../../../verify/evaluate.js';
 import { gatherFacts, type DeviceSpec } from '../../../verify/facts.js';
 import { instantMs } from '../../../verify/measure.js';
 import { matchOrders, type OrderMatch } from '../../../verify/orders.js';
@@ -109,7 +109,7 @@ async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Pol
   if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
     orders = matchOrders(readFileSync(loaded.erpOrdersPath, 'utf8'), p.evidence.erpOrders!, readFileSync(loaded.mesOrdersPath, 'utf8'), p.evidence.mesOrders!, { ...w, offsetMs: policy.offsetMs });
   }
-  const systems = registeredConsumerSystems(ctx.runtime.config.http.tokens);
+  const systems = registeredSystemsOf(ctx.runtime.config);
   const gw = ctx.runtime.config.gateway;
   const r = evaluate({
     project: p,
