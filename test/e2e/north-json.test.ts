@@ -9,6 +9,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../config/load.js';
+import { buildServer } from '../../gateway/api/server.js';
+import { createMetrics } from '../../gateway/metrics.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
 import { openStore } from '../../ingest/store.js';
 import type { StoredReading } from '../../ingest/types.js';
@@ -154,9 +156,23 @@ describe('north: JSON to a real Mosquitto', () => {
       await waitFor('the target seen down', () => rt.north()[0]?.connected === false);
       const before = rt.north()[0]!.published;
       await waitFor('a backlog in the store', () => rt.north()[0]!.backlog > 400);
+      // what an operator sees meanwhile: /metrics and /api/status
+      const text = await createMetrics(rt).scrape();
+      expect(text).toContain('fgw_north_connected{target="platform",format="json"} 0');
+      expect(Number(/fgw_north_backlog\{target="platform",format="json"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(400);
+      expect(Number(/fgw_north_lag_seconds\{target="platform",format="json"\} ([\d.]+)/.exec(text)?.[1])).toBeGreaterThan(0);
+      const app = await buildServer(rt);
+      const st = (await app.inject({ method: 'GET', url: '/api/status' })).json();
+      await app.close();
+      expect(st.north).toHaveLength(1);
+      expect(st.north[0]).toMatchObject({ name: 'platform', system: 'platform', format: 'json', connected: false });
+      expect(st.north[0].backlog).toBeGreaterThan(400);
       await broker.restart();
       await waitFor('replayed after the restart', () => rt.north()[0]!.published > before + 100, { timeoutMs: 60_000 });
       await rt.northFlushed();
+      const after = await createMetrics(rt).scrape();
+      expect(after).toContain('fgw_north_connected{target="platform",format="json"} 1');
+      expect(Number(/fgw_north_published_total\{target="platform",format="json"\} (\d+)/.exec(after)?.[1])).toBeGreaterThan(before + 100);
     } finally {
       await rt.stop();
     }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { errorText } from '../../../config/errors.js';
 import type { StoredDeadLetter } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
-import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, storeStatsSchema, timeParam } from '../schemas.js';
+import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, northTargetSchema, storeStatsSchema, timeParam } from '../schemas.js';
 import { scrubSecrets } from '../context.js';
 
 /** dead-letter payloads in the list are cut to this many characters */
@@ -74,6 +74,7 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
           devices: z.object({ total: z.number(), enabled: z.number(), connected: z.number(), live: z.number(), silent: z.array(z.string()) }),
           store: storeStatsSchema,
           forwarder: forwarderSchema.nullable(),
+          north: z.array(northTargetSchema).describe('each northbound MQTT target (north:)'),
         }),
         ...errorResponses,
       },
@@ -93,6 +94,7 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
         },
         store: rt.store.stats(),
         forwarder: f ? { ...f, lastError: f.lastError === undefined ? undefined : scrubSecrets(f.lastError) } : null,
+        north: (rt.north?.() ?? []).map((t) => ({ ...t, lastError: t.lastError === undefined ? undefined : scrubSecrets(t.lastError) })),
       };
     },
   });
