@@ -180,7 +180,10 @@ export class MqttNorthTarget {
     if (!this.node) return this.client.publish(this.topicOf.get(p.device)?.data ?? this.fallbackTopic(p.device), dataMessage(p), { qos });
     const sends: Array<Promise<void>> = [];
     // a point with a tag the birth did not declare (its type learnt since): a DBIRTH goes first
-    if (!this.node.fitsBirth(p)) sends.push(this.publishBirth(p.device, p));
+    if (!this.node.fitsBirth(p)) {
+      sends.push(this.publishBirth(p.device, p));
+      this.published.set(p.device, 'up');
+    }
     const m = this.node.ddata(p, historical);
     sends.push(this.client.publish(m.topic, m.payload, { qos }));
     await Promise.all(sends);
@@ -309,6 +312,8 @@ export class MqttNorthTarget {
         const now = st.connected ? 'up' : 'down';
         if (this.published.get(d.id) === now) continue;
         this.published.set(d.id, now);
+        // data of the device already sent a DBIRTH after its DDEATH: born again, nothing to add
+        if (now === 'up' && this.node.isBorn(d.id)) continue;
         if (now === 'up') this.publishBirth(d.id).catch(() => undefined);
         else {
           const m = this.node.ddeath(d.id, this.clock.now());
