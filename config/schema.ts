@@ -79,10 +79,16 @@ export const gatewayConfigSchema = z
     });
     // northbound targets publish configured devices and tags only
     const targets = new Map<string, number>();
+    const clients = new Map<string, number>();
     cfg.north.forEach((t, i) => {
       const prev = targets.get(t.name);
       if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['north', i, 'name'], message: `duplicate target name "${t.name}" (also north[${prev}])` });
       else targets.set(t.name, i);
+      // two targets with one client id on one broker would take each other's session over
+      const client = `${t.url}\u0000${t.clientId ?? `fgw-${cfg.gateway.id}-${t.name}`}`;
+      const other = clients.get(client);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['north', i, 'clientId'], message: `the same broker and client id as north[${other}]: give each target its own clientId` });
+      else clients.set(client, i);
       (t.devices ?? []).forEach((sel, j) => {
         const id = typeof sel === 'string' ? sel : sel.id;
         const d = cfg.devices.find((x) => x.id === id);

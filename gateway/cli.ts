@@ -105,7 +105,7 @@ function cmdCheck(argv: string[], io: Io): number {
   const byProto = new Map<string, number>();
   for (const d of config.devices) byProto.set(d.protocol, (byProto.get(d.protocol) ?? 0) + 1);
   const tags = config.devices.reduce((n, d) => n + d.tags.length, 0);
-  io.out(`ok: ${path}: gateway ${config.gateway.id}, ${config.devices.length} devices (${[...byProto].map(([p, n]) => `${n} ${p}`).join(', ') || 'none'}), ${tags} tags; store ${config.storage.path}${config.influx ? `; forwarding to ${config.influx.url} db ${config.influx.database}` : '; no InfluxDB (embedded store only)'}`);
+  io.out(`ok: ${path}: gateway ${config.gateway.id}, ${config.devices.length} devices (${[...byProto].map(([p, n]) => `${n} ${p}`).join(', ') || 'none'}), ${tags} tags; store ${config.storage.path}${config.influx ? `; forwarding to ${config.influx.url} db ${config.influx.database}` : '; no InfluxDB (embedded store only)'}${config.north.length ? `; north: ${config.north.map((t) => `${t.name} (${t.format}${t.enabled ? '' : ', disabled'})`).join(', ')}` : ''}`);
   return 0;
 }
 

@@ -21,6 +21,10 @@ export const NORTH_DEFAULTS = {
   writeResponseTopic: 'fgw/{gateway}/write/resp',
 } as const;
 
+/** a Sparkplug id is one topic level: no "/", "+" or "#" */
+const SPARKPLUG_ID = /^[^/+#]+$/;
+const SPARKPLUG_ID_MESSAGE = 'expected one topic level: no "/", "+" or "#"';
+
 const topicTemplate = (description: string) => z.string().min(1).optional().describe(description);
 
 const deviceSelection = z.union([
@@ -61,8 +65,8 @@ export const northTargetSchema = z
     writeResponseTopic: topicTemplate(`json: where the gateway answers {"uuid", "error": 0} or {"uuid", "error": "GW_ERR_...", "message"}. Default "${NORTH_DEFAULTS.writeResponseTopic}".`),
     sparkplug: z
       .strictObject({
-        groupId: z.string().min(1).describe('Sparkplug group id (spBv1.0/<groupId>/...).'),
-        edgeNodeId: z.string().min(1).optional().describe('Edge node id of this gateway; default the gateway id.'),
+        groupId: z.string().min(1).regex(SPARKPLUG_ID, SPARKPLUG_ID_MESSAGE).describe('Sparkplug group id (spBv1.0/<groupId>/...).'),
+        edgeNodeId: z.string().min(1).regex(SPARKPLUG_ID, SPARKPLUG_ID_MESSAGE).optional().describe('Edge node id of this gateway; default the gateway id.'),
       })
       .optional()
       .describe('sparkplugb: the edge node.'),
