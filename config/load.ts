@@ -1,6 +1,6 @@
 /**
  * Loads a gateway config: YAML → ${ENV} / ${ENV:-default} interpolation → zod validation →
- * deep freeze (HOUSE convention 3: validate and compile once, then freeze). Errors name the path
+ * deep freeze (validate and compile once, then freeze). Errors name the path
  * and what was expected, one line per problem: `devices[2].tags[0].byteOrder: expected one of ...`.
  */
 import { randomBytes } from 'node:crypto';
@@ -172,6 +172,15 @@ export interface LoadedConfig {
 }
 
 export function parseConfigText(text: string, opts: { env?: NodeJS.ProcessEnv; file?: string } = {}): GatewayConfig {
+  return parseYamlConfig(text, gatewayConfigSchema, opts) as GatewayConfig;
+}
+
+/**
+ * The loader's rules for any YAML config file (the gateway config, the hub config): YAML with
+ * duplicate keys refused, ${ENV} interpolation, validation by `schema` with one line per problem
+ * naming its path, then a deep freeze.
+ */
+export function parseYamlConfig<S extends z.ZodType>(text: string, schema: S, opts: { env?: NodeJS.ProcessEnv; file?: string } = {}): z.output<S> {
   const file = opts.file ?? '(config)';
   const protectedText = protectEnvRefs(text);
   const problems: string[] = [];
@@ -195,7 +204,7 @@ export function parseConfigText(text: string, opts: { env?: NodeJS.ProcessEnv; f
     throw new GatewayError(ErrorCodes.CONFIG_READ, `${file}: not a usable YAML document: ${e instanceof RangeError ? 'nested too deeply' : errorText(e)}`, { cause: e });
   }
   if (problems.length > 0) throw new GatewayError(ErrorCodes.CONFIG_ENV, `${file}: ${problems.length} missing environment variable(s)`, { details: problems });
-  const parsed = gatewayConfigSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const details = formatIssues(parsed.error.issues);
     throw new GatewayError(ErrorCodes.CONFIG, `${file}: ${details.length} problem(s)`, { details });

@@ -104,6 +104,11 @@ function rows(shape: Record<string, Any>, path: string, out: string[], seen: Set
   }
 }
 
+/** The key / type / default / description table of a schema's keys (a strict object schema), under `prefix`. */
+export function schemaTable(schema: z.ZodType, prefix = ''): string {
+  return table(objectShapes(schema as unknown as Any)[0]!, prefix);
+}
+
 function table(shape: Record<string, Any>, prefix: string): string {
   const out = ['| key | type | default | description |', '|---|---|---|---|'];
   rows(shape, prefix, out, new Set());
@@ -127,15 +132,20 @@ export function configReference(): string {
   return parts.join('\n');
 }
 
-/** Rewrites the README section between the markers; returns true when it changed. */
-export function updateReadme(file: string): boolean {
+/** Rewrites the section of `file` between `begin` and `end` with `content` (which holds the markers); true when it changed. */
+export function replaceSection(file: string, begin: string, end: string, content: string): boolean {
   const text = readFileSync(file, 'utf8');
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${file}: markers ${BEGIN} … ${END} not found`);
-  const next = text.slice(0, a) + configReference() + text.slice(b + END.length);
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`${file}: markers ${begin} … ${end} not found`);
+  const next = text.slice(0, a) + content + text.slice(b + end.length);
   if (next !== text) writeFileSync(file, next);
   return next !== text;
+}
+
+/** Rewrites the README section between the markers; returns true when it changed. */
+export function updateReadme(file: string): boolean {
+  return replaceSection(file, BEGIN, END, configReference());
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -1,6 +1,6 @@
 /**
  * `fgw`: the command line. Each command parses its own options (node:util parseArgs) and
- * commands owned by a module (probe, browse, pki, verify) are loaded only when used, so `fgw
+ * commands owned by a module (probe, browse, pki, verify, store) are loaded only when used, so `fgw
  * check` does not pay for loading an OPC UA stack.
  */
 import { parseArgs } from 'node:util';
@@ -25,12 +25,17 @@ const HELP = `fgw — factory data-collection gateway
 Usage:
   fgw run --config <file> [--for <duration>]      collect, store, forward and serve the API
   fgw check --config <file>                       validate a config (exit 2 with one line per problem)
+  fgw check --hub <hub.yaml>                      validate a hub config and its project folders
+  fgw hub --config <hub.yaml>                     serve the pilot-monitoring hub over a central InfluxDB
   fgw query --config <file> --device <id> [--tag <name>] [--from <t>] [--to <t>] [--limit N] [--json] [--source store|influx]
   fgw demo [--for <duration>] [--dir <dir>]       run the simulated thermos-cup line (npm start)
   fgw verify --config <file> --project <file> --from <t> --to <t> [--source store|influx] [--preliminary] [--lang zh|en] --json <out> --html <out> [--pdf <out>]
   fgw probe modbus --host <h> [--port 502] --unit <id> --area holding --address 0 --count 8
   fgw browse opc.tcp://host:port [--security None|Sign|SignAndEncrypt] [--depth N]
   fgw pki trust <server-cert.der> --config <file> | fgw pki list --config <file>
+  fgw store salvage <damaged store file> --config <file> [--json] [--force]
+                                                  read what can be read from a damaged store (moved aside
+                                                  as store.db.damaged-*) into the live store
 
 Times: ISO 8601 (2026-10-01T00:00:00+08:00), epoch ms, "now" or "-15m".
 `;
@@ -42,13 +47,15 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       case 'run':
         return await cmdRun(rest, io);
       case 'check':
-        return cmdCheck(rest, io);
+        return await cmdCheck(rest, io);
       case 'query':
         return await cmdQuery(rest, io);
       case 'demo':
         return await (await import('./demo.js')).runDemo(rest, io);
       case 'verify':
         return await (await import('../verify/cli.js')).runVerify(rest, io);
+      case 'hub':
+        return await (await import('./hub/cli.js')).runHub(rest, io);
       case 'probe': {
         const [proto, ...args] = rest;
         if (proto !== 'modbus') throw new GatewayError(ErrorCodes.USAGE, 'usage: fgw probe modbus --host <h> --unit <id> --area holding --address 0 --count 8');
@@ -58,6 +65,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return await (await import('../adapters/opcua/browse.js')).runBrowse(rest, io);
       case 'pki':
         return await (await import('../adapters/opcua/pki.js')).runPki(rest, io);
+      case 'store':
+        return await (await import('../ingest/salvage.js')).runStoreCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -97,9 +106,10 @@ function timeOpt(v: string | undefined, name: string): number | undefined {
   return t;
 }
 
-function cmdCheck(argv: string[], io: Io): number {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
-  if (!values.config) usage('fgw check --config <file>');
+async function cmdCheck(argv: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, hub: { type: 'string' } }, strict: true });
+  if (values.hub) return (await import('./hub/cli.js')).cmdCheckHub(values.hub, io);
+  if (!values.config) usage('fgw check --config <file> | fgw check --hub <hub.yaml>');
   const { config, path, warnings } = loadConfig(values.config);
   for (const w of warnings) io.err(`warning: ${w}`);
   const byProto = new Map<string, number>();

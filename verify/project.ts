@@ -175,6 +175,8 @@ export const projectSchema = z
       enterprise: z.strictObject({
         name: z.string().min(1).describe('Enterprise name.'),
         uscc: z.string().min(1).describe('Unified social credit code.'),
+        town: z.string().min(1).optional().describe('Town or street (乡镇/街道), shown and filterable in the hub.'),
+        industry: z.string().min(1).optional().describe('Industry (e.g. 保温杯), shown and filterable in the hub.'),
       }),
       period: z.strictObject({ from: calendarDate('First day of the project period.'), to: calendarDate('Last day of the project period (inclusive).') }),
       claim: z.enum(['full', 'partial']).describe('The retrofit tier the applicant claims.'),

@@ -24,6 +24,9 @@ export const STATUS_OF_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.USAGE]: 409,
   [ErrorCodes.VERIFY_INPUT]: 400,
   [ErrorCodes.STORE]: 503,
+  [ErrorCodes.INFLUX]: 502,
+  [ErrorCodes.INFLUX_AUTH]: 502,
+  [ErrorCodes.POLICY]: 400,
 };
 
 /** An API-level client error (a combination of query fields that zod alone cannot judge). */

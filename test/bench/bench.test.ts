@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const ALL = ['ingest', 'mqtt', 'modbus', 'opcua', 'backlog', 'latency', 'scale', 'soak', 'verify'];
+const ALL = ['ingest', 'mqtt', 'modbus', 'opcua', 'backlog', 'latency', 'scale', 'soak', 'verify', 'hub'];
 
 interface Report {
   date: string;

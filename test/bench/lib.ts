@@ -367,6 +367,40 @@ export async function createDatabase(url: string, db: string): Promise<void> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Writes generated line protocol to `db`: `batch` lines per request from `writers` concurrent
+ * writers; a refused request (InfluxDB sheds load with 500 when its cache is full or the WAL lags)
+ * is sent again after a growing pause. Returns the number of lines written.
+ */
+export async function writeLines(url: string, db: string, lines: () => Generator<string>, opts: { writers?: number; batch?: number; precision?: string } = {}): Promise<number> {
+  const batch = opts.batch ?? 5000;
+  const it = lines();
+  let total = 0;
+  const next = (): string | undefined => {
+    const b: string[] = [];
+    for (let r = it.next(); !r.done; r = it.next()) {
+      b.push(r.value);
+      if (b.length === batch) break;
+    }
+    total += b.length;
+    return b.length ? b.join('\n') : undefined;
+  };
+  await Promise.all(
+    Array.from({ length: opts.writers ?? 2 }, async () => {
+      for (let body = next(); body !== undefined; body = next()) {
+        for (let attempt = 0; ; attempt++) {
+          const r = await fetch(`${url}/write?db=${encodeURIComponent(db)}&precision=${opts.precision ?? 's'}`, { method: 'POST', body });
+          const text = await r.text();
+          if (r.status === 204) break;
+          if (attempt >= 20) throw new Error(`bench: write to ${db} failed with HTTP ${r.status}: ${text.slice(0, 300)}`);
+          await sleep(250 * (attempt + 1));
+        }
+      }
+    }),
+  );
+  return total;
+}
+
 export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));

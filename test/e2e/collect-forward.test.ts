@@ -96,19 +96,27 @@ describe('Modbus TCP → gateway process → store → InfluxDB', () => {
     expect(code, gw.output()).toBe(0);
 
     const store = openStore({ path: `${dir.path}/data`, maxSizeBytes: 1024 ** 3, retentionMs: 14 * 86_400_000 });
-    const stored = store.query({ device: 'press-01', measurement: 'data', limit: 1_000_000 });
+    const all = store.query({ device: 'press-01', measurement: 'data', limit: 1_000_000 });
     const heartbeats = store.query({ device: '', measurement: 'status', limit: 1000 });
     await store.close();
+    // a machine loaded by other work can make a poll miss its 1 s timeout: that poll is a bad
+    // reading with the code TIMEOUT (and no point in InfluxDB), never a wrong value
+    const stored = all.filter((r) => r.quality === 'good');
+    expect(all.filter((r) => r.quality !== 'good').map((r) => r.error)).toEqual(all.filter((r) => r.quality !== 'good').map(() => 'TIMEOUT'));
     expect(stored.length).toBeGreaterThan(20);
-    expect(stored.every((r) => r.quality === 'good')).toBe(true);
     for (const r of stored) expect(r.value).toBe(PRESS_EXPECTED[r.tag as keyof typeof PRESS_EXPECTED]);
     expect(heartbeats.filter((h) => h.tag === 'heartbeat').length).toBeGreaterThanOrEqual(2);
 
     const rows = (await influx.query(`SELECT * FROM "equipment" WHERE "device" = 'press-01'`, 'factory')) as Array<Record<string, any>>;
     const storedTimes = [...new Set(stored.map((r) => r.ts))].sort((a, b) => a - b);
     expect(rows.map((r) => Number(r.time))).toEqual(storedTimes);
+    const goodTagsAt = new Map<number, string[]>();
+    for (const r of stored) goodTagsAt.set(r.ts, [...(goodTagsAt.get(r.ts) ?? []), r.tag]);
     for (const r of rows) {
-      expect({ state: r.state, strokes: r.strokes, tonnage: r.tonnage, oil_temp: r.oil_temp, lube_ok: r.lube_ok }).toEqual(PRESS_EXPECTED);
+      // every field a poll read well, with the value served (all five unless a request timed out)
+      const tags = goodTagsAt.get(Number(r.time)) ?? [];
+      expect(Object.fromEntries(tags.map((t) => [t, r[t]]))).toEqual(Object.fromEntries(tags.map((t) => [t, PRESS_EXPECTED[t as keyof typeof PRESS_EXPECTED]])));
+      expect(Object.keys(PRESS_EXPECTED).filter((t) => !tags.includes(t)).map((t) => r[t] ?? null)).toEqual(Object.keys(PRESS_EXPECTED).filter((t) => !tags.includes(t)).map(() => null));
       expect({ gateway: r.gateway, site: r.site, line: r.line, process: r.process }).toEqual({ gateway: 'e2e-gw', site: 'test-site', line: 'line-01', process: 'stamping' });
     }
     const saw = (await influx.query(`SELECT * FROM "equipment" WHERE "device" = 'saw-05'`, 'factory')) as Array<Record<string, any>>;

@@ -1,6 +1,6 @@
 /**
  * A real InfluxDB 1.6 (`influxd run -config /dev/null`) in a temporary directory, configured by
- * INFLUXDB_* environment variables (TEST-SERVICES.md). `stop()` / `start()` restart it on the same
+ * INFLUXDB_* environment variables. `stop()` / `start()` restart it on the same
  * data directory and the same port, so a forwarder pointed at `url` reconnects by itself.
  */
 import { AUDIT_PRECISION, READINGS_PRECISION, formatAudits, formatReadings, type LineContext } from '../../ingest/line-protocol.js';
@@ -27,6 +27,11 @@ export interface TestInflux {
   countPoints(db: string, measurement: string): Promise<number>;
   /** stops and removes the data directory */
   cleanup(): Promise<void>;
+  /**
+   * (auth on) creates a non-admin user with the given privileges, e.g.
+   * `createUser('gw-a', 'pw', [['WRITE', 'plants']])`: InfluxDB 1.x GRANT READ | WRITE | ALL ON <db>
+   */
+  createUser(name: string, password: string, grants: ReadonlyArray<readonly ['READ' | 'WRITE' | 'ALL', string]>): Promise<void>;
 }
 
 async function pingOk(url: string): Promise<boolean> {
@@ -136,6 +141,11 @@ export async function startInflux(opts: StartInfluxOptions = {}): Promise<TestIn
     async countPoints(db, measurement) {
       const rows = await query(`SELECT * FROM "${measurement.replace(/"/g, '\\"')}"`, db);
       return rows.length;
+    },
+    async createUser(name, password, grants) {
+      const id = `"${name.replace(/"/g, '\\"')}"`;
+      await query(`CREATE USER ${id} WITH PASSWORD '${password.replace(/'/g, "\\'")}'`);
+      for (const [priv, db] of grants) await query(`GRANT ${priv} ON "${db.replace(/"/g, '\\"')}" TO ${id}`);
     },
     async cleanup() {
       await proc?.kill('SIGKILL');

@@ -48,7 +48,7 @@ let fwd: NorthForwarder | undefined;
 beforeEach(() => {
   dir = tempDir('fgw-north-');
   clock = new ManualClock(T);
-  store = openStore({ path: dir.path, maxSizeBytes: 0, retentionMs: 0, limitsIntervalMs: 0, clock });
+  store = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0, clock });
 });
 
 afterEach(async () => {

@@ -7,37 +7,9 @@
 import { join } from 'node:path';
 import { startProcess } from '../../helpers/proc.js';
 import { type BenchContext, type Scenario } from '../context.js';
-import { ProcSampler, ROOT, baseConfig, createDatabase, dropDatabase, influxQuery, metric, round, writeConfig } from '../lib.js';
+import { ProcSampler, ROOT, baseConfig, createDatabase, dropDatabase, influxQuery, metric, round, writeConfig, writeLines } from '../lib.js';
 
 const DAY = 86_400_000;
-
-/** Writes line protocol in 5,000-line batches over `writers` concurrent requests. */
-async function load(url: string, db: string, lines: () => Generator<string>, writers = 2): Promise<number> {
-  const it = lines();
-  let total = 0;
-  const next = (): string | undefined => {
-    const batch: string[] = [];
-    for (let r = it.next(); !r.done; r = it.next()) {
-      batch.push(r.value);
-      if (batch.length === 5000) break;
-    }
-    total += batch.length;
-    return batch.length ? batch.join('\n') : undefined;
-  };
-  await Promise.all(
-    Array.from({ length: writers }, async () => {
-      for (let body = next(); body !== undefined; body = next()) {
-        for (let attempt = 0; ; attempt++) {
-          const r = await fetch(`${url}/write?db=${db}&precision=s`, { method: 'POST', body });
-          await r.arrayBuffer();
-          if (r.status === 204) break;
-          if (attempt > 5) throw new Error(`bench verify: write failed with HTTP ${r.status}`);
-        }
-      }
-    }),
-  );
-  return total;
-}
 
 export const verifyScenario: Scenario = {
   name: 'verify',
@@ -56,7 +28,7 @@ export const verifyScenario: Scenario = {
     await createDatabase(url, db);
     ctx.log(`verify: loading ${devices} devices × ${days} days at ${stepS} s into InfluxDB`);
     const t0 = Date.now();
-    const points = await load(url, db, function* () {
+    const points = await writeLines(url, db, function* () {
       for (let t = from / 1000; t < to / 1000; t += stepS) {
         yield `gateway_status,gateway=bench,site=bench-site heartbeat=true ${t}`;
         for (let d = 0; d < devices; d++) {
