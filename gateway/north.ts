@@ -15,7 +15,7 @@ import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
 import { NorthForwarder, type NorthForwarderStats } from '../ingest/north.js';
 import type { AuditRecord, Store } from '../ingest/types.js';
-import { valueText } from './api/audit.js';
+import { valueText } from './audit-text.js';
 import type { DeviceView } from './types.js';
 
 /** What a target shows in /api/status and /metrics: its link and its publisher. */
@@ -82,7 +82,9 @@ class NorthTarget {
       name: cfg.name,
       link: { window: () => this.link.window(), publish: (p, historical) => this.link.publish(p, historical) },
       replayRate: cfg.replayRate,
-      include: (device, tag) => published.get(device)?.has(tag) ?? false,
+      // json without a selection: everything, devices the config does not list included (a fleet's
+      // ids captured from MQTT topics); Sparkplug births declare configured devices only
+      include: cfg.devices === undefined && cfg.format === 'json' ? undefined : (device, tag) => published.get(device)?.has(tag) ?? false,
       clock: deps.clock,
       log,
     });

@@ -87,6 +87,9 @@ export interface NorthForwarderStats {
   lastError?: string;
 }
 
+/** the abort reason that wakes the loop */
+const WAKE = Symbol('wake');
+
 /** how often the cursor is written to the store at most (a crash resends at most this much) */
 const PERSIST_MS = 200;
 /** rows read per store query */
@@ -282,7 +285,8 @@ export class NorthForwarder {
   // ---------------------------------------------------------------- the loop
 
   private kick(): void {
-    this.wake.abort();
+    // a reason of our own: abort() would otherwise build a DOMException on every acknowledgement
+    if (!this.wake.signal.aborted) this.wake.abort(WAKE);
   }
 
   /** the persisted position: everything up to it is acknowledged */

@@ -12,13 +12,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditRecord, Store } from '../../ingest/types.js';
+import { valueText } from '../audit-text.js';
 import type { FastifyBaseLogger } from 'fastify';
 
 /** actor and system of writes and reads without a (valid) token */
 export const ANONYMOUS = 'anonymous';
-
-/** at most this many characters of a written value go into the audit */
-export const AUDIT_VALUE_MAX = 256;
 
 export function auditResult(status: number): AuditRecord['result'] {
   if (status < 400) return 'ok';
@@ -26,11 +24,7 @@ export function auditResult(status: number): AuditRecord['result'] {
   return 'error';
 }
 
-export function valueText(v: unknown): string | undefined {
-  if (v === undefined) return undefined;
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
-  return s.length > AUDIT_VALUE_MAX ? `${s.slice(0, AUDIT_VALUE_MAX)}…` : s;
-}
+export { AUDIT_VALUE_MAX, valueText } from '../audit-text.js';
 
 /** The audit record of a finished request, or undefined when the request is not audited. */
 export function auditRecordOf(req: FastifyRequest, status: number, ts: number): AuditRecord | undefined {

@@ -70,7 +70,7 @@ export const northTargetSchema = z
       })
       .optional()
       .describe('sparkplugb: the edge node.'),
-    devices: z.array(deviceSelection).min(1).optional().describe('Devices (and tags) to publish; default every device, every tag.'),
+    devices: z.array(deviceSelection).min(1).optional().describe('Devices (and tags) to publish; default every device, every tag (json: also the devices an MQTT device entry captures from its topics; sparkplugb: the configured devices, which its births declare).'),
     replayRate: z.number().positive().default(1000).describe('Backlog messages per second at most after an outage (replayed in order while live data goes at once).'),
     maxInflight: z.number().int().positive().max(65535).default(100).describe('Messages awaiting the broker\'s acknowledgement at once (MQTT 5: at most the broker\'s Receive Maximum).'),
   })
