@@ -197,4 +197,36 @@ describe('north: JSON to a real Mosquitto', () => {
     tmp.cleanup();
     console.log(`north json: ${stored.length} readings in ${points} messages, ${c.duplicates} duplicates`);
   }, 180_000);
+
+  it('devices an MQTT entry captures from its topics are published too (no devices selection)', async () => {
+    const tmp = tempDir('fgw-north-fleet-');
+    const cfg = parseConfigText(`
+gateway: { id: gw-n2, logLevel: warn }
+storage: { path: ${tmp.path}/data }
+devices:
+  - id: polishers
+    protocol: mqtt
+    connection: { url: "${broker.url}", clientId: gw-n2-south }
+    deviceTemplate: "{device}"
+    tags:
+      - { name: pieces, role: counter, topic: plant/+line/+device/telemetry, path: pieces, type: integer }
+north:
+  - { name: platform, system: platform, url: "${broker.url}", topic: "fleet/{device}" }
+`);
+    const got: Array<{ device: string; values: Record<string, unknown> }> = [];
+    const fleet = await mqtt.connectAsync(broker.url, { clientId: 'north-fleet-sub' });
+    fleet.on('message', (_t, p) => got.push(JSON.parse(p.toString())));
+    await fleet.subscribeAsync('fleet/+', { qos: 1 });
+    const rt = await GatewayRuntime.start({ config: cfg, log: pino({ level: 'silent' }) });
+    try {
+      await waitFor('the target connected', () => rt.north()[0]?.connected);
+      await waitFor('the south device subscribed', () => rt.device('polishers')?.status.connected);
+      await fleet.publishAsync('plant/line-02/polisher-07/telemetry', JSON.stringify({ pieces: 41 }), { qos: 1 });
+      await waitFor('polisher-07 published north', () => got.some((m) => m.device === 'polisher-07' && m.values.pieces === 41));
+    } finally {
+      await rt.stop();
+      await fleet.endAsync();
+      tmp.cleanup();
+    }
+  }, 60_000);
 });
