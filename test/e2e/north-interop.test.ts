@@ -15,24 +15,16 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
-import { get as sparkplugCodec } from 'sparkplug-payload';
 import { newClient, type UPayload } from 'sparkplug-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../config/load.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { codec, num, value, type Metric } from '../helpers/sparkplug-host.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
-const codec = sparkplugCodec('spBv1.0')!;
 
-interface Metric {
-  name?: string | null;
-  alias?: unknown;
-  type?: string;
-  value?: unknown;
-  timestamp?: unknown;
-}
 interface Msg {
   group: string;
   type: string;
@@ -42,8 +34,6 @@ interface Msg {
   metrics: Metric[];
 }
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : v && typeof v === 'object' && 'low' in v ? Number((v as { toString(): string }).toString()) : NaN);
-const value = (m: Metric): unknown => (m.value && typeof m.value === 'object' && 'low' in m.value ? num(m.value) : m.value);
 
 /**
  * What a Sparkplug B host application checks of one edge node's messages: NBIRTH first (seq 0, a

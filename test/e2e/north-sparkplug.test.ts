@@ -10,30 +10,20 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { get as sparkplugCodec } from 'sparkplug-payload';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../ingest/store.js';
 import type { StoredReading } from '../../ingest/types.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { codec, num, value, type Metric } from '../helpers/sparkplug-host.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';
 import { startProcess, type Proc } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
-const codec = sparkplugCodec('spBv1.0')!;
 const root = new URL('../..', import.meta.url).pathname;
 const fgw = join(root, 'gateway/bin/fgw.js');
 
-interface Metric {
-  name?: string | null;
-  alias?: unknown;
-  type?: string;
-  value?: unknown;
-  timestamp?: unknown;
-  isNull?: boolean | null;
-  isHistorical?: boolean | null;
-}
 interface SpMessage {
   type: string;
   device?: string;
@@ -42,9 +32,6 @@ interface SpMessage {
   metrics: Metric[];
 }
 
-/** a metric's value as a JS value: sparkplug-payload gives 32/64-bit unsigned integers as Long objects */
-const value = (m: Metric): unknown => (m.value && typeof m.value === 'object' && 'low' in m.value ? num(m.value) : m.value);
-const num = (v: unknown): number => (typeof v === 'number' ? v : v && typeof v === 'object' && 'low' in v ? Number((v as { toString(): string }).toString()) : NaN);
 
 function configYaml(dir: string, broker: string, pressPort: number, sawPort: number, api: number): string {
   return `
