@@ -54,6 +54,8 @@ export function northDevices(t: NorthTargetConfig, devices: readonly DeviceConfi
 class NorthTarget {
   readonly link: MqttNorthTarget;
   readonly fwd: NorthForwarder;
+  /** with a devices selection: the devices and tags this target publishes, and may write */
+  private readonly selected: Map<string, Set<string>> | undefined;
 
   constructor(
     readonly cfg: NorthTargetConfig,
@@ -62,6 +64,7 @@ class NorthTarget {
     const log = deps.log.child({ module: 'north', target: cfg.name });
     const devices = northDevices(cfg, deps.config.devices);
     const published = new Map(devices.map((d) => [d.id, new Set(d.tags.map((t) => t.name))]));
+    this.selected = cfg.devices === undefined ? undefined : published;
     this.link = new MqttNorthTarget(cfg, {
       gateway: { id: deps.config.gateway.id, site: deps.config.gateway.site },
       startedAt: deps.startedAt,
@@ -124,6 +127,11 @@ class NorthTarget {
   private async command(c: { device: string; tag: string; value: Value; route: string }): Promise<void> {
     if (!this.cfg.allowWrites) {
       const e = new GatewayError(ErrorCodes.COMMAND_DENIED, `north target "${this.cfg.name}" may not write (allowWrites: false)`);
+      this.audit({ ...c, result: 'denied', detail: e.code });
+      throw e;
+    }
+    if (this.selected && !this.selected.get(c.device)?.has(c.tag)) {
+      const e = new GatewayError(ErrorCodes.COMMAND_DENIED, `north target "${this.cfg.name}" does not publish ${c.device}.${c.tag} (north[].devices), so it may not write it`);
       this.audit({ ...c, result: 'denied', detail: e.code });
       throw e;
     }

@@ -3,7 +3,8 @@
  * request/response topics) and a Sparkplug B DCMD each reach a Modbus device (the adapter's
  * ModbusSimulator) and an OPC UA device (adapters/opcua/simulator.ts), are read back through the
  * adapters, and are audited with the target's system; a target without allowWrites is refused and
- * audited as denied; a write the tag's range refuses is audited as an error. Then `fgw verify` on
+ * audited as denied, as is a write to a tag outside the target's devices selection; a write the
+ * tag's range refuses is audited as an error. Then `fgw verify` on
  * the gateway's store counts the allowed ones as platform execution by a registered system.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,14 @@ north:
     topic: "viewer/{device}"
     writeRequestTopic: "viewer/{gateway}/write/req"
     writeResponseTopic: "viewer/{gateway}/write/resp"
+  - name: partial
+    system: platform
+    url: ${broker}
+    allowWrites: true
+    devices: [{ id: press-01, tags: [state] }]
+    topic: "partial/{device}"
+    writeRequestTopic: "partial/{gateway}/write/req"
+    writeResponseTopic: "partial/{gateway}/write/resp"
 `;
 }
 
@@ -96,7 +105,7 @@ beforeAll(async () => {
   opcua = await OpcuaSimulator.start({ pkiDir: join(dir.path, 'sim-pki') });
   broker = await startMosquitto();
   platform = await mqtt.connectAsync(broker.url, { clientId: 'the-platform' });
-  await platform.subscribeAsync(['fgw/line-01/write/resp', 'viewer/line-01/write/resp'], { qos: 1 });
+  await platform.subscribeAsync(['fgw/line-01/write/resp', 'viewer/line-01/write/resp', 'partial/line-01/write/resp'], { qos: 1 });
   platform.on('message', (_t, p) => responses.push(JSON.parse(p.toString())));
   cfgFile = join(dir.path, 'gateway.yaml');
   writeFileSync(cfgFile, configYaml(dir.path, modbusPort, opcua.endpoint, broker.url));
@@ -144,9 +153,12 @@ describe('north: commands back through the one write path', () => {
     await waitFor('the DCMD program read back', () => stored('lathe-03', 'program').some((x) => x.value === 'O3003'));
   });
 
-  it('refuses a target that may not write and a value out of range; every command audited with its system', async () => {
+  it('refuses a target that may not write, a tag the target does not publish and a value out of range; every command audited with its system', async () => {
     const denied = await request('viewer/line-01/write/req', { uuid: 'd1', device: 'press-01', tag: 'setpoint', value: 1 });
     expect(denied).toMatchObject({ uuid: 'd1', error: 'GW_ERR_COMMAND_DENIED' });
+    // a target may write only what it publishes (its devices selection)
+    const unpublished = await request('partial/line-01/write/req', { uuid: 'p1', device: 'press-01', tag: 'setpoint', value: 2 });
+    expect(unpublished).toMatchObject({ uuid: 'p1', error: 'GW_ERR_COMMAND_DENIED' });
     const range = await request('fgw/line-01/write/req', { uuid: 'r1', device: 'press-01', tag: 'setpoint', value: 1000.5 });
     expect(range).toMatchObject({ uuid: 'r1', error: 'GW_ERR_WRITE_RANGE' });
     const bad = await request('fgw/line-01/write/req', { uuid: 'b1', device: 'press-01' });
@@ -159,6 +171,7 @@ describe('north: commands back through the one write path', () => {
       ['spb', 'platform', 'MQTT DCMD', 'press-01', 'setpoint', '640.25', 'ok', undefined],
       ['spb', 'platform', 'MQTT DCMD', 'lathe-03', 'program', 'O3003', 'ok', undefined],
       ['viewer', 'dashboard-cloud', 'MQTT write request', 'press-01', 'setpoint', '1', 'denied', 'GW_ERR_COMMAND_DENIED'],
+      ['partial', 'platform', 'MQTT write request', 'press-01', 'setpoint', '2', 'denied', 'GW_ERR_COMMAND_DENIED'],
       ['platform', 'platform', 'MQTT write request', 'press-01', 'setpoint', '1000.5', 'error', 'GW_ERR_WRITE_RANGE'],
       ['platform', 'platform', 'MQTT write request', 'press-01', undefined, undefined, 'error', 'GW_ERR_COMMAND: expected "tag": a tag name'],
     ]);
