@@ -46,7 +46,8 @@ export const northScenario: Scenario = {
   title: 'Northbound: JSON messages at QoS 1 through Mosquitto, InfluxDB forwarder running',
   default: false,
   async run(ctx: BenchContext) {
-    const rate = ctx.quick ? 10_000 : 100_000; // values/s offered
+    // values/s offered; NORTH_RATE for experiments (e.g. the rate at which live publishing keeps up)
+    const rate = ctx.quick ? 10_000 : Number(process.env.NORTH_RATE ?? 100_000);
     const ms = windowMs(ctx, 30_000, 1500);
     const devices = (rate * TICK_MS) / 1000 / TAGS;
     const msgRate = (devices * 1000) / TICK_MS;
