@@ -4,7 +4,9 @@
  *   <measurement>,device=..,gateway=..,line=..,process=..,site=.. <tag>=<value>[,<tag>=<value>...] <ts ms>
  *
  * - data rows: measurement `influx.measurement`; tags device, gateway, line, process, site (those
- *   set, keys in sorted order as InfluxDB prefers); one field per configured tag name.
+ *   set, keys in sorted order as InfluxDB prefers) and `uncertain=true` on readings of uncertain
+ *   quality (absent on good ones, so the verifier can honour the policy's uncertainCountsAsGood
+ *   from InfluxDB as from the store); one field per configured tag name.
  * - status rows: measurement `gateway_status`; tags device (if not the gateway itself), gateway, site.
  *   The heartbeat is the row of device '' and tag 'heartbeat' (`heartbeat=true`).
  * - audits: measurement `gateway_audit`; tags device, gateway, site, system (those set); string
@@ -121,8 +123,8 @@ export class LineFormatter {
     this.prefixes.clear();
   }
 
-  private prefix(measurement: 'data' | 'status', device: string): string {
-    const k = `${measurement}\u0000${device}`;
+  private prefix(measurement: 'data' | 'status', device: string, uncertain = false): string {
+    const k = `${measurement}\u0000${device}\u0000${uncertain ? 'u' : ''}`;
     let p = this.prefixes.get(k);
     if (p === undefined) {
       const { gateway } = this.ctx;
@@ -133,7 +135,7 @@ export class LineFormatter {
         } catch {
           /* an unknown device (removed by a reload) is written without line/process */
         }
-        p = this.dataMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['line', meta.line], ['process', meta.process], ['site', gateway.site]]);
+        p = this.dataMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['line', meta.line], ['process', meta.process], ['site', gateway.site], ['uncertain', uncertain ? 'true' : undefined]]);
       } else {
         p = this.statusMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['site', gateway.site]]);
       }
@@ -148,9 +150,9 @@ export class LineFormatter {
     return k;
   }
 
-  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device and time. */
-  static samePoint(a: Pick<StoredReading, 'ts' | 'device' | 'measurement'>, b: Pick<StoredReading, 'ts' | 'device' | 'measurement'>): boolean {
-    return a.ts === b.ts && a.device === b.device && a.measurement === b.measurement;
+  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device, time and uncertain tag. */
+  static samePoint(a: Pick<StoredReading, 'ts' | 'device' | 'measurement' | 'quality'>, b: Pick<StoredReading, 'ts' | 'device' | 'measurement' | 'quality'>): boolean {
+    return a.ts === b.ts && a.device === b.device && a.measurement === b.measurement && (a.quality === 'uncertain') === (b.quality === 'uncertain');
   }
 
   readings(rows: readonly StoredReading[]): Line[] {
@@ -161,7 +163,7 @@ export class LineFormatter {
     let gNames: string[] = [];
     let gLast = 0;
     const close = () => {
-      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device)} ${gFields} ${gFirstRow.ts}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
+      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device, gFirstRow.measurement === 'data' && gFirstRow.quality === 'uncertain')} ${gFields} ${gFirstRow.ts}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
       gFields = '';
       gNames = [];
     };
