@@ -95,15 +95,19 @@ describe('fgw verify', () => {
     expect(dev['lathe-03']).toMatchObject({ goodSlots: 0, networked: false, stale: true });
     const steps = Object.fromEntries(res.processes.map((p: { id: string }) => [p.id, p]));
     expect(steps.stamping).toMatchObject({ covered: true, fullyCovered: true, executed: true, commandsPerWeek: [1] });
-    expect(res.commands).toEqual([{ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '2', result: 'ok' }]);
+    expect(res.commands).toEqual([{ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '2', result: 'ok', gateway: 'line-01' }]);
     expect(res.policy.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(html, 'utf8')).toContain('data-classification="partial"');
   });
 
-  it('store and InfluxDB give the same result', () => {
+  it('store and InfluxDB give the same result, from the same facts (one digest, one report number)', () => {
     const a = JSON.parse(readFileSync(join(dir.path, 'store.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(dir.path, 'influx.json'), 'utf8'));
-    expect({ ...b, source: 'x' }).toEqual({ ...a, source: 'x' });
+    expect({ ...b, source: 'x', report: 'x' }).toEqual({ ...a, source: 'x', report: 'x' });
+    expect(b.report.factsDigest).toBe(a.report.factsDigest);
+    expect(b.report.number).toBe(a.report.number);
+    expect(a.report.source).toEqual({ kind: 'store', stores: [join(dir.path, 'data/line-01/store.db')], gateways: ['line-01'] });
+    expect(b.report.source).toEqual({ kind: 'influx', influx: { url: influx.url, database: 'factory' }, gateways: ['line-01'] });
   });
 
   it('a 2-day window without --preliminary is indeterminate', async () => {

@@ -170,7 +170,8 @@ invoices:
       results[source] = JSON.parse(readFileSync(json, 'utf8'));
     }
     const { store, influx: fromInflux } = results;
-    expect({ ...fromInflux, source: 'x' }).toEqual({ ...store, source: 'x' });
+    expect({ ...fromInflux, source: 'x', report: 'x' }).toEqual({ ...store, source: 'x', report: 'x' });
+    expect(fromInflux.report.factsDigest).toBe(store.report.factsDigest);
 
     const slots = (window.to - window.from) / SLOT;
     const dev = Object.fromEntries(store.devices.map((d: { id: string }) => [d.id, d]));
