@@ -11,7 +11,7 @@
  * the policy's slotMin that an outage does not cover whole.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { parseDuration } from '../../config/common.js';
 import { COMMAND_ROUTE } from '../../verify/data-routes.js';
@@ -44,6 +44,8 @@ interface CaseDevice {
 }
 
 type CaseAudit = { action: 'read' | 'write'; system: string; device?: string; route?: string; count: number; gateway?: string };
+/** every local day of the window, or of [from, to) (local dates) */
+type DailyAudit = CaseAudit & { from?: string; to?: string };
 
 export interface CaseFile {
   factsFrom?: string;
@@ -54,7 +56,7 @@ export interface CaseFile {
   outages?: Array<{ from: string; to: string }>;
   /** several gateways: ids, sites, their own outages */
   gateways?: Array<{ id: string; site?: string; outages?: Array<{ from: string; to: string }> }>;
-  auditsDaily?: CaseAudit[];
+  auditsDaily?: DailyAudit[];
   audits?: Array<CaseAudit & { date: string }>;
   /** audited writes with their times (the command samples); `result` default ok, `gateway` default the first */
   commands?: Array<{ ts: string; actor?: string; system: string; device: string; tag?: string; value?: string; result?: string; gateway?: string }>;
@@ -78,13 +80,15 @@ export interface LoadedCase {
 
 const gatewaysOf = (cf: CaseFile) => cf.gateways ?? [{ id: '', outages: cf.outages ?? [] }];
 
-export function loadCaseFile(dir: string): CaseFile {
-  const own = parse(readFileSync(join(dir, 'case.yaml'), 'utf8')) as Partial<CaseFile> | null;
-  if (own?.factsFrom) {
-    const base = parse(readFileSync(resolve(dir, own.factsFrom), 'utf8')) as CaseFile;
-    return { ...base, ...own } as CaseFile;
-  }
+/** A case file; `factsFrom` names a file whose keys it extends (which may itself extend another). */
+function readCaseYaml(file: string): CaseFile {
+  const own = parse(readFileSync(file, 'utf8')) as Partial<CaseFile> | null;
+  if (own?.factsFrom) return { ...readCaseYaml(resolve(dirname(file), own.factsFrom)), ...own } as CaseFile;
   return own as CaseFile;
+}
+
+export function loadCaseFile(dir: string): CaseFile {
+  return readCaseYaml(join(dir, 'case.yaml'));
 }
 
 export function loadCase(dir: string, name: string): LoadedCase {
@@ -170,8 +174,13 @@ export function buildFacts(cf: CaseFile, devices: DeviceSpec[], policy: Policy):
   });
   const firstDay = Math.floor((from + policy.offsetMs) / DAY_MS);
   const lastDay = Math.floor((to - 1 + policy.offsetMs) / DAY_MS);
-  for (const a of cf.auditsDaily ?? []) for (let d = firstDay; d <= lastDay; d++) facts.audits.push(audit(d, a));
-  for (const a of cf.audits ?? []) facts.audits.push(audit(Math.floor(Date.parse(`${a.date}T00:00:00Z`) / DAY_MS), a));
+  const dayOf = (date: string) => Math.floor(Date.parse(`${date}T00:00:00Z`) / DAY_MS);
+  for (const a of cf.auditsDaily ?? []) {
+    const lo = Math.max(firstDay, a.from ? dayOf(a.from) : firstDay);
+    const hi = Math.min(lastDay, a.to ? dayOf(a.to) - 1 : lastDay);
+    for (let d = lo; d <= hi; d++) facts.audits.push(audit(d, a));
+  }
+  for (const a of cf.audits ?? []) facts.audits.push(audit(dayOf(a.date), a));
   // the command samples as the backends give them: the newest 20 (any result), and per week,
   // device and system the newest successful ones
   const cmds: CommandSample[] = (cf.commands ?? [])
