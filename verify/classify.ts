@@ -200,8 +200,32 @@ export function classify(inp: ClassifyInput): ClassifyResult {
   const rule = (r: RuleResult) => rules.push(r);
   const days = (ms: number) => Math.round((ms / 86_400_000) * 100) / 100;
   const tierZh = (t: string) => CLASSIFICATION.zh[t] ?? t;
-  const reasonsEn = (codes: readonly string[]) => codes.map((c) => codeText('en', c)).join(', ');
-  const reasonsZh = (codes: readonly string[]) => codes.map((c) => codeText('zh', c)).join('、');
+  const cpMin = rationalText(v.classification.partial.rMin);
+  const cfMin = rationalText(v.classification.full.rMin);
+  /** why a device is not networked, in words, with the instants that matter */
+  const whyEn = (m: DeviceMeasure) =>
+    m.reasons
+      .map((c) =>
+        c === 'STALE'
+          ? `stale: ${m.lastGoodTs === undefined ? 'no good reading' : `last good reading ${at(m.lastGoodTs)}`}, judged at ${at(m.staleAt!)} (limit ${m.staleLimitMs / 1000} s)`
+          : codeText('en', c),
+      )
+      .join(', ');
+  const ZH: Record<string, string> = {
+    NO_EXPECTED_SLOTS: '无应报时隙',
+    RATE_BELOW_PARTIAL: `上报率低于 ${cpMin}`,
+    RATE_BELOW_FULL: `上报率低于 ${cfMin}`,
+    SIGNAL_SET_INCOMPLETE: '信号不全（需有状态信号，及计数、参数或质量信号之一）',
+    WEEK_BELOW_FULL: `有自然周上报率低于 ${cfMin}`,
+  };
+  const whyZh = (m: DeviceMeasure) =>
+    m.reasons
+      .map((c) =>
+        c === 'STALE'
+          ? `停报（${m.lastGoodTs === undefined ? '无有效读数' : `最后一次有效读数 ${at(m.lastGoodTs)}`}，判定时刻 ${at(m.staleAt!)}，限值 ${m.staleLimitMs / 1000} 秒）`
+          : (ZH[c] ?? codeText('zh', c)),
+      )
+      .join('、');
   const steps = new Map(inp.project.processes.map((s) => [s.id, s]));
   const stepZh = (id: string) => `「${steps.get(id)?.name ?? id}」`;
   const judgedWeeks = weeks.filter((w) => w.judged);
@@ -475,8 +499,8 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     value: `${netFull.length}/${scopedEntries.length}`,
     threshold: `all at rMin ${rationalText(cf.rMin)}`,
     result: scopedEntries.length > 0 && netFull.length === scopedEntries.length ? 'pass' : 'fail',
-    evidence: scopedEntries.map((e) => `${e.id}: ${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? ` (${reasonsEn(e.measure.reasons)})` : ''}` : 'not connected to a gateway'}`).join('; ') || 'no in-scope equipment',
-    evidenceZh: scopedEntries.map((e) => `${e.id}：${e.measure ? `${pctZh(e.measure.reportingRate)}${e.measure.reasons.length ? `（${reasonsZh(e.measure.reasons)}）` : ''}` : '未接入网关'}`).join('；') || '无纳入统计的设备',
+    evidence: scopedEntries.map((e) => `${e.id}: ${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? ` (${whyEn(e.measure)})` : ''}` : 'not connected to a gateway'}`).join('; ') || 'no in-scope equipment',
+    evidenceZh: scopedEntries.map((e) => `${e.id}：${e.measure ? `${pctZh(e.measure.reportingRate)}${e.measure.reasons.length ? `（${whyZh(e.measure)}）` : ''}` : '未接入网关'}`).join('；') || '无纳入统计的设备',
   });
   const weekFails = weeks.map((_, wi) => scopedEntries.filter((e) => e.measure?.weekly[wi]?.pass === false).map((e) => e.id));
   const stableWeeks = weeks.filter((w, wi) => w.judged && weekFails[wi]!.length === 0).length;
@@ -488,6 +512,7 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     evidence: weeks.map((w, wi) => `${w.label}: ${!w.judged ? 'not judged (no expected slot)' : weekFails[wi]!.length ? `below: ${weekFails[wi]!.join(', ')}` : 'ok'}`).join('; '),
     evidenceZh: weeks.map((w, wi) => `${w.label} 起一周：${!w.judged ? '无应报时隙，不评判' : weekFails[wi]!.length ? `未达标 ${weekFails[wi]!.join('、')}` : '达标'}`).join('；'),
   });
+  const someUnjudged = processes.some((s) => s.inScopeDevices.length > 0 && s.weeks.some((w) => !w.judged));
   const stepState = (s: ProcessResult, en: boolean) => (s.inScopeDevices.length === 0 ? (en ? 'no in-scope equipment' : '无纳入统计设备') : '');
   rule({
     rule: 'full.stepsFullyCovered',
@@ -502,8 +527,8 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     value: `${processes.filter((s) => s.executed).length}/${processes.length}`,
     threshold: `every process step: >= ${cf.minCommandsPerWeek} successful command(s) by a registered system to its in-scope devices in every judged week`,
     result: processes.length > 0 && processes.every((s) => s.executed) ? 'pass' : 'fail',
-    evidence: processes.map((s) => `${s.id}: ${stepState(s, true) || weekList(s.commandsPerWeek, s.weeks.map((w) => w.judged))}`).join('; ') + (processes.some((s) => s.weeks.some((w) => !w.judged)) ? ' (— : not judged)' : ''),
-    evidenceZh: `各工序每周注册系统成功下发的平台指令数：${processes.map((s) => `${stepZh(s.id)} ${stepState(s, false) || weekList(s.commandsPerWeek, s.weeks.map((w) => w.judged))}`).join('；')}${processes.some((s) => s.weeks.some((w) => !w.judged)) ? '（— 表示该周无应报时隙，不评判）' : ''}`,
+    evidence: processes.map((s) => `${s.id}: ${stepState(s, true) || weekList(s.commandsPerWeek, s.weeks.map((w) => w.judged))}`).join('; ') + (someUnjudged ? ' (— : week without an expected slot, not judged)' : ''),
+    evidenceZh: `各工序每周注册系统成功下发的平台指令数：${processes.map((s) => `${stepZh(s.id)} ${stepState(s, false) || weekList(s.commandsPerWeek, s.weeks.map((w) => w.judged))}`).join('；')}${someUnjudged ? '（— 表示该周无应报时隙，不评判）' : ''}`,
   });
   const readWeeks = weeks.filter((w, wi) => w.judged && readsPerWeek[wi]! >= cf.minReadsPerWeek).length;
   const readFlags = weeks.map((w) => w.judged === true);
