@@ -1,5 +1,5 @@
 /**
- * InfluxDB line protocol, pure functions (HOUSE convention 9). The schema is a user contract:
+ * InfluxDB line protocol, pure functions. The schema is a user contract:
  *
  *   <measurement>,device=..,gateway=..,line=..,process=..,site=.. <tag>=<value>[,<tag>=<value>...] <ts ms>
  *

@@ -1,5 +1,5 @@
 /**
- * The policy file (config/policy/<name>.yaml): every threshold and rate of RULES.md as a parameter.
+ * The policy file (config/policy/<name>.yaml): every threshold and rate of the rules as a parameter.
  * Loaded once, validated (strict: unknown keys are errors), hashed (sha256 of the file's bytes, so the
  * report shows exactly which file was applied) and frozen. Rates are exact rationals.
  */

@@ -1,6 +1,6 @@
 /**
  * Table test over every golden case folder under test/cases/verify/ (folders starting with "_" hold
- * shared inputs). expected.json holds values computed by hand from RULES.md; the result must contain
+ * shared inputs). expected.json holds values computed by hand from the rules in verify/README.md; the result must contain
  * them (toMatchObject over keyed views: rulesById, devicesById, processesById, tracksById). A case
  * whose expected.json has "error" must fail with that code, and its details must name the fields.
  */
