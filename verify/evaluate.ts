@@ -5,10 +5,9 @@
  */
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import { classify, networkingRate, type DataUse, type GatewayPlatform, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
-import { formatFen } from './decimal.js';
+import { formatFen, rationalText } from './decimal.js';
 import type { CommandSample, DeviceSpec, Facts } from './facts.js';
 import { measureDevice, measurePlatform, weeksOf, type DeviceMeasure, type PlatformMeasure, type Week } from './measure.js';
-import { rationalText } from './decimal.js';
 import { computeSubsidy, type Classification, type SubsidyResult } from './money.js';
 import type { OrderMatch } from './orders.js';
 import type { Policy } from './policy.js';
@@ -106,7 +105,7 @@ export interface VerifyResult {
   /** (schema 2) the signable header (filled by run.ts; absent when the core is called directly) */
   report?: ReportHeader;
   /** (schema 2) how the decisions were measured */
-  method?: MethodResult;
+  method: MethodResult;
   source: string;
   window: { from: string; to: string; fromMs: number; toMs: number; days: number };
   classification: Classification;
