@@ -71,6 +71,8 @@ export interface RunOptions {
   /** default Date.now(); the window may not end after it */
   now?: number;
   progress?: (done: number, total: number, what: string) => void;
+  /** fill `result.report` (default true); the running gateway's pilots view does without (no git call, no digest) */
+  header?: boolean;
 }
 
 /** The enabled devices of a config as the verifier sees them. */
@@ -325,6 +327,7 @@ export async function runVerification(o: RunOptions): Promise<VerifyResult> {
     source: o.source.kind,
     gateways: gws.map((g) => ({ id: g.cfg.gateway.id, ...(g.cfg.gateway.site ? { site: g.cfg.gateway.site } : {}), config: g.file })),
   });
+  if (o.header === false) return result;
   const digest = factsDigest(facts);
   result.report = {
     number: reportNumber(loaded.project.project.id, from, to, policy.offsetMs, inputs, digest),

@@ -96,6 +96,7 @@ async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Pol
     source: { kind: 'store' },
     preliminary: true,
     now,
+    header: false,
   });
   return {
     at: now,
