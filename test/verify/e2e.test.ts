@@ -14,8 +14,9 @@
  * operator's commands count. Then --reproduce matches.
  *
  * The project points to its own policy file: the shipped one with 2 s slots, a 10 s stale floor and
- * outageMax 0.50 (a 10-s outage in a window of about a minute is far above 5%, and the rule under
- * test here is the exclusion, not the threshold).
+ * outageMax 1.00 (a 10-s outage in a window of half a minute is far above 5%, and how far depends on
+ * how long the restart takes on a loaded machine; the rule under test here is the exclusion, the
+ * threshold is the golden cases').
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -132,7 +133,7 @@ describe('three gateways into one InfluxDB, one SIGKILLed: verified from the sto
     // another plant, same database; its device has the same id as one of gw-a's, and a tag of its own
     writeFileSync(cfg('gw-c'), gatewayYaml('gw-c', 'yk-plant-2', ports.c!, influx.url, modbusDevice('press-01', 'stamping', ports.other!, STATE_W + COUNTER('spindle'))));
     const shipped = readFileSync(join(root, 'config/policy/yongkang-2019.yaml'), 'utf8');
-    writeFileSync(join(dir.path, 'policy-fast.yaml'), shipped.replace('slotMin: 60s', 'slotMin: 2s').replace('staleMin: 15m', 'staleMin: 10s').replace('outageMax: "0.05"', 'outageMax: "0.50"'));
+    writeFileSync(join(dir.path, 'policy-fast.yaml'), shipped.replace('slotMin: 60s', 'slotMin: 2s').replace('staleMin: 15m', 'staleMin: 10s').replace('outageMax: "0.05"', 'outageMax: "1.00"'));
     writeFileSync(
       join(dir.path, 'project.yaml'),
       `project:
@@ -259,7 +260,9 @@ invoices:
     expect(step.stamping.commandsPerWeek.reduce((a: number, b: number) => a + b, 0)).toBe(1);
     expect(step.stamping.unregisteredCommands).toBe(1); // the dashboard's
     expect(step.welding.commandsPerWeek.reduce((a: number, b: number) => a + b, 0)).toBe(2);
-    expect(step.welding.weeks.flatMap((w: { samples: Array<{ value: string; gateway: string }> }) => w.samples.map((s) => [s.gateway, s.value]))).toEqual([['gw-b', '6'], ['gw-b', '4']]);
+    // samples from every week (the window may straddle a Monday), newest first within each
+    const samples = step.welding.weeks.flatMap((w: { samples: Array<{ ts: number; value: string; gateway: string }> }) => w.samples);
+    expect(samples.sort((a: { ts: number }, b: { ts: number }) => b.ts - a.ts).map((x: { gateway: string; value: string }) => [x.gateway, x.value])).toEqual([['gw-b', '6'], ['gw-b', '4']]);
     expect(r.commands.map((c: { gateway: string; system: string; value: string }) => [c.gateway, c.system, c.value])).toEqual([
       ['gw-b', 'platform', '6'],
       ['gw-a', 'dashboard', '5'],
