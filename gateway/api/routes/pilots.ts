@@ -18,7 +18,6 @@ import { errorText } from '../../../config/errors.js';
 import { instantMs } from '../../../verify/calendar.js';
 import { DEFAULT_POLICY, loadPolicy, type Policy } from '../../../verify/policy.js';
 import { loadProject, type LoadedProject } from '../../../verify/project.js';
-import { runVerification } from '../../../verify/run.js';
 import { deviceOut, type ApiContext, type RouteOptions } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
@@ -87,6 +86,8 @@ async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Pol
   // the period has not started: nothing to evaluate yet
   if (!w) return { at: now, classification: 'pending' };
   const rt = ctx.runtime;
+  // the verifier is loaded when a pilot is first evaluated, not at the gateway's start
+  const { runVerification } = await import('../../../verify/run.js');
   const r = await runVerification({
     gateways: [{ config: rt.config, ...(rt.configPath ? { path: rt.configPath } : {}), store: rt.store }],
     project: loaded,
