@@ -4,12 +4,12 @@
  * staleness (judged at the end of the device's last slot that is not excluded), networked at each
  * tier, per calendar week, gaps (缺报) and a timeline. Every comparison with a threshold is exact.
  */
-import { instantMs, weekOf, type Week } from './calendar.js';
+import { instantMs, type Week } from './calendar.js';
 import { rate4, ratioAbove, ratioAtLeast, type Rational } from './decimal.js';
 import type { DeviceFacts, DeviceSpec, Facts } from './facts.js';
 import type { Policy } from './policy.js';
 import type { Project } from './project.js';
-import { lastJudgedEnd, rangesHas, slotGrid, type Ranges, type SlotGrid } from './slots.js';
+import { lastJudgedEnd, slotGrid, type Ranges, type SlotGrid } from './slots.js';
 
 export { instantMs, localDay, weekOf, weeksOf, type Week } from './calendar.js';
 
@@ -126,7 +126,6 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
   const m = policy.values.measure;
   const c = policy.values.classification;
   const g = gridFor(facts, f.gateway, f.slotMs, project, policy);
-  const weekIdx = new Map(weeks.map((w, i) => [w.index, i]));
   const weekly = weeks.map((w) => ({ week: w.index, expected: 0, good: 0, pass: null as boolean | null }));
   const bins = Math.min(TIMELINE_BINS, g.n);
   const timeline = Array.from({ length: bins }, () => ({ good: 0, expected: 0, excluded: 0 }));
@@ -136,9 +135,16 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
   let good = 0;
   const gaps: Array<{ from: number; to: number; slots: number }> = [];
   let run: { from: number; to: number; slots: number } | undefined;
+  // walked along the slots: the week a slot starts in, the good range at or after it
+  const weekEnds = weeks.map((w) => Math.ceil((w.to - facts.from) / f.slotMs));
+  let wi = 0;
+  let gi = 0;
+  const goodRanges = f.goodSlots;
   for (let i = 0; i < g.n; i++) {
     const start = facts.from + i * f.slotMs;
     const bin = timeline[Math.floor((i * bins) / g.n)]!;
+    while (wi < weekEnds.length && i >= weekEnds[wi]!) wi++;
+    while (gi < goodRanges.length && goodRanges[gi]![1] <= i) gi++;
     if (g.shutdown[i] || g.outage[i]) {
       if (g.shutdown[i]) shutdownSlots++;
       else outageSlots++;
@@ -147,9 +153,9 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
     }
     expected++;
     bin.expected++;
-    const wk = weekly[weekIdx.get(weekOf(start, policy)) ?? -1];
+    const wk = weekly[wi];
     if (wk) wk.expected++;
-    if (rangesHas(f.goodSlots, i)) {
+    if (gi < goodRanges.length && goodRanges[gi]![0] <= i) {
       good++;
       bin.good++;
       if (wk) wk.good++;

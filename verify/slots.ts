@@ -22,6 +22,7 @@ export function toRanges(slots: Iterable<number>): Ranges {
   return out;
 }
 
+/** Whether slot i is in ranges r (binary search). */
 export function rangesHas(r: Ranges, i: number): boolean {
   let lo = 0;
   let hi = r.length - 1;
@@ -55,6 +56,7 @@ export interface SlotGrid {
 /**
  * The exclusions of one device's slots (or of the platform's own, at slotMin).
  * `heartbeat`: the gateway's heartbeat slots at `slotMinMs`, aligned to the same `from`.
+ * Linear in the slots: shutdowns and heartbeat gaps are marked as ranges, never tested per slot.
  */
 export function slotGrid(o: { from: number; to: number; slotMs: number; shutdowns: ReadonlyArray<readonly [number, number]>; slotMinMs: number; heartbeat: Ranges }): SlotGrid {
   const { from, slotMs, slotMinMs } = o;
@@ -62,23 +64,23 @@ export function slotGrid(o: { from: number; to: number; slotMs: number; shutdown
   const nMin = slotCount(from, o.to, slotMinMs);
   const shutdown = new Uint8Array(n);
   const outage = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const a = from + i * slotMs;
-    const b = a + slotMs;
-    if (o.shutdowns.some(([x, y]) => a < y && b > x)) {
-      shutdown[i] = 1;
-      continue;
-    }
-    // the slotMin slots this slot overlaps: [i·s, (i+1)·s) against [j·m, (j+1)·m)
-    const jLo = Math.floor((i * slotMs) / slotMinMs);
-    const jHi = Math.min(nMin, Math.ceil(((i + 1) * slotMs) / slotMinMs));
-    for (let j = jLo; j < jHi; j++) {
-      if (!rangesHas(o.heartbeat, j)) {
-        outage[i] = 1;
-        break;
-      }
-    }
+  // slot i = [i·s, (i+1)·s) (relative to from) overlaps [x, y) when i >= floor(x / s) and i < ceil(y / s)
+  const mark = (a: Uint8Array, x: number, y: number) => {
+    const lo = Math.max(0, Math.floor(x / slotMs));
+    const hi = Math.min(n, Math.ceil(y / slotMs));
+    if (lo < hi) a.fill(1, lo, hi);
+  };
+  for (const [x, y] of o.shutdowns) if (y > x) mark(shutdown, x - from, y - from);
+  // the slotMin slots [0, nMin) without heartbeat: the gaps between the heartbeat ranges
+  let j = 0;
+  for (const [a, b] of [...o.heartbeat, [nMin, nMin] as [number, number]]) {
+    const gapEnd = Math.min(a, nMin);
+    if (gapEnd > j) mark(outage, j * slotMinMs, gapEnd * slotMinMs);
+    j = Math.max(j, b);
+    if (j >= nMin) break;
   }
+  // a slot in a shutdown is a shutdown slot, not an outage
+  for (let i = 0; i < n; i++) if (shutdown[i]) outage[i] = 0;
   return { from, slotMs, n, shutdown, outage };
 }
 
