@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, registeredConsumerSystems } from '../../verify/evaluate.js';
 import { gatherFacts } from '../../verify/facts.js';
+import { shutdownRanges } from '../../verify/measure.js';
 import { influxFacts } from '../../verify/source-influx.js';
 import { loadProjectFolder, type HubProjectOk } from '../../gateway/hub/config.js';
 import { bucketMs, gatewayCounts, liveState } from '../../gateway/hub/counts.js';
@@ -138,18 +139,18 @@ describe('hub figures follow the verifier', () => {
   it('gives evaluate() the same counts as the verifier reading slot by slot', async () => {
     const p = loadProjectFolder(join(dir.path, 'YK-T-1'), {}) as HubProjectOk;
     const policy = p.policy;
-    const specs = p.devices.map(({ gateway: _g, ...d }) => d);
-    const common = { project: p.loaded.project, projectFile: p.loaded.path, policy, devices: specs, registeredSystems: registeredConsumerSystems(p.gateways[0]!.config.http.tokens), preliminary: true, source: 'influx', gateway: { id: GW } };
+    const common = { project: p.loaded.project, projectFile: p.loaded.path, policy, devices: p.devices, registeredSystems: registeredConsumerSystems(p.gateways[0]!.config.http.tokens), preliminary: true, source: 'influx', gateways: [{ id: GW, config: p.gateways[0]!.file }] };
 
     const src = influxFacts({ url: influx.url, database: DB, gateway: GW });
-    const verifierFacts = await gatherFacts(src, specs, { from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, offsetMs: policy.offsetMs });
-    const audits = await src.auditDays({ from: FROM, to: TO, offsetMs: policy.offsetMs });
+    const shutdowns = shutdownRanges(p.loaded.project, policy);
+    const verifierFacts = await gatherFacts([{ gateway: GW, src, devices: p.devices }], { from: FROM, to: TO, policy, shutdowns });
+    const audits = (await src.auditDays({ from: FROM, to: TO, offsetMs: policy.offsetMs })).map((a) => ({ ...a, gateway: GW }));
     const v = evaluate({ ...common, facts: { ...verifierFacts, commands: [] } });
 
     const hi = hubInflux({ url: influx.url, database: DB, username: '', password: '', timeout: 60_000, concurrency: 2 });
     const counts = await gatewayCounts(hi, { measurement: 'equipment', gateway: GW, from: FROM, to: TO, bucketMs: bucketMs(60_000) });
     const live = await liveState(hi, { measurement: 'equipment', gateway: GW, since: FROM, until: TO });
-    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts: new Map([[GW, { counts, statusInterval: 10_000 }]]), audits, offsetMs: policy.offsetMs, live: new Map([[GW, live]]) });
+    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts: new Map([[GW, { counts, statusInterval: 10_000 }]]), audits, offsetMs: policy.offsetMs, shutdowns, live: new Map([[GW, live]]) });
     const h = evaluate({ ...common, facts });
 
     // the answer known from how the data was made: 2 days of 60-s slots, 280 without heartbeat

@@ -24,7 +24,7 @@ const cases = fileURLToPath(new URL('../cases/verify/', import.meta.url));
 
 function resultOf(name: string): VerifyResult {
   const c = loadCase(join(cases, name), name);
-  return evaluate({ project: c.project, projectFile: c.projectFile, policy: c.policy, devices: c.devices, registeredSystems: c.registeredSystems, facts: c.facts, ...(c.orders ? { orders: c.orders } : {}), preliminary: c.preliminary, source: 'store' });
+  return evaluate({ project: c.project, projectFile: c.projectFile, policy: c.policy, devices: c.devices, registeredSystems: c.registeredSystems, facts: c.facts, ...(c.orders ? { orders: c.orders } : {}), preliminary: c.preliminary, source: 'store', ...(c.gateways ? { gateways: c.gateways } : {}) });
 }
 
 /** A result with the signable header and two gateways filled by hand (as `fgw verify` fills them). */
@@ -45,11 +45,12 @@ function signable(name = 'partial-canonical'): VerifyResult {
       { role: 'mes-orders', path: '/plant/mes-orders.csv', sha256: 'e'.repeat(64) },
     ],
     factsDigest: 'f'.repeat(64),
+    cwd: '/plant',
   };
   const outage = { from: Date.parse('2026-10-12T02:00:00Z'), to: Date.parse('2026-10-12T03:30:00Z') };
   r.gateways = [
-    { id: 'gw-a', site: '一车间', config: '/plant/a.yaml', devices: ['press-01', 'welder-02'], platform: { ...r.platform, outageSlots: 90, outage: { count: 90, total: 38880, value: 0.0023 }, outages: [outage] } },
-    { id: 'gw-b', config: '/plant/b.yaml', devices: ['lathe-03', 'polisher-04'], platform: r.platform },
+    { id: 'gw-a', site: '一车间', config: '/plant/a.yaml', devices: ['press-01', 'welder-02'], inScopeDevices: ['press-01', 'welder-02'], platform: { ...r.platform, outageSlots: 90, outage: { count: 90, total: 38880, value: 0.0023 }, outages: [outage] } },
+    { id: 'gw-b', config: '/plant/b.yaml', devices: ['lathe-03', 'polisher-04'], inScopeDevices: ['lathe-03', 'polisher-04'], platform: r.platform },
   ];
   return r;
 }
