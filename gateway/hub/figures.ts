@@ -207,7 +207,7 @@ async function liveOf(ctx: FiguresContext, p: HubProjectOk, w: Windows): Promise
   await Promise.all(
     p.gateways.map(async (g) => {
       // the newest reading before `to` (the verifier's staleness rule) is also the device's liveness now
-      const c = await cache.get(`live|${g.id}`, config.cache.ttl, () => liveState(influx, { measurement: config.influx.measurement, gateway: g.id, since: w.from30, until: w.to }), { stale: false });
+      const c = await cache.get(`live|${g.id}`, config.cache.ttl, () => liveState(influx, { measurement: config.influx.measurement, gateway: g.id, since: w.from30, until: w.to, uncertainIsGood: p.policy.values.measure.uncertainCountsAsGood }), { stale: false });
       if (c.error) errors.push(c.error);
       live.set(g.id, c.value);
     }),
@@ -223,12 +223,13 @@ async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
   const b = sizes.length === 1 ? sizes[0]! : bucketMs(p.policy.values.measure.slotMin);
   const counts = new Map<string, { counts: GatewayCounts; statusInterval: number }>();
   const audits: AuditDay[] = [];
+  const uncertainIsGood = p.policy.values.measure.uncertainCountsAsGood;
   await Promise.all(
     p.gateways.map(async (g) => {
       const key = `${g.id}|${b}`;
       // days before today change only when a gateway forwards a backlog late: cached longest
-      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b })) : undefined;
-      const today = await gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b });
+      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b, uncertainIsGood })) : undefined;
+      const today = await gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b, uncertainIsGood });
       // audits per day through the verifier's own query (one per action)
       const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
       const days = await influx.limited(2, () => src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs }));
