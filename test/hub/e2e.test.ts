@@ -99,6 +99,51 @@ async function runEquivalent(hubJson: string): Promise<string> {
   return readFileSync(join(h.cwd, out), 'utf8');
 }
 
+/** A project of a press (stamping, key step) and a saw (cutting), claiming partial, on the fast test policy. */
+function projectYaml(o: { id: string; name: string; uscc: string; devices: [string, string]; invoice: string }, today: number): string {
+  return `project:
+  id: ${o.id}
+  name: ${o.name}保温杯线
+  enterprise: { name: ${o.name}, uscc: ${o.uscc}, town: 西城街道, industry: 保温杯 }
+  period: { from: ${localDate(today - DAY)}, to: ${localDate(today + 30 * DAY)} }
+  claim: partial
+policy: ./policy-fast.yaml
+processes:
+  - { id: stamping, name: 冲压, key: true }
+  - { id: cutting, name: 下料, key: false }
+equipment:
+  - { id: ${o.devices[0]}, process: stamping, category: production, digitalControl: true }
+  - { id: ${o.devices[1]}, process: cutting, category: production }
+invoices:
+  - ${o.invoice}
+`;
+}
+
+/** A gateway config forwarding with the writer of ${INFLUX_WRITER}; a device named press-* is in stamping, the others in cutting. */
+function gatewayYaml(o: { id: string; site: string; storage: string; apiPort: number; devices: Array<{ id: string; port: number }> }): string {
+  return `gateway: { id: ${o.id}, site: ${o.site}, statusInterval: 1s, stopTimeout: 5s, logLevel: warn }
+storage: { path: ${o.storage} }
+influx: { url: ${influx.url}, database: plants, username: "\${INFLUX_WRITER}", password: "\${INFLUX_WRITE_PASSWORD}", createDatabase: false, batchSize: 1000, flushInterval: 200ms, maxBackoff: 1s }
+http:
+  listen: 127.0.0.1:${o.apiPort}
+  tokens:
+    - { name: mes, system: MES, token: "\${MES_TOKEN}", scopes: [read] }
+devices:
+${o.devices
+  .map(
+    (d) => `  - id: ${d.id}
+    process: ${d.id.startsWith('press') ? 'stamping' : 'cutting'}
+    protocol: modbus
+    connection: { host: 127.0.0.1, port: ${d.port}, timeout: 500ms }
+    interval: 200ms
+    tags:
+      - { name: state, role: state, area: holding, address: 0 }
+      - { name: count, role: counter, area: holding, address: 1, type: uint32 }`,
+  )
+  .join('\n')}
+`;
+}
+
 function startPlantGateway(g: PlantGateway): Proc {
   const p = startProcess(process.execPath, [fgw, 'run', '--config', g.file], {
     cwd: plant.dir,
@@ -139,97 +184,19 @@ beforeAll(async () => {
     await influx.createUser(e.writer.user, e.writer.password, [['WRITE', 'plants']]);
     for (const port of e.ports) servers.push(await serveRegisters(port, [1, 0, 500]));
     writeFileSync(join(e.dir, 'policy-fast.yaml'), policy);
-    writeFileSync(
-      join(e.dir, 'project.yaml'),
-      `project:
-  id: ${e.project}
-  name: ${e.name}保温杯线
-  enterprise: { name: ${e.name}, uscc: 9133078400000000${i}X, town: 西城街道, industry: 保温杯 }
-  period: { from: ${localDate(today - DAY)}, to: ${localDate(today + 30 * DAY)} }
-  claim: partial
-policy: ./policy-fast.yaml
-processes:
-  - { id: stamping, name: 冲压, key: true }
-  - { id: cutting, name: 下料, key: false }
-equipment:
-  - { id: press-${key}, process: stamping, category: production, digitalControl: true }
-  - { id: saw-${key}, process: cutting, category: production }
-invoices:
-  - { number: "H-${i}", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 1, amount: "100000.00" }
-`,
-    );
-    writeFileSync(
-      join(e.dir, 'gateway.yaml'),
-      `gateway: { id: ${e.gateway}, site: ent-${key}, statusInterval: 1s, stopTimeout: 5s, logLevel: warn }
-storage: { path: ./data }
-influx: { url: ${influx.url}, database: plants, username: "\${INFLUX_WRITER}", password: "\${INFLUX_WRITE_PASSWORD}", createDatabase: false, batchSize: 1000, flushInterval: 200ms, maxBackoff: 1s }
-http:
-  listen: 127.0.0.1:${e.apiPort}
-  tokens:
-    - { name: mes, system: MES, token: "\${MES_TOKEN}", scopes: [read] }
-devices:
-${['press', 'saw']
-  .map(
-    (d, j) => `  - id: ${d}-${key}
-    process: ${d === 'press' ? 'stamping' : 'cutting'}
-    protocol: modbus
-    connection: { host: 127.0.0.1, port: ${e.ports[j]}, timeout: 500ms }
-    interval: 200ms
-    tags:
-      - { name: state, role: state, area: holding, address: 0 }
-      - { name: count, role: counter, area: holding, address: 1, type: uint32 }`,
-  )
-  .join('\n')}
-`,
-    );
+    writeFileSync(join(e.dir, 'project.yaml'), projectYaml({ id: e.project, name: e.name, uscc: `9133078400000000${i}X`, devices: [`press-${key}`, `saw-${key}`], invoice: `{ number: "H-${i}", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 1, amount: "100000.00" }` }, today));
+    writeFileSync(join(e.dir, 'gateway.yaml'), gatewayYaml({ id: e.gateway, site: `ent-${key}`, storage: './data', apiPort: e.apiPort, devices: [`press-${key}`, `saw-${key}`].map((id, j) => ({ id, port: e.ports[j]! })) }));
     ents.push(e);
   }
   // plant D: two gateways (gw-d1: press-d, gw-d2: saw-d), one project folder with both configs
   mkdirSync(plant.dir, { recursive: true });
   await influx.createUser(plant.writer.user, plant.writer.password, [['WRITE', 'plants']]);
   writeFileSync(join(plant.dir, 'policy-fast.yaml'), policy);
-  writeFileSync(
-    join(plant.dir, 'project.yaml'),
-    `project:
-  id: ${plant.project}
-  name: ${plant.name}保温杯线
-  enterprise: { name: ${plant.name}, uscc: 913307840000000004X, town: 西城街道, industry: 保温杯 }
-  period: { from: ${localDate(today - DAY)}, to: ${localDate(today + 30 * DAY)} }
-  claim: partial
-policy: ./policy-fast.yaml
-processes:
-  - { id: stamping, name: 冲压, key: true }
-  - { id: cutting, name: 下料, key: false }
-equipment:
-  - { id: press-d, process: stamping, category: production, digitalControl: true }
-  - { id: saw-d, process: cutting, category: production }
-invoices:
-  - { number: "H-4", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 2, amount: "200000.00" }
-`,
-  );
+  writeFileSync(join(plant.dir, 'project.yaml'), projectYaml({ id: plant.project, name: plant.name, uscc: '913307840000000004X', devices: ['press-d', 'saw-d'], invoice: `{ number: "H-4", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 2, amount: "200000.00" }` }, today));
   for (const [j, d] of (['press-d', 'saw-d'] as const).entries()) {
     const g: PlantGateway = { id: `gw-d${j + 1}`, device: d, file: join(plant.dir, `gateway-${j + 1}.yaml`), apiPort: await freePort(), port: await freePort() };
     servers.push(await serveRegisters(g.port, [1, 0, 500]));
-    writeFileSync(
-      g.file,
-      `gateway: { id: ${g.id}, site: ent-d, statusInterval: 1s, stopTimeout: 5s, logLevel: warn }
-storage: { path: ./data-${j + 1} }
-influx: { url: ${influx.url}, database: plants, username: "\${INFLUX_WRITER}", password: "\${INFLUX_WRITE_PASSWORD}", createDatabase: false, batchSize: 1000, flushInterval: 200ms, maxBackoff: 1s }
-http:
-  listen: 127.0.0.1:${g.apiPort}
-  tokens:
-    - { name: mes, system: MES, token: "\${MES_TOKEN}", scopes: [read] }
-devices:
-  - id: ${d}
-    process: ${d === 'press-d' ? 'stamping' : 'cutting'}
-    protocol: modbus
-    connection: { host: 127.0.0.1, port: ${g.port}, timeout: 500ms }
-    interval: 200ms
-    tags:
-      - { name: state, role: state, area: holding, address: 0 }
-      - { name: count, role: counter, area: holding, address: 1, type: uint32 }
-`,
-    );
+    writeFileSync(g.file, gatewayYaml({ id: g.id, site: 'ent-d', storage: `./data-${j + 1}`, apiPort: g.apiPort, devices: [{ id: d, port: g.port }] }));
     plant.gateways.push(g);
   }
   const hubPort = await freePort();
