@@ -50,9 +50,11 @@ export interface Sink {
   /**
    * Commits readings to the durable store. Resolves when they are committed (group commit, a few
    * ms); adapters that must acknowledge upstream only after storage (MQTT PUBACK) await it,
-   * pollers need not. Rejects only if the store itself fails.
+   * pollers need not. Rejects only if the store itself fails or is full (GW_ERR_STORE_FULL); the
+   * store then counts the readings as lost, unless the writer says `retried` (it keeps them and
+   * writes them again, as MQTT does while it holds the PUBACK).
    */
-  write(readings: readonly Reading[]): Promise<void>;
+  write(readings: readonly Reading[], opts?: { retried?: boolean }): Promise<void>;
   /** Keeps a bad payload in the dead-letter table (synchronous, never throws). */
   deadLetter(entry: DeadLetter): void;
 }

@@ -1,5 +1,5 @@
 /**
- * An injected clock (HOUSE convention 10): supervision, backoff and slot arithmetic take a Clock so
+ * An injected clock: supervision, backoff and slot arithmetic take a Clock so
  * tests can drive time without sleeping. Production code uses `systemClock`.
  */
 export interface TimerHandle {

@@ -83,7 +83,7 @@ export const size = (description: string) =>
     .meta({ format: 'size' })
     .describe(description);
 
-/** What a tag means for the verifier (RULES.md "minimum signal set"). */
+/** What a tag means for the verifier (the minimum signal set of verify/README.md). */
 export const TAG_ROLES = ['state', 'counter', 'parameter', 'quality', 'alarm', 'other'] as const;
 export type TagRole = (typeof TAG_ROLES)[number];
 

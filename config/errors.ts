@@ -6,7 +6,8 @@ export const ErrorCodes = {
   CONFIG: 'GW_ERR_CONFIG', // a config file failed validation; `details` holds one line per problem
   CONFIG_ENV: 'GW_ERR_CONFIG_ENV', // ${VAR} without default and VAR unset
   CONFIG_READ: 'GW_ERR_CONFIG_READ', // file missing / not YAML
-  STORE: 'GW_ERR_STORE', // the embedded store failed (disk full, corrupt)
+  STORE: 'GW_ERR_STORE', // the embedded store failed (I/O error, lock, damaged file it may not move aside)
+  STORE_FULL: 'GW_ERR_STORE_FULL', // the store has no room for readings (full disk, or maxSize with nothing it may drop)
   DEVICE_UNKNOWN: 'GW_ERR_DEVICE_UNKNOWN',
   TAG_UNKNOWN: 'GW_ERR_TAG_UNKNOWN',
   WRITE_TYPE: 'GW_ERR_WRITE_TYPE', // value does not fit the tag's type

@@ -1,6 +1,6 @@
 /**
  * Loads a gateway config: YAML → ${ENV} / ${ENV:-default} interpolation → zod validation →
- * deep freeze (HOUSE convention 3: validate and compile once, then freeze). Errors name the path
+ * deep freeze (validate and compile once, then freeze). Errors name the path
  * and what was expected, one line per problem: `devices[2].tags[0].byteOrder: expected one of ...`.
  */
 import { randomBytes } from 'node:crypto';

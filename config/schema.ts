@@ -1,5 +1,5 @@
 /**
- * The gateway config, composed from each module's own schema (HOUSE convention 2): the root only
+ * The gateway config, composed from each module's own schema: the root only
  * composes. Every field has a description and, where sensible, a default; objects are strict so a
  * typo is an error, not a silently ignored key.
  */

@@ -1,6 +1,6 @@
 /**
  * `fgw`: the command line. Each command parses its own options (node:util parseArgs) and
- * commands owned by a module (probe, browse, pki, verify) are loaded only when used, so `fgw
+ * commands owned by a module (probe, browse, pki, verify, store) are loaded only when used, so `fgw
  * check` does not pay for loading an OPC UA stack.
  */
 import { parseArgs } from 'node:util';
@@ -34,6 +34,9 @@ Usage:
   fgw probe modbus --host <h> [--port 502] --unit <id> --area holding --address 0 --count 8
   fgw browse opc.tcp://host:port [--security None|Sign|SignAndEncrypt] [--depth N]
   fgw pki trust <server-cert.der> --config <file> | fgw pki list --config <file>
+  fgw store salvage <damaged store file> --config <file> [--json] [--force]
+                                                  read what can be read from a damaged store (moved aside
+                                                  as store.db.damaged-*) into the live store
 
 Times: ISO 8601 (2026-10-01T00:00:00+08:00), epoch ms, "now" or "-15m".
 `;
@@ -63,6 +66,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         return await (await import('../adapters/opcua/browse.js')).runBrowse(rest, io);
       case 'pki':
         return await (await import('../adapters/opcua/pki.js')).runPki(rest, io);
+      case 'store':
+        return await (await import('../ingest/salvage.js')).runStoreCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics of one gateway: per-device link state, reads, errors and cycle time; store
- * size, backlog, dropped and dead-lettered counts; forwarder state, lag and write latency.
+ * size, backlog, the store-full and store-damaged alarms, readings lost per device, dropped and
+ * dead-lettered counts; forwarder state, lag and write latency.
  *
  * Nothing is counted on the hot path: every series is filled at scrape time by collect() callbacks
  * that read the runtime's views (device status counters, store stats, forwarder stats), from one
@@ -104,11 +105,28 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     });
   const store = (Kind: typeof Gauge | typeof Counter, name: string, help: string, pick: (st: StoreStats) => number) =>
     scalar(Kind, name, help, (snap) => (snap.store ? pick(snap.store) : undefined));
-  store(Gauge, 'store_size_bytes', 'Embedded store size on disk (database + WAL)', (st) => st.sizeBytes);
+  store(Gauge, 'store_size_bytes', 'Embedded store size on disk (database, WAL, wal-index, reserve)', (st) => st.sizeBytes);
+  store(Gauge, 'store_max_bytes', 'storage.maxSize: the most the store puts on disk', (st) => st.maxSizeBytes);
   store(Gauge, 'store_readings', 'Readings held in the embedded store', (st) => st.readings);
   store(Gauge, 'store_backlog', 'Readings not yet acknowledged by InfluxDB', (st) => st.backlog);
-  store(Gauge, 'store_dead_letters', 'Rows in the dead-letter table', (st) => st.deadLetters);
+  store(Gauge, 'store_full', '1 while the store cannot take readings without losing some (the store-full alarm), else 0', (st) => (st.full ? 1 : 0));
+  store(Gauge, 'store_damaged_files', 'Damaged store files moved aside and not yet salvaged (the store-damaged alarm)', (st) => st.damaged.filter((d) => !d.salvaged).length);
+  store(Gauge, 'store_dead_letters', 'Dead letters kept in the store', (st) => st.deadLetters);
+  store(Counter, 'store_dead_letters_received_total', 'Dead letters received since the store was created (kept + dropped)', (st) => st.deadLettersReceived);
+  store(Counter, 'store_dead_letters_dropped_total', 'Dead letters dropped: by their share of the store, by retention, or refused while full', (st) => st.deadLettersDropped);
+  store(Counter, 'store_audit_dropped_total', 'Audit records dropped: by their share of the store, by retention, or refused while full', (st) => st.auditDropped);
   store(Counter, 'store_dropped_total', 'Readings dropped by retention or maxSize since the store was created', (st) => st.dropped);
+  store(Counter, 'store_dropped_unforwarded_total', 'Of the dropped readings, those InfluxDB never got', (st) => st.droppedUnforwarded);
+  new Counter({
+    name: n('store_lost_total'),
+    help: 'Readings lost per device since the store was created: never stored (store-full, store-error) or dropped before InfluxDB had them (maxSize, retention)',
+    labelNames: ['device', 'reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const l of s().store?.losses ?? []) this.inc({ device: l.device, reason: l.reason }, l.count);
+    },
+  });
 
   // the forwarder exists or not for the runtime's life (influx changes need a restart): without
   // one, its series are absent rather than a misleading 0

@@ -71,6 +71,7 @@ export class GatewayRuntime implements Runtime {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? createLogger(opts.config.gateway.logLevel);
     const { storage } = opts.config;
+    const opening = clock.now();
     const store = openStore({
       path: storage.path,
       maxSizeBytes: storage.maxSize,
@@ -78,10 +79,23 @@ export class GatewayRuntime implements Runtime {
       commitIntervalMs: storage.commitInterval,
       commitRows: storage.commitRows,
       limitsIntervalMs: storage.limitsInterval,
+      deadLetterShare: storage.deadLetterShare,
+      auditShare: storage.auditShare,
       forwarding: opts.config.influx !== undefined,
+      // a damaged file must not stop collection: moved aside, a fresh store, the alarm
+      onDamage: 'move-aside',
       clock,
       log: log.child({ module: 'store' }),
     });
+    // files moved aside at an earlier start (a file moved just now was logged as it was moved)
+    try {
+      const waiting = store.stats().damaged.filter((d) => !d.salvaged && d.at < opening);
+      if (waiting.length > 0) {
+        log.warn({ alarm: 'STORE_DAMAGED', files: waiting.map((d) => d.file) }, 'damaged store files moved aside are waiting: `fgw store salvage <file> --config <gateway.yaml>` recovers what can be read from them');
+      }
+    } catch {
+      /* damage deep in the file the start-up check did not reach: the store replaces it on its own */
+    }
     const rt = new GatewayRuntime({ ...opts, clock, log }, store);
     if (opts.config.influx) {
       rt.fwd = new Forwarder({
@@ -187,10 +201,16 @@ export class GatewayRuntime implements Runtime {
     }
     try {
       await this.store.writeStatus(rows);
+      if (this.statusFailing) this.log.info({ failed: this.statusFailing }, 'status points are stored again');
+      this.statusFailing = 0;
     } catch (e) {
-      this.log.error({ err: errorText(e) }, 'cannot write status to the store');
+      // one line per episode (a full store raised its own alarm already), with the count at its end
+      if (this.statusFailing++ === 0) this.log.error({ err: errorText(e) }, 'cannot write status to the store');
     }
   }
+
+  /** status points not stored in a row (0 while they are) */
+  private statusFailing = 0;
 
   private statusOf(entry: RunningDevice): DeviceStatus {
     if (!entry.adapter) return { ...EMPTY_STATUS, lastError: entry.error ?? (entry.config.enabled ? undefined : 'disabled') };

@@ -1,6 +1,6 @@
 /**
- * The forwarder DECIDES (HOUSE convention 5): it drains the store into InfluxDB in seq order, two
- * streams (readings, audit) with their own cursors, and moves a cursor only past rows InfluxDB
+ * The forwarder DECIDES (the writer only classifies each answer): it drains the store into InfluxDB
+ * in seq order, two streams (readings, audit) with their own cursors, and moves a cursor only past rows InfluxDB
  * accepted (2xx) or that went to the dead-letter table. A crash or an outage therefore replays and
  * never loses; InfluxDB keeps one point per series and timestamp, so a replay does not duplicate.
  *
@@ -331,10 +331,20 @@ export class Forwarder {
     return { lines, rowCount, endSeq: after, full };
   }
 
+  /**
+   * Moves the cursor past what InfluxDB accepted. Saving it never holds the forwarder: should the
+   * store fail to save it (it writes cursors into its reserve, so a full disk does not), the cursor
+   * in memory goes on, the store still frees the readings behind it, and a later move saves it; the
+   * store logs the failure once. Only a crash before then would send those readings again.
+   */
   private advance(stream: Stream, seq: number): void {
     if (seq <= this.cursor[stream]) return;
     this.cursor[stream] = seq;
-    this.store.setCursor(stream, seq);
+    try {
+      this.store.setCursor(stream, seq);
+    } catch {
+      /* logged by the store, once per episode */
+    }
   }
 
   /** Delivers lines (bisecting on 400/413); true when each line was accepted or dead-lettered. */

@@ -1,5 +1,5 @@
 /**
- * The writer CLASSIFIES (HOUSE convention 5, after Telegraf's influxdb_v2/http.go): one POST of line
+ * The writer CLASSIFIES (after Telegraf's influxdb_v2/http.go): one POST of line
  * protocol to `${url}/write?db=..&precision=..`, and the answer sorted into what the forwarder must
  * decide about. It never retries by itself.
  *

@@ -1,6 +1,6 @@
 /**
- * Config schemas of the `storage` and `influx` sections (HOUSE convention 2: the schema lives beside
- * the code it configures; config/schema.ts only composes). Durations and sizes are parsed once here.
+ * Config schemas of the `storage` and `influx` sections (the schema lives beside the code it
+ * configures; config/schema.ts only composes). Durations and sizes are parsed once here.
  */
 import { z } from 'zod';
 import { duration, size } from '../config/common.js';
@@ -8,17 +8,26 @@ import { duration, size } from '../config/common.js';
 // the description goes on the outermost schema (the one with the default), where tools read it
 const dur = (text: string, def: number) => duration(text).default(def).describe(text);
 const bytes = (text: string, def: number) => size(text).default(def).describe(text);
+const share = (text: string, def: number) => z.number().min(0.001).max(0.5).default(def).describe(text);
 
 export const storageSchema = z
   .strictObject({
     path: z.string().min(1).default('./data').describe('Directory of the embedded store (SQLite database, WAL) and of adapter state such as OPC UA certificates. Created if missing.'),
-    maxSize: bytes('Largest size of the store on disk (e.g. "2GB"). Past it the oldest readings are dropped first, and counted.', 2 * 1024 ** 3),
+    maxSize: bytes(
+      'Largest size of the store on disk (e.g. "2GB"), everything included: database, WAL, a reserve for cursors and counters, dead letters and audits. Past it the oldest readings are dropped first (those InfluxDB has before those it has not), and counted.',
+      2 * 1024 ** 3,
+    ),
     retention: duration('How long readings are kept locally (e.g. "14d"; 0 = until maxSize). Older ones are dropped, and counted.', { max: Number.MAX_SAFE_INTEGER, why: 'no limit' })
       .default(14 * 86_400_000)
       .describe('How long readings are kept locally (e.g. "14d"; 0 = until maxSize). Older ones are dropped, and counted.'),
     commitInterval: dur('Longest time a write waits for its group commit (0: commit on the next turn of the event loop).', 0),
     commitRows: z.number().int().positive().default(20_000).describe('A group commit happens at once when this many rows are queued.'),
-    limitsInterval: dur('How often retention and maxSize are enforced.', 60_000),
+    limitsInterval: dur('How often retention is enforced and drops are logged (maxSize is enforced at every commit).', 60_000),
+    deadLetterShare: share('Largest part of maxSize (or of the disk, when smaller) that dead letters may take, e.g. 0.05 for 5%. Past it their own oldest are dropped, and counted; they never push out readings.', 0.05),
+    auditShare: share(
+      'Largest part of maxSize (or of the disk, when smaller) that audit records may take. Past it their own oldest are dropped, and counted: those InfluxDB has first, then unforwarded refusals (a flood of bad tokens), then the rest; they never push out readings.',
+      0.05,
+    ),
   })
   .describe('Embedded durable store: the store-and-forward buffer and the local history.');
 

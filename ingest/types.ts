@@ -4,6 +4,9 @@
  * `seq`, the forwarder's cursor.
  */
 import type { DeadLetter, FieldKind, Quality, Reading, Sink, Value } from '../adapters/types.js';
+import type { LossEpisode, LossTotal } from './losses.js';
+
+export type { LossEpisode, LossReason, LossTotal } from './losses.js';
 
 /** Where a stored series goes in InfluxDB: device data, or the gateway's own status points. */
 export type Measurement = 'data' | 'status';
@@ -64,9 +67,39 @@ export interface StoredDeadLetter extends DeadLetter {
   id: number;
 }
 
+/** While the store cannot take readings without losing some (the store-full alarm). */
+export interface StoreFull {
+  /**
+   * disk: the filesystem has no room, readings are refused (counted per device);
+   * maxSize: the size limit is reached with nothing forwarded left to drop, so the oldest unforwarded
+   * readings are dropped to make room (counted), or new ones refused when there is nothing to drop
+   */
+  reason: 'disk' | 'maxSize';
+  /** ms epoch when the episode began */
+  since: number;
+  /** readings refused since then */
+  refused: number;
+  /** unforwarded readings dropped since then to make room */
+  dropped: number;
+}
+
+/** A store file found damaged and moved aside (the store-damaged alarm until it is salvaged). */
+export interface DamagedFile {
+  /** where the damaged file now is */
+  file: string;
+  /** ms epoch when it was moved aside */
+  at: number;
+  /** what was wrong with it */
+  error: string;
+  /** set once `fgw store salvage` has read it into the live store */
+  salvaged?: { at: number; readings: number; audits: number; deadLetters: number };
+}
+
 export interface StoreStats {
-  /** bytes on disk (database + WAL) */
+  /** bytes on disk: database, WAL, wal-index and the reserve file */
   sizeBytes: number;
+  /** storage.maxSize */
+  maxSizeBytes: number;
   readings: number;
   /** readings not yet acknowledged by InfluxDB (0 without a forwarder) */
   backlog: number;
@@ -74,9 +107,100 @@ export interface StoreStats {
   newestTs?: number;
   /** readings dropped by retention or maxSize since the store was created */
   dropped: number;
-  /** of `dropped`, those dropped before the forwarder had sent them (added; optional) */
-  droppedUnforwarded?: number;
+  /** of `dropped`, those dropped before the forwarder had sent them */
+  droppedUnforwarded: number;
+  /** set while the store is full */
+  full?: StoreFull;
+  /** readings lost (never stored, or dropped before InfluxDB had them) since the store was created */
+  lost: number;
+  /** `lost` per device and reason (the loss ledger's totals) */
+  losses: LossTotal[];
+  /** dead letters kept now */
   deadLetters: number;
+  /** dead letters ever received; received = kept + dropped */
+  deadLettersReceived: number;
+  /** dead letters dropped: by their share of the store (oldest first), by retention, or refused while full */
+  deadLettersDropped: number;
+  /** audit records dropped by their share of the store, by retention, or refused while full */
+  auditDropped: number;
+  /** of `auditDropped`, those InfluxDB never got */
+  auditDroppedUnforwarded: number;
+  /** damaged store files moved aside beside this one */
+  damaged: DamagedFile[];
+}
+
+/** A reading read from a damaged store file by `fgw store salvage`. */
+export interface RecoveredReading {
+  measurement: Measurement;
+  device: string;
+  tag: string;
+  kind: FieldKind;
+  ts: number;
+  value: number | null;
+  text: string | null;
+  /** 0 good, 1 uncertain, 2 bad */
+  quality: number;
+  error: string | null;
+  /** its seq in the damaged file */
+  oldSeq: number;
+  /**
+   * its tie in the damaged file (0 in a file from before the tie column): importRecovered keeps it,
+   * unless it is backlog and the live store has that tie already (then the next free one)
+   */
+  tie: number;
+}
+
+export interface RecoveredAudit extends AuditRecord {
+  oldSeq: number;
+}
+
+/**
+ * Rows recovered from a damaged file. Those at or below the damaged file's cursors were in
+ * InfluxDB already: they go in as local history only, at seq `anchor - 1 - (cursor - oldSeq)`
+ * (below every live seq, in their old order: never forwarded, the first the size limit drops).
+ * The others get new seqs and are forwarded like any backlog. `cursor` undefined: the damaged
+ * file's cursor could not be read, so everything is forwarded (each at the ms and tie it had, so
+ * readings InfluxDB had land on their own points again and are not doubled).
+ */
+export interface RecoveredBatch {
+  anchor: { readings: number; audit: number };
+  cursor: { readings?: number; audit?: number };
+  readings?: RecoveredReading[];
+  audits?: RecoveredAudit[];
+  deadLetters?: DeadLetter[];
+  losses?: Array<Pick<LossEpisode, 'device' | 'reason' | 'from' | 'to' | 'count'>>;
+  /** how far the salvage of `file` has read, saved in the same transaction (salvageProgress) */
+  progress?: { file: string; done: Partial<SalvageProgress> };
+}
+
+/**
+ * How far `fgw store salvage` has imported a damaged file: rows of `readings`, and of the other
+ * tables taken together, in the order the reader gives them (the same for the same file), so a
+ * salvage run again (after a full store, or killed) imports only what it had not.
+ */
+export interface SalvageProgress {
+  readings: number;
+  other: number;
+}
+
+export interface ImportResult {
+  /** readings imported (history included) */
+  readings: number;
+  /** of them, as local history (InfluxDB had them) */
+  history: number;
+  audits: number;
+  deadLetters: number;
+  losses: number;
+  /** the live store had no room: nothing of this batch was imported */
+  full: boolean;
+}
+
+export interface WriteOptions {
+  /**
+   * The writer keeps the readings and writes them again when the store refuses them (MQTT, which
+   * holds the PUBACK until they are stored): a refusal is then not counted as a loss.
+   */
+  retried?: boolean;
 }
 
 /** One slot count row: `slot` is floor((ts - from) / slotMs) for the query's `from`. */
@@ -87,7 +211,12 @@ export interface SlotCount {
 }
 
 export interface Store extends Sink {
-  write(readings: readonly Reading[]): Promise<void>;
+  /**
+   * Commits readings (group commit). Rejects with GW_ERR_STORE_FULL when the store has no room
+   * (the readings are counted per device as lost unless `opts.retried`), GW_ERR_STORE when the
+   * commit fails otherwise.
+   */
+  write(readings: readonly Reading[], opts?: WriteOptions): Promise<void>;
   /** status/heartbeat rows: same table, measurement 'status' */
   writeStatus(readings: readonly Reading[]): Promise<void>;
   deadLetter(entry: DeadLetter): void;
@@ -116,6 +245,19 @@ export interface Store extends Sink {
   audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[];
   /** newest first */
   deadLetters(q?: { limit?: number; source?: string }): StoredDeadLetter[];
+  /** loss episodes overlapping [from, to) by the lost readings' timestamps, oldest first */
+  losses(q?: { from?: number; to?: number; device?: string }): LossEpisode[];
+
+  /** `fgw store salvage`: where history rows of an import go (below every seq in the store) */
+  historyAnchor(): { readings: number; audit: number };
+  /** `fgw store salvage`: rows read from a damaged store file, in one transaction (ingest/salvage.ts) */
+  importRecovered(batch: RecoveredBatch): ImportResult;
+  /** `fgw store salvage`: notes that a damaged file was read into this store (stats().damaged) */
+  recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void;
+  /** what recordSalvage noted for a file of this name */
+  salvaged(file: string): DamagedFile['salvaged'] | undefined;
+  /** how far earlier salvages of a file of this name got (0, 0 for none) */
+  salvageProgress(file: string): SalvageProgress;
 
   /**
    * forwarding: rows after `cursor` in seq order. Every row is returned, bad-quality ones included:

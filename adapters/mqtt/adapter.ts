@@ -57,6 +57,9 @@ export class FileKindMemory implements KindMemory {
   }
 }
 
+/** the PUBACK waits and the write is tried again: a refusal by a full store is not a loss */
+const RETRIED = { retried: true };
+
 const SPARKPLUG_TYPE_OF_KIND: Record<FieldKind, string> = { float: 'Double', integer: 'Int64', boolean: 'Boolean', string: 'String' };
 
 export class MqttAdapter implements Adapter, Subscriber {
@@ -221,7 +224,7 @@ export class MqttAdapter implements Adapter, Subscriber {
   private async commit(readings: Reading[]): Promise<void> {
     if (!this.storeFailing) {
       try {
-        await this.ctx.sink.write(readings);
+        await this.ctx.sink.write(readings, RETRIED);
         return;
       } catch (e) {
         this.noteStoreFailure(e);
@@ -236,7 +239,7 @@ export class MqttAdapter implements Adapter, Subscriber {
       for (;;) {
         if (this.stopping) throw new Error('stopping while the store fails');
         try {
-          await this.ctx.sink.write(readings);
+          await this.ctx.sink.write(readings, RETRIED);
           if (this.storeFailing) this.ctx.log.info('store accepts readings again');
           this.storeFailing = false;
           return;

@@ -4,7 +4,7 @@
  * connection is lost, tears everything down and tries again after a capped, jittered backoff
  * (config/backoff.ts). node-opcua's own reconnection is switched off (connectionStrategy.maxRetry
  * = 0: a lost channel ends the client), so exactly one mechanism reconnects and at most one session
- * per device is ever being created (ANCHORS 8 and 9).
+ * per device is ever being created (leaked sessions on reconnect are a known failure of OPC UA clients).
  */
 import {
   AttributeIds,

@@ -1,6 +1,6 @@
 /**
  * The gateway's OPC UA PKI: one folder (default <storage.path>/pki) holding the client's own
- * certificate and key (created once, never regenerated: ANCHORS 11), the trust list (trusted/certs)
+ * certificate and key (created once, never regenerated: a new certificate would have to be trusted again on every server), the trust list (trusted/certs)
  * and the certificates of refused servers (rejected/). `runPki` is `fgw pki trust|list`.
  *
  * Layout (node-opcua's): own/certs/client_certificate.pem, own/private/private_key.pem,

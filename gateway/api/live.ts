@@ -7,7 +7,7 @@ import type { DeviceStatus } from '../../adapters/types.js';
 import type { SlotCount } from '../../ingest/types.js';
 
 /**
- * RULES.md "Stale": no reading for more than max(staleIntervals × interval, staleMin). Both numbers
+ * The verifier's staleness rule (verify/README.md): no reading for more than max(staleIntervals × interval, staleMin). Both numbers
  * come from the policy file (measure.staleIntervals, measure.staleMin), never from code, so the
  * dashboard's alarm uses the threshold the verifier uses.
  */

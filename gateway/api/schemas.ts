@@ -120,14 +120,53 @@ export function durationParam(description: string) {
 
 export const limitParam = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def).describe(`at most this many rows (default ${def}, max ${max})`);
 
+export const storeFullSchema = z
+  .object({
+    reason: z.enum(['disk', 'maxSize']).describe('disk: no space left, readings are refused; maxSize: the size limit drops the oldest unforwarded readings (or refuses new ones when nothing is left to drop)'),
+    since: z.number().describe('ms epoch when the store became full'),
+    refused: z.number().describe('readings refused since then'),
+    dropped: z.number().describe('unforwarded readings dropped since then to make room'),
+  })
+  .describe('The store-full alarm: set while the store cannot take readings without losing some');
+
+export const damagedFileSchema = z.object({
+  file: z.string().describe('file name of the damaged store moved aside (in storage.path)'),
+  at: z.number().describe('ms epoch when it was moved aside'),
+  error: z.string(),
+  salvaged: z.object({ at: z.number(), readings: z.number(), audits: z.number(), deadLetters: z.number() }).optional().describe('set once `fgw store salvage` has read it'),
+});
+
+export const lossSchema = z.object({
+  device: z.string(),
+  reason: z.enum(['store-full', 'store-error', 'maxSize', 'retention']),
+  count: z.number().int(),
+});
+
+export const lossEpisodeSchema = lossSchema.extend({
+  id: z.number().int(),
+  from: z.number().describe('ms epoch of the first reading lost'),
+  to: z.number().describe('ms epoch of the last reading lost'),
+  open: z.boolean().describe('true while its cause lasts'),
+});
+
 export const storeStatsSchema = z.object({
-  sizeBytes: z.number(),
+  sizeBytes: z.number().describe('bytes on disk: database, WAL, wal-index, reserve'),
+  maxSizeBytes: z.number().describe('storage.maxSize'),
   readings: z.number(),
   backlog: z.number(),
   oldestTs: z.number().optional(),
   newestTs: z.number().optional(),
-  dropped: z.number(),
-  deadLetters: z.number(),
+  dropped: z.number().describe('readings dropped by retention or maxSize since the store was created'),
+  droppedUnforwarded: z.number().describe('of dropped, those InfluxDB never got'),
+  full: storeFullSchema.optional(),
+  lost: z.number().describe('readings lost (never stored, or dropped before InfluxDB had them) since the store was created'),
+  losses: z.array(lossSchema).describe('lost, per device and reason'),
+  deadLetters: z.number().describe('dead letters kept now'),
+  deadLettersReceived: z.number().describe('dead letters ever received (= kept + dropped)'),
+  deadLettersDropped: z.number().describe('dead letters dropped by their share of the store, by retention, or refused while full'),
+  auditDropped: z.number().describe('audit records dropped by their share, by retention, or refused while full'),
+  auditDroppedUnforwarded: z.number().describe('of auditDropped, those InfluxDB never got'),
+  damaged: z.array(damagedFileSchema).describe('damaged store files moved aside (the store-damaged alarm while not salvaged)'),
 });
 
 export const forwarderSchema = z.object({

@@ -1,5 +1,5 @@
 /**
- * The gateway's HTTP API and dashboard (HOUSE convention 11): buildServer() returns a fastify
+ * The gateway's HTTP API and dashboard: buildServer() returns a fastify
  * instance without listening; the runtime/CLI decides where it listens (loopback only without
  * tokens). Routes are encapsulated plugins with zod schemas; the OpenAPI document is at /docs.
  *

@@ -1,5 +1,5 @@
 /**
- * One contract for every adapter (HOUSE convention 6), run against each protocol's real server:
+ * One contract for every adapter, run against each protocol's real server:
  * create does no I/O; start never rejects because a device is unreachable, and reports it; against
  * a live device readings arrive shaped as the contract says; after stop resolves nothing more is
  * written. A new protocol registered in adapters/registry.ts must add its fixture here.

@@ -44,7 +44,11 @@ function watchConsole(page: Page): string[] {
     if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('requestfailed', (r) => errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  // a reload cancels the page's own requests in flight (net::ERR_ABORTED): that is no failure, and
+  // under load a poll is nearly always in flight when the test reloads
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
   return errors;
 }
 
@@ -100,6 +104,9 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     // last slot of the hour: only press-01 has a good reading in it
     expect(await page.textContent('#chart-now')).toBe('33.3% (1/3)');
     expect(await page.textContent('#card-live')).toBe('2 / 3');
+    // the chart's time axis follows the page's language: a 24-hour clock, no English AM/PM in zh-CN
+    // (the browser's own locale here is en-US, whose default would be "5:24:45 PM")
+    for (const sel of ['#chart-from', '#chart-to', '#last-update']) expect(await page.textContent(sel)).toMatch(/^\d{1,2}:\d{2}:\d{2}$/);
 
     // the link of press-01 drops: the page shows it offline at a following poll
     rt.stubs.get('press-01')!.status.connected = false;
@@ -187,6 +194,24 @@ describe('dashboard with tokens', () => {
     expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .vrate')).toBe('0% (0/5)');
     // an empty store: no heartbeat in the evaluated window → the verifier says indeterminate
     expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .badge')).toBe('无法判定');
+    // the pilots view agrees with the devices page at every poll, not only every 30 s: a device
+    // that drops is off both at once
+    const inScopeOnline = async () => {
+      const ids = (await page.getAttribute('#pilots tr[data-project="YK-2026-0173"] td:nth-child(4)', 'title'))!.split(', ');
+      let n = 0;
+      // in-scope devices of the register that this gateway does not have are never online
+      for (const id of ids) n += await page.locator(`#devices tr[data-device="${id}"][data-status="online"]`).count();
+      return n;
+    };
+    expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .live')).toBe('2');
+    expect(await inScopeOnline()).toBe(2);
+    rt.stubs.get('press-01')!.status.connected = false;
+    await waitOn(errors, 'press-01 offline on the devices page', async () => (await rowStatus(page, 'press-01')) === 'offline');
+    // the same render drew both: no wait
+    expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .rate')).toBe('20%');
+    expect(await page.textContent('#pilots tr[data-project="YK-2026-0173"] .live')).toBe('1');
+    expect(await inScopeOnline()).toBe(1);
+    rt.stubs.get('press-01')!.status.connected = true;
     await page.screenshot({ path: join(RESULTS, 'dashboard-pilots.png'), fullPage: true });
 
     const audits = rt.store.audits({ limit: 10_000 });

@@ -5,20 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../gateway/api/server.js';
+import { parseProm } from '../helpers/prom.js';
 import { T0, TOKENS, TestRuntime, stubDevices } from './test-runtime.js';
-
-/** `name{a="x",b="y"} value` lines → Map of `name{a="x",b="y"}` (labels sorted) → value */
-export function parseProm(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels = m[2] ? [...m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => `${x[1]}="${x[2]}"`).sort() : [];
-    out.set(labels.length ? `${m[1]}{${labels.join(',')}}` : m[1]!, Number(m[3]));
-  }
-  return out;
-}
 
 describe('/metrics', () => {
   let rt: TestRuntime;
@@ -73,7 +61,12 @@ describe('/metrics', () => {
     const m = await scrape();
     expect(m.get('fgw_store_readings')).toBe(4);
     expect(m.get('fgw_store_dead_letters')).toBe(1);
+    expect(m.get('fgw_store_dead_letters_received_total')).toBe(1);
+    expect(m.get('fgw_store_dead_letters_dropped_total')).toBe(0);
     expect(m.get('fgw_store_dropped_total')).toBe(0);
+    expect(m.get('fgw_store_full')).toBe(0);
+    expect(m.get('fgw_store_damaged_files')).toBe(0);
+    expect([...m.keys()].filter((k) => k.startsWith('fgw_store_lost_total'))).toEqual([]);
     expect(m.get('fgw_store_size_bytes')).toBeGreaterThan(0);
     expect(m.has('fgw_store_backlog')).toBe(true);
     expect([...m.keys()].filter((k) => k.startsWith('fgw_forwarder_'))).toEqual([]);

@@ -73,6 +73,7 @@ describe('with tokens configured', () => {
     ['GET', '/api/sparklines'],
     ['GET', '/api/status'],
     ['GET', '/api/dead-letters'],
+    ['GET', '/api/losses'],
     ['GET', '/api/audit'],
     ['GET', '/api/pilots'],
     ['POST', '/api/devices/press-01/tags/setpoint'],
@@ -276,8 +277,10 @@ describe('with tokens configured', () => {
   it('GET /api/dead-letters lists them, payloads cut to 2 KiB', async () => {
     rt.store.deadLetter({ ts: T0 - MIN, source: 'mqtt', device: 'polisher-04', topic: 'plant/x', reason: 'NOT_JSON', detail: 'Unexpected token', payload: 'x'.repeat(5000) });
     rt.store.deadLetter({ ts: T0 - 30_000, source: 'influx', reason: 'INFLUX_400', detail: 'field type conflict' });
-    const all = (await app.inject({ method: 'GET', url: '/api/dead-letters', headers: auth(TOKENS.mes) })).json().deadLetters;
+    const body = (await app.inject({ method: 'GET', url: '/api/dead-letters', headers: auth(TOKENS.mes) })).json();
+    const all = body.deadLetters;
     expect(all).toHaveLength(2);
+    expect(body.counts).toEqual({ received: 2, kept: 2, dropped: 0 });
     const mqtt = all.find((d: { source: string }) => d.source === 'mqtt');
     expect(mqtt).toMatchObject({ reason: 'NOT_JSON', device: 'polisher-04', topic: 'plant/x', payloadTruncated: true });
     expect(mqtt.payload).toHaveLength(2048);
@@ -594,6 +597,7 @@ describe('security headers and documents', () => {
       '/api/devices/{id}/tags/{tag}',
       '/api/devices/{id}/tags/{tag}/history',
       '/api/latest',
+      '/api/losses',
       '/api/networking',
       '/api/pilots',
       '/api/reload',

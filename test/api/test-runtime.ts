@@ -133,7 +133,17 @@ export class TestRuntime implements Runtime {
   reloads = 0;
   private readonly dir: { path: string; cleanup: () => void };
 
-  constructor(opts: { tokens?: Array<(typeof TOKENS)[keyof typeof TOKENS]>; projects?: string[]; bodyLimit?: number; configPath?: string; devices?: StubDevice[] } = {}) {
+  constructor(
+    opts: {
+      tokens?: Array<(typeof TOKENS)[keyof typeof TOKENS]>;
+      projects?: string[];
+      bodyLimit?: number;
+      configPath?: string;
+      devices?: StubDevice[];
+      /** the real store's options, and a hook that prepares its directory before it opens */
+      store?: { maxSizeBytes?: number; forwarding?: boolean; onDamage?: 'move-aside' | 'refuse'; before?: (dir: string) => void };
+    } = {},
+  ) {
     const devices = opts.devices ?? stubDevices();
     for (const d of devices) this.stubs.set(d.config.id, d);
     this.config = testConfig({ ...opts, devices: devices.map((d) => d.config) });
@@ -141,7 +151,17 @@ export class TestRuntime implements Runtime {
     this.clock = new ManualClock(T0);
     this.startedAt = T0 - 3_600_000;
     this.dir = tempDir('fgw-api-');
-    this.store = openStore({ path: this.dir.path, maxSizeBytes: 2 ** 30, retentionMs: 30 * 86_400_000, clock: this.clock, limitsIntervalMs: 0 });
+    opts.store?.before?.(this.dir.path);
+    this.store = openStore({
+      path: this.dir.path,
+      maxSizeBytes: opts.store?.maxSizeBytes ?? 2 ** 30,
+      retentionMs: 30 * 86_400_000,
+      clock: this.clock,
+      limitsIntervalMs: 0,
+      forwarding: opts.store?.forwarding,
+      onDamage: opts.store?.onDamage,
+      backgroundCheck: false,
+    });
   }
 
   devices(): DeviceView[] {

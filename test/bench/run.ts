@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- <scenario>...] [--quick] [--duration <s>] [--out <dir>] [--profile]`
+ * `npm run bench [-- <scenario>...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile]`
  *
  * Runs each scenario against real servers on loopback (one influxd for the run; Mosquitto, Modbus
  * and OPC UA servers per scenario), measures each scenario's limit in the same run, and writes
@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../../config/common.js';
 import { startInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { BenchContext, Scenario } from './context.js';
@@ -31,6 +32,13 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
 }
 
+/** `--duration 90` (seconds) or with a unit: `--duration 1h`, `10m`, `30s` */
+function benchDuration(text: string): number {
+  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDuration(text);
+  if (ms === undefined || !(ms > 0)) throw new Error(`--duration ${text}: expected seconds or a duration such as 1h, 10m, 30s`);
+  return ms;
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -43,7 +51,7 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(`npm run bench -- [scenario...] [--quick] [--duration <s>] [--out <dir>] [--profile]\nscenarios: ${SCENARIOS.map((s) => `${s.name}${s.default ? '' : ' (not default)'}`).join(', ')}\n`);
+    process.stdout.write(`npm run bench -- [scenario...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile]\nscenarios: ${SCENARIOS.map((s) => `${s.name}${s.default ? '' : ' (not default)'}`).join(', ')}\n`);
     return 0;
   }
   const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
@@ -70,7 +78,7 @@ async function main(): Promise<number> {
     for (const s of chosen) {
       const dir = tempDir(`fgw-bench-${s.name}-`);
       const ctx: BenchContext = { influx, dir: dir.path, quick: report.quick, log };
-      if (values.duration !== undefined) ctx.durationMs = Number(values.duration) * 1000;
+      if (values.duration !== undefined) ctx.durationMs = benchDuration(values.duration);
       if (values.profile) ctx.profileDir = join(out, 'profiles');
       log(`== ${s.name}: ${s.title}`);
       const t0 = Date.now();

@@ -1,6 +1,6 @@
 /**
  * A real InfluxDB 1.6 (`influxd run -config /dev/null`) in a temporary directory, configured by
- * INFLUXDB_* environment variables (TEST-SERVICES.md). `stop()` / `start()` restart it on the same
+ * INFLUXDB_* environment variables. `stop()` / `start()` restart it on the same
  * data directory and the same port, so a forwarder pointed at `url` reconnects by itself.
  */
 import { AUDIT_PRECISION, READINGS_PRECISION, formatAudits, formatReadings, type LineContext } from '../../ingest/line-protocol.js';

@@ -12,11 +12,13 @@ export interface TestModbusServer {
 type RawServer = { close(cb: () => void): void; on(e: string, f: (x: unknown) => void): void };
 const ServerTCP = (ModbusRTU as unknown as { ServerTCP: new (vector: object, opts: object) => RawServer }).ServerTCP;
 
-export function serveRegisters(port: number, holding: number[], input: number[] = []): Promise<TestModbusServer> {
+/** `holding` as an array, or a function of the address (called once per register per request) */
+export function serveRegisters(port: number, holding: number[] | ((addr: number) => number), input: number[] = []): Promise<TestModbusServer> {
+  const read = typeof holding === 'function' ? holding : (addr: number) => holding[addr] ?? 0;
   const vector = {
-    getHoldingRegister: (addr: number) => holding[addr] ?? 0,
+    getHoldingRegister: (addr: number) => read(addr),
     setRegister: (addr: number, value: number) => {
-      holding[addr] = value;
+      if (Array.isArray(holding)) holding[addr] = value;
     },
     getInputRegister: (addr: number) => input[addr] ?? 0,
     getCoil: () => false,

@@ -16,7 +16,7 @@ describe('storage and influx schemas', () => {
     expect(sections).toMatch(/^influx:/m);
     const doc = interpolateEnv(parse(sections), {}, problems) as { storage: unknown; influx: unknown };
     expect(problems).toEqual([]);
-    expect(storageSchema.parse(doc.storage)).toEqual({ path: './data/line-01', maxSize: 2 * 1024 ** 3, retention: 14 * 86_400_000, commitInterval: 0, commitRows: 20_000, limitsInterval: 60_000 });
+    expect(storageSchema.parse(doc.storage)).toEqual({ path: './data/line-01', maxSize: 2 * 1024 ** 3, retention: 14 * 86_400_000, commitInterval: 0, commitRows: 20_000, limitsInterval: 60_000, deadLetterShare: 0.05, auditShare: 0.05 });
     expect(influxSchema.parse(doc.influx)).toEqual({
       url: 'http://127.0.0.1:8086',
       database: 'factory',
@@ -42,6 +42,8 @@ describe('storage and influx schemas', () => {
     ['storage', storageSchema, { path: './d', maxSize: '2 parsecs' }, 'maxSize'],
     ['storage', storageSchema, { path: './d', retention: 'forever' }, 'retention'],
     ['storage', storageSchema, { path: './d', extra: 1 }, 'extra'],
+    ['storage', storageSchema, { path: './d', deadLetterShare: 0.9 }, 'deadLetterShare'],
+    ['storage', storageSchema, { path: './d', auditShare: '5%' }, 'auditShare'],
     ['influx', influxSchema, { url: 'not a url', database: 'x' }, 'url'],
     ['influx', influxSchema, { url: 'http://x', database: 'x', batchSize: 0 }, 'batchSize'],
     ['influx', influxSchema, { url: 'http://x', database: 'x', flushInterval: 'soon' }, 'flushInterval'],

@@ -1,14 +1,14 @@
 /**
- * The Store contract suite (HOUSE convention 6, after MQTT.js abstract_store.ts): every
+ * The Store contract suite (after MQTT.js abstract_store.ts): every
  * implementation of ingest/types.ts Store runs it. Expected values are written out here, never
  * taken from the store under test.
  */
-import pino from 'pino';
-import { Writable } from 'node:stream';
+import type pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { ManualClock } from '../../config/clock.js';
 import type { Store } from '../../ingest/types.js';
+import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -24,16 +24,7 @@ export interface StoreFactoryOptions {
 const T = Date.UTC(2026, 0, 1);
 const DAY = 86_400_000;
 
-function capture(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
+const capture = captureLog;
 
 const rd = (device: string, tag: string, ts: number, value: Reading['value'], kind: Reading['kind'] = 'float', quality: Reading['quality'] = 'good', error?: string): Reading => ({
   device,
@@ -286,7 +277,29 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       const st = s.stats();
       expect(st.dropped).toBe(10);
       expect(st.droppedUnforwarded).toBe(6);
-      expect(st.readings).toBe(20);
+      // the 20 left, and one gateway_status loss point (lost, lostFrom, lostTo, lostReason) for each
+      // of the three devices whose unforwarded readings went: 20 + 3 x 4
+      expect(st.readings).toBe(32);
+      // rows 5..10 of the 3-day-old ones (i = 4..9) were unforwarded: dev1 i=4,7; dev2 i=5,8; dev0 i=6,9
+      const base = now - 3 * DAY;
+      expect(s.losses().map((e) => [e.device, e.reason, e.count, e.from - base, e.to - base, e.open])).toEqual([
+        ['dev1', 'retention', 2, 4000, 7000, false],
+        ['dev2', 'retention', 2, 5000, 8000, false],
+        ['dev0', 'retention', 2, 6000, 9000, false],
+      ]);
+      expect(st.losses).toEqual([
+        { device: 'dev0', reason: 'retention', count: 2 },
+        { device: 'dev1', reason: 'retention', count: 2 },
+        { device: 'dev2', reason: 'retention', count: 2 },
+      ]);
+      expect(st.lost).toBe(6);
+      // the point carries the episode and the time it closed (the +18 h timer pass)
+      expect(s.query({ measurement: 'status', device: 'dev1' }).map((r) => [r.tag, r.value, r.ts - now])).toEqual([
+        ['lost', 2, 18 * 3_600_000],
+        ['lostFrom', base + 4000, 18 * 3_600_000],
+        ['lostTo', base + 7000, 18 * 3_600_000],
+        ['lostReason', 'retention', 18 * 3_600_000],
+      ]);
       const dropLogs = logs.lines.slice(before).filter((l) => l.dropped !== undefined);
       expect(dropLogs).toHaveLength(1);
       expect(dropLogs[0]).toMatchObject({ dropped: 10, unforwarded: 6, level: 40 });
@@ -319,28 +332,45 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.stats()).toMatchObject({ dropped: 1, droppedUnforwarded: 0, readings: 1 });
     });
 
-    it('maxSize drops the oldest rows in chunks until the store fits, and counts them', async () => {
-      const maxSizeBytes = 400 * 1024;
+    it('maxSize: commits make room by dropping the oldest readings, forwarded ones first, then unforwarded ones, counted per device', async () => {
+      const maxSizeBytes = 2 * 1024 * 1024;
       const s = make({ maxSizeBytes });
-      const N = 30_000;
-      const rows: Reading[] = [];
-      for (let i = 0; i < N; i++) rows.push(rd(`dev${i % 5}`, `tag${i % 7}`, T + i, i * 0.5));
-      await s.write(rows);
-      s.setCursor('readings', 100);
-      const dropped = s.enforceLimits();
+      s.setCursor('readings', 0);
+      const N = 60_000;
+      let sent = 0;
+      const batch = () => {
+        const rows: Reading[] = [];
+        for (let i = 0; i < 1000; i++, sent++) rows.push(rd(`dev${sent % 5}`, `tag${sent % 7}`, T + sent, sent * 0.5));
+        return rows;
+      };
+      while (sent < 10_000) await s.write(batch());
+      // InfluxDB has the first 5,000
+      s.setCursor('readings', s.readForward('readings', 0, 5000).at(-1)!.seq);
+      while (sent < N) await s.write(batch());
       const st = s.stats();
-      expect(dropped).toBeGreaterThan(0);
+      const left = s.query({ measurement: 'data', order: 'asc' });
+      const dropped = N - left.length;
+      expect(dropped).toBeGreaterThan(10_000);
       expect(st.dropped).toBe(dropped);
-      expect(st.readings).toBe(N - dropped);
-      expect(st.droppedUnforwarded).toBe(dropped - 100);
-      // the oldest went first: what is left is exactly the newest N - dropped readings
-      const left = s.query({ order: 'asc' });
-      expect(left).toHaveLength(N - dropped);
+      expect(st.readings).toBe(left.length);
+      // forwarded ones went first: 5,000 of the drops were in InfluxDB, the rest were not
+      expect(st.droppedUnforwarded).toBe(dropped - 5000);
+      // the oldest went first: what is left is exactly the newest readings
       expect(left[0]!.value).toBe(dropped * 0.5);
       expect(left.at(-1)!.value).toBe((N - 1) * 0.5);
-      // a second enforcement finds nothing to drop
+      // each device's unforwarded losses, from 5,000 up to the oldest kept
+      expect(st.losses.reduce((a, l) => a + l.count, 0)).toBe(dropped - 5000);
+      for (const l of st.losses) expect(l.reason).toBe('maxSize');
+      expect(st.lost).toBe(dropped - 5000);
+      const ep = s.losses().find((e) => e.device === 'dev0')!;
+      expect(ep).toMatchObject({ reason: 'maxSize', from: T + 5000, open: true });
+      expect(ep.to).toBeLessThan(T + dropped);
+      expect(st.full).toMatchObject({ reason: 'maxSize', dropped: dropped - 5000 });
+      // nothing more to drop: the store fits
       expect(s.enforceLimits()).toBe(0);
       expect(s.stats().dropped).toBe(dropped);
+      // only one alarm line, however many commits dropped
+      expect(logs.lines.filter((l) => l.alarm === 'STORE_FULL')).toHaveLength(1);
     });
 
     it('a malformed reading is dead-lettered or marked bad; the other readings of the same commit are stored', async () => {

@@ -74,6 +74,25 @@ describe('store: the tie of readings sharing a millisecond', () => {
     await again.close();
   });
 
+  it('another connection writing the same series in the same ms (a second process on store.db): no tie repeats', async () => {
+    const { dir, store: a } = open();
+    const b = openStore({ path: dir, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
+    await a.write([reading('v', 1)]); // a caches v at T with tie 0
+    await b.write([reading('v', 2)]);
+    await b.write([reading('v', 3)]);
+    await a.write([reading('v', 4)]); // a must see b's ties 1 and 2 (PRAGMA data_version changed)
+    await b.write([reading('v', 5)]);
+    expect(a.readForward('readings', 0, 100).map((r) => [r.value, r.tie ?? 0])).toEqual([
+      [1, 0],
+      [2, 1],
+      [3, 2],
+      [4, 3],
+      [5, 4],
+    ]);
+    await b.close();
+    await a.close();
+  });
+
   it(`a series with ${TIE_LIMIT} readings in one ms (a stuck source clock): the next one is stored bad ${TIE_OVERFLOW}, not as a colliding point`, async () => {
     const { dir, store } = open();
     await store.write([reading('v', 1)]);

@@ -1,5 +1,5 @@
 /**
- * Reconnects follow the backoff on the injected clock (HOUSE convention 10): with a ManualClock no
+ * Reconnects follow the backoff on the injected clock: with a ManualClock no
  * attempt happens until the clock reaches the delay, whatever real time passes. The broker is a real
  * Mosquitto, stopped and restarted. min = max makes every delay exactly 1 s (the growth and jitter
  * of the delays are config/backoff.ts's own tests).

@@ -1,5 +1,5 @@
 /**
- * Server restart mid-run (ANCHORS 8 and 9): the server is shut down and a new one started on the
+ * Server restart mid-run (a known failure of OPC UA clients: sessions leaking on reconnect): the server is shut down and a new one started on the
  * same port with the same node ids; data flows again without restarting the adapter. Reconnection
  * is driven by a ManualClock (so gaps between attempts are measured in clock time, not timed): no
  * two attempts closer than the backoff floor, none further apart than the cap, and exactly one

@@ -1,13 +1,14 @@
 /**
- * Health (public, not audited), the gateway's store and forwarder state, dead letters (read scope)
- * and the audit list (write scope: it tells who read what).
+ * Health (public, not audited), the gateway's store and forwarder state, dead letters and loss
+ * episodes (read scope) and the audit list (write scope: it tells who read what).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorText } from '../../../config/errors.js';
-import type { StoredDeadLetter } from '../../../ingest/types.js';
+import { basename } from 'node:path';
+import type { StoreStats, StoredDeadLetter } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
-import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, storeStatsSchema, timeParam } from '../schemas.js';
+import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, lossEpisodeSchema, storeFullSchema, storeStatsSchema, timeParam } from '../schemas.js';
 import { scrubSecrets } from '../context.js';
 
 /** dead-letter payloads in the list are cut to this many characters */
@@ -28,7 +29,12 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
   const readySchema = z.object({
     ready: z.boolean(),
     checks: z.object({
-      store: z.object({ ok: z.boolean(), error: z.string().optional() }),
+      store: z.object({
+        ok: z.boolean().describe('false while the store is full or failing'),
+        error: z.string().optional(),
+        full: storeFullSchema.optional(),
+        damaged: z.number().optional().describe('damaged store files moved aside and not yet salvaged (collection goes on: ready stays true)'),
+      }),
       forwarder: z.object({
         ok: z.boolean(),
         configured: z.boolean(),
@@ -43,14 +49,15 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
     config: { access: 'public' },
     schema: {
       tags: ['health'],
-      summary: 'Readiness: the store answers and the InfluxDB forwarder is not held (auth) or stopped',
+      summary: 'Readiness: the store answers and has room, and the InfluxDB forwarder is not held (auth) or stopped',
       response: { 200: readySchema, 503: readySchema },
     },
     handler: async (_req, reply) => {
-      let store: { ok: boolean; error?: string };
+      let store: { ok: boolean; error?: string; full?: StoreStats['full']; damaged?: number };
       try {
-        rt.store.stats();
-        store = { ok: true };
+        const st = rt.store.stats();
+        const damaged = st.damaged.filter((d) => !d.salvaged).length;
+        store = { ok: st.full === undefined, ...(st.full ? { full: st.full, error: st.full.reason === 'disk' ? 'store full: no space left on the disk' : 'store full: storage.maxSize reached' } : {}), ...(damaged ? { damaged } : {}) };
       } catch (e) {
         store = { ok: false, error: errorText(e) };
       }
@@ -91,7 +98,7 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
           live: views.filter((d) => d.status.live).length,
           silent: views.filter((d) => d.status.silent).map((d) => d.id),
         },
-        store: rt.store.stats(),
+        store: storeOut(rt.store.stats()),
         forwarder: f ? { ...f, lastError: f.lastError === undefined ? undefined : scrubSecrets(f.lastError) } : null,
       };
     },
@@ -118,12 +125,42 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
       tags: ['status'],
       summary: 'Payloads that could not be turned into readings, and lines InfluxDB rejected',
       querystring: z.strictObject({ limit: limitParam(100, 1000), source: z.string().max(50).optional().describe('mqtt, modbus, opcua, influx') }),
-      response: { 200: z.object({ deadLetters: z.array(deadLetterSchema) }), ...errorResponses },
+      response: {
+        200: z.object({
+          counts: z
+            .object({ received: z.number(), kept: z.number(), dropped: z.number() })
+            .describe('all sources: every dead letter ever received = those kept + those dropped (share of the store, retention, refused while full)'),
+          deadLetters: z.array(deadLetterSchema),
+        }),
+        ...errorResponses,
+      },
     },
-    handler: async (req) => ({ deadLetters: rt.store.deadLetters({ limit: req.query.limit, source: req.query.source }).map(dlOut) }),
+    handler: async (req) => {
+      const st = rt.store.stats();
+      return {
+        counts: { received: st.deadLettersReceived, kept: st.deadLetters, dropped: st.deadLettersDropped },
+        deadLetters: rt.store.deadLetters({ limit: req.query.limit, source: req.query.source }).map(dlOut),
+      };
+    },
   });
 
-  const now = () => rt.clock.now();
+  const nowMs = () => rt.clock.now();
+  app.get('/api/losses', {
+    config: { access: 'read', audit: 'read' },
+    schema: {
+      tags: ['status'],
+      summary: 'Loss episodes: readings the store could not keep until InfluxDB had them (device, reason, from, to, count)',
+      querystring: z.strictObject({
+        from: timeParam(nowMs, 'episodes that end at or after this (ISO 8601, epoch ms, "-1d")').optional(),
+        to: timeParam(nowMs, 'episodes that start before this').optional(),
+        device: z.string().max(200).optional(),
+      }),
+      response: { 200: z.object({ losses: z.array(lossEpisodeSchema) }), ...errorResponses },
+    },
+    handler: async (req) => ({ losses: rt.store.losses(req.query) }),
+  });
+
+  const now = nowMs;
   app.get('/api/audit', {
     config: { access: 'write', audit: 'read' },
     schema: {
@@ -141,3 +178,8 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
     handler: async (req) => ({ audits: rt.store.audits(req.query) }),
   });
 };
+
+/** the store's stats as the API shows them: damaged files by name (storage.path is the config's business) */
+function storeOut(st: StoreStats): StoreStats {
+  return { ...st, damaged: st.damaged.map((d) => ({ ...d, file: basename(d.file) })) };
+}

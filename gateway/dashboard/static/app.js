@@ -1,7 +1,10 @@
 /*
  * The gateway dashboard: plain JS, no build step, no CDN. It polls the gateway's own API:
  * devices and latest values every `poll` ms (default 5000, `?poll=<ms>` to change); status, the
- * networking chart, the sparklines (one request for all tags) and pilots every 30 s.
+ * networking chart, the sparklines (one request for all tags) and pilots every 30 s. The pilots
+ * view's live devices and live networking rate are counted from the devices of the same poll as the
+ * devices page (the project's in-scope list comes with the pilots), so the two pages never disagree.
+ * Times and dates follow the page's language (zh-CN or English, 24-hour clock), not the browser's.
  *
  * Authentication: without tokens (loopback) the API answers anonymously. With tokens, a 401 shows a
  * form that asks for a read token once; it is kept in sessionStorage (this tab only) and sent as a
@@ -51,6 +54,12 @@
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
     return e;
   };
+
+  // times in the page's language, 24-hour, in the browser's time zone
+  const locale = () => (lang === 'en' ? 'en-GB' : 'zh-CN');
+  const fmtTime = (ts) => new Date(ts).toLocaleTimeString(locale(), { hour12: false });
+  const fmtDate = (ts) => new Date(ts).toLocaleDateString(locale());
+  const fmtDateTime = (ts) => new Date(ts).toLocaleString(locale(), { hour12: false });
 
   function duration(ms) {
     if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -155,22 +164,40 @@
           el('td', { class: 'last', text: last }),
           el('td', { text: `${s.good} / ${s.bad}` }),
           el('td', { text: s.cycleMs === undefined ? '–' : `${s.cycleMs} ms` }),
-          el('td', { class: 'err', text: s.lastError || '', title: s.lastErrorAt ? new Date(s.lastErrorAt).toLocaleString() : '' }),
+          el('td', { class: 'err', text: s.lastError || '', title: s.lastErrorAt ? fmtDateTime(s.lastErrorAt) : '' }),
           el('td', null, tagCells)),
       );
     }
     tbody.replaceChildren(...rows);
 
     const alarms = devices.filter((d) => d.status.silent);
+    const storeAlarms = storeAlarmItems(now);
     $('#alarm-list').replaceChildren(
+      ...storeAlarms,
       ...alarms.map((d) => el('li', { class: 'alarm', 'data-device': d.id, text: t('alarmSilent', { device: `${d.name || d.id} (${d.id})`, age: duration(d.status.silentForMs), limit: duration(d.status.staleAfterMs) }) })),
     );
-    $('#no-alarms').hidden = alarms.length > 0;
+    $('#no-alarms').hidden = alarms.length + storeAlarms.length > 0;
 
     const enabled = devices.filter((d) => d.enabled);
     const live = enabled.filter((d) => d.status.live).length;
     $('#card-live').textContent = `${live} / ${enabled.length}`;
     $('#card-rate').textContent = enabled.length ? pct(live / enabled.length) : '–';
+  }
+
+  /** the store's alarms: full (no room for readings), damaged files moved aside and not yet salvaged */
+  function storeAlarmItems(now) {
+    if (!status) return [];
+    const st = status.store;
+    const items = [];
+    if (st.full) {
+      const f = st.full;
+      items.push(el('li', { class: 'alarm', 'data-alarm': 'store-full', 'data-reason': f.reason,
+        text: t(f.reason === 'disk' ? 'alarmStoreFullDisk' : 'alarmStoreFullMaxSize', { age: duration(Math.max(0, now - f.since)), refused: f.refused, dropped: f.dropped }) }));
+    }
+    for (const d of st.damaged.filter((x) => !x.salvaged)) {
+      items.push(el('li', { class: 'alarm', 'data-alarm': 'store-damaged', 'data-file': d.file, text: t('alarmStoreDamaged', { file: d.file, error: d.error, at: fmtDateTime(d.at) }) }));
+    }
+    return items;
   }
 
   function renderStatus() {
@@ -182,6 +209,8 @@
     $('#card-dead').textContent = String(status.store.deadLetters);
     $('#card-store').textContent = bytes(status.store.sizeBytes);
     $('#card-dropped').textContent = String(status.store.dropped);
+    $('#card-lost').textContent = String(status.store.lost);
+    $('#card-lost').title = status.store.losses.map((l) => `${l.device} ${l.reason}: ${l.count}`).join('\n');
   }
 
   function renderNetworking() {
@@ -197,8 +226,8 @@
     chart.append(svg('polyline', { points: coords.join(' '), class: 'rate-line', fill: 'none' }));
     const lastPt = pts[n - 1];
     $('#chart-now').textContent = `${pct(lastPt.rate)} (${lastPt.live}/${lastPt.total})`;
-    $('#chart-from').textContent = new Date(networking.from).toLocaleTimeString();
-    $('#chart-to').textContent = new Date(networking.to).toLocaleTimeString();
+    $('#chart-from').textContent = fmtTime(networking.from);
+    $('#chart-to').textContent = fmtTime(networking.to);
   }
 
   function renderPilots() {
@@ -206,30 +235,33 @@
     if (!pilots) return;
     $('#no-pilots').hidden = pilots.length > 0;
     const CLASS = { pending: 'classPending', full: 'classFull', partial: 'classPartial', none: 'classNone', indeterminate: 'classIndeterminate' };
+    // live now, from the devices of this poll (the devices page's own figures), not from the pilots
+    // answer, which is refreshed only every 30 s
+    const liveNow = new Set(devices.filter((d) => d.status.live).map((d) => d.id));
     tbody.replaceChildren(
-      ...pilots.map((p) =>
-        p.ok
-          ? el('tr', { 'data-project': p.id },
+      ...pilots.map((p) => {
+        if (!p.ok) return el('tr', { 'data-project-file': p.file, class: 'st-offline' },
+          el('td', { text: p.file }),
+          el('td', { colspan: 8, class: 'err', text: `${t('projectError')}: ${p.error || ''}` }));
+        const live = p.inScope.filter((id) => liveNow.has(id));
+        return el('tr', { 'data-project': p.id },
               el('td', null, el('div', { class: 'dev-id', text: p.id }), el('div', { class: 'muted', text: p.name })),
               el('td', { text: p.enterprise || '' }),
               el('td', { text: p.claim ? t(p.claim === 'full' ? 'claimFull' : 'claimPartial') : '' }),
               el('td', { text: String(p.inScope.length), title: p.inScope.join(', ') }),
-              el('td', { text: String(p.live.length), title: p.live.join(', ') }),
+              el('td', { class: 'live', text: String(live.length), title: live.join(', ') }),
               el('td', { text: p.missing.join(', ') }),
-              el('td', { class: 'rate', text: pct(p.networkingRate) }),
+              el('td', { class: 'rate', text: p.inScope.length ? pct(live.length / p.inScope.length) : pct(null) }),
               el('td', { class: 'vrate', text: p.evaluation ? `${pct(p.evaluation.networkingRate)} (${p.evaluation.networked}/${p.evaluation.inScope})` : '–' }),
               el('td', null,
                 el('span', {
                   class: `badge class-${p.classification}`,
                   text: t(CLASS[p.classification] || 'classPending'),
                   title: p.evaluation
-                    ? `${new Date(p.evaluation.from).toLocaleDateString()} – ${new Date(p.evaluation.to).toLocaleDateString()}${p.evaluation.failed.length ? `\n✕ ${p.evaluation.failed.join('\n✕ ')}` : ''}`
+                    ? `${fmtDate(p.evaluation.from)} – ${fmtDate(p.evaluation.to)}${p.evaluation.failed.length ? `\n✕ ${p.evaluation.failed.join('\n✕ ')}` : ''}`
                     : p.evaluationError || '',
-                })))
-          : el('tr', { 'data-project-file': p.file, class: 'st-offline' },
-              el('td', { text: p.file }),
-              el('td', { colspan: 8, class: 'err', text: `${t('projectError')}: ${p.error || ''}` })),
-      ),
+                })));
+      }),
     );
   }
 
@@ -265,7 +297,7 @@
       }
       renderAll();
       setConn('ok');
-      $('#last-update').textContent = new Date().toLocaleTimeString();
+      $('#last-update').textContent = fmtTime(Date.now());
     } catch (e) {
       if (e instanceof AuthNeeded) {
         askToken(sessionStorage.getItem(TOKEN_KEY) !== null);

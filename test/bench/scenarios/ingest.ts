@@ -74,20 +74,47 @@ interface IngestRun {
   meanRssMB: number;
   maxBacklog: number;
   rss: Array<[number, number]>;
+  /** with an outage: InfluxDB stopped / started again (s after the start), drained (s after it came back) */
+  outage?: { downS: number; upS: number; backlogAtUp: number; drainedS: number | null };
 }
 
-/** One gateway run at a fixed offered rate for `ms`, flushed, counted in InfluxDB. */
-async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: number, db: string): Promise<IngestRun> {
+/**
+ * One gateway run at a fixed offered rate for `ms`, flushed, counted in InfluxDB. With `outage`,
+ * InfluxDB is stopped `atMs` after the start for `forMs` while the source goes on.
+ */
+async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: number, db: string, outage?: { atMs: number; forMs: number }): Promise<IngestRun> {
   const url = ctx.influx.url;
   await dropDatabase(url, db);
-  const cfg = writeConfig(ctx.dir, name, baseConfig({ dir: `${ctx.dir}/${name}`, influxUrl: url, database: db }));
+  const cfg = writeConfig(ctx.dir, name, baseConfig({ dir: `${ctx.dir}/${name}`, influxUrl: url, database: db, ...(outage ? { influx: { maxBackoff: '1s' } } : {}) }));
   const gw = spawnBenchScript('ingest-gateway', ['--config', cfg, '--rate', String(rate), '--tags', String(TAGS), '--tick-ms', String(TICK_MS), '--duration-ms', String(ms), '--flush'], nodeArgs(ctx, name));
   try {
     const start = await gw.waitEvent('START', 60_000);
     gw.sampler.mark('start');
+    let out: IngestRun['outage'];
+    if (outage) {
+      const t0 = Number(start.at);
+      await sleep(Math.max(0, t0 + outage.atMs - Date.now()));
+      ctx.log(`${name}: InfluxDB stopped for ${Math.round(outage.forMs / 1000)} s`);
+      await ctx.influx.stop();
+      const downS = (Date.now() - t0) / 1000;
+      await sleep(Math.max(0, t0 + outage.atMs + outage.forMs - Date.now()));
+      const before = gw.events.length;
+      await ctx.influx.start();
+      const up = Date.now();
+      ctx.log(`${name}: InfluxDB back`);
+      const atUp = Number(gw.events.slice(0, before).filter((e) => e.kind === 'TICK').at(-1)?.data.backlog ?? 0);
+      // drained: the backlog back to what live data alone keeps in flight (2.5 s of readings)
+      let drainedS: number | null = null;
+      while (drainedS === null && !gw.events.some((e) => e.kind === 'OFFERED')) {
+        const tick = gw.events.slice(before).find((e) => e.kind === 'TICK' && e.at >= up && Number(e.data.backlog) <= rate * 2.5);
+        if (tick) drainedS = (tick.at - up) / 1000;
+        else await sleep(500);
+      }
+      out = { downS, upS: (up - t0) / 1000, backlogAtUp: atUp, drainedS };
+    }
     const offeredEv = await gw.waitEvent('OFFERED', ms + 120_000);
     gw.sampler.mark('offered');
-    const done = await gw.waitEvent('DONE', 600_000);
+    const done = await gw.waitEvent('DONE', 1_800_000);
     gw.sampler.mark('done');
     const w = gw.sampler.window('start', 'done');
     await gw.stop();
@@ -108,6 +135,7 @@ async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: numb
       meanRssMB: w.meanRssMB,
       maxBacklog,
       rss: rssSeries,
+      ...(out ? { outage: out } : {}),
     };
   } catch (e) {
     await gw.stop();
@@ -182,13 +210,16 @@ export const scale: Scenario = {
 
 export const soak: Scenario = {
   name: 'soak',
-  title: 'Soak: memory over a 10-minute run at 50k readings/s',
+  title: 'Soak: an hour at a plant\'s 10,000 readings/s, InfluxDB stopped for ten minutes in the middle',
   default: false,
   async run(ctx) {
-    const ms = windowMs(ctx, 600_000, 3000);
-    const rate = 50_000;
-    ctx.log(`soak: ${rate}/s for ${ms} ms`);
-    const r = await ingestRun(ctx, 'soak', rate, ms, 'soak');
+    const ms = windowMs(ctx, 3_600_000, 3000);
+    const rate = 10_000;
+    // ten minutes in the middle of an hour; a shorter run (--duration, --quick) keeps the proportion
+    const forMs = ms >= 1_800_000 ? 600_000 : Math.round(ms / 6);
+    const atMs = Math.round((ms - forMs) / 2);
+    ctx.log(`soak: ${rate}/s for ${ms} ms, InfluxDB down from ${atMs} ms for ${forMs} ms`);
+    const r = await ingestRun(ctx, 'soak', rate, ms, 'soak', { atMs, forMs });
     // memory flat: mean RSS of the second minute against the last minute (the first is warm-up)
     const span = r.offerS;
     const win = Math.min(60, span / 5);
@@ -199,22 +230,28 @@ export const soak: Scenario = {
     const early = mean(win, 2 * win);
     const late = mean(span - win, span);
     const change = (late - early) / early;
+    const o = r.outage!;
     return {
       name: 'soak',
       title: this.title,
       windowS: round(r.e2eS, 1),
-      params: { rate, tagsPerPoint: TAGS, offerMs: ms, compareWindowS: round(win, 1) },
+      params: { rate, tagsPerPoint: TAGS, offerMs: ms, outageAtMs: atMs, outageMs: forMs, compareWindowS: round(win, 1) },
       metrics: [
         metric('mean RSS, early window', early, 'MB'),
         metric('mean RSS, last window', late, 'MB', { limit: early, limitName: 'early window', target: '±10 %', met: Math.abs(change) <= 0.1 }),
         metric('RSS change', change * 100, '%', { target: '±10 %', met: Math.abs(change) <= 0.1 }),
         metric('gateway peak RSS', r.peakRssMB, 'MB'),
         metric('gateway CPU', r.cores, 'cores'),
+        metric('backlog when InfluxDB came back', o.backlogAtUp, 'readings'),
         metric('largest backlog seen', r.maxBacklog, 'readings'),
+        metric('backlog drained after InfluxDB came back', o.drainedS, 's'),
         metric('landed', r.landed / r.e2eS, 'values/s', { limit: r.offered / r.offerS, limitName: 'offered' }),
         metric('loss', r.offered - r.landed, 'values', { target: '0', met: r.offered === r.landed }),
       ],
-      notes: [`early window = [${round(win, 1)} s, ${round(2 * win, 1)} s) after the start (the first is warm-up), last window = the final ${round(win, 1)} s of the offer`],
+      notes: [
+        `early window = [${round(win, 1)} s, ${round(2 * win, 1)} s) after the start (the first is warm-up), last window = the final ${round(win, 1)} s of the offer`,
+        `InfluxDB stopped at ${round(o.downS, 1)} s, back at ${round(o.upS, 1)} s; drained = the backlog down to 2.5 s of readings${o.drainedS === null ? ' (not before the source stopped)' : ''}`,
+      ],
       series: { rssMB: r.rss.filter((_, i) => i % 8 === 0) },
     };
   },

@@ -1,0 +1,251 @@
+/**
+ * `fgw store salvage <file> --config <gateway.yaml> [--json] [--force]`: reads every readable row of
+ * a damaged store file (ingest/recover.ts, no SQLite involved) into the live store of the config,
+ * and says what it recovered and what it could not.
+ *
+ * - Readings, audit records, dead letters and loss episodes are imported. Readings whose series row
+ *   is lost are named by the series' unique index when that survived; the rest are counted as
+ *   "series unknown". Readings older than storage.retention are not imported (retention would drop
+ *   them at once) and are counted.
+ * - What the damaged file's forwarder had sent (its cursor, when its meta row is readable) goes in as
+ *   local history and is not sent again; the rest is forwarded like any backlog.
+ * - Each reading keeps its tie (the file's `tie` column, 0 in a file from before it), so two
+ *   salvaged readings of one series in one ms stay two InfluxDB points and what InfluxDB had is
+ *   where it was. A backlog reading whose tie the live store already has (another reading of the
+ *   file's, as ties of a file from before the column all are 0, or the gateway wrote that series in
+ *   that ms meanwhile) gets the next free one, as the upgrade to layout 3 ranks such a backlog.
+ * - How far the file was read is saved in the live store with each chunk (salvageProgress): a
+ *   salvage run again after it stopped on a full store or was killed imports only the rows it had
+ *   not, so it neither doubles rows nor sends a reading twice under another tie.
+ * - The gateway may keep running meanwhile: the import goes in chunks of IMPORT_CHUNK rows, each
+ *   its own short transaction, and the gateway notices the new rows (PRAGMA data_version) and
+ *   continues its sequence above them.
+ * - A file already salvaged into this store is refused unless --force (which imports what is missing).
+ */
+import { realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { FieldKind } from '../adapters/types.js';
+import { ErrorCodes, GatewayError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import { Recovery, SERIES_INDEX, type RecoverReport, type SqlValue } from './recover.js';
+import { STORE_FILE, openStore } from './store.js';
+import type { LossReason, Measurement, RecoveredAudit, RecoveredBatch, RecoveredReading, Store } from './types.js';
+
+const IMPORT_CHUNK = 10_000;
+
+interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+export interface SalvageResult {
+  file: string;
+  store: string;
+  recovery: RecoverReport;
+  /** the damaged file's own count of readings (meta), when readable */
+  expectedReadings?: number;
+  readings: { read: number; imported: number; history: number; backlog: number; already: number; unknownSeries: number; olderThanRetention: number; notImportedFull: number };
+  audits: { read: number; imported: number };
+  deadLetters: { read: number; imported: number };
+  losses: { read: number; imported: number };
+  /** what the damaged file's cursors were, when its meta rows are readable */
+  cursor: { readings?: number; audit?: number };
+}
+
+const KINDS: readonly FieldKind[] = ['float', 'integer', 'boolean', 'string'];
+const LOSS_REASONS: readonly LossReason[] = ['store-full', 'store-error', 'maxSize', 'retention'];
+
+const num = (v: SqlValue | undefined): number | undefined => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined);
+const str = (v: SqlValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Reads `file` and imports what it holds into `store`. */
+export function salvageInto(file: string, store: Store, opts: { retentionMs: number; now: number; storePath: string }): SalvageResult {
+  const rec = new Recovery(file);
+  try {
+    // meta: the damaged file's cursors and its own count
+    const meta = new Map<string, SqlValue>();
+    for (const r of rec.rows('meta')) if (typeof r.values[0] === 'string') meta.set(r.values[0], r.values[1] ?? null);
+    const cursor: SalvageResult['cursor'] = {};
+    const cr = num(meta.get('cursor:readings'));
+    const ca = num(meta.get('cursor:audit'));
+    if (cr !== undefined) cursor.readings = cr;
+    if (ca !== undefined) cursor.audit = ca;
+
+    // series: the table, with its unique index filling what the table lost
+    const series = new Map<number, { measurement: Measurement; device: string; tag: string; kind: FieldKind }>();
+    const addSeries = (id: number | undefined, m: SqlValue | undefined, device: SqlValue | undefined, tag: SqlValue | undefined, kind: SqlValue | undefined) => {
+      if (id === undefined || (m !== 'data' && m !== 'status') || typeof device !== 'string' || typeof tag !== 'string' || !KINDS.includes(kind as FieldKind)) return;
+      if (!series.has(id)) series.set(id, { measurement: m, device, tag, kind: kind as FieldKind });
+    };
+    for (const r of rec.rows('series')) addSeries(r.rowid, r.values[1], r.values[2], r.values[3], r.values[4]);
+    for (const r of rec.rows(SERIES_INDEX)) addSeries(num(r.values[4]), r.values[0], r.values[1], r.values[2], r.values[3]);
+
+    const result: SalvageResult = {
+      file,
+      store: opts.storePath,
+      recovery: rec.report,
+      readings: { read: 0, imported: 0, history: 0, backlog: 0, already: 0, unknownSeries: 0, olderThanRetention: 0, notImportedFull: 0 },
+      audits: { read: 0, imported: 0 },
+      deadLetters: { read: 0, imported: 0 },
+      losses: { read: 0, imported: 0 },
+      cursor,
+    };
+    const expected = num(meta.get('count:readings'));
+    if (expected !== undefined) result.expectedReadings = expected;
+
+    const anchor = store.historyAnchor();
+    const base: Omit<RecoveredBatch, 'readings'> = { anchor, cursor };
+    // an earlier run of this file got this far (the reader gives the same rows in the same order)
+    const before = store.salvageProgress(file);
+    /** rows of `readings` read so far, imported or not */
+    let at = 0;
+    const cutoff = opts.retentionMs > 0 ? opts.now - opts.retentionMs : Number.NEGATIVE_INFINITY;
+    let chunk: RecoveredReading[] = [];
+    let full = false;
+    const flush = () => {
+      if (chunk.length === 0) return;
+      if (full) {
+        result.readings.notImportedFull += chunk.length;
+        chunk = [];
+        return;
+      }
+      const r = store.importRecovered({ ...base, readings: chunk, progress: { file, done: { readings: at } } });
+      if (r.full) {
+        full = true;
+        result.readings.notImportedFull += chunk.length;
+      } else {
+        result.readings.imported += r.readings;
+        result.readings.history += r.history;
+        result.readings.backlog += r.readings - r.history;
+      }
+      chunk = [];
+    };
+    for (const r of rec.rows('readings')) {
+      result.readings.read++;
+      at++;
+      const v = r.values;
+      const s = series.get(num(v[1]) ?? -1);
+      const ts = num(v[2]);
+      if (!s || ts === undefined || r.rowid === undefined) {
+        result.readings.unknownSeries++;
+        continue;
+      }
+      if (at <= before.readings) {
+        result.readings.already++;
+        continue;
+      }
+      if (ts < cutoff) {
+        result.readings.olderThanRetention++;
+        continue;
+      }
+      const value = typeof v[3] === 'number' ? v[3] : typeof v[3] === 'bigint' ? Number(v[3]) : null;
+      // a file from before the tie column (or a row written before it was added) has tie 0
+      const tie = num(v[8]) ?? 0;
+      chunk.push({ ...s, ts, value, text: str(v[4]) ?? null, quality: num(v[5]) ?? 2, error: str(v[6]) ?? null, oldSeq: r.rowid, tie });
+      if (chunk.length >= IMPORT_CHUNK) flush();
+    }
+    flush();
+
+    const audits: RecoveredAudit[] = [];
+    for (const r of rec.rows('audit')) {
+      result.audits.read++;
+      const v = r.values;
+      const [ts, actor, system, action, route, device, tag, value, res, detail] = [num(v[1]), str(v[2]), str(v[3]), v[4], str(v[5]), str(v[6]), str(v[7]), str(v[8]), v[9], str(v[10])];
+      if (r.rowid === undefined || ts === undefined || !actor || !system || (action !== 'read' && action !== 'write') || !route || (res !== 'ok' && res !== 'denied' && res !== 'error') || ts < cutoff) continue;
+      audits.push({ ts, actor, system, action, route, result: res, oldSeq: r.rowid, ...(device ? { device } : {}), ...(tag ? { tag } : {}), ...(value ? { value } : {}), ...(detail ? { detail } : {}) });
+    }
+    const deadLetters: NonNullable<RecoveredBatch['deadLetters']> = [];
+    for (const r of rec.rows('dead_letters')) {
+      result.deadLetters.read++;
+      const v = r.values;
+      const [ts, source, device, topic, reason, detail, payload] = [num(v[1]), str(v[2]), str(v[3]), str(v[4]), str(v[5]), str(v[6]), str(v[7])];
+      if (ts === undefined || !source || !reason || ts < cutoff) continue;
+      deadLetters.push({ ts, source, reason, ...(device ? { device } : {}), ...(topic ? { topic } : {}), ...(detail ? { detail } : {}), ...(payload ? { payload } : {}) });
+    }
+    const losses: NonNullable<RecoveredBatch['losses']> = [];
+    for (const r of rec.rows('losses')) {
+      result.losses.read++;
+      const v = r.values;
+      const [device, reason, from, to, count] = [str(v[1]), v[2], num(v[3]), num(v[4]), num(v[5])];
+      if (!device || !LOSS_REASONS.includes(reason as LossReason) || from === undefined || to === undefined || count === undefined) continue;
+      losses.push({ device, reason: reason as LossReason, from, to, count });
+    }
+    for (let i = 0; i < Math.max(audits.length, deadLetters.length, losses.length); i += IMPORT_CHUNK) {
+      if (i < before.other) continue; // imported by an earlier run (chunks are whole transactions)
+      const r = store.importRecovered({
+        ...base,
+        audits: audits.slice(i, i + IMPORT_CHUNK),
+        deadLetters: deadLetters.slice(i, i + IMPORT_CHUNK),
+        losses: losses.slice(i, i + IMPORT_CHUNK),
+        progress: { file, done: { other: i + IMPORT_CHUNK } },
+      });
+      result.audits.imported += r.audits;
+      result.deadLetters.imported += r.deadLetters;
+      result.losses.imported += r.losses;
+    }
+    store.recordSalvage(file, { readings: result.readings.imported, audits: result.audits.imported, deadLetters: result.deadLetters.imported });
+    return result;
+  } finally {
+    rec.close();
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export function salvageText(r: SalvageResult): string[] {
+  const rep = r.recovery;
+  const lines = [`salvage of ${r.file} into the store in ${r.store}`];
+  lines.push(
+    `  file: ${fmt(rep.pages)} pages of ${rep.pageSize} bytes${rep.headerOk ? '' : ' (header damaged: page size guessed)'}${rep.schemaOk ? '' : ' (schema lost: tables recognised by the shape of their rows)'}, ${fmt(rep.walFrames)} WAL frames read`,
+  );
+  lines.push(`  damaged: ${fmt(rep.damagedPages)} pages could not be read (skipped with the rows on them), ${fmt(rep.badCells)} damaged rows skipped`);
+  const rd = r.readings;
+  const of = r.expectedReadings !== undefined ? ` of ${fmt(r.expectedReadings)} the file counted (${fmt(Math.max(0, r.expectedReadings - rd.read))} not readable)` : '';
+  lines.push(`  readings: ${fmt(rd.read)} read${of}; ${fmt(rd.imported)} imported: ${fmt(rd.history)} as history (InfluxDB had them), ${fmt(rd.backlog)} as backlog (forwarded to InfluxDB)`);
+  if (rd.already > 0) lines.push(`  already imported by an earlier salvage of this file: ${fmt(rd.already)} readings (skipped)`);
+  if (rd.unknownSeries > 0) lines.push(`  not imported: ${fmt(rd.unknownSeries)} readings whose series (device and tag) is lost`);
+  if (rd.olderThanRetention > 0) lines.push(`  not imported: ${fmt(rd.olderThanRetention)} readings older than storage.retention`);
+  if (rd.notImportedFull > 0) lines.push(`  not imported: ${fmt(rd.notImportedFull)} readings: the live store is full (free space, or raise storage.maxSize, and run again with --force)`);
+  lines.push(`  audits: ${fmt(r.audits.imported)} of ${fmt(r.audits.read)} read; dead letters: ${fmt(r.deadLetters.imported)} of ${fmt(r.deadLetters.read)}; loss episodes: ${fmt(r.losses.imported)} of ${fmt(r.losses.read)}`);
+  if (r.cursor.readings === undefined) lines.push('  the file\'s forwarder cursor is unreadable: every reading is forwarded again (InfluxDB keeps one point per series and time)');
+  return lines;
+}
+
+export async function runStoreCommand(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  const usage = 'usage: fgw store salvage <damaged store file> --config <gateway.yaml> [--json] [--force]';
+  if (sub !== 'salvage') throw new GatewayError(ErrorCodes.USAGE, usage);
+  const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  if (!values.config || positionals.length !== 1) throw new GatewayError(ErrorCodes.USAGE, usage);
+  const file = resolve(positionals[0]!);
+  const { config } = loadConfig(values.config);
+  const live = join(config.storage.path, STORE_FILE);
+  let same = false;
+  try {
+    same = realpathSync(file) === realpathSync(live);
+  } catch {
+    /* the live store may not exist yet */
+  }
+  if (same) throw new GatewayError(ErrorCodes.USAGE, `${file} is the live store of this config; salvage reads a damaged file moved aside (store.db.damaged-*)`);
+  let rec: Recovery;
+  try {
+    rec = new Recovery(file);
+    rec.close();
+  } catch (e) {
+    throw new GatewayError(ErrorCodes.STORE, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  const store = openStore({ path: config.storage.path, maxSizeBytes: config.storage.maxSize, retentionMs: config.storage.retention, limitsIntervalMs: 0, deadLetterShare: config.storage.deadLetterShare, auditShare: config.storage.auditShare, forwarding: config.influx !== undefined });
+  try {
+    const done = store.salvaged(file);
+    if (done && !values.force) {
+      throw new GatewayError(ErrorCodes.USAGE, `${file} was salvaged into this store already (${new Date(done.at).toISOString()}: ${done.readings} readings); --force reads it again and imports what the store does not hold yet`);
+    }
+    const result = salvageInto(file, store, { retentionMs: config.storage.retention, now: Date.now(), storePath: config.storage.path });
+    if (values.json) io.out(JSON.stringify(result, null, 2));
+    else for (const l of salvageText(result)) io.out(l);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,14 @@
+/** A pino logger that keeps its lines as objects, for tests that count log lines. */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+
+export function captureLog(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
