@@ -316,6 +316,28 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     }
   }
 
+  // --- readings the gateways themselves lost (their stores' loss ledgers): excluded, and said
+  const lossy = entries.filter((e) => (e.measure?.losses.length ?? 0) > 0);
+  if (lossy.length > 0) {
+    const REASON_ZH: Record<string, string> = { 'store-full': '存储已满被拒', 'store-error': '存储写入失败', maxSize: '超出存储上限被删', retention: '超出保留期被删' };
+    const lostEn = (e: RegisterEntry) => {
+      const m = e.measure!;
+      return `${e.id}: ${m.losses.map((l) => `${l.count} readings ${l.reason} from ${at(l.from)} to ${at(l.to)}`).join(', ')} (${m.lostSlots} slots excluded)`;
+    };
+    const lostZh = (e: RegisterEntry) => {
+      const m = e.measure!;
+      return `${e.id}：${m.losses.map((l) => `${at(l.from)} 至 ${at(l.to)} ${l.count} 条读数${REASON_ZH[l.reason] ?? l.reason}`).join('，')}（${m.lostSlots} 个时隙不计）`;
+    };
+    rule({
+      rule: 'gateway.losses',
+      value: lossy.reduce((n, e) => n + e.measure!.losses.reduce((k, l) => k + l.count, 0), 0),
+      threshold: null,
+      result: 'flag',
+      evidence: `readings the gateway itself lost (its store full or failing, or dropped by a limit before InfluxDB had them), a gap of the gateway's making, not the device's: those slots are excluded like a platform outage; ${lossy.map(lostEn).join('; ')}`,
+      evidenceZh: `网关自身丢失的读数（存储已满或写入失败，或在转发至中心数据库之前因存储上限、保留期被删），属网关原因而非设备原因：相应时隙与平台中断同样不计；${lossy.map(lostZh).join('；')}`,
+    });
+  }
+
   // --- audits: data use (reads of data routes) and platform execution (commands), per week
   const registered = inp.registeredSystems.map((s) => s.toLowerCase());
   const isRegistered = (system: string) => registered.includes(system.toLowerCase());

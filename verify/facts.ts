@@ -11,7 +11,7 @@ import type { SlotCount } from '../ingest/types.js';
 import type { TagRole } from '../config/common.js';
 import { weeksOf } from './calendar.js';
 import type { Policy } from './policy.js';
-import { lastJudgedEnd, slotGrid, slotSize, toRanges, type Ranges } from './slots.js';
+import { lastJudgedEnd, lossRanges, slotGrid, slotSize, toRanges, type Ranges } from './slots.js';
 
 export { DAY_MS } from './calendar.js';
 export { rangesHas, slotSize, toRanges, type Ranges } from './slots.js';
@@ -43,6 +43,19 @@ export interface DeviceFacts {
   lastGoodTs?: number;
   /** the end of the device's last slot that is not excluded (staleness is judged there); the window's end when every slot is excluded */
   lastGoodBefore?: number;
+  /**
+   * readings of this device the gateway itself lost (its store full or failing, or a limit dropping
+   * them before InfluxDB had them), episodes overlapping the window, oldest first; absent when none
+   */
+  losses?: LossFact[];
+}
+
+/** One episode of the gateway's loss ledger: `count` readings with timestamps from `from` to `to` (ms, both inclusive). */
+export interface LossFact {
+  reason: string;
+  from: number;
+  to: number;
+  count: number;
 }
 
 /** Successful audited accesses per local day (day = floor((ts + offsetMs) / DAY_MS)). */
@@ -101,6 +114,8 @@ export interface FactQuery {
   tagsSeen(q: { device: string; from: number; to: number } & QualityOption): Promise<string[]>;
   lastGoodTs(q: { device: string; to: number } & QualityOption): Promise<number | undefined>;
   heartbeatSlots(q: { from: number; to: number; slotMs: number }): Promise<number[]>;
+  /** the gateway's loss episodes overlapping [from, to), per device (ingest/README.md "The loss ledger") */
+  lossEpisodes(q: { from: number; to: number }): Promise<Array<LossFact & { device: string }>>;
   /** successful (result ok) audits per local day, action, system, device and route */
   auditDays(q: { from: number; to: number; offsetMs: number }): Promise<Array<Omit<AuditDay, 'gateway'>>>;
   /** the newest `limit` audited writes in [from, to) (any result), newest first */
@@ -147,15 +162,19 @@ export async function gatherFacts(sources: readonly GatewaySource[], opts: Gathe
     const heartbeat = toRanges(await src.heartbeatSlots({ from, to, slotMs: slotMinMs }));
     out.heartbeats.push({ gateway, slotMs: slotMinMs, slots: heartbeat });
     opts.progress?.(++done, total, `${gateway || 'gateway'} heartbeat`);
+    const lost = new Map<string, LossFact[]>();
+    for (const { device, ...l } of await src.lossEpisodes({ from, to })) lost.set(device, [...(lost.get(device) ?? []), l]);
     for (const d of devices) {
       const slotMs = slotSize(d.interval, slotMinMs);
       const counts = await src.slotCounts({ device: d.id, from, to, slotMs, ...quality });
       const tagsSeen = await src.tagsSeen({ device: d.id, from, to, ...quality });
-      const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: opts.shutdowns, slotMinMs, heartbeat })) ?? to;
+      const losses = (lost.get(d.id) ?? []).sort((a, b) => a.from - b.from || a.to - b.to || cmp(a.reason, b.reason));
+      const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: opts.shutdowns, slotMinMs, heartbeat, lost: lossRanges(losses) })) ?? to;
       const lastGoodTs = await src.lastGoodTs({ device: d.id, to: judgedTo, ...quality });
       const f: DeviceFacts = { id: d.id, gateway, slotMs, goodSlots: toRanges(counts.filter((c) => c.good > 0).map((c) => c.slot)), tagsSeen: [...tagsSeen].sort() };
       if (lastGoodTs !== undefined) f.lastGoodTs = lastGoodTs;
       f.lastGoodBefore = judgedTo;
+      if (losses.length > 0) f.losses = losses;
       out.devices.push(f);
       opts.progress?.(++done, total, d.id);
     }

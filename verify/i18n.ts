@@ -485,6 +485,7 @@ export const RULE_NAMES: Record<Lang, Record<string, string>> = {
     'process.noInScopeEquipment': '工序无纳入统计设备',
     'register.notInGateway': '台账设备未接入网关',
     'gateway.notInRegister': '网关设备不在台账',
+    'gateway.losses': '网关自身丢失读数',
   },
   en: {
     'window.minimum': 'Window length',
@@ -511,6 +512,7 @@ export const RULE_NAMES: Record<Lang, Record<string, string>> = {
     'process.noInScopeEquipment': 'Step without in-scope equipment',
     'register.notInGateway': 'Register entry not connected',
     'gateway.notInRegister': 'Gateway device not in register',
+    'gateway.losses': 'Readings lost by the gateway',
   },
 };
 

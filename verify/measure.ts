@@ -9,7 +9,7 @@ import { rate4, ratioAbove, ratioAtLeast, type Rational } from './decimal.js';
 import type { DeviceFacts, DeviceSpec, Facts } from './facts.js';
 import type { Policy } from './policy.js';
 import type { Project } from './project.js';
-import { lastJudgedEnd, slotGrid, type Ranges, type SlotGrid } from './slots.js';
+import { lastJudgedEnd, lossRanges, slotGrid, type Ranges, type SlotGrid } from './slots.js';
 
 export { instantMs, localDay, weekOf, weeksOf, type Week } from './calendar.js';
 
@@ -41,6 +41,10 @@ export interface DeviceMeasure {
   slots: number;
   shutdownSlots: number;
   outageSlots: number;
+  /** (schema 2) slots excluded because the gateway itself lost the device's readings there (loss ledger) */
+  lostSlots: number;
+  /** (schema 2) the gateway's loss episodes for the device in the window: a gap of the gateway's making */
+  losses: Array<{ reason: string; from: number; to: number; count: number }>;
   expectedSlots: number;
   goodSlots: number;
   reportingRate: Ratio;
@@ -76,9 +80,9 @@ function heartbeatOf(facts: Facts, gateway: string): Ranges {
   return facts.heartbeats.find((h) => h.gateway === gateway)?.slots ?? [];
 }
 
-/** The slots of one device (or of a gateway at slotMin) with what excludes each. */
-export function gridFor(facts: Facts, gateway: string, slotMs: number, project: Pick<Project, 'shutdowns'>, policy: Policy): SlotGrid {
-  return slotGrid({ from: facts.from, to: facts.to, slotMs, shutdowns: shutdownRanges(project, policy), slotMinMs: policy.values.measure.slotMin, heartbeat: heartbeatOf(facts, gateway) });
+/** The slots of one device (with its loss episodes) or of a gateway at slotMin, with what excludes each. */
+export function gridFor(facts: Facts, gateway: string, slotMs: number, project: Pick<Project, 'shutdowns'>, policy: Policy, losses?: DeviceFacts['losses']): SlotGrid {
+  return slotGrid({ from: facts.from, to: facts.to, slotMs, shutdowns: shutdownRanges(project, policy), slotMinMs: policy.values.measure.slotMin, heartbeat: heartbeatOf(facts, gateway), lost: lossRanges(losses) });
 }
 
 /** One gateway's platform outages: slots of slotMin outside planned shutdowns without its heartbeat. */
@@ -125,12 +129,13 @@ export function rolesOf(spec: DeviceSpec | undefined, tags: readonly string[]): 
 export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, project: Pick<Project, 'shutdowns'>, policy: Policy, weeks: readonly Week[]): DeviceMeasure {
   const m = policy.values.measure;
   const c = policy.values.classification;
-  const g = gridFor(facts, f.gateway, f.slotMs, project, policy);
+  const g = gridFor(facts, f.gateway, f.slotMs, project, policy, f.losses);
   const weekly = weeks.map((w) => ({ week: w.index, expected: 0, good: 0, pass: null as boolean | null }));
   const bins = Math.min(TIMELINE_BINS, g.n);
   const timeline = Array.from({ length: bins }, () => ({ good: 0, expected: 0, excluded: 0 }));
   let shutdownSlots = 0;
   let outageSlots = 0;
+  let lostSlots = 0;
   let expected = 0;
   let good = 0;
   const gaps: Array<{ from: number; to: number; slots: number }> = [];
@@ -145,9 +150,10 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
     const bin = timeline[Math.floor((i * bins) / g.n)]!;
     while (wi < weekEnds.length && i >= weekEnds[wi]!) wi++;
     while (gi < goodRanges.length && goodRanges[gi]![1] <= i) gi++;
-    if (g.shutdown[i] || g.outage[i]) {
+    if (g.shutdown[i] || g.outage[i] || g.lost[i]) {
       if (g.shutdown[i]) shutdownSlots++;
-      else outageSlots++;
+      else if (g.outage[i]) outageSlots++;
+      else lostSlots++;
       bin.excluded++;
       continue; // an excluded slot neither breaks nor extends a gap
     }
@@ -195,6 +201,8 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
     slots: g.n,
     shutdownSlots,
     outageSlots,
+    lostSlots,
+    losses: f.losses ?? [],
     expectedSlots: expected,
     goodSlots: good,
     reportingRate: ratio(good, expected),

@@ -117,6 +117,21 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
       const m = await slotsWithPoints(`SELECT count("heartbeat") FROM "gateway_status" WHERE time > 0${gw}`, from, to, slotMs);
       return [...m.keys()].sort((a, b) => a - b);
     },
+    async lossEpisodes({ from, to }) {
+      // one point per closed episode, stamped when it closed (never before the episode): every
+      // episode touching [from, to) is at time >= from; keep those that began before `to`
+      const out: Array<{ device: string; reason: string; from: number; to: number; count: number }> = [];
+      for (const s of await q(`SELECT "lost", "lostFrom", "lostTo", "lostReason" FROM "gateway_status" WHERE time >= ${Math.trunc(from)}ms AND "lost" > 0${gw} GROUP BY "device"`)) {
+        const device = s.tags?.device ?? '';
+        const col = (name: string) => s.columns.indexOf(name);
+        for (const row of s.values) {
+          const [count, lf, lt, reason] = [row[col('lost')], row[col('lostFrom')], row[col('lostTo')], row[col('lostReason')]];
+          if (typeof count !== 'number' || typeof lf !== 'number' || typeof lt !== 'number' || !device) continue;
+          if (lf < to && lt >= from) out.push({ device, reason: typeof reason === 'string' ? reason : '', from: lf, to: lt, count });
+        }
+      }
+      return out;
+    },
     async auditDays({ from, to, offsetMs }) {
       const out: Array<Omit<AuditDay, 'gateway'>> = [];
       const dayOffset = (((-offsetMs) % DAY_MS) + DAY_MS) % DAY_MS;

@@ -23,6 +23,10 @@ export function storeFacts(store: Store, opts: { close?: boolean } = {}): FactQu
     async heartbeatSlots(q) {
       return store.heartbeatSlots(q);
     },
+    async lossEpisodes(q) {
+      // open episodes too: the store is full right now, and its readings still lost
+      return store.losses({ from: q.from, to: q.to }).map((l) => ({ device: l.device, reason: l.reason, from: l.from, to: l.to, count: l.count }));
+    },
     async auditDays(q) {
       const counts = new Map<string, Omit<AuditDay, 'gateway'>>();
       const firstDay = Math.floor((q.from + q.offsetMs) / DAY_MS);

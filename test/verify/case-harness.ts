@@ -41,6 +41,8 @@ interface CaseDevice {
   gateway?: string;
   /** slot ranges whose only readings are of uncertain quality: good only when the policy counts uncertain as good */
   uncertain?: Ranges;
+  /** its gateway's loss-ledger episodes: ISO times of the first and last lost reading, the readings lost */
+  losses?: Array<{ reason: string; from: string; to: string; count: number }>;
 }
 
 type CaseAudit = { action: 'read' | 'write'; system: string; device?: string; route?: string; count: number; gateway?: string };
@@ -144,6 +146,7 @@ export function buildFacts(cf: CaseFile, devices: DeviceSpec[], policy: Policy):
       good = toRanges(keep);
     }
     const f: Facts['devices'][number] = { id: d.id, gateway: devices[i]!.gateway!, slotMs, goodSlots: good, tagsSeen: [...(d.seen ?? d.tags.map((t) => t.name))].sort() };
+    if (d.losses) f.losses = d.losses.map((l) => ({ reason: l.reason, from: Date.parse(l.from), to: Date.parse(l.to), count: l.count }));
     if (d.lastGood !== 'none') {
       const last = good[good.length - 1];
       const ts = d.lastGood ? Date.parse(d.lastGood) : last ? from + (last[1] - 1) * slotMs : undefined;
