@@ -109,7 +109,8 @@ function startSource(): void {
 
 function report(): void {
   const f = rt.forwarder();
-  emit('TICK', { at: Date.now(), offered, written: f?.written ?? 0, backlog: f?.backlog ?? 0, state: f?.state, deadLettered: f?.deadLettered ?? 0, lagMs: f?.lagMs ?? 0, lastWriteMs: f?.lastWriteMs });
+  const mem = process.memoryUsage();
+  emit('TICK', { at: Date.now(), heapMB: mem.heapUsed / 1048576, externalMB: (mem.external + mem.arrayBuffers) / 1048576, offered, written: f?.written ?? 0, backlog: f?.backlog ?? 0, state: f?.state, deadLettered: f?.deadLettered ?? 0, lagMs: f?.lagMs ?? 0, lastWriteMs: f?.lastWriteMs });
   reportTimer = setTimeout(report, reportMs);
 }
 
