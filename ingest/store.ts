@@ -187,6 +187,8 @@ function migrate(db: Database.Database, path: string, log?: Logger): void {
 const PAYLOAD_MAX = 64 * 1024;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
+/** quality codes below this count as good: 2 (good and uncertain, the default) or 1 (good only) */
+const goodBelow = (uncertainIsGood: boolean | undefined): number => (uncertainIsGood === false ? QUALITY_CODE.uncertain : QUALITY_CODE.bad);
 const DELETE_CHUNK = 20_000;
 /** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
 const PACE_FROM_ROWS = 2000;
@@ -1472,32 +1474,32 @@ class SqliteStore implements Store {
     });
   }
 
-  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[] {
+  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[]; uncertainIsGood?: boolean }): SlotCount[] {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return [];
       const sf = this.seriesFilter({ measurement: 'data', device: q.device, tags: q.tags })!;
       const rows = this.db
         .prepare(
-          `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < 2) AS good, sum(quality = 2) AS bad
+          `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < ?) AS good, sum(quality = 2) AS bad
            FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND series IN (${sf.sql}) GROUP BY slot ORDER BY slot`,
         )
-        .all(q.from, q.slotMs, dev, q.from, q.to, ...sf.params) as SlotCount[];
+        .all(q.from, q.slotMs, goodBelow(q.uncertainIsGood), dev, q.from, q.to, ...sf.params) as SlotCount[];
       return rows;
     });
   }
 
-  tagsSeen(q: { device: string; from: number; to: number }): string[] {
+  tagsSeen(q: { device: string; from: number; to: number; uncertainIsGood?: boolean }): string[] {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return [];
       const rows = this.db
         .prepare(
           `SELECT DISTINCT s.tag FROM series s WHERE s.id IN
-           (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < 2) ORDER BY s.tag`,
+           (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < ?) ORDER BY s.tag`,
         )
         .pluck()
-        .all(dev, q.from, q.to) as string[];
+        .all(dev, q.from, q.to, goodBelow(q.uncertainIsGood)) as string[];
       return rows;
     });
   }
@@ -1517,11 +1519,11 @@ class SqliteStore implements Store {
     });
   }
 
-  lastGoodTs(q: { device: string; to: number }): number | undefined {
+  lastGoodTs(q: { device: string; to: number; uncertainIsGood?: boolean }): number | undefined {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return undefined;
-      const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < 2 ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to) as number | undefined;
+      const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < ? ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to, goodBelow(q.uncertainIsGood)) as number | undefined;
       return v ?? undefined;
     });
   }

@@ -224,17 +224,21 @@ export interface Store extends Sink {
   query(q: ReadingQuery): StoredReading[];
   /** the newest reading of each (device, tag), data measurement only */
   latest(device?: string): StoredReading[];
-  /** good/bad counts per slot for one device (data measurement), aggregated in SQL */
-  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[];
-  /** tags of a device that had at least one good reading in [from, to) */
-  tagsSeen(q: { device: string; from: number; to: number }): string[];
+  /**
+   * good/bad counts per slot for one device (data measurement), aggregated in SQL. `good` counts
+   * readings of good quality and, unless `uncertainIsGood` is false, of uncertain quality (default
+   * true: not bad); `bad` counts bad ones.
+   */
+  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[]; uncertainIsGood?: boolean }): SlotCount[];
+  /** tags of a device that had at least one good reading in [from, to) (`uncertainIsGood` as for slotCounts) */
+  tagsSeen(q: { device: string; from: number; to: number; uncertainIsGood?: boolean }): string[];
   /**
    * slots (floor((ts - from) / slotMs)) in [from, to) holding at least one gateway heartbeat
    * (measurement 'status', device '', tag 'heartbeat'), ascending
    */
   heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[];
-  /** the newest good reading time of a device before `to` */
-  lastGoodTs(q: { device: string; to: number }): number | undefined;
+  /** the newest good reading time of a device before `to` (`uncertainIsGood` as for slotCounts) */
+  lastGoodTs(q: { device: string; to: number; uncertainIsGood?: boolean }): number | undefined;
 
   appendAudit(a: AuditRecord): void;
   /** audit records in [from, to), ascending by ts */

@@ -110,8 +110,11 @@ function startSource(): void {
 function report(): void {
   const f = rt.forwarder();
   const n = rt.north()[0];
+  const mem = process.memoryUsage();
   emit('TICK', {
     at: Date.now(),
+    heapMB: mem.heapUsed / 1048576,
+    externalMB: (mem.external + mem.arrayBuffers) / 1048576,
     offered,
     written: f?.written ?? 0,
     backlog: f?.backlog ?? 0,
