@@ -126,6 +126,15 @@ export interface BaseTag {
   writable: boolean;
 }
 
+/** A tag's value type on the device, where the config fixes it (int16, float32 ...). */
+export type WireType = 'bool' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64' | 'string';
+
+/** The field kind of a tag and, when the value is the device's own (no scale/offset), its wire type. */
+export interface TagType {
+  kind: FieldKind;
+  wire?: WireType;
+}
+
 /** One folder per protocol, one line in adapters/registry.ts to register it. */
 export interface AdapterModule<D extends BaseDevice = BaseDevice> {
   protocol: string;
@@ -134,4 +143,9 @@ export interface AdapterModule<D extends BaseDevice = BaseDevice> {
   create(device: D, ctx: AdapterContext): Adapter;
   /** non-fatal advice for `fgw check` (e.g. an address that looks 1-based), one line each */
   warnings?(device: D, path: string): string[];
+  /**
+   * The types the config fixes, per tag name (tags whose type is learnt at run time are left out,
+   * e.g. OPC UA's, fixed by the server's DataType). The northbound Sparkplug births use them.
+   */
+  tagTypes?(device: D): Record<string, TagType>;
 }

@@ -23,6 +23,8 @@ export const ErrorCodes = {
   VERIFY_INPUT: 'GW_ERR_VERIFY_INPUT', // bad project file, invoice, window
   POLICY: 'GW_ERR_POLICY', // bad or missing policy file
   USAGE: 'GW_ERR_USAGE', // bad command-line usage
+  COMMAND: 'GW_ERR_COMMAND', // a northbound command (MQTT write request, Sparkplug DCMD) that does not parse or names nothing
+  COMMAND_DENIED: 'GW_ERR_COMMAND_DENIED', // a northbound command from a target that may not write (allowWrites false)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

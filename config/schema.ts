@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { adapterModules } from '../adapters/registry.js';
 import type { BaseDevice } from '../adapters/types.js';
+import { northSchema } from '../adapters/mqtt/north/schema.js';
 import { influxSchema, storageSchema } from '../ingest/schema.js';
 import { duration, identifier } from './common.js';
 
@@ -62,6 +63,7 @@ export const gatewayConfigSchema = z
     influx: influxSchema.optional().describe('InfluxDB to forward to (v1 HTTP API). Without it the data stays in the embedded store.'),
     http: httpSchema.default({ listen: '127.0.0.1:8080', tokens: [], hosts: [], projects: [], bodyLimit: 65536 }),
     devices: devicesSchema(),
+    north: northSchema,
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
@@ -74,6 +76,31 @@ export const gatewayConfigSchema = z
     cfg.http.tokens.forEach((t, i) => {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['http', 'tokens', i, 'name'], message: `duplicate token name "${t.name}"` });
       names.set(t.name, i);
+    });
+    // northbound targets publish configured devices and tags only
+    const targets = new Map<string, number>();
+    const clients = new Map<string, number>();
+    cfg.north.forEach((t, i) => {
+      const prev = targets.get(t.name);
+      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['north', i, 'name'], message: `duplicate target name "${t.name}" (also north[${prev}])` });
+      else targets.set(t.name, i);
+      // two targets with one client id on one broker would take each other's session over
+      const client = `${t.url}\u0000${t.clientId ?? `fgw-${cfg.gateway.id}-${t.name}`}`;
+      const other = clients.get(client);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['north', i, 'clientId'], message: `the same broker and client id as north[${other}]: give each target its own clientId` });
+      else clients.set(client, i);
+      (t.devices ?? []).forEach((sel, j) => {
+        const id = typeof sel === 'string' ? sel : sel.id;
+        const d = cfg.devices.find((x) => x.id === id);
+        if (!d) {
+          ctx.addIssue({ code: 'custom', path: ['north', i, 'devices', j], message: `no device "${id}" in devices` });
+          return;
+        }
+        if (typeof sel !== 'string')
+          (sel.tags ?? []).forEach((tag, k) => {
+            if (!d.tags.some((x) => x.name === tag)) ctx.addIssue({ code: 'custom', path: ['north', i, 'devices', j, 'tags', k], message: `device "${id}" has no tag "${tag}"` });
+          });
+      });
     });
   });
 

@@ -29,7 +29,8 @@ Usage:
   fgw hub --config <hub.yaml>                     serve the pilot-monitoring hub over a central InfluxDB
   fgw query --config <file> --device <id> [--tag <name>] [--from <t>] [--to <t>] [--limit N] [--json] [--source store|influx]
   fgw demo [--for <duration>] [--dir <dir>]       run the simulated thermos-cup line (npm start)
-  fgw verify --config <file> --project <file> --from <t> --to <t> [--source store|influx] [--preliminary] [--lang zh|en] --json <out> --html <out> [--pdf <out>]
+  fgw verify --config <file> [--config <file> ...] --project <file> --from <t> --to <t> [--source store|influx] [--preliminary] [--lang zh|en] --json <out> --html <out> [--pdf <out>]
+  fgw verify --reproduce <result.json>             re-run a verification and compare its facts and inputs
   fgw probe modbus --host <h> [--port 502] --unit <id> --area holding --address 0 --count 8
   fgw browse opc.tcp://host:port [--security None|Sign|SignAndEncrypt] [--depth N]
   fgw pki trust <server-cert.der> --config <file> | fgw pki list --config <file>
@@ -115,7 +116,7 @@ async function cmdCheck(argv: string[], io: Io): Promise<number> {
   const byProto = new Map<string, number>();
   for (const d of config.devices) byProto.set(d.protocol, (byProto.get(d.protocol) ?? 0) + 1);
   const tags = config.devices.reduce((n, d) => n + d.tags.length, 0);
-  io.out(`ok: ${path}: gateway ${config.gateway.id}, ${config.devices.length} devices (${[...byProto].map(([p, n]) => `${n} ${p}`).join(', ') || 'none'}), ${tags} tags; store ${config.storage.path}${config.influx ? `; forwarding to ${config.influx.url} db ${config.influx.database}` : '; no InfluxDB (embedded store only)'}`);
+  io.out(`ok: ${path}: gateway ${config.gateway.id}, ${config.devices.length} devices (${[...byProto].map(([p, n]) => `${n} ${p}`).join(', ') || 'none'}), ${tags} tags; store ${config.storage.path}${config.influx ? `; forwarding to ${config.influx.url} db ${config.influx.database}` : '; no InfluxDB (embedded store only)'}${config.north.length ? `; north: ${config.north.map((t) => `${t.name} (${t.format}${t.enabled ? '' : ', disabled'})`).join(', ')}` : ''}`);
   return 0;
 }
 

@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { StoreStats } from '../ingest/types.js';
+import type { NorthView } from './north.js';
 import type { DeviceView, ForwarderView, Runtime } from './types.js';
 
 export interface GatewayMetrics {
@@ -24,6 +25,7 @@ interface Snapshot {
   devices: DeviceView[];
   store?: StoreStats;
   forwarder?: ForwarderView;
+  north: NorthView[];
 }
 
 const FORWARDER_STATES: ForwarderView['state'][] = ['idle', 'ok', 'retrying', 'auth-hold', 'stopped'];
@@ -38,7 +40,7 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     } catch {
       store = undefined; // a failing store shows as missing store series and in /health/ready
     }
-    return { now: runtime.clock.now(), devices: runtime.devices(), store, forwarder: runtime.forwarder() };
+    return { now: runtime.clock.now(), devices: runtime.devices(), store, forwarder: runtime.forwarder(), north: runtime.north?.() ?? [] };
   };
   // collect() callbacks run inside registry.metrics(); scrape() takes the snapshot they share
   const s = (): Snapshot => (snap ??= take());
@@ -152,6 +154,42 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
       },
     });
   }
+
+  /** one series per northbound target (north:), labelled by target name and format */
+  const northSeries = (Kind: typeof Gauge | typeof Counter, name: string, help: string, pick: (t: NorthView) => number) =>
+    new (Kind as typeof Gauge)({
+      name: n(name),
+      help,
+      labelNames: ['target', 'format'],
+      registers,
+      collect(this: Gauge | Counter) {
+        this.reset();
+        for (const t of s().north) {
+          const l = { target: t.name, format: t.format };
+          if (this instanceof Counter) this.inc(l, pick(t));
+          else this.set(l, pick(t));
+        }
+      },
+    });
+  northSeries(Gauge, 'north_connected', 'Northbound target link: 1 connected (births/status out, data flowing), 0 not', (t) => (t.connected ? 1 : 0));
+  northSeries(Gauge, 'north_backlog', 'Rows after the target\'s cursor not yet acknowledged by its broker', (t) => t.backlog);
+  northSeries(Gauge, 'north_lag_seconds', 'Age of the oldest reading the target\'s broker has not acknowledged', (t) => t.lagMs / 1000);
+  northSeries(Gauge, 'north_publish_rate', 'Acknowledged messages per second over the last 10 s', (t) => t.publishRate);
+  northSeries(Gauge, 'north_replaying', '1 while the target replays a backlog', (t) => (t.replaying ? 1 : 0));
+  northSeries(Counter, 'north_published_total', 'Messages the target\'s broker acknowledged', (t) => t.published);
+  northSeries(Counter, 'north_published_readings_total', 'Readings in the acknowledged messages', (t) => t.publishedReadings);
+  northSeries(Counter, 'north_resent_total', 'Messages sent again after they were not acknowledged', (t) => t.resent);
+  northSeries(Counter, 'north_dropped_unpublished_total', 'Readings retention or maxSize dropped before the target had published them', (t) => t.droppedUnpublished);
+  new Counter({
+    name: n('north_commands_total'),
+    help: 'Commands the target sent (JSON write requests, Sparkplug DCMD), by result',
+    labelNames: ['target', 'format', 'result'],
+    registers,
+    collect() {
+      this.reset();
+      for (const t of s().north) for (const result of ['ok', 'denied', 'error'] as const) this.inc({ target: t.name, format: t.format, result }, t.commands[result]);
+    },
+  });
 
   new Gauge({
     name: n('start_time_seconds'),

@@ -50,7 +50,8 @@ export async function queryReadings(
     for (const tag of tagNames) {
       const v = row[tag];
       if (v === null || v === undefined) continue;
-      out.push({ ts, device: q.device, tag, value: v as Value, quality: 'good' });
+      // only good and uncertain readings reach InfluxDB; uncertain ones carry the tag uncertain=true
+      out.push({ ts, device: q.device, tag, value: v as Value, quality: row.uncertain === 'true' ? 'uncertain' : 'good' });
     }
   }
   return out;

@@ -15,6 +15,7 @@ import { Forwarder } from '../ingest/forwarder.js';
 import { safeUrl } from '../ingest/influx-writer.js';
 import { openStore } from '../ingest/store.js';
 import type { Store } from '../ingest/types.js';
+import { NorthTargets, type NorthView } from './north.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from './types.js';
 
 /** Keys whose values never reach a log line. */
@@ -52,6 +53,7 @@ export class GatewayRuntime implements Runtime {
   readonly log: Logger;
   readonly startedAt: number;
   private fwd?: Forwarder;
+  private northTargets?: NorthTargets;
   private readonly running = new Map<string, RunningDevice>();
   private readonly shared = new Map<string, Map<string, unknown>>();
   private statusTimer?: TimerHandle;
@@ -115,6 +117,18 @@ export class GatewayRuntime implements Runtime {
     // a serial line) are all registered before the first message or answer can arrive
     for (const d of opts.config.devices) rt.createDevice(d);
     await Promise.all([...rt.running.values()].map((e) => rt.startAdapter(e)));
+    if (opts.config.north.some((t) => t.enabled)) {
+      rt.northTargets = new NorthTargets({
+        config: opts.config,
+        store,
+        clock,
+        log,
+        startedAt: rt.startedAt,
+        device: (id) => rt.device(id),
+        writeTag: (d, t, v) => rt.writeTag(d, t, v),
+      });
+      rt.northTargets.start();
+    }
     rt.scheduleStatus();
     log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx ? safeUrl(opts.config.influx.url) : undefined }, 'gateway started');
     return rt;
@@ -251,9 +265,19 @@ export class GatewayRuntime implements Runtime {
     return this.fwd?.stats();
   }
 
+  /** each northbound target's link and publisher (`north:`) */
+  north(): NorthView[] {
+    return this.northTargets?.views() ?? [];
+  }
+
   /** resolves when everything stored so far has reached InfluxDB (immediately without InfluxDB) */
   async flushed(): Promise<void> {
     if (this.fwd) await this.fwd.flushed();
+  }
+
+  /** resolves when everything stored so far was acknowledged by every northbound target */
+  async northFlushed(): Promise<void> {
+    await this.northTargets?.flushed();
   }
 
   reload(next?: GatewayConfig): Promise<ReloadResult> {
@@ -261,8 +285,8 @@ export class GatewayRuntime implements Runtime {
     const run = async (): Promise<ReloadResult> => {
       const cfg = next ?? (this.configPath ? loadConfig(this.configPath).config : undefined);
       if (!cfg) throw new GatewayError(ErrorCodes.USAGE, 'no config file to reload from');
-      if (JSON.stringify(cfg.storage) !== JSON.stringify(this.config.storage) || JSON.stringify(cfg.influx) !== JSON.stringify(this.config.influx) || JSON.stringify(cfg.gateway) !== JSON.stringify(this.config.gateway)) {
-        this.log.warn('reload: changes to gateway, storage or influx take effect at the next restart; devices are reloaded now');
+      if (JSON.stringify(cfg.storage) !== JSON.stringify(this.config.storage) || JSON.stringify(cfg.influx) !== JSON.stringify(this.config.influx) || JSON.stringify(cfg.gateway) !== JSON.stringify(this.config.gateway) || JSON.stringify(cfg.north) !== JSON.stringify(this.config.north)) {
+        this.log.warn('reload: changes to gateway, storage, influx or north take effect at the next restart; devices are reloaded now');
       }
       const result: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [] };
       const wanted = new Map(cfg.devices.map((d) => [d.id, d]));
@@ -283,7 +307,7 @@ export class GatewayRuntime implements Runtime {
           result.restarted.push(id);
         } else result.unchanged.push(id);
       }
-      this.config = { ...cfg, storage: this.config.storage, influx: this.config.influx, gateway: this.config.gateway };
+      this.config = { ...cfg, storage: this.config.storage, influx: this.config.influx, gateway: this.config.gateway, north: this.config.north };
       // line and process tags of the changed devices: the forwarder recomputes its series prefixes
       if (result.added.length + result.restarted.length > 0) this.fwd?.deviceMetaChanged();
       this.log.info(result, 'config reloaded');
@@ -305,7 +329,7 @@ export class GatewayRuntime implements Runtime {
     this.clock.clearTimeout(this.statusTimer);
     await Promise.all([...this.running.keys()].map((id) => this.stopDevice(id)));
     await this.writeStatus();
-    if (this.fwd) await this.fwd.stop({ timeoutMs: this.config.gateway.stopTimeout });
+    await Promise.all([this.fwd?.stop({ timeoutMs: this.config.gateway.stopTimeout }), this.northTargets?.stop(this.config.gateway.stopTimeout)]);
     await this.store.close();
     this.log.info('gateway stopped');
     this.log.flush?.();

@@ -8,6 +8,7 @@ import type { Clock } from '../config/clock.js';
 import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
 import type { ForwarderStats } from '../ingest/forwarder.js';
 import type { Store } from '../ingest/types.js';
+import type { NorthView } from './north.js';
 
 export interface DeviceView {
   config: DeviceConfig;
@@ -44,4 +45,6 @@ export interface Runtime {
   /** Re-reads the config file (or takes `next`) and restarts only the devices whose config changed. */
   reload(next?: GatewayConfig): Promise<ReloadResult>;
   forwarder(): ForwarderView | undefined;
+  /** each northbound target (`north:`): connection, backlog, lag, publish rate, commands */
+  north?(): NorthView[];
 }

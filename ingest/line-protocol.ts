@@ -1,10 +1,12 @@
 /**
- * InfluxDB line protocol, pure functions (HOUSE convention 9). The schema is a user contract:
+ * InfluxDB line protocol, pure functions. The schema is a user contract:
  *
  *   <measurement>,device=..,gateway=..,line=..,process=..,site=.. <tag>=<value>[,<tag>=<value>...] <ts ns>
  *
  * - data rows: measurement `influx.measurement`; tags device, gateway, line, process, site (those
- *   set, keys in sorted order as InfluxDB prefers); one field per configured tag name.
+ *   set, keys in sorted order as InfluxDB prefers) and `uncertain=true` on readings of uncertain
+ *   quality (absent on good ones, so the verifier can honour the policy's uncertainCountsAsGood
+ *   from InfluxDB as from the store); one field per configured tag name.
  * - status rows: measurement `gateway_status`; tags device (if not the gateway itself), gateway, site.
  *   The heartbeat is the row of device '' and tag 'heartbeat' (`heartbeat=true`).
  * - audits: measurement `gateway_audit`; tags device, gateway, site, system (those set); string
@@ -127,8 +129,8 @@ export class LineFormatter {
     this.prefixes.clear();
   }
 
-  private prefix(measurement: 'data' | 'status', device: string): string {
-    const k = `${measurement}\u0000${device}`;
+  private prefix(measurement: 'data' | 'status', device: string, uncertain = false): string {
+    const k = `${measurement}\u0000${device}\u0000${uncertain ? 'u' : ''}`;
     let p = this.prefixes.get(k);
     if (p === undefined) {
       const { gateway } = this.ctx;
@@ -139,7 +141,7 @@ export class LineFormatter {
         } catch {
           /* an unknown device (removed by a reload) is written without line/process */
         }
-        p = this.dataMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['line', meta.line], ['process', meta.process], ['site', gateway.site]]);
+        p = this.dataMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['line', meta.line], ['process', meta.process], ['site', gateway.site], ['uncertain', uncertain ? 'true' : undefined]]);
       } else {
         p = this.statusMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['site', gateway.site]]);
       }
@@ -154,9 +156,9 @@ export class LineFormatter {
     return k;
   }
 
-  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device, time and tie. */
-  static samePoint(a: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement'>, b: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement'>): boolean {
-    return a.ts === b.ts && (a.tie ?? 0) === (b.tie ?? 0) && a.device === b.device && a.measurement === b.measurement;
+  /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device, time, tie and uncertain tag. */
+  static samePoint(a: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement' | 'quality'>, b: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement' | 'quality'>): boolean {
+    return a.ts === b.ts && (a.tie ?? 0) === (b.tie ?? 0) && a.device === b.device && a.measurement === b.measurement && (a.quality === 'uncertain') === (b.quality === 'uncertain');
   }
 
   readings(rows: readonly StoredReading[]): Line[] {
@@ -167,7 +169,7 @@ export class LineFormatter {
     let gNames: string[] = [];
     let gLast = 0;
     const close = () => {
-      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device)} ${gFields} ${nsTimestamp(gFirstRow.ts, gFirstRow.tie ?? 0)}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
+      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device, gFirstRow.measurement === 'data' && gFirstRow.quality === 'uncertain')} ${gFields} ${nsTimestamp(gFirstRow.ts, gFirstRow.tie ?? 0)}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
       gFields = '';
       gNames = [];
     };

@@ -187,6 +187,8 @@ function migrate(db: Database.Database, path: string, log?: Logger): void {
 const PAYLOAD_MAX = 64 * 1024;
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
+/** quality codes below this count as good: 2 (good and uncertain, the default) or 1 (good only) */
+const goodBelow = (uncertainIsGood: boolean | undefined): number => (uncertainIsGood === false ? QUALITY_CODE.uncertain : QUALITY_CODE.bad);
 const DELETE_CHUNK = 20_000;
 /** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
 const PACE_FROM_ROWS = 2000;
@@ -337,6 +339,10 @@ class SqliteStore implements Store {
   private insertTx!: ReturnType<SqliteStore['makeInsertTx']>;
   /** cursors as last read or set (the store frees forwarded readings by them even when saving one failed) */
   private readonly cursors = { readings: 0, audit: 0 };
+  /** other consumers' cursors (north:<name>) as last set, carried over when a damaged file is replaced */
+  private readonly named = new Map<string, number>();
+  /** the connection the named-cursor drop trigger was created on */
+  private namedTrigger: unknown;
   /** bytes a reading takes on disk (estimated from commits; sizes the room a commit needs) */
   private bytesPerRow = 80;
 
@@ -467,6 +473,7 @@ class SqliteStore implements Store {
     this.loadSeq();
     this.cursors.readings = Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0));
     this.cursors.audit = Math.max(this.cursors.audit, Number(this.st.getMeta.get('cursor:audit') ?? 0));
+    this.countNamedDrops();
     this.lastAuditSeq = Math.max(this.lastAuditSeq, Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0));
     this.dataVersion = Number(this.st.dataVersion.get());
     this.loadJunkBytes(false);
@@ -587,11 +594,16 @@ class SqliteStore implements Store {
       this.st.setMeta.run('seq:readings', this.nextSeq - 1);
       this.st.setMeta.run('cursor:readings', this.cursors.readings);
       this.st.setMeta.run('cursor:audit', this.cursors.audit);
+      for (const [name, seq] of this.named) {
+        this.st.setMeta.run(`cursor:${name}`, seq);
+        this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, 0)').run(`dropped:${name}`);
+      }
       if (this.lastAuditSeq > 0) {
         this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'audit'").run();
         this.db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('audit', ?)").run(this.lastAuditSeq);
       }
     })();
+    this.countNamedDrops();
     this.recordDamage();
     this.startBackgroundCheck();
   }
@@ -1486,32 +1498,32 @@ class SqliteStore implements Store {
     });
   }
 
-  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[] {
+  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[]; uncertainIsGood?: boolean }): SlotCount[] {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return [];
       const sf = this.seriesFilter({ measurement: 'data', device: q.device, tags: q.tags })!;
       const rows = this.db
         .prepare(
-          `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < 2) AS good, sum(quality = 2) AS bad
+          `SELECT (ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS slot, sum(quality < ?) AS good, sum(quality = 2) AS bad
            FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND series IN (${sf.sql}) GROUP BY slot ORDER BY slot`,
         )
-        .all(q.from, q.slotMs, dev, q.from, q.to, ...sf.params) as SlotCount[];
+        .all(q.from, q.slotMs, goodBelow(q.uncertainIsGood), dev, q.from, q.to, ...sf.params) as SlotCount[];
       return rows;
     });
   }
 
-  tagsSeen(q: { device: string; from: number; to: number }): string[] {
+  tagsSeen(q: { device: string; from: number; to: number; uncertainIsGood?: boolean }): string[] {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return [];
       const rows = this.db
         .prepare(
           `SELECT DISTINCT s.tag FROM series s WHERE s.id IN
-           (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < 2) ORDER BY s.tag`,
+           (SELECT DISTINCT series FROM readings WHERE dev = ? AND ts >= ? AND ts < ? AND quality < ?) ORDER BY s.tag`,
         )
         .pluck()
-        .all(dev, q.from, q.to) as string[];
+        .all(dev, q.from, q.to, goodBelow(q.uncertainIsGood)) as string[];
       return rows;
     });
   }
@@ -1531,11 +1543,11 @@ class SqliteStore implements Store {
     });
   }
 
-  lastGoodTs(q: { device: string; to: number }): number | undefined {
+  lastGoodTs(q: { device: string; to: number; uncertainIsGood?: boolean }): number | undefined {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return undefined;
-      const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < 2 ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to) as number | undefined;
+      const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < ? ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to, goodBelow(q.uncertainIsGood)) as number | undefined;
       return v ?? undefined;
     });
   }
@@ -1601,10 +1613,11 @@ class SqliteStore implements Store {
     });
   }
 
-  getCursor(stream: 'readings' | 'audit'): number {
+  getCursor(name: string): number {
+    if (name !== 'readings' && name !== 'audit') return Number(this.st.getMeta.get(`cursor:${name}`) ?? this.named.get(name) ?? 0);
     this.forwarding = true;
-    const v = Number(this.st.getMeta.get(`cursor:${stream}`) ?? 0);
-    if (v > this.cursors[stream]) this.cursors[stream] = v;
+    const v = Number(this.st.getMeta.get(`cursor:${name}`) ?? 0);
+    if (v > this.cursors[name]) this.cursors[name] = v;
     return v;
   }
 
@@ -1613,7 +1626,8 @@ class SqliteStore implements Store {
    * fail anyway the store still frees readings up to it (kept in memory), and GW_ERR_STORE tells the
    * forwarder, which goes on (a restart would send again what followed the saved cursor).
    */
-  setCursor(stream: 'readings' | 'audit', seq: number): void {
+  setCursor(stream: string, seq: number): void {
+    if (stream !== 'readings' && stream !== 'audit') return this.setNamedCursor(stream, seq);
     this.forwarding = true;
     if (seq > this.cursors[stream]) this.cursors[stream] = seq;
     try {
@@ -1629,6 +1643,54 @@ class SqliteStore implements Store {
 
   losses(q: { from?: number; to?: number; device?: string } = {}): LossEpisode[] {
     return queryLosses(this.db, q);
+  }
+
+  // ---------------------------------------------------------------- other consumers' cursors
+
+  /**
+   * Another consumer's position in the readings stream (a northbound target: `north:<name>`), in
+   * meta as `cursor:<name>` with its drop counter `dropped:<name>`, which a temporary trigger on
+   * this connection moves for every deleted reading after the cursor, whatever deletes it
+   * (retention, maxSize, the room a commit makes). Saved into the reserve like the forwarder's.
+   */
+  private setNamedCursor(name: string, seq: number): void {
+    this.named.set(name, seq);
+    try {
+      this.system(() =>
+        this.db.transaction(() => {
+          this.st.setMeta.run(`cursor:${name}`, seq);
+          this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, 0)').run(`dropped:${name}`);
+        })(),
+      );
+    } catch (e) {
+      throw new GatewayError(ErrorCodes.STORE, `cannot save the ${name} cursor: ${errorText(e)}`, { cause: e });
+    }
+    this.countNamedDrops();
+  }
+
+  /** the trigger counting each named cursor's drops (once per connection, when one exists) */
+  private countNamedDrops(): void {
+    if (this.namedTrigger === this.db) return;
+    const any = this.db.prepare("SELECT 1 FROM meta WHERE key LIKE 'dropped:%' LIMIT 1").pluck().get();
+    if (any === undefined) return;
+    this.db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS named_cursor_drops AFTER DELETE ON main.readings
+      BEGIN
+        UPDATE meta SET value = value + 1
+          WHERE key IN (SELECT 'dropped:' || substr(c.key, 8) FROM meta c WHERE c.key GLOB 'cursor:*:*' AND c.value < OLD.seq);
+      END`);
+    this.namedTrigger = this.db;
+  }
+
+  headSeq(): number {
+    return this.guard(() => this.nextSeq - 1);
+  }
+
+  backlog(cursor: string): number {
+    return this.guard(() => (cursor === 'readings' ? this.backlogCount() : this.countAfterCursor(this.getCursor(cursor))));
+  }
+
+  droppedUnforwarded(cursor: string): number {
+    return this.guard(() => this.meta(cursor === 'readings' ? 'droppedUnforwarded' : `dropped:${cursor}`));
   }
 
   // ---------------------------------------------------------------- salvage
@@ -1944,7 +2006,11 @@ class SqliteStore implements Store {
 
   private backlogCount(): number {
     if (!this.forwarding) return 0;
-    const cursor = Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0));
+    return this.countAfterCursor(Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0)));
+  }
+
+  /** readings and status rows after `cursor` */
+  private countAfterCursor(cursor: number): number {
     const maxSeq = this.nextSeq - 1;
     if (maxSeq <= cursor) return 0;
     const minSeq = this.st.minSeq.get() as number | null;

@@ -224,17 +224,21 @@ export interface Store extends Sink {
   query(q: ReadingQuery): StoredReading[];
   /** the newest reading of each (device, tag), data measurement only */
   latest(device?: string): StoredReading[];
-  /** good/bad counts per slot for one device (data measurement), aggregated in SQL */
-  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[] }): SlotCount[];
-  /** tags of a device that had at least one good reading in [from, to) */
-  tagsSeen(q: { device: string; from: number; to: number }): string[];
+  /**
+   * good/bad counts per slot for one device (data measurement), aggregated in SQL. `good` counts
+   * readings of good quality and, unless `uncertainIsGood` is false, of uncertain quality (default
+   * true: not bad); `bad` counts bad ones.
+   */
+  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[]; uncertainIsGood?: boolean }): SlotCount[];
+  /** tags of a device that had at least one good reading in [from, to) (`uncertainIsGood` as for slotCounts) */
+  tagsSeen(q: { device: string; from: number; to: number; uncertainIsGood?: boolean }): string[];
   /**
    * slots (floor((ts - from) / slotMs)) in [from, to) holding at least one gateway heartbeat
    * (measurement 'status', device '', tag 'heartbeat'), ascending
    */
   heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[];
-  /** the newest good reading time of a device before `to` */
-  lastGoodTs(q: { device: string; to: number }): number | undefined;
+  /** the newest good reading time of a device before `to` (`uncertainIsGood` as for slotCounts) */
+  lastGoodTs(q: { device: string; to: number; uncertainIsGood?: boolean }): number | undefined;
 
   appendAudit(a: AuditRecord): void;
   /** audit records in [from, to), ascending by ts */
@@ -261,8 +265,22 @@ export interface Store extends Sink {
    */
   readForward(stream: 'readings', cursor: number, limit: number): StoredReading[];
   readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
-  getCursor(stream: 'readings' | 'audit'): number;
-  setCursor(stream: 'readings' | 'audit', seq: number): void;
+  /**
+   * A named cursor (0 when never set). 'readings' (the InfluxDB forwarder) and 'audit' are the
+   * forwarder's; any other name is a position in the readings stream of another consumer (a
+   * northbound target: `north:<name>`), whose drops the limits count apart (droppedUnforwarded).
+   */
+  getCursor(name: string): number;
+  setCursor(name: string, seq: number): void;
+  /** (added) the seq of the newest committed reading or status row; 0 when none was ever stored */
+  headSeq(): number;
+  /** (added) readings and status rows after the named readings cursor (stats().backlog is backlog('readings')) */
+  backlog(cursor: string): number;
+  /**
+   * (added) readings that retention or maxSize dropped before the named readings cursor had passed
+   * them, since that cursor was first set ('readings': stats().droppedUnforwarded)
+   */
+  droppedUnforwarded(cursor: string): number;
 
   /** applies retention and maxSize now (also runs on a timer); returns readings dropped */
   enforceLimits(): number;
@@ -276,3 +294,10 @@ export interface Store extends Sink {
   /** flushes pending group commits and closes the database */
   close(): Promise<void>;
 }
+
+/**
+ * The forward role: what a consumer of the readings stream needs of the store (the northbound
+ * publisher, ingest/north.ts). Rows in seq order after a named cursor, the cursor itself, where
+ * the stream ends, what is still to send and what the limits dropped before it was sent.
+ */
+export type ForwardRole = Pick<Store, 'readForward' | 'getCursor' | 'setCursor' | 'headSeq' | 'backlog' | 'droppedUnforwarded' | 'onCommit'>;

@@ -1,43 +1,36 @@
 /**
- * `fgw verify`: the thin shell around the pure core. Loads the gateway config, the project file
- * and its policy, asks one fact backend (the embedded store or InfluxDB), evaluates, and writes the
- * JSON result, the HTML report and, when Chromium is installed, the PDF.
+ * `fgw verify`: the thin shell around run.ts. Parses the options (node:util parseArgs), runs the
+ * verification and writes the JSON result, the HTML report and, when Chromium is installed, the
+ * PDF; or, with --reproduce, re-runs the command a JSON result records and compares its digests.
  *
- *   fgw verify --config gateway.yaml --project project.yaml --from <t> --to <t>
+ *   fgw verify --config gateway.yaml [--config b.yaml ...] --project project.yaml --from <t> --to <t>
  *              [--source store|influx] [--preliminary] [--lang zh|en] [--policy <name|path>]
  *              --json out.json --html out.html [--pdf out.pdf]
+ *   fgw verify --reproduce result.json
  *
- * Exit codes: 0 report written (whatever the verdict); 2 bad usage or input (coded error printed);
- * 1 anything else (a backend failed, or the PDF could not be printed: JSON and HTML are written first).
+ * Exit codes: 0 report written (whatever the verdict) or reproduced; 2 bad usage or input (coded
+ * error printed); 1 anything else (a backend failed, the PDF could not be printed: JSON and HTML are
+ * written first; or --reproduce found a difference).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { parseTimeArg } from '../config/time.js';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ErrorCodes, GatewayError, isGatewayError, errorText } from '../config/errors.js';
-import { evaluate, registeredConsumerSystems, validateInput, type VerifyResult } from './evaluate.js';
-import { gatherFacts, type DeviceSpec, type FactQuery } from './facts.js';
+import type { ReportHeader, VerifyResult } from './evaluate.js';
 import type { Lang } from './i18n.js';
-import { matchOrders, type OrderMatch } from './orders.js';
-import { DEFAULT_POLICY, loadPolicy } from './policy.js';
-import { loadProject } from './project.js';
 import { renderHtml } from './report-html.js';
+import { runVerification, type RunOptions } from './run.js';
+
+export { parseWindowTime } from './run.js';
 
 export interface VerifyIo {
   out(s: string): void;
   err(s: string): void;
 }
 
-/** The parts of the gateway config the verifier needs (config/schema.ts GatewayConfig has them). */
-export interface GatewayConfigLike {
-  gateway: { id: string; site?: string | undefined };
-  storage: { path: string; maxSize?: number; retention?: number };
-  influx?: { url: string; database: string; measurement?: string; username?: string; password?: string } | undefined;
-  http?: { tokens?: ReadonlyArray<{ system: string }> };
-  devices: ReadonlyArray<{ id: string; name?: string | undefined; line?: string | undefined; process?: string | undefined; interval: number; enabled?: boolean; tags?: ReadonlyArray<{ name: string; role?: string }> }>;
-}
-
 export interface VerifyArgs {
-  config: string;
+  /** one gateway config file per gateway */
+  configs: string[];
   project: string;
   from: string;
   to: string;
@@ -51,68 +44,65 @@ export interface VerifyArgs {
 }
 
 const USAGE =
-  'usage: fgw verify --config gateway.yaml --project project.yaml --from <time> --to <time> [--source store|influx] [--preliminary] [--lang zh|en] [--policy <name|path>] --json out.json --html out.html [--pdf out.pdf]';
+  'usage: fgw verify --config gateway.yaml [--config b.yaml ...] --project project.yaml --from <time> --to <time> [--source store|influx] [--preliminary] [--lang zh|en] [--policy <name|path>] --json out.json --html out.html [--pdf out.pdf]\n       fgw verify --reproduce result.json';
+
+const OPTIONS = {
+  config: { type: 'string', multiple: true },
+  project: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  source: { type: 'string' },
+  preliminary: { type: 'boolean' },
+  lang: { type: 'string' },
+  policy: { type: 'string' },
+  json: { type: 'string' },
+  html: { type: 'string' },
+  pdf: { type: 'string' },
+  reproduce: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+function usage(message: string): never {
+  throw new GatewayError(ErrorCodes.USAGE, `${message}\n${USAGE}`);
+}
+
+/** `--from -30m`: a relative time starts with "-", which parseArgs would take for an option */
+function joinRelativeTimes(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if ((a === '--from' || a === '--to') && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: joinRelativeTimes(argv), options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    // ERR_PARSE_ARGS_UNKNOWN_OPTION, ..._INVALID_OPTION_VALUE, ..._UNEXPECTED_POSITIONAL
+    return usage((e as Error).message);
+  }
+}
 
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
-  const a: Partial<VerifyArgs> & { source?: string; lang?: string } = { preliminary: false };
-  const valued = new Set(['config', 'project', 'from', 'to', 'source', 'lang', 'policy', 'json', 'html', 'pdf']);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const m = /^--([a-z]+)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new GatewayError(ErrorCodes.USAGE, `unexpected argument "${arg}"\n${USAGE}`);
-    const key = m[1]!;
-    if (key === 'preliminary') {
-      a.preliminary = true;
-      continue;
-    }
-    if (key === 'help') throw new GatewayError(ErrorCodes.USAGE, USAGE);
-    if (!valued.has(key)) throw new GatewayError(ErrorCodes.USAGE, `unknown option --${key}\n${USAGE}`);
-    const v = m[2] ?? argv[++i];
-    if (v === undefined || v.startsWith('--')) throw new GatewayError(ErrorCodes.USAGE, `--${key} needs a value\n${USAGE}`);
-    (a as Record<string, unknown>)[key] = v;
-  }
-  for (const k of ['config', 'project', 'from', 'to'] as const) if (!a[k]) throw new GatewayError(ErrorCodes.USAGE, `--${k} is required\n${USAGE}`);
-  if (!a.json && !a.html && !a.pdf) throw new GatewayError(ErrorCodes.USAGE, `give at least one of --json, --html, --pdf\n${USAGE}`);
+  const a = parse(argv);
+  if (a.help) throw new GatewayError(ErrorCodes.USAGE, USAGE);
+  if (a.reproduce !== undefined) usage('--reproduce takes no other option');
+  if (!a.config?.length) usage('--config is required');
+  for (const k of ['project', 'from', 'to'] as const) if (!a[k]) usage(`--${k} is required`);
+  if (!a.json && !a.html && !a.pdf) usage('give at least one of --json, --html, --pdf');
   const source = a.source ?? 'store';
   if (source !== 'store' && source !== 'influx') throw new GatewayError(ErrorCodes.USAGE, `--source must be store or influx, got "${source}"`);
   const lang = a.lang ?? 'zh';
   if (lang !== 'zh' && lang !== 'en') throw new GatewayError(ErrorCodes.USAGE, `--lang must be zh or en, got "${lang}"`);
-  return { ...(a as VerifyArgs), source, lang };
-}
-
-/** A command-line time (config/time.ts); times written without a zone are in the policy's zone (+08:00). */
-export function parseWindowTime(text: string, offsetMs: number, field: string): number {
-  const ms = parseTimeArg(text, Date.now(), offsetMs);
-  if (ms === undefined) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms, now or -15m)`, { details: [`${field}: not a time`] });
-  return ms;
-}
-
-export function deviceSpecs(cfg: GatewayConfigLike): DeviceSpec[] {
-  return cfg.devices
-    .filter((d) => d.enabled !== false)
-    .map((d) => {
-      const s: DeviceSpec = { id: d.id, interval: d.interval, tags: (d.tags ?? []).map((t) => ({ name: t.name, role: t.role ?? 'other' })) };
-      if (d.name) s.name = d.name;
-      if (d.line) s.line = d.line;
-      if (d.process) s.process = d.process;
-      return s;
-    });
-}
-
-async function openSource(cfg: GatewayConfigLike, source: 'store' | 'influx'): Promise<FactQuery> {
-  if (source === 'influx') {
-    if (!cfg.influx) throw new GatewayError(ErrorCodes.USAGE, '--source influx: the gateway config has no influx section');
-    const { influxFacts } = await import('./source-influx.js');
-    const i = cfg.influx;
-    return influxFacts({ url: i.url, database: i.database, gateway: cfg.gateway.id, ...(i.measurement ? { measurement: i.measurement } : {}), ...(i.username ? { username: i.username } : {}), ...(i.password ? { password: i.password } : {}) });
-  }
-  const file = join(cfg.storage.path, 'store.db');
-  if (!existsSync(file)) throw new GatewayError(ErrorCodes.STORE, `no embedded store at ${file} (storage.path of the gateway config)`);
-  const { openStore } = await import('../ingest/store.js');
-  const { storeFacts } = await import('./source-store.js');
-  // read-only use: no retention timer, limits never enforced from here
-  const store = openStore({ path: cfg.storage.path, maxSizeBytes: cfg.storage.maxSize ?? Number.MAX_SAFE_INTEGER, retentionMs: Number.MAX_SAFE_INTEGER, limitsIntervalMs: 0 });
-  return storeFacts(store, { close: true });
+  const out: VerifyArgs = { configs: a.config, project: a.project!, from: a.from!, to: a.to!, source, preliminary: a.preliminary === true, lang };
+  for (const k of ['policy', 'json', 'html', 'pdf'] as const) if (a[k] !== undefined) out[k] = a[k];
+  return out;
 }
 
 /** Prints the report to PDF with headless Chromium (playwright-core), or explains why it cannot. */
@@ -139,70 +129,93 @@ function write(path: string, text: string | Buffer): void {
   writeFileSync(path, text);
 }
 
-/** The verification itself, without argument parsing or printing (tests and the dashboard call it). */
-export async function verify(args: VerifyArgs, cfg: GatewayConfigLike, io?: VerifyIo & { tty?: boolean }): Promise<VerifyResult> {
-  const loaded = loadProject(args.project);
-  const policy = loadPolicy(args.policy ?? loaded.project.policy ?? DEFAULT_POLICY, args.policy ? process.cwd() : dirname(loaded.path));
-  const from = parseWindowTime(args.from, policy.offsetMs, '--from');
-  const to = parseWindowTime(args.to, policy.offsetMs, '--to');
-  validateInput({ project: loaded.project, projectFile: loaded.path, policy, from, to });
-  const now = Date.now();
-  if (to > now) {
-    // slots after now would count as missing: refuse rather than judge the future
-    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `--to ${new Date(to).toISOString()} is in the future (now ${new Date(now).toISOString()}); use --to now or an earlier time`, { details: ['window.to: in the future'] });
-  }
-
-  let orders: OrderMatch | undefined;
-  if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
-    const read = (p: string, field: string) => {
-      try {
-        return readFileSync(p, 'utf8');
-      } catch (e) {
-        throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${loaded.path}: evidence.${field}: cannot read ${p}: ${(e as Error).message}`, { cause: e, details: [`${loaded.path}: evidence.${field}: cannot read ${p}`] });
-      }
-    };
-    orders = matchOrders(read(loaded.erpOrdersPath, 'erpOrders'), loaded.project.evidence.erpOrders!, read(loaded.mesOrdersPath, 'mesOrders'), loaded.project.evidence.mesOrders!, { from, to, offsetMs: policy.offsetMs });
-  }
-
-  const devices = deviceSpecs(cfg);
-  const src = await openSource(cfg, args.source);
-  let facts;
-  try {
-    const progress = io?.tty
-      ? (done: number, total: number, what: string) => io.err(`\r\x1b[Kverify: ${done}/${total} ${what}${done === total ? '\n' : ''}`)
-      : undefined;
-    facts = await gatherFacts(src, devices, { from, to, slotMinMs: policy.values.measure.slotMin, offsetMs: policy.offsetMs, ...(progress ? { progress } : {}) });
-  } finally {
-    await src.close();
-  }
-  return evaluate({
-    project: loaded.project,
-    projectFile: loaded.path,
-    policy,
-    devices,
-    registeredSystems: registeredConsumerSystems(cfg.http?.tokens ?? []),
-    facts,
-    ...(orders ? { orders } : {}),
+function runOptions(args: VerifyArgs, argv: readonly string[], io?: VerifyIo & { tty?: boolean }): RunOptions {
+  const progress = io?.tty ? (done: number, total: number, what: string) => io.err(`\r\x1b[Kverify: ${done}/${total} ${what}${done === total ? '\n' : ''}`) : undefined;
+  return {
+    gateways: args.configs,
+    project: args.project,
+    ...(args.policy ? { policy: args.policy } : {}),
+    from: args.from,
+    to: args.to,
+    source: { kind: args.source },
     preliminary: args.preliminary,
-    source: args.source,
-    gateway: { id: cfg.gateway.id, ...(cfg.gateway.site ? { site: cfg.gateway.site } : {}) },
+    command: ['verify', ...argv],
+    ...(progress ? { progress } : {}),
+  };
+}
+
+/** The verification itself, without writing anything (tests call it). */
+export async function verify(args: VerifyArgs, argv: readonly string[] = [], io?: VerifyIo & { tty?: boolean }): Promise<VerifyResult> {
+  return runVerification(runOptions(args, argv, io));
+}
+
+/**
+ * `--reproduce result.json`: runs the command the result records (its `report.command`, in its
+ * `report.cwd`) again over the recorded window (`window.fromMs`/`toMs`, so `--to now` means the same
+ * instant), writing nothing, and compares the facts digest and every input hash. 0: both match;
+ * 1: something differs (each difference printed).
+ */
+export async function reproduce(file: string, io: VerifyIo): Promise<number> {
+  let recorded: Partial<VerifyResult>;
+  try {
+    recorded = JSON.parse(readFileSync(file, 'utf8')) as Partial<VerifyResult>;
+  } catch (e) {
+    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `--reproduce: cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  const h = recorded.report;
+  if (recorded.kind !== 'fgw-verify-result' || !h?.command?.length || !h.factsDigest || !recorded.window) {
+    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `--reproduce: ${file} is not an fgw verify result with a report header (schema 2)`);
+  }
+  const [cmd, ...argv] = h.command;
+  if (cmd !== 'verify') throw new GatewayError(ErrorCodes.VERIFY_INPUT, `--reproduce: ${file} records the command "${h.command.join(' ')}", not fgw verify`);
+  const args = parseVerifyArgs(argv);
+  const again = await runVerification({
+    ...runOptions(args, argv),
+    from: recorded.window.fromMs,
+    to: recorded.window.toMs,
+    cwd: h.cwd,
   });
+  const now = again.report!;
+  const diffs = compareHeaders(h, now);
+  if (diffs.length === 0) {
+    io.out(`reproduced: report ${h.number}: facts digest ${h.factsDigest} and ${h.inputs.length} input hashes match\n`);
+    return 0;
+  }
+  io.out(`NOT reproduced: report ${h.number} (now ${now.number}):\n${diffs.map((d) => `  ${d}\n`).join('')}`);
+  return 1;
+}
+
+/** What differs between a recorded header and a re-run: facts digest, input hashes, inputs added or missing. */
+export function compareHeaders(was: ReportHeader, now: ReportHeader): string[] {
+  const out: string[] = [];
+  if (was.factsDigest !== now.factsDigest) out.push(`facts digest: recorded ${was.factsDigest}, now ${now.factsDigest} (the data in the window changed)`);
+  const key = (i: ReportHeader['inputs'][number]) => `${i.role} ${i.path}`;
+  const nowBy = new Map(now.inputs.map((i) => [key(i), i]));
+  const wasBy = new Map(was.inputs.map((i) => [key(i), i]));
+  for (const i of was.inputs) {
+    const n = nowBy.get(key(i));
+    if (!n) out.push(`input ${key(i)}: recorded, not used now`);
+    else if (n.sha256 !== i.sha256) out.push(`input ${key(i)}: sha256 recorded ${i.sha256}, now ${n.sha256}`);
+  }
+  for (const i of now.inputs) if (!wasBy.has(key(i))) out.push(`input ${key(i)}: used now, not recorded`);
+  return out;
 }
 
 export async function runVerify(argv: string[], io: VerifyIo): Promise<number> {
-  let args: VerifyArgs;
   try {
-    args = parseVerifyArgs(argv);
-    const { loadConfig } = await import('../config/load.js');
-    const loadedCfg = loadConfig(args.config) as unknown as { config: GatewayConfigLike } | GatewayConfigLike;
-    const cfg = 'config' in loadedCfg ? loadedCfg.config : loadedCfg;
-    const result = await verify(args, cfg, { ...io, tty: process.stderr.isTTY === true });
+    const a = parse(argv);
+    if (a.reproduce !== undefined) {
+      if (argv.filter((x) => x.startsWith('--')).length > 1) usage('--reproduce takes no other option');
+      return await reproduce(a.reproduce, io);
+    }
+    const args = parseVerifyArgs(argv);
+    const result = await verify(args, argv, { ...io, tty: process.stderr.isTTY === true });
     if (args.json) write(args.json, `${JSON.stringify(result, null, 2)}\n`);
     const html = args.html || args.pdf ? renderHtml(result, args.lang) : '';
     if (args.html) write(args.html, html);
     const { formatFen } = await import('./decimal.js');
     io.out(
-      `${result.classification}${result.preliminary ? ' (preliminary)' : ''}: networking rate ${result.networkingRate.value === null ? 'n/a' : `${(result.networkingRate.value * 100).toFixed(2)}%`}, subsidy ${formatFen(result.subsidy.totalFen)} 元 (${result.subsidy.recommended})${result.subsidy.pendingFen ? ` + ${formatFen(result.subsidy.pendingFen)} 元 pending` : ''}\n`,
+      `${result.classification}${result.preliminary ? ' (preliminary)' : ''}: networking rate ${result.networkingRate.value === null ? 'n/a' : `${(result.networkingRate.value * 100).toFixed(2)}%`}, subsidy ${formatFen(result.subsidy.totalFen)} 元 (${result.subsidy.recommended})${result.subsidy.pendingFen ? ` + ${formatFen(result.subsidy.pendingFen)} 元 pending` : ''}; report ${result.report?.number}\n`,
     );
     if (args.pdf) {
       mkdirSync(dirname(resolve(args.pdf)), { recursive: true });

@@ -1,10 +1,11 @@
 /**
  * The verifier core, pure: facts in (slot counts, tags seen, heartbeats, audits, the project file,
  * order exports, the policy), decisions and money out, each decision with its reasons. No I/O here:
- * cli.ts gathers the facts from a backend and writes the reports.
+ * run.ts gathers the facts from the backends and fills the report header; cli.ts writes the reports.
  */
 import { ErrorCodes, GatewayError } from '../config/errors.js';
-import { classify, networkingRate, type DataUse, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
+import { classify, networkingRate, type DataUse, type GatewayPlatform, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
+import { rationalText } from './decimal.js';
 import type { CommandSample, DeviceSpec, Facts } from './facts.js';
 import { measureDevice, measurePlatform, weeksOf, type DeviceMeasure, type PlatformMeasure, type Week } from './measure.js';
 import { computeSubsidy, moneyRules, type Classification, type SubsidyResult } from './money.js';
@@ -17,15 +18,18 @@ export interface VerifyInput {
   /** for error messages and the report */
   projectFile: string;
   policy: Policy;
-  /** the gateway's devices (from its config) */
+  /** the gateways' devices (from their configs); `gateway` names each one's gateway */
   devices: readonly DeviceSpec[];
-  /** consumer systems registered with the gateway (http.tokens[].system) */
+  /** consumer systems registered with the gateways (http.tokens[].system, minus non-consumers) */
   registeredSystems: readonly string[];
   facts: Facts;
   orders?: OrderMatch;
   preliminary: boolean;
   source: string;
+  /** one gateway (schema 1); with `gateways` the first of them */
   gateway?: { id: string; site?: string };
+  /** every gateway whose config was given, in order (default: `gateway`, or one gateway named '') */
+  gateways?: ReadonlyArray<{ id: string; site?: string; config: string }>;
 }
 
 /** A register entry or gateway device; the measured fields are absent when the device has no data source. */
@@ -55,11 +59,15 @@ export interface ReportHeader {
     /** InfluxDB read (--source influx), URL without credentials */
     influx?: { url: string; database: string };
     gateways: string[];
+    /** made by this hub (`fgw hub`, its hub.yaml) over HTTP: `command` is then the equivalent fgw verify command */
+    hub?: { id: string; config: string };
   };
   /** SHA-256 of every input file */
   inputs: Array<{ role: 'gateway-config' | 'project' | 'policy' | 'erp-orders' | 'mes-orders'; path: string; sha256: string }>;
   /** SHA-256 of the canonical JSON of the facts the decisions were made on */
   factsDigest: string;
+  /** the working directory the command ran in (relative paths in `command` are relative to it) */
+  cwd: string;
 }
 
 /** One gateway serving devices of the project: its own heartbeat decides its devices' outages. */
@@ -70,12 +78,27 @@ export interface GatewayResult {
   config: string;
   /** the enabled devices of this config */
   devices: string[];
+  /** of those, the in-scope equipment of the register: a gateway serving none does not decide indeterminacy */
+  inScopeDevices: string[];
   platform: PlatformMeasure;
+}
+
+/** How the decisions were measured (the method statement of the report). */
+export interface MethodResult {
+  /** the policy's zone, e.g. +08:00: local days, calendar weeks and every time in the evidence */
+  timezone: string;
+  weekStartsOn: 'monday' | 'sunday';
+  /** the policy's smallest slot, ms; a device's slot is max(its interval, slotMin) */
+  slotMinMs: number;
+  /** whether readings of uncertain quality count as good (policy measure.uncertainCountsAsGood) */
+  uncertainCountsAsGood: boolean;
+  /** the platform outage share above which the result is indeterminate */
+  outageMax: string;
 }
 
 export interface VerifyResult {
   kind: 'fgw-verify-result';
-  /** 2: additions only over 1 (verify/README.md, "The JSON result") */
+  /** the schema version of this JSON: 2 (schema 1 fields are all kept) */
   version: 2;
   project: {
     id: string;
@@ -94,9 +117,11 @@ export interface VerifyResult {
   };
   gateway?: { id: string; site?: string };
   /** (schema 2) every gateway whose config was given, with its own platform outages */
-  gateways?: GatewayResult[];
-  /** (schema 2) the signable header */
+  gateways: GatewayResult[];
+  /** (schema 2) the signable header (filled by run.ts; absent when the core is called directly) */
   report?: ReportHeader;
+  /** (schema 2) how the decisions were measured */
+  method: MethodResult;
   source: string;
   window: { from: string; to: string; fromMs: number; toMs: number; days: number };
   classification: Classification;
@@ -144,11 +169,11 @@ export function evaluate(inp: VerifyInput): VerifyResult {
   const { project, policy, facts } = inp;
   const pr = project.project;
   validateInput({ project, projectFile: inp.projectFile, policy, from: facts.from, to: facts.to });
-  const weeks = weeksOf(facts.from, facts.to, policy);
-  const platform = measurePlatform(facts, project, policy);
-  const specs = new Map(inp.devices.map((d) => [d.id, d]));
+  const gwList = inp.gateways ?? [{ id: inp.gateway?.id ?? '', ...(inp.gateway?.site ? { site: inp.gateway.site } : {}), config: '' }];
+  const specs = new Map(inp.devices.map((d) => [d.id, { ...d, gateway: d.gateway ?? gwList[0]!.id }]));
   const factsById = new Map(facts.devices.map((d) => [d.id, d]));
   const inScopeCats = policy.values.measure.inScopeCategories;
+  const allWeeks = weeksOf(facts.from, facts.to, policy);
 
   const entries: RegisterEntry[] = project.equipment.map((e) => {
     const spec = specs.get(e.id);
@@ -164,7 +189,7 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     };
     if (e.name ?? spec?.name) r.name = (e.name ?? spec?.name)!;
     if (e.exempt !== undefined) r.exempt = e.exempt;
-    if (spec && f) r.measure = measureDevice(f, spec, facts, project, policy, weeks);
+    if (spec && f) r.measure = measureDevice(f, spec, facts, project, policy, allWeeks);
     return r;
   });
   for (const d of inp.devices) {
@@ -173,9 +198,23 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     const r: RegisterEntry = { id: d.id, digitalControl: false, inScope: false, inGateway: true, inRegister: false };
     if (d.name) r.name = d.name;
     if (d.process) r.process = d.process;
-    if (f) r.measure = measureDevice(f, d, facts, project, policy, weeks);
+    if (f) r.measure = measureDevice(f, specs.get(d.id)!, facts, project, policy, allWeeks);
     entries.push(r);
   }
+
+  // a week is judged when it keeps an expected slot of an in-scope device
+  const weeks: Week[] = allWeeks.map((w, wi) => ({ ...w, judged: entries.some((e) => e.inScope && (e.measure?.weekly[wi]?.expected ?? 0) > 0) }));
+  const gateways: GatewayResult[] = gwList.map((g) => {
+    const devs = inp.devices.filter((d) => specs.get(d.id)!.gateway === g.id).map((d) => d.id);
+    return {
+      id: g.id,
+      ...(g.site ? { site: g.site } : {}),
+      config: g.config,
+      devices: devs,
+      inScopeDevices: entries.filter((e) => e.inScope && e.inGateway && devs.includes(e.id)).map((e) => e.id),
+      platform: measurePlatform(facts, project, policy, g.id),
+    };
+  });
 
   // money first needs only the lines (and which devices are networked); classification needs the count of eligible lines
   const networked = new Set(entries.filter((e) => e.inRegister && e.measure?.networkedPartial === true).map((e) => e.id));
@@ -186,9 +225,10 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     preliminary: inp.preliminary,
     windowMs: facts.to - facts.from,
     weeks,
-    platform,
+    gateways: gateways.map((g): GatewayPlatform => ({ id: g.id, platform: g.platform, inScopeDevices: g.inScopeDevices })),
     entries,
     audits: facts.audits,
+    ...(facts.weeklyCommands ? { weeklyCommands: facts.weeklyCommands } : {}),
     registeredSystems: [...inp.registeredSystems],
     ...(inp.orders ? { orders: inp.orders } : {}),
     eligibleInvoiceLines: preSubsidy.eligibleLines,
@@ -232,12 +272,13 @@ export function evaluate(inp: VerifyInput): VerifyResult {
       ...(pr.firstCloudDate !== undefined ? { firstCloudDate: pr.firstCloudDate } : {}),
       shutdowns: project.shutdowns.map((x) => ({ from: x.from, to: x.to, reason: x.reason })),
     },
+    gateways,
     source: inp.source,
     window: { from: new Date(facts.from).toISOString(), to: new Date(facts.to).toISOString(), fromMs: facts.from, toMs: facts.to, days: Math.round(((facts.to - facts.from) / 86_400_000) * 100) / 100 },
     classification: cls.classification,
     preliminary: inp.preliminary,
     rules,
-    platform,
+    platform: cls.platform,
     weeks,
     devices,
     networkingRate: { ...networkingRate(entries, 'partial', policy), full: networkingRate(entries, 'full', policy) },
@@ -254,8 +295,16 @@ export function evaluate(inp: VerifyInput): VerifyResult {
       valid: { from: policy.values.valid.from, to: policy.values.valid.to },
       table: [...policy.table],
     },
+    method: {
+      timezone: policy.values.timezone,
+      weekStartsOn: policy.values.weekStartsOn,
+      slotMinMs: policy.values.measure.slotMin,
+      uncertainCountsAsGood: policy.values.measure.uncertainCountsAsGood,
+      outageMax: rationalText(policy.values.measure.outageMax),
+    },
   };
   if (inp.gateway) out.gateway = inp.gateway;
+  else if (inp.gateways?.[0]) out.gateway = { id: gwList[0]!.id, ...(gwList[0]!.site ? { site: gwList[0]!.site } : {}) };
   if (inp.orders) out.orders = inp.orders;
   return out;
 }
@@ -269,4 +318,13 @@ export const NON_CONSUMER_SYSTEMS: readonly string[] = ['dashboard', 'anonymous'
 /** The registered consumer systems of a gateway config (distinct token systems, minus non-consumers). */
 export function registeredConsumerSystems(tokens: ReadonlyArray<{ system: string }>): string[] {
   return [...new Set(tokens.map((t) => t.system))].filter((s) => !NON_CONSUMER_SYSTEMS.includes(s.toLowerCase()));
+}
+
+/**
+ * The registered systems of a gateway config, the one definition the verifier and the pilots view
+ * use: the systems of `http.tokens` and of the northbound targets (`north[].system`: the platform
+ * that reads over MQTT and sends commands back), minus the non-consumers.
+ */
+export function registeredSystemsOf(cfg: { http?: { tokens?: ReadonlyArray<{ system: string }> } | undefined; north?: ReadonlyArray<{ system: string }> | undefined }): string[] {
+  return registeredConsumerSystems([...(cfg.http?.tokens ?? []), ...(cfg.north ?? [])]);
 }

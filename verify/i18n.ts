@@ -3,7 +3,7 @@
  * stable machine names in the JSON; here they get their human wording. In the zh-CN report no
  * English word appears outside codes, and codes appear only in the appendix that maps them to
  * these meanings. Three words never mix: 停报 (stale: no good reading for too long at the end of
- * the window), 缺报 (a gap: slots without a good reading) and 平台中断 (platform outage: slots
+ * the device's last slot not excluded), 缺报 (a gap: slots without a good reading) and 平台中断 (platform outage: slots
  * without the gateway's heartbeat).
  */
 export type Lang = 'zh' | 'en';
@@ -75,6 +75,16 @@ const zh = {
   perWeek: '平台执行与数据使用（按自然周）',
   week: '自然周',
   notJudged: '不评判',
+  hubMade: '由监测平台生成',
+  hubCommand: '本报告由监测平台按上述等效核验命令生成',
+  equivalentCommand: '等效核验命令',
+  inScopeCol: '其中纳入统计',
+  staleAt: '判定时刻',
+  commandSamples: '平台指令样本（每周每道工序最近几条）',
+  unregisteredCommands: '未注册系统的指令（不计）',
+  readsRoutes: '各数据接口的读取次数',
+  nonDataReads: '非数据接口的读取（不计）',
+  unregisteredReads: '未注册系统的读取（不计）',
   commandsTo: '平台指令：',
   readsBy: '注册系统读取',
   readsOf: '读取：',
@@ -254,6 +264,16 @@ const en: Dict = {
   perWeek: 'Platform execution and data use, per calendar week',
   week: 'Week',
   notJudged: 'not judged',
+  hubMade: 'Made by the hub',
+  hubCommand: 'The hub made this report as the equivalent verify command above would',
+  equivalentCommand: 'Equivalent verify command',
+  inScopeCol: 'of which in scope',
+  staleAt: 'judged at',
+  commandSamples: 'Platform command samples (newest of each week and step)',
+  unregisteredCommands: 'Commands by unregistered systems (not counted)',
+  readsRoutes: 'Reads per data route',
+  nonDataReads: 'Reads of other routes (not counted)',
+  unregisteredReads: 'Reads by unregistered systems (not counted)',
   commandsTo: 'Commands: ',
   readsBy: 'Reads by registered systems',
   readsOf: 'Reads: ',
@@ -465,6 +485,7 @@ export const RULE_NAMES: Record<Lang, Record<string, string>> = {
     'process.noInScopeEquipment': '工序无纳入统计设备',
     'register.notInGateway': '台账设备未接入网关',
     'gateway.notInRegister': '网关设备不在台账',
+    'gateway.losses': '网关自身丢失读数',
   },
   en: {
     'window.minimum': 'Window length',
@@ -491,6 +512,7 @@ export const RULE_NAMES: Record<Lang, Record<string, string>> = {
     'process.noInScopeEquipment': 'Step without in-scope equipment',
     'register.notInGateway': 'Register entry not connected',
     'gateway.notInRegister': 'Gateway device not in register',
+    'gateway.losses': 'Readings lost by the gateway',
   },
 };
 
@@ -520,7 +542,7 @@ export const CODES: Record<Lang, Record<string, string>> = {
     RATE_BELOW_PARTIAL: '上报率低于部分改造标准',
     RATE_BELOW_FULL: '上报率低于全流程标准',
     SIGNAL_SET_INCOMPLETE: '信号不全（须有状态信号，及计数、参数或质量信号之一）',
-    STALE: '停报（窗口末尾长时间无有效读数）',
+    STALE: '窗口结束前停报',
     WEEK_BELOW_FULL: '某一自然周低于全流程标准',
     NOT_IN_GATEWAY: '未接入网关',
     NO_FACTS: '无数据',
@@ -554,7 +576,7 @@ export const CODES: Record<Lang, Record<string, string>> = {
     RATE_BELOW_PARTIAL: 'reporting rate below the partial tier',
     RATE_BELOW_FULL: 'reporting rate below the full tier',
     SIGNAL_SET_INCOMPLETE: 'minimum signal set incomplete',
-    STALE: 'stale at the window end',
+    STALE: 'stopped reporting before the end of the window',
     WEEK_BELOW_FULL: 'a week below the full tier',
     NOT_IN_GATEWAY: 'not connected to a gateway',
     NO_FACTS: 'no data',

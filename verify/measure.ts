@@ -1,21 +1,17 @@
 /**
- * Measured facts (RULES.md "Measured facts"), pure: expected slots per device (window minus planned
- * shutdowns minus platform outages), reporting rate, minimum signal set, staleness, networked at each
- * tier, per calendar week, gaps and a timeline. Every comparison with a threshold is exact.
+ * Measured facts, pure: expected slots per device (window minus the slots that overlap a planned
+ * shutdown or a platform outage of the device's own gateway), reporting rate, minimum signal set,
+ * staleness (judged at the end of the device's last slot that is not excluded), networked at each
+ * tier, per calendar week, gaps (缺报) and a timeline. Every comparison with a threshold is exact.
  */
+import { instantMs, type Week } from './calendar.js';
 import { rate4, ratioAbove, ratioAtLeast, type Rational } from './decimal.js';
-import { DAY_MS, rangesHas, type DeviceFacts, type DeviceSpec, type Facts } from './facts.js';
+import type { DeviceFacts, DeviceSpec, Facts } from './facts.js';
 import type { Policy } from './policy.js';
 import type { Project } from './project.js';
+import { lastJudgedEnd, lossRanges, slotGrid, type Ranges, type SlotGrid } from './slots.js';
 
-export interface Week {
-  index: number;
-  /** ms, clipped to the window */
-  from: number;
-  to: number;
-  /** local date of the week's first day (YYYY-MM-DD) */
-  label: string;
-}
+export { instantMs, localDay, weekOf, weeksOf, type Week } from './calendar.js';
 
 export interface Ratio {
   count: number;
@@ -25,6 +21,8 @@ export interface Ratio {
 }
 
 export interface PlatformMeasure {
+  /** (schema 2) the gateway this measure is of */
+  gateway?: string;
   slotMs: number;
   slots: number;
   shutdownSlots: number;
@@ -37,10 +35,16 @@ export interface PlatformMeasure {
 
 export interface DeviceMeasure {
   id: string;
+  /** (schema 2) the gateway collecting the device */
+  gateway: string;
   slotMs: number;
   slots: number;
   shutdownSlots: number;
   outageSlots: number;
+  /** (schema 2) slots excluded because the gateway itself lost the device's readings there (loss ledger) */
+  lostSlots: number;
+  /** (schema 2) the gateway's loss episodes for the device in the window: a gap of the gateway's making */
+  losses: Array<{ reason: string; from: number; to: number; count: number }>;
   expectedSlots: number;
   goodSlots: number;
   reportingRate: Ratio;
@@ -48,6 +52,8 @@ export interface DeviceMeasure {
   rolesSeen: string[];
   signalSet: boolean;
   lastGoodTs?: number;
+  /** (schema 2) where staleness was judged: the end of the last slot not excluded (absent when every slot is excluded) */
+  staleAt?: number;
   staleLimitMs: number;
   stale: boolean;
   networkedPartial: boolean;
@@ -65,64 +71,24 @@ const ratio = (count: number, total: number): Ratio => ({ count, total, value: r
 export const TIMELINE_BINS = 96;
 export const MAX_GAPS = 5;
 
-/** Local epoch day of an instant. */
-export const localDay = (ts: number, offsetMs: number): number => Math.floor((ts + offsetMs) / DAY_MS);
-
-function weekOfDay(day: number, startsOn: 'monday' | 'sunday'): number {
-  // 1970-01-01 (day 0) was a Thursday
-  return Math.floor((day + (startsOn === 'monday' ? 3 : 4)) / 7);
-}
-
-export function weekOf(ts: number, policy: Policy): number {
-  return weekOfDay(localDay(ts, policy.offsetMs), policy.values.weekStartsOn);
-}
-
-/** The calendar weeks intersecting [from, to), clipped to it. */
-export function weeksOf(from: number, to: number, policy: Policy): Week[] {
-  const out: Week[] = [];
-  const shift = policy.values.weekStartsOn === 'monday' ? 3 : 4;
-  for (let w = weekOf(from, policy); ; w++) {
-    const firstDay = w * 7 - shift;
-    const start = firstDay * DAY_MS - policy.offsetMs;
-    if (start >= to) break;
-    const end = start + 7 * DAY_MS;
-    out.push({ index: w, from: Math.max(from, start), to: Math.min(to, end), label: new Date(firstDay * DAY_MS).toISOString().slice(0, 10) });
-  }
-  return out;
-}
-
-/** Date-only instants are local midnight in the policy's timezone. */
-export function instantMs(text: string, offsetMs: number): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return Date.parse(`${text}T00:00:00Z`) - offsetMs;
-  return Date.parse(text);
-}
-
-interface Grid {
-  n: number;
-  shutdown: Uint8Array;
-  outage: Uint8Array;
-}
-
-function grid(facts: Facts, slotMs: number, shutdowns: Array<[number, number]>): Grid {
-  const n = Math.max(0, Math.floor((facts.to - facts.from) / slotMs));
-  const shutdown = new Uint8Array(n);
-  const outage = new Uint8Array(n);
-  const hb = facts.heartbeats.find((h) => h.slotMs === slotMs)?.slots ?? [];
-  for (let i = 0; i < n; i++) {
-    const start = facts.from + i * slotMs;
-    if (shutdowns.some(([a, b]) => start >= a && start < b)) shutdown[i] = 1;
-    else if (!rangesHas(hb, i)) outage[i] = 1;
-  }
-  return { n, shutdown, outage };
-}
-
-function shutdownRanges(project: Project, policy: Policy): Array<[number, number]> {
+/** The project's planned shutdowns as ms ranges (dates are local midnight in the policy's zone). */
+export function shutdownRanges(project: Pick<Project, 'shutdowns'>, policy: Pick<Policy, 'offsetMs'>): Array<[number, number]> {
   return project.shutdowns.map((s) => [instantMs(s.from, policy.offsetMs), instantMs(s.to, policy.offsetMs)]);
 }
 
-export function measurePlatform(facts: Facts, project: Project, policy: Policy): PlatformMeasure {
+function heartbeatOf(facts: Facts, gateway: string): Ranges {
+  return facts.heartbeats.find((h) => h.gateway === gateway)?.slots ?? [];
+}
+
+/** The slots of one device (with its loss episodes) or of a gateway at slotMin, with what excludes each. */
+export function gridFor(facts: Facts, gateway: string, slotMs: number, project: Pick<Project, 'shutdowns'>, policy: Policy, losses?: DeviceFacts['losses']): SlotGrid {
+  return slotGrid({ from: facts.from, to: facts.to, slotMs, shutdowns: shutdownRanges(project, policy), slotMinMs: policy.values.measure.slotMin, heartbeat: heartbeatOf(facts, gateway), lost: lossRanges(losses) });
+}
+
+/** One gateway's platform outages: slots of slotMin outside planned shutdowns without its heartbeat. */
+export function measurePlatform(facts: Facts, project: Pick<Project, 'shutdowns'>, policy: Policy, gateway: string): PlatformMeasure {
   const slotMs = policy.values.measure.slotMin;
-  const g = grid(facts, slotMs, shutdownRanges(project, policy));
+  const g = gridFor(facts, gateway, slotMs, project, policy);
   let shutdownSlots = 0;
   let outageSlots = 0;
   const runs: Array<{ from: number; to: number }> = [];
@@ -138,12 +104,14 @@ export function measurePlatform(facts: Facts, project: Project, policy: Policy):
   }
   const total = g.n - shutdownSlots;
   return {
+    gateway,
     slotMs,
     slots: g.n,
     shutdownSlots,
     outageSlots,
     outage: ratio(outageSlots, total),
-    outageExceeded: total === 0 || ratioAbove(outageSlots, total, policy.values.measure.outageMax),
+    // a window without a slot outside planned shutdowns is judged by window.noExpectedSlots, not here
+    outageExceeded: total > 0 && ratioAbove(outageSlots, total, policy.values.measure.outageMax),
     outages: runs.sort((a, b) => b.to - b.from - (a.to - a.from) || a.from - b.from).slice(0, MAX_GAPS),
   };
 }
@@ -158,43 +126,48 @@ export function rolesOf(spec: DeviceSpec | undefined, tags: readonly string[]): 
   return [...roles].sort();
 }
 
-export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, project: Project, policy: Policy, weeks: readonly Week[]): DeviceMeasure {
+export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, project: Pick<Project, 'shutdowns'>, policy: Policy, weeks: readonly Week[]): DeviceMeasure {
   const m = policy.values.measure;
   const c = policy.values.classification;
-  const g = grid(facts, f.slotMs, shutdownRanges(project, policy));
-  const weekIdx = new Map(weeks.map((w, i) => [w.index, i]));
+  const g = gridFor(facts, f.gateway, f.slotMs, project, policy, f.losses);
   const weekly = weeks.map((w) => ({ week: w.index, expected: 0, good: 0, pass: null as boolean | null }));
   const bins = Math.min(TIMELINE_BINS, g.n);
   const timeline = Array.from({ length: bins }, () => ({ good: 0, expected: 0, excluded: 0 }));
   let shutdownSlots = 0;
   let outageSlots = 0;
+  let lostSlots = 0;
   let expected = 0;
   let good = 0;
   const gaps: Array<{ from: number; to: number; slots: number }> = [];
   let run: { from: number; to: number; slots: number } | undefined;
+  // walked along the slots: the week a slot starts in, the good range at or after it
+  const weekEnds = weeks.map((w) => Math.ceil((w.to - facts.from) / f.slotMs));
+  let wi = 0;
+  let gi = 0;
+  const goodRanges = f.goodSlots;
   for (let i = 0; i < g.n; i++) {
     const start = facts.from + i * f.slotMs;
     const bin = timeline[Math.floor((i * bins) / g.n)]!;
-    if (g.shutdown[i] || g.outage[i]) {
+    while (wi < weekEnds.length && i >= weekEnds[wi]!) wi++;
+    while (gi < goodRanges.length && goodRanges[gi]![1] <= i) gi++;
+    if (g.shutdown[i] || g.outage[i] || g.lost[i]) {
       if (g.shutdown[i]) shutdownSlots++;
-      else outageSlots++;
+      else if (g.outage[i]) outageSlots++;
+      else lostSlots++;
       bin.excluded++;
       continue; // an excluded slot neither breaks nor extends a gap
     }
     expected++;
     bin.expected++;
-    const wk = weekly[weekIdx.get(weekOf(start, policy)) ?? -1];
+    const wk = weekly[wi];
     if (wk) wk.expected++;
-    if (rangesHas(f.goodSlots, i)) {
+    if (gi < goodRanges.length && goodRanges[gi]![0] <= i) {
       good++;
       bin.good++;
       if (wk) wk.good++;
       run = undefined;
-    } else if (run && run.to === start) {
-      run.to = start + f.slotMs;
-      run.slots++;
-    } else if (run && run.to < start) {
-      // an excluded stretch in between: the gap goes on across it
+    } else if (run && run.to <= start) {
+      // the gap goes on (across an excluded stretch, if one lies in between)
       run.to = start + f.slotMs;
       run.slots++;
     } else {
@@ -202,11 +175,15 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
       gaps.push(run);
     }
   }
+  // a week that keeps no expected slot (shut down, or its gateway down) is not judged
   for (const w of weekly) w.pass = w.expected > 0 ? ratioAtLeast(w.good, w.expected, c.full.rMin) : null;
   const rolesSeen = rolesOf(spec, f.tagsSeen);
   const signalSet = m.signalSet.required.every((r) => rolesSeen.includes(r)) && m.signalSet.anyOf.some((r) => rolesSeen.includes(r));
   const staleLimitMs = Math.max(m.staleIntervals * spec.interval, m.staleMin);
-  const stale = f.lastGoodTs === undefined || facts.to - f.lastGoodTs > staleLimitMs;
+  const staleAt = lastJudgedEnd(g);
+  // 停报: no good reading for longer than the limit at the end of the last slot that is judged
+  // (not judged when every slot is excluded: NO_EXPECTED_SLOTS says why the device is not networked)
+  const stale = staleAt !== undefined && (f.lastGoodTs === undefined || staleAt - f.lastGoodTs > staleLimitMs);
   const meets = (r: Rational) => expected > 0 && ratioAtLeast(good, expected, r);
   const reasons: string[] = [];
   if (expected === 0) reasons.push('NO_EXPECTED_SLOTS');
@@ -219,10 +196,13 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
   if (!weeklyStable) reasons.push('WEEK_BELOW_FULL');
   const out: DeviceMeasure = {
     id: f.id,
+    gateway: f.gateway,
     slotMs: f.slotMs,
     slots: g.n,
     shutdownSlots,
     outageSlots,
+    lostSlots,
+    losses: f.losses ?? [],
     expectedSlots: expected,
     goodSlots: good,
     reportingRate: ratio(good, expected),
@@ -241,5 +221,6 @@ export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, pr
     reasons,
   };
   if (f.lastGoodTs !== undefined) out.lastGoodTs = f.lastGoodTs;
+  if (staleAt !== undefined) out.staleAt = staleAt;
   return out;
 }

@@ -248,7 +248,7 @@ export function matchOrders(erpText: string, erpFile: string, mesText: string, m
     mesToErp: rate4(mesMatched, mesRows),
     unmatched,
     bad: [...erp.bad, ...mes.bad],
-    window: { from: isoLocal(scope.from, scope.offsetMs), to: isoLocal(scope.to, scope.offsetMs), text: `${formatLocal(scope.from, scope.offsetMs, { zone: false })} – ${formatLocal(scope.to, scope.offsetMs)}` },
+    window: { from: isoLocal(scope.from, scope.offsetMs), to: isoLocal(scope.to, scope.offsetMs), text: `${formatLocal(scope.from, scope.offsetMs)} – ${formatLocal(scope.to, scope.offsetMs)}` },
     erpOutside: erp.outside,
     mesOutside: mes.outside,
     erpNotReleased: erp.notReleased,

@@ -109,6 +109,7 @@ export const policySchema = z.strictObject({
       required: z.array(z.string()).describe('Tag roles a device must deliver.'),
       anyOf: z.array(z.string()).describe('At least one tag of one of these roles.'),
     }),
+    uncertainCountsAsGood: z.boolean().default(false).describe('Whether a reading of uncertain quality fills a slot (and counts for tags seen and staleness) like a good one; default false: only good readings do.'),
   }),
   classification: z.strictObject({
     partial: z.strictObject({

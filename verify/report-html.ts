@@ -13,7 +13,7 @@
  */
 import { formatFen } from './decimal.js';
 import { lineName as invoiceLineName } from './money.js';
-import type { GatewayResult, VerifyResult } from './evaluate.js';
+import type { VerifyResult } from './evaluate.js';
 import { CATEGORY_NAMES, CLASSIFICATION, codeText, DICT, fill, OPTION_NAMES, RULE_NAMES, ruleName, trackName, UNMATCHED, word, type CodeContext, type Lang } from './i18n.js';
 import { formatLocal, localDate } from './local-time.js';
 import { instantMs } from './measure.js';
@@ -164,6 +164,8 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   // every invoice line is listed, counted or excluded, by each A track
   const lineByIndex = new Map(s.tracks.flatMap((x) => [...x.counted, ...x.excluded]).map((l) => [l.index, l]));
   const evid = (x: { evidence: string; evidenceZh?: string }) => (zhLang && x.evidenceZh ? x.evidenceZh : x.evidence);
+  /** evidence as HTML: a command-line option it names (--preliminary) is a code, not a word */
+  const evHtml = (x: { evidence: string; evidenceZh?: string }) => esc(evid(x)).replace(/(^|[\s（(])(--[a-z][a-z-]*)/g, (_, pre: string, opt: string) => `${pre}${code(opt)}`);
   const parts: string[] = [];
 
   parts.push(`<!DOCTYPE html><html lang="${zhLang ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`);
@@ -192,7 +194,7 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   parts.push(optionsTable());
   parts.push(breakEvenHtml());
   const failing = r.rules.filter((x) => x.result !== 'pass');
-  if (failing.length) parts.push(`<h3>${esc(t.failing)}</h3><ul>${failing.map((x) => `<li>${res(x.result)} ${esc(ruleName(lang, x.rule))}${P.c}${esc(evid(x))}</li>`).join('')}</ul>`);
+  if (failing.length) parts.push(`<h3>${esc(t.failing)}</h3><ul>${failing.map((x) => `<li>${res(x.result)} ${esc(ruleName(lang, x.rule))}${P.c}${evHtml(x)}</li>`).join('')}</ul>`);
   parts.push('</section>');
 
   // ---- how the report was made
@@ -207,7 +209,8 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
       table([esc(t.reportNo), data(h.number)], [
         [td(esc(t.generatedAt)), td(when(Date.parse(h.generatedAt), true))],
         [td(esc(t.software)), td(`${code(`fgw ${h.fgw.version}`)}${h.fgw.revision ? ` · ${esc(t.revision)} ${code(h.fgw.revision)}` : ''}`)],
-        [td(esc(t.command)), td(code(h.command.map(shellWord).join(' ')))],
+        [td(esc(h.source.hub ? t.equivalentCommand : t.command)), td(code(h.command.map(shellWord).join(' ')))],
+        ...(h.source.hub ? [[td(esc(t.hubMade)), td(`${data(h.source.hub.id)}${P.l}${esc(t.config)} ${code(h.source.hub.config)}${P.r}<div class="muted">${esc(t.hubCommand)}</div>`)]] : []),
         [td(esc(t.source)), td(`${src} · ${esc(t.gateway)}${P.c}${h.source.gateways.map(code).join(sep)}`)],
         [td(esc(t.factsDigest)), td(`${code(h.factsDigest)}<div class="muted">${esc(t.reproduce)}</div>`)],
       ], ' class="kv" data-testid="report-header"'),
@@ -242,12 +245,21 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
 
   // ---- rules
   parts.push(`<h2>${esc(t.rules)}</h2>`);
-  parts.push(table([esc(t.rule), esc(t.value), esc(t.threshold), esc(t.result), esc(t.evidence)], r.rules.map((x) => [`<td data-rule="${esc(x.rule)}">${esc(ruleName(lang, x.rule))}</td>`, num(esc(ruleValue(x.rule, x.value))), num(esc(ruleThreshold(x.rule, x.threshold))), td(res(x.result)), td(esc(evid(x)), 'ev')]), ' data-testid="rules"', [18, 12, 14, 7, 49]));
+  parts.push(table([esc(t.rule), esc(t.value), esc(t.threshold), esc(t.result), esc(t.evidence)], r.rules.map((x) => [`<td data-rule="${esc(x.rule)}">${esc(ruleName(lang, x.rule))}</td>`, num(esc(ruleValue(x.rule, x.value))), num(esc(ruleThreshold(x.rule, x.threshold))), td(res(x.result)), td(evHtml(x), 'ev')]), ' data-testid="rules"', [18, 12, 14, 7, 49]));
 
   // ---- per week
   parts.push(`<h2>${esc(t.perWeek)}</h2>`);
   parts.push(weeksTable());
   parts.push(`<div>${esc(t.dataUse)}${P.c}${Object.entries(r.dataUse.readsBySystem).map(([k, v]) => `${data(k)} ${v}`).join(sep) || esc(t.none)}</div>`);
+  const byRoute = Object.entries(r.dataUse.readsByRoute);
+  if (byRoute.length) parts.push(`<div>${esc(t.readsRoutes)}${P.c}${byRoute.map(([k, v]) => `${code(k)} ${v}`).join(sep)}</div>`);
+  if (r.dataUse.nonDataReads) parts.push(`<div class="muted">${esc(t.nonDataReads)}${P.c}${Object.entries(r.dataUse.nonDataReadsByRoute).map(([k, v]) => `${code(k)} ${v}`).join(sep)}</div>`);
+  if (r.dataUse.unregisteredReads) parts.push(`<div class="muted">${esc(t.unregisteredReads)}${P.c}${r.dataUse.unregisteredReads}</div>`);
+  const samples = r.processes.flatMap((p) => p.weeks.flatMap((w) => w.samples.map((c) => ({ c, p, w }))));
+  if (samples.length) {
+    parts.push(`<h3>${esc(t.commandSamples)}</h3>`);
+    parts.push(table([esc(t.week), esc(t.step), esc(t.time), esc(t.system), esc(t.actor), esc(t.deviceName), esc(t.tag), esc(t.value)], samples.map(({ c, p, w }) => [td(esc(weekLabelAt(r.weeks.findIndex((x) => x.index === w.week)))), td(step(p.id)), td(when(c.ts, true)), td(data(c.system)), td(data(c.actor)), td(device(c.device)), td(code(c.tag)), td(data(c.value))]), ' data-testid="command-samples"'));
+  }
   if (r.commands.length) {
     parts.push(`<h3>${esc(fill(t.commands, { n: r.commands.length }))}</h3>`);
     parts.push(table([esc(t.week), esc(t.time), esc(t.system), esc(t.actor), esc(t.deviceName), esc(t.tag), esc(t.value), esc(t.result)], r.commands.map((c) => [td(esc(weekLabel(c.ts))), td(when(c.ts, true)), td(data(c.system)), td(data(c.actor)), td(device(c.device)), td(code(c.tag)), td(data(c.value)), td(esc(word(lang, c.result)))])));
@@ -255,14 +267,14 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
 
   // ---- processes
   parts.push(`<h2>${esc(t.processes)}</h2>`);
-  parts.push(table([esc(t.step), esc(t.key), esc(t.devicesCol), esc(t.covered), esc(t.fullyCovered), esc(t.executed), esc(t.evidence)], r.processes.map((p) => [td(step(p.id)), td(yn(p.key)), td(p.devices.map(device).join(sep) || esc(t.none)), td(yn(p.covered)), td(yn(p.fullyCovered)), td(yn(p.executed)), td(esc(evid(p)), 'ev')]), '', [12, 7, 16, 7, 8, 8, 42]));
+  parts.push(table([esc(t.step), esc(t.key), esc(t.devicesCol), esc(t.covered), esc(t.fullyCovered), esc(t.executed), esc(t.evidence)], r.processes.map((p) => [td(step(p.id)), td(yn(p.key)), td(p.devices.map(device).join(sep) || esc(t.none)), td(yn(p.covered)), td(yn(p.fullyCovered)), td(yn(p.executed)), td(`${evHtml(p)}${p.unregisteredCommands ? `<div class="muted">${esc(t.unregisteredCommands)}${P.c}${p.unregisteredCommands}</div>` : ''}`, 'ev')]), '', [12, 7, 16, 7, 8, 8, 42]));
 
   // ---- devices
   parts.push(`<h2>${esc(t.devices)}</h2><div class="muted">${esc(t.legend)}</div>`);
   const partialR = Number(r.networkingRate.rMin);
   const fullR = Number(r.networkingRate.full.rMin);
   for (const d of r.devices) {
-    const tags = [`${esc(t.step)}${P.c}${step(d.process)}`, `${esc(t.category)}${P.c}${esc(d.category ? word(lang, d.category) : '—')}`, `${esc(t.inScope)}${P.c}${yn(d.inScope)}`];
+    const tags = [`${esc(t.step)}${P.c}${step(d.process)}`, ...(d.gateway ? [`${esc(t.gateway)}${P.c}${data(d.gateway)}`] : []), `${esc(t.category)}${P.c}${esc(d.category ? word(lang, d.category) : '—')}`, `${esc(t.inScope)}${P.c}${yn(d.inScope)}`];
     if (d.exempt) tags.push(`${esc(t.exempt)}${P.c}${data(d.exempt)}`);
     if (!d.inGateway) tags.push(esc(t.notInGateway));
     if (!d.inRegister) tags.push(esc(t.notInRegister));
@@ -270,7 +282,7 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
     if (d.reportingRate) {
       const roles = (d.rolesSeen ?? []).map((x) => esc(word(lang, x))).join(sep) || esc(t.none);
       parts.push(
-        `<div>${esc(t.reportingRate)}${P.c}<b>${pct(d.reportingRate.value)}</b>${P.l}${d.goodSlots}/${d.expectedSlots}${P.m}${esc(t.slot)} ${(d.slotMs ?? 0) / 1000} ${esc(t.seconds)}${P.r}· ${esc(t.rolesSeen)}${P.c}${roles} · ${esc(t.stale)}${P.c}${yn(d.stale)}${d.lastGoodTs ? `${P.l}${esc(t.lastGood)} ${when(d.lastGoodTs, true)}${P.r}` : ''} · ${esc(t.networked)}${P.c}<b>${yn(d.networked)}</b> · ${esc(t.networkedFull)}${P.c}${yn(d.networkedFull)}</div>`,
+        `<div>${esc(t.reportingRate)}${P.c}<b>${pct(d.reportingRate.value)}</b>${P.l}${d.goodSlots}/${d.expectedSlots}${P.m}${esc(t.slot)} ${(d.slotMs ?? 0) / 1000} ${esc(t.seconds)}${P.r}· ${esc(t.rolesSeen)}${P.c}${roles} · ${esc(t.stale)}${P.c}${yn(d.stale)}${d.lastGoodTs || d.staleAt ? `${P.l}${[d.lastGoodTs ? `${esc(t.lastGood)} ${when(d.lastGoodTs, true)}` : '', d.staleAt ? `${esc(t.staleAt)} ${when(d.staleAt, true)}` : ''].filter(Boolean).join(P.m)}${P.r}` : ''} · ${esc(t.networked)}${P.c}<b>${yn(d.networked)}</b> · ${esc(t.networkedFull)}${P.c}${yn(d.networkedFull)}</div>`,
       );
       parts.push(timelineSvg(d, partialR, fullR));
       parts.push(`<div>${esc(t.gapCount)}${P.c}${d.gapCount ?? 0}${(d.gaps ?? []).length ? ` · ${esc(t.gaps)}${P.c}${(d.gaps ?? []).map((g) => `${when(g.from)} – ${when(g.to)}${P.l}${g.slots} ${esc(t.slotsUnit)}${P.r}`).join(P.s)}` : ''}</div>`);
@@ -324,7 +336,7 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   const ordersRule = r.rules.find((x) => x.rule === 'orders.exports');
   if (r.orders || ordersRule) {
     parts.push(`<h2>${esc(t.orders)}</h2>`);
-    if (ordersRule) parts.push(`<div class="${ordersRule.result === 'pass' ? '' : 'warn'}">${esc(evid(ordersRule))}</div>`);
+    if (ordersRule) parts.push(`<div class="${ordersRule.result === 'pass' ? '' : 'warn'}">${evHtml(ordersRule)}</div>`);
     if (r.orders) {
       const o = r.orders;
       parts.push(`<div>ERP→MES ${o.erpMatched}/${o.erpRows}${P.l}${pct(o.erpToMes)}${P.r}· MES→ERP ${o.mesMatched}/${o.mesRows}${P.l}${pct(o.mesToErp)}${P.r}</div><div class="muted">${esc(t.ordersScope)}</div>`);
@@ -342,7 +354,7 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
       [td(esc(t.hash)), td(`<code translate="no" data-testid="policy-hash">${esc(r.policy.sha256)}</code>`)],
     ], ' class="kv"'),
   );
-  if (validity) parts.push(`<div class="${validity.result === 'pass' ? '' : 'warn'}" data-testid="policy-validity">${esc(evid(validity))}</div>`);
+  if (validity) parts.push(`<div class="${validity.result === 'pass' ? '' : 'warn'}" data-testid="policy-validity">${evHtml(validity)}</div>`);
   parts.push(`<div class="muted">${esc(t.policyTableSee)}</div>`);
 
   // ---- signatures
@@ -357,7 +369,7 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   // ---- appendix 2: policy table
   parts.push(`<section class="appendix" data-testid="policy-table"><h2>${esc(t.policyAppendix)}</h2>`);
   parts.push(`<div>${data(r.policy.title ?? r.policy.id)} · ${esc(t.policyValid)}${P.c}${valid ? `${esc(valid.from)} – ${valid.to ? esc(valid.to) : esc(t.openEnd)}` : '—'}</div>`);
-  if (validity && validity.result !== 'pass') parts.push(`<div class="warn">${esc(evid(validity))}</div>`);
+  if (validity && validity.result !== 'pass') parts.push(`<div class="warn">${evHtml(validity)}</div>`);
   parts.push(
     table([esc(t.code), esc(t.meaning), esc(t.value), esc(t.sourceOf), esc(t.clause)], (r.policy.table ?? []).map((k) => [`<td data-key="${esc(k.key)}">${code(k.key)}</td>`, td(esc(zhLang ? k.zh : k.en)), num(esc(policyValueText(k, lang))), td(esc(k.source === 'text' ? t.fromText : t.fromDefault)), td(k.clause ? data(k.clause) : '—')])),
   );
@@ -416,14 +428,15 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
     return `<div class="warn" data-testid="break-even"><b>${esc(t.breakEven)}</b>${P.c}${esc(text)}</div>`;
   }
 
+  /** Every gateway with its own platform outages (each device's outages are its own gateway's). */
   function gatewaysTable(): string {
-    const gws: Array<Pick<GatewayResult, 'id' | 'platform'> & Partial<GatewayResult>> = r.gateways?.length ? r.gateways : r.gateway ? [{ ...r.gateway, platform: r.platform }] : [{ id: '—', platform: r.platform }];
     return table(
       [esc(t.gateway), esc(t.site), esc(t.config), esc(t.devicesCol), esc(t.platformOutage), esc(t.outages)],
-      gws.map((g) => {
+      r.gateways.map((g) => {
         const p = g.platform;
         const outages = p.outages.map((o) => `${when(o.from)} – ${when(o.to)}`).join('<br>') || esc(t.none);
-        return [td(data(g.id)), td(g.site ? data(g.site) : '—'), td(g.config ? code(g.config) : '—'), td((g.devices ?? []).map(device).join(sep) || '—'), num(`${p.outageSlots}/${p.slots - p.shutdownSlots}${P.l}${pct(p.outage.value)}${P.r}`), td(outages)];
+        const inScope = g.inScopeDevices.length < g.devices.length ? `<div class="muted">${esc(t.inScopeCol)}${P.c}${g.inScopeDevices.map(device).join(sep) || esc(t.none)}</div>` : '';
+        return [td(g.id ? data(g.id) : '—'), td(g.site ? data(g.site) : '—'), td(g.config ? code(g.config) : '—'), td(`${g.devices.map(device).join(sep) || '—'}${inScope}`), num(`${p.outageSlots}/${p.slots - p.shutdownSlots}${P.l}${pct(p.outage.value)}${P.r}`), td(outages)];
       }),
       ' data-testid="gateways"',
     );
@@ -441,18 +454,26 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   }
 
   /**
-   * One row per calendar week; one column per series. A series is a per-week count (commands to a
-   * step's devices, reads by registered systems); further per-week evidence slots in as a series.
+   * One row per calendar week; one column per series: commands to each step's in-scope devices
+   * (by system in the cell), reads by registered systems and per system. A week (or a step's week)
+   * that is not judged says so instead of a count that would read as a zero held against it.
    */
   function weeksTable(): string {
-    const series: Array<{ head: string; values: ReadonlyArray<number | null> }> = [];
-    for (const p of r.processes.filter((x) => x.inScopeDevices.length > 0)) series.push({ head: `${esc(t.commandsTo)}${step(p.id)}`, values: p.commandsPerWeek });
-    series.push({ head: esc(t.readsBy), values: r.dataUse.readsPerWeek });
-    for (const [sys, values] of Object.entries((r.dataUse as { readsPerWeekBySystem?: Record<string, number[]> }).readsPerWeekBySystem ?? {})) series.push({ head: `${esc(t.readsOf)}${data(sys)}`, values });
-    const judged = (i: number) => (r.weeks[i] as { judged?: boolean } | undefined)?.judged !== false;
+    type Cell = { n: number; judged: boolean; by?: Record<string, number> };
+    const series: Array<{ head: string; cells: Cell[] }> = [];
+    for (const p of r.processes.filter((x) => x.inScopeDevices.length > 0)) series.push({ head: `${esc(t.commandsTo)}${step(p.id)}`, cells: p.weeks.map((w) => ({ n: w.commands, judged: w.judged, by: w.bySystem })) });
+    series.push({ head: esc(t.readsBy), cells: r.dataUse.weeks.map((w) => ({ n: w.reads, judged: w.judged })) });
+    const systems = [...new Set(r.dataUse.weeks.flatMap((w) => Object.keys(w.bySystem)))].sort();
+    if (systems.length > 1) for (const sys of systems) series.push({ head: `${esc(t.readsOf)}${data(sys)}`, cells: r.dataUse.weeks.map((w) => ({ n: w.bySystem[sys] ?? 0, judged: w.judged })) });
+    const cell = (c: Cell | undefined) => {
+      if (!c) return num('—');
+      const by = c.by && Object.keys(c.by).length ? `<div class="muted">${Object.entries(c.by).map(([k, v]) => `${data(k)} ${v}`).join(sep)}</div>` : '';
+      if (!c.judged) return num(`${c.n ? `${c.n} ` : ''}<span class="muted">${esc(t.notJudged)}</span>`);
+      return num(`${c.n}${by}`);
+    };
     return table(
       [esc(t.week), ...series.map((x) => x.head)],
-      r.weeks.map((_, i) => [td(`${esc(weekLabelAt(i))}${judged(i) ? '' : `${P.l}${esc(t.notJudged)}${P.r}`}`), ...series.map((x) => num(x.values[i] === null || x.values[i] === undefined ? '—' : String(x.values[i])))]),
+      r.weeks.map((w, i) => [td(`${esc(weekLabelAt(i))}${w.judged ? '' : `${P.l}${esc(t.notJudged)}${P.r}`}`), ...series.map((x) => cell(x.cells[i]))]),
       ' data-testid="weeks"',
     );
   }
@@ -490,18 +511,19 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   }
 
   function methodHtml(): string {
-    const uncertain = policyKey.get('measure.uncertainCountsAsGood');
-    const goodWhat = uncertain === undefined ? (zhLang ? '质量不为“坏”的读数' : 'a reading not of bad quality') : uncertain.value ? (zhLang ? '质量为“好”或“不确定”的读数' : 'a reading of good or uncertain quality') : zhLang ? '质量为“好”的读数' : 'a reading of good quality';
+    // how it was measured comes from result.method; the other values from the policy table
+    const m = r.method;
+    const goodWhat = m.uncertainCountsAsGood ? (zhLang ? '质量为“好”或“不确定”的读数' : 'a reading of good or uncertain quality') : zhLang ? '质量为“好”的读数（质量为“不确定”的读数不计）' : 'a reading of good quality (uncertain ones do not count)';
     const v = {
-      slotMin: pv('measure.slotMin'),
+      slotMin: durationText(m.slotMinMs, lang),
       staleIntervals: pvRaw('measure.staleIntervals'),
       staleMin: pv('measure.staleMin'),
-      outageMax: pct(Number(pvRaw('measure.outageMax'))),
+      outageMax: pct(Number(m.outageMax)),
       minWindow: pv('measure.minWindow'),
       rPartial: pvRaw('classification.partial.rMin'),
       rFull: pvRaw('classification.full.rMin'),
-      week: pv('weekStartsOn'),
-      tz: pvRaw('timezone'),
+      week: word(lang, m.weekStartsOn),
+      tz: m.timezone,
       good: goodWhat,
     };
     const items = zhLang

@@ -5,15 +5,15 @@
  * rest of the tags are marked bad too, so a dead unit costs one timeout per poll) and a device that
  * keeps timing out is demoted (polled with backoff) so it cannot stall the other units on its line.
  */
-import type { Adapter, AdapterContext, AdapterModule, DeviceStatus, Reading, Value } from '../types.js';
+import type { Adapter, AdapterContext, AdapterModule, DeviceStatus, Reading, TagType, Value } from '../types.js';
 import { Backoff } from '../../config/backoff.js';
 import { NOT_FINITE } from '../values.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
-import { type CompiledTag, compileTag, decodeBit, decodeRegisters, encodeBool, encodeRegisters, hexRegisters } from './codec.js';
+import { type CompiledTag, compileTag, fieldKind, decodeBit, decodeRegisters, encodeBool, encodeRegisters, hexRegisters } from './codec.js';
 import { IO, ModbusIoError, checkResponse, readPdu, writeCoilPdu, writeCoilsPdu, writeRegisterPdu, writeRegistersPdu } from './frames.js';
 import { type Line, acquireLine, releaseLine } from './line.js';
 import { type ReadRequest, describePlan, planRequests } from './plan.js';
-import { type ModbusDevice, deviceSchema, isBitArea } from './schema.js';
+import { type ModbusDevice, deviceSchema, isBitArea, tagType } from './schema.js';
 import type { Endpoint } from './transport.js';
 
 export function endpointOf(d: ModbusDevice): Endpoint {
@@ -300,11 +300,23 @@ export function warnings(device: ModbusDevice, path: string): string[] {
   return out;
 }
 
+/** Every Modbus tag's type is configured; the wire type is the value's own unless scaled or a bit. */
+export function tagTypes(device: ModbusDevice): Record<string, TagType> {
+  const out: Record<string, TagType> = {};
+  for (const t of device.tags) {
+    const kind = fieldKind(t);
+    const wire = t.bit !== undefined ? 'bool' : tagType(t);
+    out[t.name] = kind === 'float' && wire !== 'float32' && wire !== 'float64' ? { kind } : { kind, wire };
+  }
+  return out;
+}
+
 const modbus: AdapterModule<ModbusDevice> = {
   protocol: 'modbus',
   deviceSchema,
   create: (device, ctx) => new ModbusAdapter(device, ctx),
   warnings,
+  tagTypes,
 };
 
 export default modbus;

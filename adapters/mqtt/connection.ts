@@ -14,12 +14,12 @@
  * Devices with the same broker url and clientId share one connection (ctx.shared), since two
  * clients with one clientId would take each other's session over.
  */
-import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
+import { clientOptions, readTls, safeUrl, type TlsMaterial } from './options.js';
 import type { MqttConnectionConfig } from './schema.js';
 
 export interface Subscriber {
@@ -36,20 +36,7 @@ export interface Subscriber {
   unmatched(topic: string, payload: Buffer, receivedAt: number): void;
 }
 
-function pem(value: string | undefined, what: string): Buffer | undefined {
-  if (value === undefined) return undefined;
-  if (value.includes('-----BEGIN')) return Buffer.from(value);
-  try {
-    return readFileSync(value);
-  } catch (e) {
-    throw new GatewayError(ErrorCodes.CONFIG, `connection.${what}: cannot read "${value}"`, { cause: e });
-  }
-}
-
-/** A broker URL fit for a log line: credentials in it (mqtt://user:pass@host) are removed. */
-export function safeUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
-}
+export { safeUrl } from './options.js';
 
 /** Compares two devices' connection settings, QoS aside (it is per subscription). */
 export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig): boolean {
@@ -143,34 +130,16 @@ export class MqttConnection {
     });
   }
 
-  private tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  private tls: TlsMaterial = {};
   private starting = false;
 
   private readConfigFiles(): void {
-    const ca = pem(this.cfg.ca, 'ca');
-    const cert = pem(this.cfg.cert, 'cert');
-    const key = pem(this.cfg.key, 'key');
-    this.tls = {};
-    if (ca) this.tls.ca = ca;
-    if (cert) this.tls.cert = cert;
-    if (key) this.tls.key = key;
+    this.tls = readTls(this.cfg, 'connection');
   }
 
   private open(): void {
     const c = this.cfg;
-    const opts: IClientOptions = {
-      clientId: this.clientId,
-      protocolVersion: c.protocolVersion,
-      keepalive: Math.max(1, Math.round(c.keepalive / 1000)),
-      connectTimeout: c.connectTimeout,
-      clean: c.cleanStart,
-      reconnectPeriod: 0, // reconnects are ours: backoff on the injected clock (scheduleReconnect)
-      resubscribe: false, // we subscribe on every connect ourselves
-      rejectUnauthorized: c.rejectUnauthorized,
-    };
-    if (c.username !== undefined) opts.username = c.username;
-    if (c.password !== undefined) opts.password = c.password;
-    Object.assign(opts, this.tls);
+    const opts = clientOptions(c, this.clientId, c.cleanStart, this.tls);
     if (c.protocolVersion === 5) opts.properties = { sessionExpiryInterval: Math.min(0xffffffff, Math.round(c.sessionExpiry / 1000)) };
 
     const client = mqtt.connect(c.url, opts);

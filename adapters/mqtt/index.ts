@@ -2,7 +2,7 @@
  * The MQTT adapter module: JSON, raw and Sparkplug B payloads from a broker (mqtt.js v5), with
  * at-least-once delivery into the store (QoS 1, persistent session, PUBACK after commit).
  */
-import type { AdapterModule } from '../types.js';
+import type { AdapterModule, TagType } from '../types.js';
 import { MqttAdapter } from './adapter.js';
 import { mqttDeviceSchema, type MqttDevice } from './schema.js';
 
@@ -22,6 +22,11 @@ const mqttModule: AdapterModule<MqttDevice> = {
     if (c.cleanStart) out.push(`${path}.connection.cleanStart: true discards the broker session on every connect; messages published while the gateway is away are lost`);
     if (c.clientId === undefined) out.push(`${path}.connection.clientId: not set; using "fgw-${device.id}" (the persistent session is tied to it)`);
     if (c.password !== undefined && /^(mqtt|ws):/.test(c.url)) out.push(`${path}.connection.password: sent in clear text over ${c.url.split(':')[0]}://; prefer mqtts:// or wss://`);
+    return out;
+  },
+  tagTypes(device) {
+    const out: Record<string, TagType> = {};
+    for (const t of device.tags) if (t.type) out[t.name] = { kind: t.type };
     return out;
   },
 };

@@ -182,6 +182,28 @@ export const forwarderSchema = z.object({
   failures: z.number().describe('failed write requests, any reason'),
 });
 
+/** One northbound target (gateway/north.ts NorthView). */
+export const northTargetSchema = z.object({
+  name: z.string(),
+  system: z.string().describe('the system its commands are audited under'),
+  format: z.enum(['json', 'sparkplugb']),
+  url: z.string().describe('broker URL, without credentials'),
+  connected: z.boolean().describe('connected and births/status published: data flows'),
+  lastError: z.string().optional(),
+  reconnectAttempts: z.number().describe('failed connection attempts since the last success'),
+  connects: z.number(),
+  backlog: z.number().describe('readings and status rows after the target\'s cursor, not yet acknowledged'),
+  lagMs: z.number().describe('age of the oldest reading not yet acknowledged, ms'),
+  published: z.number().describe('messages the broker acknowledged'),
+  publishedReadings: z.number(),
+  publishRate: z.number().describe('acknowledged messages per second over the last 10 s'),
+  replaying: z.boolean().describe('a backlog is being replayed (at most replayRate messages per second)'),
+  resent: z.number().describe('messages sent again after they were not acknowledged'),
+  droppedUnpublished: z.number().describe('readings the store\'s retention or maxSize dropped before this target had published them'),
+  commands: z.object({ ok: z.number(), denied: z.number(), error: z.number() }),
+  rebirths: z.number().describe('Sparkplug rebirth requests answered'),
+});
+
 export const auditSchema = z.object({
   seq: z.number(),
   ts: z.number(),

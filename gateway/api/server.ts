@@ -23,7 +23,7 @@ import { DEFAULT_POLICY, loadPolicy } from '../../verify/policy.js';
 import { CONTENT_TYPES, DASHBOARD_FILES, dashboardDir } from '../dashboard/index.js';
 import { createMetrics } from '../metrics.js';
 import type { Runtime } from '../types.js';
-import { auditHook } from './audit.js';
+import { auditHook, dataRouteCheck } from './audit.js';
 import { authHook, DEFAULT_AUTH_FAILURE_LIMIT, hostHook, TrustedAddresses, type AuthFailureLimit, type TokenConfig } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorHandler, notFoundHandler } from './errors.js';
@@ -113,6 +113,7 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
   app.addHook('onRequest', authHook(tokens, limiters, 'onRequest'));
   app.addHook('preValidation', authHook(tokens, limiters, 'preValidation'));
   app.addHook('onSend', auditHook(() => runtime.store, runtime.clock, app.log));
+  dataRouteCheck(app);
   app.addHook('onSend', securityHeaders);
 
   if (opts.docs !== false) {

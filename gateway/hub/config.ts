@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import { loadConfig, parseYamlConfig, protectEnvRefs, readConfigFile, type LoadedConfig } from '../../config/load.js';
 import type { GatewayConfig } from '../../config/schema.js';
-import { deviceSpecs } from '../../verify/cli.js';
+import { deviceSpecs } from '../../verify/run.js';
 import type { DeviceSpec } from '../../verify/facts.js';
 import { DEFAULT_POLICY, loadPolicy, resolvePolicyPath, type Policy } from '../../verify/policy.js';
 import { loadProject, type LoadedProject } from '../../verify/project.js';

@@ -56,12 +56,18 @@ export interface LiveState {
 const range = (from: number, to: number) => `time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`;
 const offsetOf = (from: number, b: number) => ((from % b) + b) % b;
 
+/**
+ * Readings of uncertain quality carry the tag uncertain=true (ingest/line-protocol.ts): unless the
+ * policy counts them as good (`uncertainIsGood`), they are left out like the verifier leaves them out.
+ */
+const quality = (uncertainIsGood: boolean | undefined) => (uncertainIsGood === false ? ` AND "uncertain" != 'true'` : '');
+
 /** The two statements of one gateway's bucket counts over [from, to). */
-export function countStatements(o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number }): { data: string; heartbeat: string } {
+export function countStatements(o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number; uncertainIsGood?: boolean }): { data: string; heartbeat: string } {
   const g = `"gateway" = ${influxString(o.gateway)}`;
   const group = `GROUP BY time(${o.bucketMs}ms, ${offsetOf(o.from, o.bucketMs)}ms)`;
   return {
-    data: `SELECT count(*) FROM ${influxIdent(o.measurement)} WHERE ${g} AND ${range(o.from, o.to)} ${group}, "device" fill(none)`,
+    data: `SELECT count(*) FROM ${influxIdent(o.measurement)} WHERE ${g}${quality(o.uncertainIsGood)} AND ${range(o.from, o.to)} ${group}, "device" fill(none)`,
     heartbeat: `SELECT count("heartbeat") FROM ${influxIdent(STATUS_MEASUREMENT)} WHERE ${g} AND ${range(o.from, o.to)} ${group} fill(none)`,
   };
 }
@@ -101,23 +107,23 @@ export function parseCounts(gateway: string, from: number, to: number, b: number
 }
 
 /** One gateway's bucket counts over [from, to) (two statements, one request). */
-export async function gatewayCounts(influx: HubInflux, o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number }): Promise<GatewayCounts> {
+export async function gatewayCounts(influx: HubInflux, o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number; uncertainIsGood?: boolean }): Promise<GatewayCounts> {
   const st = countStatements(o);
   const [data, hb] = await influx.run([st.data, st.heartbeat]);
   return parseCounts(o.gateway, o.from, o.to, o.bucketMs, data!, hb!);
 }
 
-/** Newest reading per device and newest heartbeat of one gateway since `since`. */
-export function liveStatements(o: { measurement: string; gateway: string; since: number; until?: number }): { readings: string; heartbeat: string } {
+/** Newest reading per device (of good quality unless `uncertainIsGood`) and newest heartbeat of one gateway since `since`. */
+export function liveStatements(o: { measurement: string; gateway: string; since: number; until?: number; uncertainIsGood?: boolean }): { readings: string; heartbeat: string } {
   const g = `"gateway" = ${influxString(o.gateway)}`;
   const t = `time >= ${Math.trunc(o.since)}ms${o.until === undefined ? '' : ` AND time < ${Math.trunc(o.until)}ms`}`;
   return {
-    readings: `SELECT * FROM ${influxIdent(o.measurement)} WHERE ${g} AND ${t} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
+    readings: `SELECT * FROM ${influxIdent(o.measurement)} WHERE ${g}${quality(o.uncertainIsGood)} AND ${t} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
     heartbeat: `SELECT last("heartbeat") FROM ${influxIdent(STATUS_MEASUREMENT)} WHERE ${g} AND ${t}`,
   };
 }
 
-export async function liveState(influx: HubInflux, o: { measurement: string; gateway: string; since: number; until?: number }): Promise<LiveState> {
+export async function liveState(influx: HubInflux, o: { measurement: string; gateway: string; since: number; until?: number; uncertainIsGood?: boolean }): Promise<LiveState> {
   const st = liveStatements(o);
   const [readings, hb] = await influx.run([st.readings, st.heartbeat]);
   const lastReading = new Map<string, number>();

@@ -7,13 +7,16 @@
  * window's start like the verifier's), the good slots are estimated as
  *     min(S, round(points × interval / slot))
  * (a device polled every `interval` puts slot / interval points in a slot), and the heartbeat
- * slots of its gateway as min(S, round(heartbeats × statusInterval / slot)). Both are laid at the
- * start of the bucket, so a slot that has a reading but no heartbeat is counted as the verifier
- * does (excluded), bucket by bucket. For a device that reports at its interval this is exactly
- * the verifier's count; a device that reports in bursts within an hour can be credited with slots
- * it missed inside that hour. Pure: no I/O.
+ * slots of each gateway (at the policy's slotMin, like the verifier's) as
+ * min(S, round(heartbeats × statusInterval / slotMin)). Both are laid at the start of the bucket,
+ * so a slot that has a reading but no heartbeat of the device's own gateway is counted as the
+ * verifier does (excluded), bucket by bucket. Each gateway keeps its own heartbeats: one gateway's
+ * outage is excluded for its own devices only. For a device that reports at its interval this is
+ * exactly the verifier's count; a device that reports in bursts within an hour can be credited
+ * with slots it missed inside that hour. Pure: no I/O.
  */
-import { DAY_MS, slotSize, toRanges, type AuditDay, type DeviceFacts, type Facts, type Ranges } from '../../verify/facts.js';
+import { DAY_MS, slotSize, type AuditDay, type DeviceFacts, type Facts, type Ranges } from '../../verify/facts.js';
+import { lastJudgedEnd, slotGrid } from '../../verify/slots.js';
 import type { GatewayCounts, LiveState } from './counts.js';
 
 export interface FactDevice {
@@ -29,8 +32,10 @@ export interface WindowInput {
   devices: readonly FactDevice[];
   /** per gateway: its bucket counts covering the window, and its heartbeat interval */
   counts: ReadonlyMap<string, { counts: GatewayCounts; statusInterval: number }>;
-  /** successful audits per local day (the verifier's own query), at least covering the window */
+  /** successful audits per local day (the verifier's own query, per gateway), at least covering the window */
   audits: readonly AuditDay[];
+  /** the project's planned shutdowns, ms ranges [from, to): staleness is judged at the end of a device's last slot outside them and its gateway's outages */
+  shutdowns: ReadonlyArray<readonly [number, number]>;
   /** the policy's zone offset: audit days are local days */
   offsetMs: number;
   /**
@@ -78,33 +83,36 @@ function packed(counts: Int32Array, c: GatewayCounts, from: number, to: number, 
 export function windowFacts(inp: WindowInput): Facts {
   const { from, to } = inp;
   const facts: Facts = { from, to, heartbeats: [], devices: [], audits: [], commands: [] };
-  const sizes = new Set<number>([inp.slotMinMs]);
+  const slotMinMs = inp.slotMinMs;
+  // each gateway's own heartbeat slots at slotMin, as the verifier gathers them
+  const heartbeats = new Map<string, Ranges>();
+  for (const [gateway, { counts, statusInterval }] of [...inp.counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const slots = packed(counts.heartbeats, counts, from, to, slotMinMs, statusInterval);
+    heartbeats.set(gateway, slots);
+    facts.heartbeats.push({ gateway, slotMs: slotMinMs, slots });
+  }
   for (const d of inp.devices) {
-    const slotMs = slotSize(d.interval, inp.slotMinMs);
-    sizes.add(slotMs);
+    const slotMs = slotSize(d.interval, slotMinMs);
     const g = inp.counts.get(d.gateway);
     const c = g?.counts.devices.get(d.id);
-    const f: DeviceFacts = { id: d.id, slotMs, goodSlots: [], tagsSeen: [] };
+    const f: DeviceFacts = { id: d.id, gateway: d.gateway, slotMs, goodSlots: [], tagsSeen: [] };
+    // staleness is judged at the end of the device's last slot not excluded (a shutdown or its own gateway's outage)
+    const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: inp.shutdowns, slotMinMs, heartbeat: heartbeats.get(d.gateway) ?? [] })) ?? to;
+    f.lastGoodBefore = judgedTo;
     if (g && c) {
       f.goodSlots = packed(c.points, g.counts, from, to, slotMs, d.interval);
       const [a, z] = bucketRange(g.counts, from, to);
       f.tagsSeen = [...c.fields].filter(([, on]) => on.subarray(a, z).includes(1)).map(([name]) => name).sort();
       const exact = inp.live?.get(d.gateway)?.lastReading.get(d.id);
-      if (exact !== undefined && exact < to) f.lastGoodTs = exact;
+      if (exact !== undefined && exact < judgedTo) f.lastGoodTs = exact;
       else {
-        const last = f.goodSlots[f.goodSlots.length - 1];
-        if (last) f.lastGoodTs = from + last[1] * slotMs - 1;
+        // the end of the last good slot that starts before judgedTo
+        const before = Math.ceil((judgedTo - from) / slotMs);
+        const last = [...f.goodSlots].reverse().find(([lo]) => lo < before);
+        if (last) f.lastGoodTs = from + Math.min(last[1], before) * slotMs - 1;
       }
     }
     facts.devices.push(f);
-  }
-  // the verifier pools the heartbeats it is given; each device's own gateway decides its outages
-  // once the verifier judges gateways separately (see report.ts)
-  for (const slotMs of [...sizes].sort((a, b) => a - b)) {
-    const per = [...inp.counts.values()].map(({ counts, statusInterval }) => packed(counts.heartbeats, counts, from, to, slotMs, statusInterval));
-    const all = new Set<number>();
-    if (per.length > 1) for (const r of per) for (const [a, z] of r) for (let i = a; i < z; i++) all.add(i);
-    facts.heartbeats.push({ slotMs, slots: per.length === 1 ? per[0]! : toRanges(all) });
   }
   // the window starts at a local midnight (live.ts), so whole local days are exactly the window
   const firstDay = Math.floor((from + inp.offsetMs) / DAY_MS);

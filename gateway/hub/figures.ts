@@ -17,9 +17,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { staleAfterMs } from '../api/live.js';
-import { DAY_MS, type AuditDay, type DeviceSpec } from '../../verify/facts.js';
-import { evaluate, registeredConsumerSystems, type VerifyResult } from '../../verify/evaluate.js';
-import { instantMs, localDay, weekOf } from '../../verify/measure.js';
+import { DAY_MS, type AuditDay } from '../../verify/facts.js';
+import { evaluate, registeredSystemsOf as systemsOfConfig, type VerifyResult } from '../../verify/evaluate.js';
+import { instantMs, localDay, shutdownRanges, weekOf } from '../../verify/measure.js';
 import { matchOrders, type OrderMatch } from '../../verify/orders.js';
 import { ratioAtLeast } from '../../verify/decimal.js';
 import { influxFacts } from '../../verify/source-influx.js';
@@ -142,10 +142,6 @@ export function liveWindows(p: HubProjectOk, now: number): { today0: number; fro
   return { today0, to, from30: Math.max(periodStart, today0 - 29 * DAY_MS), from7: Math.max(periodStart, today0 - 6 * DAY_MS) };
 }
 
-function deviceSpecsOf(p: HubProjectOk): DeviceSpec[] {
-  return p.devices.map(({ gateway: _g, ...d }) => d);
-}
-
 /** The order exports of a project matched for a window (only orders released in it count). */
 function ordersOf(p: HubProjectOk, from: number, to: number): OrderMatch | undefined {
   const l = p.loaded;
@@ -158,7 +154,8 @@ function ordersOf(p: HubProjectOk, from: number, to: number): OrderMatch | undef
 }
 
 export function registeredSystemsOf(p: HubProjectOk): string[] {
-  return registeredConsumerSystems(p.gateways.flatMap((g) => g.config.http.tokens));
+  // the verifier's one definition, over every gateway of the project
+  return [...new Set(p.gateways.flatMap((g) => systemsOfConfig(g.config)))];
 }
 
 function evaluateWindow(p: HubProjectOk, counts: Map<string, { counts: GatewayCounts; statusInterval: number }>, audits: AuditDay[], live: Map<string, LiveState> | undefined, from: number, to: number): VerifyResult {
@@ -171,21 +168,22 @@ function evaluateWindow(p: HubProjectOk, counts: Map<string, { counts: GatewayCo
     counts,
     audits,
     offsetMs: policy.offsetMs,
+    shutdowns: shutdownRanges(p.loaded.project, policy),
     ...(live ? { live } : {}),
   });
-  const gw = p.gateways[0]!;
   const orders = ordersOf(p, from, to);
   return evaluate({
     project: p.loaded.project,
     projectFile: p.loaded.path,
     policy,
-    devices: deviceSpecsOf(p),
+    devices: p.devices,
     registeredSystems: registeredSystemsOf(p),
     facts,
     ...(orders ? { orders } : {}),
     preliminary: true,
     source: 'influx',
-    gateway: { id: gw.id, ...(gw.site ? { site: gw.site } : {}) },
+    // each gateway's own heartbeat decides its own devices' outages
+    gateways: p.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), config: g.file })),
   });
 }
 
@@ -210,7 +208,7 @@ async function liveOf(ctx: FiguresContext, p: HubProjectOk, w: Windows): Promise
   await Promise.all(
     p.gateways.map(async (g) => {
       // the newest reading before `to` (the verifier's staleness rule) is also the device's liveness now
-      const c = await cache.get(`live|${g.id}`, config.cache.ttl, () => liveState(influx, { measurement: config.influx.measurement, gateway: g.id, since: w.from30, until: w.to }), { stale: false });
+      const c = await cache.get(`live|${g.id}`, config.cache.ttl, () => liveState(influx, { measurement: config.influx.measurement, gateway: g.id, since: w.from30, until: w.to, uncertainIsGood: p.policy.values.measure.uncertainCountsAsGood }), { stale: false });
       if (c.error) errors.push(c.error);
       live.set(g.id, c.value);
     }),
@@ -226,15 +224,17 @@ async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
   const b = sizes.length === 1 ? sizes[0]! : bucketMs(p.policy.values.measure.slotMin);
   const counts = new Map<string, { counts: GatewayCounts; statusInterval: number }>();
   const audits: AuditDay[] = [];
+  const uncertainIsGood = p.policy.values.measure.uncertainCountsAsGood;
   await Promise.all(
     p.gateways.map(async (g) => {
       const key = `${g.id}|${b}`;
       // days before today change only when a gateway forwards a backlog late: cached longest
-      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b })) : undefined;
-      const today = await gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b });
+      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b, uncertainIsGood })) : undefined;
+      const today = await gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b, uncertainIsGood });
       // audits per day through the verifier's own query (one per action)
       const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
-      audits.push(...(await influx.limited(2, () => src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs }))));
+      const days = await influx.limited(2, () => src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs }));
+      audits.push(...days.map((a) => ({ ...a, gateway: g.id })));
       counts.set(g.id, { counts: mergeCounts([...(history ? [history.value] : []), today]), statusInterval: g.statusInterval });
     }),
   );

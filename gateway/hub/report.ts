@@ -1,23 +1,24 @@
 /**
- * The review report of a project for a window, from the hub: the verifier's own entry, given the
- * project folder's files and the hub's InfluxDB (its read credentials, not the gateways' write-only
- * ones), exactly as `fgw verify --source influx --config <gateway config> --project <project.yaml>`
- * would run it — the JSON is the same apart from the generation time.
+ * The review report of a project for a window, from the hub: the verifier's own entry
+ * (verify/run.ts), given the project folder's files (every gateway config of the project: each
+ * device's outages are its own gateway's) and the hub's InfluxDB (its read credentials, not the
+ * gateways' write-only ones).
  *
- * ADAPTER: until verify/run.ts (several gateways per project) lands, this calls the single-gateway
- * verify() of verify/cli.ts, so a project on several gateways is refused here; `reviewReport` is
- * the one function to switch to run.ts.
+ * The header says honestly what made it: `report.source.hub` names the hub and its hub.yaml, and
+ * `report.command` is the equivalent `fgw verify --source influx --config <each gateway config>
+ * --project <project.yaml> --from <ms> --to <ms> [--preliminary] --json <id>.json` (the window as
+ * resolved epoch ms). That command, run against the same database with read credentials, gives the
+ * same JSON apart from `report.generatedAt`, `report.command`, `report.cwd` and `report.source.hub`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, GatewayError } from '../../config/errors.js';
-import { printPdf, verify, type GatewayConfigLike } from '../../verify/cli.js';
+import { printPdf } from '../../verify/cli.js';
 import type { VerifyResult } from '../../verify/evaluate.js';
 import type { Lang } from '../../verify/i18n.js';
 import { renderHtml } from '../../verify/report-html.js';
-import type { HubProjectOk } from './config.js';
-import type { HubConfig } from './schema.js';
+import { parseWindowTime, runVerification } from '../../verify/run.js';
+import type { HubProjectOk, LoadedHub } from './config.js';
 
 export interface ReportRequest {
   from: string;
@@ -25,21 +26,41 @@ export interface ReportRequest {
   preliminary: boolean;
 }
 
-/** The gateway config as the verifier reads it, with the hub's InfluxDB and credentials. */
-function withHubInflux(cfg: GatewayConfigLike, hub: HubConfig): GatewayConfigLike {
-  const i = hub.influx;
-  return { ...cfg, influx: { url: i.url, database: i.database, measurement: i.measurement, username: i.username, password: i.password } };
+/** The `fgw verify` command equivalent to a hub report (arguments after `fgw`). */
+export function equivalentCommand(p: HubProjectOk, from: number, to: number, preliminary: boolean): string[] {
+  return [
+    'verify',
+    ...p.gateways.flatMap((g) => ['--config', g.file]),
+    '--project',
+    p.loaded.path,
+    '--from',
+    String(from),
+    '--to',
+    String(to),
+    '--source',
+    'influx',
+    ...(preliminary ? ['--preliminary'] : []),
+    '--json',
+    `${p.id}.json`,
+  ];
 }
 
-export async function reviewReport(hub: HubConfig, p: HubProjectOk, req: ReportRequest): Promise<VerifyResult> {
-  if (p.gateways.length !== 1) {
-    throw new GatewayError(ErrorCodes.USAGE, `project ${p.id} is served by ${p.gateways.length} gateways (${p.gateways.map((g) => g.id).join(', ')}): its review report needs the several-gateway verifier (verify/run.ts), not yet in this build`);
-  }
-  const g = p.gateways[0]!;
-  return verify(
-    { config: g.file, project: p.loaded.path, from: req.from, to: req.to, source: 'influx', preliminary: req.preliminary, lang: 'zh', json: '-' },
-    withHubInflux(g.config as unknown as GatewayConfigLike, hub),
-  );
+export async function reviewReport(hub: LoadedHub, p: HubProjectOk, req: ReportRequest, now = Date.now()): Promise<VerifyResult> {
+  const i = hub.config.influx;
+  const from = parseWindowTime(req.from, p.policy.offsetMs, 'querystring.from', now);
+  const to = parseWindowTime(req.to, p.policy.offsetMs, 'querystring.to', now);
+  return runVerification({
+    gateways: p.gateways.map((g) => ({ config: g.config, path: g.file })),
+    project: p.loaded,
+    policy: p.policy,
+    from,
+    to,
+    source: { kind: 'influx', url: i.url, database: i.database, measurement: i.measurement, ...(i.username ? { username: i.username } : {}), ...(i.password ? { password: i.password } : {}) },
+    preliminary: req.preliminary,
+    command: equivalentCommand(p, from, to, req.preliminary),
+    hub: { id: hub.config.hub.id, config: hub.path },
+    now,
+  });
 }
 
 export function reportHtml(result: VerifyResult, lang: Lang): string {

@@ -151,7 +151,7 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
     // times are checked here so a bad one is a 400 naming the field
     parseWindowTime(q.from, p.policy.offsetMs, 'querystring.from');
     parseWindowTime(q.to, p.policy.offsetMs, 'querystring.to');
-    const result = await reviewReport(config, p, { from: q.from, to: q.to, preliminary: q.preliminary === 'true' || q.preliminary === '1' });
+    const result = await reviewReport(loaded, p, { from: q.from, to: q.to, preliminary: q.preliminary === 'true' || q.preliminary === '1' });
     const name = `${p.id}-${q.from}-${q.to}`.replace(/[^A-Za-z0-9._-]+/g, '_');
     if (q.format === 'json') return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(result, null, 2)}\n`);
     if (q.format === 'html') return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:").send(reportHtml(result, q.lang as Lang));

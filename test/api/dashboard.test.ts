@@ -85,8 +85,15 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
   it('loads without console errors, shows devices and the alarm, and turns a dropped device offline', async () => {
     const page = await browser.ctx.newPage();
     const errors = watchConsole(page);
+    // a northbound target: its link, backlog, lag and publish rate in its own table
+    rt.northViews = [{ name: 'platform', system: 'platform', format: 'json', url: 'mqtt://platform.example:1883', connected: false, reconnectAttempts: 3, connects: 1, backlog: 1234, lagMs: 90_000, published: 10, publishedReadings: 50, publishRate: 2.5, replaying: false, resent: 0, droppedUnpublished: 0, commands: { ok: 4, denied: 1, error: 0 }, rebirths: 0, lastError: 'ECONNREFUSED' }];
     await page.goto(`${url}/?poll=300`);
     await waitOn(errors, 'three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
+    await waitOn(errors, 'the north row', async () => (await page.locator('#north tbody tr[data-target="platform"]').count()) === 1);
+    expect(await page.isVisible('#north-section')).toBe(true);
+    expect(await page.textContent('tr[data-target="platform"] .badge')).toBe('未连接');
+    expect(await page.textContent('tr[data-target="platform"] .backlog')).toBe('1234');
+    expect(await page.textContent('tr[data-target="platform"] .rate')).toBe('2.5 条/秒');
     expect(await rowStatus(page, 'press-01')).toBe('online');
     expect(await rowStatus(page, 'lathe-03')).toBe('online');
     expect(await rowStatus(page, 'polisher-04')).toBe('offline');
@@ -132,6 +139,7 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     await page.click('#lang-toggle');
     expect(await page.textContent('header h1')).toBe('Factory data gateway');
     expect(await page.textContent('tr[data-device="polisher-04"] .badge')).toBe('offline');
+    expect(await page.textContent('tr[data-target="platform"] .badge')).toBe('not connected');
     await page.reload();
     await waitOn(errors, 'rows after reload', async () => (await page.locator('#devices tbody tr').count()) === 3);
     expect(await page.textContent('header h1')).toBe('Factory data gateway');

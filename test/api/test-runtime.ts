@@ -14,6 +14,7 @@ import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import type { DeviceConfig, GatewayConfig } from '../../config/schema.js';
 import { openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
+import type { NorthView } from '../../gateway/north.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from '../../gateway/types.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -208,6 +209,13 @@ export class TestRuntime implements Runtime {
 
   forwarder(): ForwarderView | undefined {
     return this.fwd;
+  }
+
+  /** the northbound targets shown (none unless a test sets them) */
+  northViews: NorthView[] = [];
+
+  north(): NorthView[] {
+    return this.northViews;
   }
 
   async close(): Promise<void> {

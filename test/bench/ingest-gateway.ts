@@ -10,9 +10,9 @@
  * Prints (stdout, one JSON object per line):
  *   BENCH_BACKLOG {"rows":N,"ms":T}     after the --backlog readings were committed
  *   BENCH_START   {"at":ms,"devices":D}  when the live source starts
- *   BENCH_TICK    {...}                  every report-ms: offered, forwarder written/backlog/state
+ *   BENCH_TICK    {...}                  every report-ms: offered, forwarder written/backlog/state, the first northbound target's published/backlog
  *   BENCH_OFFERED {"offered":N,"at":ms}  when the source stopped after duration-ms
- *   BENCH_DONE    {"at":ms,"flushedMs":T} with --flush: once InfluxDB acknowledged everything
+ *   BENCH_DONE    {"at":ms,"flushedMs":T} with --flush: once InfluxDB (and every northbound target) acknowledged everything
  * and stops cleanly (or on SIGTERM at any time).
  */
 import { parseArgs } from 'node:util';
@@ -109,14 +109,28 @@ function startSource(): void {
 
 function report(): void {
   const f = rt.forwarder();
-  emit('TICK', { at: Date.now(), offered, written: f?.written ?? 0, backlog: f?.backlog ?? 0, state: f?.state, deadLettered: f?.deadLettered ?? 0, lagMs: f?.lagMs ?? 0, lastWriteMs: f?.lastWriteMs });
+  const n = rt.north()[0];
+  const mem = process.memoryUsage();
+  emit('TICK', {
+    at: Date.now(),
+    heapMB: mem.heapUsed / 1048576,
+    externalMB: (mem.external + mem.arrayBuffers) / 1048576,
+    offered,
+    written: f?.written ?? 0,
+    backlog: f?.backlog ?? 0,
+    state: f?.state,
+    deadLettered: f?.deadLettered ?? 0,
+    lagMs: f?.lagMs ?? 0,
+    lastWriteMs: f?.lastWriteMs,
+    ...(n ? { north: { published: n.published, readings: n.publishedReadings, backlog: n.backlog, lagMs: n.lagMs, connected: n.connected } } : {}),
+  });
   reportTimer = setTimeout(report, reportMs);
 }
 
 async function finish(): Promise<void> {
   if (a.flush) {
     const t = Date.now();
-    await rt.flushed();
+    await Promise.all([rt.flushed(), rt.northFlushed()]);
     const f = rt.forwarder();
     emit('DONE', { at: Date.now(), flushedMs: Date.now() - t, offered, written: f?.written ?? 0 });
   }

@@ -4,11 +4,26 @@
  * `window` QoS 1 publishes unacknowledged. Prints `BENCH_DONE {"published":N,"ms":T}`.
  *
  *   node dist-bench/test/bench/mqtt-publisher.js --url mqtt://127.0.0.1:P --topic t --count N [--qos 1] [--window 500]
+ *
+ * `--north <devices>x<tags>`: instead, the gateway's northbound JSON messages (one device poll of
+ * <tags> float values, as adapters/mqtt/north/json.ts formats them) round-robin over <devices>
+ * topics `<topic>/dev-<d>` (the limit of the north scenario).
  */
+import { dataMessage } from '../../adapters/mqtt/north/json.js';
 import mqtt from 'mqtt';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { url: { type: 'string' }, topic: { type: 'string' }, count: { type: 'string' }, qos: { type: 'string', default: '1' }, window: { type: 'string', default: '500' } } });
+const { values } = parseArgs({ options: { url: { type: 'string' }, topic: { type: 'string' }, count: { type: 'string' }, qos: { type: 'string', default: '1' }, window: { type: 'string', default: '500' }, north: { type: 'string' } } });
+const [northDevices, northTags] = (values.north ?? '0x0').split('x').map(Number) as [number, number];
+const tagNames = Array.from({ length: northTags }, (_, i) => `f${i}`);
+const t0ts = Date.now();
+/** one northbound message: device poll i, like the gateway's (the ingest source's values) */
+function northMessage(i: number): { topic: string; payload: string } {
+  const d = i % northDevices;
+  const tick = Math.floor(i / northDevices);
+  const readings = tagNames.map((tag, k) => ({ tag, kind: 'float' as const, value: (((tick + d) * 31 + k * 7) % 10_000) / 10, quality: 'good' as const }));
+  return { topic: `${values.topic!}/dev-${d}`, payload: dataMessage({ device: `dev-${d}`, ts: t0ts + tick * 10, tie: 0, seq: i * northTags + 1, readings }) };
+}
 const count = Number(values.count);
 const qos = Number(values.qos) as 0 | 1;
 const window = Number(values.window);
@@ -21,8 +36,8 @@ await new Promise<void>((resolve) => {
   const pump = () => {
     while (sent < count && sent - acked < window) {
       const i = sent++;
-      const payload = `{"seq":${i},"a":${i},"b":${((i * 37) % 1000) / 10}}`;
-      client.publish(values.topic!, payload, { qos }, (err) => {
+      const m = northDevices > 0 ? northMessage(i) : { topic: values.topic!, payload: `{"seq":${i},"a":${i},"b":${((i * 37) % 1000) / 10}}` };
+      client.publish(m.topic, m.payload, { qos }, (err) => {
         if (err) errors++;
         acked++;
         if (acked === count) resolve();

@@ -20,8 +20,9 @@ import { mqttScenario } from './scenarios/mqtt.js';
 import { opcua } from './scenarios/opcua.js';
 import { verifyScenario } from './scenarios/verify.js';
 import { hubScenario } from './scenarios/hub.js';
+import { northScenario } from './scenarios/north.js';
 
-export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario, hubScenario];
+export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario, hubScenario, northScenario];
 
 export interface BenchReport {
   date: string;

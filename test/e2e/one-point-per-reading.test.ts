@@ -125,7 +125,7 @@ devices:
     const fromStore = query('store').map((r) => [r.ts, r.value]);
     expect(fromStore).toEqual(s3.readings.map((r) => [r.ts, r.value]));
     expect(query('influx').map((r) => [r.ts, r.value])).toEqual(fromStore);
-    const window = { device: DEVICE, from: TS0 - 60_000, to: Date.now() + 60_000, slotMs: 10_000 };
+    const window = { device: DEVICE, from: TS0 - 60_000, to: Date.now() + 60_000, slotMs: 10_000, uncertainIsGood: false };
     const store = openStore({ path: join(dir.path, 'data'), maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
     const fromInflux = influxFacts({ url: influx.url, database: 'factory' });
     try {

@@ -5,13 +5,16 @@
  * their interval, with a gateway whose outages are outages of its devices too (the gateway down),
  * both must give the verifier's evaluate() the same counts: same expected, good and outage slots,
  * same networked devices, same classification. Gap positions inside an hour are not compared (the
- * hub lays an hour's good slots at its start; README "Hub figures and the verifier").
+ * hub lays an hour's good slots at its start; README "Hub figures and the verifier"). The project
+ * has a second gateway with its own outage: each device's outages are its own gateway's, in the hub
+ * as in the verifier; and uncertain readings (tag uncertain=true) fill no slot in either.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, registeredConsumerSystems } from '../../verify/evaluate.js';
 import { gatherFacts } from '../../verify/facts.js';
+import { shutdownRanges } from '../../verify/measure.js';
 import { influxFacts } from '../../verify/source-influx.js';
 import { loadProjectFolder, type HubProjectOk } from '../../gateway/hub/config.js';
 import { bucketMs, gatewayCounts, liveState } from '../../gateway/hub/counts.js';
@@ -25,6 +28,7 @@ const FROM = Date.parse('2026-10-05T00:00:00+08:00');
 const DAYS = 2;
 const TO = FROM + DAYS * 1440 * M;
 const GW = 'gw-hub-contract';
+const GW_B = 'gw-hub-b';
 const DB = 'plants';
 
 let influx: TestInflux;
@@ -46,6 +50,14 @@ function lines(): string[] {
     for (let s = 0; s < 60; s += 10) out.push(`gateway_status,gateway=${GW},site=yk heartbeat=true ${t0 + s * 1000}`);
     if (!(m >= 300 && m < 345)) for (let s = 0; s < 60; s += 10) out.push(`equipment,device=press,gateway=${GW},site=yk state=1i,strokes=${m}i ${t0 + s * 1000}`);
     if (!(m >= 1000 && m < 1004)) out.push(m >= 2000 && m < 2120 ? `equipment,device=oven,gateway=${GW},site=yk temp=180.5 ${t0 + 15_000}` : `equipment,device=oven,gateway=${GW},site=yk state=2i,temp=180.5 ${t0 + 15_000}`);
+  }
+  // gateway b: lathe, state every 60 s (at +30 s), heartbeat every 10 s; gw-b down minutes 900..959
+  // (15:00-16:00 local of day 1, when gw-a is up); lathe's readings of minutes 1200..1259 are uncertain
+  for (let m = 0; m < DAYS * 1440; m++) {
+    if (m >= 900 && m < 960) continue;
+    const t0 = FROM + m * M;
+    for (let s = 0; s < 60; s += 10) out.push(`gateway_status,gateway=${GW_B},site=yk heartbeat=true ${t0 + s * 1000}`);
+    out.push(`equipment,device=lathe,gateway=${GW_B},site=yk${m >= 1200 && m < 1260 ? ',uncertain=true' : ''} state=1i ${t0 + 30_000}`);
   }
   // outside the window: must not count
   out.push(`equipment,device=press,gateway=${GW},site=yk state=1i ${FROM - 1}`, `equipment,device=press,gateway=${GW},site=yk state=1i ${TO}`);
@@ -77,10 +89,12 @@ processes:
   - { id: stamping, name: 冲压, key: true }
   - { id: baking, name: 烘烤, key: false }
   - { id: cutting, name: 下料, key: false }
+  - { id: machining, name: 金工, key: false }
 equipment:
   - { id: press, process: stamping, category: production, digitalControl: true }
   - { id: oven, process: baking, category: production }
   - { id: saw, process: cutting, category: production }
+  - { id: lathe, process: machining, category: production }
 invoices:
   - { number: "H-1", date: 2026-09-10, category: hardware, item: 网关, quantity: 1, amount: "100000.00" }
 `,
@@ -119,6 +133,21 @@ devices:
       - { name: state, role: state, area: holding, address: 0 }
 `,
   );
+  writeFileSync(
+    join(p, 'gateway-b.yaml'),
+    `gateway: { id: ${GW_B}, site: yk, statusInterval: 10s }
+storage: { path: ./data-b }
+influx: { url: ${influx.url}, database: ${DB} }
+devices:
+  - id: lathe
+    process: machining
+    protocol: modbus
+    connection: { host: 127.0.0.1, port: 1505 }
+    interval: 60s
+    tags:
+      - { name: state, role: state, area: holding, address: 0 }
+`,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -131,25 +160,31 @@ describe('hub figures follow the verifier', () => {
     const p = loadProjectFolder(join(dir.path, 'YK-T-1'), {});
     expect(p.ok, p.ok ? '' : `${p.error} ${p.details.join('; ')}`).toBe(true);
     const ok = p as HubProjectOk;
-    expect(ok.gateways.map((g) => g.id)).toEqual([GW]);
-    expect(ok.devices.map((d) => [d.id, d.gateway, d.interval])).toEqual([['press', GW, 10_000], ['oven', GW, 60_000], ['saw', GW, 60_000]]);
+    expect(ok.gateways.map((g) => g.id)).toEqual([GW_B, GW]);
+    expect(ok.devices.map((d) => [d.id, d.gateway, d.interval])).toEqual([['lathe', GW_B, 60_000], ['press', GW, 10_000], ['oven', GW, 60_000], ['saw', GW, 60_000]]);
   });
 
   it('gives evaluate() the same counts as the verifier reading slot by slot', async () => {
     const p = loadProjectFolder(join(dir.path, 'YK-T-1'), {}) as HubProjectOk;
     const policy = p.policy;
-    const specs = p.devices.map(({ gateway: _g, ...d }) => d);
-    const common = { project: p.loaded.project, projectFile: p.loaded.path, policy, devices: specs, registeredSystems: registeredConsumerSystems(p.gateways[0]!.config.http.tokens), preliminary: true, source: 'influx', gateway: { id: GW } };
+    const common = { project: p.loaded.project, projectFile: p.loaded.path, policy, devices: p.devices, registeredSystems: registeredConsumerSystems(p.gateways.flatMap((g) => g.config.http.tokens)), preliminary: true, source: 'influx', gateways: p.gateways.map((g) => ({ id: g.id, config: g.file })) };
+    const uncertainIsGood = policy.values.measure.uncertainCountsAsGood;
+    expect(uncertainIsGood).toBe(false);
 
-    const src = influxFacts({ url: influx.url, database: DB, gateway: GW });
-    const verifierFacts = await gatherFacts(src, specs, { from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, offsetMs: policy.offsetMs });
-    const audits = await src.auditDays({ from: FROM, to: TO, offsetMs: policy.offsetMs });
-    const v = evaluate({ ...common, facts: { ...verifierFacts, commands: [] } });
+    const shutdowns = shutdownRanges(p.loaded.project, policy);
+    const sources = p.gateways.map((g) => ({ gateway: g.id, src: influxFacts({ url: influx.url, database: DB, gateway: g.id }), devices: p.devices.filter((d) => d.gateway === g.id) }));
+    const verifierFacts = await gatherFacts(sources, { from: FROM, to: TO, policy, shutdowns });
+    const audits = verifierFacts.audits;
+    const v = evaluate({ ...common, facts: { ...verifierFacts, commands: [], weeklyCommands: [] } });
 
     const hi = hubInflux({ url: influx.url, database: DB, username: '', password: '', timeout: 60_000, concurrency: 2 });
-    const counts = await gatewayCounts(hi, { measurement: 'equipment', gateway: GW, from: FROM, to: TO, bucketMs: bucketMs(60_000) });
-    const live = await liveState(hi, { measurement: 'equipment', gateway: GW, since: FROM, until: TO });
-    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts: new Map([[GW, { counts, statusInterval: 10_000 }]]), audits, offsetMs: policy.offsetMs, live: new Map([[GW, live]]) });
+    const counts = new Map<string, { counts: Awaited<ReturnType<typeof gatewayCounts>>; statusInterval: number }>();
+    const live = new Map<string, Awaited<ReturnType<typeof liveState>>>();
+    for (const g of [GW, GW_B]) {
+      counts.set(g, { counts: await gatewayCounts(hi, { measurement: 'equipment', gateway: g, from: FROM, to: TO, bucketMs: bucketMs(60_000), uncertainIsGood }), statusInterval: 10_000 });
+      live.set(g, await liveState(hi, { measurement: 'equipment', gateway: g, since: FROM, until: TO, uncertainIsGood }));
+    }
+    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts, audits, offsetMs: policy.offsetMs, shutdowns, live });
     const h = evaluate({ ...common, facts });
 
     // the answer known from how the data was made: 2 days of 60-s slots, 280 without heartbeat
@@ -157,8 +192,11 @@ describe('hub figures follow the verifier', () => {
     expect(v.platform.outageSlots).toBe(280);
     const pick = (r: typeof v) =>
       r.devices.map((d) => ({ id: d.id, expected: d.expectedSlots, good: d.goodSlots, outage: d.outageSlots, tags: d.tagsSeen, networked: d.networked, full: d.networkedFull, stale: d.stale, reasons: d.reasons, weekly: d.weekly?.map((w) => [w.expected, w.good]) }));
-    expect(pick(v)[0]).toMatchObject({ id: 'press', expected: 2600, good: 2555, outage: 280 }); // 2880 - 280; 45 silent minutes
+    expect(pick(v)[0]).toMatchObject({ id: 'press', expected: 2600, good: 2555, outage: 280 }); // 2880 - 280 (gw-a's, not gw-b's); 45 silent minutes
     expect(pick(v)[1]).toMatchObject({ id: 'oven', expected: 2600, good: 2596, tags: ['state', 'temp'] }); // 4 silent minutes
+    // lathe on gw-b: 2880 - 60 of gw-b's own outage = 2820 expected; 60 uncertain minutes fill no slot
+    expect(pick(v)[3]).toMatchObject({ id: 'lathe', expected: 2820, good: 2760, outage: 60 });
+    expect(h.gateways.map((g) => [g.id, g.platform.outageSlots])).toEqual([[GW_B, 60], [GW, 280]]);
     expect(pick(h)).toEqual(pick(v));
     expect({ ...h.platform, outages: [] }).toEqual({ ...v.platform, outages: [] });
     expect(h.classification).toBe(v.classification);

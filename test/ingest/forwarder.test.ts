@@ -75,9 +75,10 @@ describe('Forwarder → real InfluxDB 1.6', () => {
 
     const site = '永康 cup plant';
     expect(await influx.query('SELECT * FROM equipment GROUP BY * ORDER BY time', database)).toEqual([
-      { device: 'lathe-03', gateway: 'line-01', line: '一号线, A', process: 'machining', site, time: T + 2, door_open: null, program: null, spindle_speed: -0.5, state: null, tonnage: null },
-      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, time: T, door_open: false, program: tricky, spindle_speed: null, state: 2, tonnage: 801.25 },
-      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, time: T + 1, door_open: null, program: null, spindle_speed: null, state: null, tonnage: 20 },
+      { device: 'lathe-03', gateway: 'line-01', line: '一号线, A', process: 'machining', site, uncertain: '', time: T + 2, door_open: null, program: null, spindle_speed: -0.5, state: null, tonnage: null },
+      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, uncertain: '', time: T, door_open: false, program: tricky, spindle_speed: null, state: 2, tonnage: 801.25 },
+      // a reading of uncertain quality is written, tagged as such (the verifier leaves it out by default)
+      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, uncertain: 'true', time: T + 1, door_open: null, program: null, spindle_speed: null, state: null, tonnage: 20 },
     ]);
     const types = Object.fromEntries((await influx.query('SHOW FIELD KEYS FROM equipment', database)).map((r) => [r.fieldKey, r.fieldType]));
     expect(types).toEqual({ door_open: 'boolean', program: 'string', spindle_speed: 'float', state: 'integer', tonnage: 'float' });

@@ -88,7 +88,12 @@ describe('formatReadings', () => {
     ['integer', () => [r('press-01', 'strokes', 'integer', 42)], [`${P} strokes=42i ${T}000000`]],
     ['boolean', () => [r('press-01', 'door_open', 'boolean', false)], [`${P} door_open=false ${T}000000`]],
     ['string', () => [r('press-01', 'program', 'string', 'P 1, "B"')], [`${P} program="P 1, \\"B\\"" ${T}000000`]],
-    ['uncertain is written', () => [r('press-01', 'tonnage', 'float', 1, T, 'uncertain')], [`${P} tonnage=1 ${T}000000`]],
+    ['uncertain is written, tagged uncertain=true', () => [r('press-01', 'tonnage', 'float', 1, T, 'uncertain')], [`${P},uncertain=true tonnage=1 ${T}000000`]],
+    [
+      'good and uncertain readings of one poll are two points (two series)',
+      () => [r('press-01', 'state', 'integer', 2), r('press-01', 'tonnage', 'float', 1, T, 'uncertain'), r('press-01', 'strokes', 'integer', 5)],
+      [`${P} state=2i ${T}000000`, `${P},uncertain=true tonnage=1 ${T}000000`, `${P} strokes=5i ${T}000000`],
+    ],
     ['bad is skipped', () => [r('press-01', 'tonnage', 'float', null, T, 'bad')], []],
     [
       'same device and ts merge into one line',

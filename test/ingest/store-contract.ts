@@ -230,6 +230,62 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.stats().backlog).toBe(0);
     });
 
+    it('named readings cursors (a northbound target): own position, backlog, head, and drops counted per cursor by retention and by size', async () => {
+      const now = clock.now();
+      let s = make({ retentionMs: 2 * DAY });
+      expect(s.headSeq()).toBe(0);
+      // 12 readings: 6 three days old, then 6 of today
+      const rows: Reading[] = [];
+      for (let i = 0; i < 6; i++) rows.push(rd('d', 't', now - 3 * DAY + i, i));
+      for (let i = 0; i < 6; i++) rows.push(rd('d', 't', now + i, 10 + i));
+      await s.write(rows);
+      const seqs = s.readForward('readings', 0, 100).map((r) => r.seq);
+      expect(s.headSeq()).toBe(seqs.at(-1));
+      // the InfluxDB forwarder has sent 5 rows (1 of the old ones unsent), target "north:a" 2 (4 unsent), "north:b" everything
+      s.setCursor('readings', seqs[4]!);
+      s.setCursor('north:a', seqs[1]!);
+      s.setCursor('north:b', seqs[11]!);
+      expect(s.getCursor('north:a')).toBe(seqs[1]);
+      expect(s.backlog('north:a')).toBe(10);
+      expect(s.backlog('north:b')).toBe(0);
+      expect(s.backlog('readings')).toBe(7);
+      expect(s.stats().backlog).toBe(7); // the InfluxDB forwarder's, unchanged by the others
+      expect(s.enforceLimits()).toBe(6);
+      expect(s.droppedUnforwarded('readings')).toBe(1);
+      expect(s.droppedUnforwarded('north:a')).toBe(4);
+      expect(s.droppedUnforwarded('north:b')).toBe(0);
+      expect(s.stats()).toMatchObject({ dropped: 6, droppedUnforwarded: 1 });
+      // 6 data rows left after its cursor, and the loss ledger's status rows about the drop
+      const after = s.readForward('readings', seqs[1]!, 1000);
+      expect(after.filter((r) => r.measurement === 'data')).toHaveLength(6);
+      expect(s.backlog('north:a')).toBe(after.length);
+      await s.close();
+      // counters and cursors survive a restart; a size limit counts per cursor too
+      s = make({ retentionMs: 0, maxSizeBytes: 2 * 1024 * 1024 });
+      expect(s.getCursor('north:a')).toBe(seqs[1]);
+      expect(s.droppedUnforwarded('north:a')).toBe(4);
+      let sent = 0;
+      const batch = () => {
+        const out: Reading[] = [];
+        for (let i = 0; i < 1000; i++, sent++) out.push(rd(`dev${sent % 5}`, `tag${sent % 7}`, now + 10 + sent, sent * 0.5));
+        return out;
+      };
+      while (sent < 10_000) await s.write(batch());
+      // "north:b" has published everything so far, "north:a" still nothing of it
+      const bCursor = s.headSeq();
+      s.setCursor('north:b', bCursor);
+      const upToB = s.readForward('readings', Number.MIN_SAFE_INTEGER, 1_000_000).length;
+      const before = { a: s.droppedUnforwarded('north:a'), b: s.droppedUnforwarded('north:b'), all: s.stats().dropped };
+      while (sent < 60_000) await s.write(batch());
+      const dropped = s.stats().dropped - before.all;
+      expect(dropped).toBeGreaterThan(upToB);
+      expect(s.readForward('readings', Number.MIN_SAFE_INTEGER, 1)[0]!.seq).toBeGreaterThan(bCursor);
+      // "north:a" had published none of them (every dropped row counts), "north:b" the first upToB
+      expect(s.droppedUnforwarded('north:a') - before.a).toBe(dropped);
+      expect(s.droppedUnforwarded('north:b') - before.b).toBe(dropped - upToB);
+      expect(s.droppedUnforwarded('north:never-set')).toBe(0);
+    });
+
     it('survives close and reopen: rows, cursors, counters; seq keeps growing even after every row was dropped', async () => {
       let s = make({ retentionMs: DAY });
       await s.write([rd('d', 'a', T, 1), rd('d', 'a', T + 1, 2)]);

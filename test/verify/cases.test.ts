@@ -37,6 +37,7 @@ describe('golden verifier cases', () => {
         ...(c.orders ? { orders: c.orders } : {}),
         preliminary: c.preliminary,
         source: 'case',
+        ...(c.gateways ? { gateways: c.gateways } : {}),
       }) as unknown as Record<string, unknown>;
     } catch (e) {
       thrown = e;

@@ -3,8 +3,12 @@
  * embedded store filled with two days of known readings, the same data forwarded (store forward
  * stream + the product's line-protocol formatter) into a real influxd. Both sources must give the
  * same result, equal to the values worked out by hand; bad input gives coded errors and exit code 2.
+ * Also: the report header, --reproduce (matches on the untouched store, reports the difference on
+ * one where readings were changed), several --config, and every field of the schema-1 JSON kept.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,15 +100,67 @@ describe('fgw verify', () => {
     expect(dev['lathe-03']).toMatchObject({ goodSlots: 0, networked: false, stale: true });
     const steps = Object.fromEntries(res.processes.map((p: { id: string }) => [p.id, p]));
     expect(steps.stamping).toMatchObject({ covered: true, fullyCovered: true, executed: true, commandsPerWeek: [1] });
-    expect(res.commands).toEqual([{ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '2', result: 'ok' }]);
+    expect(res.commands).toEqual([{ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '2', result: 'ok', gateway: 'line-01' }]);
     expect(res.policy.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(html, 'utf8')).toContain('data-classification="partial"');
+    expect(res.version).toBe(2);
   });
 
-  it('store and InfluxDB give the same result', () => {
+  it('fills the report header: number, time in the policy zone, version, command, source, input hashes, facts digest', () => {
+    const res = JSON.parse(readFileSync(join(dir.path, 'store.json'), 'utf8'));
+    const h = res.report;
+    const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    // project id, the window's local dates (2026-10-05 .. 2026-10-07 exclusive), 12 hex digits
+    expect(h.number).toMatch(/^YK-2026-0173-20261005-20261007-[0-9a-f]{12}$/);
+    expect(h.generatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?\+08:00$/);
+    expect(h.fgw.version).toBe(JSON.parse(readFileSync(join(cfgDir, '../package.json'), 'utf8')).version);
+    expect(h.fgw.revision).toMatch(/^[0-9a-f]{40}(-dirty)?$/); // the tests run from a git checkout
+    expect(h.command).toEqual(['verify', ...base(), '--source', 'store', '--json', join(dir.path, 'store.json'), '--html', join(dir.path, 'store.html')]);
+    expect(h.cwd).toBe(process.cwd());
+    expect(h.inputs).toEqual([
+      { role: 'gateway-config', path: join(dir.path, 'gateway.yaml'), sha256: sha(join(dir.path, 'gateway.yaml')) },
+      { role: 'project', path: join(dir.path, 'project.yaml'), sha256: sha(join(dir.path, 'project.yaml')) },
+      { role: 'policy', path: join(cfgDir, 'policy/yongkang-2019.yaml'), sha256: sha(join(cfgDir, 'policy/yongkang-2019.yaml')) },
+      { role: 'erp-orders', path: join(dir.path, 'erp-orders.csv'), sha256: sha(join(dir.path, 'erp-orders.csv')) },
+      { role: 'mes-orders', path: join(dir.path, 'mes-orders.csv'), sha256: sha(join(dir.path, 'mes-orders.csv')) },
+    ]);
+    expect(h.factsDigest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('keeps every field of the schema-1 result (additions only)', () => {
+    const res = JSON.parse(readFileSync(join(dir.path, 'store.json'), 'utf8'));
+    // the schema-1 result, field by field (verify/README.md "The result")
+    const v1: Record<string, string[]> = {
+      '': ['kind', 'version', 'project', 'gateway', 'source', 'window', 'classification', 'preliminary', 'rules', 'platform', 'weeks', 'devices', 'networkingRate', 'processes', 'dataUse', 'commands', 'orders', 'subsidy', 'policy'],
+      project: ['id', 'name', 'enterprise', 'uscc', 'claim', 'period', 'file'],
+      window: ['from', 'to', 'fromMs', 'toMs', 'days'],
+      'rules.0': ['rule', 'value', 'threshold', 'result', 'evidence', 'evidenceZh'],
+      platform: ['slotMs', 'slots', 'shutdownSlots', 'outageSlots', 'outage', 'outageExceeded', 'outages'],
+      'platform.outage': ['count', 'total', 'value'],
+      'weeks.0': ['index', 'from', 'to', 'label'],
+      'devices.0': ['id', 'process', 'category', 'digitalControl', 'inScope', 'inGateway', 'inRegister', 'networked', 'networkedFull', 'reasons', 'slotMs', 'slots', 'shutdownSlots', 'outageSlots', 'expectedSlots', 'goodSlots', 'reportingRate', 'tagsSeen', 'rolesSeen', 'signalSet', 'lastGoodTs', 'staleLimitMs', 'stale', 'weekly', 'weeklyStable', 'gapCount', 'gaps', 'timeline'],
+      'devices.0.weekly.0': ['week', 'expected', 'good', 'pass'],
+      networkingRate: ['rMin', 'networked', 'inScope', 'value', 'digitalControl', 'full'],
+      'processes.0': ['id', 'name', 'key', 'devices', 'inScopeDevices', 'covered', 'fullyCovered', 'executed', 'commandsPerWeek', 'evidence', 'evidenceZh'],
+      dataUse: ['registeredSystems', 'readsInWindow', 'readsBySystem', 'readsPerWeek', 'unregisteredReads', 'auditRecords'],
+      'commands.0': ['ts', 'actor', 'system', 'device', 'tag', 'value', 'result'],
+      policy: ['id', 'title', 'path', 'sha256', 'values'],
+    };
+    for (const [path, keys] of Object.entries(v1)) {
+      const node = path === '' ? res : path.split('.').reduce((o, k) => o?.[k], res);
+      expect(node, path).toBeTypeOf('object');
+      for (const k of keys) expect(node, `${path}.${k}`).toHaveProperty(k);
+    }
+  });
+
+  it('store and InfluxDB give the same result, from the same facts (one digest, one report number)', () => {
     const a = JSON.parse(readFileSync(join(dir.path, 'store.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(dir.path, 'influx.json'), 'utf8'));
-    expect({ ...b, source: 'x' }).toEqual({ ...a, source: 'x' });
+    expect({ ...b, source: 'x', report: 'x' }).toEqual({ ...a, source: 'x', report: 'x' });
+    expect(b.report.factsDigest).toBe(a.report.factsDigest);
+    expect(b.report.number).toBe(a.report.number);
+    expect(a.report.source).toEqual({ kind: 'store', stores: [join(dir.path, 'data/line-01/store.db')], gateways: ['line-01'] });
+    expect(b.report.source).toEqual({ kind: 'influx', influx: { url: influx.url, database: 'factory' }, gateways: ['line-01'] });
   });
 
   it('a 2-day window without --preliminary is indeterminate', async () => {
@@ -125,6 +181,63 @@ describe('fgw verify', () => {
     const r = await run(args);
     expect(r.code).toBe(2);
     expect(r.err).toContain(code);
+    expect(existsSync(join(dir.path, 'bad.json'))).toBe(false);
+  });
+
+  it('--reproduce: matches on the untouched store; reports the facts digest when readings changed', async () => {
+    const copy = join(dir.path, 'copy');
+    cpSync(join(dir.path, 'data'), join(copy, 'data'), { recursive: true });
+    for (const f of ['project.yaml', 'erp-orders.csv', 'mes-orders.csv']) copyFileSync(join(dir.path, f), join(copy, f));
+    copyFileSync(join(dir.path, 'gateway.yaml'), join(copy, 'gateway.yaml'));
+    const json = join(copy, 'r.json');
+    const args = base().map((x) => x.replace(dir.path, copy));
+    expect((await run([...args, '--json', json])).code).toBe(0);
+    const same = await run(['--reproduce', json]);
+    expect(same).toMatchObject({ code: 0, err: '' });
+    expect(same.out).toMatch(/^reproduced: report YK-2026-0173-20261005-20261007-[0-9a-f]{12}: facts digest [0-9a-f]{64} and 5 input hashes match\n$/);
+    // the readings of one poll (press-01 and welder-02, minute 5) marked bad: facts differ
+    const db = new Database(join(copy, 'data/line-01/store.db'));
+    expect(db.prepare('UPDATE readings SET quality = 2 WHERE ts = ?').run(FROM + 5 * M + 5000).changes).toBe(5);
+    db.close();
+    const changed = await run(['--reproduce', json]);
+    expect(changed.code).toBe(1);
+    expect(changed.out).toContain('NOT reproduced: report');
+    expect(changed.out).toContain('facts digest: recorded');
+    expect(changed.out).not.toContain('input ');
+    // an input changed: named with both hashes
+    writeFileSync(join(copy, 'erp-orders.csv'), `${readFileSync(join(copy, 'erp-orders.csv'), 'utf8')}\n`);
+    const input = await run(['--reproduce', json]);
+    expect(input.code).toBe(1);
+    expect(input.out).toContain(`input erp-orders ${join(copy, 'erp-orders.csv')}: sha256 recorded`);
+    expect((await run(['--reproduce', json, '--json', 'x.json'])).code).toBe(2);
+    expect((await run(['--reproduce', join(copy, 'project.yaml')])).code).toBe(2);
+  });
+
+  it('several --config: each device belongs to its own gateway; a device id in two configs is an error naming both files', async () => {
+    // a second gateway config with no device of its own, its own (empty) store
+    const text = readFileSync(join(dir.path, 'gateway.yaml'), 'utf8');
+    const second = text.replace(/id: line-01(\s+# becomes the `gateway` tag)/, 'id: line-02$1');
+    expect(second).not.toBe(text);
+    const gw2 = second.replace('path: ./data/line-01', 'path: ./data/line-02').replace(/\ndevices:[\s\S]*$/, '\ndevices: []\n');
+    writeFileSync(join(dir.path, 'gateway-2.yaml'), gw2);
+    openStore({ path: join(dir.path, 'data/line-02'), maxSizeBytes: 1024 ** 3, retentionMs: 3650 * 86_400_000, limitsIntervalMs: 0 }).close();
+    const json = join(dir.path, 'two.json');
+    const r = await run([...base(), '--config', join(dir.path, 'gateway-2.yaml'), '--json', json]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(readFileSync(json, 'utf8'));
+    expect(res.gateways.map((g: { id: string; devices: string[] }) => [g.id, g.devices.length])).toEqual([['line-01', 4], ['line-02', 0]]); // press-01, welder-02, lathe-03, polisher-04
+    expect(res.report.source.gateways).toEqual(['line-01', 'line-02']);
+    // line-02 has no heartbeat at all but serves no in-scope equipment: it does not decide
+    expect(res.classification).toBe('partial');
+    // the same config twice: the same gateway id and device ids, both files named
+    const dup = await run([...base(), '--config', join(dir.path, 'gateway.yaml'), '--json', join(dir.path, 'bad.json')]);
+    expect(dup.code).toBe(2);
+    expect(dup.err).toContain('GW_ERR_VERIFY_INPUT');
+    writeFileSync(join(dir.path, 'gateway-3.yaml'), second.replace('path: ./data/line-01', 'path: ./data/line-02'));
+    const dev = await run([...base(), '--config', join(dir.path, 'gateway-3.yaml'), '--json', join(dir.path, 'bad.json')]);
+    expect(dev.code).toBe(2);
+    expect(dev.err).toMatch(new RegExp(`device id "press-01" is in both ${join(dir.path, 'gateway.yaml')}: devices\\[\\d+\\] \\(press-01\\) and ${join(dir.path, 'gateway-3.yaml')}: devices\\[\\d+\\] \\(press-01\\)`));
     expect(existsSync(join(dir.path, 'bad.json'))).toBe(false);
   });
 

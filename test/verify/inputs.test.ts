@@ -12,7 +12,7 @@ import { matchOrders, parseCsv, readOrders } from '../../verify/orders.js';
 import { loadPolicy, parsePolicyText } from '../../verify/policy.js';
 import { parseProjectText } from '../../verify/project.js';
 import { parseWindowTime } from '../../verify/cli.js';
-import { registeredConsumerSystems } from '../../verify/evaluate.js';
+import { registeredConsumerSystems, registeredSystemsOf } from '../../verify/evaluate.js';
 
 const policyFile = fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url));
 const canonical = readFileSync(fileURLToPath(new URL('../../config/project.yaml', import.meta.url)), 'utf8');
@@ -222,4 +222,9 @@ describe('registered consumer systems', () => {
     [[{ system: 'anonymous' }], []],
     [[], []],
   ])('%j → %j', (tokens, want) => expect(registeredConsumerSystems(tokens)).toEqual(want));
+  it('a northbound target\'s system is registered like a token\'s', () => {
+    expect(registeredSystemsOf({ http: { tokens: [{ system: 'MES' }] }, north: [{ system: 'platform' }, { system: 'MES' }] })).toEqual(['MES', 'platform']);
+    expect(registeredSystemsOf({ north: [{ system: 'platform' }] })).toEqual(['platform']);
+    expect(registeredSystemsOf({})).toEqual([]);
+  });
 });

@@ -7,7 +7,7 @@
  * the page header and "page N of M" on every page (read back with pdftotext).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -24,11 +24,11 @@ const cases = fileURLToPath(new URL('../cases/verify/', import.meta.url));
 
 function resultOf(name: string): VerifyResult {
   const c = loadCase(join(cases, name), name);
-  return evaluate({ project: c.project, projectFile: c.projectFile, policy: c.policy, devices: c.devices, registeredSystems: c.registeredSystems, facts: c.facts, ...(c.orders ? { orders: c.orders } : {}), preliminary: c.preliminary, source: 'store' });
+  return evaluate({ project: c.project, projectFile: c.projectFile, policy: c.policy, devices: c.devices, registeredSystems: c.registeredSystems, facts: c.facts, ...(c.orders ? { orders: c.orders } : {}), preliminary: c.preliminary, source: 'store', ...(c.gateways ? { gateways: c.gateways } : {}) });
 }
 
-/** A result with the signable header and two gateways filled by hand (as `fgw verify` fills them). */
-function signable(name = 'partial-canonical'): VerifyResult {
+/** A case's result with the signable header filled by hand (as `fgw verify` fills it). */
+function withHeader(name: string): VerifyResult {
   const r = resultOf(name);
   r.report = {
     number: 'YK-2026-0173-20260921-20261021-3f9a1c2e',
@@ -45,11 +45,18 @@ function signable(name = 'partial-canonical'): VerifyResult {
       { role: 'mes-orders', path: '/plant/mes-orders.csv', sha256: 'e'.repeat(64) },
     ],
     factsDigest: 'f'.repeat(64),
+    cwd: '/plant',
   };
+  return r;
+}
+
+/** The header and two gateways filled by hand. */
+function signable(name = 'partial-canonical'): VerifyResult {
+  const r = withHeader(name);
   const outage = { from: Date.parse('2026-10-12T02:00:00Z'), to: Date.parse('2026-10-12T03:30:00Z') };
   r.gateways = [
-    { id: 'gw-a', site: '一车间', config: '/plant/a.yaml', devices: ['press-01', 'welder-02'], platform: { ...r.platform, outageSlots: 90, outage: { count: 90, total: 38880, value: 0.0023 }, outages: [outage] } },
-    { id: 'gw-b', config: '/plant/b.yaml', devices: ['lathe-03', 'polisher-04'], platform: r.platform },
+    { id: 'gw-a', site: '一车间', config: '/plant/a.yaml', devices: ['press-01', 'welder-02'], inScopeDevices: ['press-01', 'welder-02'], platform: { ...r.platform, outageSlots: 90, outage: { count: 90, total: 38880, value: 0.0023 }, outages: [outage] } },
+    { id: 'gw-b', config: '/plant/b.yaml', devices: ['lathe-03', 'polisher-04'], inScopeDevices: ['lathe-03', 'polisher-04'], platform: r.platform },
   ];
   return r;
 }
@@ -111,6 +118,7 @@ function dataWords(r: VerifyResult): Set<string> {
     ...r.project.shutdowns.map((s) => s.reason),
     ...r.devices.flatMap((d) => [d.id, d.name ?? '', d.process ?? '', d.exempt ?? '']),
     ...r.processes.flatMap((p) => [p.id, p.name ?? '']),
+    ...r.gateways.flatMap((g) => [g.id, g.site ?? '']),
     ...r.dataUse.registeredSystems,
     ...Object.keys(r.dataUse.readsBySystem),
     ...r.commands.flatMap((c) => [c.actor, c.system, c.device, c.tag, c.value]),
@@ -139,10 +147,15 @@ describe('HTML report in Chromium', () => {
     await page.close();
   });
 
-  it.each(['partial-canonical', 'pilot-b-worked', 'exclusion-codes', 'full-a-full-capped', 'thresholds-rate-stale', 'cloud-c-9999.99', 'orders-quantity-window', 'money-red-letter-devices'])(
+  // every golden case that evaluates (the error-* cases are refused before a result exists)
+  const everyCase = readdirSync(cases).filter((n) => !n.startsWith('_') && !n.startsWith('error-') && statSync(join(cases, n)).isDirectory()).sort();
+
+  it('renders every golden case', () => expect(everyCase.length).toBeGreaterThanOrEqual(30));
+
+  it.each(everyCase)(
     'zh-CN %s: no English word outside data and the codes appendix, no code in a sentence',
     async (name) => {
-      const r = signable(name);
+      const r = withHeader(name);
       const { page } = await open(renderHtml(r, 'zh'));
       const allowed = new Set([...ALLOWED, ...dataWords(r)]);
       const english = (await latinWords(page)).filter((w) => !allowed.has(w.word));
@@ -192,6 +205,51 @@ describe('HTML report in Chromium', () => {
     expect(await page.textContent('[data-testid=method]')).toContain('平台中断');
     const sig = (await page.textContent('[data-testid=signature]'))!;
     for (const w of ['专家组成员签字', '日期', '单位盖章']) expect(sig).toContain(w);
+    await page.close();
+  });
+
+  it('a week that is not judged says so in the weekly table, never a zero (exclusion-holiday-first-week)', async () => {
+    const { page } = await open(renderHtml(resultOf('exclusion-holiday-first-week'), 'zh'));
+    const rows = await page.$$eval('[data-testid=weeks] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText.trim())));
+    // week 1 (2026-09-28 .. 10-04) lies wholly in the 国庆 shutdown: not judged, in every column
+    expect(rows[0]![0]).toBe('2026-09-28 – 2026-10-04（不评判）');
+    expect(rows[0]!.slice(1)).toEqual(['不评判', '不评判', '不评判']);
+    // week 2 (10-05 .. 10-11): 2 commands a day to each machine by platform = 14; 10 MES reads a day = 70
+    expect(rows[1]![0]).toBe('2026-10-05 – 2026-10-11');
+    expect(rows[1]!.slice(1).map((c) => c.replace(/\s+/g, ' '))).toEqual(['14 platform 14', '14 platform 14', '70']);
+    await page.close();
+  });
+
+  it('each gateway with its own outages, each device with its gateway (gateways-own-outage)', async () => {
+    const { page } = await open(renderHtml(resultOf('gateways-own-outage'), 'zh'));
+    const rows = await page.$$eval('[data-testid=gateways] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText.trim().replace(/\s+/g, ' '))));
+    expect(rows.map((r) => r[0])).toEqual(['gw-a', 'gw-b', 'gw-c']);
+    // 43,200 slots of 60 s; gw-b down Tue 10-13 (1,440 slots = 3.33%); gw-c down throughout, serving no in-scope device
+    expect(rows[0]!.slice(4)).toEqual(['0/43200（0.00%）', '无']);
+    expect(rows[1]!.slice(4)).toEqual(['1440/43200（3.33%）', '2026-10-13 00:00 +08:00 – 2026-10-14 00:00 +08:00']);
+    expect(rows[2]![3]).toContain('其中纳入统计：无');
+    expect(rows[2]![4]).toBe('43200/43200（100.00%）');
+    expect(await page.textContent('[data-device="m-02"] h3')).toContain('网关：gw-b');
+    await page.close();
+  });
+
+  it('the method states the quality rule from result.method', async () => {
+    for (const [name, text] of [['quality-uncertain-counts', '质量为“好”或“不确定”的读数'], ['quality-uncertain-not-good', '质量为“不确定”的读数不计']] as const) {
+      const r = resultOf(name);
+      expect(r.method.uncertainCountsAsGood, name).toBe(name === 'quality-uncertain-counts');
+      const { page } = await open(renderHtml(r, 'zh'));
+      expect(await page.textContent('[data-testid=method]'), name).toContain(text);
+      await page.close();
+    }
+  });
+
+  it('a report made by the hub says so, and that the command is the equivalent one', async () => {
+    const r = signable();
+    r.report!.source.hub = { id: 'city-hub', config: '/srv/hub/hub.yaml' };
+    const { page } = await open(renderHtml(r, 'zh'));
+    const header = (await page.textContent('[data-testid=report-header]'))!;
+    expect(header).toContain('等效核验命令');
+    expect(header).toMatch(/由监测平台生成\s*city-hub（配置文件 \/srv\/hub\/hub\.yaml）/);
     await page.close();
   });
 

@@ -3,26 +3,21 @@
  * file), each with
  * - its live networking rate: in-scope devices of the equipment register that are live now /
  *   in-scope devices (in scope: the policy's inScopeCategories, not exempt), and
- * - a preliminary classification by the verifier itself (verify/evaluate.ts over facts gathered from
- *   this gateway's embedded store, exactly as `fgw verify --source store --preliminary` would), over
- *   the last `measure.minWindow` (30 days) of the project period up to now. The evaluation is cached
+ * - a preliminary classification by the verifier itself (verify/run.ts over this gateway's own
+ *   embedded store, exactly as `fgw verify --source store --preliminary` would), over the last
+ *   `measure.minWindow` (30 days) of the project period up to now. The evaluation is cached
  *   (default 5 minutes) because it scans that window in SQL, and it never runs on the hot path.
  *
  * Registered consumer systems are those of `http.tokens`, except `dashboard` (the dashboard's own
  * reads are not data use) — see README.md "The access audit".
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorText } from '../../../config/errors.js';
-import { evaluate, registeredConsumerSystems } from '../../../verify/evaluate.js';
-import { gatherFacts, type DeviceSpec } from '../../../verify/facts.js';
-import { instantMs } from '../../../verify/measure.js';
-import { matchOrders, type OrderMatch } from '../../../verify/orders.js';
+import { instantMs } from '../../../verify/calendar.js';
 import { DEFAULT_POLICY, loadPolicy, type Policy } from '../../../verify/policy.js';
 import { loadProject, type LoadedProject } from '../../../verify/project.js';
-import { storeFacts } from '../../../verify/source-store.js';
 import { deviceOut, type ApiContext, type RouteOptions } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
@@ -52,9 +47,10 @@ export const pilotSchema = z.object({
       networkingRate: z.number().nullable().describe("the verifier's networking rate (partial tier: reporting rate >= rMin, signal set, not stale)"),
       networked: z.number(),
       inScope: z.number(),
-      readsInWindow: z.number().describe('audited reads by registered consumer systems'),
+      readsInWindow: z.number().describe('audited reads of data routes by registered consumer systems'),
       readsBySystem: z.record(z.string(), z.number()),
       unregisteredReads: z.number().describe('audited reads by other systems (dashboard), not counted'),
+      nonDataReads: z.number().describe('audited reads of routes that are not data routes (status, audit, pilots...) by registered systems, not counted'),
       failed: z.array(z.string()).describe('rules that failed'),
     })
     .optional(),
@@ -76,19 +72,6 @@ export interface PilotCache {
   entries: Map<string, Evaluated>;
 }
 
-function deviceSpecs(ctx: ApiContext): DeviceSpec[] {
-  return ctx.runtime
-    .devices()
-    .filter((v) => v.config.enabled)
-    .map(({ config: d }) => {
-      const s: DeviceSpec = { id: d.id, interval: d.interval, tags: d.tags.map((t) => ({ name: t.name, role: t.role })) };
-      if (d.name) s.name = d.name;
-      if (d.line) s.line = d.line;
-      if (d.process) s.process = d.process;
-      return s;
-    });
-}
-
 /** The verifier's window for live monitoring: the last minWindow of the period, up to now. */
 export function pilotWindow(period: { from: string; to: string }, policy: Policy, now: number): { from: number; to: number } | undefined {
   const start = instantMs(period.from, policy.offsetMs);
@@ -99,29 +82,22 @@ export function pilotWindow(period: { from: string; to: string }, policy: Policy
 }
 
 async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Policy, now: number): Promise<Evaluated> {
-  const p = loaded.project;
-  const w = pilotWindow(p.project.period, policy, now);
+  const w = pilotWindow(loaded.project.project.period, policy, now);
   // the period has not started: nothing to evaluate yet
   if (!w) return { at: now, classification: 'pending' };
-  const devices = deviceSpecs(ctx);
-  const facts = await gatherFacts(storeFacts(ctx.runtime.store), devices, { from: w.from, to: w.to, slotMinMs: policy.values.measure.slotMin, offsetMs: policy.offsetMs });
-  let orders: OrderMatch | undefined;
-  if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
-    orders = matchOrders(readFileSync(loaded.erpOrdersPath, 'utf8'), p.evidence.erpOrders!, readFileSync(loaded.mesOrdersPath, 'utf8'), p.evidence.mesOrders!, { ...w, offsetMs: policy.offsetMs });
-  }
-  const systems = registeredConsumerSystems(ctx.runtime.config.http.tokens);
-  const gw = ctx.runtime.config.gateway;
-  const r = evaluate({
-    project: p,
-    projectFile: loaded.path,
+  const rt = ctx.runtime;
+  // the verifier is loaded when a pilot is first evaluated, not at the gateway's start
+  const { runVerification } = await import('../../../verify/run.js');
+  const r = await runVerification({
+    gateways: [{ config: rt.config, ...(rt.configPath ? { path: rt.configPath } : {}), store: rt.store }],
+    project: loaded,
     policy,
-    devices,
-    registeredSystems: systems,
-    facts,
-    ...(orders ? { orders } : {}),
+    from: w.from,
+    to: w.to,
+    source: { kind: 'store' },
     preliminary: true,
-    source: 'store',
-    gateway: { id: gw.id, ...(gw.site ? { site: gw.site } : {}) },
+    now,
+    header: false,
   });
   return {
     at: now,
@@ -136,6 +112,7 @@ async function evaluatePilot(ctx: ApiContext, loaded: LoadedProject, policy: Pol
       readsInWindow: r.dataUse.readsInWindow,
       readsBySystem: r.dataUse.readsBySystem,
       unregisteredReads: r.dataUse.unregisteredReads,
+      nonDataReads: r.dataUse.nonDataReads,
       failed: r.rules.filter((x) => x.result === 'fail').map((x) => x.rule),
     },
   };

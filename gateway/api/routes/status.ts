@@ -8,7 +8,7 @@ import { errorText } from '../../../config/errors.js';
 import { basename } from 'node:path';
 import type { StoreStats, StoredDeadLetter } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
-import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, lossEpisodeSchema, storeFullSchema, storeStatsSchema, timeParam } from '../schemas.js';
+import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, lossEpisodeSchema, northTargetSchema, storeFullSchema, storeStatsSchema, timeParam } from '../schemas.js';
 import { scrubSecrets } from '../context.js';
 
 /** dead-letter payloads in the list are cut to this many characters */
@@ -81,6 +81,7 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
           devices: z.object({ total: z.number(), enabled: z.number(), connected: z.number(), live: z.number(), silent: z.array(z.string()) }),
           store: storeStatsSchema,
           forwarder: forwarderSchema.nullable(),
+          north: z.array(northTargetSchema).describe('each northbound MQTT target (north:)'),
         }),
         ...errorResponses,
       },
@@ -100,6 +101,7 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
         },
         store: storeOut(rt.store.stats()),
         forwarder: f ? { ...f, lastError: f.lastError === undefined ? undefined : scrubSecrets(f.lastError) } : null,
+        north: (rt.north?.() ?? []).map((t) => ({ ...t, lastError: t.lastError === undefined ? undefined : scrubSecrets(t.lastError) })),
       };
     },
   });

@@ -211,6 +211,23 @@
     $('#card-dropped').textContent = String(status.store.dropped);
     $('#card-lost').textContent = String(status.store.lost);
     $('#card-lost').title = status.store.losses.map((l) => `${l.device} ${l.reason}: ${l.count}`).join('\n');
+    const north = status.north || [];
+    $('#north-section').hidden = north.length === 0;
+    $('#north tbody').replaceChildren(
+      ...north.map((n) =>
+        el('tr', { 'data-target': n.name, class: n.connected ? 'st-online' : 'st-offline' },
+          el('td', null,
+            el('span', { class: `badge ${n.connected ? 'online' : 'offline'}`, text: t(n.connected ? 'northUp' : 'northDown') }),
+            n.replaying ? el('span', { class: 'badge demoted', text: t('northReplay') }) : null),
+          el('td', null, el('div', { class: 'dev-id', text: n.name }), el('div', { class: 'muted', text: `${n.system} · ${n.url}` })),
+          el('td', { text: n.format }),
+          el('td', { class: 'backlog', text: String(n.backlog) }),
+          el('td', { class: 'lag', text: duration(n.lagMs) }),
+          el('td', { class: 'rate', text: t('perSecond', { n: n.publishRate.toFixed(1) }) }),
+          el('td', { text: `${n.commands.ok} / ${n.commands.denied} / ${n.commands.error}` }),
+          el('td', { class: 'err', text: n.lastError || '' })),
+      ),
+    );
   }
 
   function renderNetworking() {

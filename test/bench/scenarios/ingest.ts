@@ -74,6 +74,8 @@ interface IngestRun {
   meanRssMB: number;
   maxBacklog: number;
   rss: Array<[number, number]>;
+  /** the gateway's own V8 heap in use (MB), from its reports: [s after the start, MB] */
+  heap: Array<[number, number]>;
   /** with an outage: InfluxDB stopped / started again (s after the start), drained (s after it came back) */
   outage?: { downS: number; upS: number; backlogAtUp: number; drainedS: number | null };
 }
@@ -135,6 +137,7 @@ async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: numb
       meanRssMB: w.meanRssMB,
       maxBacklog,
       rss: rssSeries,
+      heap: gw.events.filter((e) => e.kind === 'TICK' && typeof e.data.heapMB === 'number').map((e) => [round((e.at - t0) / 1000, 1), round(Number(e.data.heapMB), 1)] as [number, number]),
       ...(out ? { outage: out } : {}),
     };
   } catch (e) {
@@ -230,6 +233,16 @@ export const soak: Scenario = {
     const early = mean(win, 2 * win);
     const late = mean(span - win, span);
     const change = (late - early) / early;
+    // RSS holds SQLite's page cache (cache_size 32 MB, filled as the store grows and the backlog is
+    // read back) and V8's garbage between collections; the JS heap in use says whether the gateway
+    // itself grows: means over the first and the last sixth of the offer after warm-up
+    const sixth = Math.max(win, span / 6);
+    const heapMean = (from: number, to: number) => {
+      const xs = r.heap.filter(([t]) => t >= from && t < to).map(([, v]) => v);
+      return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
+    const heapEarly = heapMean(win, win + sixth);
+    const heapLate = heapMean(span - sixth, span);
     const o = r.outage!;
     return {
       name: 'soak',
@@ -240,6 +253,8 @@ export const soak: Scenario = {
         metric('mean RSS, early window', early, 'MB'),
         metric('mean RSS, last window', late, 'MB', { limit: early, limitName: 'early window', target: '±10 %', met: Math.abs(change) <= 0.1 }),
         metric('RSS change', change * 100, '%', { target: '±10 %', met: Math.abs(change) <= 0.1 }),
+        metric('JS heap in use, first sixth', heapEarly, 'MB'),
+        metric('JS heap in use, last sixth', heapLate, 'MB', { limit: heapEarly, limitName: 'first sixth', target: '±10 %', met: heapLate === null || heapEarly === null ? null : Math.abs(heapLate - heapEarly) <= 0.1 * heapEarly }),
         metric('gateway peak RSS', r.peakRssMB, 'MB'),
         metric('gateway CPU', r.cores, 'cores'),
         metric('backlog when InfluxDB came back', o.backlogAtUp, 'readings'),
@@ -252,7 +267,7 @@ export const soak: Scenario = {
         `early window = [${round(win, 1)} s, ${round(2 * win, 1)} s) after the start (the first is warm-up), last window = the final ${round(win, 1)} s of the offer`,
         `InfluxDB stopped at ${round(o.downS, 1)} s, back at ${round(o.upS, 1)} s; drained = the backlog down to 2.5 s of readings${o.drainedS === null ? ' (not before the source stopped)' : ''}`,
       ],
-      series: { rssMB: r.rss.filter((_, i) => i % 8 === 0) },
+      series: { rssMB: r.rss.filter((_, i) => i % 8 === 0), heapMB: r.heap },
     };
   },
 };
