@@ -220,7 +220,7 @@ describe('fgw verify', () => {
     expect(second).not.toBe(text);
     const gw2 = second.replace('path: ./data/line-01', 'path: ./data/line-02').replace(/\ndevices:[\s\S]*$/, '\ndevices: []\n');
     writeFileSync(join(dir.path, 'gateway-2.yaml'), gw2);
-    openStore({ path: join(dir.path, 'data/line-02'), maxSizeBytes: 1024 ** 3, retentionMs: 3650 * 86_400_000, limitsIntervalMs: 0 }).close();
+    await openStore({ path: join(dir.path, 'data/line-02'), maxSizeBytes: 1024 ** 3, retentionMs: 3650 * 86_400_000, limitsIntervalMs: 0 }).close();
     const json = join(dir.path, 'two.json');
     const r = await run([...base(), '--config', join(dir.path, 'gateway-2.yaml'), '--json', json]);
     expect(r.err).toBe('');

@@ -47,7 +47,7 @@ const dir = tempDir('fgw-verify-e2e-');
 
 afterAll(async () => {
   for (const p of Object.values(gws)) await p?.kill('SIGKILL');
-  await Promise.all(Object.values(servers).map((s) => s?.close()));
+  await Promise.all(Object.values(servers).map(async (s) => s?.close()));
   await influx?.cleanup();
   dir.cleanup();
 });
@@ -96,7 +96,7 @@ describe('three gateways into one InfluxDB, one SIGKILLed: verified from the sto
     gws[id] = startProcess(process.execPath, [fgw, 'run', '--config', cfg(id)], { cwd: dir.path });
   };
   const api = (gw: string, path: string, token: string, init: RequestInit = {}) =>
-    fetch(`http://127.0.0.1:${ports[gw]}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    fetch(`http://127.0.0.1:${ports[gw]}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
   /** newest good reading of a device, asked with the dashboard's token (not a registered system: its reads never count) */
   const latestTs = async (gw: string, device: string): Promise<number> => {
     const r = await api(gw, `/api/devices/${device}/latest`, DASHBOARD);
