@@ -70,6 +70,13 @@ export interface DeviceStatus {
   bad: number;
   /** duration of the last complete poll cycle, ms (pollers only) */
   cycleMs?: number;
+  /**
+   * Pollers only, since start: ticks whose poll started more than half an interval after the tick
+   * (the event loop was busy), and ticks without a poll (the previous poll of the device was still
+   * running, or a newer tick was already due). See adapters/schedule.ts.
+   */
+  pollsLate?: number;
+  pollsSkipped?: number;
   /** true while the device is demoted for repeated timeouts (polled less often) */
   demoted?: boolean;
 }

@@ -88,6 +88,23 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     v.status.lastReadingAt === undefined ? undefined : Math.max(0, now - v.status.lastReadingAt) / 1000,
   );
   deviceGauge('device_cycle_seconds', 'Duration of the last complete poll cycle (pollers only)', (v) => (v.status.cycleMs === undefined ? undefined : v.status.cycleMs / 1000));
+  /** a per-device running total of the device status, exposed as a counter */
+  const deviceCounter = (name: string, help: string, pick: (v: DeviceView) => number | undefined) =>
+    new Counter({
+      name: n(name),
+      help,
+      labelNames: ['device', 'protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const v of s().devices) {
+          const x = v.config.enabled ? pick(v) : undefined;
+          if (x !== undefined) this.inc(labels(v), x);
+        }
+      },
+    });
+  deviceCounter('device_polls_late_total', 'Poll ticks whose poll started more than half an interval after the tick, since start (pollers only)', (v) => v.status.pollsLate);
+  deviceCounter('device_polls_skipped_total', 'Poll ticks without a poll (the previous poll of the device was still running, or a newer tick was already due), since start (pollers only)', (v) => v.status.pollsSkipped);
   deviceGauge('device_demoted', '1 while the device is demoted for repeated timeouts', (v) => enabled(v, v.status.demoted ? 1 : 0));
 
   /** one unlabelled series read from the scrape's snapshot; absent when `pick` gives undefined */

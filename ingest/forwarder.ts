@@ -17,9 +17,14 @@
  *   never sooner than Retry-After.
  * One log line when an outage starts and one when it ends, with counts; counters for the rest.
  *
- * Batching: a request carries up to `batchSize` lines. A batch goes as soon as that many rows are
- * committed (the store's onCommit), else every `flushInterval`, and at once when someone awaits
- * flushed() or stop() drains.
+ * Batching without a knob: one write at a time, and the next goes as soon as the previous has
+ * returned, carrying whatever has been committed meanwhile (up to `batchSize` lines; more goes in the
+ * following writes at once). The store's onCommit wakes the forwarder on every commit, so at low load
+ * a reading leaves within one commit plus one write, and under load batches grow by themselves while
+ * a write is in flight. `flushInterval` is only the upper bound: the longest a committed reading
+ * waits when nothing else triggers a send (a store without onCommit, rows that arrived without a
+ * notification, such as a salvage); it is checked at least that often. flushed() and stop() drain
+ * at once.
  */
 import type { Logger } from 'pino';
 import { Backoff } from '../config/backoff.js';
@@ -29,6 +34,9 @@ import { InfluxWriter, safeUrl, type Precision } from './influx-writer.js';
 import { AUDIT_PRECISION, LineFormatter, READINGS_PRECISION, type Line } from './line-protocol.js';
 import type { InfluxConfig } from './schema.js';
 import type { Store } from './types.js';
+
+/** the abort reason that wakes the loop */
+const WAKE = Symbol('wake');
 
 /** readings read and formatted per turn of the event loop */
 const READ_CHUNK = 10_000;
@@ -124,7 +132,8 @@ export class Forwarder {
     this.lastFlush = this.clock.now();
     this.unsubscribe = this.store.onCommit?.((n) => {
       this.committed += n;
-      if (this.committed >= this.fullRows()) this.kick();
+      // wakes a sleeping loop; while a write is in flight the loop sees `committed` when it returns
+      this.kick();
     });
     this.loop = this.run().catch((e) => {
       // the loop catches everything itself; this is the last line of defence
@@ -209,7 +218,8 @@ export class Forwarder {
   }
 
   private kick(): void {
-    this.wake.abort();
+    // a reason of our own: abort() would otherwise build a DOMException on every commit
+    if (!this.wake.signal.aborted) this.wake.abort(WAKE);
   }
 
   private isEmpty(): boolean {
@@ -224,10 +234,10 @@ export class Forwarder {
       const stoppingAtStart = this.stopping;
       const now = this.clock.now();
       const timeDue = now - this.lastFlush >= this.cfg.flushInterval;
-      const force = timeDue || this.stopping || this.flushRequested || this.waiters.length > 0;
-      const full = this.committed >= this.fullRows();
+      // anything committed since the last pass goes now, however little: no waiting for a batch to fill
+      const force = timeDue || this.stopping || this.flushRequested || this.waiters.length > 0 || this.committed > 0;
       let complete = true;
-      if (force || full) {
+      if (force) {
         this.committed = 0;
         this.flushRequested = false;
         try {
@@ -239,13 +249,13 @@ export class Forwarder {
           this.log?.error({ err: this.lastError }, 'forwarder cannot read the store');
           await this.clock.sleep(this.cfg.holdRetryInterval, this.hard.signal);
         }
-        if (force) this.lastFlush = this.clock.now();
+        this.lastFlush = this.clock.now();
         if (complete && this.waiters.length > 0 && this.isEmpty()) for (const w of this.waiters.splice(0)) w.resolve();
       }
       if (this.stopping && (stoppingAtStart || !complete)) break;
       if (this.stopping) continue;
       if (this.wake.signal.aborted) this.wake = new AbortController();
-      if (this.committed >= this.fullRows() || this.flushRequested || this.waiters.length > 0) continue;
+      if (this.committed > 0 || this.flushRequested || this.waiters.length > 0) continue;
       const wait = Math.max(1, this.lastFlush + this.cfg.flushInterval - this.clock.now());
       await this.clock.sleep(wait, this.wake.signal);
     }

@@ -39,7 +39,7 @@ export const influxSchema = z
     username: z.string().default('').describe('User name; empty for no authentication. InfluxDB 2.x/3.x v1 API: any name, the password is the token.'),
     password: z.string().default('').describe('Password, or the API token on InfluxDB 2.x/3.x; empty for no authentication. Never logged.'),
     batchSize: z.number().int().positive().max(100_000).default(5000).describe('Lines per write request (InfluxDB recommends about 5000).'),
-    flushInterval: dur('Longest time a reading waits before it is sent, when a batch does not fill sooner.', 1000),
+    flushInterval: dur('The upper bound on how long a committed reading waits to be sent when nothing else triggers a write (the forwarder otherwise writes as soon as the previous write returned, with whatever was committed meanwhile, up to batchSize).', 1000),
     createDatabase: z.boolean().default(true).describe('Create the database when InfluxDB says it does not exist (needs admin rights when auth is on).'),
     timeout: dur('Time limit of one HTTP request to InfluxDB.', 10_000),
     maxBackoff: dur('Longest wait between retries while InfluxDB is down or overloaded (Retry-After is honoured even when longer).', 30_000),

@@ -1,12 +1,14 @@
 /**
  * The Modbus adapter: compiles the device's tags and read plan once at start (frozen, logged once),
- * then polls on its interval through a shared, serialized line. Polls never overlap: a slow cycle
- * skips ticks. A Modbus exception marks only that request's tags bad; a timeout ends the cycle (the
+ * then polls on its interval through a shared, serialized line, on ticks anchored to the start
+ * (adapters/schedule.ts). Polls never overlap: a slow cycle skips ticks, a poll started late is
+ * counted late. A Modbus exception marks only that request's tags bad; a timeout ends the cycle (the
  * rest of the tags are marked bad too, so a dead unit costs one timeout per poll) and a device that
  * keeps timing out is demoted (polled with backoff) so it cannot stall the other units on its line.
  */
 import type { Adapter, AdapterContext, AdapterModule, DeviceStatus, Reading, TagType, Value } from '../types.js';
 import { Backoff } from '../../config/backoff.js';
+import { PollSchedule } from '../schedule.js';
 import { NOT_FINITE } from '../values.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import { type CompiledTag, compileTag, fieldKind, decodeBit, decodeRegisters, encodeBool, encodeRegisters, hexRegisters } from './codec.js';
@@ -34,15 +36,25 @@ export class ModbusAdapter implements Adapter {
   private line: Line | undefined;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
+  /** the last sink write handed off (stop() awaits it) */
+  private writing: Promise<void> = Promise.resolve();
   private abort = new AbortController();
   private readonly st: DeviceStatus = { connected: false, good: 0, bad: 0 };
   private timedOutPolls = 0;
   private readonly demoteBackoff: Backoff;
   private wasDown = false;
   private sinkFailing = false;
-  /** completed poll cycles and ticks skipped because a cycle overran its interval */
+  /** completed poll cycles */
   polls = 0;
-  skippedTicks = 0;
+  private schedule: PollSchedule | undefined;
+  /** ticks without a poll (a cycle overran its interval, or the timer fired past the next tick) */
+  get skippedTicks(): number {
+    return this.schedule?.skipped ?? 0;
+  }
+  /** ticks whose poll started more than half an interval late */
+  get lateTicks(): number {
+    return this.schedule?.late ?? 0;
+  }
   /** garbled answers (dead-lettered) since start */
   malformed = 0;
 
@@ -73,22 +85,27 @@ export class ModbusAdapter implements Adapter {
     this.running = false;
     this.abort.abort();
     await this.loopDone;
+    await this.writing;
     if (this.line) releaseLine(this.ctx.shared, this.line);
     this.line = undefined;
     this.st.connected = false;
   }
 
   status(): DeviceStatus {
-    return { ...this.st };
+    return { ...this.st, pollsLate: this.lateTicks, pollsSkipped: this.skippedTicks };
   }
 
   private async loop(): Promise<void> {
     const { clock } = this.ctx;
     const interval = this.device.interval;
-    // ticks on a fixed grid (no drift); a cycle that overruns skips the ticks it missed
-    let due = clock.now();
+    // ticks on a grid anchored to the start (no drift); late and skipped ticks are counted
+    const sched = (this.schedule = new PollSchedule(interval, clock.now()));
     while (this.running) {
+      const wait = sched.next() - clock.now();
+      if (wait > 0) await clock.sleep(wait, this.abort.signal);
+      if (!this.running) break;
       const t0 = clock.now();
+      sched.started(t0);
       try {
         await this.pollOnce();
       } catch (e) {
@@ -100,14 +117,12 @@ export class ModbusAdapter implements Adapter {
       if (this.device.closeAfterPoll) await this.line?.closeWhenIdle();
       const now = clock.now();
       this.st.cycleMs = now - t0;
-      due += interval;
-      if (now > due) {
-        const missed = Math.ceil((now - due) / interval);
-        this.skippedTicks += missed;
-        due += missed * interval;
+      sched.finished(now);
+      if (this.st.demoted) {
+        // polled with backoff, deliberately off the grid: the ticks meanwhile are not counted
+        await clock.sleep(Math.max(this.demoteBackoff.next(), interval), this.abort.signal);
+        sched.restart(clock.now());
       }
-      if (this.st.demoted) due = now + Math.max(this.demoteBackoff.next(), interval);
-      await clock.sleep(due - now, this.abort.signal);
     }
   }
 
@@ -168,7 +183,7 @@ export class ModbusAdapter implements Adapter {
     const suppress = notConnected && !answered && this.wasDown;
     this.wasDown = notConnected && !answered;
     if (suppress) this.st.bad -= readings.length; // not written, not counted
-    else if (readings.length) await this.emit(readings);
+    else if (readings.length) this.emit(readings);
   }
 
   private decodeInto(out: Reading[], req: ReadRequest, pdu: Buffer, ts: number): void {
@@ -229,15 +244,22 @@ export class ModbusAdapter implements Adapter {
     }
   }
 
-  private async emit(readings: Reading[]): Promise<void> {
-    try {
-      await this.ctx.sink.write(readings);
-      if (this.sinkFailing) this.ctx.log.info('sink accepts readings again');
-      this.sinkFailing = false;
-    } catch (e) {
-      if (!this.sinkFailing) this.ctx.log.error({ err: errorText(e) }, 'sink rejected readings');
-      this.sinkFailing = true;
-    }
+  /**
+   * Hands a poll's readings to the sink without waiting for their commit: the next tick must not
+   * wait on the store (the sink commits in call order; stop() awaits the last write).
+   */
+  private emit(readings: Reading[]): void {
+    const w = this.ctx.sink.write(readings).then(
+      () => {
+        if (this.sinkFailing) this.ctx.log.info('sink accepts readings again');
+        this.sinkFailing = false;
+      },
+      (e: unknown) => {
+        if (!this.sinkFailing) this.ctx.log.error({ err: errorText(e) }, 'sink rejected readings');
+        this.sinkFailing = true;
+      },
+    );
+    this.writing = w;
   }
 
   async write(tagName: string, value: Value): Promise<void> {

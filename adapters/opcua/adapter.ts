@@ -29,6 +29,7 @@ import {
 } from 'node-opcua';
 import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
+import { PollSchedule } from '../schedule.js';
 import { ErrorCodes, GatewayError, errorText, isGatewayError, type ErrorCode } from '../../config/errors.js';
 import type { Adapter, AdapterContext, DeviceStatus, FieldKind, Reading, Value } from '../types.js';
 import { builtInName, builtInOfNs0DataType, chunk, decodeDataValue, kindOfBuiltIn, toWriteValue, type RawDataValue } from './convert.js';
@@ -82,6 +83,10 @@ export class OpcuaAdapter implements Adapter {
   readonly deviceId: string;
   private readonly log: Logger;
   private readonly st: DeviceStatus = { connected: false, good: 0, bad: 0 };
+  /** the poll schedule of the current session (polled tags only) and the counts of earlier ones */
+  private schedule: PollSchedule | undefined;
+  private lateBefore = 0;
+  private skippedBefore = 0;
   private readonly types = new Map<string, TagType>();
   private readonly badAtConnect = new Map<string, string>();
   private readonly logged = new Set<string>();
@@ -133,7 +138,9 @@ export class OpcuaAdapter implements Adapter {
   }
 
   status(): DeviceStatus {
-    return { ...this.st };
+    if (!this.schedule) return { ...this.st };
+    // counted across sessions: a reconnect starts a new grid, the counts go on
+    return { ...this.st, pollsLate: this.lateBefore + this.schedule.late, pollsSkipped: this.skippedBefore + this.schedule.skipped };
   }
 
   // ---------------------------------------------------------------- supervision
@@ -423,18 +430,24 @@ export class OpcuaAdapter implements Adapter {
   private startPolling(live: Live): void {
     const tags = this.device.tags.filter((t) => t.mode === 'poll' && this.usable(t));
     if (tags.length === 0) return;
-    const interval = this.device.interval;
-    let next = this.ctx.clock.now();
+    const clock = this.ctx.clock;
+    // ticks anchored to the start of polling on this session (no drift); late and skipped counted
+    const sched = new PollSchedule(this.device.interval, clock.now());
+    if (this.schedule) {
+      this.lateBefore += this.schedule.late;
+      this.skippedBefore += this.schedule.skipped;
+    }
+    this.schedule = sched;
     const tick = () => {
       if (this.live !== live || this.closed) return;
-      const started = this.ctx.clock.now();
+      const started = clock.now();
+      sched.started(started);
       live.polling = this.pollOnce(live, tags).finally(() => {
-        this.st.cycleMs = this.ctx.clock.now() - started;
+        const now = clock.now();
+        this.st.cycleMs = now - started;
         if (this.live !== live || this.closed) return;
-        next += interval;
-        const now = this.ctx.clock.now();
-        if (next < now) next = now; // overran: skip the missed cycles, never queue them up
-        live.pollTimer = this.ctx.clock.setTimeout(tick, next - now);
+        sched.finished(now);
+        live.pollTimer = clock.setTimeout(tick, Math.max(0, sched.next() - now));
       });
     };
     tick();

@@ -44,6 +44,8 @@ export function deviceOut(ctx: ApiContext, v: DeviceView, now: number): DeviceOu
       good: s.good,
       bad: s.bad,
       cycleMs: s.cycleMs,
+      pollsLate: s.pollsLate,
+      pollsSkipped: s.pollsSkipped,
       demoted: s.demoted === true,
     },
   };

@@ -51,6 +51,8 @@ export const deviceStatusSchema = z.object({
   good: z.number().int().describe('good (and uncertain) readings since start'),
   bad: z.number().int().describe('bad readings since start'),
   cycleMs: z.number().optional().describe('duration of the last poll cycle (pollers only)'),
+  pollsLate: z.number().int().optional().describe('pollers only: ticks since start whose poll started more than half an interval after the tick'),
+  pollsSkipped: z.number().int().optional().describe('pollers only: ticks since start without a poll (the previous poll was still running, or a newer tick was already due)'),
   demoted: z.boolean(),
 });
 

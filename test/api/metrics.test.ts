@@ -112,6 +112,25 @@ describe('/metrics', () => {
     }
   });
 
+  it('per poller: late and skipped poll ticks as counters, in /metrics and /api/devices; none for a device without them', async () => {
+    const press = rt.stubs.get('press-01')!;
+    const before = press.status;
+    press.status = { ...press.status, pollsLate: 4, pollsSkipped: 17 };
+    try {
+      const m = await scrape();
+      expect(m.get('fgw_device_polls_late_total{device="press-01",protocol="modbus"}')).toBe(4);
+      expect(m.get('fgw_device_polls_skipped_total{device="press-01",protocol="modbus"}')).toBe(17);
+      // the MQTT device polls nothing: no series
+      expect(m.has('fgw_device_polls_skipped_total{device="polisher-04",protocol="mqtt"}')).toBe(false);
+      const res = await app.inject({ method: 'GET', url: '/api/devices', headers: { authorization: `Bearer ${TOKENS.mes.token}` } });
+      expect(res.statusCode).toBe(200);
+      const list = (res.json() as { devices: Array<{ id: string; status: { pollsLate?: number; pollsSkipped?: number } }> }).devices;
+      expect(list.find((d) => d.id === 'press-01')!.status).toMatchObject({ pollsLate: 4, pollsSkipped: 17 });
+    } finally {
+      press.status = before;
+    }
+  });
+
   it('each server has its own registry: two servers in one process report their own devices', async () => {
     const only = stubDevices().filter((d) => d.config.id === 'lathe-03');
     const rt2 = new TestRuntime({ devices: only });

@@ -179,19 +179,25 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     expect(second.fwd.stats()).toMatchObject({ written: 7, backlog: 0 });
   });
 
-  it('sends a full batch at once without waiting for flushInterval', async () => {
+  it('sends as soon as something is committed, never waiting for flushInterval; what accrues during a write goes in the next, up to batchSize', async () => {
+    // the test clock never moves: flushInterval (1 h) cannot be what triggers any of these sends
     const clock = new ManualClock(T);
     const { mock, store, fwd } = await setup({ clock, config: { batchSize: 4, flushInterval: '1h' } });
+    mock.respond((_r, i) => (i === 0 ? { status: 204, delayMs: 500 } : { status: 204 }));
     fwd.start();
     await store.write(readings(3));
-    await store.write(readings(6, 'f'));
-    await waitFor('two full batches', () => mock.requests.length === 2);
-    expect(mock.requests.map((r) => r.lines.length)).toEqual([4, 4]);
-    // the remaining one waits for the flush interval
-    await clock.advance(3_600_000);
-    await waitFor('the remainder', () => mock.requests.length === 3);
-    expect(mock.requests[2]!.lines).toHaveLength(1);
-    expect(mock.accepted()).toHaveLength(9);
+    await waitFor('the first commit sent on its own', () => mock.requests.length === 1);
+    expect(mock.requests[0]!.lines).toHaveLength(3);
+    // three commits of two readings while the first write is in flight: 6 lines, then 4 + 2
+    await store.write(readings(2, 'a'));
+    await store.write(readings(2, 'b'));
+    await store.write(readings(2, 'c'));
+    expect(mock.requests).toHaveLength(1);
+    await waitFor('what accrued meanwhile', () => mock.requests.length === 3);
+    expect(mock.requests.map((r) => r.lines.length)).toEqual([3, 4, 2]);
+    await waitFor('all acknowledged', () => mock.accepted().length === 9);
+    expect(fwd.stats()).toMatchObject({ written: 9, batches: 3 });
+    expect(clock.now()).toBe(T);
   });
 
   it('reads a large backlog in chunks without splitting a point: every 70-field point is one whole line', async () => {

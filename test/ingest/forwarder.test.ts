@@ -4,6 +4,8 @@
  * nothing, and a real field type conflict goes to the dead-letter table with InfluxDB's message
  * while the other lines land.
  */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { Forwarder } from '../../ingest/forwarder.js';
@@ -94,6 +96,60 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     ]);
     const st = fwd.stats();
     expect(st).toMatchObject({ state: 'ok', backlog: 0, lagMs: 0, written: 11, auditsWritten: 2, deadLettered: 0 });
+  });
+
+  it('idle: a reading reaches InfluxDB as soon as it is committed, well before flushInterval (10 s)', async () => {
+    const { database, fwd } = setup({ flushInterval: '10s' });
+    fwd.start();
+    const t0 = Date.now();
+    await store.write([{ device: 'press-01', tag: 'state', ts: T, kind: 'integer', value: 3, quality: 'good' }]);
+    // awaited, not timed: the point is there, and it came before the flush interval could have sent it
+    await waitFor('the point in InfluxDB', async () => (await influx.query('SELECT state FROM equipment', database)).length === 1, { timeoutMs: 30_000 });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await influx.query('SELECT state FROM equipment', database)).toMatchObject([{ time: T, state: 3 }]);
+  });
+
+  it('under a burst, what is committed while a write is in flight goes in the next write: batches grow by themselves', async () => {
+    // a proxy in front of influxd that holds each write 200 ms (a busy InfluxDB) and counts them
+    const writes: number[] = [];
+    const target = new URL(influx.url);
+    const proxy = createServer((req, res) => {
+      const body: Buffer[] = [];
+      req.on('data', (c: Buffer) => body.push(c));
+      req.on('end', () => {
+        const data = Buffer.concat(body);
+        const isWrite = req.url?.startsWith('/write') === true;
+        const forward = () => {
+          const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+            if (isWrite && (r.statusCode ?? 0) < 300) writes.push(data.toString('utf8').split('\n').filter(Boolean).length);
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          });
+          up.on('error', () => res.destroy());
+          up.end(data);
+        };
+        if (isWrite) setTimeout(forward, 200);
+        else forward();
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const { database, fwd } = setup({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, flushInterval: '10s', gzip: false });
+      fwd.start();
+      // 40 commits of one reading each, one after the other, as fast as the store takes them
+      for (let i = 0; i < 40; i++) await store.write([{ device: 'd', tag: 'v', ts: T + i, kind: 'integer', value: i, quality: 'good' }]);
+      await fwd.flushed();
+      expect(await influx.countPoints(database, 'equipment')).toBe(40);
+      expect(writes.reduce((a, b) => a + b, 0)).toBe(40);
+      // one write per commit would be 40 writes of 1 line; while one write is held, commits pile up
+      expect(writes.length).toBeLessThan(40);
+      expect(Math.max(...writes)).toBeGreaterThan(1);
+    } finally {
+      await new Promise<void>((r) => {
+        proxy.closeAllConnections();
+        proxy.close(() => r());
+      });
+    }
   });
 
   it('an outage (influxd killed mid-run) loses nothing and duplicates nothing', async () => {

@@ -163,7 +163,11 @@
           el('td', { text: `${d.protocol} · ${duration(d.interval)}` }),
           el('td', { class: 'last', text: last }),
           el('td', { text: `${s.good} / ${s.bad}` }),
-          el('td', { text: s.cycleMs === undefined ? '–' : `${s.cycleMs} ms` }),
+          el('td', null,
+            el('div', { text: s.cycleMs === undefined ? '–' : `${s.cycleMs} ms` }),
+            s.pollsLate || s.pollsSkipped
+              ? el('div', { class: 'muted ticks', text: t('pollTicks', { late: s.pollsLate || 0, skipped: s.pollsSkipped || 0 }) })
+              : null),
           el('td', { class: 'err', text: s.lastError || '', title: s.lastErrorAt ? fmtDateTime(s.lastErrorAt) : '' }),
           el('td', null, tagCells)),
       );
