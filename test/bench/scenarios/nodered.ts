@@ -20,9 +20,9 @@
  * and peak RSS of that tree. The result is the median over the pairs of fgw / Node-RED per figure.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { freePort } from '../../helpers/net.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
@@ -40,7 +40,7 @@ const TOPIC = 'bench/line-1/press-1/telemetry';
 // ------------------------------------------------------------------------------ installation
 
 export function noderedDir(): string {
-  return process.env.FGW_BENCH_NODE_RED_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fgw-bench', 'node-red');
+  return resolvePath(process.env.FGW_BENCH_NODE_RED_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fgw-bench', 'node-red'));
 }
 
 function installedVersion(dir: string, pkg: string): string | undefined {
@@ -207,7 +207,8 @@ async function startServers(count: number): Promise<Servers> {
 
 interface Gateway {
   sampler: TreeSampler;
-  stop(): Promise<void>;
+  /** stops it; Node-RED: the number of [error] lines it logged (fgw: null) */
+  stop(): Promise<number | null>;
 }
 
 type Workload = 'a' | 'b' | 'c';
@@ -263,6 +264,7 @@ async function startFgw(s: LegSetup): Promise<Gateway> {
     stop: async () => {
       sampler.stop();
       await gw.stop();
+      return null;
     },
   };
 }
@@ -334,7 +336,6 @@ async function startNodeRed(s: LegSetup, nrDir: string): Promise<Gateway> {
         telemetry: { enabled: false },
         externalModules: { autoInstall: false, palette: { allowInstall: false }, modules: { allowInstall: false } },
         functionExternalModules: false,
-        editorTheme: { projects: { enabled: false } },
       },
       null,
       2,
@@ -351,8 +352,9 @@ async function startNodeRed(s: LegSetup, nrDir: string): Promise<Gateway> {
       const killer = setTimeout(() => proc.child.kill('SIGKILL'), 30_000);
       await proc.kill('SIGTERM');
       clearTimeout(killer);
-      const problems = proc.output().split('\n').filter((l) => /\[(error|warn)\]/.test(l));
-      if (problems.length) s.ctx.log(`nodered: Node-RED logged ${problems.length} warnings/errors, e.g. ${problems.slice(0, 3).join(' | ').slice(0, 600)}`);
+      const problems = proc.output().split('\n').filter((l) => /\[error\]/.test(l));
+      if (problems.length) s.ctx.log(`nodered: Node-RED logged ${problems.length} errors, e.g. ${problems.slice(0, 3).join(' | ').slice(0, 600)}`);
+      return problems.length;
     },
   };
 }
@@ -373,6 +375,24 @@ interface Leg {
   meanRssMB: number;
   peakRssMB: number;
   windowS: number;
+  /** c: values published that were not in InfluxDB once it stopped growing (null for a, b) */
+  unlanded: number | null;
+  /** Node-RED: [error] lines logged during the leg (e.g. failed InfluxDB writes); fgw: null */
+  errorsLogged: number | null;
+}
+
+/** Values in the database once the count stopped growing for 3 s (at most 60 s). */
+async function settledCount(url: string, db: string): Promise<number> {
+  let n = -1;
+  let since = Date.now();
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const m = await countValues(url, db, 'equipment');
+    if (m !== n) since = Date.now();
+    n = m;
+    if (Date.now() - since >= 3000 || Date.now() > until) return n;
+    await sleep(500);
+  }
 }
 
 function publisher(broker: Mosquitto, count: number): Proc {
@@ -386,6 +406,8 @@ async function runLeg(s: LegSetup, which: 'fgw' | 'Node-RED', pair: number, nrDi
   s.ctx.log(`nodered: ${WORKLOADS[s.workload].title}, pair ${pair}, ${which}, ${ms} ms`);
   const gw = which === 'fgw' ? await startFgw(s) : await startNodeRed(s, nrDir);
   let pub: Proc | undefined;
+  let leg: Omit<Leg, 'errorsLogged'> | undefined;
+  let errorsLogged: number | null = null;
   try {
     const t0 = Date.now();
     if (s.workload === 'c') pub = publisher(s.broker!, Math.ceil(((warmMs + ms + 3000) * MQTT_RATE) / 1000));
@@ -398,21 +420,26 @@ async function runLeg(s: LegSetup, which: 'fgw' | 'Node-RED', pair: number, nrDi
     const b = gw.sampler.mark('b');
     const w = gw.sampler.window('a', 'b');
     let served: number;
+    let unlanded: number | null = null;
     if (pub) {
       const done = JSON.parse((await pub.waitForOutput(/BENCH_DONE (\{.*\})/, 120_000))[1]!) as { published: number; ms: number };
       served = done.published / (done.ms / 1000);
-    } else served = (r1 - r0) / w.wallS;
-    // let the gateway write what it polled in the window (fgw flushes every second)
-    await sleep(3000);
+      unlanded = done.published * MQTT_FIELDS - (await settledCount(url, s.db));
+    } else {
+      served = (r1 - r0) / w.wallS;
+      // let the gateway write what it polled in the window (fgw flushes every second)
+      await sleep(3000);
+    }
     const landedValues = await countValues(url, s.db, 'equipment', `time >= ${a.at}ms AND time < ${b.at}ms`);
     const offered = s.workload === 'c' ? MQTT_RATE * MQTT_FIELDS : (s.devices * REGISTERS * 1000) / WORKLOADS[s.workload].intervalMs!;
     const landed = landedValues / w.wallS;
-    return { pair, workload: s.workload, gateway: which, offered, landed: round(landed), keepUp: round(landed / offered, 3), served: round(served), cpuUsPerValue: round(landedValues > 0 ? (w.cpuS / landedValues) * 1e6 : NaN), cores: round(w.cpuS / w.wallS), meanRssMB: round(w.meanRssMB), peakRssMB: round(w.peakRssMB), windowS: round(w.wallS, 1) };
+    leg = { pair, workload: s.workload, gateway: which, offered, landed: round(landed), keepUp: round(landed / offered, 3), served: round(served), cpuUsPerValue: round(landedValues > 0 ? (w.cpuS / landedValues) * 1e6 : NaN), cores: round(w.cpuS / w.wallS), meanRssMB: round(w.meanRssMB), peakRssMB: round(w.peakRssMB), windowS: round(w.wallS, 1), unlanded };
   } finally {
     if (pub) await pub.kill('SIGTERM');
-    await gw.stop();
+    errorsLogged = await gw.stop();
     await dropDatabase(url, s.db);
   }
+  return { ...leg, errorsLogged };
 }
 
 // ------------------------------------------------------------------------------ the scenario
@@ -439,7 +466,7 @@ export const noderedScenario: Scenario = {
   title: 'Side by side with Node-RED 4.1 (node-red-contrib-modbus 5.23.3, node-red-contrib-influxdb): the same workloads, alternating',
   default: false,
   async run(ctx) {
-    const { dir: nrDir, versions } = ensureNodeRed(ctx.log);
+    const { dir: nrDir, versions } = ensureNodeRed((m) => ctx.log(m));
     const chosen = (ctx.workloads ?? 'a,b,c').split(',').map((x) => x.trim()).filter(Boolean);
     const bad = chosen.filter((w) => !(w in WORKLOADS));
     if (bad.length || !chosen.length) throw new Error(`--workloads ${ctx.workloads}: expected a comma list of a, b, c`);
@@ -471,6 +498,13 @@ export const noderedScenario: Scenario = {
     for (const w of workloads) {
       const mine = legs.filter((l) => l.workload === w);
       metrics.push(metric(`${w}: offered`, mine[0]!.offered, 'values/s'));
+      metrics.push(metric(`${w}: Node-RED [error] lines logged (worst leg; failed InfluxDB writes among them)`, Math.max(...mine.map((l) => l.errorsLogged ?? 0)), 'lines'));
+      if (w === 'c') {
+        for (const g of ['fgw', 'Node-RED'] as const) {
+          const u = mine.filter((l) => l.gateway === g).map((l) => l.unlanded ?? NaN);
+          metrics.push(metric(`c: values published but never in InfluxDB, ${g} (worst leg)`, Math.max(...u), 'values', g === 'fgw' ? { target: '0', met: Math.max(...u) === 0 } : {}));
+        }
+      }
       for (const f of FIGURES) {
         const fgw = mine.filter((l) => l.gateway === 'fgw');
         const nr = mine.filter((l) => l.gateway === 'Node-RED');
