@@ -12,6 +12,10 @@ export interface BenchContext {
   durationMs?: number;
   /** run gateway processes under `node --cpu-prof`, profiles written here */
   profileDir?: string;
+  /** --pairs: alternating pairs of legs (the nodered scenario) */
+  pairs?: number;
+  /** --workloads: a comma list of workload letters (the nodered scenario) */
+  workloads?: string;
   log(msg: string): void;
 }
 

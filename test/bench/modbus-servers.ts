@@ -6,25 +6,34 @@
  * Prints `BENCH_READY {}` when every server listens.
  *
  *   node dist-bench/test/bench/modbus-servers.js --ports 5020,5021,... --registers 100
+ *
+ * `--hosts 127.0.0.1,127.0.0.2,... --units 1,2,...`: device i listens on hosts[i] (one port for
+ * all when --ports gives one) and answers as unit units[i], as devices on a plant network do.
  */
 import { parseArgs } from 'node:util';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 
-const { values } = parseArgs({ options: { ports: { type: 'string' }, registers: { type: 'string', default: '100' } } });
-const ports = (values.ports ?? '').split(',').filter(Boolean).map(Number);
+const { values } = parseArgs({ options: { ports: { type: 'string' }, hosts: { type: 'string' }, units: { type: 'string' }, registers: { type: 'string', default: '100' } } });
+const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
+const hosts = list(values.hosts);
+const units = list(values.units).map(Number);
+const ports = list(values.ports).map(Number);
+const count = Math.max(ports.length, hosts.length);
 const registers = Number(values.registers);
 const sims: ModbusSimulator[] = [];
-for (const [i, port] of ports.entries()) {
-  const sim = new ModbusSimulator([1]);
-  sim.setRegisters(1, 'holding', 0, Array.from({ length: registers }, (_, r) => (i * 131 + r * 17) & 0x7fff));
-  await sim.startTcp(port);
+for (let i = 0; i < count; i++) {
+  const unit = units[i] ?? 1;
+  const sim = new ModbusSimulator([unit]);
+  sim.setRegisters(unit, 'holding', 0, Array.from({ length: registers }, (_, r) => (i * 131 + r * 17) & 0x7fff));
+  await sim.startTcp(ports.length === 1 ? ports[0]! : ports[i]!, hosts[i] ?? '127.0.0.1');
   sims.push(sim);
 }
+const unitOf = (index: number) => units[index] ?? 1;
 process.on('message', (m: { op: string; index?: number; address?: number; value?: number; id?: number }) => {
-  if (m.op === 'set') sims[m.index!]?.setRegisters(1, 'holding', m.address!, [m.value!]);
+  if (m.op === 'set') sims[m.index!]?.setRegisters(unitOf(m.index!), 'holding', m.address!, [m.value!]);
   else if (m.op === 'reads') {
     let reads = 0;
-    for (const s of sims) reads += s.reads.get(1) ?? 0;
+    for (const [i, s] of sims.entries()) reads += s.reads.get(unitOf(i)) ?? 0;
     process.send?.({ id: m.id, reads, at: Date.now() });
   }
 });

@@ -33,5 +33,13 @@ export function toMarkdown(r: BenchReport): string {
     if (notes.length === 0 && Object.keys(s.params).length === 0) continue;
     lines.push(`- **${s.name}** (${s.title}; window ${s.windowS} s): ${Object.entries(s.params).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('/') : String(v)}`).join(', ')}.${notes.length ? ` ${notes.join('; ')}.` : ''}`);
   }
+  // raw figures per leg, where a scenario has legs (nodered: one row per gateway run)
+  for (const s of r.scenarios) {
+    const legs = s.series?.legs;
+    if (!Array.isArray(legs) || legs.length === 0) continue;
+    const keys = Object.keys(legs[0] as Record<string, unknown>);
+    lines.push('', `**${s.name}, per leg**`, '', `| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`);
+    for (const leg of legs as Array<Record<string, unknown>>) lines.push(`| ${keys.map((k) => (typeof leg[k] === 'number' ? fmt(leg[k]) : String(leg[k] ?? ''))).join(' | ')} |`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- <scenario>...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile]`
+ * `npm run bench [-- <scenario>...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile] [--pairs <n>] [--workloads a,b,c]`
  *
  * Runs each scenario against real servers on loopback (one influxd for the run; Mosquitto, Modbus
  * and OPC UA servers per scenario), measures each scenario's limit in the same run, and writes
@@ -21,8 +21,9 @@ import { opcua } from './scenarios/opcua.js';
 import { verifyScenario } from './scenarios/verify.js';
 import { hubScenario } from './scenarios/hub.js';
 import { northScenario } from './scenarios/north.js';
+import { noderedScenario } from './scenarios/nodered.js';
 
-export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario, hubScenario, northScenario];
+export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario, hubScenario, northScenario, noderedScenario];
 
 export interface BenchReport {
   date: string;
@@ -48,11 +49,13 @@ async function main(): Promise<number> {
       duration: { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      pairs: { type: 'string' },
+      workloads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write(`npm run bench -- [scenario...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile]\nscenarios: ${SCENARIOS.map((s) => `${s.name}${s.default ? '' : ' (not default)'}`).join(', ')}\n`);
+    process.stdout.write(`npm run bench -- [scenario...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile] [--pairs <n>] [--workloads a,b,c]\nscenarios: ${SCENARIOS.map((s) => `${s.name}${s.default ? '' : ' (not default)'}`).join(', ')}\n`);
     return 0;
   }
   const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
@@ -81,6 +84,12 @@ async function main(): Promise<number> {
       const ctx: BenchContext = { influx, dir: dir.path, quick: report.quick, log };
       if (values.duration !== undefined) ctx.durationMs = benchDuration(values.duration);
       if (values.profile) ctx.profileDir = join(out, 'profiles');
+      if (values.pairs !== undefined) {
+        const n = Number(values.pairs);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--pairs ${values.pairs}: expected a whole number ≥ 1`);
+        ctx.pairs = n;
+      }
+      if (values.workloads !== undefined) ctx.workloads = values.workloads;
       log(`== ${s.name}: ${s.title}`);
       const t0 = Date.now();
       try {
