@@ -1,0 +1,228 @@
+/**
+ * The value encoding of store layout v3 (one row per point: the readings of one write() that
+ * share measurement, device and ts). Pure: no SQLite, no clock. A point's tags and kinds are its
+ * shape (stored once per tag set, referred to by id), so a row holds only the values, in the
+ * shape's order:
+ *
+ *   flags: 1 byte. bit 0: an exceptions section follows the bitmaps.
+ *   numeric bitmap: 1 bit per float/integer entry (LSB first), 1 = zigzag varint (a safe integer,
+ *     |v| < 2^52, not -0), 0 = float64 little-endian: 20.0 takes 1 byte, 0.1 + 0.2 takes 8.
+ *   boolean bitmap: 1 bit per boolean entry.
+ *   exceptions (only if flag bit 0): varint count, then per entry that is not plain good with a
+ *     value: varint index, 1 byte (bits 0-1 quality 0 good / 1 uncertain / 2 bad; bit 2 value is
+ *     null; bit 3 an error follows; bit 4 a tie follows), the error (varint length + UTF-8) and
+ *     the tie (varint). They come before the values because a null value takes no bytes.
+ *   values: per entry in shape order: numbers as above, strings as varint byte length + UTF-8;
+ *     booleans live in their bitmap only. An entry whose value is null writes nothing here.
+ *
+ * Bitmaps are omitted when the shape has no entry of their kind. A poll of 100 good numbers that
+ * are small integers costs about 1-2 bytes a value, floats 8.
+ */
+import type { FieldKind, Quality, Value } from '../../adapters/types.js';
+
+export interface PointEntry {
+  value: Value | null;
+  quality: Quality;
+  error?: string;
+  /** rank among the readings of its series stored at the same ms (absent = 0) */
+  tie?: number;
+}
+
+const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
+const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
+const INT_LIMIT = 2 ** 52;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+const isNumeric = (k: FieldKind): boolean => k === 'float' || k === 'integer';
+const asVarint = (v: number): boolean => Number.isInteger(v) && Math.abs(v) < INT_LIMIT && !Object.is(v, -0);
+
+class Writer {
+  private buf = new Uint8Array(64);
+  private view = new DataView(this.buf.buffer);
+  len = 0;
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+  /** an unsigned integer below 2^53 */
+  varint(v: number): void {
+    while (v >= 128) {
+      this.byte((v % 128) + 128);
+      v = Math.floor(v / 128);
+    }
+    this.byte(v);
+  }
+  float64(v: number): void {
+    this.room(8);
+    this.view.setFloat64(this.len, v, true);
+    this.len += 8;
+  }
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  text(s: string): void {
+    const b = utf8.encode(s);
+    this.varint(b.length);
+    this.bytes(b);
+  }
+  bitmap(bits: boolean[]): void {
+    for (let i = 0; i < bits.length; i += 8) {
+      let b = 0;
+      for (let j = 0; j < 8 && i + j < bits.length; j++) if (bits[i + j]) b |= 1 << j;
+      this.byte(b);
+    }
+  }
+  done(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+class Reader {
+  pos = 0;
+  private readonly view: DataView;
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  byte(): number {
+    if (this.pos >= this.buf.length) throw new Error('point value blob ends early');
+    return this.buf[this.pos++]!;
+  }
+  varint(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = this.byte();
+      v += (b & 127) * mul;
+      if (b < 128) return v;
+      mul *= 128;
+      if (mul > 2 ** 56) throw new Error('point value blob: varint too long');
+    }
+  }
+  float64(): number {
+    if (this.pos + 8 > this.buf.length) throw new Error('point value blob ends early');
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  text(): string {
+    const n = this.varint();
+    if (this.pos + n > this.buf.length) throw new Error('point value blob ends early');
+    const s = fromUtf8.decode(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
+  }
+  bitmap(n: number): boolean[] {
+    const bits: boolean[] = [];
+    for (let i = 0; i < n; i += 8) {
+      const b = this.byte();
+      for (let j = 0; j < 8 && i + j < n; j++) bits.push((b & (1 << j)) !== 0);
+    }
+    return bits;
+  }
+}
+
+const zigzag = (v: number): number => (v >= 0 ? v * 2 : -v * 2 - 1);
+const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+
+/** The values of one point, in the order of its shape's kinds. */
+export function encodePoint(kinds: readonly FieldKind[], entries: readonly PointEntry[]): Uint8Array {
+  if (kinds.length !== entries.length) throw new Error(`a point of ${kinds.length} tags got ${entries.length} entries`);
+  const w = new Writer();
+  const exceptions: number[] = [];
+  const numMode: boolean[] = [];
+  const bools: boolean[] = [];
+  for (let i = 0; i < kinds.length; i++) {
+    const e = entries[i]!;
+    const k = kinds[i]!;
+    if (e.value === null || e.quality !== 'good' || e.error !== undefined || (e.tie ?? 0) !== 0) exceptions.push(i);
+    if (isNumeric(k)) numMode.push(typeof e.value === 'number' && asVarint(e.value));
+    else if (k === 'boolean') bools.push(e.value === true);
+  }
+  w.byte(exceptions.length ? 1 : 0);
+  if (numMode.length) w.bitmap(numMode);
+  if (bools.length) w.bitmap(bools);
+  if (exceptions.length) {
+    w.varint(exceptions.length);
+    for (const i of exceptions) {
+      const e = entries[i]!;
+      const tie = e.tie ?? 0;
+      w.varint(i);
+      w.byte(QUALITY_CODE[e.quality] | (e.value === null ? 4 : 0) | (e.error !== undefined ? 8 : 0) | (tie !== 0 ? 16 : 0));
+      if (e.error !== undefined) w.text(e.error);
+      if (tie !== 0) w.varint(tie);
+    }
+  }
+  let n = 0;
+  for (let i = 0; i < kinds.length; i++) {
+    const e = entries[i]!;
+    const k = kinds[i]!;
+    if (isNumeric(k)) {
+      const varint = numMode[n++];
+      if (e.value === null) continue;
+      if (typeof e.value !== 'number') throw new Error(`tag ${i} is ${k}, its value is ${typeof e.value}`);
+      if (varint) w.varint(zigzag(e.value));
+      else w.float64(e.value);
+    } else if (k === 'string') {
+      if (e.value === null) continue;
+      if (typeof e.value !== 'string') throw new Error(`tag ${i} is string, its value is ${typeof e.value}`);
+      w.text(e.value);
+    } else if (e.value !== null && typeof e.value !== 'boolean') throw new Error(`tag ${i} is boolean, its value is ${typeof e.value}`);
+  }
+  return w.done();
+}
+
+/** The inverse of encodePoint for the same kinds. */
+export function decodePoint(kinds: readonly FieldKind[], blob: Uint8Array): PointEntry[] {
+  const r = new Reader(blob);
+  const flags = r.byte();
+  const numCount = kinds.filter(isNumeric).length;
+  const boolCount = kinds.filter((k) => k === 'boolean').length;
+  const numMode = numCount ? r.bitmap(numCount) : [];
+  const bools = boolCount ? r.bitmap(boolCount) : [];
+  const nulls = new Set<number>();
+  const out: PointEntry[] = kinds.map(() => ({ value: null, quality: 'good' }));
+  if (flags & 1) {
+    const count = r.varint();
+    for (let x = 0; x < count; x++) {
+      const i = r.varint();
+      if (i >= kinds.length) throw new Error(`point value blob: entry ${i} of a point of ${kinds.length}`);
+      const f = r.byte();
+      const quality = QUALITY_NAME[f & 3];
+      if (!quality) throw new Error(`point value blob: quality code ${f & 3}`);
+      if (f & 4) nulls.add(i);
+      const error = f & 8 ? r.text() : undefined;
+      const tie = f & 16 ? r.varint() : 0;
+      out[i] = { value: null, quality, ...(error !== undefined ? { error } : {}), ...(tie ? { tie } : {}) };
+    }
+  }
+  let n = 0;
+  let b = 0;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    if (isNumeric(k)) {
+      const varint = numMode[n++];
+      if (nulls.has(i)) continue;
+      out[i]!.value = varint ? unzigzag(r.varint()) : r.float64();
+    } else if (k === 'string') {
+      if (nulls.has(i)) continue;
+      out[i]!.value = r.text();
+    } else {
+      const v = bools[b++]!;
+      if (!nulls.has(i)) out[i]!.value = v;
+    }
+  }
+  if (r.pos !== blob.length) throw new Error(`point value blob: ${blob.length - r.pos} bytes left over`);
+  return out;
+}
