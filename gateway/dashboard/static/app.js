@@ -326,7 +326,7 @@
       }
       setConn('lost');
     }
-    timer = setTimeout(tick, pollMs);
+    timer = setTimeout(() => void tick(), pollMs);
   }
 
   function askToken(rejected) {

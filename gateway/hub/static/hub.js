@@ -307,7 +307,7 @@
       }
       setConn('lost');
     }
-    timer = setTimeout(tick, pollMs);
+    timer = setTimeout(() => void tick(), pollMs);
   }
 
   function askToken(rejected) {
