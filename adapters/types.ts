@@ -42,9 +42,16 @@ export interface DeadLetter {
   reason: string;
   /** the human text (InfluxDB's error message, the parse error) */
   detail?: string;
-  /** the payload as text (binary payloads as base64), truncated to 64 KiB */
+  /** the payload as text (binary payloads as base64), truncated to DEAD_PAYLOAD_MAX */
   payload?: string;
 }
+
+/**
+ * The most of a dead letter's payload that is kept: 64 Ki (bytes of the message an adapter cuts,
+ * characters of the text the store keeps). One cap for both sides, so what an adapter hands over
+ * is what the store holds.
+ */
+export const DEAD_PAYLOAD_MAX = 64 * 1024;
 
 export interface Sink {
   /**

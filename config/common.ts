@@ -123,3 +123,15 @@ export function uniqueTagNames(tags: ReadonlyArray<{ name: string }>, ctx: z.Ref
     else seen.set(t.name, i);
   });
 }
+
+/**
+ * Freezes an object and everything it holds, in place, and returns it: a loaded config or policy
+ * is shared by every module, so none may change it under the others.
+ */
+export function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -8,6 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isNode, isPair, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { deepFreeze } from './common.js';
 import { ErrorCodes, GatewayError, errorText } from './errors.js';
 import { gatewayConfigSchema, type GatewayConfig } from './schema.js';
 
@@ -347,12 +348,4 @@ export function configWarnings(config: GatewayConfig): string[] {
 export function isLoopbackListen(listen: string): boolean {
   const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
-export function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
 }

@@ -184,7 +184,7 @@ function migrate(db: Database.Database, path: string, log?: Logger): void {
   })();
   if (current > 0) log?.info({ path, ms: Math.round(performance.now() - t0) }, 'store layout upgraded');
 }
-const PAYLOAD_MAX = 64 * 1024;
+import { DEAD_PAYLOAD_MAX as PAYLOAD_MAX } from '../adapters/types.js'; // the one cap adapters cut to
 const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
 /** quality codes below this count as good: 2 (good and uncertain, the default) or 1 (good only) */

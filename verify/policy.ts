@@ -13,7 +13,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from '../config/common.js';
+import { deepFreeze, parseDuration } from '../config/common.js';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import type { RuleResult } from './classify.js';
 import { calendarDate } from './project.js';
@@ -296,14 +296,6 @@ function policyTable(values: PolicyValues, raw: unknown): PolicyKey[] {
     if (meta.clause !== undefined) row.clause = meta.clause;
     return row;
   });
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
 }
 
 export type { Rational };

@@ -3,7 +3,7 @@
  * conversion to a tag's fixed FieldKind, and decoding one JSON/raw message into readings and dead
  * letters. No I/O here: the shell (connection.ts, adapter.ts) only moves bytes.
  */
-import type { FieldKind, Reading, Value } from '../types.js';
+import { DEAD_PAYLOAD_MAX, type FieldKind, type Reading, type Value } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Topic patterns: MQTT filters whose "+name" / "#name" segments also capture
@@ -372,10 +372,9 @@ export class MapKindMemory implements KindMemory {
   }
 }
 
-const DEAD_PAYLOAD_MAX = 64 * 1024;
 const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
-/** A payload as text for the dead-letter table: UTF-8 when it is valid text, else base64; at most 64 KiB. */
+/** A payload as text for the dead-letter table: UTF-8 when it is valid text, else base64; at most DEAD_PAYLOAD_MAX bytes of it. */
 export function payloadText(payload: Uint8Array): string {
   const cut = payload.subarray(0, DEAD_PAYLOAD_MAX);
   try {

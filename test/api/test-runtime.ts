@@ -9,7 +9,6 @@
 import pino from 'pino';
 import type { DeviceStatus, FieldKind, Value } from '../../adapters/types.js';
 import { checkWriteValue } from '../../adapters/values.js';
-import { ManualClock } from '../../config/clock.js';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import type { DeviceConfig, GatewayConfig } from '../../config/schema.js';
 import { openStore } from '../../ingest/store.js';
@@ -17,6 +16,7 @@ import type { Store } from '../../ingest/types.js';
 import type { NorthView } from '../../gateway/north.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from '../../gateway/types.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /** 2026-11-26T08:00:00Z: the tests' fixed "now" */
 export const T0 = Date.UTC(2026, 10, 26, 8, 0, 0);

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { ManualClock, type Clock } from '../../config/clock.js';
+import type { Clock } from '../../config/clock.js';
 import { Forwarder } from '../../ingest/forwarder.js';
 import { influxSchema } from '../../ingest/schema.js';
 import { openStore } from '../../ingest/store.js';
@@ -16,6 +16,7 @@ import type { Store } from '../../ingest/types.js';
 import { startMockInflux, type MockInflux } from '../helpers/mock-influx.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const T = Date.UTC(2026, 0, 5);
 const line = (device: string, field: string, ts: number) => `equipment,device=${device},gateway=gw ${field} ${ts}000000`; // ns: ts ms, tie 0

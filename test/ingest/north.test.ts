@@ -6,12 +6,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { ManualClock } from '../../config/clock.js';
 import { NorthForwarder, type NorthLink, type NorthPoint } from '../../ingest/north.js';
 import { openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const T = Date.UTC(2026, 0, 1);
 

@@ -6,11 +6,11 @@
 import type pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { ManualClock } from '../../config/clock.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 export interface StoreFactoryOptions {
   path: string;

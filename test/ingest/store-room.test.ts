@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import type pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { ManualClock } from '../../config/clock.js';
 import { isGatewayError } from '../../config/errors.js';
 import { STORE_FILE, openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const T = Date.UTC(2026, 10, 27, 8, 0, 0);
 const MiB = 1024 * 1024;

@@ -8,8 +8,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusIoError } from '../../adapters/modbus/frames.js';
 import { Line, RECONNECT_CAP_MS, acquireLine, releaseLine, rtuFrameGapMs } from '../../adapters/modbus/line.js';
-import { ManualClock } from '../../config/clock.js';
 import { freePort } from '../helpers/net.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const log = pino({ level: 'silent' });
 const servers: Server[] = [];

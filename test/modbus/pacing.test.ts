@@ -6,10 +6,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusAdapter } from '../../adapters/modbus/index.js';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
-import { ManualClock } from '../../config/clock.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 import { MemorySink, makeCtx, modbusDevice } from './support.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 let sim: ModbusSimulator;
 let port: number;

@@ -5,10 +5,10 @@
  * of the delays are config/backoff.ts's own tests).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ManualClock } from '../../config/clock.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
 import { context, createAdapter, mosquittoPub, newStore, values } from './harness.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 let broker: Mosquitto;
 let st: ReturnType<typeof newStore>;

@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpcuaAdapter } from '../../adapters/opcua/adapter.js';
 import opcua from '../../adapters/opcua/index.js';
 import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
-import { ManualClock } from '../../config/clock.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { MemorySink, captureLog, makeCtx } from './helpers.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const CAP_MS = 2000;
 let dir: ReturnType<typeof tempDir>;
