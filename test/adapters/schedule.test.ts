@@ -5,7 +5,7 @@
  * was already due. Expected start times and counts are worked out by hand from the scripts below.
  */
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../config/clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { PollSchedule } from '../../adapters/schedule.js';
 
 const T = Date.UTC(2026, 0, 1);

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../config/clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { STORE_FILE, STORE_SCHEMA_VERSION, openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
