@@ -48,20 +48,22 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
   const labels = (v: DeviceView) => ({ device: v.config.id, protocol: v.config.protocol });
   const registers = [registry];
 
-  /** one series per device: `pick` returns its value, or undefined for no sample */
+  /** the samples of a per-device series: `pick` returns the device's value, or undefined for none */
+  const eachDevice = (pick: (v: DeviceView, now: number) => number | undefined, emit: (l: ReturnType<typeof labels>, x: number) => void) => {
+    const { now, devices } = s();
+    for (const v of devices) {
+      const x = pick(v, now);
+      if (x !== undefined) emit(labels(v), x);
+    }
+  };
+  const deviceSeries = (name: string, help: string) => ({ name: n(name), help, labelNames: ['device', 'protocol'], registers });
+  /** one gauge series per device */
   const deviceGauge = (name: string, help: string, pick: (v: DeviceView, now: number) => number | undefined) =>
     new Gauge({
-      name: n(name),
-      help,
-      labelNames: ['device', 'protocol'],
-      registers,
+      ...deviceSeries(name, help),
       collect() {
         this.reset();
-        const { now, devices } = s();
-        for (const v of devices) {
-          const x = pick(v, now);
-          if (x !== undefined) this.set(labels(v), x);
-        }
+        eachDevice(pick, (l, x) => this.set(l, x));
       },
     });
   const enabled = (v: DeviceView, x: number) => (v.config.enabled ? x : undefined);
@@ -88,19 +90,13 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     v.status.lastReadingAt === undefined ? undefined : Math.max(0, now - v.status.lastReadingAt) / 1000,
   );
   deviceGauge('device_cycle_seconds', 'Duration of the last complete poll cycle (pollers only)', (v) => (v.status.cycleMs === undefined ? undefined : v.status.cycleMs / 1000));
-  /** a per-device running total of the device status, exposed as a counter */
+  /** a per-device running total of the device status, exposed as a counter (enabled devices only) */
   const deviceCounter = (name: string, help: string, pick: (v: DeviceView) => number | undefined) =>
     new Counter({
-      name: n(name),
-      help,
-      labelNames: ['device', 'protocol'],
-      registers,
+      ...deviceSeries(name, help),
       collect() {
         this.reset();
-        for (const v of s().devices) {
-          const x = v.config.enabled ? pick(v) : undefined;
-          if (x !== undefined) this.inc(labels(v), x);
-        }
+        eachDevice((v) => (v.config.enabled ? pick(v) : undefined), (l, x) => this.inc(l, x));
       },
     });
   deviceCounter('device_polls_late_total', 'Poll ticks whose poll started more than half an interval after the tick, since start (pollers only)', (v) => v.status.pollsLate);

@@ -368,6 +368,25 @@ export async function createDatabase(url: string, db: string): Promise<void> {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * The Modbus simulator child (modbus-servers.ts) answers `{ op: 'reads', id }` over IPC with the
+ * number of register reads it has served so far: the keep-up figure of the Modbus scenarios.
+ */
+export function simulatorReads(proc: Proc): () => Promise<number> {
+  let id = 0;
+  const pending = new Map<number, (reads: number) => void>();
+  proc.child.on('message', (m: { id: number; reads: number }) => pending.get(m.id)?.(m.reads));
+  return () =>
+    new Promise((resolve) => {
+      const k = ++id;
+      pending.set(k, (r) => {
+        pending.delete(k);
+        resolve(r);
+      });
+      proc.child.send({ op: 'reads', id: k });
+    });
+}
+
+/**
  * Writes generated line protocol to `db`: `batch` lines per request from `writers` concurrent
  * writers; a refused request (InfluxDB sheds load with 500 when its cache is full or the WAL lags)
  * is sent again after a growing pause. Returns the number of lines written.

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { freePort } from '../../helpers/net.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
 import { nodeArgs, windowMs, type Scenario } from '../context.js';
-import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
+import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, simulatorReads, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
 
 const require = createRequire(import.meta.url);
 type Client = {
@@ -38,21 +38,10 @@ async function startServers(count: number): Promise<Servers> {
   }
   const proc = startProcess(process.execPath, [join(BENCH_DIST, 'modbus-servers.js'), '--ports', ports.join(','), '--registers', String(REGISTERS)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   await proc.waitForOutput(/BENCH_READY/, 60_000);
-  let id = 0;
-  const pending = new Map<number, (reads: number) => void>();
-  proc.child.on('message', (m: { id: number; reads: number }) => pending.get(m.id)?.(m.reads));
   return {
     proc,
     ports,
-    reads: () =>
-      new Promise((resolve) => {
-        const k = ++id;
-        pending.set(k, (r) => {
-          pending.delete(k);
-          resolve(r);
-        });
-        proc.child.send({ op: 'reads', id: k });
-      }),
+    reads: simulatorReads(proc),
     set: (index, address, value) => proc.child.send({ op: 'set', index, address, value }),
     stop: () => proc.kill('SIGTERM'),
   };

@@ -27,7 +27,7 @@ import { freePort } from '../../helpers/net.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
 import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
-import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, metric, readProc, round, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
+import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, metric, readProc, round, simulatorReads, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
 
 const NODE_RED = '4.1';
 const CONTRIB_MODBUS = '5.23.3';
@@ -181,22 +181,11 @@ async function startServers(count: number): Promise<Servers> {
       await proc.kill('SIGKILL');
       continue;
     }
-    let id = 0;
-    const pending = new Map<number, (reads: number) => void>();
-    proc.child.on('message', (m: { id: number; reads: number }) => pending.get(m.id)?.(m.reads));
     return {
       proc,
       hosts,
       port,
-      reads: () =>
-        new Promise((resolve) => {
-          const k = ++id;
-          pending.set(k, (r) => {
-            pending.delete(k);
-            resolve(r);
-          });
-          proc.child.send({ op: 'reads', id: k });
-        }),
+      reads: simulatorReads(proc),
       stop: () => proc.kill('SIGTERM'),
     };
   }
