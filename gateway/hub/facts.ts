@@ -13,10 +13,12 @@
  * verifier does (excluded), bucket by bucket. Each gateway keeps its own heartbeats: one gateway's
  * outage is excluded for its own devices only. For a device that reports at its interval this is
  * exactly the verifier's count; a device that reports in bursts within an hour can be credited
- * with slots it missed inside that hour. Pure: no I/O.
+ * with slots it missed inside that hour. The gateways' loss ledgers (episodes of readings a
+ * gateway's own store refused or dropped) are passed through as the verifier gathers them, so the
+ * same slots are excluded as lost in the hub's figures as in the review report. Pure: no I/O.
  */
-import { DAY_MS, slotSize, type AuditDay, type DeviceFacts, type Facts, type Ranges } from '../../verify/facts.js';
-import { lastJudgedEnd, slotGrid } from '../../verify/slots.js';
+import { DAY_MS, slotSize, type AuditDay, type DeviceFacts, type Facts, type LossFact, type Ranges } from '../../verify/facts.js';
+import { lastJudgedEnd, lossRanges, slotGrid } from '../../verify/slots.js';
 import type { GatewayCounts, LiveState } from './counts.js';
 
 export interface FactDevice {
@@ -43,6 +45,8 @@ export interface WindowInput {
    * ending now); otherwise the end of the device's last good slot in the window is used
    */
   live?: ReadonlyMap<string, LiveState>;
+  /** per gateway: its loss episodes per device (the verifier's own query, source-influx.ts), at least covering the window */
+  losses?: ReadonlyMap<string, ReadonlyArray<LossFact & { device: string }>>;
 }
 
 /** Slots in [start, start + b) ∩ [from, to) on the grid of `from`: [first slot index, count]. */
@@ -96,9 +100,15 @@ export function windowFacts(inp: WindowInput): Facts {
     const g = inp.counts.get(d.gateway);
     const c = g?.counts.devices.get(d.id);
     const f: DeviceFacts = { id: d.id, gateway: d.gateway, slotMs, goodSlots: [], tagsSeen: [] };
-    // staleness is judged at the end of the device's last slot not excluded (a shutdown or its own gateway's outage)
-    const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: inp.shutdowns, slotMinMs, heartbeat: heartbeats.get(d.gateway) ?? [] })) ?? to;
+    // the episodes touching [from, to), in the verifier's order (facts.ts gatherFacts)
+    const losses = (inp.losses?.get(d.gateway) ?? [])
+      .filter((l) => l.device === d.id && l.from < to && l.to >= from)
+      .map((l): LossFact => ({ reason: l.reason, from: l.from, to: l.to, count: l.count }))
+      .sort((a, b) => a.from - b.from || a.to - b.to || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+    // staleness is judged at the end of the device's last slot not excluded (a shutdown, its own gateway's outage or a loss episode)
+    const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: inp.shutdowns, slotMinMs, heartbeat: heartbeats.get(d.gateway) ?? [], lost: lossRanges(losses) })) ?? to;
     f.lastGoodBefore = judgedTo;
+    if (losses.length > 0) f.losses = losses;
     if (g && c) {
       f.goodSlots = packed(c.points, g.counts, from, to, slotMs, d.interval);
       const [a, z] = bucketRange(g.counts, from, to);

@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { staleAfterMs } from '../api/live.js';
-import { DAY_MS, type AuditDay } from '../../verify/facts.js';
+import { DAY_MS, type AuditDay, type LossFact } from '../../verify/facts.js';
 import { evaluate, registeredSystemsOf as systemsOfConfig, type VerifyResult } from '../../verify/evaluate.js';
 import { instantMs, localDay, shutdownRanges, weekOf } from '../../verify/measure.js';
 import { matchOrders, type OrderMatch } from '../../verify/orders.js';
@@ -78,7 +78,7 @@ export interface DeviceFigures {
   networked30d: boolean;
   reasons30d: string[];
   /** the verifier's good and expected slots over the 30 days */
-  slots30d?: { good: number; expected: number; outage: number };
+  slots30d?: { good: number; expected: number; outage: number; lost: number };
 }
 
 export interface GatewayFigures {
@@ -158,9 +158,12 @@ export function registeredSystemsOf(p: HubProjectOk): string[] {
   return [...new Set(p.gateways.flatMap((g) => systemsOfConfig(g.config)))];
 }
 
-function evaluateWindow(p: HubProjectOk, counts: Map<string, { counts: GatewayCounts; statusInterval: number }>, audits: AuditDay[], live: Map<string, LiveState> | undefined, from: number, to: number): VerifyResult {
+type Losses = Map<string, Array<LossFact & { device: string }>>;
+
+function evaluateWindow(p: HubProjectOk, counts: Map<string, { counts: GatewayCounts; statusInterval: number }>, audits: AuditDay[], losses: Losses, live: Map<string, LiveState> | undefined, from: number, to: number): VerifyResult {
   const policy = p.policy;
   const facts = windowFacts({
+    losses,
     from,
     to,
     slotMinMs: policy.values.measure.slotMin,
@@ -216,7 +219,7 @@ async function liveOf(ctx: FiguresContext, p: HubProjectOk, w: Windows): Promise
   return { live, errors };
 }
 
-/** Bucket counts and audit days of every gateway of a project over the 30-day window. */
+/** Bucket counts, audit days and loss episodes of every gateway of a project over the 30-day window. */
 async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
   const { config, cache, influx } = ctx;
   const measurement = config.influx.measurement;
@@ -224,6 +227,7 @@ async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
   const b = sizes.length === 1 ? sizes[0]! : bucketMs(p.policy.values.measure.slotMin);
   const counts = new Map<string, { counts: GatewayCounts; statusInterval: number }>();
   const audits: AuditDay[] = [];
+  const losses: Losses = new Map();
   const uncertainIsGood = p.policy.values.measure.uncertainCountsAsGood;
   await Promise.all(
     p.gateways.map(async (g) => {
@@ -235,10 +239,12 @@ async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
       const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
       const days = await influx.limited(2, () => src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs }));
       audits.push(...days.map((a) => ({ ...a, gateway: g.id })));
+      // the gateway's loss ledger through the verifier's own query: its lost slots are excluded, as in the report
+      losses.set(g.id, await influx.limited(2, () => src.lossEpisodes({ from: w.from30, to: w.to })));
       counts.set(g.id, { counts: mergeCounts([...(history ? [history.value] : []), today]), statusInterval: g.statusInterval });
     }),
   );
-  return { counts, audits };
+  return { counts, audits, losses };
 }
 
 type Windows = NonNullable<ReturnType<typeof liveWindows>>;
@@ -315,8 +321,8 @@ async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, deta
   const g = await countsOf(ctx, p, w);
   const { live } = await liveOf(ctx, p, w);
   const off = p.policy.offsetMs;
-  const r30 = evaluateWindow(p, g.counts, g.audits, live, w.from30, w.to);
-  const r7 = evaluateWindow(p, g.counts, g.audits, live, w.from7, w.to);
+  const r30 = evaluateWindow(p, g.counts, g.audits, g.losses, live, w.from30, w.to);
+  const r7 = evaluateWindow(p, g.counts, g.audits, g.losses, live, w.from7, w.to);
   const m7 = new Map(r7.devices.map((d) => [d.id, d]));
   const devices: WindowPart['devices'] = r30.devices.map((d) => ({
     id: d.id,
@@ -330,7 +336,7 @@ async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, deta
     rate30d: d.reportingRate?.value ?? null,
     networked30d: d.networked,
     reasons30d: d.reasons,
-    ...(d.expectedSlots !== undefined ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0 } } : {}),
+    ...(d.expectedSlots !== undefined ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0, lost: d.lostSlots ?? 0 } } : {}),
   }));
   const alarms: Alarm[] = [];
   // each local day of the window (the project page), or only the last full day (the overview's alarm)
@@ -340,7 +346,7 @@ async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, deta
     const end = Math.min(w.to, dayEnd(t));
     const lastFull = end <= w.today0 && end > w.today0 - DAY_MS;
     if (!detail && !lastFull) continue;
-    const r = evaluateWindow(p, g.counts, g.audits, end === w.to ? live : undefined, t, end);
+    const r = evaluateWindow(p, g.counts, g.audits, g.losses, end === w.to ? live : undefined, t, end);
     daily.push({ day: localDate(t, off), from: t, rate: r.networkingRate.value, rateFull: r.networkingRate.full.value, networked: r.networkingRate.networked, inScope: r.networkingRate.inScope });
     if (lastFull) {
       const tier = tierMet(ctx.config, p, r);

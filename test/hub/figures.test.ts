@@ -19,6 +19,9 @@ import { influxFacts } from '../../verify/source-influx.js';
 import { loadProjectFolder, type HubProjectOk } from '../../gateway/hub/config.js';
 import { bucketMs, gatewayCounts, liveState } from '../../gateway/hub/counts.js';
 import { windowFacts } from '../../gateway/hub/facts.js';
+import { FigureCache } from '../../gateway/hub/cache.js';
+import { projectDetail } from '../../gateway/hub/figures.js';
+import { hubSchema } from '../../gateway/hub/schema.js';
 import { hubInflux } from '../../gateway/hub/influx.js';
 import { postLines, startInflux, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -37,7 +40,8 @@ const dir = tempDir('fgw-hub-figures-');
 /**
  * press: state + strokes every 10 s; silent minutes 300..344 (across the 05:00 hour boundary).
  * oven: state + temp every 60 s (at +15 s), minutes 2000..2119 temp only (a slot with any field is
- *       good), silent minutes 1000..1003.
+ *       good), silent minutes 1000..1003; minutes 1530..1559 lost by its gateway (the store refused
+ *       them: no readings, one loss-ledger episode of 30 readings closed at minute 1560).
  * saw: configured, never reports. heartbeat every 10 s; the gateway is down minutes 600..619 and
  * 2500..2759 (4 h 20 min: no heartbeat and no data from its devices).
  */
@@ -49,6 +53,7 @@ function lines(): string[] {
     const t0 = FROM + m * M;
     for (let s = 0; s < 60; s += 10) out.push(`gateway_status,gateway=${GW},site=yk heartbeat=true ${t0 + s * 1000}`);
     if (!(m >= 300 && m < 345)) for (let s = 0; s < 60; s += 10) out.push(`equipment,device=press,gateway=${GW},site=yk state=1i,strokes=${m}i ${t0 + s * 1000}`);
+    if (m >= 1530 && m < 1560) continue;
     if (!(m >= 1000 && m < 1004)) out.push(m >= 2000 && m < 2120 ? `equipment,device=oven,gateway=${GW},site=yk temp=180.5 ${t0 + 15_000}` : `equipment,device=oven,gateway=${GW},site=yk state=2i,temp=180.5 ${t0 + 15_000}`);
   }
   // gateway b: lathe, state every 60 s (at +30 s), heartbeat every 10 s; gw-b down minutes 900..959
@@ -59,6 +64,8 @@ function lines(): string[] {
     for (let s = 0; s < 60; s += 10) out.push(`gateway_status,gateway=${GW_B},site=yk heartbeat=true ${t0 + s * 1000}`);
     out.push(`equipment,device=lathe,gateway=${GW_B},site=yk${m >= 1200 && m < 1260 ? ',uncertain=true' : ''} state=1i ${t0 + 30_000}`);
   }
+  // the oven's loss episode: readings of minutes 1530..1559 (at +15 s) refused by gw-a's store
+  out.push(`gateway_status,device=oven,gateway=${GW},site=yk lost=30i,lostFrom=${FROM + 1530 * M + 15_000}i,lostTo=${FROM + 1559 * M + 15_000}i,lostReason="store-full" ${FROM + 1560 * M}`);
   // outside the window: must not count
   out.push(`equipment,device=press,gateway=${GW},site=yk state=1i ${FROM - 1}`, `equipment,device=press,gateway=${GW},site=yk state=1i ${TO}`);
   // another gateway's device of the same id: must not count
@@ -184,16 +191,19 @@ describe('hub figures follow the verifier', () => {
       counts.set(g, { counts: await gatewayCounts(hi, { measurement: 'equipment', gateway: g, from: FROM, to: TO, bucketMs: bucketMs(60_000), uncertainIsGood }), statusInterval: 10_000 });
       live.set(g, await liveState(hi, { measurement: 'equipment', gateway: g, since: FROM, until: TO, uncertainIsGood }));
     }
-    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts, audits, offsetMs: policy.offsetMs, shutdowns, live });
+    const losses = new Map<string, Awaited<ReturnType<ReturnType<typeof influxFacts>['lossEpisodes']>>>();
+    for (const g of [GW, GW_B]) losses.set(g, await influxFacts({ url: influx.url, database: DB, gateway: g }).lossEpisodes({ from: FROM, to: TO }));
+    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts, audits, offsetMs: policy.offsetMs, shutdowns, live, losses });
     const h = evaluate({ ...common, facts });
 
     // the answer known from how the data was made: 2 days of 60-s slots, 280 without heartbeat
     expect(v.platform.slots).toBe(2880);
     expect(v.platform.outageSlots).toBe(280);
     const pick = (r: typeof v) =>
-      r.devices.map((d) => ({ id: d.id, expected: d.expectedSlots, good: d.goodSlots, outage: d.outageSlots, tags: d.tagsSeen, networked: d.networked, full: d.networkedFull, stale: d.stale, reasons: d.reasons, weekly: d.weekly?.map((w) => [w.expected, w.good]) }));
+      r.devices.map((d) => ({ id: d.id, expected: d.expectedSlots, good: d.goodSlots, outage: d.outageSlots, lost: d.lostSlots, tags: d.tagsSeen, networked: d.networked, full: d.networkedFull, stale: d.stale, reasons: d.reasons, weekly: d.weekly?.map((w) => [w.expected, w.good]) }));
     expect(pick(v)[0]).toMatchObject({ id: 'press', expected: 2600, good: 2555, outage: 280 }); // 2880 - 280 (gw-a's, not gw-b's); 45 silent minutes
-    expect(pick(v)[1]).toMatchObject({ id: 'oven', expected: 2600, good: 2596, tags: ['state', 'temp'] }); // 4 silent minutes
+    // 2600 - 30 slots its gateway lost (excluded, not held against it); 4 silent minutes
+    expect(pick(v)[1]).toMatchObject({ id: 'oven', expected: 2570, good: 2566, lost: 30, tags: ['state', 'temp'] });
     // lathe on gw-b: 2880 - 60 of gw-b's own outage = 2820 expected; 60 uncertain minutes fill no slot
     expect(pick(v)[3]).toMatchObject({ id: 'lathe', expected: 2820, good: 2760, outage: 60 });
     expect(h.gateways.map((g) => [g.id, g.platform.outageSlots])).toEqual([[GW_B, 60], [GW, 280]]);
@@ -204,5 +214,19 @@ describe('hub figures follow the verifier', () => {
     expect(h.dataUse).toEqual(v.dataUse);
     expect(h.processes.map((s) => s.commandsPerWeek)).toEqual(v.processes.map((s) => s.commandsPerWeek));
     expect(h.rules.map((r) => [r.rule, r.result])).toEqual(v.rules.map((r) => [r.rule, r.result]));
+  });
+
+  it('the project page excludes the slots a gateway lost, as the review report does (its own queries, 30-day window)', async () => {
+    const p = loadProjectFolder(join(dir.path, 'YK-T-1'), {}) as HubProjectOk;
+    const config = hubSchema.parse({ influx: { url: influx.url, database: DB }, projects: dir.path, http: { tokens: [{ name: 'bureau', token: 'a-long-enough-test-token-1234567890', role: 'official' }] } });
+    const now = TO; // a whole minute: the window ends at TO
+    const ctx = { influx: hubInflux(config.influx), config, cache: new FigureCache(() => now), now: () => now };
+    const d = await projectDetail(ctx, p);
+    expect(d.error).toBeUndefined();
+    // the 30 days [TO - 30 d, TO) are 43,200 slots of 60 s; gw-a's heartbeat is in the last 2 days
+    // only, less its 280 minutes down: 43,200 - 2,880 + 280 = 40,600 outage slots; of the 2,600
+    // left, 30 were lost by the gateway: 2,570 expected, 2,566 good (4 silent minutes)
+    expect(d.devices.find((x) => x.id === 'oven')?.slots30d).toEqual({ good: 2566, expected: 2570, outage: 40600, lost: 30 });
+    expect(d.devices.find((x) => x.id === 'press')?.slots30d).toEqual({ good: 2555, expected: 2600, outage: 40600, lost: 0 });
   });
 });
