@@ -144,6 +144,18 @@ export interface GatherOptions {
 const byTsDesc = (a: CommandSample, b: CommandSample) => b.ts - a.ts;
 
 /**
+ * One device's loss episodes that touch [from, to), in the order the facts hold them (by start,
+ * end, reason): from a gateway's episodes as its source's `lossEpisodes` answers them. The hub
+ * (gateway/hub/facts.ts) cuts its windows out of one 30-day answer with the same function.
+ */
+export function deviceLosses(episodes: ReadonlyArray<LossFact & { device: string }>, device: string, from: number, to: number): LossFact[] {
+  return episodes
+    .filter((l) => l.device === device && l.from < to && l.to >= from)
+    .map((l) => ({ reason: l.reason, from: l.from, to: l.to, count: l.count }))
+    .sort((a, b) => a.from - b.from || a.to - b.to || cmp(a.reason, b.reason));
+}
+
+/**
  * Asks each gateway's backend for everything the core needs: its heartbeat slots (at slotMin); per
  * device its good slots, tags seen and last good reading before the end of its last slot that is
  * not excluded; audits per day; command samples. `progress` is called after each device.
@@ -162,13 +174,12 @@ export async function gatherFacts(sources: readonly GatewaySource[], opts: Gathe
     const heartbeat = toRanges(await src.heartbeatSlots({ from, to, slotMs: slotMinMs }));
     out.heartbeats.push({ gateway, slotMs: slotMinMs, slots: heartbeat });
     opts.progress?.(++done, total, `${gateway || 'gateway'} heartbeat`);
-    const lost = new Map<string, LossFact[]>();
-    for (const { device, ...l } of await src.lossEpisodes({ from, to })) lost.set(device, [...(lost.get(device) ?? []), l]);
+    const episodes = await src.lossEpisodes({ from, to });
     for (const d of devices) {
       const slotMs = slotSize(d.interval, slotMinMs);
       const counts = await src.slotCounts({ device: d.id, from, to, slotMs, ...quality });
       const tagsSeen = await src.tagsSeen({ device: d.id, from, to, ...quality });
-      const losses = (lost.get(d.id) ?? []).sort((a, b) => a.from - b.from || a.to - b.to || cmp(a.reason, b.reason));
+      const losses = deviceLosses(episodes, d.id, from, to);
       const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: opts.shutdowns, slotMinMs, heartbeat, lost: lossRanges(losses) })) ?? to;
       const lastGoodTs = await src.lastGoodTs({ device: d.id, to: judgedTo, ...quality });
       const f: DeviceFacts = { id: d.id, gateway, slotMs, goodSlots: toRanges(counts.filter((c) => c.good > 0).map((c) => c.slot)), tagsSeen: [...tagsSeen].sort() };

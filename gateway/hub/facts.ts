@@ -17,7 +17,7 @@
  * gateway's own store refused or dropped) are passed through as the verifier gathers them, so the
  * same slots are excluded as lost in the hub's figures as in the review report. Pure: no I/O.
  */
-import { DAY_MS, slotSize, type AuditDay, type DeviceFacts, type Facts, type LossFact, type Ranges } from '../../verify/facts.js';
+import { DAY_MS, deviceLosses, slotSize, type AuditDay, type DeviceFacts, type Facts, type LossFact, type Ranges } from '../../verify/facts.js';
 import { lastJudgedEnd, lossRanges, slotGrid } from '../../verify/slots.js';
 import type { GatewayCounts, LiveState } from './counts.js';
 
@@ -100,11 +100,7 @@ export function windowFacts(inp: WindowInput): Facts {
     const g = inp.counts.get(d.gateway);
     const c = g?.counts.devices.get(d.id);
     const f: DeviceFacts = { id: d.id, gateway: d.gateway, slotMs, goodSlots: [], tagsSeen: [] };
-    // the episodes touching [from, to), in the verifier's order (facts.ts gatherFacts)
-    const losses = (inp.losses?.get(d.gateway) ?? [])
-      .filter((l) => l.device === d.id && l.from < to && l.to >= from)
-      .map((l): LossFact => ({ reason: l.reason, from: l.from, to: l.to, count: l.count }))
-      .sort((a, b) => a.from - b.from || a.to - b.to || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+    const losses = deviceLosses(inp.losses?.get(d.gateway) ?? [], d.id, from, to);
     // staleness is judged at the end of the device's last slot not excluded (a shutdown, its own gateway's outage or a loss episode)
     const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: inp.shutdowns, slotMinMs, heartbeat: heartbeats.get(d.gateway) ?? [], lost: lossRanges(losses) })) ?? to;
     f.lastGoodBefore = judgedTo;

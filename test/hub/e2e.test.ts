@@ -307,6 +307,7 @@ describe('the hub over three enterprises', () => {
     await page.click('#lang-toggle');
     expect(await page.textContent('th[data-sort="now"]')).toBe('Networking rate now');
     expect(await page.textContent('#projects tbody')).not.toMatch(/\b(AM|PM)\b/);
+    expect(await page.textContent('#figures-hint')).toContain('its loss ledger');
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: join('test-results', 'hub-overview.png'), fullPage: true });
     expect(errors).toEqual([]);
@@ -323,6 +324,8 @@ describe('the hub over three enterprises', () => {
     await waitFor('the forbidden message', async () => (await page.textContent('#p-error'))?.includes('无权') === true, { timeoutMs: 30_000 });
     await page.goto(`${hubUrl}/?poll=500#/project/${own.project}`);
     await waitFor('its devices on the project page', async () => (await page.locator('#p-devices tbody tr[data-device]').count()) === 2, { timeoutMs: 30_000 });
+    // both pages say what the figures leave out, as the report does (loss ledger included)
+    expect(await page.textContent('#p-figures-hint')).toContain('损失台账');
     await page.screenshot({ path: join('test-results', 'hub-project.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
