@@ -152,7 +152,7 @@ export interface TagType {
 /** One folder per protocol, one line in adapters/registry.ts to register it. */
 export interface AdapterModule<D extends BaseDevice = BaseDevice> {
   protocol: string;
-  /** strict zod object with `protocol: z.literal(<protocol>)`; composed by config/schema.ts */
+  /** strict zod object with `protocol: z.literal(<protocol>)`; composed by gateway/schema.ts */
   deviceSchema: z.ZodType<D, any>;
   create(device: D, ctx: AdapterContext): Adapter;
   /** non-fatal advice for `fgw check` (e.g. an address that looks 1-based), one line each */

@@ -1,7 +1,7 @@
 /**
  * Building blocks every module's schema uses: durations ("500ms", "1s", "14d") and sizes ("2GB")
  * parsed once into numbers, and the fields every device and every tag share. Each protocol's own
- * schema (adapters/<protocol>/schema.ts) extends these; config/schema.ts only composes.
+ * schema (adapters/<protocol>/schema.ts) extends these; gateway/schema.ts only composes.
  */
 import { z } from 'zod';
 

@@ -1,16 +1,16 @@
 /**
- * Loads a gateway config: YAML → ${ENV} / ${ENV:-default} interpolation → zod validation →
- * deep freeze (validate and compile once, then freeze). Errors name the path
- * and what was expected, one line per problem: `devices[2].tags[0].byteOrder: expected one of ...`.
+ * The loader of any YAML config file, given the schema it validates against (the gateway's is
+ * composed in gateway/schema.ts, the hub's in gateway/hub/schema.ts): YAML → ${ENV} /
+ * ${ENV:-default} interpolation → zod validation → deep freeze (validate and compile once, then
+ * freeze). Errors name the path and what was expected, one line per problem:
+ * `devices[2].tags[0].byteOrder: expected one of ...`.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isNode, isPair, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { deepFreeze } from './common.js';
 import { ErrorCodes, GatewayError, errorText } from './errors.js';
-import { gatewayConfigSchema, type GatewayConfig } from './schema.js';
 
 /** One environment reference: its name and, for ${NAME:-default}, the default's text (which may hold references). */
 export interface EnvRef {
@@ -164,18 +164,6 @@ export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: Re
   return [...new Set(lines)];
 }
 
-export interface LoadedConfig {
-  config: GatewayConfig;
-  /** absolute path of the file */
-  path: string;
-  /** non-fatal advice (e.g. an address that looks 1-based) */
-  warnings: string[];
-}
-
-export function parseConfigText(text: string, opts: { env?: NodeJS.ProcessEnv; file?: string } = {}): GatewayConfig {
-  return parseYamlConfig(text, gatewayConfigSchema, opts) as GatewayConfig;
-}
-
 /**
  * The loader's rules for any YAML config file (the gateway config, the hub config): YAML with
  * duplicate keys refused, ${ENV} interpolation, validation by `schema` with one line per problem
@@ -317,34 +305,7 @@ export function readConfigFile(path: string): string {
   }
 }
 
-/** Reads, interpolates, validates and freezes a config file. storage.path is resolved against the file's directory. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const path = resolve(file);
-  const text = readConfigFile(path);
-  const parsed = parseConfigText(text, { env, file });
-  const base = dirname(path);
-  const config = deepFreeze({
-    ...parsed,
-    storage: { ...parsed.storage, path: isAbsolute(parsed.storage.path) ? parsed.storage.path : resolve(base, parsed.storage.path) },
-    http: { ...parsed.http, projects: parsed.http.projects.map((p) => (isAbsolute(p) ? p : resolve(base, p))) },
-  }) as GatewayConfig;
-  return { config, path, warnings: configWarnings(config) };
-}
-
-import { adapterModule } from '../adapters/registry.js';
-
-export function configWarnings(config: GatewayConfig): string[] {
-  const out: string[] = [];
-  config.devices.forEach((d, i) => {
-    const m = adapterModule(d.protocol);
-    if (m?.warnings) out.push(...m.warnings(d, `devices[${i}]`));
-  });
-  if (config.http.tokens.length === 0 && !isLoopbackListen(config.http.listen)) {
-    out.push(`http.listen: ${config.http.listen} is not a loopback address and no tokens are configured; the API will bind 127.0.0.1 instead (add http.tokens to expose it)`);
-  }
-  return out;
-}
-
+/** A listen address (host:port) on the loopback interface. */
 export function isLoopbackListen(listen: string): boolean {
   const host = listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\./.test(host);

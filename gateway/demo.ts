@@ -1,6 +1,7 @@
 /**
- * `npm start` / `fgw demo`: a simulated thermos-cup line (the route of config/project.yaml: 下料,
- * 冲压, 金工, 焊接, 抛光, 包装) on loopback, collected by a real gateway into the embedded store.
+ * The plant of `npm start` / `fgw demo` (gateway/cli/demo.ts): a simulated thermos-cup line (the
+ * route of config/project.yaml: 下料, 冲压, 金工, 焊接, 抛光, 包装) on loopback, collected by a real
+ * gateway into the embedded store.
  *
  *   saw-05       cutting    Modbus TCP     drops out now and then (its simulator goes silent)
  *   press-01     stamping   Modbus TCP     the canonical press tags (uint32 ABCD, float32 CDAB, bits)
@@ -16,13 +17,10 @@ import { createServer, type Server } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ModbusSimulator } from '../adapters/modbus/simulator.js';
 import { MqttSimulator, telemetryMessages } from '../adapters/mqtt/simulator.js';
-import { parseDuration } from '../config/common.js';
-import { ErrorCodes, GatewayError } from '../config/errors.js';
-import { loadConfig } from '../config/load.js';
-import type { Io } from './cli.js';
+import { loadConfig } from './config.js';
+import type { Io } from './cli/io.js';
 import { newMachine, seeded, step, STATE_CODES, type Machine, type MachineSpec, type MachineState } from './demo/plant.js';
 import { runGateway } from './serve.js';
 
@@ -339,12 +337,4 @@ Ctrl-C stops the demo.`);
       return code;
     },
   };
-}
-
-export async function runDemo(argv: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { for: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' }, seed: { type: 'string' } }, strict: true });
-  const forMs = values.for === undefined ? undefined : parseDuration(values.for);
-  if (values.for !== undefined && forMs === undefined) throw new GatewayError(ErrorCodes.USAGE, `--for: expected a duration like "30s", got "${values.for}"`);
-  const demo = await startDemo({ dir: values.dir ?? 'data/demo', apiPort: values.port ? Number(values.port) : undefined, seed: values.seed ? Number(values.seed) : undefined, io });
-  return demo.untilStopped(forMs);
 }

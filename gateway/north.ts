@@ -12,7 +12,7 @@ import type { Value } from '../adapters/types.js';
 import { MqttNorthTarget, type NorthDevice, type NorthTargetConfig, type NorthTargetStatus } from '../adapters/mqtt/north/index.js';
 import type { Clock } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
-import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
+import type { DeviceConfig, GatewayConfig } from './schema.js';
 import { NorthForwarder, type NorthForwarderStats } from '../ingest/north.js';
 import type { AuditRecord, Store } from '../ingest/types.js';
 import { valueText } from './audit-text.js';

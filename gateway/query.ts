@@ -1,7 +1,7 @@
 /** `fgw query`: stored readings from the embedded store, or from InfluxDB with --source influx. */
 import type { Quality, Value } from '../adapters/types.js';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
-import type { GatewayConfig } from '../config/schema.js';
+import type { GatewayConfig } from './schema.js';
 import { influxClient } from '../ingest/influx-writer.js';
 import { influxIdent, influxString } from '../ingest/influxql.js';
 import { openStore } from '../ingest/store.js';

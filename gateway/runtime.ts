@@ -9,8 +9,8 @@ import type { Adapter, AdapterContext, DeviceStatus, Reading, Value } from '../a
 import { checkWriteValue } from '../adapters/values.js';
 import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
-import { loadConfig } from '../config/load.js';
-import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
+import { loadConfig } from './config.js';
+import type { DeviceConfig, GatewayConfig } from './schema.js';
 import { Forwarder } from '../ingest/forwarder.js';
 import { safeUrl } from '../ingest/influx-writer.js';
 import { openStore } from '../ingest/store.js';

@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { longTimeout } from '../config/clock.js';
 import { errorText } from '../config/errors.js';
 import { isLoopbackListen } from '../config/load.js';
-import type { GatewayConfig } from '../config/schema.js';
-import type { Io } from './cli.js';
+import type { GatewayConfig } from './schema.js';
+import type { Io } from './cli/io.js';
 import { GatewayRuntime } from './runtime.js';
 
 export interface RunningGateway {

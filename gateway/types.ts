@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { DeviceStatus, Value } from '../adapters/types.js';
 import type { Clock } from '../config/clock.js';
-import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
+import type { DeviceConfig, GatewayConfig } from './schema.js';
 import type { ForwarderStats } from '../ingest/forwarder.js';
 import type { Store } from '../ingest/types.js';
 import type { NorthView } from './north.js';

@@ -1,7 +1,7 @@
 /**
- * `fgw store salvage <file> --config <gateway.yaml> [--json] [--force]`: reads every readable row of
- * a damaged store file (ingest/recover.ts, no SQLite involved) into the live store of the config,
- * and says what it recovered and what it could not.
+ * What `fgw store salvage <file> --config <gateway.yaml> [--json] [--force]` (gateway/cli/store.ts)
+ * does: reads every readable row of a damaged store file (ingest/recover.ts, no SQLite involved)
+ * into the live store of the config, and says what it recovered and what it could not.
  *
  * - Readings, audit records, dead letters and loss episodes are imported. Readings whose series row
  *   is lost are named by the series' unique index when that survived; the rest are counted as
@@ -22,22 +22,11 @@
  *   continues its sequence above them.
  * - A file already salvaged into this store is refused unless --force (which imports what is missing).
  */
-import { realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { FieldKind } from '../adapters/types.js';
-import { ErrorCodes, GatewayError } from '../config/errors.js';
-import { loadConfig } from '../config/load.js';
 import { Recovery, SERIES_INDEX, type RecoverReport, type SqlValue } from './recover.js';
-import { STORE_FILE, openStore } from './store.js';
 import type { LossReason, Measurement, RecoveredAudit, RecoveredBatch, RecoveredReading, Store } from './types.js';
 
 const IMPORT_CHUNK = 10_000;
-
-interface Io {
-  out(s: string): void;
-  err(s: string): void;
-}
 
 export interface SalvageResult {
   file: string;
@@ -210,42 +199,4 @@ export function salvageText(r: SalvageResult): string[] {
   lines.push(`  audits: ${fmt(r.audits.imported)} of ${fmt(r.audits.read)} read; dead letters: ${fmt(r.deadLetters.imported)} of ${fmt(r.deadLetters.read)}; loss episodes: ${fmt(r.losses.imported)} of ${fmt(r.losses.read)}`);
   if (r.cursor.readings === undefined) lines.push('  the file\'s forwarder cursor is unreadable: every reading is forwarded again (InfluxDB keeps one point per series and time)');
   return lines;
-}
-
-export async function runStoreCommand(argv: string[], io: Io): Promise<number> {
-  const [sub, ...rest] = argv;
-  const usage = 'usage: fgw store salvage <damaged store file> --config <gateway.yaml> [--json] [--force]';
-  if (sub !== 'salvage') throw new GatewayError(ErrorCodes.USAGE, usage);
-  const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true });
-  if (!values.config || positionals.length !== 1) throw new GatewayError(ErrorCodes.USAGE, usage);
-  const file = resolve(positionals[0]!);
-  const { config } = loadConfig(values.config);
-  const live = join(config.storage.path, STORE_FILE);
-  let same = false;
-  try {
-    same = realpathSync(file) === realpathSync(live);
-  } catch {
-    /* the live store may not exist yet */
-  }
-  if (same) throw new GatewayError(ErrorCodes.USAGE, `${file} is the live store of this config; salvage reads a damaged file moved aside (store.db.damaged-*)`);
-  let rec: Recovery;
-  try {
-    rec = new Recovery(file);
-    rec.close();
-  } catch (e) {
-    throw new GatewayError(ErrorCodes.STORE, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  const store = openStore({ path: config.storage.path, maxSizeBytes: config.storage.maxSize, retentionMs: config.storage.retention, limitsIntervalMs: 0, deadLetterShare: config.storage.deadLetterShare, auditShare: config.storage.auditShare, forwarding: config.influx !== undefined });
-  try {
-    const done = store.salvaged(file);
-    if (done && !values.force) {
-      throw new GatewayError(ErrorCodes.USAGE, `${file} was salvaged into this store already (${new Date(done.at).toISOString()}: ${done.readings} readings); --force reads it again and imports what the store does not hold yet`);
-    }
-    const result = salvageInto(file, store, { retentionMs: config.storage.retention, now: Date.now(), storePath: config.storage.path });
-    if (values.json) io.out(JSON.stringify(result, null, 2));
-    else for (const l of salvageText(result)) io.out(l);
-    return 0;
-  } finally {
-    await store.close();
-  }
 }

@@ -1,6 +1,6 @@
 /**
  * Config schemas of the `storage` and `influx` sections (the schema lives beside the code it
- * configures; config/schema.ts only composes). Durations and sizes are parsed once here.
+ * configures; gateway/schema.ts only composes). Durations and sizes are parsed once here.
  */
 import { z } from 'zod';
 import { duration, size } from '../config/common.js';

@@ -16,7 +16,7 @@ import { lastJudgedEnd, lossRanges, slotGrid, slotSize, toRanges, type Ranges } 
 export { DAY_MS } from './calendar.js';
 export { rangesHas, slotSize, toRanges, type Ranges } from './slots.js';
 
-/** The device as the gateway config describes it (a subset of config/schema.ts DeviceConfig). */
+/** The device as the gateway config describes it (a subset of gateway/schema.ts DeviceConfig). */
 export interface DeviceSpec {
   id: string;
   name?: string;

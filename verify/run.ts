@@ -1,8 +1,8 @@
 /**
  * The one entry of the verifier: gateway configs + project + window + source → VerifyResult with
- * its signable header. `fgw verify` (cli.ts), the dashboard's pilots view
- * (gateway/api/routes/pilots.ts) and a hub call it. No command-line code here: configs, project and
- * policy may be given as paths or already loaded, the source as a description (the embedded stores
+ * its signable header. `fgw verify` (gateway/cli/verify.ts), the dashboard's pilots view
+ * (gateway/api/routes/pilots.ts) and the hub call it. No command-line code here: the configs come
+ * loaded, project and policy as paths or loaded, the source as a description (the embedded stores
  * of the configs, an open store, or one InfluxDB holding every gateway, filtered by its `gateway`
  * tag).
  *
@@ -25,7 +25,7 @@ import { matchOrders, type OrderMatch } from './orders.js';
 import { DEFAULT_POLICY, loadPolicy, type Policy } from './policy.js';
 import { loadProject, type LoadedProject } from './project.js';
 
-/** The parts of the gateway config the verifier needs (config/schema.ts GatewayConfig has them). */
+/** The parts of the gateway config the verifier needs (gateway/schema.ts GatewayConfig has them). */
 export interface GatewayConfigLike {
   gateway: { id: string; site?: string | undefined };
   storage: { path: string; maxSize?: number; retention?: number };
@@ -54,8 +54,8 @@ export type SourceSpec =
   | { kind: 'influx'; url?: string; database?: string; username?: string; password?: string; measurement?: string };
 
 export interface RunOptions {
-  /** gateway config files, or loaded configs */
-  gateways: ReadonlyArray<string | GatewayInput>;
+  /** the gateway configs, loaded (the verifier holds no config loader: `fgw verify` loads the files it is given) */
+  gateways: ReadonlyArray<GatewayInput>;
   /** the project file, or a loaded project */
   project: string | LoadedProject;
   /** a policy name or path (relative to `cwd`), or a loaded policy; default the project's own */
@@ -113,19 +113,13 @@ interface Gw {
   store?: Store;
 }
 
-async function loadGateways(list: RunOptions['gateways']): Promise<Gw[]> {
+function loadGateways(list: RunOptions['gateways']): Gw[] {
   if (list.length === 0) throw new GatewayError(ErrorCodes.USAGE, 'at least one gateway config is needed');
   const out: Gw[] = [];
   for (const g of list) {
-    if (typeof g === 'string') {
-      const { loadConfig } = await import('../config/load.js');
-      const loaded = loadConfig(g);
-      out.push({ cfg: loaded.config, file: loaded.path, sha256: sha256(readFileSync(loaded.path)) });
-    } else {
-      const file = g.path ? resolve(g.path) : `(config of gateway ${g.config.gateway.id})`;
-      const hash = g.path && existsSync(g.path) ? sha256(readFileSync(g.path)) : sha256(canonicalJson(g.config));
-      out.push({ cfg: g.config, file, sha256: hash, ...(g.store ? { store: g.store } : {}) });
-    }
+    const file = g.path ? resolve(g.path) : `(config of gateway ${g.config.gateway.id})`;
+    const hash = g.path && existsSync(g.path) ? sha256(readFileSync(g.path)) : sha256(canonicalJson(g.config));
+    out.push({ cfg: g.config, file, sha256: hash, ...(g.store ? { store: g.store } : {}) });
   }
   const gwIds = new Map<string, string>();
   const devIds = new Map<string, string>();
@@ -282,7 +276,7 @@ export function reportNumber(projectId: string, from: number, to: number, offset
 /** Runs the verification: loads what is given as paths, gathers the facts, evaluates, fills the header. */
 export async function runVerification(o: RunOptions): Promise<VerifyResult> {
   const cwd = o.cwd ?? process.cwd();
-  const gws = await loadGateways(o.gateways.map((g) => (typeof g === 'string' ? resolve(cwd, g) : g)));
+  const gws = loadGateways(o.gateways);
   const loaded = typeof o.project === 'string' ? loadProject(resolve(cwd, o.project)) : o.project;
   const policy =
     o.policy === undefined

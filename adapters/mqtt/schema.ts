@@ -1,5 +1,5 @@
 /**
- * The MQTT device schema (composed by config/schema.ts). One device = one set of tags mapped from
+ * The MQTT device schema (composed by gateway/schema.ts). One device = one set of tags mapped from
  * topics and payload fields; several devices may share one broker connection (same url + clientId).
  */
 import { z } from 'zod';

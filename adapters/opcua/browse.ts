@@ -1,26 +1,14 @@
 /**
- * `fgw browse opc.tcp://host:port [--security None|Sign|SignAndEncrypt] [--policy P]
- *  [--user u --password p] [--depth N] [--root nodeId] [--pki dir | --config gateway.yaml]
- *  [--trust-unknown] [--include-server]`
- *
- * Walks the address space from the Objects folder (or --root) along hierarchical references
- * (properties skipped) and prints the variables as ready-to-paste YAML tag entries with their
- * DataType and the field kind it gives. Namespace 0 (the Server object) is skipped unless
- * --include-server.
+ * What `fgw browse` (gateway/cli/browse.ts) does: walks the address space from the Objects folder
+ * (or a root node) along hierarchical references (properties skipped) and gives the variables as
+ * ready-to-paste YAML tag entries with their DataType and the field kind it gives. Namespace 0 (the
+ * Server object) is skipped unless asked for.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AttributeIds, BrowseDirection, NodeClass, findBasicDataType, type ClientSession, type NodeId, type ReferenceDescription } from 'node-opcua';
-import { pino } from 'pino';
-import { ErrorCodes, GatewayError } from '../../config/errors.js';
+import type { Logger } from 'pino';
 import { asConnectError, checkServer, createClient, openSession, type Target } from './connect.js';
 import { builtInName, builtInOfNs0DataType, chunk, kindOfBuiltIn, tagNameOf } from './convert.js';
-import { acquirePki, type Io } from './pki.js';
-import { connectionSchema, SECURITY_MODES, SECURITY_POLICIES } from './schema.js';
-
-const USAGE =
-  'usage: fgw browse opc.tcp://host:port [--security None|Sign|SignAndEncrypt] [--policy Basic256Sha256|Aes128_Sha256_RsaOaep|Aes256_Sha256_RsaPss] [--user u --password p] [--depth N] [--root nodeId] [--pki dir | --config gateway.yaml] [--trust-unknown] [--include-server]';
+import { acquirePki } from './pki.js';
 
 export interface BrowsedVariable {
   path: string[];
@@ -118,67 +106,33 @@ export function formatTags(vars: readonly BrowsedVariable[]): string[] {
   return lines;
 }
 
-export async function runBrowse(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      security: { type: 'string' },
-      policy: { type: 'string' },
-      user: { type: 'string' },
-      password: { type: 'string' },
-      depth: { type: 'string' },
-      root: { type: 'string' },
-      pki: { type: 'string' },
-      config: { type: 'string', short: 'c' },
-      'trust-unknown': { type: 'boolean' },
-      'include-server': { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  const endpoint = positionals[0];
-  if (!endpoint || positionals.length > 1) throw new GatewayError(ErrorCodes.USAGE, USAGE);
-  if (values.security && !(SECURITY_MODES as readonly string[]).includes(values.security)) throw new GatewayError(ErrorCodes.USAGE, `--security: expected one of ${SECURITY_MODES.join(', ')}`);
-  if (values.policy && !(SECURITY_POLICIES as readonly string[]).includes(values.policy)) throw new GatewayError(ErrorCodes.USAGE, `--policy: expected one of ${SECURITY_POLICIES.join(', ')}`);
-  if ((values.user === undefined) !== (values.password === undefined)) throw new GatewayError(ErrorCodes.USAGE, '--user and --password go together');
-  const depth = values.depth === undefined ? 4 : Number(values.depth);
-  if (!Number.isInteger(depth) || depth < 1) throw new GatewayError(ErrorCodes.USAGE, `--depth: expected a whole number >= 1, got "${values.depth}"`);
+/** What `fgw browse` reads: the variables under `root`, `depth` levels deep, over a connection made as the adapter makes it. */
+export interface BrowseOptions {
+  /** a parsed connection (connectionSchema) */
+  connection: Target['connection'];
+  pkiDir: string;
+  /** names the client certificate (the gateway's id, or "browse") */
+  gatewayId: string;
+  depth: number;
+  root?: string;
+  includeServer?: boolean;
+  log: Logger;
+}
 
-  const parsed = connectionSchema.safeParse({
-    endpoint,
-    securityMode: values.security ?? 'None',
-    ...(values.policy ? { securityPolicy: values.policy } : {}),
-    auth: values.user !== undefined ? { type: 'username', username: values.user, password: values.password } : { type: 'anonymous' },
-    trustUnknownServers: values['trust-unknown'] ?? false,
-  });
-  if (!parsed.success) throw new GatewayError(ErrorCodes.USAGE, parsed.error.issues.map((i) => `${i.path.join('.') || 'endpoint'}: ${i.message}`).join('; '));
-  const connection = parsed.data;
-
-  let pkiDir: string;
-  let gatewayId = 'browse';
-  if (values.config) {
-    const { loadConfig } = await import('../../config/load.js');
-    const { config } = loadConfig(values.config);
-    gatewayId = config.gateway.id;
-    pkiDir = values.pki ?? join(config.storage.path, 'pki');
-  } else pkiDir = values.pki ?? join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'fgw', 'pki');
-
-  const log = pino({ level: 'warn' }, { write: (s: string) => io.err(String((JSON.parse(s) as { msg?: string }).msg ?? s)) } as unknown as NodeJS.WritableStream);
-  const pki = await acquirePki(pkiDir, { watch: false });
+export async function browse(o: BrowseOptions): Promise<BrowsedVariable[]> {
+  const pki = await acquirePki(o.pkiDir, { watch: false });
   try {
-    const target: Target = { connection, pki, identity: await pki.identity(gatewayId), clientName: 'fgw-browse', log };
+    const target: Target = { connection: o.connection, pki, identity: await pki.identity(o.gatewayId), clientName: 'fgw-browse', log: o.log };
     const client = createClient(target, await checkServer(target));
     let session: ClientSession;
     try {
       session = await openSession(target, client);
     } catch (e) {
       await client.disconnect().catch(() => undefined);
-      throw asConnectError(e, endpoint, target);
+      throw asConnectError(e, o.connection.endpoint, target);
     }
     try {
-      const vars = await walk(session, values.root ?? 'ns=0;i=85', depth, values['include-server'] ?? false);
-      io.out(`# fgw browse ${endpoint}: ${vars.length} variables (depth ${depth}); paste under a device of protocol opcua`);
-      for (const line of formatTags(vars)) io.out(line);
+      return await walk(session, o.root ?? 'ns=0;i=85', o.depth, o.includeServer ?? false);
     } finally {
       await session.close().catch(() => undefined);
       await client.disconnect().catch(() => undefined);
@@ -186,5 +140,4 @@ export async function runBrowse(argv: string[], io: Io): Promise<number> {
   } finally {
     await pki.release();
   }
-  return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * The gateway's OPC UA PKI: one folder (default <storage.path>/pki) holding the client's own
  * certificate and key (created once, never regenerated: a new certificate would have to be trusted again on every server), the trust list (trusted/certs)
- * and the certificates of refused servers (rejected/). `runPki` is `fgw pki trust|list`.
+ * and the certificates of refused servers (rejected/). `fgw pki trust|list` is gateway/cli/pki.ts.
  *
  * Layout (node-opcua's): own/certs/client_certificate.pem, own/private/private_key.pem,
  * trusted/certs/*.pem, rejected/*.pem, issuers/certs, issuers/crl, trusted/crl.
@@ -10,14 +10,8 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { OPCUACertificateManager } from 'node-opcua';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
-
-export interface Io {
-  out(s: string): void;
-  err(s: string): void;
-}
 
 export interface ClientIdentity {
   pkiDir: string;
@@ -157,7 +151,8 @@ export function trustCommand(certFile: string, dir: string): string {
   return `fgw pki trust ${shellQuote(certFile)} --pki ${shellQuote(dir)}`;
 }
 
-function describeCert(file: string, der?: Buffer): string {
+/** One certificate as `fgw pki` lists it: file, subject, URI, validity, SHA-1 thumbprint. */
+export function describeCert(file: string, der?: Buffer): string {
   try {
     const c = new X509Certificate(der ?? readFileSync(file));
     const cn = /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', ');
@@ -167,7 +162,8 @@ function describeCert(file: string, der?: Buffer): string {
   }
 }
 
-function listFolder(folder: string): string[] {
+/** The certificate files of a PKI folder, sorted. */
+export function listFolder(folder: string): string[] {
   if (!existsSync(folder)) return [];
   return readdirSync(folder)
     .filter((n) => /\.(pem|der|crt|cer)$/i.test(n))
@@ -175,65 +171,23 @@ function listFolder(folder: string): string[] {
     .map((n) => join(folder, n));
 }
 
-/** The PKI folders named by --pki, or by --config (every OPC UA device's pkiDir, default <storage.path>/pki). */
-async function pkiDirsOf(values: { pki?: string; config?: string }): Promise<string[]> {
-  if (values.pki) return [resolve(values.pki)];
-  if (values.config) {
-    const { loadConfig } = await import('../../config/load.js');
-    const { config } = loadConfig(values.config);
-    const dataDir = config.storage.path;
-    const dirs = new Set<string>();
-    for (const d of config.devices as ReadonlyArray<{ protocol: string; connection?: { pkiDir?: string } }>) {
-      if (d.protocol === 'opcua') dirs.add(resolvePkiDir(dataDir, d.connection?.pkiDir));
-    }
-    if (dirs.size === 0) dirs.add(resolvePkiDir(dataDir));
-    return [...dirs];
+/** The PKI folders of a gateway config: every OPC UA device's pkiDir (default <storage.path>/pki). */
+export function pkiDirsOf(config: { storage: { path: string }; devices: ReadonlyArray<{ protocol: string; connection?: unknown }> }): string[] {
+  const dataDir = config.storage.path;
+  const dirs = new Set<string>();
+  for (const d of config.devices) {
+    if (d.protocol === 'opcua') dirs.add(resolvePkiDir(dataDir, (d.connection as { pkiDir?: string } | undefined)?.pkiDir));
   }
-  throw new GatewayError(ErrorCodes.USAGE, 'give the PKI folder: --pki <dir> or --config <gateway.yaml>');
+  if (dirs.size === 0) dirs.add(resolvePkiDir(dataDir));
+  return [...dirs];
 }
 
-const USAGE = 'usage: fgw pki trust <server-cert.der|pem> [--pki <dir> | --config <gateway.yaml>]\n       fgw pki list [--pki <dir> | --config <gateway.yaml>]';
-
-/** `fgw pki trust <cert> [--pki dir | --config file]` and `fgw pki list [...]`. Returns the exit code. */
-export async function runPki(argv: string[], io: Io): Promise<number> {
-  const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { pki: { type: 'string' }, config: { type: 'string', short: 'c' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (sub === 'trust') {
-    const file = positionals[0];
-    if (!file || positionals.length > 1) throw new GatewayError(ErrorCodes.USAGE, USAGE);
-    const der = readCertificateDer(file);
-    for (const dir of await pkiDirsOf(values)) {
-      const h = await acquirePki(dir, { watch: false });
-      try {
-        await h.cm.trustCertificate(der);
-      } finally {
-        await h.release();
-      }
-      io.out(`trusted ${describeCert(file, der)}\n  in ${join(dir, 'trusted', 'certs')}`);
-    }
-    io.out('a running gateway picks the trust list up on its next reconnect attempt');
-    return 0;
+/** Adds a server certificate (DER) to the trust list of the PKI folder `dir`. */
+export async function trustServerCertificate(dir: string, der: Buffer): Promise<void> {
+  const h = await acquirePki(dir, { watch: false });
+  try {
+    await h.cm.trustCertificate(der);
+  } finally {
+    await h.release();
   }
-  if (sub === 'list') {
-    for (const dir of await pkiDirsOf(values)) {
-      io.out(`PKI ${dir}`);
-      const own = join(dir, 'own', 'certs', 'client_certificate.pem');
-      io.out(`  own: ${existsSync(own) ? describeCert(own) : '(not created yet: made on the first OPC UA connect)'}`);
-      for (const [label, folder] of [
-        ['trusted', join(dir, 'trusted', 'certs')],
-        ['rejected', join(dir, 'rejected')],
-      ] as const) {
-        const files = listFolder(folder);
-        io.out(`  ${label} (${files.length}):`);
-        for (const f of files) io.out(`    ${describeCert(f)}`);
-      }
-    }
-    return 0;
-  }
-  throw new GatewayError(ErrorCodes.USAGE, USAGE);
 }

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../../dist/gateway/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/gateway/cli/index.js', import.meta.url));
 if (!existsSync(cli)) {
   process.stderr.write('fgw: dist/ is missing: run `npm run build` (npm ci runs it for you)\n');
   process.exit(1);

@@ -13,8 +13,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
-import { loadConfig, parseYamlConfig, protectEnvRefs, readConfigFile, type LoadedConfig } from '../../config/load.js';
-import type { GatewayConfig } from '../../config/schema.js';
+import { parseYamlConfig, protectEnvRefs, readConfigFile } from '../../config/load.js';
+import { loadConfig, type LoadedConfig } from '../config.js';
+import type { GatewayConfig } from '../schema.js';
 import { deviceSpecs } from '../../verify/run.js';
 import type { DeviceSpec } from '../../verify/facts.js';
 import { DEFAULT_POLICY, loadPolicy, resolvePolicyPath, type Policy } from '../../verify/policy.js';

@@ -13,7 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { printPdf } from '../../verify/cli.js';
+import { printPdf } from '../../verify/pdf.js';
 import type { VerifyResult } from '../../verify/evaluate.js';
 import type { Lang } from '../../verify/i18n.js';
 import { renderHtml } from '../../verify/report-html.js';

@@ -22,7 +22,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
 import { influxSchema } from '../../ingest/schema.js';
 import { InfluxWriter } from '../../ingest/influx-writer.js';
-import { parseWindowTime } from '../../verify/cli.js';
+import { parseWindowTime } from '../../verify/run.js';
 import type { Lang } from '../../verify/i18n.js';
 import { DEFAULT_AUTH_FAILURE_LIMIT, type AuthFailureLimit } from '../api/auth.js';
 import { errorHandler, notFoundHandler, badRequest } from '../api/errors.js';

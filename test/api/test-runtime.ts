@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { DeviceStatus, FieldKind, Value } from '../../adapters/types.js';
 import { checkWriteValue } from '../../adapters/values.js';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
-import type { DeviceConfig, GatewayConfig } from '../../config/schema.js';
+import type { DeviceConfig, GatewayConfig } from '../../gateway/schema.js';
 import { openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
 import type { NorthView } from '../../gateway/north.js';

@@ -17,7 +17,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Reading } from '../../adapters/types.js';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig } from '../../gateway/config.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
 
 const { values: a } = parseArgs({

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 
 const SEED = Number(process.env.FGW_FUZZ_SEED ?? 20261203);
 const CANONICAL = readFileSync(new URL('../../config/gateway.yaml', import.meta.url), 'utf8').split('\n');

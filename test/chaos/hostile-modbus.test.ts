@@ -14,7 +14,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
 import { seeded } from '../../gateway/demo/plant.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';

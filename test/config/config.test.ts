@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseSize } from '../../config/common.js';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
-import { interpolateEnv, loadConfig, parseConfigText } from '../../config/load.js';
+import { interpolateEnv } from '../../config/load.js';
+import { loadConfig, parseConfigText } from '../../gateway/config.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = new URL('../..', import.meta.url).pathname;

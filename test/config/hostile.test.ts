@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { longTimeout, systemClock } from '../../config/clock.js';
 import { TIMER_MAX_MS } from '../../config/common.js';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = new URL('../..', import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../config/errors.js';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 import { northDevices } from '../../gateway/north.js';
 import { tempDir } from '../helpers/tmp.js';
 

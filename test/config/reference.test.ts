@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BEGIN, END, configReference } from '../../config/reference.js';
+import { BEGIN, END, configReference } from '../../gateway/reference.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 

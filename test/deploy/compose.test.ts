@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig } from '../../gateway/config.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(root, p), 'utf8');

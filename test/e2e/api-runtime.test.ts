@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig } from '../../gateway/config.js';
 import { runGateway, type RunningGateway } from '../../gateway/serve.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';

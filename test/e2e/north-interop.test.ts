@@ -17,7 +17,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { newClient, type UPayload } from 'sparkplug-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { codec, num, value, type Metric } from '../helpers/sparkplug-host.js';

@@ -8,7 +8,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 import { buildServer } from '../../gateway/api/server.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';

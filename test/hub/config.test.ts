@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../../config/errors.js';
 import { parseYamlConfig } from '../../config/load.js';
-import { main } from '../../gateway/cli.js';
+import { main } from '../../gateway/cli/index.js';
 import { loadProjectFolder, loadProjects } from '../../gateway/hub/config.js';
 import { hubSchema } from '../../gateway/hub/schema.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { closeSync, copyFileSync, existsSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../gateway/cli.js';
+import { main } from '../../gateway/cli/index.js';
 import { salvageInto } from '../../ingest/salvage.js';
 import { STORE_FILE, openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';

@@ -3,7 +3,7 @@
  * each type and byte order; exception answers and bad usage give their exit codes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProbe } from '../../adapters/modbus/probe.js';
+import { main } from '../../gateway/cli/index.js';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 import { freePort } from '../helpers/net.js';
 import { type PtyPair, ptyPair } from '../helpers/socat.js';
@@ -17,7 +17,7 @@ let pty: PtyPair;
 async function probe(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runProbe(args, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
+  const code = await main(['probe', 'modbus', ...args], { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
   return { code, out, err };
 }
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runBrowse } from '../../adapters/opcua/browse.js';
+import { main } from '../../gateway/cli/index.js';
 import opcua from '../../adapters/opcua/index.js';
 import { OpcuaSimulator, type SimDataType } from '../../adapters/opcua/simulator.js';
 import type { Adapter, FieldKind, Value } from '../../adapters/types.js';
@@ -213,8 +213,8 @@ describe('opcua end to end', () => {
   it('fgw browse prints ready-to-paste YAML tag entries (SignAndEncrypt, username, trust on first use)', async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runBrowse(
-      [sim.endpoint, '--security', 'SignAndEncrypt', '--policy', 'Basic256Sha256', '--user', 'gateway', '--password', 'secret', '--pki', `${dir.path}/browse-pki`, '--trust-unknown', '--depth', '3'],
+    const code = await main(
+      ['browse', sim.endpoint, '--security', 'SignAndEncrypt', '--policy', 'Basic256Sha256', '--user', 'gateway', '--password', 'secret', '--pki', `${dir.path}/browse-pki`, '--trust-unknown', '--depth', '3'],
       { out: (s) => out.push(s), err: (s) => err.push(s) },
     );
     expect(code).toBe(0);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import opcua from '../../adapters/opcua/index.js';
 import { parse as parseYaml } from 'yaml';
-import { parseConfigText } from '../../config/load.js';
+import { parseConfigText } from '../../gateway/config.js';
 
 const base = { id: 'm1', protocol: 'opcua', connection: { endpoint: 'opc.tcp://127.0.0.1:4840' }, tags: [{ name: 'a', nodeId: 'ns=1;s=A' }] };
 

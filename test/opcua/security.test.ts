@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import opcua from '../../adapters/opcua/index.js';
-import { certificateUri, runPki } from '../../adapters/opcua/pki.js';
+import { main } from '../../gateway/cli/index.js';
+import { certificateUri } from '../../adapters/opcua/pki.js';
 import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
 import type { Adapter } from '../../adapters/types.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -71,12 +72,12 @@ describe('opcua security', () => {
     expect(sim.sessionsCreated).toBe(0);
 
     const out: string[] = [];
-    expect(await runPki(['trust', certFile!, '--pki', pkiDir!], { out: (s) => out.push(s), err: (s) => out.push(s) })).toBe(0);
+    expect(await main(['pki', 'trust', certFile!, '--pki', pkiDir!], { out: (s) => out.push(s), err: (s) => out.push(s) })).toBe(0);
     expect(out.join('\n')).toMatch(/^trusted .*\n    subject NodeOPCUA/);
     await waitFor('data after trust', () => sink.last('state')?.quality === 'good');
     expect(adapter.status()).toMatchObject({ connected: true });
     const list: string[] = [];
-    await runPki(['list', '--pki', pkiDir!], { out: (s) => list.push(s), err: (s) => list.push(s) });
+    await main(['pki', 'list', '--pki', pkiDir!], { out: (s) => list.push(s), err: (s) => list.push(s) });
     expect(list.join('\n')).toMatch(/trusted \(1\)/);
     expect(list.join('\n')).toMatch(/rejected \(0\)/);
     await adapter.stop();
@@ -140,12 +141,13 @@ describe('opcua security', () => {
     writeFileSync(join(cfgDir, 'gateway.yaml'), yaml);
     const out: string[] = [];
     const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
-    expect(await runPki(['trust', certFile, '--config', join(cfgDir, 'gateway.yaml')], io)).toBe(0);
+    expect(await main(['pki', 'trust', certFile, '--config', join(cfgDir, 'gateway.yaml')], io)).toBe(0);
     const trusted = readdirSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs'));
     expect(trusted).toHaveLength(1);
     expect(Buffer.from(new X509Certificate(readFileSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs', trusted[0]!))).raw).equals(sim.certificate())).toBe(true);
-    const err = await runPki(['trust', join(dir.path, 'missing.der'), '--pki', cfgDir], io).then(() => undefined, (e: unknown) => e);
-    expect(err).toMatchObject({ code: 'GW_ERR_USAGE' });
+    out.length = 0;
+    expect(await main(['pki', 'trust', join(dir.path, 'missing.der'), '--pki', cfgDir], io)).toBe(2);
+    expect(out.join('\n')).toMatch(/^GW_ERR_USAGE: .*missing\.der/m);
   });
 
   it('a server that does not trust the gateway\'s certificate gives GW_ERR_OPCUA_UNTRUSTED naming the certificate to trust', async () => {

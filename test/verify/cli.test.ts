@@ -1,5 +1,5 @@
 /**
- * `fgw verify` as a user runs it (runVerify), on the canonical gateway.yaml and project.yaml: a real
+ * `fgw verify` as a user runs it (`main(['verify', ...])`), on the canonical gateway.yaml and project.yaml: a real
  * embedded store filled with two days of known readings, the same data forwarded (store forward
  * stream + the product's line-protocol formatter) into a real influxd. Both sources must give the
  * same result, equal to the values worked out by hand; bad input gives coded errors and exit code 2.
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { openStore } from '../../ingest/store.js';
-import { runVerify } from '../../verify/cli.js';
+import { main } from '../../gateway/cli/index.js';
 import { startInflux, writeStore, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -29,7 +29,7 @@ const dir = tempDir('fgw-verify-cli-');
 function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  return runVerify(args, { out: (s) => (out += s), err: (s) => (err += s) }).then((code) => ({ code, out, err }));
+  return main(['verify', ...args], { out: (s) => (out += s), err: (s) => (err += s) }).then((code) => ({ code, out, err }));
 }
 
 beforeAll(async () => {

@@ -22,7 +22,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runVerify } from '../../verify/cli.js';
+import { main } from '../../gateway/cli/index.js';
 import { loadPolicy } from '../../verify/policy.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
@@ -55,7 +55,7 @@ afterAll(async () => {
 function runCli(args: string[]) {
   let out = '';
   let err = '';
-  return runVerify(args, { out: (s) => (out += s), err: (s) => (err += s) }).then((code) => ({ code, out, err }));
+  return main(['verify', ...args], { out: (s) => (out += s), err: (s) => (err += s) }).then((code) => ({ code, out, err }));
 }
 
 function gatewayYaml(id: string, site: string, apiPort: number, influxUrl: string, devices: string): string {

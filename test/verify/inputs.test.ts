@@ -11,7 +11,7 @@ import { isGatewayError } from '../../config/errors.js';
 import { matchOrders, parseCsv, readOrders } from '../../verify/orders.js';
 import { loadPolicy, parsePolicyText } from '../../verify/policy.js';
 import { parseProjectText } from '../../verify/project.js';
-import { parseWindowTime } from '../../verify/cli.js';
+import { parseWindowTime } from '../../verify/run.js';
 import { registeredConsumerSystems, registeredSystemsOf } from '../../verify/evaluate.js';
 
 const policyFile = fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url));

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type VerifyResult } from '../../verify/evaluate.js';
-import { printPdf } from '../../verify/cli.js';
+import { printPdf } from '../../verify/pdf.js';
 import { loadPolicy } from '../../verify/policy.js';
 import { renderHtml } from '../../verify/report-html.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -1,6 +1,6 @@
 /**
  * The `north:` list: each entry one MQTT target the gateway publishes to (JSON or Sparkplug B) and
- * takes commands from (composed by config/schema.ts, which also checks the device ids against
+ * takes commands from (composed by gateway/schema.ts, which also checks the device ids against
  * `devices`). Broker settings are those of the MQTT adapter's connection, at the entry's top level.
  */
 import { z } from 'zod';

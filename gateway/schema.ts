@@ -8,7 +8,7 @@ import { adapterModules } from '../adapters/registry.js';
 import type { BaseDevice } from '../adapters/types.js';
 import { northSchema } from '../adapters/mqtt/north/schema.js';
 import { influxSchema, storageSchema } from '../ingest/schema.js';
-import { duration, identifier } from './common.js';
+import { duration, identifier } from '../config/common.js';
 
 export const gatewaySectionSchema = z
   .strictObject({
