@@ -5,21 +5,23 @@
  * build/lib/handlers/publish.js: `client.handleMessage(packet, () => _sendPacket(puback, done))`,
  * where `done` lets mqtt.js parse the next packet). Called as is, that makes one store commit per
  * message. So QoS 0 and 1 messages are pipelined: the callback is called at once, the PUBACK it
- * sends is held back (intercepted in `_sendPacket`) until the message's readings are committed,
- * and PUBACKs leave in the order the messages arrived (MQTT 3.1.1 §4.6), so a commit failure
- * acknowledges nothing from that message on. At most MAX_UNCOMMITTED messages are read ahead of
- * their commit (backpressure on the socket beyond that). QoS 2 stays one message at a time.
- * Should a future mqtt.js lack `_sendPacket`, every message falls back to ack-after-commit.
+ * sends is held back (puback-hold.ts) until the message's readings are committed, and PUBACKs
+ * leave in the order the messages arrived (MQTT 3.1.1 §4.6), so a commit failure acknowledges
+ * nothing from that message on. At most MAX_UNCOMMITTED messages are read ahead of their commit
+ * (backpressure on the socket beyond that). QoS 2 stays one message at a time. Should a future
+ * mqtt.js lack `_sendPacket`, or send the first PUBACK around the hold, every message falls back
+ * to ack-after-commit, one at a time.
  *
  * Devices with the same broker url and clientId share one connection (ctx.shared), since two
  * clients with one clientId would take each other's session over.
  */
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import { clientOptions, readTls, safeUrl, type TlsMaterial } from './options.js';
+import { PubackHold, type HeldAck } from './puback-hold.js';
 import type { MqttConnectionConfig } from './schema.js';
 
 export interface Subscriber {
@@ -47,29 +49,21 @@ export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig)
 /** messages read ahead of their commit on one connection before mqtt.js is made to wait */
 const MAX_UNCOMMITTED = 1000;
 
-interface HeldAck {
-  messageId: number | undefined;
-  generation: number;
-  committed: boolean;
-  puback?: unknown;
+export interface MqttConnectionOptions {
+  /** creates the mqtt.js client (default `mqtt.connect`) */
+  connect?: (url: string, opts: IClientOptions) => MqttClient;
 }
-
-type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: (err?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
 
 export class MqttConnection {
   private client: MqttClient | undefined;
   private readonly subs = new Set<Subscriber>();
   private readonly backoff: Backoff;
-  /** bumped on every close: a commit finishing after its connection died must not PUBACK on the next one */
-  private generation = 0;
   private inflight = new Set<Promise<unknown>>();
-  /** QoS 1 messages in arrival order whose PUBACK waits for their commit (and their predecessors') */
-  private heldAcks: HeldAck[] = [];
+  /** QoS 1 PUBACKs held until commit; its generation is bumped on every close */
+  private readonly hold: PubackHold;
   /** mqtt.js "parse the next packet" callbacks held while MAX_UNCOMMITTED messages await commit */
   private heldNext: Array<() => void> = [];
   private uncommitted = 0;
-  /** mqtt.js's own _sendPacket, when it has one (pipelining on) */
-  private sendPacket: SendPacket | undefined;
   private wasConnected = false;
   private outageErrors = 0;
   private closing = false;
@@ -84,7 +78,9 @@ export class MqttConnection {
     readonly clientId: string,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly options: MqttConnectionOptions = {},
   ) {
+    this.hold = new PubackHold(log, (go) => this.next(go));
     this.backoff = new Backoff({ baseMs: cfg.reconnect.min, capMs: cfg.reconnect.max, minMs: Math.min(cfg.reconnect.min, cfg.reconnect.max) });
   }
 
@@ -142,45 +138,27 @@ export class MqttConnection {
     const opts = clientOptions(c, this.clientId, c.cleanStart, this.tls);
     if (c.protocolVersion === 5) opts.properties = { sessionExpiryInterval: Math.min(0xffffffff, Math.round(c.sessionExpiry / 1000)) };
 
-    const client = mqtt.connect(c.url, opts);
+    const client = (this.options.connect ?? mqtt.connect)(c.url, opts);
     this.client = client;
     // PUBACK only after commit (see the file comment)
-    const internal = client as unknown as { _sendPacket?: SendPacket };
-    const original = typeof internal._sendPacket === 'function' ? internal._sendPacket.bind(client) : undefined;
-    this.sendPacket = original;
-    if (original) {
-      internal._sendPacket = (packet, cb, cbStorePut, noStore) => {
-        if (packet.cmd === 'puback') {
-          const held = this.heldAcks.find((h) => h.messageId === packet.messageId && h.puback === undefined && h.generation === this.generation);
-          if (held) {
-            held.puback = packet;
-            this.releaseAcks();
-            this.next(cb ?? (() => {}));
-            return;
-          }
-        }
-        original(packet, cb, cbStorePut, noStore);
-      };
-    }
+    const hold = this.hold;
+    hold.install(client);
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
-      const gen = this.generation;
-      const pipelined = this.sendPacket !== undefined && packet.qos < 2;
-      const held: HeldAck | undefined = pipelined && packet.qos === 1 ? { messageId: packet.messageId, generation: gen, committed: false } : undefined;
-      if (held) this.heldAcks.push(held);
+      const gen = hold.generation;
+      const pipelined = hold.pipelining && packet.qos < 2;
+      const held: HeldAck | undefined = pipelined && packet.qos === 1 ? hold.track(packet.messageId) : undefined;
       this.uncommitted++;
       const p = this.dispatch(packet).then(
         () => {
-          if (held) {
-            held.committed = true;
-            this.releaseAcks();
-          } else if (!pipelined && gen === this.generation) callback();
+          if (held) hold.commit(held);
+          else if (!pipelined && gen === hold.generation) callback();
         },
         (e: unknown) => {
           // not committed: no PUBACK for it nor for anything after it; drop the connection so the
           // broker redelivers them on the next session
           this.log.error({ err: errorText(e), topic: packet.topic }, 'mqtt message not committed; reconnecting for redelivery');
-          if (held) this.heldAcks = this.heldAcks.filter((h) => h.generation !== gen);
-          if (gen === this.generation && !this.closing) client.stream?.destroy();
+          if (held) hold.forget(gen);
+          if (gen === hold.generation && !this.closing) client.stream?.destroy();
         },
       );
       this.inflight.add(p);
@@ -190,15 +168,14 @@ export class MqttConnection {
         while (this.heldNext.length > 0 && this.uncommitted < MAX_UNCOMMITTED) this.heldNext.shift()!();
       });
       if (!pipelined) return;
-      // QoS 1: sends the PUBACK, which the _sendPacket above holds; QoS 0: parses the next packet
-      if (held) callback();
+      // QoS 1: sends the PUBACK, which the hold keeps; QoS 0: parses the next packet
+      if (held) hold.acknowledge(held, () => callback());
       else this.next(() => callback());
     };
     // every lost connection and failed attempt (refused, TLS, CONNACK error) ends in 'close'
     client.on('close', () => {
-      this.generation++;
       // acknowledgements for the dead connection never go out; the broker redelivers those messages
-      this.heldAcks = [];
+      this.hold.reset();
       for (const next of this.heldNext.splice(0)) next();
       if (!this.closing) this.scheduleReconnect(client);
       if (this.wasConnected && !this.closing) {
@@ -236,20 +213,6 @@ export class MqttConnection {
       if (this.closing || this.client !== client || client.connected) return;
       client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     }, delay);
-  }
-
-  /** Sends, in arrival order, the PUBACKs of the messages committed so far. */
-  private releaseAcks(): void {
-    while (this.heldAcks.length > 0) {
-      const h = this.heldAcks[0]!;
-      if (h.generation !== this.generation) {
-        this.heldAcks.shift();
-        continue;
-      }
-      if (!h.committed || h.puback === undefined) return;
-      this.heldAcks.shift();
-      this.sendPacket?.(h.puback as { cmd: string });
-    }
   }
 
   /** Lets mqtt.js parse the next packet now, or once fewer than MAX_UNCOMMITTED await commit. */
@@ -311,7 +274,7 @@ export class MqttConnection {
       await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (t = setTimeout(r, graceMs)))]);
       clearTimeout(t);
     }
-    this.generation++; // nothing that finishes later may acknowledge
+    this.hold.reset(); // nothing that finishes later may acknowledge
     this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     await new Promise<void>((resolve) => client.end(this.inflight.size > 0, {}, () => resolve()));
