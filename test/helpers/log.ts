@@ -1,8 +1,8 @@
-/** A pino logger that keeps its lines as objects, for tests that count log lines. */
+/** A pino logger that keeps its lines as objects, for tests that count or read log lines. */
 import { Writable } from 'node:stream';
 import pino from 'pino';
 
-export function captureLog(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
+export function captureLog(options: pino.LoggerOptions = {}): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -10,5 +10,5 @@ export function captureLog(): { log: pino.Logger; lines: Array<Record<string, un
       cb();
     },
   });
-  return { log: pino({ level: 'debug' }, stream), lines };
+  return { log: pino({ level: 'debug', ...options }, stream), lines };
 }
