@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
+import { redactUrl } from '../../config/redact.js';
 
 export interface BrokerSettings {
   url: string;
@@ -68,7 +69,5 @@ export function clientOptions(c: BrokerSettings, clientId: string, clean: boolea
   return opts;
 }
 
-/** A broker URL fit for a log line: credentials in it (mqtt://user:pass@host) are removed. */
-export function safeUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
-}
+/** @deprecated The old name of config/redact.ts redactUrl, left only for connection.ts until it imports redactUrl itself. */
+export const safeUrl = redactUrl;
