@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
+import { REDACT } from '../../config/redact.js';
 import type { Io } from '../cli.js';
 import { loadHubConfig, loadProjects, type HubProject, type LoadedHub } from './config.js';
 
@@ -53,7 +54,7 @@ export async function runHub(argv: string[], io: Io): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}`);
   // a broken project folder is shown on the page with its error; the others are served
   for (const e of errors) io.err(`warning: ${e}`);
-  const log = pino({ level: loaded.config.hub.logLevel, base: { hub: loaded.config.hub.id }, redact: ['password', 'token', 'authorization'] });
+  const log = pino({ level: loaded.config.hub.logLevel, base: { hub: loaded.config.hub.id }, redact: REDACT });
   const { buildHubServer } = await import('./server.js');
   const hub = await buildHubServer(loaded, { log, projects });
   const { host, port } = listenOf(loaded.config.http.listen);
