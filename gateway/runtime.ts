@@ -9,20 +9,17 @@ import type { Adapter, AdapterContext, DeviceStatus, Reading, Value } from '../a
 import { checkWriteValue } from '../adapters/values.js';
 import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
+import { REDACT, redactUrl } from '../config/redact.js';
 import { loadConfig } from './config.js';
 import type { DeviceConfig, GatewayConfig } from './schema.js';
 import { Forwarder } from '../ingest/forwarder.js';
-import { safeUrl } from '../ingest/influx-writer.js';
 import { openStore } from '../ingest/store.js';
 import type { Store } from '../ingest/types.js';
 import { NorthTargets, type NorthView } from './north.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from './types.js';
 
-/** Keys whose values never reach a log line. */
-export const REDACT_PATHS = ['*.password', '*.token', '*.tokens', '*.privateKey', '*.key', 'password', 'token', '*.auth.password', 'config.influx.password'];
-
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: undefined, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination ?? pino.destination({ fd: 1, sync: true }));
+  return pino({ level, base: undefined, redact: REDACT }, destination ?? pino.destination({ fd: 1, sync: true }));
 }
 
 export interface RuntimeOptions {
@@ -130,7 +127,7 @@ export class GatewayRuntime implements Runtime {
       rt.northTargets.start();
     }
     rt.scheduleStatus();
-    log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx ? safeUrl(opts.config.influx.url) : undefined }, 'gateway started');
+    log.info({ devices: rt.running.size, store: storage.path, influx: opts.config.influx ? redactUrl(opts.config.influx.url) : undefined }, 'gateway started');
     return rt;
   }
 

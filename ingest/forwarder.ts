@@ -30,7 +30,8 @@ import type { Logger } from 'pino';
 import { Backoff } from '../config/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
-import { InfluxWriter, safeUrl, type Precision } from './influx-writer.js';
+import { redactUrl } from '../config/redact.js';
+import { InfluxWriter, type Precision } from './influx-writer.js';
 import { AUDIT_PRECISION, LineFormatter, READINGS_PRECISION, type Line } from './line-protocol.js';
 import type { InfluxConfig } from './schema.js';
 import type { Store } from './types.js';
@@ -431,7 +432,7 @@ export class Forwarder {
     this.lastError = reason;
     if (!this.outage || this.outage.kind !== state) {
       this.outage = { since: this.outage?.since ?? this.clock.now(), kind: state, attempts: (this.outage?.attempts ?? 0) + 1 };
-      const fields = { err: reason, url: safeUrl(this.cfg.url), database: this.cfg.database };
+      const fields = { err: reason, url: redactUrl(this.cfg.url), database: this.cfg.database };
       if (state === 'auth-hold') this.log?.error({ ...fields, alarm: 'INFLUX_AUTH' }, 'InfluxDB refused the credentials: holding, data stays in the store');
       else this.log?.warn(fields, 'InfluxDB unavailable: retrying with backoff, data stays in the store');
     } else this.outage.attempts++;

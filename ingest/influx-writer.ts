@@ -65,15 +65,6 @@ export function splitCredentials(url: string): { base: string; username: string;
   return { base: u.toString().replace(/\/+$/, ''), username, password };
 }
 
-/** The URL as it may be logged: without credentials. */
-export function safeUrl(url: string): string {
-  try {
-    return splitCredentials(url).base;
-  } catch {
-    return '(invalid url)';
-  }
-}
-
 /** Pure classification of an HTTP answer to a write. */
 export function classify(status: number, body: string, retryAfter: string | null | undefined, now: number): WriteResult {
   if (status >= 200 && status < 300) return { kind: 'ok', status };

@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTimeArg } from '../config/time.js';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
+import { redactArgs, redactUrl } from '../config/redact.js';
 import type { Store } from '../ingest/types.js';
 import { evaluate, registeredSystemsOf, validateInput, type ReportHeader, type VerifyResult } from './evaluate.js';
 import { canonicalJson, gatherFacts, type DeviceSpec, type Facts, type GatewaySource } from './facts.js';
@@ -148,7 +149,7 @@ function readEvidence(loaded: LoadedProject, p: string, field: string): Buffer {
 }
 
 /** The InfluxDB each gateway is read from: the explicit source, else its config's influx section. */
-function influxOf(gws: Gw[], s: Extract<SourceSpec, { kind: 'influx' }>, safeUrl: (u: string) => string) {
+function influxOf(gws: Gw[], s: Extract<SourceSpec, { kind: 'influx' }>) {
   const conns = gws.map((g) => {
     const c = g.cfg.influx;
     const url = s.url ?? c?.url;
@@ -161,8 +162,8 @@ function influxOf(gws: Gw[], s: Extract<SourceSpec, { kind: 'influx' }>, safeUrl
   });
   const a = conns[0]!;
   conns.forEach((c, i) => {
-    if (safeUrl(c.url) !== safeUrl(a.url) || c.database !== a.database) {
-      throw inputError(`--source influx: ${gws[0]!.file} reads ${safeUrl(a.url)} database ${a.database} but ${gws[i]!.file} reads ${safeUrl(c.url)} database ${c.database}: one database must hold every gateway`);
+    if (redactUrl(c.url) !== redactUrl(a.url) || c.database !== a.database) {
+      throw inputError(`--source influx: ${gws[0]!.file} reads ${redactUrl(a.url)} database ${a.database} but ${gws[i]!.file} reads ${redactUrl(c.url)} database ${c.database}: one database must hold every gateway`);
     }
   });
   return conns;
@@ -174,10 +175,9 @@ async function openSources(gws: Gw[], source: SourceSpec): Promise<{ sources: Ga
   try {
     if (source.kind === 'influx') {
       const { influxFacts } = await import('./source-influx.js');
-      const { safeUrl } = await import('../ingest/influx-writer.js');
-      const conns = influxOf(gws, source, safeUrl);
+      const conns = influxOf(gws, source);
       gws.forEach((g, i) => sources.push({ gateway: g.cfg.gateway.id, src: influxFacts({ ...conns[i]!, gateway: g.cfg.gateway.id }), devices: deviceSpecs(g.cfg) }));
-      return { sources, header: { kind: 'influx', influx: { url: safeUrl(conns[0]!.url), database: conns[0]!.database }, gateways: ids } };
+      return { sources, header: { kind: 'influx', influx: { url: redactUrl(conns[0]!.url), database: conns[0]!.database }, gateways: ids } };
     }
     const { storeFacts } = await import('./source-store.js');
     const stores: string[] = [];
@@ -238,27 +238,6 @@ export function fgwVersion(): ReportHeader['fgw'] {
   }
   fgwInfo = { version, ...(revision ? { revision } : {}) };
   return fgwInfo;
-}
-
-/** The command as recorded: credentials in URLs and the values of secret-looking options removed. */
-export function scrubCommand(args: readonly string[]): string[] {
-  const out: string[] = [];
-  let hideNext = false;
-  for (const a of args) {
-    if (hideNext) {
-      out.push('***');
-      hideNext = false;
-      continue;
-    }
-    const m = /^--?([a-z-]*(?:password|token|secret)[a-z-]*)(=.*)?$/i.exec(a);
-    if (m) {
-      if (m[2] === undefined) hideNext = true;
-      out.push(m[2] === undefined ? a : `--${m[1]}=***`);
-      continue;
-    }
-    out.push(a.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1'));
-  }
-  return out;
 }
 
 /** SHA-256 of the canonical JSON of the facts. */
@@ -330,7 +309,7 @@ export async function runVerification(o: RunOptions): Promise<VerifyResult> {
     number: reportNumber(loaded.project.project.id, from, to, policy.offsetMs, inputs, digest),
     generatedAt: isoLocal(now, policy.offsetMs),
     fgw: fgwVersion(),
-    command: scrubCommand(o.command ?? []),
+    command: redactArgs(o.command ?? []),
     source: o.hub ? { ...header, hub: { ...o.hub } } : header,
     inputs,
     factsDigest: digest,

@@ -6,8 +6,9 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Backoff } from '../../config/backoff.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
+import { redactUrl } from '../../config/redact.js';
 import type { Adapter, AdapterContext, DeviceStatus, FieldKind, Reading, Value } from '../types.js';
-import { MqttConnection, safeUrl, sameConnection, type Subscriber } from './connection.js';
+import { MqttConnection, sameConnection, type Subscriber } from './connection.js';
 import { buildPlan, convertValue, decodeMessage, inferKind, payloadText, type DeadItem, type DevicePlan, type KindMemory } from './mapping.js';
 import type { MqttDevice, MqttTag } from './schema.js';
 import { SparkplugState, encodeSparkplug, kindOfSparkplugType, rebirthPayload } from './sparkplug.js';
@@ -109,7 +110,7 @@ export class MqttAdapter implements Adapter, Subscriber {
     if (this.conn) return this.conn;
     let conn = this.ctx.shared.get(this.key) as MqttConnection | undefined;
     if (conn && !sameConnection(conn.cfg, this.device.connection))
-      throw new GatewayError(ErrorCodes.CONFIG, `devices sharing MQTT clientId "${this.clientId}" on ${safeUrl(this.device.connection.url)} must have the same connection settings (${this.deviceId})`);
+      throw new GatewayError(ErrorCodes.CONFIG, `devices sharing MQTT clientId "${this.clientId}" on ${redactUrl(this.device.connection.url)} must have the same connection settings (${this.deviceId})`);
     if (!conn) {
       conn = new MqttConnection(this.key, this.device.connection, this.clientId, this.ctx.log.child({ clientId: this.clientId }), this.ctx.clock);
       this.ctx.shared.set(this.key, conn);

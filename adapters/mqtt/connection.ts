@@ -20,7 +20,8 @@ import type { Logger } from 'pino';
 import { Backoff } from '../../config/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
-import { clientOptions, readTls, safeUrl, type TlsMaterial } from './options.js';
+import { redactUrl } from '../../config/redact.js';
+import { clientOptions, readTls, type TlsMaterial } from './options.js';
 import { PubackHold, type HeldAck } from './puback-hold.js';
 import type { MqttConnectionConfig } from './schema.js';
 
@@ -38,7 +39,6 @@ export interface Subscriber {
   unmatched(topic: string, payload: Buffer, receivedAt: number): void;
 }
 
-export { safeUrl } from './options.js';
 
 /** Compares two devices' connection settings, QoS aside (it is per subscription). */
 export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig): boolean {
@@ -179,7 +179,7 @@ export class MqttConnection {
       for (const next of this.heldNext.splice(0)) next();
       if (!this.closing) this.scheduleReconnect(client);
       if (this.wasConnected && !this.closing) {
-        this.log.warn({ url: safeUrl(c.url), clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
+        this.log.warn({ url: redactUrl(c.url), clientId: this.clientId }, 'mqtt connection lost; reconnecting with backoff');
         for (const s of this.subs) s.onConnection(false, this.lastError ?? 'DISCONNECTED');
       }
       this.wasConnected = false;
@@ -196,7 +196,7 @@ export class MqttConnection {
     });
     client.on('error', (e) => {
       this.lastError = errorText(e);
-      if (this.outageErrors++ === 0) this.log.warn({ err: this.lastError, url: safeUrl(c.url) }, 'mqtt connection error');
+      if (this.outageErrors++ === 0) this.log.warn({ err: this.lastError, url: redactUrl(c.url) }, 'mqtt connection error');
       for (const s of this.subs) s.onConnection(client.connected, this.lastError);
     });
   }
@@ -253,7 +253,7 @@ export class MqttConnection {
 
   async publish(topic: string, payload: string | Buffer, qos: 0 | 1 | 2): Promise<void> {
     const client = this.client;
-    if (!client?.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${safeUrl(this.cfg.url)}`);
+    if (!client?.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${redactUrl(this.cfg.url)}`);
     try {
       await client.publishAsync(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), { qos });
     } catch (e) {

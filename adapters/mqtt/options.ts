@@ -67,8 +67,3 @@ export function clientOptions(c: BrokerSettings, clientId: string, clean: boolea
   Object.assign(opts, tls);
   return opts;
 }
-
-/** A broker URL fit for a log line: credentials in it (mqtt://user:pass@host) are removed. */
-export function safeUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
-}

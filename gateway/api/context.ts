@@ -2,6 +2,7 @@
  * What every route plugin gets: the runtime (the only way to devices, store and config) and the
  * API's options, resolved once in buildServer.
  */
+import { redactText } from '../../config/redact.js';
 import type { Runtime, DeviceView } from '../types.js';
 import { liveness, type StalePolicy } from './live.js';
 import type { z } from 'zod';
@@ -39,7 +40,7 @@ export function deviceOut(ctx: ApiContext, v: DeviceView, now: number): DeviceOu
       silentForMs: l.silentForMs,
       staleAfterMs: l.staleAfterMs,
       lastReadingAt: s.lastReadingAt,
-      lastError: s.lastError === undefined ? undefined : scrubSecrets(s.lastError),
+      lastError: s.lastError === undefined ? undefined : redactText(s.lastError),
       lastErrorAt: s.lastErrorAt,
       good: s.good,
       bad: s.bad,
@@ -51,7 +52,3 @@ export function deviceOut(ctx: ApiContext, v: DeviceView, now: number): DeviceOu
   };
 }
 
-/** Hides credentials an error text may carry in a URL (`mqtt://user:secret@host` → `mqtt://user:***@host`). */
-export function scrubSecrets(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s@/]*@/gi, '$1:***@');
-}

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { errorText } from '../../config/errors.js';
+import { REDACT } from '../../config/redact.js';
 import { checkHub } from '../hub/check.js';
 import { loadHubConfig } from '../hub/config.js';
 import { usage, type Command } from './io.js';
@@ -20,7 +21,7 @@ export const command: Command = {
     for (const w of warnings) io.err(`warning: ${w}`);
     // a broken project folder is shown on the page with its error; the others are served
     for (const e of errors) io.err(`warning: ${e}`);
-    const log = pino({ level: loaded.config.hub.logLevel, base: { hub: loaded.config.hub.id }, redact: ['password', 'token', 'authorization'] });
+    const log = pino({ level: loaded.config.hub.logLevel, base: { hub: loaded.config.hub.id }, redact: REDACT });
     const { buildHubServer } = await import('../hub/server.js');
     const hub = await buildHubServer(loaded, { log, projects });
     const { host, port } = listenOf(loaded.config.http.listen);

@@ -5,7 +5,8 @@
  * queries and the time InfluxDB took, for /metrics and the benchmark.
  */
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
-import { influxClient, safeUrl } from '../../ingest/influx-writer.js';
+import { redactUrl } from '../../config/redact.js';
+import { influxClient } from '../../ingest/influx-writer.js';
 
 export interface RawSeries {
   name: string;
@@ -64,7 +65,7 @@ export function hubInflux(o: HubInfluxOptions): HubInflux {
   const fail = (msg: string, cause?: unknown): never => {
     stats.failures++;
     const auth = /\b(401|403)\b|authoriz|authenticat/i.test(msg);
-    throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${safeUrl(o.url)}, database ${o.database}): ${msg}`, cause === undefined ? {} : { cause });
+    throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`, cause === undefined ? {} : { cause });
   };
 
   async function request(statements: readonly string[]): Promise<RawSeries[][]> {
@@ -90,7 +91,7 @@ export function hubInflux(o: HubInfluxOptions): HubInflux {
   }
 
   return {
-    url: safeUrl(o.url),
+    url: redactUrl(o.url),
     database: o.database,
     stats,
     async run(statements) {

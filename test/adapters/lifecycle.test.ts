@@ -10,24 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterModules } from '../../adapters/registry.js';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
-import type { AdapterContext, DeadLetter, Reading, Sink } from '../../adapters/types.js';
+import type { AdapterContext, Sink } from '../../adapters/types.js';
 import { systemClock } from '../../config/clock.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';
+import { MemorySink } from '../helpers/sink.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A sink that keeps what it is given (a real, in-memory Sink: nothing to mock). */
-class ListSink implements Sink {
-  readings: Reading[] = [];
-  dead: DeadLetter[] = [];
-  async write(r: readonly Reading[]): Promise<void> {
-    this.readings.push(...r);
-  }
-  deadLetter(d: DeadLetter): void {
-    this.dead.push(d);
-  }
-}
 
 interface Fixture {
   /** a device config (raw, as in a YAML file) reaching a live server */
@@ -94,7 +83,7 @@ describe.each(adapterModules.map((m) => [m.protocol, m] as const))('%s adapter l
   const fx = () => FIXTURES[protocol]!;
 
   it('create does no I/O: disconnected, no counts, nothing written', () => {
-    const sink = new ListSink();
+    const sink = new MemorySink();
     const a = mod.create(mod.deviceSchema.parse(fx().live()), ctxFor(sink));
     expect(a.deviceId).toBe((fx().live() as { id: string }).id);
     expect(a.status()).toMatchObject({ connected: false, good: 0, bad: 0 });
@@ -102,7 +91,7 @@ describe.each(adapterModules.map((m) => [m.protocol, m] as const))('%s adapter l
   });
 
   it('start never rejects for an unreachable device; it reports the error and stops cleanly', async () => {
-    const sink = new ListSink();
+    const sink = new MemorySink();
     const a = mod.create(mod.deviceSchema.parse(await fx().dead()), ctxFor(sink));
     await expect(a.start()).resolves.toBeUndefined();
     await waitFor('the error reported in status', () => a.status().lastError);
@@ -112,7 +101,7 @@ describe.each(adapterModules.map((m) => [m.protocol, m] as const))('%s adapter l
   });
 
   it('delivers readings shaped as the contract says, and writes nothing after stop resolves', async () => {
-    const sink = new ListSink();
+    const sink = new MemorySink();
     const device = mod.deviceSchema.parse(fx().live()) as { id: string; tags: Array<{ name: string }> };
     const a = mod.create(device as never, ctxFor(sink));
     await a.start();

@@ -4,8 +4,6 @@
  * 429 + Retry-After → no request before it, 401 → hold with one alarm, then resume, and a bounded
  * stop that keeps what it could not send. Time is a ManualClock where waiting matters.
  */
-import pino from 'pino';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import type { Clock } from '../../config/clock.js';
@@ -13,6 +11,7 @@ import { Forwarder } from '../../ingest/forwarder.js';
 import { influxSchema } from '../../ingest/schema.js';
 import { openStore } from '../../ingest/store.js';
 import type { Store } from '../../ingest/types.js';
+import { captureLog } from '../helpers/log.js';
 import { startMockInflux, type MockInflux } from '../helpers/mock-influx.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,17 +19,6 @@ import { ManualClock } from '../helpers/manual-clock.js';
 
 const T = Date.UTC(2026, 0, 5);
 const line = (device: string, field: string, ts: number) => `equipment,device=${device},gateway=gw ${field} ${ts}000000`; // ns: ts ms, tie 0
-
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
-}
 
 describe('Forwarder decisions (mock InfluxDB)', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -44,7 +32,7 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     const dir = opts.dir ?? tempDir('fgw-fwdm-');
     if (!opts.dir) cleanups.push(() => dir.cleanup());
     const store: Store = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
-    const logs = capture();
+    const logs = captureLog({ level: 'info' });
     const config = influxSchema.parse({ url: mock.url, database: 'factory', flushInterval: '100ms', ...opts.config });
     const fwd = new Forwarder({ store, config, gateway: { id: 'gw' }, deviceMeta: () => ({}), clock: opts.clock, log: logs.log, random: () => 0 });
     cleanups.push(async () => {
@@ -150,7 +138,7 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     await done;
     const alarms = logs.lines.filter((l) => l.alarm === 'INFLUX_AUTH');
     expect(alarms).toHaveLength(1);
-    expect(JSON.stringify(logs.lines)).not.toContain('wrong');
+    expect(logs.text()).not.toContain('wrong');
     expect(mock.accepted().length).toBe(8);
     expect(fwd.stats()).toMatchObject({ state: 'ok', backlog: 0, written: 8 });
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classify, InfluxWriter, parseRetryAfter, safeUrl, type WriteResult } from '../../ingest/influx-writer.js';
+import { classify, InfluxWriter, parseRetryAfter, type WriteResult } from '../../ingest/influx-writer.js';
+import { redactUrl } from '../../config/redact.js';
 import { influxSchema } from '../../ingest/schema.js';
 import { startMockInflux } from '../helpers/mock-influx.js';
 
@@ -58,7 +59,7 @@ describe('InfluxWriter over HTTP', () => {
     const mock = await startMockInflux();
     try {
       const url = mock.url.replace('http://', 'http://gw:p%40ss@');
-      expect(safeUrl(url)).toBe(mock.url);
+      expect(redactUrl(url)).toBe(mock.url);
       const w = new InfluxWriter(influxSchema.parse({ url, database: 'db' }));
       expect(await w.write('m f=1 1')).toEqual({ kind: 'ok', status: 204 });
       expect(mock.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('gw:p@ss').toString('base64')}`);

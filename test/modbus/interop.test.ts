@@ -16,7 +16,8 @@ import { startPymodbus, type PymodbusUnitData } from '../helpers/pymodbus.js';
 import { type PtyPair, ptyPair } from '../helpers/socat.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, makeCtx, modbusDevice } from './support.js';
+import { MemorySink } from '../helpers/sink.js';
+import { makeCtx, modbusDevice } from './support.js';
 
 const run = promisify(execFile);
 
@@ -55,7 +56,7 @@ const unit1Tags = [
 ];
 
 function expectUnit1(sink: MemorySink, id: string): void {
-  const v = (t: string) => sink.latest(id, t)?.value;
+  const v = (t: string) => sink.last(id, t)?.value;
   expect(v('f_abcd') as number).toBeCloseTo(123.456, 4);
   expect(v('f_cdab') as number).toBeCloseTo(123.456, 4);
   expect(v('count')).toBe(1234);
@@ -86,15 +87,15 @@ describe('modbus adapter against pymodbus', () => {
     const shared = new Map<string, unknown>();
     const a = start({ id: 'py1', connection: { host: '127.0.0.1', port, unitId: 1 }, tags: unit1Tags }, sink, shared);
     start({ id: 'py2', connection: { host: '127.0.0.1', port, unitId: 2 }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, sink, shared);
-    await waitFor('both units read', () => sink.latest('py1', 'd1')?.quality === 'good' && sink.latest('py2', 'v')?.quality === 'good');
+    await waitFor('both units read', () => sink.last('py1', 'd1')?.quality === 'good' && sink.last('py2', 'v')?.quality === 'good');
     expectUnit1(sink, 'py1');
-    expect(sink.latest('py2', 'v')!.value).toBe(99);
+    expect(sink.last('py2', 'v')!.value).toBe(99);
     expect(shared.size).toBe(1);
 
     await a.write('count', 4321); // FC6
     await a.write('sp', -1.5); // FC16, CDAB
     await a.write('c1', true); // FC5
-    await waitFor('written values read back', () => sink.latest('py1', 'count')?.value === 4321 && sink.latest('py1', 'sp')?.value === -1.5 && sink.latest('py1', 'c1')?.value === true);
+    await waitFor('written values read back', () => sink.last('py1', 'count')?.value === 4321 && sink.last('py1', 'sp')?.value === -1.5 && sink.last('py1', 'c1')?.value === true);
   });
 
   it('reads with RTU framing over TCP (a serial server)', async () => {
@@ -102,7 +103,7 @@ describe('modbus adapter against pymodbus', () => {
     procs.push(await startPymodbus({ tcp: port, rtuFraming: true }, { 1: unit1 }));
     const sink = new MemorySink();
     start({ id: 'rtutcp', connection: { host: '127.0.0.1', port, framing: 'rtu-over-tcp', unitId: 1 }, tags: unit1Tags }, sink, new Map());
-    await waitFor('all tags read', () => unit1Tags.every((t) => sink.latest('rtutcp', t.name)?.quality === 'good'));
+    await waitFor('all tags read', () => unit1Tags.every((t) => sink.last('rtutcp', t.name)?.quality === 'good'));
     expectUnit1(sink, 'rtutcp');
   });
 
@@ -116,9 +117,9 @@ describe('modbus adapter against pymodbus', () => {
     const serial = { path: pty.b, baudRate: 19200, parity: 'none' };
     start({ id: 'rtu1', interval: '200ms', connection: { serial, unitId: 1 }, tags: unit1Tags }, sink, shared);
     start({ id: 'rtu2', interval: '200ms', connection: { serial, unitId: 2 }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, sink, shared);
-    await waitFor('both units read', () => unit1Tags.every((t) => sink.latest('rtu1', t.name)?.quality === 'good') && sink.latest('rtu2', 'v')?.quality === 'good');
+    await waitFor('both units read', () => unit1Tags.every((t) => sink.last('rtu1', t.name)?.quality === 'good') && sink.last('rtu2', 'v')?.quality === 'good');
     expectUnit1(sink, 'rtu1');
-    expect(sink.latest('rtu2', 'v')!.value).toBe(99);
+    expect(sink.last('rtu2', 'v')!.value).toBe(99);
   });
 });
 

@@ -14,7 +14,8 @@ import { freePort } from '../helpers/net.js';
 import { ptyPair } from '../helpers/socat.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, makeCtx, modbusDevice } from './support.js';
+import { MemorySink } from '../helpers/sink.js';
+import { makeCtx, modbusDevice } from './support.js';
 
 type Behaviour = 'garbage' | 'short' | 'wrong-tid' | 'absurd-length' | 'half-then-close' | 'busy' | 'split' | 'other-unit' | 'good';
 

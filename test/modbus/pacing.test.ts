@@ -8,7 +8,8 @@ import { ModbusAdapter } from '../../adapters/modbus/index.js';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, makeCtx, modbusDevice } from './support.js';
+import { MemorySink } from '../helpers/sink.js';
+import { makeCtx, modbusDevice } from './support.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 let sim: ModbusSimulator;

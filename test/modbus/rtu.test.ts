@@ -10,7 +10,8 @@ import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 import { type PtyPair, ptyPair } from '../helpers/socat.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, makeCtx, modbusDevice } from './support.js';
+import { MemorySink } from '../helpers/sink.js';
+import { makeCtx, modbusDevice } from './support.js';
 
 let dir: ReturnType<typeof tempDir>;
 let pty: PtyPair;
@@ -76,10 +77,10 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     );
     start({ id: 'other', interval: '200ms', connection: { serial: serial(), unitId: 1, timeout: '500ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, sink, shared);
     await waitFor('both units read three times', () => sink.good('welder-02', 'program') >= 3 && sink.good('other', 'v') >= 3);
-    expect(sink.latest('welder-02', 'state')).toMatchObject({ value: 3, kind: 'integer' });
-    expect(sink.latest('welder-02', 'welds')).toMatchObject({ value: 100000, kind: 'integer' });
-    expect(sink.latest('welder-02', 'program')).toMatchObject({ value: 'PRG-0042', kind: 'string' });
-    expect(sink.latest('other', 'v')!.value).toBe(42);
+    expect(sink.last('welder-02', 'state')).toMatchObject({ value: 3, kind: 'integer' });
+    expect(sink.last('welder-02', 'welds')).toMatchObject({ value: 100000, kind: 'integer' });
+    expect(sink.last('welder-02', 'program')).toMatchObject({ value: 'PRG-0042', kind: 'string' });
+    expect(sink.last('other', 'v')!.value).toBe(42);
     expect([...shared.keys()]).toEqual([`modbus:serial:${pty.b}`]);
     expect(sink.readings.every((r) => r.quality === 'good')).toBe(true);
   });
@@ -104,7 +105,7 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     const refPolls = sink.good('ref', 'v') - ref0;
     expect(livePolls * 2).toBeGreaterThanOrEqual(refPolls);
     for (const r of sink.of('dead', 'v')) expect(r).toMatchObject({ quality: 'bad', error: 'TIMEOUT' });
-    expect(live.status(), JSON.stringify(sink.of('live').filter((r) => r.quality === 'bad'))).toMatchObject({ connected: true, bad: 0 });
+    expect(live.status(), JSON.stringify(sink.of('live', 'v').filter((r) => r.quality === 'bad'))).toMatchObject({ connected: true, bad: 0 });
     expect(dead.status()).toMatchObject({ demoted: true, connected: false });
   });
 });

@@ -10,13 +10,15 @@ import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 import { isGatewayError } from '../../config/errors.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, captureLog, makeCtx, modbusDevice } from './support.js';
+import { MemorySink } from '../helpers/sink.js';
+import { captureLog, type LogCapture } from '../helpers/log.js';
+import { makeCtx, modbusDevice } from './support.js';
 
 let sim: ModbusSimulator;
 let port: number;
 const adapters: ModbusAdapter[] = [];
 
-function start(device: Record<string, unknown>, sink: MemorySink, shared = new Map<string, unknown>(), ctxLog?: ReturnType<typeof captureLog>): ModbusAdapter {
+function start(device: Record<string, unknown>, sink: MemorySink, shared = new Map<string, unknown>(), ctxLog?: LogCapture): ModbusAdapter {
   const a = new ModbusAdapter(modbusDevice(device), makeCtx(sink, shared, ctxLog?.log));
   adapters.push(a);
   void a.start();
@@ -57,8 +59,8 @@ describe('modbus over TCP (modbus-serial server)', () => {
   it('reads the config/gateway.yaml press tags with their values and kinds', async () => {
     const sink = new MemorySink();
     const a = start({ id: 'press-01', connection: { host: '127.0.0.1', port, unitId: 1, timeout: '1s' }, tags: pressTags }, sink);
-    await waitFor('all six tags read', () => ['state', 'strokes', 'tonnage', 'oil_temp', 'door_open', 'lube_ok'].every((t) => sink.latest('press-01', t)?.quality === 'good'));
-    const v = (t: string) => sink.latest('press-01', t)!;
+    await waitFor('all six tags read', () => ['state', 'strokes', 'tonnage', 'oil_temp', 'door_open', 'lube_ok'].every((t) => sink.last('press-01', t)?.quality === 'good'));
+    const v = (t: string) => sink.last('press-01', t)!;
     expect(v('state')).toMatchObject({ value: 2, kind: 'integer', quality: 'good' });
     expect(v('strokes')).toMatchObject({ value: 123456, kind: 'integer' });
     expect(v('tonnage')).toMatchObject({ value: 812, kind: 'float' });
@@ -80,8 +82,8 @@ describe('modbus over TCP (modbus-serial server)', () => {
     const a1 = start({ id: 'u1', connection: conn(1), tags: [{ name: 'state', area: 'holding', address: 0 }] }, sink, shared);
     const a2 = start({ id: 'u2', connection: conn(2), tags: [{ name: 'state', area: 'holding', address: 0 }] }, sink, shared);
     await waitFor('both units read', () => sink.good('u1', 'state') >= 3 && sink.good('u2', 'state') >= 3);
-    expect(sink.latest('u1', 'state')!.value).toBe(2);
-    expect(sink.latest('u2', 'state')!.value).toBe(7);
+    expect(sink.last('u1', 'state')!.value).toBe(2);
+    expect(sink.last('u2', 'state')!.value).toBe(7);
     expect([...shared.keys()]).toEqual([`modbus:tcp:127.0.0.1:${port}`]);
     await a1.stop();
     expect(shared.size).toBe(1); // u2 still holds it
@@ -179,7 +181,7 @@ describe('modbus over TCP (modbus-serial server)', () => {
     await dev.startTcp(rport);
     const sink = new MemorySink();
     const a = start({ id: 'restart', connection: { host: '127.0.0.1', port: rport, unitId: 1, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, sink);
-    await waitFor('first value', () => sink.latest('restart', 'v')?.value === 11);
+    await waitFor('first value', () => sink.last('restart', 'v')?.value === 11);
 
     await dev.stop(); // the device goes away (its sockets are destroyed)
     await waitFor('a bad reading for the outage', () => sink.of('restart', 'v').some((r) => r.quality === 'bad'));
@@ -191,7 +193,7 @@ describe('modbus over TCP (modbus-serial server)', () => {
     back.setRegisters(1, 'holding', 0, [22]);
     await back.startTcp(rport);
     try {
-      await waitFor('the value after the restart', () => sink.latest('restart', 'v')?.value === 22, { timeoutMs: 30_000 });
+      await waitFor('the value after the restart', () => sink.last('restart', 'v')?.value === 22, { timeoutMs: 30_000 });
       expect(a.status().connected).toBe(true);
       // one batch marks the outage, not one per poll while it lasted
       expect(sink.of('restart', 'v').filter((r) => r.quality === 'bad' && r.error === 'NOT_CONNECTED').length).toBeLessThanOrEqual(1);
@@ -209,18 +211,18 @@ describe('modbus over TCP (modbus-serial server)', () => {
       { id: 'quiet', interval: '100ms', demoteAfter: 2, demotedMaxInterval: '400ms', connection: { host: '127.0.0.1', port, unitId: 2, timeout: '150ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] },
       sink,
     );
-    await waitFor('a good reading', () => sink.latest('quiet', 'v')?.value === 7);
+    await waitFor('a good reading', () => sink.last('quiet', 'v')?.value === 7);
     const removeFault = sim.fault({ unit: 2, kind: 'silent' });
     await waitFor('demoted', () => a.status().demoted === true);
-    expect(sink.latest('quiet', 'v')).toMatchObject({ quality: 'bad', error: 'TIMEOUT' });
+    expect(sink.last('quiet', 'v')).toMatchObject({ quality: 'bad', error: 'TIMEOUT' });
     removeFault();
-    await waitFor('good again and no longer demoted', () => sink.latest('quiet', 'v')?.quality === 'good' && a.status().demoted === false);
+    await waitFor('good again and no longer demoted', () => sink.last('quiet', 'v')?.quality === 'good' && a.status().demoted === false);
     expect(a.status().connected).toBe(true);
   });
 
   it('logs the plan once and shows raw hex beside decoded values at debug level', async () => {
     const sink = new MemorySink();
-    const cap = captureLog('debug');
+    const cap = captureLog();
     sim.setRegisters(1, 'holding', 30, [0xe979, 0x42f6]);
     start({ id: 'dbg', connection: { host: '127.0.0.1', port, unitId: 1 }, tags: [{ name: 'f', area: 'holding', address: 30, type: 'float32', byteOrder: 'CDAB' }] }, sink, new Map(), cap);
     await waitFor('three polls', () => sink.good('dbg', 'f') >= 3);

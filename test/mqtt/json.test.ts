@@ -6,12 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import { parse } from 'yaml';
 import type { MqttAdapter } from '../../adapters/mqtt/adapter.js';
 import { MqttSimulator, telemetryMessages } from '../../adapters/mqtt/simulator.js';
 import { isGatewayError } from '../../config/errors.js';
 import type { Store } from '../../ingest/types.js';
+import { captureLog } from '../helpers/log.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -337,8 +337,7 @@ describe('protocols', () => {
 
 describe('broker restart mid-run', () => {
   it('the adapter reconnects and everything published after the restart arrives; one log line per outage, no secrets', async () => {
-    const lines: string[] = [];
-    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const { log, lines, text } = captureLog({ level: 'info' });
     const a = createAdapter(
       {
         id: 'restart-1',
@@ -368,8 +367,8 @@ describe('broker restart mid-run', () => {
     expect(new Set(got.filter((n) => n >= 50)).size).toBe(100);
     expect(new Set(got).size).toBe(150);
     expect(a.status().reconnectAttempts).toBe(0);
-    const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 40);
+    const warn = lines.filter((l) => (l.level as number) >= 40);
     expect(warn.map((l) => l.msg)).toEqual(['mqtt connection lost; reconnecting with backoff', 'mqtt connection error']);
-    expect(lines.join('\n')).not.toMatch(/hunter2-secret|url-secret/);
+    expect(text()).not.toMatch(/hunter2-secret|url-secret/);
   });
 });

@@ -13,7 +13,9 @@ import { isGatewayError } from '../../config/errors.js';
 import { openStore } from '../../ingest/store.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, captureLog, makeCtx, type LogCapture } from './helpers.js';
+import { MemorySink } from '../helpers/sink.js';
+import { captureLog, type LogCapture } from '../helpers/log.js';
+import { makeCtx } from './helpers.js';
 
 const T0 = Date.UTC(2026, 10, 1, 8, 0, 0, 250);
 
@@ -56,7 +58,7 @@ beforeAll(async () => {
   });
   for (const [t, v] of TYPES) sim.set(`Test.${t}`, v, { sourceTimestamp: T0 });
   sink = new MemorySink();
-  cap = captureLog('lathe-e2e');
+  cap = captureLog({ level: 'info' });
   const device = opcua.deviceSchema.parse({
     id: 'lathe-e2e',
     protocol: 'opcua',
@@ -117,7 +119,7 @@ describe('opcua end to end', () => {
   it('an unknown NodeId makes only that tag bad (BadNodeIdUnknown), logged once', async () => {
     const r = await waitFor('ghost reading', () => sink.last('ghost'));
     expect(r).toMatchObject({ quality: 'bad', value: null, error: 'BadNodeIdUnknown' });
-    expect(cap.lines().filter((l) => l.tag === 'ghost')).toHaveLength(1);
+    expect(cap.lines.filter((l) => l.tag === 'ghost')).toHaveLength(1);
     expect(sink.last('state')).toMatchObject({ quality: 'good', value: 1, kind: 'integer' });
   });
 
@@ -149,7 +151,7 @@ describe('opcua end to end', () => {
       connection: { endpoint: sim.endpoint },
       tags: [{ name: 'program', nodeId: 'ns=1;s=Lathe3.Program' }],
     });
-    const a = opcua.create(device, makeCtx('lathe-quiet', dir.path, sink2, captureLog('lathe-quiet').log));
+    const a = opcua.create(device, makeCtx('lathe-quiet', dir.path, sink2, captureLog({ level: 'info' }).log));
     try {
       await a.start();
       const first = await waitFor('first program reading', () => sink2.last('program'));
@@ -167,7 +169,7 @@ describe('opcua end to end', () => {
   it('a percent deadband the server refuses (no EURange) falls back to no deadband, logged once', async () => {
     await waitFor('marker_pct reading', () => sink.last('marker_pct'));
     expect(sink.last('marker_pct')).toMatchObject({ quality: 'good', kind: 'integer' });
-    const lines = cap.lines().filter((l) => l.tag === 'marker_pct');
+    const lines = cap.lines.filter((l) => l.tag === 'marker_pct');
     expect(lines).toHaveLength(1);
     expect(String(lines[0]!.msg)).toContain('refused the deadband');
   });
@@ -233,7 +235,7 @@ describe('opcua end to end', () => {
   it('into the real embedded store: kinds, values, statuses and source timestamps are kept as served', async () => {
     const storeDir = tempDir('fgw-opcua-store-');
     const store = openStore({ path: storeDir.path, maxSizeBytes: 64 * 1024 * 1024, retentionMs: 86_400_000, limitsIntervalMs: 0 });
-    const cap2 = captureLog('lathe-store');
+    const cap2 = captureLog({ level: 'info' });
     const device = opcua.deviceSchema.parse({
       id: 'lathe-store',
       protocol: 'opcua',

@@ -12,7 +12,9 @@ import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
 import type { Adapter } from '../../adapters/types.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, captureLog, makeCtx } from './helpers.js';
+import { MemorySink } from '../helpers/sink.js';
+import { captureLog } from '../helpers/log.js';
+import { makeCtx } from './helpers.js';
 
 const N = 1000;
 const POLLED = 200;
@@ -55,7 +57,7 @@ describe('opcua OperationLimits', () => {
 
   it('delivers all 1,000 tags through 50-node chunks', async () => {
     const sink = new MemorySink();
-    const cap = captureLog('big');
+    const cap = captureLog({ level: 'info' });
     const device = opcua.deviceSchema.parse({
       id: 'big',
       protocol: 'opcua',

@@ -13,7 +13,9 @@ import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, captureLog, makeCtx } from './helpers.js';
+import { MemorySink } from '../helpers/sink.js';
+import { captureLog } from '../helpers/log.js';
+import { makeCtx } from './helpers.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 const CAP_MS = 2000;
@@ -22,7 +24,7 @@ let sim: OpcuaSimulator | undefined;
 let adapter: OpcuaAdapter;
 const clock = new ManualClock(Date.now());
 const sink = new MemorySink();
-const cap = captureLog('lathe-restart');
+const cap = captureLog({ level: 'info' });
 let port: number;
 
 beforeAll(async () => {
@@ -87,7 +89,7 @@ describe('opcua server restart', () => {
     }
     expect(adapter.connectAttempts).toBe(attemptsAt.length);
     expect(adapter.status().lastError).toMatch(/^GW_ERR_NOT_CONNECTED: cannot connect/);
-    expect(cap.lines().filter((l) => String(l.msg).includes('cannot connect'))).toHaveLength(1);
+    expect(cap.lines.filter((l) => String(l.msg).includes('cannot connect'))).toHaveLength(1);
 
     sim = await OpcuaSimulator.start({ port, pkiDir: join(dir.path, 'server') });
     sim.set('Lathe3.PartCount', 42);
@@ -105,6 +107,6 @@ describe('opcua server restart', () => {
     });
     expect(sim.sessionsCreated).toBe(1);
     expect(sim.liveSessions()).toBe(1);
-    expect(cap.lines().filter((l) => l.msg === 'opcua connection restored')).toHaveLength(1);
+    expect(cap.lines.filter((l) => l.msg === 'opcua connection restored')).toHaveLength(1);
   });
 });

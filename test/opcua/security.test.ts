@@ -18,7 +18,9 @@ import { OpcuaSimulator } from '../../adapters/opcua/simulator.js';
 import type { Adapter } from '../../adapters/types.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { MemorySink, captureLog, makeCtx } from './helpers.js';
+import { MemorySink } from '../helpers/sink.js';
+import { captureLog } from '../helpers/log.js';
+import { makeCtx } from './helpers.js';
 
 let sim: OpcuaSimulator;
 let dir: ReturnType<typeof tempDir>;
@@ -47,7 +49,7 @@ function device(id: string, connection: Record<string, unknown>) {
 
 function start(id: string, dataDir: string, connection: Record<string, unknown>) {
   const sink = new MemorySink();
-  const cap = captureLog(id);
+  const cap = captureLog({ level: 'info' });
   const adapter = opcua.create(device(id, connection), makeCtx(id, dataDir, sink, cap.log));
   running.push(adapter);
   return { adapter, sink, cap, started: adapter.start() };
@@ -68,7 +70,7 @@ describe('opcua security', () => {
     expect(pkiDir).toBe(join(data(), 'pki'));
     expect(certFile!.startsWith(join(pkiDir!, 'rejected'))).toBe(true);
     expect(Buffer.from(new X509Certificate(readFileSync(certFile!)).raw).equals(sim.certificate())).toBe(true);
-    expect(cap.lines().filter((l) => String(l.msg).includes('is not trusted'))).toHaveLength(1);
+    expect(cap.lines.filter((l) => String(l.msg).includes('is not trusted'))).toHaveLength(1);
     expect(sim.sessionsCreated).toBe(0);
 
     const out: string[] = [];
@@ -99,7 +101,7 @@ describe('opcua security', () => {
     expect(cap.text()).not.toContain('wrong');
     const attempts = sim.sessionsCreated;
     await waitFor('a retry', () => sim.sessionsCreated > attempts);
-    expect(cap.lines().filter((l) => l.code === 'GW_ERR_OPCUA_AUTH')).toHaveLength(1);
+    expect(cap.lines.filter((l) => l.code === 'GW_ERR_OPCUA_AUTH')).toHaveLength(1);
     expect(adapter.status().connected).toBe(false);
     await adapter.stop();
   });
@@ -158,7 +160,7 @@ describe('opcua security', () => {
       const lastError = await waitFor('untrusted by the server', () => adapter.status().lastError);
       expect(lastError).toMatch(/^GW_ERR_OPCUA_UNTRUSTED: .*refused the gateway's certificate/);
       expect(lastError).toContain(join(fresh, 'pki', 'own', 'certs', 'client_certificate.pem'));
-      expect(cap.lines().filter((l) => l.code === 'GW_ERR_OPCUA_UNTRUSTED')).toHaveLength(1);
+      expect(cap.lines.filter((l) => l.code === 'GW_ERR_OPCUA_UNTRUSTED')).toHaveLength(1);
       await adapter.stop();
     } finally {
       sim.setTrustClients(true);

@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import { Backoff } from '../../../config/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../../../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../../../config/errors.js';
-import { clientOptions, readTls, safeUrl, type TlsMaterial } from '../options.js';
+import { redactUrl } from '../../../config/redact.js';
+import { clientOptions, readTls, type TlsMaterial } from '../options.js';
 import type { NorthTargetConfig } from './schema.js';
 
 export interface WillMessage {
@@ -91,7 +92,7 @@ export class NorthClient {
         this.connects++;
         this.backoff.reset();
         this.lastError = undefined;
-        if (this.outageLogged) this.log.info({ url: safeUrl(this.cfg.url) }, 'northbound target connected again');
+        if (this.outageLogged) this.log.info({ url: redactUrl(this.cfg.url) }, 'northbound target connected again');
         this.outageLogged = false;
         this.isUp = true;
         this.hooks.up();
@@ -129,7 +130,7 @@ export class NorthClient {
       if (this.closing) return;
       if (!this.outageLogged) {
         this.outageLogged = true;
-        this.log.warn({ url: safeUrl(this.cfg.url), err: this.lastError }, 'northbound target unreachable: retrying with backoff, data stays in the store');
+        this.log.warn({ url: redactUrl(this.cfg.url), err: this.lastError }, 'northbound target unreachable: retrying with backoff, data stays in the store');
       }
       this.timer = this.clock.setTimeout(() => {
         this.timer = undefined;
@@ -145,7 +146,7 @@ export class NorthClient {
   /** Publishes; resolves on the broker's acknowledgement (QoS 1: PUBACK; 2: PUBCOMP; 0: written). */
   publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1 | 2; retain?: boolean }): Promise<void> {
     const client = this.client;
-    if (!client || !this.isUp) return Promise.reject(new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${safeUrl(this.cfg.url)}`));
+    if (!client || !this.isUp) return Promise.reject(new GatewayError(ErrorCodes.NOT_CONNECTED, `not connected to ${redactUrl(this.cfg.url)}`));
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err, packet) => {
         if (err) return reject(new GatewayError(ErrorCodes.NOT_CONNECTED, `publish to ${topic} not acknowledged: ${errorText(err)}`, { cause: err }));

@@ -21,9 +21,9 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock, type TimerHandle } from '../../../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../../../config/errors.js';
+import { redactUrl } from '../../../config/redact.js';
 import type { FieldKind, Quality, TagType, Value } from '../../types.js';
 import { compileTemplate } from '../mapping.js';
-import { safeUrl } from '../options.js';
 import { NorthClient, type WillMessage } from './client.js';
 import { dataMessage, heartbeatMessage, offlineMessage, parseWriteRequest, statusMessage, writeResponse, type Point } from './json.js';
 import { jsonTopics, type NorthTargetConfig } from './schema.js';
@@ -157,7 +157,7 @@ export class MqttNorthTarget {
       name: this.cfg.name,
       system: this.cfg.system,
       format: this.cfg.format,
-      url: safeUrl(this.cfg.url),
+      url: redactUrl(this.cfg.url),
       connected: this.ready && this.client.connected,
       reconnectAttempts: this.client.failures,
       connects: this.client.connects,

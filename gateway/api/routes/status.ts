@@ -5,11 +5,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorText } from '../../../config/errors.js';
+import { redactText } from '../../../config/redact.js';
 import { basename } from 'node:path';
 import type { StoreStats, StoredDeadLetter } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
 import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, lossEpisodeSchema, northTargetSchema, storeFullSchema, storeStatsSchema, timeParam } from '../schemas.js';
-import { scrubSecrets } from '../context.js';
 
 /** dead-letter payloads in the list are cut to this many characters */
 export const DEAD_LETTER_PAYLOAD_MAX = 2048;
@@ -63,7 +63,7 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
       }
       const f = rt.forwarder();
       const forwarder = f
-        ? { ok: !NOT_READY_FORWARDER.has(f.state), configured: true, state: f.state, lagMs: f.lagMs, error: f.lastError === undefined ? undefined : scrubSecrets(f.lastError) }
+        ? { ok: !NOT_READY_FORWARDER.has(f.state), configured: true, state: f.state, lagMs: f.lagMs, error: f.lastError === undefined ? undefined : redactText(f.lastError) }
         : { ok: true, configured: false };
       const ready = store.ok && forwarder.ok;
       return reply.code(ready ? 200 : 503).send({ ready, checks: { store, forwarder } });
@@ -100,8 +100,8 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
           silent: views.filter((d) => d.status.silent).map((d) => d.id),
         },
         store: storeOut(rt.store.stats()),
-        forwarder: f ? { ...f, lastError: f.lastError === undefined ? undefined : scrubSecrets(f.lastError) } : null,
-        north: (rt.north?.() ?? []).map((t) => ({ ...t, lastError: t.lastError === undefined ? undefined : scrubSecrets(t.lastError) })),
+        forwarder: f ? { ...f, lastError: f.lastError === undefined ? undefined : redactText(f.lastError) } : null,
+        north: (rt.north?.() ?? []).map((t) => ({ ...t, lastError: t.lastError === undefined ? undefined : redactText(t.lastError) })),
       };
     },
   });
