@@ -19,6 +19,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModbusSimulator } from '../adapters/modbus/simulator.js';
 import { MqttSimulator, telemetryMessages } from '../adapters/mqtt/simulator.js';
+import { freePort } from '../config/net.js';
 import { loadConfig } from './config.js';
 import type { Io } from './cli/io.js';
 import { newMachine, seeded, step, STATE_CODES, type Machine, type MachineSpec, type MachineState } from './demo/plant.js';
@@ -44,17 +45,6 @@ export const DEMO_TOKENS = { mes: 'demo-mes-token', platform: 'demo-platform-tok
 
 /** saw-05 goes silent for `dropFor` out of every `dropEvery` (the demo's intermittent device). */
 const DROP = { every: 45_000, for: 15_000, firstAfter: 20_000 };
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function apiPort(wanted: number): Promise<number> {
   return new Promise((res, rej) => {
