@@ -37,7 +37,9 @@ export function checkWriteValue(tag: { min?: number | undefined; max?: number | 
   else if (typeof value === 'boolean' && !ranged) return value;
   else throw new GatewayError(ErrorCodes.WRITE_TYPE, `${where} has a range (min/max): expected a number, got ${JSON.stringify(value)}`);
   if (!Number.isFinite(n)) throw new GatewayError(ErrorCodes.WRITE_TYPE, `${where}: ${JSON.stringify(value)} is not a finite number`);
-  if (tag.min !== undefined && n < tag.min) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${JSON.stringify(value)} is below the minimum ${tag.min} of ${where}`);
-  if (tag.max !== undefined && n > tag.max) throw new GatewayError(ErrorCodes.WRITE_RANGE, `${JSON.stringify(value)} is above the maximum ${tag.max} of ${where}`);
+  if (tag.min !== undefined && n < tag.min)
+    throw new GatewayError(ErrorCodes.WRITE_RANGE, `${JSON.stringify(value)} is below the minimum ${tag.min} of ${where}`);
+  if (tag.max !== undefined && n > tag.max)
+    throw new GatewayError(ErrorCodes.WRITE_RANGE, `${JSON.stringify(value)} is above the maximum ${tag.max} of ${where}`);
   return typeof value === 'number' || ranged ? n : value;
 }

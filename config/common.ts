@@ -24,14 +24,24 @@ export function parseSize(text: string): number | undefined {
 }
 
 export function formatSize(bytes: number): string {
-  for (const [u, f] of [['TB', 1024 ** 4], ['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+  for (const [u, f] of [
+    ['TB', 1024 ** 4],
+    ['GB', 1024 ** 3],
+    ['MB', 1024 ** 2],
+    ['KB', 1024],
+  ] as const) {
     if (bytes >= f && bytes % f === 0) return `${bytes / f}${u}`;
   }
   return `${bytes}B`;
 }
 
 export function formatDuration(ms: number): string {
-  for (const [u, f] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [u, f] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms >= f && ms % f === 0) return `${ms / f}${u}`;
   }
   return `${ms}ms`;
@@ -88,14 +98,16 @@ export const TAG_ROLES = ['state', 'counter', 'parameter', 'quality', 'alarm', '
 export type TagRole = (typeof TAG_ROLES)[number];
 
 const IDENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-export const identifier = (description: string) =>
-  z.string().regex(IDENT, 'expected letters, digits, "_", "-" or "." (no spaces)').describe(description);
+export const identifier = (description: string) => z.string().regex(IDENT, 'expected letters, digits, "_", "-" or "." (no spaces)').describe(description);
 
 /** Fields every tag has, whatever its protocol. */
 export const baseTagFields = {
-  name: identifier('Tag name; becomes the InfluxDB field name. Unique within a device; not "time" (InfluxDB refuses that field name).').refine((n) => n !== 'time', {
-    message: '"time" cannot be a tag name: InfluxDB refuses a field called time (choose e.g. cycle_time)',
-  }),
+  name: identifier('Tag name; becomes the InfluxDB field name. Unique within a device; not "time" (InfluxDB refuses that field name).').refine(
+    (n) => n !== 'time',
+    {
+      message: '"time" cannot be a tag name: InfluxDB refuses a field called time (choose e.g. cycle_time)',
+    },
+  ),
   role: z.enum(TAG_ROLES).default('other').describe('What the tag means to the verifier: state, counter, parameter, quality, alarm or other.'),
   unit: z.string().optional().describe('Engineering unit, for display only (e.g. "kN", "°C").'),
   description: z.string().optional().describe('Free text shown in the dashboard.'),

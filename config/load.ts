@@ -60,7 +60,7 @@ function refAt(text: string, at: number): (EnvRef & { end: number }) | undefined
 function replaceRefs(text: string, f: (ref: EnvRef) => string): string {
   let out = '';
   let last = 0;
-  for (let i = text.indexOf('${'); i >= 0; ) {
+  for (let i = text.indexOf('${'); i >= 0;) {
     const r = refAt(text, i);
     if (!r) {
       i = text.indexOf('${', i + 2);
@@ -190,7 +190,9 @@ export function parseYamlConfig<S extends z.ZodType>(text: string, schema: S, op
   } catch (e) {
     if (e instanceof GatewayError) throw e;
     // the last line of defence: whatever the YAML library or a deep structure throws is a config error
-    throw new GatewayError(ErrorCodes.CONFIG_READ, `${file}: not a usable YAML document: ${e instanceof RangeError ? 'nested too deeply' : errorText(e)}`, { cause: e });
+    throw new GatewayError(ErrorCodes.CONFIG_READ, `${file}: not a usable YAML document: ${e instanceof RangeError ? 'nested too deeply' : errorText(e)}`, {
+      cause: e,
+    });
   }
   if (problems.length > 0) throw new GatewayError(ErrorCodes.CONFIG_ENV, `${file}: ${problems.length} missing environment variable(s)`, { details: problems });
   const parsed = schema.safeParse(raw);
@@ -240,7 +242,7 @@ function checkShape(doc: Document, lines: LineCounter): string[] {
     return total;
   };
   const walk = (n: unknown, depth: number): boolean => {
-    if (n === null || n === undefined || !isNode(n) && !isPair(n)) return true;
+    if (n === null || n === undefined || (!isNode(n) && !isPair(n))) return true;
     if (depth > CONFIG_MAX_DEPTH) {
       problems.push(`${at(n as Node)}: nested deeper than ${CONFIG_MAX_DEPTH} levels`);
       return false;
@@ -284,8 +286,13 @@ export function readConfigFile(path: string): string {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new GatewayError(ErrorCodes.CONFIG_READ, `config file ${path} is not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a socket'}): give the path of a YAML file`);
-    const tooLarge = () => new GatewayError(ErrorCodes.CONFIG_READ, `config file ${path} is larger than ${CONFIG_MAX_BYTES / 1024 / 1024} MB: not a gateway config`);
+    if (!st.isFile())
+      throw new GatewayError(
+        ErrorCodes.CONFIG_READ,
+        `config file ${path} is not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a socket'}): give the path of a YAML file`,
+      );
+    const tooLarge = () =>
+      new GatewayError(ErrorCodes.CONFIG_READ, `config file ${path} is larger than ${CONFIG_MAX_BYTES / 1024 / 1024} MB: not a gateway config`);
     if (st.size > CONFIG_MAX_BYTES) throw tooLarge();
     const buf = Buffer.allocUnsafe(Math.min(CONFIG_MAX_BYTES + 1, st.size + 65536));
     let n = 0;

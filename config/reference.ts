@@ -52,7 +52,9 @@ function typeName(s: Any, format?: string): string {
   const def = s._zod.def;
   switch (def.type) {
     case 'enum':
-      return Object.values(def.entries as Record<string, string>).map((v) => `\`${v}\``).join(' | ');
+      return Object.values(def.entries as Record<string, string>)
+        .map((v) => `\`${v}\``)
+        .join(' | ');
     case 'literal':
       return (def.values as unknown[]).map((v) => `\`${String(v)}\``).join(' | ');
     case 'union':
@@ -75,7 +77,10 @@ function showDefault(f: Field): string {
   return `\`${JSON.stringify(f.default)}\``;
 }
 
-const cell = (s: unknown) => String(s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const cell = (s: unknown) =>
+  String(s ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 
 function objectShapes(s: Any): Array<Record<string, Any>> {
   const def = s._zod.def;

@@ -28,7 +28,15 @@ export function parseTimeArg(text: string, now: number = Date.now(), offsetMs?: 
   const utc = Date.UTC(...fields);
   const back = new Date(utc);
   // 2026-02-30 or 25:00 roll over silently in Date.UTC: refuse them
-  if (back.getUTCFullYear() !== fields[0] || back.getUTCMonth() !== fields[1] || back.getUTCDate() !== fields[2] || back.getUTCHours() !== fields[3] || back.getUTCMinutes() !== fields[4] || back.getUTCSeconds() !== fields[5]) return undefined;
+  if (
+    back.getUTCFullYear() !== fields[0] ||
+    back.getUTCMonth() !== fields[1] ||
+    back.getUTCDate() !== fields[2] ||
+    back.getUTCHours() !== fields[3] ||
+    back.getUTCMinutes() !== fields[4] ||
+    back.getUTCSeconds() !== fields[5]
+  )
+    return undefined;
   if (m[8]) return m[8] === 'Z' ? utc : utc - (m[8][0] === '-' ? -1 : 1) * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6))) * 60_000;
   const off = offsetMs ?? -new Date(utc).getTimezoneOffset() * 60_000;
   return utc - off;

@@ -5,7 +5,6 @@ export const AUDIT_VALUE_MAX = 256;
 
 export function valueText(v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   return s.length > AUDIT_VALUE_MAX ? `${s.slice(0, AUDIT_VALUE_MAX)}…` : s;
 }
-

@@ -42,7 +42,9 @@ export function configWarnings(config: GatewayConfig): string[] {
     if (m?.warnings) out.push(...m.warnings(d, `devices[${i}]`));
   });
   if (config.http.tokens.length === 0 && !isLoopbackListen(config.http.listen)) {
-    out.push(`http.listen: ${config.http.listen} is not a loopback address and no tokens are configured; the API will bind 127.0.0.1 instead (add http.tokens to expose it)`);
+    out.push(
+      `http.listen: ${config.http.listen} is not a loopback address and no tokens are configured; the API will bind 127.0.0.1 instead (add http.tokens to expose it)`,
+    );
   }
   return out;
 }

@@ -33,11 +33,31 @@ export function repoRoot(): string {
 }
 
 const SPECS: Record<string, MachineSpec> = {
-  'saw-05': { rate: 20, params: { blade_load: { nominal: 62, noise: 3, idle: 0 } }, meanDwell: { running: 90, idle: 15, fault: 20, off: 30 }, faultChance: 0.1 },
-  'press-01': { rate: 40, params: { tonnage: { nominal: 812, noise: 6, idle: 0 }, oil_temp: { nominal: 48.5, noise: 0.4, idle: 35 } }, meanDwell: { running: 120, idle: 20, fault: 25, off: 60 }, faultChance: 0.15 },
-  'lathe-03': { rate: 6, params: { spindle_speed: { nominal: 2400, noise: 20, idle: 0 } }, meanDwell: { running: 150, idle: 20, fault: 30, off: 60 }, faultChance: 0.1 },
+  'saw-05': {
+    rate: 20,
+    params: { blade_load: { nominal: 62, noise: 3, idle: 0 } },
+    meanDwell: { running: 90, idle: 15, fault: 20, off: 30 },
+    faultChance: 0.1,
+  },
+  'press-01': {
+    rate: 40,
+    params: { tonnage: { nominal: 812, noise: 6, idle: 0 }, oil_temp: { nominal: 48.5, noise: 0.4, idle: 35 } },
+    meanDwell: { running: 120, idle: 20, fault: 25, off: 60 },
+    faultChance: 0.15,
+  },
+  'lathe-03': {
+    rate: 6,
+    params: { spindle_speed: { nominal: 2400, noise: 20, idle: 0 } },
+    meanDwell: { running: 150, idle: 20, fault: 30, off: 60 },
+    faultChance: 0.1,
+  },
   'welder-02': { rate: 12, params: {}, meanDwell: { running: 100, idle: 25, fault: 30, off: 60 }, faultChance: 0.1 },
-  'polisher-04': { rate: 30, params: { motor_current: { nominal: 4.2, noise: 0.15, idle: 0.3 } }, meanDwell: { running: 110, idle: 20, fault: 20, off: 60 }, faultChance: 0.1 },
+  'polisher-04': {
+    rate: 30,
+    params: { motor_current: { nominal: 4.2, noise: 0.15, idle: 0.3 } },
+    meanDwell: { running: 110, idle: 20, fault: 20, off: 60 },
+    faultChance: 0.1,
+  },
 };
 
 /** Tokens of the demo's consumer systems (the demo listens on loopback only). */
@@ -283,10 +303,20 @@ export async function startDemo(opts: { dir: string; apiPort?: number; seed?: nu
   const consumers = setInterval(() => {
     if (!gw.url) return;
     const h = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
-    void fetch(`${gw.url}/api/latest`, { headers: h(process.env.MES_TOKEN || DEMO_TOKENS.mes) }).then((r) => r.arrayBuffer(), () => undefined);
+    void fetch(`${gw.url}/api/latest`, { headers: h(process.env.MES_TOKEN || DEMO_TOKENS.mes) }).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
     setpoint = setpoint === 40 ? 42 : 40;
     if (Math.floor(Date.now() / 15_000) % 2 === 0) {
-      void fetch(`${gw.url}/api/devices/press-01/tags/stroke_rate_set`, { method: 'POST', headers: h(process.env.OPERATOR_TOKEN || DEMO_TOKENS.platform), body: JSON.stringify({ value: setpoint }) }).then((r) => r.arrayBuffer(), () => undefined);
+      void fetch(`${gw.url}/api/devices/press-01/tags/stroke_rate_set`, {
+        method: 'POST',
+        headers: h(process.env.OPERATOR_TOKEN || DEMO_TOKENS.platform),
+        body: JSON.stringify({ value: setpoint }),
+      }).then(
+        (r) => r.arrayBuffer(),
+        () => undefined,
+      );
     }
   }, 15_000);
   stops.push(async () => clearInterval(consumers));

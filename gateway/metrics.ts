@@ -85,22 +85,37 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
   deviceGauge('device_last_error_timestamp_seconds', 'When the device last reported an error (unix seconds); absent when it never did', (v) =>
     v.status.lastErrorAt === undefined ? undefined : v.status.lastErrorAt / 1000,
   );
-  deviceGauge('device_error', '1 while the device reports a last error and is not connected, else 0', (v) => enabled(v, v.status.lastError !== undefined && !v.status.connected ? 1 : 0));
+  deviceGauge('device_error', '1 while the device reports a last error and is not connected, else 0', (v) =>
+    enabled(v, v.status.lastError !== undefined && !v.status.connected ? 1 : 0),
+  );
   deviceGauge('device_last_reading_age_seconds', 'Seconds since the last good reading of the device; absent when there was none', (v, now) =>
     v.status.lastReadingAt === undefined ? undefined : Math.max(0, now - v.status.lastReadingAt) / 1000,
   );
-  deviceGauge('device_cycle_seconds', 'Duration of the last complete poll cycle (pollers only)', (v) => (v.status.cycleMs === undefined ? undefined : v.status.cycleMs / 1000));
+  deviceGauge('device_cycle_seconds', 'Duration of the last complete poll cycle (pollers only)', (v) =>
+    v.status.cycleMs === undefined ? undefined : v.status.cycleMs / 1000,
+  );
   /** a per-device running total of the device status, exposed as a counter (enabled devices only) */
   const deviceCounter = (name: string, help: string, pick: (v: DeviceView) => number | undefined) =>
     new Counter({
       ...deviceSeries(name, help),
       collect() {
         this.reset();
-        eachDevice((v) => (v.config.enabled ? pick(v) : undefined), (l, x) => this.inc(l, x));
+        eachDevice(
+          (v) => (v.config.enabled ? pick(v) : undefined),
+          (l, x) => this.inc(l, x),
+        );
       },
     });
-  deviceCounter('device_polls_late_total', 'Poll ticks whose poll started more than half an interval after the tick, since start (pollers only)', (v) => v.status.pollsLate);
-  deviceCounter('device_polls_skipped_total', 'Poll ticks without a poll (the previous poll of the device was still running, or a newer tick was already due), since start (pollers only)', (v) => v.status.pollsSkipped);
+  deviceCounter(
+    'device_polls_late_total',
+    'Poll ticks whose poll started more than half an interval after the tick, since start (pollers only)',
+    (v) => v.status.pollsLate,
+  );
+  deviceCounter(
+    'device_polls_skipped_total',
+    'Poll ticks without a poll (the previous poll of the device was still running, or a newer tick was already due), since start (pollers only)',
+    (v) => v.status.pollsSkipped,
+  );
   deviceGauge('device_demoted', '1 while the device is demoted for repeated timeouts', (v) => enabled(v, v.status.demoted ? 1 : 0));
 
   /** one unlabelled series read from the scrape's snapshot; absent when `pick` gives undefined */
@@ -125,11 +140,26 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
   store(Gauge, 'store_readings', 'Readings held in the embedded store', (st) => st.readings);
   store(Gauge, 'store_backlog', 'Readings not yet acknowledged by InfluxDB', (st) => st.backlog);
   store(Gauge, 'store_full', '1 while the store cannot take readings without losing some (the store-full alarm), else 0', (st) => (st.full ? 1 : 0));
-  store(Gauge, 'store_damaged_files', 'Damaged store files moved aside and not yet salvaged (the store-damaged alarm)', (st) => st.damaged.filter((d) => !d.salvaged).length);
+  store(
+    Gauge,
+    'store_damaged_files',
+    'Damaged store files moved aside and not yet salvaged (the store-damaged alarm)',
+    (st) => st.damaged.filter((d) => !d.salvaged).length,
+  );
   store(Gauge, 'store_dead_letters', 'Dead letters kept in the store', (st) => st.deadLetters);
   store(Counter, 'store_dead_letters_received_total', 'Dead letters received since the store was created (kept + dropped)', (st) => st.deadLettersReceived);
-  store(Counter, 'store_dead_letters_dropped_total', 'Dead letters dropped: by their share of the store, by retention, or refused while full', (st) => st.deadLettersDropped);
-  store(Counter, 'store_audit_dropped_total', 'Audit records dropped: by their share of the store, by retention, or refused while full', (st) => st.auditDropped);
+  store(
+    Counter,
+    'store_dead_letters_dropped_total',
+    'Dead letters dropped: by their share of the store, by retention, or refused while full',
+    (st) => st.deadLettersDropped,
+  );
+  store(
+    Counter,
+    'store_audit_dropped_total',
+    'Audit records dropped: by their share of the store, by retention, or refused while full',
+    (st) => st.auditDropped,
+  );
   store(Counter, 'store_dropped_total', 'Readings dropped by retention or maxSize since the store was created', (st) => st.dropped);
   store(Counter, 'store_dropped_unforwarded_total', 'Of the dropped readings, those InfluxDB never got', (st) => st.droppedUnforwarded);
   new Counter({
@@ -150,7 +180,9 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
       scalar(Kind, name, help, (snap) => (snap.forwarder ? pick(snap.forwarder) : undefined));
     fwd(Gauge, 'forwarder_lag_seconds', 'Age of the oldest reading not yet in InfluxDB', (f) => f.lagMs / 1000);
     fwd(Gauge, 'forwarder_backlog', 'Readings waiting for InfluxDB', (f) => f.backlog);
-    fwd(Gauge, 'forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) => (f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000));
+    fwd(Gauge, 'forwarder_write_latency_seconds', 'Latency of the last successful InfluxDB write', (f) =>
+      f.lastWriteMs === undefined ? undefined : f.lastWriteMs / 1000,
+    );
     fwd(Counter, 'forwarder_written_total', 'Points InfluxDB acknowledged', (f) => f.written);
     fwd(Counter, 'forwarder_dead_lettered_total', 'Lines InfluxDB rejected (kept as dead letters)', (f) => f.deadLettered);
     fwd(Counter, 'forwarder_batches_total', 'Batches written to InfluxDB', (f) => f.batches);
@@ -185,14 +217,19 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
       },
     });
   northSeries(Gauge, 'north_connected', 'Northbound target link: 1 connected (births/status out, data flowing), 0 not', (t) => (t.connected ? 1 : 0));
-  northSeries(Gauge, 'north_backlog', 'Rows after the target\'s cursor not yet acknowledged by its broker', (t) => t.backlog);
-  northSeries(Gauge, 'north_lag_seconds', 'Age of the oldest reading the target\'s broker has not acknowledged', (t) => t.lagMs / 1000);
+  northSeries(Gauge, 'north_backlog', "Rows after the target's cursor not yet acknowledged by its broker", (t) => t.backlog);
+  northSeries(Gauge, 'north_lag_seconds', "Age of the oldest reading the target's broker has not acknowledged", (t) => t.lagMs / 1000);
   northSeries(Gauge, 'north_publish_rate', 'Acknowledged messages per second over the last 10 s', (t) => t.publishRate);
   northSeries(Gauge, 'north_replaying', '1 while the target replays a backlog', (t) => (t.replaying ? 1 : 0));
-  northSeries(Counter, 'north_published_total', 'Messages the target\'s broker acknowledged', (t) => t.published);
+  northSeries(Counter, 'north_published_total', "Messages the target's broker acknowledged", (t) => t.published);
   northSeries(Counter, 'north_published_readings_total', 'Readings in the acknowledged messages', (t) => t.publishedReadings);
   northSeries(Counter, 'north_resent_total', 'Messages sent again after they were not acknowledged', (t) => t.resent);
-  northSeries(Counter, 'north_dropped_unpublished_total', 'Readings retention or maxSize dropped before the target had published them', (t) => t.droppedUnpublished);
+  northSeries(
+    Counter,
+    'north_dropped_unpublished_total',
+    'Readings retention or maxSize dropped before the target had published them',
+    (t) => t.droppedUnpublished,
+  );
   new Counter({
     name: n('north_commands_total'),
     help: 'Commands the target sent (JSON write requests, Sparkplug DCMD), by result',
@@ -200,7 +237,8 @@ export function createMetrics(runtime: Runtime, prefix = 'fgw_'): GatewayMetrics
     registers,
     collect() {
       this.reset();
-      for (const t of s().north) for (const result of ['ok', 'denied', 'error'] as const) this.inc({ target: t.name, format: t.format, result }, t.commands[result]);
+      for (const t of s().north)
+        for (const result of ['ok', 'denied', 'error'] as const) this.inc({ target: t.name, format: t.format, result }, t.commands[result]);
     },
   });
 

@@ -45,7 +45,9 @@ export function northDevices(t: NorthTargetConfig, devices: readonly DeviceConfi
       name: d.name,
       line: d.line,
       process: d.process,
-      tags: d.tags.filter((tag) => !sel.tags || sel.tags.includes(tag.name)).map((tag) => ({ name: tag.name, unit: tag.unit, writable: tag.writable, type: types[tag.name] })),
+      tags: d.tags
+        .filter((tag) => !sel.tags || sel.tags.includes(tag.name))
+        .map((tag) => ({ name: tag.name, unit: tag.unit, writable: tag.writable, type: types[tag.name] })),
     });
   }
   return out;
@@ -109,7 +111,14 @@ class NorthTarget {
     return { ...this.fwd.stats(), ...this.link.status() };
   }
 
-  private audit(r: { route: string; device?: string | undefined; tag?: string | undefined; value?: Value; result: AuditRecord['result']; detail?: string }): void {
+  private audit(r: {
+    route: string;
+    device?: string | undefined;
+    tag?: string | undefined;
+    value?: Value;
+    result: AuditRecord['result'];
+    detail?: string;
+  }): void {
     const rec: AuditRecord = { ts: this.deps.clock.now(), actor: this.cfg.name, system: this.cfg.system, action: 'write', route: r.route, result: r.result };
     if (r.device !== undefined) rec.device = r.device;
     if (r.tag !== undefined) rec.tag = r.tag;
@@ -131,7 +140,10 @@ class NorthTarget {
       throw e;
     }
     if (this.selected && !this.selected.get(c.device)?.has(c.tag)) {
-      const e = new GatewayError(ErrorCodes.COMMAND_DENIED, `north target "${this.cfg.name}" does not publish ${c.device}.${c.tag} (north[].devices), so it may not write it`);
+      const e = new GatewayError(
+        ErrorCodes.COMMAND_DENIED,
+        `north target "${this.cfg.name}" does not publish ${c.device}.${c.tag} (north[].devices), so it may not write it`,
+      );
       this.audit({ ...c, result: 'denied', detail: e.code });
       throw e;
     }

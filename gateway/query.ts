@@ -41,7 +41,10 @@ export async function queryReadings(
   if (q.from !== undefined) where.push(`time >= ${q.from}ms`);
   if (q.to !== undefined) where.push(`time < ${q.to}ms`);
   const fields = q.tag ? influxIdent(q.tag) : '*';
-  const rows = await influx.query<Record<string, unknown>>(`SELECT ${fields} FROM ${influxIdent(config.influx.measurement)} WHERE ${where.join(' AND ')} ORDER BY time ASC LIMIT ${q.limit}`, { precision: 'ms' as never });
+  const rows = await influx.query<Record<string, unknown>>(
+    `SELECT ${fields} FROM ${influxIdent(config.influx.measurement)} WHERE ${where.join(' AND ')} ORDER BY time ASC LIMIT ${q.limit}`,
+    { precision: 'ms' as never },
+  );
   const device = config.devices.find((d) => d.id === q.device);
   const tagNames = q.tag ? [q.tag] : (device?.tags.map((t) => t.name) ?? []);
   const out: QueryRow[] = [];

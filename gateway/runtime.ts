@@ -90,7 +90,10 @@ export class GatewayRuntime implements Runtime {
     try {
       const waiting = store.stats().damaged.filter((d) => !d.salvaged && d.at < opening);
       if (waiting.length > 0) {
-        log.warn({ alarm: 'STORE_DAMAGED', files: waiting.map((d) => d.file) }, 'damaged store files moved aside are waiting: `fgw store salvage <file> --config <gateway.yaml>` recovers what can be read from them');
+        log.warn(
+          { alarm: 'STORE_DAMAGED', files: waiting.map((d) => d.file) },
+          'damaged store files moved aside are waiting: `fgw store salvage <file> --config <gateway.yaml>` recovers what can be read from them',
+        );
       }
     } catch {
       /* damage deep in the file the start-up check did not reach: the store replaces it on its own */
@@ -282,7 +285,12 @@ export class GatewayRuntime implements Runtime {
     const run = async (): Promise<ReloadResult> => {
       const cfg = next ?? (this.configPath ? loadConfig(this.configPath).config : undefined);
       if (!cfg) throw new GatewayError(ErrorCodes.USAGE, 'no config file to reload from');
-      if (JSON.stringify(cfg.storage) !== JSON.stringify(this.config.storage) || JSON.stringify(cfg.influx) !== JSON.stringify(this.config.influx) || JSON.stringify(cfg.gateway) !== JSON.stringify(this.config.gateway) || JSON.stringify(cfg.north) !== JSON.stringify(this.config.north)) {
+      if (
+        JSON.stringify(cfg.storage) !== JSON.stringify(this.config.storage) ||
+        JSON.stringify(cfg.influx) !== JSON.stringify(this.config.influx) ||
+        JSON.stringify(cfg.gateway) !== JSON.stringify(this.config.gateway) ||
+        JSON.stringify(cfg.north) !== JSON.stringify(this.config.north)
+      ) {
         this.log.warn('reload: changes to gateway, storage, influx or north take effect at the next restart; devices are reloaded now');
       }
       const result: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [] };

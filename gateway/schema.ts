@@ -14,8 +14,12 @@ export const gatewaySectionSchema = z
   .strictObject({
     id: identifier('Gateway id; becomes the `gateway` tag on every point.'),
     site: z.string().optional().describe('Site (plant) name; becomes the `site` tag.'),
-    statusInterval: duration('How often the gateway writes its heartbeat and per-device status points (measurement gateway_status). The verifier counts a slot without a heartbeat as a platform outage.').default(10_000),
-    stopTimeout: duration('On shutdown, how long to keep forwarding what is buffered before closing (the rest stays in the store and goes next start).').default(10_000),
+    statusInterval: duration(
+      'How often the gateway writes its heartbeat and per-device status points (measurement gateway_status). The verifier counts a slot without a heartbeat as a platform outage.',
+    ).default(10_000),
+    stopTimeout: duration(
+      'On shutdown, how long to keep forwarding what is buffered before closing (the rest stays in the store and goes next start).',
+    ).default(10_000),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (pino).'),
   })
   .describe('Who this gateway is.');
@@ -39,9 +43,13 @@ export const httpSchema = z
       .describe('Address the API and dashboard listen on. Without tokens only a loopback address is allowed.'),
     tokens: z.array(tokenSchema).default([]).describe('Bearer tokens, one per consumer system; every read by a token and every write is audited.'),
     hosts: z
-      .array(z.string().regex(/^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/, 'expected a host name such as gw01.plant.local, or .plant.local for every name under it'))
+      .array(
+        z.string().regex(/^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/, 'expected a host name such as gw01.plant.local, or .plant.local for every name under it'),
+      )
       .default([])
-      .describe('Host names clients use to reach the API. The Host header of every request must be one of them, the name in `listen` or an IP address (loopback names too when the API listens on loopback or 0.0.0.0); anything else gets 421, which defeats DNS rebinding. `.plant.local` accepts every name under plant.local.'),
+      .describe(
+        'Host names clients use to reach the API. The Host header of every request must be one of them, the name in `listen` or an IP address (loopback names too when the API listens on loopback or 0.0.0.0); anything else gets 421, which defeats DNS rebinding. `.plant.local` accepts every name under plant.local.',
+      ),
     projects: z.array(z.string()).default([]).describe('Project files (project.yaml) shown in the dashboard pilots view, relative to this config file.'),
     bodyLimit: z.number().int().positive().default(65536).describe('Largest request body accepted, bytes.'),
   })
@@ -53,7 +61,10 @@ function devicesSchema() {
   const union = z.discriminatedUnion('protocol', schemas as unknown as [z.ZodObject<any>, ...z.ZodObject<any>[]], {
     error: (iss) => (iss.code === 'invalid_union' ? `expected protocol to be one of ${protocols.join(', ')}` : undefined),
   });
-  return z.array(union as unknown as z.ZodType<DeviceConfig>).default([]).describe('The devices to collect from, one entry per machine.');
+  return z
+    .array(union as unknown as z.ZodType<DeviceConfig>)
+    .default([])
+    .describe('The devices to collect from, one entry per machine.');
 }
 
 export const gatewayConfigSchema = z
@@ -87,7 +98,12 @@ export const gatewayConfigSchema = z
       // two targets with one client id on one broker would take each other's session over
       const client = `${t.url}\u0000${t.clientId ?? `fgw-${cfg.gateway.id}-${t.name}`}`;
       const other = clients.get(client);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['north', i, 'clientId'], message: `the same broker and client id as north[${other}]: give each target its own clientId` });
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['north', i, 'clientId'],
+          message: `the same broker and client id as north[${other}]: give each target its own clientId`,
+        });
       else clients.set(client, i);
       (t.devices ?? []).forEach((sel, j) => {
         const id = typeof sel === 'string' ? sel : sel.id;
@@ -98,7 +114,8 @@ export const gatewayConfigSchema = z
         }
         if (typeof sel !== 'string')
           (sel.tags ?? []).forEach((tag, k) => {
-            if (!d.tags.some((x) => x.name === tag)) ctx.addIssue({ code: 'custom', path: ['north', i, 'devices', j, 'tags', k], message: `device "${id}" has no tag "${tag}"` });
+            if (!d.tags.some((x) => x.name === tag))
+              ctx.addIssue({ code: 'custom', path: ['north', i, 'devices', j, 'tags', k], message: `device "${id}" has no tag "${tag}"` });
           });
       });
     });

@@ -84,7 +84,9 @@ export async function runGateway(opts: { config: GatewayConfig; configPath?: str
           done(0);
         };
         const onHup = () => {
-          runtime.reload().catch((e) => runtime.log.error({ err: errorText(e), details: (e as { details?: unknown }).details }, 'reload failed; keeping the running config'));
+          runtime
+            .reload()
+            .catch((e) => runtime.log.error({ err: errorText(e), details: (e as { details?: unknown }).details }, 'reload failed; keeping the running config'));
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);

@@ -62,7 +62,10 @@ export function headerProblem(file: string): string | undefined {
 }
 
 function stamp(t: number): string {
-  return new Date(t).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(t)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Renames `file` and its -wal and -shm to `<file>.damaged-<UTC time>[-n]`; returns the new path. */

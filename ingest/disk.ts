@@ -111,7 +111,8 @@ export function roomFor(p: {
   const walFuture = Math.max(p.walFileBytes, p.plan.walBytes);
   const shmFuture = Math.max(p.shmFileBytes, shmBytesFor(p.plan.walBytes, p.pageSize));
   const bySize = p.maxSize - (usedBytes + walFuture + shmFuture + p.plan.reserveBytes);
-  const byDisk = freeBytes + p.fsAvailBytes - Math.max(0, walFloor(p.plan) - p.walFileBytes) - (shmFuture - p.shmFileBytes) - (p.plan.reserveBytes - p.reserveFileBytes);
+  const byDisk =
+    freeBytes + p.fsAvailBytes - Math.max(0, walFloor(p.plan) - p.walFileBytes) - (shmFuture - p.shmFileBytes) - (p.plan.reserveBytes - p.reserveFileBytes);
   const limit = byDisk < bySize ? 'disk' : 'maxSize';
   return {
     bytes: Math.max(0, Math.min(bySize, byDisk)),

@@ -384,7 +384,14 @@ export class Forwarder {
             const line = lines[0]!;
             const reason = res.kind === 'partial' ? 'INFLUX_400' : 'INFLUX_413';
             const detail = res.message || (res.kind === 'too-large' ? 'request entity too large' : 'rejected');
-            this.store.deadLetter({ ts: this.clock.now(), source: 'influx', ...(line.device ? { device: line.device } : {}), reason, detail, payload: line.text });
+            this.store.deadLetter({
+              ts: this.clock.now(),
+              source: 'influx',
+              ...(line.device ? { device: line.device } : {}),
+              reason,
+              detail,
+              payload: line.text,
+            });
             this.deadLettered++;
             this.lastError = `${reason}: ${detail}`;
             if (this.deadLettered === 1 || this.deadLettered % 1000 === 0) {

@@ -84,7 +84,8 @@ export function fieldValue(kind: FieldKind, v: Value | null): string | undefined
       return typeof v === 'string' && v.trim() === '' ? undefined : Number.isFinite(n) ? String(n) : undefined;
     }
     case 'integer': {
-      const n = typeof v === 'number' ? Math.trunc(v) : typeof v === 'boolean' ? (v ? 1 : 0) : typeof v === 'string' && v.trim() !== '' ? Math.trunc(Number(v)) : NaN;
+      const n =
+        typeof v === 'number' ? Math.trunc(v) : typeof v === 'boolean' ? (v ? 1 : 0) : typeof v === 'string' && v.trim() !== '' ? Math.trunc(Number(v)) : NaN;
       if (!Number.isFinite(n) || Math.abs(n) >= INT64_MAX) return undefined;
       return `${Math.abs(n) < 1e21 ? String(n) : BigInt(n).toString()}i`;
     }
@@ -141,9 +142,24 @@ export class LineFormatter {
         } catch {
           /* an unknown device (removed by a reload) is written without line/process */
         }
-        p = this.dataMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['line', meta.line], ['process', meta.process], ['site', gateway.site], ['uncertain', uncertain ? 'true' : undefined]]);
+        p =
+          this.dataMeasurement +
+          tagSet([
+            ['device', device],
+            ['gateway', gateway.id],
+            ['line', meta.line],
+            ['process', meta.process],
+            ['site', gateway.site],
+            ['uncertain', uncertain ? 'true' : undefined],
+          ]);
       } else {
-        p = this.statusMeasurement + tagSet([['device', device], ['gateway', gateway.id], ['site', gateway.site]]);
+        p =
+          this.statusMeasurement +
+          tagSet([
+            ['device', device],
+            ['gateway', gateway.id],
+            ['site', gateway.site],
+          ]);
       }
       this.prefixes.set(k, p);
     }
@@ -157,8 +173,17 @@ export class LineFormatter {
   }
 
   /** Whether reading `b` may belong to the same line (point) as reading `a`: same measurement, device, time, tie and uncertain tag. */
-  static samePoint(a: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement' | 'quality'>, b: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement' | 'quality'>): boolean {
-    return a.ts === b.ts && (a.tie ?? 0) === (b.tie ?? 0) && a.device === b.device && a.measurement === b.measurement && (a.quality === 'uncertain') === (b.quality === 'uncertain');
+  static samePoint(
+    a: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement' | 'quality'>,
+    b: Pick<StoredReading, 'ts' | 'tie' | 'device' | 'measurement' | 'quality'>,
+  ): boolean {
+    return (
+      a.ts === b.ts &&
+      (a.tie ?? 0) === (b.tie ?? 0) &&
+      a.device === b.device &&
+      a.measurement === b.measurement &&
+      (a.quality === 'uncertain') === (b.quality === 'uncertain')
+    );
   }
 
   readings(rows: readonly StoredReading[]): Line[] {
@@ -169,7 +194,14 @@ export class LineFormatter {
     let gNames: string[] = [];
     let gLast = 0;
     const close = () => {
-      if (gFields !== '' && gFirstRow) out.push({ text: `${this.prefix(gFirstRow.measurement, gFirstRow.device, gFirstRow.measurement === 'data' && gFirstRow.quality === 'uncertain')} ${gFields} ${nsTimestamp(gFirstRow.ts, gFirstRow.tie ?? 0)}`, firstSeq: gFirstRow.seq, lastSeq: gLast, device: gFirstRow.device, fields: gNames.length });
+      if (gFields !== '' && gFirstRow)
+        out.push({
+          text: `${this.prefix(gFirstRow.measurement, gFirstRow.device, gFirstRow.measurement === 'data' && gFirstRow.quality === 'uncertain')} ${gFields} ${nsTimestamp(gFirstRow.ts, gFirstRow.tie ?? 0)}`,
+          firstSeq: gFirstRow.seq,
+          lastSeq: gLast,
+          device: gFirstRow.device,
+          fields: gNames.length,
+        });
       gFields = '';
       gNames = [];
     };
@@ -200,7 +232,12 @@ export class LineFormatter {
     const { gateway } = this.ctx;
     const out: Line[] = [];
     for (const a of rows) {
-      const tags = tagSet([['device', a.device], ['gateway', gateway.id], ['site', gateway.site], ['system', a.system]]);
+      const tags = tagSet([
+        ['device', a.device],
+        ['gateway', gateway.id],
+        ['site', gateway.site],
+        ['system', a.system],
+      ]);
       const fields: string[] = [];
       for (const k of ['actor', 'action', 'route', 'tag', 'value', 'result', 'detail'] as const) {
         const v = a[k];

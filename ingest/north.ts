@@ -207,7 +207,8 @@ export class NorthForwarder {
     this.tokens = 0;
     this.tokensAt = this.clock.now();
     this.normalize();
-    if (!this.merged) this.log?.info({ backlogRows: this.liveFrom - low, replayRate: this.replayRate }, 'northbound: replaying the backlog while live data flows');
+    if (!this.merged)
+      this.log?.info({ backlogRows: this.liveFrom - low, replayRate: this.replayRate }, 'northbound: replaying the backlog while live data flows');
     this.kick();
   }
 
@@ -509,7 +510,9 @@ export class NorthForwarder {
     let skipped = 0;
     const close = () => {
       const f = group[0]!;
-      const readings = group.map(({ tag, kind, value, quality, error }) => (error === undefined ? { tag, kind, value, quality } : { tag, kind, value, quality, error }));
+      const readings = group.map(({ tag, kind, value, quality, error }) =>
+        error === undefined ? { tag, kind, value, quality } : { tag, kind, value, quality, error },
+      );
       covered = group[group.length - 1]!.seq;
       out.push({ point: { device: f.device, ts: f.ts, tie: f.tie ?? 0, seq: f.seq, readings }, endSeq: covered });
       group = [];

@@ -37,19 +37,49 @@ export const FGW_TABLES: Record<string, { columns: string[]; rowid: boolean; sha
     columns: ['seq', 'series', 'ts', 'value', 'text', 'quality', 'error', 'dev', 'tie'],
     rowid: true,
     shape: (v) =>
-      v.length >= 7 && v.length <= 9 && v[0] === null && isInt(v[1]) && isInt(v[2]) && (v[3] === null || typeof v[3] === 'number' || typeof v[3] === 'bigint') && (v[4] === null || typeof v[4] === 'string') && isInt(v[5]) && Number(v[5]) >= 0 && Number(v[5]) <= 2 && (v[6] === null || typeof v[6] === 'string') && (v.length < 8 || isInt(v[7])) && (v.length < 9 || (isInt(v[8]) && Number(v[8]) >= 0)),
+      v.length >= 7 &&
+      v.length <= 9 &&
+      v[0] === null &&
+      isInt(v[1]) &&
+      isInt(v[2]) &&
+      (v[3] === null || typeof v[3] === 'number' || typeof v[3] === 'bigint') &&
+      (v[4] === null || typeof v[4] === 'string') &&
+      isInt(v[5]) &&
+      Number(v[5]) >= 0 &&
+      Number(v[5]) <= 2 &&
+      (v[6] === null || typeof v[6] === 'string') &&
+      (v.length < 8 || isInt(v[7])) &&
+      (v.length < 9 || (isInt(v[8]) && Number(v[8]) >= 0)),
   },
   series: {
     columns: ['id', 'measurement', 'device', 'tag', 'kind', 'dev'],
     rowid: true,
-    shape: (v) => (v.length === 6 || v.length === 5) && v[0] === null && (v[1] === 'data' || v[1] === 'status') && typeof v[2] === 'string' && typeof v[3] === 'string' && typeof v[4] === 'string' && (v.length === 5 || isInt(v[5])),
+    shape: (v) =>
+      (v.length === 6 || v.length === 5) &&
+      v[0] === null &&
+      (v[1] === 'data' || v[1] === 'status') &&
+      typeof v[2] === 'string' &&
+      typeof v[3] === 'string' &&
+      typeof v[4] === 'string' &&
+      (v.length === 5 || isInt(v[5])),
   },
-  devices: { columns: ['id', 'measurement', 'device'], rowid: true, shape: (v) => v.length === 3 && v[0] === null && (v[1] === 'data' || v[1] === 'status') && typeof v[2] === 'string' },
+  devices: {
+    columns: ['id', 'measurement', 'device'],
+    rowid: true,
+    shape: (v) => v.length === 3 && v[0] === null && (v[1] === 'data' || v[1] === 'status') && typeof v[2] === 'string',
+  },
   latest: { columns: ['series', 'seq', 'ts'], rowid: true, shape: (v) => v.length === 3 && v[0] === null && isInt(v[1]) && isInt(v[2]) },
   audit: {
     columns: ['seq', 'ts', 'actor', 'system', 'action', 'route', 'device', 'tag', 'value', 'result', 'detail'],
     rowid: true,
-    shape: (v) => v.length === 11 && v[0] === null && isInt(v[1]) && typeof v[2] === 'string' && (v[4] === 'read' || v[4] === 'write') && typeof v[5] === 'string' && typeof v[9] === 'string',
+    shape: (v) =>
+      v.length === 11 &&
+      v[0] === null &&
+      isInt(v[1]) &&
+      typeof v[2] === 'string' &&
+      (v[4] === 'read' || v[4] === 'write') &&
+      typeof v[5] === 'string' &&
+      typeof v[9] === 'string',
   },
   dead_letters: {
     columns: ['id', 'ts', 'source', 'device', 'topic', 'reason', 'detail', 'payload'],
@@ -68,7 +98,13 @@ export const FGW_TABLES: Record<string, { columns: string[]; rowid: boolean; sha
   sqlite_autoindex_series_1: {
     columns: ['measurement', 'device', 'tag', 'kind', 'rowid'],
     rowid: false,
-    shape: (v) => v.length === 5 && (v[0] === 'data' || v[0] === 'status') && typeof v[1] === 'string' && typeof v[2] === 'string' && typeof v[3] === 'string' && isInt(v[4]),
+    shape: (v) =>
+      v.length === 5 &&
+      (v[0] === 'data' || v[0] === 'status') &&
+      typeof v[1] === 'string' &&
+      typeof v[2] === 'string' &&
+      typeof v[3] === 'string' &&
+      isInt(v[4]),
   },
 };
 export const SERIES_INDEX = 'sqlite_autoindex_series_1';
@@ -360,7 +396,7 @@ export class Recovery {
     const [H, l0] = varint(data, 0);
     if (H > data.length || H < l0) return undefined;
     const types: number[] = [];
-    for (let p = l0; p < H; ) {
+    for (let p = l0; p < H;) {
       const [t, l] = varint(data, p);
       types.push(t);
       p += l;
@@ -425,7 +461,8 @@ export class Recovery {
     for (const n of leaves) for (const r of this.leafRows(n, true)) rows.push(r.values);
     for (const v of rows) {
       const [type, name, , root] = v;
-      if ((type === 'table' || type === 'index') && typeof name === 'string' && isInt(root) && Number(root) > 0) this.roots.set(name, { type, root: Number(root) });
+      if ((type === 'table' || type === 'index') && typeof name === 'string' && isInt(root) && Number(root) > 0)
+        this.roots.set(name, { type, root: Number(root) });
     }
     this.report.schemaOk = this.roots.has('readings');
   }
@@ -481,7 +518,8 @@ export class Recovery {
    */
   private adoptOrphans(): void {
     // a table whose tree is whole needs no orphans; the series index also stands in for a damaged series table
-    const open = (name: string) => !this.roots.has(name) || this.damaged.has(name) || !this.report.schemaOk || (name === SERIES_INDEX && this.damaged.has('series'));
+    const open = (name: string) =>
+      !this.roots.has(name) || this.damaged.has(name) || !this.report.schemaOk || (name === SERIES_INDEX && this.damaged.has('series'));
     const candidates = Object.entries(FGW_TABLES).filter(([name, t]) => t.shape && open(name));
     if (candidates.length === 0) return;
     for (let n = 2; n <= this.pageCount; n++) {

@@ -34,7 +34,16 @@ export interface SalvageResult {
   recovery: RecoverReport;
   /** the damaged file's own count of readings (meta), when readable */
   expectedReadings?: number;
-  readings: { read: number; imported: number; history: number; backlog: number; already: number; unknownSeries: number; olderThanRetention: number; notImportedFull: number };
+  readings: {
+    read: number;
+    imported: number;
+    history: number;
+    backlog: number;
+    already: number;
+    unknownSeries: number;
+    olderThanRetention: number;
+    notImportedFull: number;
+  };
   audits: { read: number; imported: number };
   deadLetters: { read: number; imported: number };
   losses: { read: number; imported: number };
@@ -63,8 +72,15 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
 
     // series: the table, with its unique index filling what the table lost
     const series = new Map<number, { measurement: Measurement; device: string; tag: string; kind: FieldKind }>();
-    const addSeries = (id: number | undefined, m: SqlValue | undefined, device: SqlValue | undefined, tag: SqlValue | undefined, kind: SqlValue | undefined) => {
-      if (id === undefined || (m !== 'data' && m !== 'status') || typeof device !== 'string' || typeof tag !== 'string' || !KINDS.includes(kind as FieldKind)) return;
+    const addSeries = (
+      id: number | undefined,
+      m: SqlValue | undefined,
+      device: SqlValue | undefined,
+      tag: SqlValue | undefined,
+      kind: SqlValue | undefined,
+    ) => {
+      if (id === undefined || (m !== 'data' && m !== 'status') || typeof device !== 'string' || typeof tag !== 'string' || !KINDS.includes(kind as FieldKind))
+        return;
       if (!series.has(id)) series.set(id, { measurement: m, device, tag, kind: kind as FieldKind });
     };
     for (const r of rec.rows('series')) addSeries(r.rowid, r.values[1], r.values[2], r.values[3], r.values[4]);
@@ -140,9 +156,42 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
     for (const r of rec.rows('audit')) {
       result.audits.read++;
       const v = r.values;
-      const [ts, actor, system, action, route, device, tag, value, res, detail] = [num(v[1]), str(v[2]), str(v[3]), v[4], str(v[5]), str(v[6]), str(v[7]), str(v[8]), v[9], str(v[10])];
-      if (r.rowid === undefined || ts === undefined || !actor || !system || (action !== 'read' && action !== 'write') || !route || (res !== 'ok' && res !== 'denied' && res !== 'error') || ts < cutoff) continue;
-      audits.push({ ts, actor, system, action, route, result: res, oldSeq: r.rowid, ...(device ? { device } : {}), ...(tag ? { tag } : {}), ...(value ? { value } : {}), ...(detail ? { detail } : {}) });
+      const [ts, actor, system, action, route, device, tag, value, res, detail] = [
+        num(v[1]),
+        str(v[2]),
+        str(v[3]),
+        v[4],
+        str(v[5]),
+        str(v[6]),
+        str(v[7]),
+        str(v[8]),
+        v[9],
+        str(v[10]),
+      ];
+      if (
+        r.rowid === undefined ||
+        ts === undefined ||
+        !actor ||
+        !system ||
+        (action !== 'read' && action !== 'write') ||
+        !route ||
+        (res !== 'ok' && res !== 'denied' && res !== 'error') ||
+        ts < cutoff
+      )
+        continue;
+      audits.push({
+        ts,
+        actor,
+        system,
+        action,
+        route,
+        result: res,
+        oldSeq: r.rowid,
+        ...(device ? { device } : {}),
+        ...(tag ? { tag } : {}),
+        ...(value ? { value } : {}),
+        ...(detail ? { detail } : {}),
+      });
     }
     const deadLetters: NonNullable<RecoveredBatch['deadLetters']> = [];
     for (const r of rec.rows('dead_letters')) {
@@ -150,7 +199,15 @@ export function salvageInto(file: string, store: Store, opts: { retentionMs: num
       const v = r.values;
       const [ts, source, device, topic, reason, detail, payload] = [num(v[1]), str(v[2]), str(v[3]), str(v[4]), str(v[5]), str(v[6]), str(v[7])];
       if (ts === undefined || !source || !reason || ts < cutoff) continue;
-      deadLetters.push({ ts, source, reason, ...(device ? { device } : {}), ...(topic ? { topic } : {}), ...(detail ? { detail } : {}), ...(payload ? { payload } : {}) });
+      deadLetters.push({
+        ts,
+        source,
+        reason,
+        ...(device ? { device } : {}),
+        ...(topic ? { topic } : {}),
+        ...(detail ? { detail } : {}),
+        ...(payload ? { payload } : {}),
+      });
     }
     const losses: NonNullable<RecoveredBatch['losses']> = [];
     for (const r of rec.rows('losses')) {
@@ -190,13 +247,22 @@ export function salvageText(r: SalvageResult): string[] {
   );
   lines.push(`  damaged: ${fmt(rep.damagedPages)} pages could not be read (skipped with the rows on them), ${fmt(rep.badCells)} damaged rows skipped`);
   const rd = r.readings;
-  const of = r.expectedReadings !== undefined ? ` of ${fmt(r.expectedReadings)} the file counted (${fmt(Math.max(0, r.expectedReadings - rd.read))} not readable)` : '';
-  lines.push(`  readings: ${fmt(rd.read)} read${of}; ${fmt(rd.imported)} imported: ${fmt(rd.history)} as history (InfluxDB had them), ${fmt(rd.backlog)} as backlog (forwarded to InfluxDB)`);
+  const of =
+    r.expectedReadings !== undefined ? ` of ${fmt(r.expectedReadings)} the file counted (${fmt(Math.max(0, r.expectedReadings - rd.read))} not readable)` : '';
+  lines.push(
+    `  readings: ${fmt(rd.read)} read${of}; ${fmt(rd.imported)} imported: ${fmt(rd.history)} as history (InfluxDB had them), ${fmt(rd.backlog)} as backlog (forwarded to InfluxDB)`,
+  );
   if (rd.already > 0) lines.push(`  already imported by an earlier salvage of this file: ${fmt(rd.already)} readings (skipped)`);
   if (rd.unknownSeries > 0) lines.push(`  not imported: ${fmt(rd.unknownSeries)} readings whose series (device and tag) is lost`);
   if (rd.olderThanRetention > 0) lines.push(`  not imported: ${fmt(rd.olderThanRetention)} readings older than storage.retention`);
-  if (rd.notImportedFull > 0) lines.push(`  not imported: ${fmt(rd.notImportedFull)} readings: the live store is full (free space, or raise storage.maxSize, and run again with --force)`);
-  lines.push(`  audits: ${fmt(r.audits.imported)} of ${fmt(r.audits.read)} read; dead letters: ${fmt(r.deadLetters.imported)} of ${fmt(r.deadLetters.read)}; loss episodes: ${fmt(r.losses.imported)} of ${fmt(r.losses.read)}`);
-  if (r.cursor.readings === undefined) lines.push('  the file\'s forwarder cursor is unreadable: every reading is forwarded again (InfluxDB keeps one point per series and time)');
+  if (rd.notImportedFull > 0)
+    lines.push(
+      `  not imported: ${fmt(rd.notImportedFull)} readings: the live store is full (free space, or raise storage.maxSize, and run again with --force)`,
+    );
+  lines.push(
+    `  audits: ${fmt(r.audits.imported)} of ${fmt(r.audits.read)} read; dead letters: ${fmt(r.deadLetters.imported)} of ${fmt(r.deadLetters.read)}; loss episodes: ${fmt(r.losses.imported)} of ${fmt(r.losses.read)}`,
+  );
+  if (r.cursor.readings === undefined)
+    lines.push("  the file's forwarder cursor is unreadable: every reading is forwarded again (InfluxDB keeps one point per series and time)");
   return lines;
 }

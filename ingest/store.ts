@@ -82,7 +82,23 @@ import { checkInBackground, damagedFiles, headerProblem, isCorruption, moveAside
 import { fileSize, fsStats, planDisk, releaseReserve, roomFor, shmBytesFor, writeReserve, type DiskPlan, type Room } from './disk.js';
 import { LOSSES_TABLE, LossLedger, addToBatch, queryLosses, type LossBatch, type LossEpisode, type LossReason } from './losses.js';
 import { TIE_LIMIT, TIE_OVERFLOW, TieBreaker, newer, type TieState } from './tie-break.js';
-import type { AuditRecord, DamagedFile, ImportResult, Measurement, ReadingQuery, RecoveredBatch, SalvageProgress, SlotCount, Store, StoreFull, StoreStats, StoredAudit, StoredDeadLetter, StoredReading, WriteOptions } from './types.js';
+import type {
+  AuditRecord,
+  DamagedFile,
+  ImportResult,
+  Measurement,
+  ReadingQuery,
+  RecoveredBatch,
+  SalvageProgress,
+  SlotCount,
+  Store,
+  StoreFull,
+  StoreStats,
+  StoredAudit,
+  StoredDeadLetter,
+  StoredReading,
+  WriteOptions,
+} from './types.js';
 
 export interface OpenStoreOptions {
   /** directory; the database is `<path>/store.db` */
@@ -172,7 +188,10 @@ UPDATE readings SET tie = ranked.rn FROM (
 function migrate(db: Database.Database, path: string, log?: Logger): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > STORE_SCHEMA_VERSION) {
-    throw new GatewayError(ErrorCodes.STORE, `the store in ${path} has schema version ${current}, written by a newer fgw (this one reads up to ${STORE_SCHEMA_VERSION}): upgrade fgw, or point storage.path elsewhere`);
+    throw new GatewayError(
+      ErrorCodes.STORE,
+      `the store in ${path} has schema version ${current}, written by a newer fgw (this one reads up to ${STORE_SCHEMA_VERSION}): upgrade fgw, or point storage.path elsewhere`,
+    );
   }
   if (current === STORE_SCHEMA_VERSION) return;
   const t0 = performance.now();
@@ -270,7 +289,8 @@ function restore(kind: FieldKind, value: number | null, text: string | null): St
 
 const isDiskFull = (e: unknown) => (e as { code?: unknown } | null)?.code === 'SQLITE_FULL';
 /** what SQLite says when it cannot grow a file: a commit (SQLITE_FULL), or the wal-index at open */
-const isNoSpace = (e: unknown) => ['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_TRUNCATE'].includes(String((e as { code?: unknown } | null)?.code));
+const isNoSpace = (e: unknown) =>
+  ['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_TRUNCATE'].includes(String((e as { code?: unknown } | null)?.code));
 
 class SqliteStore implements Store {
   private db!: Database.Database;
@@ -428,7 +448,9 @@ class SqliteStore implements Store {
           this.log?.warn({ err: errorText(e) }, 'disk full: released the store reserve to open the store');
           return this.openFile(attempt + 1);
         }
-        throw new GatewayError(ErrorCodes.STORE_FULL, `no space left on the disk for the store in ${this.dir} (${errorText(e)}): free some space`, { cause: e });
+        throw new GatewayError(ErrorCodes.STORE_FULL, `no space left on the disk for the store in ${this.dir} (${errorText(e)}): free some space`, {
+          cause: e,
+        });
       }
       if (e instanceof GatewayError) throw e;
       throw new GatewayError(ErrorCodes.STORE, `cannot open the store in ${this.dir}: ${errorText(e)}`, { cause: e });
@@ -465,7 +487,9 @@ class SqliteStore implements Store {
     db.pragma(`wal_autocheckpoint = ${this.walCheckpointPages}`);
     this.commitRows = Math.min(this.commitRows, Math.max(1000, Math.floor(this.plan.walBytes / 256)));
     // a hard stop at maxSize for the database itself (the WAL and the rest are within it)
-    db.pragma(`max_page_count = ${Math.max(16, Math.floor((this.maxSizeBytes - this.plan.walBytes - shmBytesFor(this.plan.walBytes, this.pageSize)) / this.pageSize))}`);
+    db.pragma(
+      `max_page_count = ${Math.max(16, Math.floor((this.maxSizeBytes - this.plan.walBytes - shmBytesFor(this.plan.walBytes, this.pageSize)) / this.pageSize))}`,
+    );
     this.st = this.prepare();
     this.ledger = new LossLedger(db);
     this.insertTx = this.makeInsertTx();
@@ -474,7 +498,10 @@ class SqliteStore implements Store {
     this.cursors.readings = Math.max(this.cursors.readings, Number(this.st.getMeta.get('cursor:readings') ?? 0));
     this.cursors.audit = Math.max(this.cursors.audit, Number(this.st.getMeta.get('cursor:audit') ?? 0));
     this.countNamedDrops();
-    this.lastAuditSeq = Math.max(this.lastAuditSeq, Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0));
+    this.lastAuditSeq = Math.max(
+      this.lastAuditSeq,
+      Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0),
+    );
     this.dataVersion = Number(this.st.dataVersion.get());
     this.loadJunkBytes(false);
     this.leftoversClosed = false;
@@ -561,7 +588,10 @@ class SqliteStore implements Store {
     const moved = moveAside(this.file, at);
     releaseReserve(this.reservePath);
     this.pendingDamage.push({ file: moved, at, error });
-    this.log?.error({ alarm: 'STORE_DAMAGED', file: moved, err: error }, 'the store file is damaged: moved aside, collection goes on into a fresh store (`fgw store salvage` recovers what it can from the moved file)');
+    this.log?.error(
+      { alarm: 'STORE_DAMAGED', file: moved, err: error },
+      'the store file is damaged: moved aside, collection goes on into a fresh store (`fgw store salvage` recovers what it can from the moved file)',
+    );
   }
 
   /** damage found before the fresh file's meta could record it */
@@ -662,7 +692,9 @@ class SqliteStore implements Store {
       insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error, tie) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       newestTs: db.prepare('SELECT ts FROM latest WHERE series = ?').pluck(),
       maxTie: db.prepare('SELECT max(tie) FROM readings WHERE dev = ? AND ts = ? AND series = ?').pluck(),
-      upsertLatest: db.prepare('INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts'),
+      upsertLatest: db.prepare(
+        'INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts',
+      ),
       findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
       insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
       findDev: db.prepare('SELECT id FROM devices WHERE measurement = ? AND device = ?').pluck(),
@@ -675,17 +707,25 @@ class SqliteStore implements Store {
       insertAudit: db.prepare(
         'INSERT INTO audit(ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
       ),
-      insertDeadLetter: db.prepare('INSERT INTO dead_letters(ts, source, device, topic, reason, detail, payload) VALUES (@ts, @source, @device, @topic, @reason, @detail, @payload)'),
+      insertDeadLetter: db.prepare(
+        'INSERT INTO dead_letters(ts, source, device, topic, reason, detail, payload) VALUES (@ts, @source, @device, @topic, @reason, @detail, @payload)',
+      ),
       minSeq: db.prepare('SELECT min(seq) FROM readings').pluck(),
       countAfter: db.prepare('SELECT count(*) FROM readings WHERE seq > ?').pluck(),
       pageCount: db.prepare('PRAGMA page_count').pluck(),
       freelist: db.prepare('PRAGMA freelist_count').pluck(),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       // the oldest readings, for dropping: per device how many InfluxDB never got, and their span
-      oldestUnforwarded: db.prepare('SELECT dev, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM (SELECT seq, dev, ts FROM readings ORDER BY seq LIMIT ?) WHERE seq > ? GROUP BY dev').raw(),
+      oldestUnforwarded: db
+        .prepare(
+          'SELECT dev, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM (SELECT seq, dev, ts FROM readings ORDER BY seq LIMIT ?) WHERE seq > ? GROUP BY dev',
+        )
+        .raw(),
       deleteOldest: db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)'),
       deleteOldestUpTo: db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE seq <= ? ORDER BY seq LIMIT ?)'),
-      oldestDeadLetters: db.prepare(`SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes, max(id) AS last FROM (SELECT id, ${DEAD_LETTER_BYTES} AS b FROM dead_letters ORDER BY id LIMIT ?)`),
+      oldestDeadLetters: db.prepare(
+        `SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes, max(id) AS last FROM (SELECT id, ${DEAD_LETTER_BYTES} AS b FROM dead_letters ORDER BY id LIMIT ?)`,
+      ),
       deleteDeadLettersUpTo: db.prepare('DELETE FROM dead_letters WHERE id <= ?'),
       // audit records past their share go in this order: forwarded, unforwarded refusals, any
       auditTiers: (
@@ -906,7 +946,14 @@ class SqliteStore implements Store {
         } catch {
           payload = String(r);
         }
-        this.deadLetter({ ts: this.clock.now(), source: 'store', ...(typeof r.device === 'string' ? { device: r.device } : {}), reason: 'BAD_READING', detail: 'no valid ts, device or tag', payload });
+        this.deadLetter({
+          ts: this.clock.now(),
+          source: 'store',
+          ...(typeof r.device === 'string' ? { device: r.device } : {}),
+          reason: 'BAD_READING',
+          detail: 'no valid ts, device or tag',
+          payload,
+        });
       }
       this.log?.warn({ rejected: rejected.length }, 'malformed readings kept in the dead-letter table');
     }
@@ -1052,7 +1099,10 @@ class SqliteStore implements Store {
       const now = this.clock.now();
       if (!this.ring) {
         this.ring = { since: now, dropped: 0, lastDropAt: now };
-        this.log?.warn({ alarm: 'STORE_FULL', reason: 'maxSize', maxSize: this.maxSizeBytes }, 'store full (storage.maxSize): dropping the oldest readings InfluxDB has not got yet to make room (counted per device)');
+        this.log?.warn(
+          { alarm: 'STORE_FULL', reason: 'maxSize', maxSize: this.maxSizeBytes },
+          'store full (storage.maxSize): dropping the oldest readings InfluxDB has not got yet to make room (counted per device)',
+        );
       }
       this.ring.dropped += unfwd;
       this.ring.lastDropAt = now;
@@ -1074,7 +1124,14 @@ class SqliteStore implements Store {
       this.full = { reason: limit, since: now, refused: 0, dropped: 0 };
       const room = this.safeRoom();
       this.log?.error(
-        { alarm: 'STORE_FULL', reason: limit, maxSize: this.maxSizeBytes, fsAvail: room?.fsAvailBytes, onDisk: room?.onDiskBytes, ...(cause ? { err: errorText(cause) } : {}) },
+        {
+          alarm: 'STORE_FULL',
+          reason: limit,
+          maxSize: this.maxSizeBytes,
+          fsAvail: room?.fsAvailBytes,
+          onDisk: room?.onDiskBytes,
+          ...(cause ? { err: errorText(cause) } : {}),
+        },
         limit === 'disk'
           ? 'store full: no space left on the disk; readings are not stored (counted per device) until space returns'
           : 'store full: storage.maxSize reached and nothing left to drop; readings are not stored (counted per device)',
@@ -1083,7 +1140,11 @@ class SqliteStore implements Store {
     this.full.reason = limit;
     this.full.refused += rows;
     this.recordLosses();
-    const err = new GatewayError(ErrorCodes.STORE_FULL, limit === 'disk' ? 'the store is full: no space left on the disk' : 'the store is full: storage.maxSize reached', cause ? { cause } : {});
+    const err = new GatewayError(
+      ErrorCodes.STORE_FULL,
+      limit === 'disk' ? 'the store is full: no space left on the disk' : 'the store is full: storage.maxSize reached',
+      cause ? { cause } : {},
+    );
     for (const w of waiters) w.reject(err);
   }
 
@@ -1097,7 +1158,8 @@ class SqliteStore implements Store {
       this.unrecorded.clear();
     } catch (e) {
       // once per episode; kept in memory until a write succeeds
-      if (this.full && !this.full.unrecordedLogged) this.log?.error({ err: errorText(e) }, 'cannot record lost readings in the store yet: kept in memory until there is room');
+      if (this.full && !this.full.unrecordedLogged)
+        this.log?.error({ err: errorText(e) }, 'cannot record lost readings in the store yet: kept in memory until there is room');
       if (this.full) this.full.unrecordedLogged = true;
     }
   }
@@ -1116,7 +1178,13 @@ class SqliteStore implements Store {
     this.full = undefined;
     const closed = this.closeEpisodes('store-full');
     this.log?.info(
-      { reason: f.reason, ms: this.clock.now() - f.since, refused: f.refused, lost: closed.reduce((a, e) => a + e.count, 0), devices: closed.map((e) => e.device) },
+      {
+        reason: f.reason,
+        ms: this.clock.now() - f.since,
+        refused: f.refused,
+        lost: closed.reduce((a, e) => a + e.count, 0),
+        devices: closed.map((e) => e.device),
+      },
       'store has room again: readings are stored',
     );
     this.restoreReserve();
@@ -1126,7 +1194,10 @@ class SqliteStore implements Store {
     const r = this.ring!;
     this.ring = undefined;
     const closed = this.closeEpisodes('maxSize');
-    this.log?.info({ ms: this.clock.now() - r.since, dropped: r.dropped, devices: closed.map((e) => e.device) }, 'store no longer drops readings InfluxDB has not got');
+    this.log?.info(
+      { ms: this.clock.now() - r.since, dropped: r.dropped, devices: closed.map((e) => e.device) },
+      'store no longer drops readings InfluxDB has not got',
+    );
   }
 
   /** A commit failed for another reason than room: one log line per episode, readings counted. */
@@ -1135,7 +1206,10 @@ class SqliteStore implements Store {
     const rows = lostIn(batches, losses);
     if (!this.failing) {
       this.failing = { since: this.clock.now(), error: errorText(e), refused: 0 };
-      this.log?.error({ alarm: 'STORE_ERROR', err: errorText(e), rows }, 'store commit failed; readings are not stored (counted per device) until commits succeed again');
+      this.log?.error(
+        { alarm: 'STORE_ERROR', err: errorText(e), rows },
+        'store commit failed; readings are not stored (counted per device) until commits succeed again',
+      );
     }
     this.failing.refused += rows;
     if (losses.size > 0) {
@@ -1305,7 +1379,15 @@ class SqliteStore implements Store {
   deadLetter(entry: DeadLetter): void {
     if (this.closed) return;
     const payload = entry.payload === undefined ? null : entry.payload.length > PAYLOAD_MAX ? entry.payload.slice(0, PAYLOAD_MAX) : entry.payload;
-    const row = { ts: entry.ts, source: entry.source, device: entry.device ?? null, topic: entry.topic ?? null, reason: entry.reason, detail: entry.detail ?? null, payload };
+    const row = {
+      ts: entry.ts,
+      source: entry.source,
+      device: entry.device ?? null,
+      topic: entry.topic ?? null,
+      reason: entry.reason,
+      detail: entry.detail ?? null,
+      payload,
+    };
     const bytes = byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
     try {
       this.system(() => {
@@ -1332,7 +1414,11 @@ class SqliteStore implements Store {
     // down to 90% of the share, so that a flood trims once per tenth of it, not once per row
     const target = Math.floor(cap * 0.9);
     while (bytes > target) {
-      const o = this.st.oldestDeadLetters.get(Math.max(1, Math.min(1000, Math.ceil((bytes - target) / 4096)))) as { n: number; bytes: number; last: number | null };
+      const o = this.st.oldestDeadLetters.get(Math.max(1, Math.min(1000, Math.ceil((bytes - target) / 4096)))) as {
+        n: number;
+        bytes: number;
+        last: number | null;
+      };
       if (o.n === 0 || o.last === null) break;
       this.st.deleteDeadLettersUpTo.run(o.last);
       this.st.addMeta.run(o.n, 'deadLetters:dropped');
@@ -1344,7 +1430,18 @@ class SqliteStore implements Store {
 
   appendAudit(a: AuditRecord): void {
     if (this.closed) return;
-    const row = { ts: a.ts, actor: a.actor, system: a.system, action: a.action, route: a.route, device: a.device ?? null, tag: a.tag ?? null, value: a.value ?? null, result: a.result, detail: a.detail ?? null };
+    const row = {
+      ts: a.ts,
+      actor: a.actor,
+      system: a.system,
+      action: a.action,
+      route: a.route,
+      device: a.device ?? null,
+      tag: a.tag ?? null,
+      value: a.value ?? null,
+      result: a.result,
+      detail: a.detail ?? null,
+    };
     const bytes = byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
     try {
       this.system(() => {
@@ -1420,7 +1517,12 @@ class SqliteStore implements Store {
   }
 
   /** ids of the series matching a filter; undefined = no filter */
-  private seriesFilter(f: { measurement?: Measurement; device?: string; tag?: string; tags?: readonly string[] }): { sql: string; params: unknown[] } | undefined {
+  private seriesFilter(f: {
+    measurement?: Measurement;
+    device?: string;
+    tag?: string;
+    tags?: readonly string[];
+  }): { sql: string; params: unknown[] } | undefined {
     const where: string[] = [];
     const params: unknown[] = [];
     if (f.measurement !== undefined) {
@@ -1449,7 +1551,10 @@ class SqliteStore implements Store {
       const params: unknown[] = [];
       // the device narrows through the (dev, ts) index; the series filter does the rest
       if (q.device !== undefined) {
-        const devs = (['data', 'status'] as const).filter((m) => q.measurement === undefined || q.measurement === m).map((m) => this.devId(m, q.device!)).filter((d) => d !== undefined);
+        const devs = (['data', 'status'] as const)
+          .filter((m) => q.measurement === undefined || q.measurement === m)
+          .map((m) => this.devId(m, q.device!))
+          .filter((d) => d !== undefined);
         where.push(`dev IN (${devs.join(',') || 'NULL'})`);
       }
       const sf = this.seriesFilter(q);
@@ -1471,7 +1576,12 @@ class SqliteStore implements Store {
         sql += ' LIMIT ?';
         params.push(q.limit);
       }
-      return (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
+      return (
+        this.db
+          .prepare(sql)
+          .raw()
+          .all(...params) as Row[]
+      ).map((r) => this.toStored(r));
     });
   }
 
@@ -1486,7 +1596,12 @@ class SqliteStore implements Store {
         sql += ' AND s.device = ?';
         params.push(device);
       }
-      const rows = (this.db.prepare(sql).raw().all(...params) as Row[]).map((r) => this.toStored(r));
+      const rows = (
+        this.db
+          .prepare(sql)
+          .raw()
+          .all(...params) as Row[]
+      ).map((r) => this.toStored(r));
       // a tag whose kind changed has two series: keep the newest reading per (device, tag)
       const best = new Map<string, StoredReading>();
       for (const r of rows) {
@@ -1547,7 +1662,10 @@ class SqliteStore implements Store {
     return this.guard(() => {
       const dev = this.devId('data', q.device);
       if (dev === undefined) return undefined;
-      const v = this.db.prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < ? ORDER BY ts DESC LIMIT 1').pluck().get(dev, q.to, goodBelow(q.uncertainIsGood)) as number | undefined;
+      const v = this.db
+        .prepare('SELECT ts FROM readings WHERE dev = ? AND ts < ? AND quality < ? ORDER BY ts DESC LIMIT 1')
+        .pluck()
+        .get(dev, q.to, goodBelow(q.uncertainIsGood)) as number | undefined;
       return v ?? undefined;
     });
   }
@@ -1707,7 +1825,8 @@ class SqliteStore implements Store {
     const rows = b.readings ?? [];
     // old rows never push out live ones InfluxDB has not got: only forwarded history makes room
     if (rows.length > 0 && this.admit(rows.length, false) !== undefined) return { ...out, full: true };
-    const historySeq = (anchor: number, cursor: number | undefined, oldSeq: number) => (cursor !== undefined && oldSeq <= cursor ? anchor - 1 - (cursor - oldSeq) : undefined);
+    const historySeq = (anchor: number, cursor: number | undefined, oldSeq: number) =>
+      cursor !== undefined && oldSeq <= cursor ? anchor - 1 - (cursor - oldSeq) : undefined;
     const insertAuditAt = this.db.prepare(
       'INSERT OR IGNORE INTO audit(seq, ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@seq, @ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
     );
@@ -1747,7 +1866,18 @@ class SqliteStore implements Store {
           this.st.addMeta.run(out.readings, 'count:readings');
           this.st.setMeta.run('seq:readings', this.nextSeq - 1);
           for (const a of b.audits ?? []) {
-            const row = { ts: a.ts, actor: a.actor, system: a.system, action: a.action, route: a.route, device: a.device ?? null, tag: a.tag ?? null, value: a.value ?? null, result: a.result, detail: a.detail ?? null };
+            const row = {
+              ts: a.ts,
+              actor: a.actor,
+              system: a.system,
+              action: a.action,
+              route: a.route,
+              device: a.device ?? null,
+              tag: a.tag ?? null,
+              value: a.value ?? null,
+              result: a.result,
+              detail: a.detail ?? null,
+            };
             const seq = historySeq(b.anchor.audit, b.cursor.audit, a.oldSeq);
             const res = seq === undefined ? this.st.insertAudit.run(row) : insertAuditAt.run({ ...row, seq });
             if (res.changes === 0) continue;
@@ -1756,7 +1886,15 @@ class SqliteStore implements Store {
             out.audits++;
           }
           for (const d of b.deadLetters ?? []) {
-            const row = { ts: d.ts, source: d.source, device: d.device ?? null, topic: d.topic ?? null, reason: d.reason, detail: d.detail ?? null, payload: d.payload ?? null };
+            const row = {
+              ts: d.ts,
+              source: d.source,
+              device: d.device ?? null,
+              topic: d.topic ?? null,
+              reason: d.reason,
+              detail: d.detail ?? null,
+              payload: d.payload ?? null,
+            };
             this.st.insertDeadLetter.run(row);
             this.junkBytes.deadLetters += byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
             out.deadLetters++;
@@ -1877,7 +2015,9 @@ class SqliteStore implements Store {
 
     if (this.retentionMs > 0) {
       const cutoff = this.clock.now() - this.retentionMs;
-      const probe = this.db.prepare('SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)');
+      const probe = this.db.prepare(
+        'SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)',
+      );
       const unfwdRange = this.db.prepare('SELECT dev, count(*), min(ts), max(ts) FROM readings WHERE seq > ? AND seq <= ? AND ts < ? GROUP BY dev').raw();
       const delRange = this.db.prepare('DELETE FROM readings WHERE seq > ? AND seq <= ? AND ts < ?');
       const rangeChunk = this.db.transaction((lo: number, hi: number) => {
@@ -1905,7 +2045,9 @@ class SqliteStore implements Store {
       // late rows with old timestamps after the walk stopped: per device, through the (dev, ts) index
       const ids = this.db.prepare('SELECT id FROM devices').pluck().all() as number[];
       const anyOld = this.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts < ? LIMIT 1').pluck();
-      const unfwdStmt = this.db.prepare('SELECT dev, count(*), min(ts), max(ts) FROM (SELECT seq, dev, ts FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ? GROUP BY dev').raw();
+      const unfwdStmt = this.db
+        .prepare('SELECT dev, count(*), min(ts), max(ts) FROM (SELECT seq, dev, ts FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ? GROUP BY dev')
+        .raw();
       const del = this.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?)');
       const seriesChunk = this.db.transaction((id: number) => {
         const rows = unfwdStmt.all(id, cutoff, DELETE_CHUNK, cursor) as Array<[number, number, number, number]>;
@@ -1927,14 +2069,19 @@ class SqliteStore implements Store {
       }
       this.system(() =>
         this.db.transaction(() => {
-          const a = this.db.prepare(`SELECT count(*) AS n, coalesce(sum(seq > ?), 0) AS unfwd, coalesce(sum(${AUDIT_BYTES}), 0) AS bytes FROM audit WHERE ts < ?`).get(this.forwardedAuditUpTo(), cutoff) as { n: number; unfwd: number; bytes: number };
+          const a = this.db
+            .prepare(`SELECT count(*) AS n, coalesce(sum(seq > ?), 0) AS unfwd, coalesce(sum(${AUDIT_BYTES}), 0) AS bytes FROM audit WHERE ts < ?`)
+            .get(this.forwardedAuditUpTo(), cutoff) as { n: number; unfwd: number; bytes: number };
           if (a.n > 0) {
             this.db.prepare('DELETE FROM audit WHERE ts < ?').run(cutoff);
             this.st.addMeta.run(a.n, 'audit:dropped');
             this.st.addMeta.run(a.unfwd, 'audit:droppedUnforwarded');
             this.junkBytes.audit = Math.max(0, this.junkBytes.audit - a.bytes);
           }
-          const d = this.db.prepare(`SELECT count(*) AS n, coalesce(sum(${DEAD_LETTER_BYTES}), 0) AS bytes FROM dead_letters WHERE ts < ?`).get(cutoff) as { n: number; bytes: number };
+          const d = this.db.prepare(`SELECT count(*) AS n, coalesce(sum(${DEAD_LETTER_BYTES}), 0) AS bytes FROM dead_letters WHERE ts < ?`).get(cutoff) as {
+            n: number;
+            bytes: number;
+          };
           if (d.n > 0) {
             this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(cutoff);
             this.st.addMeta.run(d.n, 'deadLetters:dropped');
@@ -2037,12 +2184,12 @@ class SqliteStore implements Store {
         )
         .get() as { oldest: number | null; newest: number | null };
       const losses = this.ledger.totals();
-    // refused readings the ledger could not take yet (a disk full to the last byte) count too
-    for (const [device, [n]] of this.unrecorded) {
-      const t = losses.find((l) => l.device === device && l.reason === 'store-full');
-      if (t) t.count += n;
-      else losses.push({ device, reason: 'store-full', count: n });
-    }
+      // refused readings the ledger could not take yet (a disk full to the last byte) count too
+      for (const [device, [n]] of this.unrecorded) {
+        const t = losses.find((l) => l.device === device && l.reason === 'store-full');
+        if (t) t.count += n;
+        else losses.push({ device, reason: 'store-full', count: n });
+      }
       const deadLetters = Number(this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get());
       const deadLettersDropped = this.meta('deadLetters:dropped');
       const out: StoreStats = {
@@ -2109,7 +2256,8 @@ function lostIn(batches: readonly Batch[], losses: LossBatch): number {
   for (const b of batches) {
     rows += b.readings.length;
     if (b.measurement !== 'data' || b.retried) continue;
-    for (const r of b.readings) if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
+    for (const r of b.readings)
+      if (typeof r.device === 'string' && typeof r.ts === 'number' && Number.isFinite(r.ts)) addToBatch(losses, r.device, Math.trunc(r.ts));
   }
   return rows;
 }

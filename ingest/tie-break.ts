@@ -81,7 +81,6 @@ export class TieBreaker {
     this.newest.set(series, f ? { ...f } : { ts: -Infinity, tie: -1 });
   }
 
-
   /** per series: the newest ts and the last tie given there (what a fresh file must continue) */
   snapshot(): Map<number, TieState> {
     const out = new Map<number, TieState>();

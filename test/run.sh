@@ -34,6 +34,10 @@ echo "== lint (oxlint: correctness rules, floating and misused promises; .oxlint
 lint=0
 npx oxlint --type-aware --deny-warnings || lint=1
 
+echo "== format (prettier --check; npm run format fixes it)"
+format=0
+npx prettier --check --log-level warn "**/*.{ts,js,mjs}" || format=1
+
 echo "== tests"
 mkdir -p test-results
 rm -f test-results/vitest.json
@@ -50,4 +54,5 @@ console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 '
 if [ "$typecheck" != 0 ]; then echo "type check failed"; [ "$status" = 0 ] && status=1; fi
 if [ "$lint" != 0 ]; then echo "lint failed"; [ "$status" = 0 ] && status=1; fi
+if [ "$format" != 0 ]; then echo "format check failed"; [ "$status" = 0 ] && status=1; fi
 exit $status

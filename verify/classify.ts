@@ -319,7 +319,12 @@ export function classify(inp: ClassifyInput): ClassifyResult {
   // --- readings the gateways themselves lost (their stores' loss ledgers): excluded, and said
   const lossy = entries.filter((e) => (e.measure?.losses.length ?? 0) > 0);
   if (lossy.length > 0) {
-    const REASON_ZH: Record<string, string> = { 'store-full': '存储已满被拒', 'store-error': '存储写入失败', maxSize: '超出存储上限被删', retention: '超出保留期被删' };
+    const REASON_ZH: Record<string, string> = {
+      'store-full': '存储已满被拒',
+      'store-error': '存储写入失败',
+      maxSize: '超出存储上限被删',
+      retention: '超出保留期被删',
+    };
     const lostEn = (e: RegisterEntry) => {
       const m = e.measure!;
       return `${e.id}: ${m.losses.map((l) => `${l.count} readings ${l.reason} from ${at(l.from)} to ${at(l.to)}`).join(', ')} (${m.lostSlots} slots excluded)`;
@@ -446,7 +451,20 @@ export function classify(inp: ClassifyInput): ClassifyResult {
       scoped.length === 0
         ? `设备台账中该工序没有纳入统计的设备${exempt.length ? `（豁免设备：${exempt.join('、')}）` : ''}：不能由平台执行，全流程标准不通过`
         : `纳入统计设备 ${scoped.length} 台，按上报率 ${rationalText(cp.rMin)} 联网 ${netP} 台，按 ${rationalText(cf.rMin)} 联网 ${netF} 台；注册系统每周成功下发的平台指令：${weekList(commandsPerWeek, judgedFlags)}${unjudged ? '（— 表示该周无应报时隙，不评判）' : ''}${unregisteredCommands ? `；未注册系统的指令 ${unregisteredCommands} 条不计` : ''}`;
-    const out: ProcessResult = { id: s.id, key: s.key, devices: devs.map((e) => e.id), inScopeDevices: [...ids], covered, fullyCovered, executed, commandsPerWeek, weeks: stepWeeks, unregisteredCommands, evidence: ev, evidenceZh: evZh };
+    const out: ProcessResult = {
+      id: s.id,
+      key: s.key,
+      devices: devs.map((e) => e.id),
+      inScopeDevices: [...ids],
+      covered,
+      fullyCovered,
+      executed,
+      commandsPerWeek,
+      weeks: stepWeeks,
+      unregisteredCommands,
+      evidence: ev,
+      evidenceZh: evZh,
+    };
     if (s.name !== undefined) out.name = s.name;
     return out;
   });
@@ -463,15 +481,36 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     }
   }
   for (const e of entries) {
-    if (e.inRegister && !e.inGateway) rule({ rule: `register.notInGateway:${e.id}`, value: e.id, threshold: null, result: 'flag', evidence: `equipment ${e.id} is not among the gateways' devices: not networked`, evidenceZh: `台账设备 ${e.id} 未接入任何网关：按未联网计` });
-    if (!e.inRegister) rule({ rule: `gateway.notInRegister:${e.id}`, value: e.id, threshold: null, result: 'flag', evidence: `gateway device ${e.id} is not in the project's equipment register: not counted`, evidenceZh: `网关设备 ${e.id} 不在项目设备台账中：不计入统计` });
+    if (e.inRegister && !e.inGateway)
+      rule({
+        rule: `register.notInGateway:${e.id}`,
+        value: e.id,
+        threshold: null,
+        result: 'flag',
+        evidence: `equipment ${e.id} is not among the gateways' devices: not networked`,
+        evidenceZh: `台账设备 ${e.id} 未接入任何网关：按未联网计`,
+      });
+    if (!e.inRegister)
+      rule({
+        rule: `gateway.notInRegister:${e.id}`,
+        value: e.id,
+        threshold: null,
+        result: 'flag',
+        evidence: `gateway device ${e.id} is not in the project's equipment register: not counted`,
+        evidenceZh: `网关设备 ${e.id} 不在项目设备台账中：不计入统计`,
+      });
   }
 
   // --- order exports
   const o = inp.orders;
-  const ordersAt = (r: typeof v.classification.partial.orderMatchMin) => !!o && o.erpRows > 0 && o.mesRows > 0 && ratioAtLeast(o.erpMatched, o.erpRows, r) && ratioAtLeast(o.mesMatched, o.mesRows, r);
-  const ordersText = o ? `ERP→MES ${o.erpMatched}/${o.erpRows}, MES→ERP ${o.mesMatched}/${o.mesRows}${o.bad.length ? `; ${o.bad.length} bad row(s)` : ''}` : 'no order exports given';
-  const ordersZh = o ? `ERP→MES ${o.erpMatched}/${o.erpRows}，MES→ERP ${o.mesMatched}/${o.mesRows}${o.bad.length ? `；错误行 ${o.bad.length} 行` : ''}` : '未提供订单导出';
+  const ordersAt = (r: typeof v.classification.partial.orderMatchMin) =>
+    !!o && o.erpRows > 0 && o.mesRows > 0 && ratioAtLeast(o.erpMatched, o.erpRows, r) && ratioAtLeast(o.mesMatched, o.mesRows, r);
+  const ordersText = o
+    ? `ERP→MES ${o.erpMatched}/${o.erpRows}, MES→ERP ${o.mesMatched}/${o.mesRows}${o.bad.length ? `; ${o.bad.length} bad row(s)` : ''}`
+    : 'no order exports given';
+  const ordersZh = o
+    ? `ERP→MES ${o.erpMatched}/${o.erpRows}，MES→ERP ${o.mesMatched}/${o.mesRows}${o.bad.length ? `；错误行 ${o.bad.length} 行` : ''}`
+    : '未提供订单导出';
 
   // --- partial
   const scopedEntries = entries.filter((e) => e.inScope);
@@ -496,7 +535,10 @@ export function classify(inp: ClassifyInput): ClassifyResult {
   });
   const usedByReads = readsInWindow > 0;
   const usedByOrders = ordersAt(cp.orderMatchMin);
-  const bySys = (sep: string, unit: string) => Object.entries(readsBySystem).map(([k, n]) => `${k} ${n}${unit}`).join(sep);
+  const bySys = (sep: string, unit: string) =>
+    Object.entries(readsBySystem)
+      .map(([k, n]) => `${k} ${n}${unit}`)
+      .join(sep);
   rule({
     rule: 'partial.dataUse',
     value: readsInWindow,
@@ -521,8 +563,17 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     value: `${netFull.length}/${scopedEntries.length}`,
     threshold: `all at rMin ${rationalText(cf.rMin)}`,
     result: scopedEntries.length > 0 && netFull.length === scopedEntries.length ? 'pass' : 'fail',
-    evidence: scopedEntries.map((e) => `${e.id}: ${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? ` (${whyEn(e.measure)})` : ''}` : 'not connected to a gateway'}`).join('; ') || 'no in-scope equipment',
-    evidenceZh: scopedEntries.map((e) => `${e.id}：${e.measure ? `${pctZh(e.measure.reportingRate)}${e.measure.reasons.length ? `（${whyZh(e.measure)}）` : ''}` : '未接入网关'}`).join('；') || '无纳入统计的设备',
+    evidence:
+      scopedEntries
+        .map(
+          (e) =>
+            `${e.id}: ${e.measure ? `${pct(e.measure.reportingRate)}${e.measure.reasons.length ? ` (${whyEn(e.measure)})` : ''}` : 'not connected to a gateway'}`,
+        )
+        .join('; ') || 'no in-scope equipment',
+    evidenceZh:
+      scopedEntries
+        .map((e) => `${e.id}：${e.measure ? `${pctZh(e.measure.reportingRate)}${e.measure.reasons.length ? `（${whyZh(e.measure)}）` : ''}` : '未接入网关'}`)
+        .join('；') || '无纳入统计的设备',
   });
   const weekFails = weeks.map((_, wi) => scopedEntries.filter((e) => e.measure?.weekly[wi]?.pass === false).map((e) => e.id));
   const stableWeeks = weeks.filter((w, wi) => w.judged && weekFails[wi]!.length === 0).length;
@@ -531,8 +582,12 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     value: `${stableWeeks}/${judgedWeeks.length}`,
     threshold: `every judged week, every in-scope device at ${rationalText(cf.rMin)}`,
     result: judgedWeeks.length > 0 && stableWeeks === judgedWeeks.length && scopedEntries.every((e) => e.measure) ? 'pass' : 'fail',
-    evidence: weeks.map((w, wi) => `${w.label}: ${!w.judged ? 'not judged (no expected slot)' : weekFails[wi]!.length ? `below: ${weekFails[wi]!.join(', ')}` : 'ok'}`).join('; '),
-    evidenceZh: weeks.map((w, wi) => `${w.label} 起一周：${!w.judged ? '无应报时隙，不评判' : weekFails[wi]!.length ? `未达标 ${weekFails[wi]!.join('、')}` : '达标'}`).join('；'),
+    evidence: weeks
+      .map((w, wi) => `${w.label}: ${!w.judged ? 'not judged (no expected slot)' : weekFails[wi]!.length ? `below: ${weekFails[wi]!.join(', ')}` : 'ok'}`)
+      .join('; '),
+    evidenceZh: weeks
+      .map((w, wi) => `${w.label} 起一周：${!w.judged ? '无应报时隙，不评判' : weekFails[wi]!.length ? `未达标 ${weekFails[wi]!.join('、')}` : '达标'}`)
+      .join('；'),
   });
   const someUnjudged = processes.some((s) => s.inScopeDevices.length > 0 && s.weeks.some((w) => !w.judged));
   const stepState = (s: ProcessResult, en: boolean) => (s.inScopeDevices.length === 0 ? (en ? 'no in-scope equipment' : '无纳入统计设备') : '');
@@ -549,8 +604,31 @@ export function classify(inp: ClassifyInput): ClassifyResult {
     value: `${processes.filter((s) => s.executed).length}/${processes.length}`,
     threshold: `every process step: >= ${cf.minCommandsPerWeek} successful command(s) by a registered system to its in-scope devices in every judged week`,
     result: processes.length > 0 && processes.every((s) => s.executed) ? 'pass' : 'fail',
-    evidence: processes.map((s) => `${s.id}: ${stepState(s, true) || weekList(s.commandsPerWeek, s.weeks.map((w) => w.judged))}`).join('; ') + (someUnjudged ? ' (— : week without an expected slot, not judged)' : ''),
-    evidenceZh: `各工序每周注册系统成功下发的平台指令数：${processes.map((s) => `${stepZh(s.id)} ${stepState(s, false) || weekList(s.commandsPerWeek, s.weeks.map((w) => w.judged))}`).join('；')}${someUnjudged ? '（— 表示该周无应报时隙，不评判）' : ''}`,
+    evidence:
+      processes
+        .map(
+          (s) =>
+            `${s.id}: ${
+              stepState(s, true) ||
+              weekList(
+                s.commandsPerWeek,
+                s.weeks.map((w) => w.judged),
+              )
+            }`,
+        )
+        .join('; ') + (someUnjudged ? ' (— : week without an expected slot, not judged)' : ''),
+    evidenceZh: `各工序每周注册系统成功下发的平台指令数：${processes
+      .map(
+        (s) =>
+          `${stepZh(s.id)} ${
+            stepState(s, false) ||
+            weekList(
+              s.commandsPerWeek,
+              s.weeks.map((w) => w.judged),
+            )
+          }`,
+      )
+      .join('；')}${someUnjudged ? '（— 表示该周无应报时隙，不评判）' : ''}`,
   });
   const readWeeks = weeks.filter((w, wi) => w.judged && readsPerWeek[wi]! >= cf.minReadsPerWeek).length;
   const readFlags = weeks.map((w) => w.judged === true);

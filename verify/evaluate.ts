@@ -4,7 +4,16 @@
  * run.ts gathers the facts from the backends and fills the report header; cli.ts writes the reports.
  */
 import { ErrorCodes, GatewayError } from '../config/errors.js';
-import { classify, networkingRate, type DataUse, type GatewayPlatform, type NetworkingRate, type ProcessResult, type RegisterEntry, type RuleResult } from './classify.js';
+import {
+  classify,
+  networkingRate,
+  type DataUse,
+  type GatewayPlatform,
+  type NetworkingRate,
+  type ProcessResult,
+  type RegisterEntry,
+  type RuleResult,
+} from './classify.js';
 import { rationalText } from './decimal.js';
 import type { CommandSample, DeviceSpec, Facts } from './facts.js';
 import { measureDevice, measurePlatform, weeksOf, type DeviceMeasure, type PlatformMeasure, type Week } from './measure.js';
@@ -155,7 +164,8 @@ export function validateInput(inp: { project: Project; projectFile: string; poli
   const problems: string[] = [];
   if (!Number.isFinite(inp.from)) problems.push('window.from: not a valid time');
   if (!Number.isFinite(inp.to)) problems.push('window.to: not a valid time');
-  if (Number.isFinite(inp.from) && Number.isFinite(inp.to) && inp.from >= inp.to) problems.push(`window.from: ${new Date(inp.from).toISOString()} is not before window.to ${new Date(inp.to).toISOString()}`);
+  if (Number.isFinite(inp.from) && Number.isFinite(inp.to) && inp.from >= inp.to)
+    problems.push(`window.from: ${new Date(inp.from).toISOString()} is not before window.to ${new Date(inp.to).toISOString()}`);
   problems.push(...shutdownProblems(inp.project, inp.projectFile, inp.policy.offsetMs));
   if (inp.policy.values.money.vatBasis === 'incl') {
     inp.project.invoices.forEach((inv, i) => {
@@ -274,7 +284,13 @@ export function evaluate(inp: VerifyInput): VerifyResult {
     },
     gateways,
     source: inp.source,
-    window: { from: new Date(facts.from).toISOString(), to: new Date(facts.to).toISOString(), fromMs: facts.from, toMs: facts.to, days: Math.round(((facts.to - facts.from) / 86_400_000) * 100) / 100 },
+    window: {
+      from: new Date(facts.from).toISOString(),
+      to: new Date(facts.to).toISOString(),
+      fromMs: facts.from,
+      toMs: facts.to,
+      days: Math.round(((facts.to - facts.from) / 86_400_000) * 100) / 100,
+    },
     classification: cls.classification,
     preliminary: inp.preliminary,
     rules,
@@ -325,6 +341,9 @@ export function registeredConsumerSystems(tokens: ReadonlyArray<{ system: string
  * use: the systems of `http.tokens` and of the northbound targets (`north[].system`: the platform
  * that reads over MQTT and sends commands back), minus the non-consumers.
  */
-export function registeredSystemsOf(cfg: { http?: { tokens?: ReadonlyArray<{ system: string }> } | undefined; north?: ReadonlyArray<{ system: string }> | undefined }): string[] {
+export function registeredSystemsOf(cfg: {
+  http?: { tokens?: ReadonlyArray<{ system: string }> } | undefined;
+  north?: ReadonlyArray<{ system: string }> | undefined;
+}): string[] {
   return registeredConsumerSystems([...(cfg.http?.tokens ?? []), ...(cfg.north ?? [])]);
 }

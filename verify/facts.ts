@@ -182,7 +182,13 @@ export async function gatherFacts(sources: readonly GatewaySource[], opts: Gathe
       const losses = deviceLosses(episodes, d.id, from, to);
       const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: opts.shutdowns, slotMinMs, heartbeat, lost: lossRanges(losses) })) ?? to;
       const lastGoodTs = await src.lastGoodTs({ device: d.id, to: judgedTo, ...quality });
-      const f: DeviceFacts = { id: d.id, gateway, slotMs, goodSlots: toRanges(counts.filter((c) => c.good > 0).map((c) => c.slot)), tagsSeen: [...tagsSeen].sort() };
+      const f: DeviceFacts = {
+        id: d.id,
+        gateway,
+        slotMs,
+        goodSlots: toRanges(counts.filter((c) => c.good > 0).map((c) => c.slot)),
+        tagsSeen: [...tagsSeen].sort(),
+      };
       if (lastGoodTs !== undefined) f.lastGoodTs = lastGoodTs;
       f.lastGoodBefore = judgedTo;
       if (losses.length > 0) f.losses = losses;
@@ -198,7 +204,8 @@ export async function gatherFacts(sources: readonly GatewaySource[], opts: Gathe
     opts.progress?.(++done, total, `${gateway || 'gateway'} audit`);
   }
   out.audits.sort(
-    (a, b) => a.day - b.day || cmp(a.gateway, b.gateway) || cmp(a.action, b.action) || cmp(a.system, b.system) || cmp(a.device, b.device) || cmp(a.route, b.route),
+    (a, b) =>
+      a.day - b.day || cmp(a.gateway, b.gateway) || cmp(a.action, b.action) || cmp(a.system, b.system) || cmp(a.device, b.device) || cmp(a.route, b.route),
   );
   out.commands = commands.sort(byTsDesc).slice(0, COMMAND_SAMPLES);
   out.weeklyCommands!.sort((a, b) => byTsDesc(a, b) || cmp(a.gateway ?? '', b.gateway ?? '') || cmp(a.device, b.device) || cmp(a.system, b.system));

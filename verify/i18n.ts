@@ -207,7 +207,7 @@ const en: Dict = {
   revision: 'revision',
   command: 'Command',
   source: 'Data source',
-  sourceStore: 'the gateways\' embedded stores',
+  sourceStore: "the gateways' embedded stores",
   sourceInflux: 'InfluxDB',
   database: 'database',
   inputs: 'Inputs and their SHA-256',
@@ -251,7 +251,7 @@ const en: Dict = {
   breakEvenAt: 'At a rate of {rate} or more the recommended combination changes from "{from}" to "{to}".',
   breakEvenAbove: 'Above a rate of {rate} the recommended combination changes from "{from}" to "{to}".',
   breakEvenNever: 'Whatever the rate, the recommended combination "{from}" stays.',
-  breakEvenNote: 'Computed on the amounts before each track\'s rounding (exactly {exact}); once the rate is set the report computes with it.',
+  breakEvenNote: "Computed on the amounts before each track's rounding (exactly {exact}); once the rate is set the report computes with it.",
   total: 'Total',
   method: 'Method',
   rules: 'Rules and evidence',
@@ -320,7 +320,7 @@ const en: Dict = {
   quantity: 'Quantity',
   options: 'Combinations',
   combination: 'Combination',
-  contractorCheck: 'General contractor\'s half-price software and services',
+  contractorCheck: "General contractor's half-price software and services",
   contractorName: 'Contractor',
   generalContractor: 'general contractor',
   listPrice: 'List prices (CNY)',
@@ -397,8 +397,22 @@ export const CLASSIFICATION: Record<Lang, Record<string, string>> = {
 };
 
 const TRACKS: Record<Lang, Record<string, string>> = {
-  zh: { 'A-full': 'A 类（无人工厂）', 'A-partial': 'A 类（部分改造）', 'B-pilot': 'B 类（“一企一线”试点）', 'B-pilot/without-cloud': 'B 类（“一企一线”试点，不含上云投入）', 'C-cloud': 'C 类（企业上云）', A: 'A 类' },
-  en: { 'A-full': 'A, unmanned factory', 'A-partial': 'A, partial retrofit', 'B-pilot': 'B, pilot', 'B-pilot/without-cloud': 'B, pilot, without cloud', 'C-cloud': 'C, cloud', A: 'A' },
+  zh: {
+    'A-full': 'A 类（无人工厂）',
+    'A-partial': 'A 类（部分改造）',
+    'B-pilot': 'B 类（“一企一线”试点）',
+    'B-pilot/without-cloud': 'B 类（“一企一线”试点，不含上云投入）',
+    'C-cloud': 'C 类（企业上云）',
+    A: 'A 类',
+  },
+  en: {
+    'A-full': 'A, unmanned factory',
+    'A-partial': 'A, partial retrofit',
+    'B-pilot': 'B, pilot',
+    'B-pilot/without-cloud': 'B, pilot, without cloud',
+    'C-cloud': 'C, cloud',
+    A: 'A',
+  },
 };
 
 export function trackName(lang: Lang, track: string, variant?: string): string {
@@ -597,8 +611,18 @@ export const CODES: Record<Lang, Record<string, string>> = {
 
 /** Why an order row did not match. */
 export const UNMATCHED: Record<Lang, Record<string, string>> = {
-  zh: { missing: '对方导出无此订单', item: '对方导出有此订单，但品项不同', quantity: '数量不符：本方 {quantity}，对方 {otherQuantity}（第 {otherLine} 行）', malformed: '格式错误：{detail}' },
-  en: { missing: 'order not in the other export', item: 'order in the other export with other items', quantity: 'quantity differs: {quantity} here, {otherQuantity} there (line {otherLine})', malformed: 'malformed: {detail}' },
+  zh: {
+    missing: '对方导出无此订单',
+    item: '对方导出有此订单，但品项不同',
+    quantity: '数量不符：本方 {quantity}，对方 {otherQuantity}（第 {otherLine} 行）',
+    malformed: '格式错误：{detail}',
+  },
+  en: {
+    missing: 'order not in the other export',
+    item: 'order in the other export with other items',
+    quantity: 'quantity differs: {quantity} here, {otherQuantity} there (line {otherLine})',
+    malformed: 'malformed: {detail}',
+  },
 };
 
 export function ruleName(lang: Lang, id: string): string {

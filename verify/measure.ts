@@ -81,8 +81,23 @@ function heartbeatOf(facts: Facts, gateway: string): Ranges {
 }
 
 /** The slots of one device (with its loss episodes) or of a gateway at slotMin, with what excludes each. */
-export function gridFor(facts: Facts, gateway: string, slotMs: number, project: Pick<Project, 'shutdowns'>, policy: Policy, losses?: DeviceFacts['losses']): SlotGrid {
-  return slotGrid({ from: facts.from, to: facts.to, slotMs, shutdowns: shutdownRanges(project, policy), slotMinMs: policy.values.measure.slotMin, heartbeat: heartbeatOf(facts, gateway), lost: lossRanges(losses) });
+export function gridFor(
+  facts: Facts,
+  gateway: string,
+  slotMs: number,
+  project: Pick<Project, 'shutdowns'>,
+  policy: Policy,
+  losses?: DeviceFacts['losses'],
+): SlotGrid {
+  return slotGrid({
+    from: facts.from,
+    to: facts.to,
+    slotMs,
+    shutdowns: shutdownRanges(project, policy),
+    slotMinMs: policy.values.measure.slotMin,
+    heartbeat: heartbeatOf(facts, gateway),
+    lost: lossRanges(losses),
+  });
 }
 
 /** One gateway's platform outages: slots of slotMin outside planned shutdowns without its heartbeat. */
@@ -126,7 +141,14 @@ export function rolesOf(spec: DeviceSpec | undefined, tags: readonly string[]): 
   return [...roles].sort();
 }
 
-export function measureDevice(f: DeviceFacts, spec: DeviceSpec, facts: Facts, project: Pick<Project, 'shutdowns'>, policy: Policy, weeks: readonly Week[]): DeviceMeasure {
+export function measureDevice(
+  f: DeviceFacts,
+  spec: DeviceSpec,
+  facts: Facts,
+  project: Pick<Project, 'shutdowns'>,
+  policy: Policy,
+  weeks: readonly Week[],
+): DeviceMeasure {
   const m = policy.values.measure;
   const c = policy.values.classification;
   const g = gridFor(facts, f.gateway, f.slotMs, project, policy, f.losses);

@@ -239,7 +239,15 @@ export function generalLines(project: Project, basis: 'excl' | 'incl', p?: Polic
   });
   const lines: Line[] = project.invoices.map((inv, index) => {
     const fen = basisOf(inv, basis);
-    const r: LineRef = { index, number: inv.number, date: inv.date, item: inv.item, category: inv.category, quantity: inv.quantity, basisFen: toNumberSafe(fen) };
+    const r: LineRef = {
+      index,
+      number: inv.number,
+      date: inv.date,
+      item: inv.item,
+      category: inv.category,
+      quantity: inv.quantity,
+      basisFen: toNumberSafe(fen),
+    };
     if (inv.code !== undefined) r.invoiceCode = inv.code;
     if (inv.line !== undefined) r.line = inv.line;
     if (inv.devices?.length) r.devices = [...inv.devices];
@@ -325,7 +333,20 @@ function capAndRound(out: TrackResult, sum: Rational, capFen: bigint): number {
 }
 
 function emptyTrack(track: TrackId): TrackResult {
-  return { track, eligible: false, reasons: [], amountFen: 0, pendingFen: 0, pending: [], capped: false, basisFen: zeroCats(), unrounded: '0', counted: [], excluded: [], flags: [] };
+  return {
+    track,
+    eligible: false,
+    reasons: [],
+    amountFen: 0,
+    pendingFen: 0,
+    pending: [],
+    capped: false,
+    basisFen: zeroCats(),
+    unrounded: '0',
+    counted: [],
+    excluded: [],
+    flags: [],
+  };
 }
 
 /**
@@ -376,7 +397,12 @@ export function trackB(lines: Line[], p: PolicyValues, withoutCloud: boolean): T
   const excess = eligible - first;
   if (excess > 0n) {
     const split = splitLargestRemainder(excess, totals);
-    out.excessSplitFen = { equipment: toNumberSafe(split.equipment), software: toNumberSafe(split.software), hardware: toNumberSafe(split.hardware), cloud: toNumberSafe(split.cloud) };
+    out.excessSplitFen = {
+      equipment: toNumberSafe(split.equipment),
+      software: toNumberSafe(split.software),
+      hardware: toNumberSafe(split.hardware),
+      cloud: toNumberSafe(split.cloud),
+    };
     for (const c of CATS) {
       if (split[c] === 0n) continue;
       const r = cfg.excessRates[c];
@@ -426,7 +452,8 @@ export function trackC(lines: Line[], project: Project, p: PolicyValues): TrackR
   for (const l of lines.filter((x) => x.inv.category === 'cloud')) {
     if (l.general) out.excluded.push(excluded(l, l.general));
     else if (!project.project.firstCloudContract) out.excluded.push(excluded(l, 'CLOUD_NOT_FIRST_CONTRACT'));
-    else if (year && (l.inv.date < year.from || l.inv.date >= year.to)) out.excluded.push(excluded(l, 'CLOUD_NOT_FIRST_YEAR', `first cloud year ${year.from} .. before ${year.to}`));
+    else if (year && (l.inv.date < year.from || l.inv.date >= year.to))
+      out.excluded.push(excluded(l, 'CLOUD_NOT_FIRST_YEAR', `first cloud year ${year.from} .. before ${year.to}`));
     else firstYear.push(l);
   }
   const total = firstYear.reduce((s, l) => s + l.fen, 0n);
@@ -479,7 +506,15 @@ export function contractorChecks(lines: readonly Line[], p: PolicyValues): { gro
     };
     groups.push(g);
     for (const l of checked) {
-      const c: ContractorCheck = { index: l.ref.index, number: l.inv.number, item: l.inv.item, contractor, amountFen: toNumberSafe(l.amountFen), result: g.result, detail: '' };
+      const c: ContractorCheck = {
+        index: l.ref.index,
+        number: l.inv.number,
+        item: l.inv.item,
+        contractor,
+        amountFen: toNumberSafe(l.amountFen),
+        result: g.result,
+        detail: '',
+      };
       if (l.inv.listPrice !== undefined) {
         const lf = fenOf(l.inv.listPrice);
         c.listFen = toNumberSafe(lf);
@@ -516,7 +551,10 @@ export function breakEvenRate(curves: readonly OptionCurve[], recommended: Combi
     const diff = sub(rec.at0, c.at0);
     const rate: Rational = diff.num <= 0n ? ZERO : rat(diff.num, diff.den * (c.slope - rec.slope));
     // equal rates: the steeper combination is the larger one just above the rate, then the one listed first
-    const better = !best || cmp(rate, best.r) < 0 || (cmp(rate, best.r) === 0 && (c.slope > best.to.slope || (c.slope === best.to.slope && order.indexOf(c.option.id) < order.indexOf(best.to.option.id))));
+    const better =
+      !best ||
+      cmp(rate, best.r) < 0 ||
+      (cmp(rate, best.r) === 0 && (c.slope > best.to.slope || (c.slope === best.to.slope && order.indexOf(c.option.id) < order.indexOf(best.to.option.id))));
     if (better) best = { r: rate, to: c };
   }
   if (!best) return { parameter: EQUIPMENT_EXCESS_RATE, from: recommended, to: null, rate: null, rateText: null, inclusive: false };
@@ -544,10 +582,12 @@ export function computeSubsidy(project: Project, p: PolicyValues, classification
   const c = trackC(lines, project, p);
 
   const claim = project.project.claim;
-  const aTier: TrackId | undefined = classification === 'full' && claim === 'full' ? 'A-full' : classification === 'full' || classification === 'partial' ? 'A-partial' : undefined;
+  const aTier: TrackId | undefined =
+    classification === 'full' && claim === 'full' ? 'A-full' : classification === 'full' || classification === 'partial' ? 'A-partial' : undefined;
   for (const a of [aFull, aPartial]) {
     if (a.track === aTier) a.eligible = a.counted.length > 0;
-    if (!a.eligible) a.reasons.push(aTier === undefined ? `CLASSIFICATION_${classification.toUpperCase()}` : a.track !== aTier ? `TIER_IS_${aTier}` : 'NO_LINES');
+    if (!a.eligible)
+      a.reasons.push(aTier === undefined ? `CLASSIFICATION_${classification.toUpperCase()}` : a.track !== aTier ? `TIER_IS_${aTier}` : 'NO_LINES');
   }
   for (const t of [b, bNoCloud]) {
     const r: string[] = [];
@@ -577,7 +617,10 @@ export function computeSubsidy(project: Project, p: PolicyValues, classification
   const curves = [
     curve({ id: 'A+C', tracks: [a?.track ?? 'A', 'C-cloud'], totalFen: val(a) + val(c), pendingFen: pend(a) + pend(c) }, [a, c]),
     curve({ id: 'B', tracks: ['B-pilot'], totalFen: val(b), pendingFen: pend(b) }, [b]),
-    curve({ id: 'B-without-cloud+C', tracks: ['B-pilot (without cloud)', 'C-cloud'], totalFen: val(bNoCloud) + val(c), pendingFen: pend(bNoCloud) + pend(c) }, [bNoCloud, c]),
+    curve({ id: 'B-without-cloud+C', tracks: ['B-pilot (without cloud)', 'C-cloud'], totalFen: val(bNoCloud) + val(c), pendingFen: pend(bNoCloud) + pend(c) }, [
+      bNoCloud,
+      c,
+    ]),
   ];
   const options = curves.map((x) => x.option);
   let best = options[0]!;
@@ -600,13 +643,23 @@ export function computeSubsidy(project: Project, p: PolicyValues, classification
       ? lines.flatMap((l) => {
           const off = l.general === undefined || l.general === 'DEVICE_NOT_NETWORKED' ? unnetworkedDevices(l, networked) : [];
           if (off.length === 0) return [];
-          const u: SubsidyResult['unnetworkedLines'][number] = { index: l.ref.index, number: l.inv.number, item: l.inv.item, devices: off, excluded: l.general === 'DEVICE_NOT_NETWORKED' };
+          const u: SubsidyResult['unnetworkedLines'][number] = {
+            index: l.ref.index,
+            number: l.inv.number,
+            item: l.inv.item,
+            devices: off,
+            excluded: l.general === 'DEVICE_NOT_NETWORKED',
+          };
           if (l.inv.code !== undefined) u.invoiceCode = l.inv.code;
           if (l.inv.line !== undefined) u.line = l.inv.line;
           return [u];
         })
       : [],
-    corrections: lines.flatMap((l) => (l.general === 'RED_LETTER' ? [{ index: l.ref.index, number: l.inv.number, corrects: correctionTargets(project.invoices, l.ref.index)[0]!, basisFen: l.ref.basisFen }] : [])),
+    corrections: lines.flatMap((l) =>
+      l.general === 'RED_LETTER'
+        ? [{ index: l.ref.index, number: l.inv.number, corrects: correctionTargets(project.invoices, l.ref.index)[0]!, basisFen: l.ref.basisFen }]
+        : [],
+    ),
   };
   if (p.money.tracks['B-pilot'].excessRates.equipment === null && curves.some((x) => x.slope > 0n)) out.breakEven = breakEvenRate(curves, best.id);
   const year = cloudYearOf(lines, project);
@@ -618,13 +671,16 @@ function deviceLines(project: Project, lines: readonly Line[], networked: Readon
   return project.equipment.flatMap((e) => {
     const mine = lines.filter((l) => l.inv.devices?.includes(e.id));
     if (mine.length === 0) return [];
-    return [{ id: e.id, networked: networked ? networked.has(e.id) : null, lines: mine.map((l) => (l.general ? { ...l.ref, excluded: l.general } : { ...l.ref })) }];
+    return [
+      { id: e.id, networked: networked ? networked.has(e.id) : null, lines: mine.map((l) => (l.general ? { ...l.ref, excluded: l.general } : { ...l.ref })) },
+    ];
   });
 }
 
 const yuan = (fen: number | bigint) => `${formatFen(fen)} 元`;
 /** How a line is named in rule ids and texts: code-number#line (the code and line when there are). */
-export const lineName = (x: { number: string; invoiceCode?: string; line?: number }) => `${x.invoiceCode !== undefined ? `${x.invoiceCode}-` : ''}${x.number}${x.line !== undefined ? `#${x.line}` : ''}`;
+export const lineName = (x: { number: string; invoiceCode?: string; line?: number }) =>
+  `${x.invoiceCode !== undefined ? `${x.invoiceCode}-` : ''}${x.number}${x.line !== undefined ? `#${x.line}` : ''}`;
 
 /** The money rules: contractor discounts, pending bases, zero excess rates, unnetworked equipment lines. */
 export function moneyRules(s: SubsidyResult, project: Project): RuleResult[] {
@@ -652,7 +708,14 @@ export function moneyRules(s: SubsidyResult, project: Project): RuleResult[] {
       evidence += `; not checked (not software or service, or excluded): ${other.join(', ')}`;
       evidenceZh += `；不核对的发票行（非软件或服务，或已剔除）：${other.join('、')}`;
     }
-    out.push({ rule: g.contractor === null ? 'contractor.discount' : `contractor.discount:${g.contractor}`, value: g.discountFen, threshold: g.requiredFen, result: g.result, evidence, evidenceZh });
+    out.push({
+      rule: g.contractor === null ? 'contractor.discount' : `contractor.discount:${g.contractor}`,
+      value: g.discountFen,
+      threshold: g.requiredFen,
+      result: g.result,
+      evidence,
+      evidenceZh,
+    });
   }
   for (const t of s.tracks) {
     const id = `${t.track}${t.variant ? ` (${t.variant})` : ''}`;
@@ -692,4 +755,3 @@ export function moneyRules(s: SubsidyResult, project: Project): RuleResult[] {
   }
   return out;
 }
-

@@ -131,8 +131,15 @@ export function readOrders(text: string, file: string, scope: OrderScope): Order
     return out;
   }
   const names = header.fields.map((h) => h.trim().toLowerCase());
-  const col = { order: names.indexOf('order'), item: names.indexOf('item'), quantity: names.indexOf('quantity'), released: RELEASE_COLUMNS.map((c) => names.indexOf(c)).find((x) => x >= 0) ?? -1 };
-  const missing = Object.entries(col).filter(([, v]) => v < 0).map(([k]) => (k === 'released' ? 'released (or dispatched)' : k));
+  const col = {
+    order: names.indexOf('order'),
+    item: names.indexOf('item'),
+    quantity: names.indexOf('quantity'),
+    released: RELEASE_COLUMNS.map((c) => names.indexOf(c)).find((x) => x >= 0) ?? -1,
+  };
+  const missing = Object.entries(col)
+    .filter(([, v]) => v < 0)
+    .map(([k]) => (k === 'released' ? 'released (or dispatched)' : k));
   const seen = new Map<string, number>();
   for (const r of rows.slice(1)) {
     if (missing.length > 0) {
@@ -148,7 +155,15 @@ export function readOrders(text: string, file: string, scope: OrderScope): Order
     const order = r.fields[col.order]!.trim();
     const item = r.fields[col.item]!.trim();
     const q = r.fields[col.quantity]!.trim();
-    const problem = !order ? 'empty order number' : !item ? 'empty item' : !/^\d+$/.test(q) ? `quantity "${q}" is not a whole number` : rel !== '' && released === undefined ? `${names[col.released]} "${rel}" is not a time` : undefined;
+    const problem = !order
+      ? 'empty order number'
+      : !item
+        ? 'empty item'
+        : !/^\d+$/.test(q)
+          ? `quantity "${q}" is not a whole number`
+          : rel !== '' && released === undefined
+            ? `${names[col.released]} "${rel}" is not a time`
+            : undefined;
     const row: OrderRow = { line: r.line, order, item, quantity: Number(q) };
     if (released !== undefined) row.released = released;
     if (!problem) out.all.push(row);
@@ -227,7 +242,17 @@ export function matchOrders(erpText: string, erpFile: string, mesText: string, m
     for (const r of f.rows) {
       const o = other.byKey.get(`${r.order}\u0000${r.item}`);
       if (!o) unmatched.push({ side: name, order: r.order, item: r.item, line: r.line, reason: other.orders.has(r.order) ? 'item' : 'missing' });
-      else if (o.quantity !== r.quantity) unmatched.push({ side: name, order: r.order, item: r.item, line: r.line, reason: 'quantity', quantity: r.quantity, otherQuantity: o.quantity, otherLine: o.line });
+      else if (o.quantity !== r.quantity)
+        unmatched.push({
+          side: name,
+          order: r.order,
+          item: r.item,
+          line: r.line,
+          reason: 'quantity',
+          quantity: r.quantity,
+          otherQuantity: o.quantity,
+          otherLine: o.line,
+        });
       else matched++;
     }
     for (const b of f.bad) unmatched.push({ side: name, order: b.order ?? '', item: b.item ?? '', line: b.line, reason: 'malformed', detail: b.reason });
@@ -248,7 +273,11 @@ export function matchOrders(erpText: string, erpFile: string, mesText: string, m
     mesToErp: rate4(mesMatched, mesRows),
     unmatched,
     bad: [...erp.bad, ...mes.bad],
-    window: { from: isoLocal(scope.from, scope.offsetMs), to: isoLocal(scope.to, scope.offsetMs), text: `${formatLocal(scope.from, scope.offsetMs)} – ${formatLocal(scope.to, scope.offsetMs)}` },
+    window: {
+      from: isoLocal(scope.from, scope.offsetMs),
+      to: isoLocal(scope.to, scope.offsetMs),
+      text: `${formatLocal(scope.from, scope.offsetMs)} – ${formatLocal(scope.to, scope.offsetMs)}`,
+    },
     erpOutside: erp.outside,
     mesOutside: mes.outside,
     erpNotReleased: erp.notReleased,

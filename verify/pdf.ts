@@ -5,7 +5,10 @@ import { ErrorCodes, GatewayError } from '../config/errors.js';
 /** Prints the report to PDF with headless Chromium (playwright-core), or explains why it cannot. */
 export async function printPdf(html: string, out: string, executablePath = process.env.FGW_CHROMIUM ?? '/usr/bin/chromium'): Promise<void> {
   if (!existsSync(executablePath)) {
-    throw new GatewayError(ErrorCodes.USAGE, `--pdf needs Chromium, not found at ${executablePath}: install it (Debian: apt-get install chromium) or set FGW_CHROMIUM to its path; the JSON and HTML reports were written`);
+    throw new GatewayError(
+      ErrorCodes.USAGE,
+      `--pdf needs Chromium, not found at ${executablePath}: install it (Debian: apt-get install chromium) or set FGW_CHROMIUM to its path; the JSON and HTML reports were written`,
+    );
   }
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({

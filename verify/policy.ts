@@ -72,12 +72,15 @@ const aTrack = z.strictObject({
 /** One `keys` entry: where a value comes from and what it means (the report's policy table). */
 const keyMeta = z
   .strictObject({
-    source: z.enum(['text', 'default']).describe('text: the value is written in the policy text; default: the text is silent and the value is the product\'s.'),
+    source: z.enum(['text', 'default']).describe("text: the value is written in the policy text; default: the text is silent and the value is the product's."),
     clause: z.string().min(1).optional().describe('The words of the policy text the value comes from (required for source: text).'),
     zh: z.string().min(1).describe('Meaning, in Chinese.'),
     en: z.string().min(1).describe('Meaning, in English.'),
   })
-  .refine((k) => k.source !== 'text' || k.clause !== undefined, { message: 'required when source is text (quote the words the value comes from)', path: ['clause'] });
+  .refine((k) => k.source !== 'text' || k.clause !== undefined, {
+    message: 'required when source is text (quote the words the value comes from)',
+    path: ['clause'],
+  });
 
 /** Top-level keys that describe the file rather than hold a policy value. */
 const DOCUMENT_KEYS = new Set(['id', 'title', 'valid', 'keys']);
@@ -109,7 +112,12 @@ export const policySchema = z.strictObject({
       required: z.array(z.string()).describe('Tag roles a device must deliver.'),
       anyOf: z.array(z.string()).describe('At least one tag of one of these roles.'),
     }),
-    uncertainCountsAsGood: z.boolean().default(false).describe('Whether a reading of uncertain quality fills a slot (and counts for tags seen and staleness) like a good one; default false: only good readings do.'),
+    uncertainCountsAsGood: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Whether a reading of uncertain quality fills a slot (and counts for tags seen and staleness) like a good one; default false: only good readings do.',
+      ),
   }),
   classification: z.strictObject({
     partial: z.strictObject({
@@ -248,7 +256,8 @@ export function loadPolicy(ref: string, baseDir?: string): Policy {
 
 export const DEFAULT_POLICY = 'yongkang-2019';
 
-const isRational = (v: unknown): v is Rational => typeof v === 'object' && v !== null && typeof (v as Rational).num === 'bigint' && typeof (v as Rational).den === 'bigint';
+const isRational = (v: unknown): v is Rational =>
+  typeof v === 'object' && v !== null && typeof (v as Rational).num === 'bigint' && typeof (v as Rational).den === 'bigint';
 
 /** The policy values as [dotted path, parsed value, raw value] in file order (document keys left out). */
 function leaves(parsed: unknown, raw: unknown, prefix = ''): Array<[string, unknown, unknown]> {
@@ -264,7 +273,9 @@ function keyProblems(values: PolicyValues, raw: unknown): string[] {
   const known = new Set(paths);
   return [
     ...paths.filter((p) => !(p in values.keys)).map((p) => `keys: no entry for ${p} (every value needs { source: text|default, zh, en })`),
-    ...Object.keys(values.keys).filter((k) => !known.has(k)).map((k) => `keys.${k}: no such policy value`),
+    ...Object.keys(values.keys)
+      .filter((k) => !known.has(k))
+      .map((k) => `keys.${k}: no such policy value`),
   ];
 }
 
@@ -275,7 +286,9 @@ function capProblems(values: PolicyValues): string[] {
     if (!x.rate || x.firstInvestment === undefined || x.cap === undefined) return [];
     const product = mul(rat(x.firstInvestment), x.rate);
     if (cmp(product, rat(x.cap)) === 0) return [];
-    return [`money.tracks.${id}.cap: ${formatFen(x.cap, '')} is not rate ${rationalText(x.rate)} × firstInvestment ${formatFen(x.firstInvestment, '')} = ${rationalText({ num: product.num, den: product.den * 100n }, 4)}`];
+    return [
+      `money.tracks.${id}.cap: ${formatFen(x.cap, '')} is not rate ${rationalText(x.rate)} × firstInvestment ${formatFen(x.firstInvestment, '')} = ${rationalText({ num: product.num, den: product.den * 100n }, 4)}`,
+    ];
   });
 }
 

@@ -61,7 +61,9 @@ const amount = (d: string) =>
 const signedAmount = (d: string) =>
   z
     .string({ error: 'expected an amount in 元 as a string with two decimals, like "760000.00"' })
-    .refine((v) => parseSignedFen(v) !== undefined, { message: 'expected an amount in 元 with two decimals, like "760000.00" or "-24000.00" on a red-letter line (no separators)' })
+    .refine((v) => parseSignedFen(v) !== undefined, {
+      message: 'expected an amount in 元 with two decimals, like "760000.00" or "-24000.00" on a red-letter line (no separators)',
+    })
     .describe(d);
 
 /** 全电发票 (fully digital invoices) carry one 20-digit number and no invoice code. */
@@ -126,11 +128,15 @@ function checkInvoices(p: { invoices: readonly InvoiceLike[] }, equipmentIds: Re
     const at = (field: string | number, ...more: Array<string | number>) => ['invoices', i, field, ...more];
     const fen = parseSignedFen(inv.amount);
     const red = inv.corrects !== undefined;
-    if (fen === 0n) issue(at('amount'), 'zero amount: every invoice line has an amount (a correction is a red-letter line with corrects: and a negative amount)');
-    else if (fen !== undefined && red && fen > 0n) issue(at('amount'), `a red-letter line (corrects: ${inv.corrects}) has a negative amount, got ${inv.amount}`);
-    else if (fen !== undefined && !red && fen < 0n) issue(at('amount'), `negative amount ${inv.amount}: a red-letter line names the invoice it corrects with corrects: <number>`);
+    if (fen === 0n)
+      issue(at('amount'), 'zero amount: every invoice line has an amount (a correction is a red-letter line with corrects: and a negative amount)');
+    else if (fen !== undefined && red && fen > 0n)
+      issue(at('amount'), `a red-letter line (corrects: ${inv.corrects}) has a negative amount, got ${inv.amount}`);
+    else if (fen !== undefined && !red && fen < 0n)
+      issue(at('amount'), `negative amount ${inv.amount}: a red-letter line names the invoice it corrects with corrects: <number>`);
     const vat = inv.vat === undefined ? undefined : parseSignedFen(inv.vat);
-    if (vat !== undefined && (red ? vat > 0n : vat < 0n)) issue(at('vat'), red ? 'the VAT of a red-letter line is negative or zero' : 'negative VAT: only a red-letter line (corrects:) has one');
+    if (vat !== undefined && (red ? vat > 0n : vat < 0n))
+      issue(at('vat'), red ? 'the VAT of a red-letter line is negative or zero' : 'negative VAT: only a red-letter line (corrects:) has one');
     if (!red && inv.quantity < 1) issue(at('quantity'), 'expected at least 1 unit');
     if (inv.code !== undefined && DIGITAL_INVOICE_NUMBER.test(inv.number)) issue(at('code'), 'a 20-digit 全电发票 number has no invoice code');
     if (!red) {
@@ -142,7 +148,8 @@ function checkInvoices(p: { invoices: readonly InvoiceLike[] }, equipmentIds: Re
       const targets = correctionTargets(p.invoices, i);
       const what = `${inv.corrects}${inv.correctsCode ? ` (code ${inv.correctsCode})` : ''}${inv.correctsLine ? ` line ${inv.correctsLine}` : ''}`;
       if (targets.length === 0) issue(at('corrects'), `no invoice line ${what} to correct`);
-      else if (targets.length > 1) issue(at('corrects'), `${what} matches ${targets.length} lines (invoices[${targets.join('], invoices[')}]): add correctsLine or correctsCode`);
+      else if (targets.length > 1)
+        issue(at('corrects'), `${what} matches ${targets.length} lines (invoices[${targets.join('], invoices[')}]): add correctsLine or correctsCode`);
       else {
         const j = targets[0]!;
         const orig = p.invoices[j]!;
@@ -161,9 +168,18 @@ function checkInvoices(p: { invoices: readonly InvoiceLike[] }, equipmentIds: Re
   for (const [j, n] of net) {
     const last = n.by[n.by.length - 1]!;
     const orig = p.invoices[j]!;
-    if (n.fen < 0n) issue(['invoices', last, 'amount'], `the red-letter line(s) invoices[${n.by.join('], invoices[')}] take more than the ${orig.amount} of the line they correct (invoices[${j}])`);
-    if (n.quantity < 0) issue(['invoices', last, 'quantity'], `the red-letter line(s) return more than the ${orig.quantity} unit(s) of the line they correct (invoices[${j}])`);
-    else if (n.quantity === 0 && n.fen > 0n) issue(['invoices', last, 'quantity'], `the red-letter line(s) return every unit of invoices[${j}] but leave an amount: return fewer units or the whole amount`);
+    if (n.fen < 0n)
+      issue(
+        ['invoices', last, 'amount'],
+        `the red-letter line(s) invoices[${n.by.join('], invoices[')}] take more than the ${orig.amount} of the line they correct (invoices[${j}])`,
+      );
+    if (n.quantity < 0)
+      issue(['invoices', last, 'quantity'], `the red-letter line(s) return more than the ${orig.quantity} unit(s) of the line they correct (invoices[${j}])`);
+    else if (n.quantity === 0 && n.fen > 0n)
+      issue(
+        ['invoices', last, 'quantity'],
+        `the red-letter line(s) return every unit of invoices[${j}] but leave an amount: return fewer units or the whole amount`,
+      );
   }
 }
 
@@ -183,7 +199,9 @@ export const projectSchema = z
       pilot: z.boolean().default(false).describe('On the 一企一线 pilot list (computes the B-pilot track).'),
       expertAcceptance: z.string().min(1).optional().describe('Expert acceptance record; B-pilot needs it.'),
       firstCloudContract: z.boolean().default(false).describe('No cloud contract before this one (C-cloud).'),
-      firstCloudDate: calendarDate('Date of the first cloud contract: the C-cloud first year runs from it to the same date a year later (default: the first cloud invoice line).').optional(),
+      firstCloudDate: calendarDate(
+        'Date of the first cloud contract: the C-cloud first year runs from it to the same date a year later (default: the first cloud invoice line).',
+      ).optional(),
     }),
     policy: z.string().min(1).optional().describe('A shipped policy by name, or a path to a policy file (relative to this file).'),
     processes: z
@@ -223,7 +241,10 @@ export const projectSchema = z
       .array(
         z
           .strictObject({
-            number: z.string().regex(/^[0-9A-Za-z-]+$/, 'expected the invoice number as text of digits/letters').describe('Invoice number (发票号码; a 全电发票 has 20 digits).'),
+            number: z
+              .string()
+              .regex(/^[0-9A-Za-z-]+$/, 'expected the invoice number as text of digits/letters')
+              .describe('Invoice number (发票号码; a 全电发票 has 20 digits).'),
             code: z
               .string()
               .regex(/^(\d{10}|\d{12})$/, 'expected the invoice code (发票代码) of 10 or 12 digits, as a string')
@@ -233,7 +254,12 @@ export const projectSchema = z
             date: calendarDate('Invoice date.'),
             category: z.enum(INVOICE_CATEGORIES).describe('equipment, hardware, software or cloud.'),
             item: z.string().min(1).describe('What was bought.'),
-            quantity: z.number().int().nonnegative().optional().describe('Units on the line (default 1); on a red-letter line the units returned (default 0: a price correction).'),
+            quantity: z
+              .number()
+              .int()
+              .nonnegative()
+              .optional()
+              .describe('Units on the line (default 1); on a red-letter line the units returned (default 0: a price correction).'),
             amount: signedAmount('Line amount before VAT, 元; never zero; negative only on a red-letter line.'),
             vat: signedAmount('VAT on the line, 元.').optional(),
             devices: z.array(ident('Equipment id of the register.')).optional().describe('Equipment of the register this line paid for.'),
@@ -241,13 +267,31 @@ export const projectSchema = z
             contractor: z
               .union([z.boolean(), z.string().min(1)])
               .default(false)
-              .describe('Billed by the general contractor (true), or by the contractor named here: the discount check sums each contractor\'s software and service lines.'),
-            service: z.boolean().default(false).describe('A service line (implementation, integration, training): checked with software lines in the contractor discount check.'),
+              .describe(
+                "Billed by the general contractor (true), or by the contractor named here: the discount check sums each contractor's software and service lines.",
+              ),
+            service: z
+              .boolean()
+              .default(false)
+              .describe('A service line (implementation, integration, training): checked with software lines in the contractor discount check.'),
             secondHand: z.boolean().default(false).describe('Second-hand equipment (excluded).'),
             office: z.boolean().default(false).describe('Office equipment (excluded).'),
-            corrects: z.string().regex(/^[0-9A-Za-z-]+$/, 'expected the number of the invoice this red-letter line corrects').optional().describe('Red-letter (红字) line: the number of the invoice it corrects; its negative amount is netted against that line.'),
-            correctsCode: z.string().regex(/^(\d{10}|\d{12})$/, 'expected the invoice code of 10 or 12 digits').optional().describe('Red-letter line: the code of the invoice it corrects, when the number alone is ambiguous.'),
-            correctsLine: z.number().int().positive().optional().describe('Red-letter line: the line of the invoice it corrects, when that invoice has several lines.'),
+            corrects: z
+              .string()
+              .regex(/^[0-9A-Za-z-]+$/, 'expected the number of the invoice this red-letter line corrects')
+              .optional()
+              .describe('Red-letter (红字) line: the number of the invoice it corrects; its negative amount is netted against that line.'),
+            correctsCode: z
+              .string()
+              .regex(/^(\d{10}|\d{12})$/, 'expected the invoice code of 10 or 12 digits')
+              .optional()
+              .describe('Red-letter line: the code of the invoice it corrects, when the number alone is ambiguous.'),
+            correctsLine: z
+              .number()
+              .int()
+              .positive()
+              .optional()
+              .describe('Red-letter line: the line of the invoice it corrects, when that invoice has several lines.'),
           })
           .transform((inv) => ({ ...inv, quantity: inv.quantity ?? (inv.corrects === undefined ? 1 : 0) })),
       )
@@ -264,9 +308,15 @@ export const projectSchema = z
     p.equipment.forEach((e, i) => {
       if (ids.has(e.id)) ctx.addIssue({ code: 'custom', path: ['equipment', i, 'id'], message: `duplicate equipment id "${e.id}"` });
       ids.add(e.id);
-      if (!steps.has(e.process)) ctx.addIssue({ code: 'custom', path: ['equipment', i, 'process'], message: `unknown process "${e.process}" (not in processes)` });
+      if (!steps.has(e.process))
+        ctx.addIssue({ code: 'custom', path: ['equipment', i, 'process'], message: `unknown process "${e.process}" (not in processes)` });
     });
-    if (p.project.period.from > p.project.period.to) ctx.addIssue({ code: 'custom', path: ['project', 'period', 'from'], message: `period.from ${p.project.period.from} is after period.to ${p.project.period.to}` });
+    if (p.project.period.from > p.project.period.to)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['project', 'period', 'from'],
+        message: `period.from ${p.project.period.from} is after period.to ${p.project.period.to}`,
+      });
     checkInvoices(p, ids, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
   });
 
@@ -277,7 +327,9 @@ export type Project = z.output<typeof projectSchema>;
  * the check needs the policy). Returns one problem per bad entry, naming the file and the entry.
  */
 export function shutdownProblems(project: Project, file: string, offsetMs: number): string[] {
-  return project.shutdowns.flatMap((s, i) => (instantMs(s.from, offsetMs) < instantMs(s.to, offsetMs) ? [] : [`${file}: shutdowns[${i}]: from ${s.from} is not before to ${s.to}`]));
+  return project.shutdowns.flatMap((s, i) =>
+    instantMs(s.from, offsetMs) < instantMs(s.to, offsetMs) ? [] : [`${file}: shutdowns[${i}]: from ${s.from} is not before to ${s.to}`],
+  );
 }
 export type Invoice = Project['invoices'][number];
 
@@ -314,12 +366,18 @@ export function inputError(file: string, details: string[]): GatewayError {
 
 export function parseProjectText(text: string, file = 'project.yaml'): Project {
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) throw inputError(file, doc.errors.map((e) => `${file}: ${e.message.split('\n')[0]}`));
+  if (doc.errors.length > 0)
+    throw inputError(
+      file,
+      doc.errors.map((e) => `${file}: ${e.message.split('\n')[0]}`),
+    );
   const raw = doc.toJS();
   const parsed = projectSchema.safeParse(raw);
   if (!parsed.success) {
     const details = parsed.error.issues.flatMap((i) =>
-      i.code === 'unrecognized_keys' ? i.keys.map((k) => `${file}: ${entryLabel(raw, [...i.path, k])}: unknown key`) : [`${file}: ${entryLabel(raw, i.path)}: ${i.message}`],
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => `${file}: ${entryLabel(raw, [...i.path, k])}: unknown key`)
+        : [`${file}: ${entryLabel(raw, i.path)}: ${i.message}`],
     );
     throw inputError(file, details);
   }

@@ -14,13 +14,26 @@
 import { formatFen } from './decimal.js';
 import { lineName as invoiceLineName } from './money.js';
 import type { VerifyResult } from './evaluate.js';
-import { CATEGORY_NAMES, CLASSIFICATION, codeText, DICT, fill, OPTION_NAMES, RULE_NAMES, ruleName, trackName, UNMATCHED, word, type CodeContext, type Lang } from './i18n.js';
+import {
+  CATEGORY_NAMES,
+  CLASSIFICATION,
+  codeText,
+  DICT,
+  fill,
+  OPTION_NAMES,
+  RULE_NAMES,
+  ruleName,
+  trackName,
+  UNMATCHED,
+  word,
+  type CodeContext,
+  type Lang,
+} from './i18n.js';
 import { formatLocal, localDate } from './local-time.js';
 import { instantMs } from './measure.js';
 import type { PolicyKey } from './policy.js';
 
-const esc = (v: unknown): string =>
-  String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** Data (ids, names, paths, hashes, user text): printed as is, never translated. */
 const data = (v: unknown): string => `<span translate="no">${esc(v)}</span>`;
@@ -63,8 +76,12 @@ function pageCss(r: VerifyResult, lang: Lang): string {
   const t = DICT[lang];
   const head = `${t.title} · ${r.report ? `${t.reportNo} ${r.report.number}` : `${t.projectId} ${r.project.id}`}`;
   // \u0001 and \u0002 stand for the page counters while the translated text is split around them
-  // oxlint-disable-next-line no-control-regex
-  const page = fill(t.page, { page: '\u0001', pages: '\u0002' }).split(/([\u0001\u0002])/).map((p) => (p === '\u0001' ? 'counter(page)' : p === '\u0002' ? 'counter(pages)' : cssString(p))).filter((p) => p !== '""').join(' ');
+  const page = fill(t.page, { page: '\u0001', pages: '\u0002' })
+    // oxlint-disable-next-line no-control-regex
+    .split(/([\u0001\u0002])/)
+    .map((p) => (p === '\u0001' ? 'counter(page)' : p === '\u0002' ? 'counter(pages)' : cssString(p)))
+    .filter((p) => p !== '""')
+    .join(' ');
   const box = 'font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;font-size:8pt;color:#555';
   return `@page{size:A4;margin:14mm;@top-left{content:${cssString(head)};${box}}@top-right{content:${cssString(r.preliminary ? t.preliminaryShort : r.project.id)};${box}}@bottom-center{content:${page};${box}}}`;
 }
@@ -165,21 +182,35 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   const lineByIndex = new Map(s.tracks.flatMap((x) => [...x.counted, ...x.excluded]).map((l) => [l.index, l]));
   const evid = (x: { evidence: string; evidenceZh?: string }) => (zhLang && x.evidenceZh ? x.evidenceZh : x.evidence);
   /** evidence as HTML: a command-line option it names (--preliminary) is a code, not a word */
-  const evHtml = (x: { evidence: string; evidenceZh?: string }) => esc(evid(x)).replace(/(^|[\s（(])(--[a-z][a-z-]*)/g, (_, pre: string, opt: string) => `${pre}${code(opt)}`);
+  const evHtml = (x: { evidence: string; evidenceZh?: string }) =>
+    esc(evid(x)).replace(/(^|[\s（(])(--[a-z][a-z-]*)/g, (_, pre: string, opt: string) => `${pre}${code(opt)}`);
   const parts: string[] = [];
 
-  parts.push(`<!DOCTYPE html><html lang="${zhLang ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`);
-  parts.push(`<title>${esc(t.title)} — ${esc(r.project.id)}</title><style>${CSS}${pageCss(r, lang)}</style></head><body class="${r.preliminary ? 'prelim' : ''}">`);
+  parts.push(
+    `<!DOCTYPE html><html lang="${zhLang ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`,
+  );
+  parts.push(
+    `<title>${esc(t.title)} — ${esc(r.project.id)}</title><style>${CSS}${pageCss(r, lang)}</style></head><body class="${r.preliminary ? 'prelim' : ''}">`,
+  );
   if (r.preliminary) parts.push(`<div class="banner" data-testid="preliminary">${esc(t.preliminary)}</div>`);
 
   // ---- summary page
   parts.push('<section class="summary">');
   parts.push(`<h1>${esc(t.title)}</h1>`);
-  if (r.report) parts.push(`<div>${esc(t.reportNo)}${P.c}<b data-testid="report-number">${data(r.report.number)}</b> · ${esc(t.generatedAt)}${P.c}${when(Date.parse(r.report.generatedAt), true)}</div>`);
-  parts.push(`<div class="muted">${esc(t.project)}${P.c}${data(r.project.id)} ${data(r.project.name)} · ${esc(t.enterprise)}${P.c}${data(r.project.enterprise)} · ${esc(t.claim)}${P.c}${esc(CLASSIFICATION[lang][r.project.claim] ?? r.project.claim)}</div>`);
-  parts.push(`<div class="muted">${esc(t.window)}${P.c}${when(r.window.fromMs)} – ${when(r.window.toMs)}${P.l}${esc(t.windowEnd)}${P.m}${esc(r.window.days)} ${esc(t.days)}${P.r}</div>`);
+  if (r.report)
+    parts.push(
+      `<div>${esc(t.reportNo)}${P.c}<b data-testid="report-number">${data(r.report.number)}</b> · ${esc(t.generatedAt)}${P.c}${when(Date.parse(r.report.generatedAt), true)}</div>`,
+    );
+  parts.push(
+    `<div class="muted">${esc(t.project)}${P.c}${data(r.project.id)} ${data(r.project.name)} · ${esc(t.enterprise)}${P.c}${data(r.project.enterprise)} · ${esc(t.claim)}${P.c}${esc(CLASSIFICATION[lang][r.project.claim] ?? r.project.claim)}</div>`,
+  );
+  parts.push(
+    `<div class="muted">${esc(t.window)}${P.c}${when(r.window.fromMs)} – ${when(r.window.toMs)}${P.l}${esc(t.windowEnd)}${P.m}${esc(r.window.days)} ${esc(t.days)}${P.r}</div>`,
+  );
   parts.push('<div class="cards">');
-  parts.push(`<div class="card"><div class="muted">${esc(t.verdict)}</div><div class="big verdict-${esc(r.classification)}" data-testid="verdict" data-classification="${esc(r.classification)}">${esc(cls)}</div>${r.preliminary ? `<div class="r-flag">${esc(t.preliminary)}</div>` : ''}</div>`);
+  parts.push(
+    `<div class="card"><div class="muted">${esc(t.verdict)}</div><div class="big verdict-${esc(r.classification)}" data-testid="verdict" data-classification="${esc(r.classification)}">${esc(cls)}</div>${r.preliminary ? `<div class="r-flag">${esc(t.preliminary)}</div>` : ''}</div>`,
+  );
   const nr = r.networkingRate;
   parts.push(
     `<div class="card"><div class="muted">${esc(t.networkingRate)}${P.l}≥ ${esc(nr.rMin)}${P.r}</div><div class="big" data-testid="networking-rate">${pct(nr.value)}</div><div>${nr.networked}/${nr.inScope} · ${esc(t.digitalControl)} ${pct(nr.digitalControl.value)}${P.l}${nr.digitalControl.networked}/${nr.digitalControl.inScope}${P.r}</div><div class="muted">≥ ${esc(nr.full.rMin)}${P.c}${pct(nr.full.value)}${P.l}${nr.full.networked}/${nr.full.inScope}${P.r}</div></div>`,
@@ -194,7 +225,10 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   parts.push(optionsTable());
   parts.push(breakEvenHtml());
   const failing = r.rules.filter((x) => x.result !== 'pass');
-  if (failing.length) parts.push(`<h3>${esc(t.failing)}</h3><ul>${failing.map((x) => `<li>${res(x.result)} ${esc(ruleName(lang, x.rule))}${P.c}${evHtml(x)}</li>`).join('')}</ul>`);
+  if (failing.length)
+    parts.push(
+      `<h3>${esc(t.failing)}</h3><ul>${failing.map((x) => `<li>${res(x.result)} ${esc(ruleName(lang, x.rule))}${P.c}${evHtml(x)}</li>`).join('')}</ul>`,
+    );
   parts.push('</section>');
 
   // ---- how the report was made
@@ -206,17 +240,33 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
         ? `${esc(t.sourceInflux)} ${code(h.source.influx.url)}${P.m}${esc(t.database)} ${code(h.source.influx.database)}`
         : `${esc(t.sourceStore)}${(h.source.stores ?? []).map((p) => ` ${code(p)}`).join('')}`;
     parts.push(
-      table([esc(t.reportNo), data(h.number)], [
-        [td(esc(t.generatedAt)), td(when(Date.parse(h.generatedAt), true))],
-        [td(esc(t.software)), td(`${code(`fgw ${h.fgw.version}`)}${h.fgw.revision ? ` · ${esc(t.revision)} ${code(h.fgw.revision)}` : ''}`)],
-        [td(esc(h.source.hub ? t.equivalentCommand : t.command)), td(code(h.command.map(shellWord).join(' ')))],
-        ...(h.source.hub ? [[td(esc(t.hubMade)), td(`${data(h.source.hub.id)}${P.l}${esc(t.config)} ${code(h.source.hub.config)}${P.r}<div class="muted">${esc(t.hubCommand)}</div>`)]] : []),
-        [td(esc(t.source)), td(`${src} · ${esc(t.gateway)}${P.c}${h.source.gateways.map(code).join(sep)}`)],
-        [td(esc(t.factsDigest)), td(`${code(h.factsDigest)}<div class="muted">${esc(t.reproduce)}</div>`)],
-      ], ' class="kv" data-testid="report-header"'),
+      table(
+        [esc(t.reportNo), data(h.number)],
+        [
+          [td(esc(t.generatedAt)), td(when(Date.parse(h.generatedAt), true))],
+          [td(esc(t.software)), td(`${code(`fgw ${h.fgw.version}`)}${h.fgw.revision ? ` · ${esc(t.revision)} ${code(h.fgw.revision)}` : ''}`)],
+          [td(esc(h.source.hub ? t.equivalentCommand : t.command)), td(code(h.command.map(shellWord).join(' ')))],
+          ...(h.source.hub
+            ? [
+                [
+                  td(esc(t.hubMade)),
+                  td(`${data(h.source.hub.id)}${P.l}${esc(t.config)} ${code(h.source.hub.config)}${P.r}<div class="muted">${esc(t.hubCommand)}</div>`),
+                ],
+              ]
+            : []),
+          [td(esc(t.source)), td(`${src} · ${esc(t.gateway)}${P.c}${h.source.gateways.map(code).join(sep)}`)],
+          [td(esc(t.factsDigest)), td(`${code(h.factsDigest)}<div class="muted">${esc(t.reproduce)}</div>`)],
+        ],
+        ' class="kv" data-testid="report-header"',
+      ),
     );
     parts.push(`<h3>${esc(t.inputs)}</h3>`);
-    parts.push(table([esc(t.role), esc(t.file), esc(t.hash)], h.inputs.map((i) => [td(esc(word(lang, i.role))), td(code(i.path)), td(code(i.sha256))])));
+    parts.push(
+      table(
+        [esc(t.role), esc(t.file), esc(t.hash)],
+        h.inputs.map((i) => [td(esc(word(lang, i.role))), td(code(i.path)), td(code(i.sha256))]),
+      ),
+    );
   } else parts.push(`<p class="muted">${esc(t.noHeader)}</p>`);
   parts.push(`<h3>${esc(t.gateways)}</h3>`);
   parts.push(gatewaysTable());
@@ -225,56 +275,141 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   parts.push(`<h2>${esc(t.project)}</h2>`);
   const pj = r.project;
   parts.push(
-    table([esc(t.projectId), data(pj.id)], [
-      [td(esc(t.projectName)), td(data(pj.name))],
-      [td(esc(t.enterprise)), td(`${data(pj.enterprise)}${P.l}${esc(t.uscc)} ${data(pj.uscc)}${P.r}`)],
-      [td(esc(t.claim)), td(esc(CLASSIFICATION[lang][pj.claim] ?? pj.claim))],
-      [td(esc(t.period)), td(`${esc(pj.period.from)} – ${esc(pj.period.to)}`)],
-      [td(esc(t.pilot)), td(yn(pj.pilot))],
-      [td(esc(t.acceptance)), td(pj.expertAcceptance ? data(pj.expertAcceptance) : esc(t.none))],
-      [td(esc(t.firstCloud)), td(`${yn(pj.firstCloudContract)}${pj.firstCloudDate ? ` · ${esc(t.firstCloudDate)} ${esc(pj.firstCloudDate)}` : ''}`)],
-      [td(esc(t.window)), td(`${when(r.window.fromMs)} – ${when(r.window.toMs)}${P.l}${esc(t.windowEnd)}${P.r}`)],
-    ], ' class="kv" data-testid="project"'),
+    table(
+      [esc(t.projectId), data(pj.id)],
+      [
+        [td(esc(t.projectName)), td(data(pj.name))],
+        [td(esc(t.enterprise)), td(`${data(pj.enterprise)}${P.l}${esc(t.uscc)} ${data(pj.uscc)}${P.r}`)],
+        [td(esc(t.claim)), td(esc(CLASSIFICATION[lang][pj.claim] ?? pj.claim))],
+        [td(esc(t.period)), td(`${esc(pj.period.from)} – ${esc(pj.period.to)}`)],
+        [td(esc(t.pilot)), td(yn(pj.pilot))],
+        [td(esc(t.acceptance)), td(pj.expertAcceptance ? data(pj.expertAcceptance) : esc(t.none))],
+        [td(esc(t.firstCloud)), td(`${yn(pj.firstCloudContract)}${pj.firstCloudDate ? ` · ${esc(t.firstCloudDate)} ${esc(pj.firstCloudDate)}` : ''}`)],
+        [td(esc(t.window)), td(`${when(r.window.fromMs)} – ${when(r.window.toMs)}${P.l}${esc(t.windowEnd)}${P.r}`)],
+      ],
+      ' class="kv" data-testid="project"',
+    ),
   );
   parts.push(`<h3>${esc(t.shutdowns)}</h3>`);
   const shutdowns = pj.shutdowns ?? [];
-  parts.push(shutdowns.length ? table([esc(t.from), esc(t.to), esc(t.reason)], shutdowns.map((x) => [td(when(instantMs(x.from, off))), td(when(instantMs(x.to, off))), td(data(x.reason))]), ' data-testid="shutdowns"') : `<p>${esc(t.none)}</p>`);
+  parts.push(
+    shutdowns.length
+      ? table(
+          [esc(t.from), esc(t.to), esc(t.reason)],
+          shutdowns.map((x) => [td(when(instantMs(x.from, off))), td(when(instantMs(x.to, off))), td(data(x.reason))]),
+          ' data-testid="shutdowns"',
+        )
+      : `<p>${esc(t.none)}</p>`,
+  );
 
   // ---- method
   parts.push(`<h2>${esc(t.method)}</h2>${methodHtml()}`);
 
   // ---- rules
   parts.push(`<h2>${esc(t.rules)}</h2>`);
-  parts.push(table([esc(t.rule), esc(t.value), esc(t.threshold), esc(t.result), esc(t.evidence)], r.rules.map((x) => [`<td data-rule="${esc(x.rule)}">${esc(ruleName(lang, x.rule))}</td>`, num(esc(ruleValue(x.rule, x.value))), num(esc(ruleThreshold(x.rule, x.threshold))), td(res(x.result)), td(evHtml(x), 'ev')]), ' data-testid="rules"', [18, 12, 14, 7, 49]));
+  parts.push(
+    table(
+      [esc(t.rule), esc(t.value), esc(t.threshold), esc(t.result), esc(t.evidence)],
+      r.rules.map((x) => [
+        `<td data-rule="${esc(x.rule)}">${esc(ruleName(lang, x.rule))}</td>`,
+        num(esc(ruleValue(x.rule, x.value))),
+        num(esc(ruleThreshold(x.rule, x.threshold))),
+        td(res(x.result)),
+        td(evHtml(x), 'ev'),
+      ]),
+      ' data-testid="rules"',
+      [18, 12, 14, 7, 49],
+    ),
+  );
 
   // ---- per week
   parts.push(`<h2>${esc(t.perWeek)}</h2>`);
   parts.push(weeksTable());
-  parts.push(`<div>${esc(t.dataUse)}${P.c}${Object.entries(r.dataUse.readsBySystem).map(([k, v]) => `${data(k)} ${v}`).join(sep) || esc(t.none)}</div>`);
+  parts.push(
+    `<div>${esc(t.dataUse)}${P.c}${
+      Object.entries(r.dataUse.readsBySystem)
+        .map(([k, v]) => `${data(k)} ${v}`)
+        .join(sep) || esc(t.none)
+    }</div>`,
+  );
   const byRoute = Object.entries(r.dataUse.readsByRoute);
   if (byRoute.length) parts.push(`<div>${esc(t.readsRoutes)}${P.c}${byRoute.map(([k, v]) => `${code(k)} ${v}`).join(sep)}</div>`);
-  if (r.dataUse.nonDataReads) parts.push(`<div class="muted">${esc(t.nonDataReads)}${P.c}${Object.entries(r.dataUse.nonDataReadsByRoute).map(([k, v]) => `${code(k)} ${v}`).join(sep)}</div>`);
+  if (r.dataUse.nonDataReads)
+    parts.push(
+      `<div class="muted">${esc(t.nonDataReads)}${P.c}${Object.entries(r.dataUse.nonDataReadsByRoute)
+        .map(([k, v]) => `${code(k)} ${v}`)
+        .join(sep)}</div>`,
+    );
   if (r.dataUse.unregisteredReads) parts.push(`<div class="muted">${esc(t.unregisteredReads)}${P.c}${r.dataUse.unregisteredReads}</div>`);
   const samples = r.processes.flatMap((p) => p.weeks.flatMap((w) => w.samples.map((c) => ({ c, p, w }))));
   if (samples.length) {
     parts.push(`<h3>${esc(t.commandSamples)}</h3>`);
-    parts.push(table([esc(t.week), esc(t.step), esc(t.time), esc(t.system), esc(t.actor), esc(t.deviceName), esc(t.tag), esc(t.value)], samples.map(({ c, p, w }) => [td(esc(weekLabelAt(r.weeks.findIndex((x) => x.index === w.week)))), td(step(p.id)), td(when(c.ts, true)), td(data(c.system)), td(data(c.actor)), td(device(c.device)), td(code(c.tag)), td(data(c.value))]), ' data-testid="command-samples"'));
+    parts.push(
+      table(
+        [esc(t.week), esc(t.step), esc(t.time), esc(t.system), esc(t.actor), esc(t.deviceName), esc(t.tag), esc(t.value)],
+        samples.map(({ c, p, w }) => [
+          td(esc(weekLabelAt(r.weeks.findIndex((x) => x.index === w.week)))),
+          td(step(p.id)),
+          td(when(c.ts, true)),
+          td(data(c.system)),
+          td(data(c.actor)),
+          td(device(c.device)),
+          td(code(c.tag)),
+          td(data(c.value)),
+        ]),
+        ' data-testid="command-samples"',
+      ),
+    );
   }
   if (r.commands.length) {
     parts.push(`<h3>${esc(fill(t.commands, { n: r.commands.length }))}</h3>`);
-    parts.push(table([esc(t.week), esc(t.time), esc(t.system), esc(t.actor), esc(t.deviceName), esc(t.tag), esc(t.value), esc(t.result)], r.commands.map((c) => [td(esc(weekLabel(c.ts))), td(when(c.ts, true)), td(data(c.system)), td(data(c.actor)), td(device(c.device)), td(code(c.tag)), td(data(c.value)), td(esc(word(lang, c.result)))])));
+    parts.push(
+      table(
+        [esc(t.week), esc(t.time), esc(t.system), esc(t.actor), esc(t.deviceName), esc(t.tag), esc(t.value), esc(t.result)],
+        r.commands.map((c) => [
+          td(esc(weekLabel(c.ts))),
+          td(when(c.ts, true)),
+          td(data(c.system)),
+          td(data(c.actor)),
+          td(device(c.device)),
+          td(code(c.tag)),
+          td(data(c.value)),
+          td(esc(word(lang, c.result))),
+        ]),
+      ),
+    );
   }
 
   // ---- processes
   parts.push(`<h2>${esc(t.processes)}</h2>`);
-  parts.push(table([esc(t.step), esc(t.key), esc(t.devicesCol), esc(t.covered), esc(t.fullyCovered), esc(t.executed), esc(t.evidence)], r.processes.map((p) => [td(step(p.id)), td(yn(p.key)), td(p.devices.map(device).join(sep) || esc(t.none)), td(yn(p.covered)), td(yn(p.fullyCovered)), td(yn(p.executed)), td(`${evHtml(p)}${p.unregisteredCommands ? `<div class="muted">${esc(t.unregisteredCommands)}${P.c}${p.unregisteredCommands}</div>` : ''}`, 'ev')]), '', [12, 7, 16, 7, 8, 8, 42]));
+  parts.push(
+    table(
+      [esc(t.step), esc(t.key), esc(t.devicesCol), esc(t.covered), esc(t.fullyCovered), esc(t.executed), esc(t.evidence)],
+      r.processes.map((p) => [
+        td(step(p.id)),
+        td(yn(p.key)),
+        td(p.devices.map(device).join(sep) || esc(t.none)),
+        td(yn(p.covered)),
+        td(yn(p.fullyCovered)),
+        td(yn(p.executed)),
+        td(`${evHtml(p)}${p.unregisteredCommands ? `<div class="muted">${esc(t.unregisteredCommands)}${P.c}${p.unregisteredCommands}</div>` : ''}`, 'ev'),
+      ]),
+      '',
+      [12, 7, 16, 7, 8, 8, 42],
+    ),
+  );
 
   // ---- devices
   parts.push(`<h2>${esc(t.devices)}</h2><div class="muted">${esc(t.legend)}</div>`);
   const partialR = Number(r.networkingRate.rMin);
   const fullR = Number(r.networkingRate.full.rMin);
   for (const d of r.devices) {
-    const tags = [`${esc(t.step)}${P.c}${step(d.process)}`, ...(d.gateway ? [`${esc(t.gateway)}${P.c}${data(d.gateway)}`] : []), `${esc(t.category)}${P.c}${esc(d.category ? word(lang, d.category) : '—')}`, `${esc(t.inScope)}${P.c}${yn(d.inScope)}`];
+    const tags = [
+      `${esc(t.step)}${P.c}${step(d.process)}`,
+      ...(d.gateway ? [`${esc(t.gateway)}${P.c}${data(d.gateway)}`] : []),
+      `${esc(t.category)}${P.c}${esc(d.category ? word(lang, d.category) : '—')}`,
+      `${esc(t.inScope)}${P.c}${yn(d.inScope)}`,
+    ];
     if (d.exempt) tags.push(`${esc(t.exempt)}${P.c}${data(d.exempt)}`);
     if (!d.inGateway) tags.push(esc(t.notInGateway));
     if (!d.inRegister) tags.push(esc(t.notInRegister));
@@ -285,8 +420,13 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
         `<div>${esc(t.reportingRate)}${P.c}<b>${pct(d.reportingRate.value)}</b>${P.l}${d.goodSlots}/${d.expectedSlots}${P.m}${esc(t.slot)} ${(d.slotMs ?? 0) / 1000} ${esc(t.seconds)}${P.r}· ${esc(t.rolesSeen)}${P.c}${roles} · ${esc(t.stale)}${P.c}${yn(d.stale)}${d.lastGoodTs || d.staleAt ? `${P.l}${[d.lastGoodTs ? `${esc(t.lastGood)} ${when(d.lastGoodTs, true)}` : '', d.staleAt ? `${esc(t.staleAt)} ${when(d.staleAt, true)}` : ''].filter(Boolean).join(P.m)}${P.r}` : ''} · ${esc(t.networked)}${P.c}<b>${yn(d.networked)}</b> · ${esc(t.networkedFull)}${P.c}${yn(d.networkedFull)}</div>`,
       );
       parts.push(timelineSvg(d, partialR, fullR));
-      parts.push(`<div>${esc(t.gapCount)}${P.c}${d.gapCount ?? 0}${(d.gaps ?? []).length ? ` · ${esc(t.gaps)}${P.c}${(d.gaps ?? []).map((g) => `${when(g.from)} – ${when(g.to)}${P.l}${g.slots} ${esc(t.slotsUnit)}${P.r}`).join(P.s)}` : ''}</div>`);
-      if (d.weekly?.length) parts.push(`<div class="muted">${esc(t.weeks)}${P.c}${d.weekly.map((w, i) => `${esc(weekLabelAt(i))} ${w.expected ? pct(w.good / w.expected) : esc(t.notJudged)}`).join(' · ')}</div>`);
+      parts.push(
+        `<div>${esc(t.gapCount)}${P.c}${d.gapCount ?? 0}${(d.gaps ?? []).length ? ` · ${esc(t.gaps)}${P.c}${(d.gaps ?? []).map((g) => `${when(g.from)} – ${when(g.to)}${P.l}${g.slots} ${esc(t.slotsUnit)}${P.r}`).join(P.s)}` : ''}</div>`,
+      );
+      if (d.weekly?.length)
+        parts.push(
+          `<div class="muted">${esc(t.weeks)}${P.c}${d.weekly.map((w, i) => `${esc(weekLabelAt(i))} ${w.expected ? pct(w.good / w.expected) : esc(t.notJudged)}`).join(' · ')}</div>`,
+        );
     }
     if (d.reasons.length) parts.push(`<div class="ev">${d.reasons.map(why).join(P.s)}</div>`);
     parts.push('</div>');
@@ -299,36 +439,76 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
     parts.push(
       `<h3 data-track="${esc(id)}">${esc(trackName(lang, tr.track, tr.variant))}${P.c}${money(tr.amountFen)} ${esc(t.yuan)}${tr.capped ? `${P.l}<span data-testid="capped">${esc(t.capped)}</span>${P.r}` : ''} · ${esc(t.eligible)}${P.c}${yn(tr.eligible)}${tr.reasons.length ? ` — ${tr.reasons.map(why).join(P.s)}` : ''}${tr.pendingFen ? ` · <span class="r-flag">${esc(t.pendingBase)}${P.c}${money(tr.pendingFen)} ${esc(t.yuan)}</span>` : ''}</h3>`,
     );
-    if (tr.counted.length) parts.push(table([esc(t.counted), esc(t.invoiceDate), esc(t.item), esc(t.amount)], tr.counted.map((l) => [td(lineRef(l)), td(esc(l.date)), td(itemText(l)), num(amountText(l))])));
-    if (tr.excluded.length) parts.push(table([esc(t.excluded), esc(t.invoiceDate), esc(t.item), esc(t.amount), esc(t.reason)], tr.excluded.map((l) => [td(lineRef(l)), td(esc(l.date)), td(itemText(l)), num(amountText(l)), td(`${why(l.code)}${exclusionDetail(l)}`)])));
+    if (tr.counted.length)
+      parts.push(
+        table(
+          [esc(t.counted), esc(t.invoiceDate), esc(t.item), esc(t.amount)],
+          tr.counted.map((l) => [td(lineRef(l)), td(esc(l.date)), td(itemText(l)), num(amountText(l))]),
+        ),
+      );
+    if (tr.excluded.length)
+      parts.push(
+        table(
+          [esc(t.excluded), esc(t.invoiceDate), esc(t.item), esc(t.amount), esc(t.reason)],
+          tr.excluded.map((l) => [td(lineRef(l)), td(esc(l.date)), td(itemText(l)), num(amountText(l)), td(`${why(l.code)}${exclusionDetail(l)}`)]),
+        ),
+      );
   }
   if (s.contractors?.length) {
     parts.push(`<h3>${esc(t.contractorCheck)}</h3>`);
     parts.push(
-      table([esc(t.contractorName), esc(t.invoiceLine), esc(t.listPrice), esc(t.invoiced), esc(t.discount), esc(t.required), esc(t.result)], s.contractors.map((g) => [
-        td(g.contractor === null ? esc(t.generalContractor) : data(g.contractor)),
-        td(g.lines.map((i) => data(lineName(i))).join(sep) || esc(t.none)),
-        num(g.listFen === null ? '—' : money(g.listFen)),
-        num(money(g.amountFen)),
-        num(g.discountFen === null ? '—' : money(g.discountFen)),
-        num(g.requiredFen === null ? '—' : money(g.requiredFen)),
-        td(res(g.result)),
-      ]), ' data-testid="contractors"'),
+      table(
+        [esc(t.contractorName), esc(t.invoiceLine), esc(t.listPrice), esc(t.invoiced), esc(t.discount), esc(t.required), esc(t.result)],
+        s.contractors.map((g) => [
+          td(g.contractor === null ? esc(t.generalContractor) : data(g.contractor)),
+          td(g.lines.map((i) => data(lineName(i))).join(sep) || esc(t.none)),
+          num(g.listFen === null ? '—' : money(g.listFen)),
+          num(money(g.amountFen)),
+          num(g.discountFen === null ? '—' : money(g.discountFen)),
+          num(g.requiredFen === null ? '—' : money(g.requiredFen)),
+          td(res(g.result)),
+        ]),
+        ' data-testid="contractors"',
+      ),
     );
   }
   if (s.corrections?.length) {
     parts.push(`<h3>${esc(t.corrections)}</h3>`);
-    parts.push(table([esc(t.invoiceLine), esc(t.amount), esc(t.correctedLine)], s.corrections.map((c) => [td(data(lineName(c.index))), num(money(c.basisFen)), td(data(lineName(c.corrects)))])));
+    parts.push(
+      table(
+        [esc(t.invoiceLine), esc(t.amount), esc(t.correctedLine)],
+        s.corrections.map((c) => [td(data(lineName(c.index))), num(money(c.basisFen)), td(data(lineName(c.corrects)))]),
+      ),
+    );
   }
-  if (s.cloudYear) parts.push(`<div>${esc(t.cloudYear)}${P.c}${esc(s.cloudYear.from)} – ${esc(s.cloudYear.to)}${P.l}${esc(t.windowEnd)}${P.m}${esc(s.cloudYear.basis === 'firstCloudDate' ? t.cloudYearFrom : t.cloudYearInvoice)}${P.r}</div>`);
+  if (s.cloudYear)
+    parts.push(
+      `<div>${esc(t.cloudYear)}${P.c}${esc(s.cloudYear.from)} – ${esc(s.cloudYear.to)}${P.l}${esc(t.windowEnd)}${P.m}${esc(s.cloudYear.basis === 'firstCloudDate' ? t.cloudYearFrom : t.cloudYearInvoice)}${P.r}</div>`,
+    );
   parts.push(`<h3>${esc(t.deviceInvoices)}</h3>`);
   const devLines = s.devices ?? [];
   parts.push(
     devLines.length
-      ? table([esc(t.deviceName), esc(t.networked), esc(t.invoiceLine), esc(t.amount)], devLines.map((d) => {
-          const flagged = new Set((s.unnetworkedLines ?? []).filter((u) => u.devices.includes(d.id)).map((u) => u.index));
-          return [td(device(d.id)), td(d.networked === null ? '—' : yn(d.networked)), td(d.lines.map((l) => `${lineRef(l)} ${data(l.item)}${flagged.has(l.index) ? ` <span class="r-flag">${esc(t.notNetworkedLine)}</span>` : ''}${l.excluded ? `${P.l}${why(l.excluded)}${P.r}` : ''}`).join('<br>')), num(d.lines.map((l) => money(l.basisFen)).join('<br>'))];
-        }), ' data-testid="device-invoices"')
+      ? table(
+          [esc(t.deviceName), esc(t.networked), esc(t.invoiceLine), esc(t.amount)],
+          devLines.map((d) => {
+            const flagged = new Set((s.unnetworkedLines ?? []).filter((u) => u.devices.includes(d.id)).map((u) => u.index));
+            return [
+              td(device(d.id)),
+              td(d.networked === null ? '—' : yn(d.networked)),
+              td(
+                d.lines
+                  .map(
+                    (l) =>
+                      `${lineRef(l)} ${data(l.item)}${flagged.has(l.index) ? ` <span class="r-flag">${esc(t.notNetworkedLine)}</span>` : ''}${l.excluded ? `${P.l}${why(l.excluded)}${P.r}` : ''}`,
+                  )
+                  .join('<br>'),
+              ),
+              num(d.lines.map((l) => money(l.basisFen)).join('<br>')),
+            ];
+          }),
+          ' data-testid="device-invoices"',
+        )
       : `<p class="muted">${esc(t.noDeviceLines)}</p>`,
   );
 
@@ -339,39 +519,85 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
     if (ordersRule) parts.push(`<div class="${ordersRule.result === 'pass' ? '' : 'warn'}">${evHtml(ordersRule)}</div>`);
     if (r.orders) {
       const o = r.orders;
-      parts.push(`<div>ERP→MES ${o.erpMatched}/${o.erpRows}${P.l}${pct(o.erpToMes)}${P.r}· MES→ERP ${o.mesMatched}/${o.mesRows}${P.l}${pct(o.mesToErp)}${P.r}</div><div class="muted">${esc(t.ordersScope)}</div>`);
+      parts.push(
+        `<div>ERP→MES ${o.erpMatched}/${o.erpRows}${P.l}${pct(o.erpToMes)}${P.r}· MES→ERP ${o.mesMatched}/${o.mesRows}${P.l}${pct(o.mesToErp)}${P.r}</div><div class="muted">${esc(t.ordersScope)}</div>`,
+      );
       if (o.unmatched.length)
-        parts.push(`<h3>${esc(t.unmatched)}</h3>`, table([esc(t.side), esc(t.order), esc(t.item), esc(t.line), esc(t.reason)], o.unmatched.map((u) => [td(esc(word(lang, u.side))), td(u.order ? data(u.order) : '—'), td(u.item ? data(u.item) : '—'), num(String(u.line)), td(esc(fill(UNMATCHED[lang][u.reason] ?? u.reason, { quantity: u.quantity ?? '', otherQuantity: u.otherQuantity ?? '', otherLine: u.otherLine ?? '', detail: '\u0000' })).replace('\u0000', data(u.detail ?? '')))]), ' data-testid="unmatched"'));
+        parts.push(
+          `<h3>${esc(t.unmatched)}</h3>`,
+          table(
+            [esc(t.side), esc(t.order), esc(t.item), esc(t.line), esc(t.reason)],
+            o.unmatched.map((u) => [
+              td(esc(word(lang, u.side))),
+              td(u.order ? data(u.order) : '—'),
+              td(u.item ? data(u.item) : '—'),
+              num(String(u.line)),
+              td(
+                esc(
+                  fill(UNMATCHED[lang][u.reason] ?? u.reason, {
+                    quantity: u.quantity ?? '',
+                    otherQuantity: u.otherQuantity ?? '',
+                    otherLine: u.otherLine ?? '',
+                    detail: '\u0000',
+                  }),
+                ).replace('\u0000', data(u.detail ?? '')),
+              ),
+            ]),
+            ' data-testid="unmatched"',
+          ),
+        );
     }
   }
 
   // ---- policy
   parts.push(`<h2>${esc(t.policy)}</h2>`);
   parts.push(
-    table([esc(t.policy), `${data(r.policy.title ?? r.policy.id)}`], [
-      [td(esc(t.policyValid)), td(valid ? `${esc(valid.from)} – ${valid.to ? esc(valid.to) : esc(t.openEnd)}` : '—')],
-      [td(esc(t.file)), td(code(r.policy.path))],
-      [td(esc(t.hash)), td(`<code translate="no" data-testid="policy-hash">${esc(r.policy.sha256)}</code>`)],
-    ], ' class="kv"'),
+    table(
+      [esc(t.policy), `${data(r.policy.title ?? r.policy.id)}`],
+      [
+        [td(esc(t.policyValid)), td(valid ? `${esc(valid.from)} – ${valid.to ? esc(valid.to) : esc(t.openEnd)}` : '—')],
+        [td(esc(t.file)), td(code(r.policy.path))],
+        [td(esc(t.hash)), td(`<code translate="no" data-testid="policy-hash">${esc(r.policy.sha256)}</code>`)],
+      ],
+      ' class="kv"',
+    ),
   );
   if (validity) parts.push(`<div class="${validity.result === 'pass' ? '' : 'warn'}" data-testid="policy-validity">${evHtml(validity)}</div>`);
   parts.push(`<div class="muted">${esc(t.policyTableSee)}</div>`);
 
   // ---- signatures
   parts.push(`<section class="signature" data-testid="signature"><h2>${esc(t.signature)}</h2>`);
-  parts.push(`<table><tbody><tr><th>${esc(t.opinion)}</th><td class="opinion" colspan="3"></td></tr><tr><th>${esc(t.members)}</th><td class="members" colspan="3"></td></tr><tr><th>${esc(t.date)}</th><td></td><th>${esc(t.seal)}</th><td></td></tr></tbody></table></section>`);
+  parts.push(
+    `<table><tbody><tr><th>${esc(t.opinion)}</th><td class="opinion" colspan="3"></td></tr><tr><th>${esc(t.members)}</th><td class="members" colspan="3"></td></tr><tr><th>${esc(t.date)}</th><td></td><th>${esc(t.seal)}</th><td></td></tr></tbody></table></section>`,
+  );
 
   // ---- appendix 1: codes
   parts.push(`<section class="appendix" data-testid="appendix-codes"><h2>${esc(t.codesTitle)}</h2><p>${esc(t.codesNote)}</p>`);
-  parts.push(table([esc(t.code), esc(t.meaning)], appendixCodes().map(([c, m]) => [td(code(c)), td(esc(m))])));
+  parts.push(
+    table(
+      [esc(t.code), esc(t.meaning)],
+      appendixCodes().map(([c, m]) => [td(code(c)), td(esc(m))]),
+    ),
+  );
   parts.push('</section>');
 
   // ---- appendix 2: policy table
   parts.push(`<section class="appendix" data-testid="policy-table"><h2>${esc(t.policyAppendix)}</h2>`);
-  parts.push(`<div>${data(r.policy.title ?? r.policy.id)} · ${esc(t.policyValid)}${P.c}${valid ? `${esc(valid.from)} – ${valid.to ? esc(valid.to) : esc(t.openEnd)}` : '—'}</div>`);
+  parts.push(
+    `<div>${data(r.policy.title ?? r.policy.id)} · ${esc(t.policyValid)}${P.c}${valid ? `${esc(valid.from)} – ${valid.to ? esc(valid.to) : esc(t.openEnd)}` : '—'}</div>`,
+  );
   if (validity && validity.result !== 'pass') parts.push(`<div class="warn">${evHtml(validity)}</div>`);
   parts.push(
-    table([esc(t.code), esc(t.meaning), esc(t.value), esc(t.sourceOf), esc(t.clause)], (r.policy.table ?? []).map((k) => [`<td data-key="${esc(k.key)}">${code(k.key)}</td>`, td(esc(zhLang ? k.zh : k.en)), num(esc(policyValueText(k, lang))), td(esc(k.source === 'text' ? t.fromText : t.fromDefault)), td(k.clause ? data(k.clause) : '—')])),
+    table(
+      [esc(t.code), esc(t.meaning), esc(t.value), esc(t.sourceOf), esc(t.clause)],
+      (r.policy.table ?? []).map((k) => [
+        `<td data-key="${esc(k.key)}">${code(k.key)}</td>`,
+        td(esc(zhLang ? k.zh : k.en)),
+        num(esc(policyValueText(k, lang))),
+        td(esc(k.source === 'text' ? t.fromText : t.fromDefault)),
+        td(k.clause ? data(k.clause) : '—'),
+      ]),
+    ),
   );
   parts.push('</section>');
   parts.push('</body></html>');
@@ -397,7 +623,9 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   }
 
   function amountText(l: { basisFen: number; grossFen?: number }): string {
-    return l.grossFen !== undefined ? `${money(l.basisFen)}<div class="muted">${P.l}${esc(zhLang ? '原' : 'was')} ${money(l.grossFen)}${P.r}</div>` : money(l.basisFen);
+    return l.grossFen !== undefined
+      ? `${money(l.basisFen)}<div class="muted">${P.l}${esc(zhLang ? '原' : 'was')} ${money(l.grossFen)}${P.r}</div>`
+      : money(l.basisFen);
   }
 
   function exclusionDetail(l: { code: string; basisFen: number; quantity: number; detail?: string }): string {
@@ -408,11 +636,17 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   }
 
   function optionsTable(): string {
-    return table(
-      [esc(t.options), esc(t.amount), esc(t.pendingBase)],
-      s.options.map((o) => [td(`${o.id === s.recommended ? '<b>' : ''}${optionName(o.id)}${o.id === s.recommended ? `</b>${P.l}${esc(t.recommended)}${P.r}` : ''}`), num(money(o.totalFen)), num(o.pendingFen ? money(o.pendingFen) : '—')]),
-      ' data-testid="options"',
-    ) + (s.options.some((o) => o.pendingFen > 0) ? `<div class="muted">${esc(t.pendingBaseNote)}</div>` : '');
+    return (
+      table(
+        [esc(t.options), esc(t.amount), esc(t.pendingBase)],
+        s.options.map((o) => [
+          td(`${o.id === s.recommended ? '<b>' : ''}${optionName(o.id)}${o.id === s.recommended ? `</b>${P.l}${esc(t.recommended)}${P.r}` : ''}`),
+          num(money(o.totalFen)),
+          num(o.pendingFen ? money(o.pendingFen) : '—'),
+        ]),
+        ' data-testid="options"',
+      ) + (s.options.some((o) => o.pendingFen > 0) ? `<div class="muted">${esc(t.pendingBaseNote)}</div>` : '')
+    );
   }
 
   function breakEvenHtml(): string {
@@ -435,8 +669,18 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
       r.gateways.map((g) => {
         const p = g.platform;
         const outages = p.outages.map((o) => `${when(o.from)} – ${when(o.to)}`).join('<br>') || esc(t.none);
-        const inScope = g.inScopeDevices.length < g.devices.length ? `<div class="muted">${esc(t.inScopeCol)}${P.c}${g.inScopeDevices.map(device).join(sep) || esc(t.none)}</div>` : '';
-        return [td(g.id ? data(g.id) : '—'), td(g.site ? data(g.site) : '—'), td(g.config ? code(g.config) : '—'), td(`${g.devices.map(device).join(sep) || '—'}${inScope}`), num(`${p.outageSlots}/${p.slots - p.shutdownSlots}${P.l}${pct(p.outage.value)}${P.r}`), td(outages)];
+        const inScope =
+          g.inScopeDevices.length < g.devices.length
+            ? `<div class="muted">${esc(t.inScopeCol)}${P.c}${g.inScopeDevices.map(device).join(sep) || esc(t.none)}</div>`
+            : '';
+        return [
+          td(g.id ? data(g.id) : '—'),
+          td(g.site ? data(g.site) : '—'),
+          td(g.config ? code(g.config) : '—'),
+          td(`${g.devices.map(device).join(sep) || '—'}${inScope}`),
+          num(`${p.outageSlots}/${p.slots - p.shutdownSlots}${P.l}${pct(p.outage.value)}${P.r}`),
+          td(outages),
+        ];
       }),
       ' data-testid="gateways"',
     );
@@ -461,13 +705,21 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   function weeksTable(): string {
     type Cell = { n: number; judged: boolean; by?: Record<string, number> };
     const series: Array<{ head: string; cells: Cell[] }> = [];
-    for (const p of r.processes.filter((x) => x.inScopeDevices.length > 0)) series.push({ head: `${esc(t.commandsTo)}${step(p.id)}`, cells: p.weeks.map((w) => ({ n: w.commands, judged: w.judged, by: w.bySystem })) });
+    for (const p of r.processes.filter((x) => x.inScopeDevices.length > 0))
+      series.push({ head: `${esc(t.commandsTo)}${step(p.id)}`, cells: p.weeks.map((w) => ({ n: w.commands, judged: w.judged, by: w.bySystem })) });
     series.push({ head: esc(t.readsBy), cells: r.dataUse.weeks.map((w) => ({ n: w.reads, judged: w.judged })) });
     const systems = [...new Set(r.dataUse.weeks.flatMap((w) => Object.keys(w.bySystem)))].sort();
-    if (systems.length > 1) for (const sys of systems) series.push({ head: `${esc(t.readsOf)}${data(sys)}`, cells: r.dataUse.weeks.map((w) => ({ n: w.bySystem[sys] ?? 0, judged: w.judged })) });
+    if (systems.length > 1)
+      for (const sys of systems)
+        series.push({ head: `${esc(t.readsOf)}${data(sys)}`, cells: r.dataUse.weeks.map((w) => ({ n: w.bySystem[sys] ?? 0, judged: w.judged })) });
     const cell = (c: Cell | undefined) => {
       if (!c) return num('—');
-      const by = c.by && Object.keys(c.by).length ? `<div class="muted">${Object.entries(c.by).map(([k, v]) => `${data(k)} ${v}`).join(sep)}</div>` : '';
+      const by =
+        c.by && Object.keys(c.by).length
+          ? `<div class="muted">${Object.entries(c.by)
+              .map(([k, v]) => `${data(k)} ${v}`)
+              .join(sep)}</div>`
+          : '';
       if (!c.judged) return num(`${c.n ? `${c.n} ` : ''}<span class="muted">${esc(t.notJudged)}</span>`);
       return num(`${c.n}${by}`);
     };
@@ -513,7 +765,13 @@ export function renderHtml(r: VerifyResult, lang: Lang = 'zh'): string {
   function methodHtml(): string {
     // how it was measured comes from result.method; the other values from the policy table
     const m = r.method;
-    const goodWhat = m.uncertainCountsAsGood ? (zhLang ? '质量为“好”或“不确定”的读数' : 'a reading of good or uncertain quality') : zhLang ? '质量为“好”的读数（质量为“不确定”的读数不计）' : 'a reading of good quality (uncertain ones do not count)';
+    const goodWhat = m.uncertainCountsAsGood
+      ? zhLang
+        ? '质量为“好”或“不确定”的读数'
+        : 'a reading of good or uncertain quality'
+      : zhLang
+        ? '质量为“好”的读数（质量为“不确定”的读数不计）'
+        : 'a reading of good quality (uncertain ones do not count)';
     const v = {
       slotMin: durationText(m.slotMinMs, lang),
       staleIntervals: pvRaw('measure.staleIntervals'),

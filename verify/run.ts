@@ -33,7 +33,15 @@ export interface GatewayConfigLike {
   influx?: { url: string; database: string; measurement?: string; username?: string; password?: string } | undefined;
   http?: { tokens?: ReadonlyArray<{ system: string }> };
   north?: ReadonlyArray<{ system: string }>;
-  devices: ReadonlyArray<{ id: string; name?: string | undefined; line?: string | undefined; process?: string | undefined; interval: number; enabled?: boolean; tags?: ReadonlyArray<{ name: string; role?: string }> }>;
+  devices: ReadonlyArray<{
+    id: string;
+    name?: string | undefined;
+    line?: string | undefined;
+    process?: string | undefined;
+    interval: number;
+    enabled?: boolean;
+    tags?: ReadonlyArray<{ name: string; role?: string }>;
+  }>;
 }
 
 /** A gateway config already loaded (a hub, the running gateway), with where it came from. */
@@ -50,9 +58,7 @@ export interface GatewayInput {
  * InfluxDB database holding every gateway (filtered by the `gateway` tag); url/database/credentials
  * default to the configs' `influx` sections, which must then name the same URL and database.
  */
-export type SourceSpec =
-  | { kind: 'store' }
-  | { kind: 'influx'; url?: string; database?: string; username?: string; password?: string; measurement?: string };
+export type SourceSpec = { kind: 'store' } | { kind: 'influx'; url?: string; database?: string; username?: string; password?: string; measurement?: string };
 
 export interface RunOptions {
   /** the gateway configs, loaded (the verifier holds no config loader: `fgw verify` loads the files it is given) */
@@ -84,7 +90,12 @@ export function deviceSpecs(cfg: GatewayConfigLike): DeviceSpec[] {
   return cfg.devices
     .filter((d) => d.enabled !== false)
     .map((d) => {
-      const s: DeviceSpec = { id: d.id, interval: d.interval, tags: (d.tags ?? []).map((t) => ({ name: t.name, role: t.role ?? 'other' })), gateway: cfg.gateway.id };
+      const s: DeviceSpec = {
+        id: d.id,
+        interval: d.interval,
+        tags: (d.tags ?? []).map((t) => ({ name: t.name, role: t.role ?? 'other' })),
+        gateway: cfg.gateway.id,
+      };
       if (d.name) s.name = d.name;
       if (d.line) s.line = d.line;
       if (d.process) s.process = d.process;
@@ -96,7 +107,10 @@ export function deviceSpecs(cfg: GatewayConfigLike): DeviceSpec[] {
 export function parseWindowTime(text: string | number, offsetMs: number, field: string, now = Date.now()): number {
   if (typeof text === 'number') return text;
   const ms = parseTimeArg(text, now, offsetMs);
-  if (ms === undefined) throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms, now or -15m)`, { details: [`${field}: not a time`] });
+  if (ms === undefined)
+    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${field}: "${text}" is not a time (use 2026-10-05, 2026-10-05T08:00:00+08:00, epoch ms, now or -15m)`, {
+      details: [`${field}: not a time`],
+    });
   return ms;
 }
 
@@ -127,7 +141,8 @@ function loadGateways(list: RunOptions['gateways']): Gw[] {
   const problems: string[] = [];
   for (const g of out) {
     const other = gwIds.get(g.cfg.gateway.id);
-    if (other !== undefined) problems.push(`gateway.id "${g.cfg.gateway.id}" is in both ${other} and ${g.file} (each gateway config once, each gateway its own id)`);
+    if (other !== undefined)
+      problems.push(`gateway.id "${g.cfg.gateway.id}" is in both ${other} and ${g.file} (each gateway config once, each gateway its own id)`);
     else gwIds.set(g.cfg.gateway.id, g.file);
     g.cfg.devices.forEach((d, i) => {
       const where = `${g.file}: devices[${i}] (${d.id})`;
@@ -144,7 +159,10 @@ function readEvidence(loaded: LoadedProject, p: string, field: string): Buffer {
   try {
     return readFileSync(p);
   } catch (e) {
-    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${loaded.path}: evidence.${field}: cannot read ${p}: ${(e as Error).message}`, { cause: e, details: [`${loaded.path}: evidence.${field}: cannot read ${p}`] });
+    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `${loaded.path}: evidence.${field}: cannot read ${p}: ${(e as Error).message}`, {
+      cause: e,
+      details: [`${loaded.path}: evidence.${field}: cannot read ${p}`],
+    });
   }
 }
 
@@ -163,7 +181,9 @@ function influxOf(gws: Gw[], s: Extract<SourceSpec, { kind: 'influx' }>) {
   const a = conns[0]!;
   conns.forEach((c, i) => {
     if (redactUrl(c.url) !== redactUrl(a.url) || c.database !== a.database) {
-      throw inputError(`--source influx: ${gws[0]!.file} reads ${redactUrl(a.url)} database ${a.database} but ${gws[i]!.file} reads ${redactUrl(c.url)} database ${c.database}: one database must hold every gateway`);
+      throw inputError(
+        `--source influx: ${gws[0]!.file} reads ${redactUrl(a.url)} database ${a.database} but ${gws[i]!.file} reads ${redactUrl(c.url)} database ${c.database}: one database must hold every gateway`,
+      );
     }
   });
   return conns;
@@ -176,7 +196,9 @@ async function openSources(gws: Gw[], source: SourceSpec): Promise<{ sources: Ga
     if (source.kind === 'influx') {
       const { influxFacts } = await import('./source-influx.js');
       const conns = influxOf(gws, source);
-      gws.forEach((g, i) => sources.push({ gateway: g.cfg.gateway.id, src: influxFacts({ ...conns[i]!, gateway: g.cfg.gateway.id }), devices: deviceSpecs(g.cfg) }));
+      gws.forEach((g, i) =>
+        sources.push({ gateway: g.cfg.gateway.id, src: influxFacts({ ...conns[i]!, gateway: g.cfg.gateway.id }), devices: deviceSpecs(g.cfg) }),
+      );
       return { sources, header: { kind: 'influx', influx: { url: redactUrl(conns[0]!.url), database: conns[0]!.database }, gateways: ids } };
     }
     const { storeFacts } = await import('./source-store.js');
@@ -191,7 +213,12 @@ async function openSources(gws: Gw[], source: SourceSpec): Promise<{ sources: Ga
       if (!existsSync(file)) throw new GatewayError(ErrorCodes.STORE, `no embedded store at ${file} (storage.path of ${g.file})`);
       const { openStore } = await import('../ingest/store.js');
       // read-only use: no retention timer, limits never enforced from here
-      const store = openStore({ path: g.cfg.storage.path, maxSizeBytes: g.cfg.storage.maxSize ?? Number.MAX_SAFE_INTEGER, retentionMs: Number.MAX_SAFE_INTEGER, limitsIntervalMs: 0 });
+      const store = openStore({
+        path: g.cfg.storage.path,
+        maxSizeBytes: g.cfg.storage.maxSize ?? Number.MAX_SAFE_INTEGER,
+        retentionMs: Number.MAX_SAFE_INTEGER,
+        limitsIntervalMs: 0,
+      });
       sources.push({ gateway: g.cfg.gateway.id, src: storeFacts(store, { close: true }), devices: deviceSpecs(g.cfg) });
     }
     return { sources, header: { kind: 'store', stores, gateways: ids } };
@@ -226,7 +253,8 @@ export function fgwVersion(): ReportHeader['fgw'] {
   let revision = process.env.FGW_REVISION || undefined;
   if (!revision && root) {
     try {
-      const git = (args: string[]) => execFileSync('git', ['-C', root!, ...args], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const git = (args: string[]) =>
+        execFileSync('git', ['-C', root!, ...args], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
       // only this checkout's own repository, not one fgw happens to be installed inside
       if (resolve(git(['rev-parse', '--show-toplevel'])) === resolve(root)) {
         const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
@@ -269,7 +297,11 @@ export async function runVerification(o: RunOptions): Promise<VerifyResult> {
   validateInput({ project: loaded.project, projectFile: loaded.path, policy, from, to });
   if (to > now) {
     // slots after now would count as missing: refuse rather than judge the future
-    throw new GatewayError(ErrorCodes.VERIFY_INPUT, `--to ${isoLocal(to, policy.offsetMs)} is in the future (now ${isoLocal(now, policy.offsetMs)}); use --to now or an earlier time`, { details: ['window.to: in the future'] });
+    throw new GatewayError(
+      ErrorCodes.VERIFY_INPUT,
+      `--to ${isoLocal(to, policy.offsetMs)} is in the future (now ${isoLocal(now, policy.offsetMs)}); use --to now or an earlier time`,
+      { details: ['window.to: in the future'] },
+    );
   }
 
   const inputs: ReportHeader['inputs'] = gws.map((g) => ({ role: 'gateway-config' as const, path: g.file, sha256: g.sha256 }));
@@ -279,14 +311,27 @@ export async function runVerification(o: RunOptions): Promise<VerifyResult> {
   if (loaded.erpOrdersPath && loaded.mesOrdersPath) {
     const erp = readEvidence(loaded, loaded.erpOrdersPath, 'erpOrders');
     const mes = readEvidence(loaded, loaded.mesOrdersPath, 'mesOrders');
-    inputs.push({ role: 'erp-orders', path: loaded.erpOrdersPath, sha256: sha256(erp) }, { role: 'mes-orders', path: loaded.mesOrdersPath, sha256: sha256(mes) });
-    orders = matchOrders(erp.toString('utf8'), loaded.project.evidence.erpOrders!, mes.toString('utf8'), loaded.project.evidence.mesOrders!, { from, to, offsetMs: policy.offsetMs });
+    inputs.push(
+      { role: 'erp-orders', path: loaded.erpOrdersPath, sha256: sha256(erp) },
+      { role: 'mes-orders', path: loaded.mesOrdersPath, sha256: sha256(mes) },
+    );
+    orders = matchOrders(erp.toString('utf8'), loaded.project.evidence.erpOrders!, mes.toString('utf8'), loaded.project.evidence.mesOrders!, {
+      from,
+      to,
+      offsetMs: policy.offsetMs,
+    });
   }
 
   const { sources, header } = await openSources(gws, o.source);
   let facts: Facts;
   try {
-    facts = await gatherFacts(sources, { from, to, policy, shutdowns: shutdownRanges(loaded.project, policy), ...(o.progress ? { progress: o.progress } : {}) });
+    facts = await gatherFacts(sources, {
+      from,
+      to,
+      policy,
+      shutdowns: shutdownRanges(loaded.project, policy),
+      ...(o.progress ? { progress: o.progress } : {}),
+    });
   } finally {
     await Promise.all(sources.map((s) => s.src.close()));
   }

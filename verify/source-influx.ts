@@ -24,7 +24,6 @@ export interface InfluxFactOptions {
   gateway?: string;
 }
 
-
 interface RawSeries {
   name: string;
   tags?: Record<string, string>;
@@ -49,7 +48,9 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       const auth = /401|403|authoriz|authenticat/i.test(msg);
-      throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`, { cause: e });
+      throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`, {
+        cause: e,
+      });
     }
     const out: RawSeries[] = [];
     for (const r of body.results ?? []) {
@@ -86,7 +87,15 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
     const out: CommandSample[] = [];
     for (const s of series) {
       for (const row of s.values) {
-        out.push({ ts: Number(row[0]), actor: col(s, row, 'actor'), system: col(s, row, 'system'), device: col(s, row, 'device'), tag: col(s, row, 'tag'), value: col(s, row, 'value'), result: col(s, row, 'result') });
+        out.push({
+          ts: Number(row[0]),
+          actor: col(s, row, 'actor'),
+          system: col(s, row, 'system'),
+          device: col(s, row, 'device'),
+          tag: col(s, row, 'tag'),
+          value: col(s, row, 'value'),
+          result: col(s, row, 'result'),
+        });
       }
     }
     return out;
@@ -95,7 +104,12 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
   return {
     name: 'influx',
     async slotCounts({ device, from, to, slotMs, uncertainIsGood }) {
-      const m = await slotsWithPoints(`SELECT count(*) FROM ${data} WHERE "device" = ${influxString(device)}${gw}${quality(uncertainIsGood)}`, from, to, slotMs);
+      const m = await slotsWithPoints(
+        `SELECT count(*) FROM ${data} WHERE "device" = ${influxString(device)}${gw}${quality(uncertainIsGood)}`,
+        from,
+        to,
+        slotMs,
+      );
       return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([slot, good]) => ({ slot, good, bad: 0 }));
     },
     async tagsSeen({ device, from, to, uncertainIsGood }) {
@@ -110,7 +124,9 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
       return [...seen].sort();
     },
     async lastGoodTs({ device, to, uncertainIsGood }) {
-      const series = await q(`SELECT * FROM ${data} WHERE "device" = ${influxString(device)}${gw}${quality(uncertainIsGood)} AND time < ${Math.trunc(to)}ms ORDER BY time DESC LIMIT 1`);
+      const series = await q(
+        `SELECT * FROM ${data} WHERE "device" = ${influxString(device)}${gw}${quality(uncertainIsGood)} AND time < ${Math.trunc(to)}ms ORDER BY time DESC LIMIT 1`,
+      );
       const t = series[0]?.values[0]?.[0];
       return typeof t === 'number' ? t : undefined;
     },
@@ -122,7 +138,9 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
       // one point per closed episode, stamped when it closed (never before the episode): every
       // episode touching [from, to) is at time >= from; keep those that began before `to`
       const out: Array<{ device: string; reason: string; from: number; to: number; count: number }> = [];
-      for (const s of await q(`SELECT "lost", "lostFrom", "lostTo", "lostReason" FROM "gateway_status" WHERE time >= ${Math.trunc(from)}ms AND "lost" > 0${gw} GROUP BY "device"`)) {
+      for (const s of await q(
+        `SELECT "lost", "lostFrom", "lostTo", "lostReason" FROM "gateway_status" WHERE time >= ${Math.trunc(from)}ms AND "lost" > 0${gw} GROUP BY "device"`,
+      )) {
         const device = s.tags?.device ?? '';
         const col = (name: string) => s.columns.indexOf(name);
         for (const row of s.values) {
@@ -135,19 +153,29 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
     },
     async auditDays({ from, to, offsetMs }) {
       const out: Array<Omit<AuditDay, 'gateway'>> = [];
-      const dayOffset = (((-offsetMs) % DAY_MS) + DAY_MS) % DAY_MS;
+      const dayOffset = ((-offsetMs % DAY_MS) + DAY_MS) % DAY_MS;
       for (const action of ['read', 'write'] as const) {
         // the route is a field: list the routes present, then count per route
         const ok = `"action" = ${influxString(action)} AND "result" = 'ok'${gw} AND ${range(from, to)}`;
         const routes = new Set<string>();
-        for (const s of await q(`SELECT DISTINCT("route") FROM "gateway_audit" WHERE ${ok}`)) for (const row of s.values) if (typeof row[1] === 'string') routes.add(row[1]);
+        for (const s of await q(`SELECT DISTINCT("route") FROM "gateway_audit" WHERE ${ok}`))
+          for (const row of s.values) if (typeof row[1] === 'string') routes.add(row[1]);
         for (const route of [...routes].sort()) {
-          const series = await q(`SELECT count("route") FROM "gateway_audit" WHERE ${ok} AND "route" = ${influxString(route)} GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`);
+          const series = await q(
+            `SELECT count("route") FROM "gateway_audit" WHERE ${ok} AND "route" = ${influxString(route)} GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`,
+          );
           for (const s of series) {
             for (const row of s.values) {
               const n = Number(row[1]);
               if (!(n > 0)) continue;
-              out.push({ day: Math.floor((Number(row[0]) + offsetMs) / DAY_MS), action, system: s.tags?.system ?? '', device: s.tags?.device ?? '', route, count: n });
+              out.push({
+                day: Math.floor((Number(row[0]) + offsetMs) / DAY_MS),
+                action,
+                system: s.tags?.system ?? '',
+                device: s.tags?.device ?? '',
+                route,
+                count: n,
+              });
             }
           }
         }
@@ -155,10 +183,16 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
       return out;
     },
     async commandSamples({ from, to, limit }) {
-      return samples(await q(`SELECT * FROM "gateway_audit" WHERE "action" = 'write'${gw} AND ${range(from, to)} ORDER BY time DESC LIMIT ${Math.max(1, Math.trunc(limit))}`));
+      return samples(
+        await q(
+          `SELECT * FROM "gateway_audit" WHERE "action" = 'write'${gw} AND ${range(from, to)} ORDER BY time DESC LIMIT ${Math.max(1, Math.trunc(limit))}`,
+        ),
+      );
     },
     async okCommandSamplesPerDevice({ from, to, limit }) {
-      const series = await q(`SELECT * FROM "gateway_audit" WHERE "action" = 'write' AND "result" = 'ok'${gw} AND ${range(from, to)} GROUP BY "device", "system" ORDER BY time DESC LIMIT ${Math.max(1, Math.trunc(limit))}`);
+      const series = await q(
+        `SELECT * FROM "gateway_audit" WHERE "action" = 'write' AND "result" = 'ok'${gw} AND ${range(from, to)} GROUP BY "device", "system" ORDER BY time DESC LIMIT ${Math.max(1, Math.trunc(limit))}`,
+      );
       return samples(series).sort((a, b) => b.ts - a.ts);
     },
     async close() {

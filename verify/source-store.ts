@@ -6,7 +6,15 @@
 import type { StoredAudit, Store } from '../ingest/types.js';
 import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
 
-const sample = (a: StoredAudit): CommandSample => ({ ts: a.ts, actor: a.actor, system: a.system, device: a.device ?? '', tag: a.tag ?? '', value: a.value ?? '', result: a.result });
+const sample = (a: StoredAudit): CommandSample => ({
+  ts: a.ts,
+  actor: a.actor,
+  system: a.system,
+  device: a.device ?? '',
+  tag: a.tag ?? '',
+  value: a.value ?? '',
+  result: a.result,
+});
 
 export function storeFacts(store: Store, opts: { close?: boolean } = {}): FactQuery {
   return {

@@ -186,7 +186,8 @@ export function encodeRegisters(t: CompiledTag, value: Value): number[] {
     if (range) {
       if (t.kind === 'integer' && !Number.isInteger(raw)) throw wrongType(t, `expected an integer, got ${value}`);
       raw = Math.round(raw);
-      if (raw < range[0] || raw > range[1]) throw wrongType(t, `${value} is outside ${t.type} (${range[0]}..${range[1]})${t.kind === 'float' ? ' after scale/offset' : ''}`);
+      if (raw < range[0] || raw > range[1])
+        throw wrongType(t, `${value} is outside ${t.type} (${range[0]}..${range[1]})${t.kind === 'float' ? ' after scale/offset' : ''}`);
     }
     const dv = new DataView(new ArrayBuffer(8));
     switch (t.type) {
@@ -204,7 +205,11 @@ export function encodeRegisters(t: CompiledTag, value: Value): number[] {
         break;
       case 'float32':
         // float64 numbers beyond float32 would go on the wire as ±Infinity
-        if (!Number.isFinite(Math.fround(raw))) throw wrongType(t, `${value} is outside float32 (±3.4028235e38)${t.kind === 'float' && (t.scale !== 1 || t.offset !== 0) ? ' after scale/offset' : ''}`);
+        if (!Number.isFinite(Math.fround(raw)))
+          throw wrongType(
+            t,
+            `${value} is outside float32 (±3.4028235e38)${t.kind === 'float' && (t.scale !== 1 || t.offset !== 0) ? ' after scale/offset' : ''}`,
+          );
         dv.setFloat32(0, raw);
         break;
       case 'int64':

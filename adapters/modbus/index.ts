@@ -76,7 +76,10 @@ export class ModbusAdapter implements Adapter {
     this.abort = new AbortController();
     const d = this.device;
     this.line = acquireLine(this.ctx.shared, endpointOf(d), this.ctx.clock, this.ctx.log, d.connection.timeout);
-    this.ctx.log.info({ unitId: d.connection.unitId, interval: d.interval, requests: describePlan(this.plan) }, `modbus read plan: ${this.plan.length} request(s) per poll`);
+    this.ctx.log.info(
+      { unitId: d.connection.unitId, interval: d.interval, requests: describePlan(this.plan) },
+      `modbus read plan: ${this.plan.length} request(s) per poll`,
+    );
     this.loopDone = this.loop();
   }
 
@@ -182,7 +185,8 @@ export class ModbusAdapter implements Adapter {
     // while the line stays down, one batch of bad readings marks the outage, not one per poll
     const suppress = notConnected && !answered && this.wasDown;
     this.wasDown = notConnected && !answered;
-    if (suppress) this.st.bad -= readings.length; // not written, not counted
+    if (suppress)
+      this.st.bad -= readings.length; // not written, not counted
     else if (readings.length) this.emit(readings);
   }
 
@@ -299,7 +303,8 @@ export class ModbusAdapter implements Adapter {
     } catch (e) {
       if (e instanceof GatewayError) throw e;
       const code = codeOf(e);
-      if (code === IO.NOT_CONNECTED || code === IO.CLOSED) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device ${this.deviceId}: ${errorText(e)}`, { cause: e });
+      if (code === IO.NOT_CONNECTED || code === IO.CLOSED)
+        throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device ${this.deviceId}: ${errorText(e)}`, { cause: e });
       throw new GatewayError(ErrorCodes.WRITE_FAILED, `device ${this.deviceId} tag ${tagName}: ${code}`, { cause: e });
     }
     this.ctx.log.info({ tag: tagName }, 'modbus write done');

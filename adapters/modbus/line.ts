@@ -88,7 +88,8 @@ export class Line {
   async ensureOpen(): Promise<void> {
     if (this.transport.isOpen) return;
     const now = this.clock.now();
-    if (now < this.nextAttemptAt) throw new ModbusIoError(IO.NOT_CONNECTED, `reconnect to ${describeEndpoint(this.endpoint)} in ${this.nextAttemptAt - now} ms`);
+    if (now < this.nextAttemptAt)
+      throw new ModbusIoError(IO.NOT_CONNECTED, `reconnect to ${describeEndpoint(this.endpoint)} in ${this.nextAttemptAt - now} ms`);
     try {
       await this.transport.open();
     } catch (e) {
@@ -166,7 +167,10 @@ export function acquireLine(shared: Map<string, unknown>, endpoint: Endpoint, cl
     line = new Line(endpoint, clock, log, connectTimeoutMs);
     shared.set(key, line);
   } else if (JSON.stringify(line.endpoint) !== JSON.stringify(endpoint)) {
-    log.warn({ line: describeEndpoint(line.endpoint), wanted: describeEndpoint(endpoint) }, 'devices on one serial line disagree on its settings; the first device\'s settings are used');
+    log.warn(
+      { line: describeEndpoint(line.endpoint), wanted: describeEndpoint(endpoint) },
+      "devices on one serial line disagree on its settings; the first device's settings are used",
+    );
   }
   line.refs++;
   return line;

@@ -37,7 +37,16 @@ export function planRequests(tags: readonly CompiledTag[], opts: PlanOptions): r
     let group: CompiledTag[] = [];
     const flush = () => {
       if (!group.length) return;
-      out.push(Object.freeze({ area, fc: READ_FC[area], start, count: end - start, tags: Object.freeze(group), offsets: Object.freeze(group.map((t) => t.address - start)) }));
+      out.push(
+        Object.freeze({
+          area,
+          fc: READ_FC[area],
+          start,
+          count: end - start,
+          tags: Object.freeze(group),
+          offsets: Object.freeze(group.map((t) => t.address - start)),
+        }),
+      );
       group = [];
     };
     for (const t of inArea) {
@@ -59,5 +68,8 @@ export function planRequests(tags: readonly CompiledTag[], opts: PlanOptions): r
 
 /** One line per request for the start-up log: "holding 0-5 (6 regs: state,strokes,...)". */
 export function describePlan(plan: readonly ReadRequest[]): string[] {
-  return plan.map((r) => `FC${r.fc} ${r.area} ${r.start}-${r.start + r.count - 1} (${r.count} ${isBitArea(r.area) ? 'bits' : 'regs'}: ${r.tags.map((t) => t.name).join(',')})`);
+  return plan.map(
+    (r) =>
+      `FC${r.fc} ${r.area} ${r.start}-${r.start + r.count - 1} (${r.count} ${isBitArea(r.area) ? 'bits' : 'regs'}: ${r.tags.map((t) => t.name).join(',')})`,
+  );
 }

@@ -52,7 +52,9 @@ export function decodeTable(bytes: Uint8Array, at: number, regs: number): string
     lines.push(`  ${type.padEnd(9)}${cells.join('')}`);
   }
   const strRegs = Math.min(regs, 16);
-  lines.push(`  ${'string'.padEnd(9)}${printable(decodeString(bytes, at, strRegs, false, 'utf8'))} (ABCD/CDAB), ${printable(decodeString(bytes, at, strRegs, true, 'utf8'))} (BADC/DCBA)`);
+  lines.push(
+    `  ${'string'.padEnd(9)}${printable(decodeString(bytes, at, strRegs, false, 'utf8'))} (ABCD/CDAB), ${printable(decodeString(bytes, at, strRegs, true, 'utf8'))} (BADC/DCBA)`,
+  );
   return lines;
 }
 
@@ -96,7 +98,12 @@ export async function probe(o: ProbeOptions, out: (s: string) => void): Promise<
     const rows: string[] = ['  addr    hex    uint16   int16  bits 15..0'];
     for (let i = 0; i < count; i++) {
       const v = pdu.readUInt16BE(2 + 2 * i);
-      rows.push(`  ${String(address + i).padStart(5)}  ${v.toString(16).padStart(4, '0')}  ${String(v).padStart(7)}  ${String(v > 32767 ? v - 65536 : v).padStart(6)}  ${v.toString(2).padStart(16, '0').replace(/(\d{4})(?=\d)/g, '$1 ')}`);
+      rows.push(
+        `  ${String(address + i).padStart(5)}  ${v.toString(16).padStart(4, '0')}  ${String(v).padStart(7)}  ${String(v > 32767 ? v - 65536 : v).padStart(6)}  ${v
+          .toString(2)
+          .padStart(16, '0')
+          .replace(/(\d{4})(?=\d)/g, '$1 ')}`,
+      );
     }
     out(`raw registers:\n${rows.join('\n')}`);
     const offsets = o.all ? count : 1;

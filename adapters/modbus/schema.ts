@@ -25,8 +25,14 @@ const serialSchema = z
     path: z.string().min(1).describe('Serial device path (e.g. /dev/ttyUSB0, /dev/ttyS1).'),
     baudRate: z.number().int().positive().default(9600).describe('Baud rate (default 9600).'),
     parity: z.enum(['none', 'even', 'odd', 'mark', 'space']).default('none').describe('Parity: none, even, odd, mark or space (default none).'),
-    dataBits: z.union([z.literal(7), z.literal(8)]).default(8).describe('Data bits, 7 or 8 (default 8; RTU uses 8).'),
-    stopBits: z.union([z.literal(1), z.literal(2)]).default(1).describe('Stop bits, 1 or 2 (default 1).'),
+    dataBits: z
+      .union([z.literal(7), z.literal(8)])
+      .default(8)
+      .describe('Data bits, 7 or 8 (default 8; RTU uses 8).'),
+    stopBits: z
+      .union([z.literal(1), z.literal(2)])
+      .default(1)
+      .describe('Stop bits, 1 or 2 (default 1).'),
   })
   .describe('RTU over a serial port. Devices with the same path share one line; its settings must agree.');
 
@@ -39,7 +45,13 @@ const connectionSchema = z
       .default('tcp')
       .describe('Framing on a TCP connection: tcp (MBAP header, default) or rtu-over-tcp (RTU frames with CRC, for serial servers).'),
     serial: serialSchema.optional(),
-    unitId: z.number().int().min(0).max(255).default(1).describe('Unit (slave) id, 0-255 (default 1). Several devices may share one line with different unit ids.'),
+    unitId: z
+      .number()
+      .int()
+      .min(0)
+      .max(255)
+      .default(1)
+      .describe('Unit (slave) id, 0-255 (default 1). Several devices may share one line with different unit ids.'),
     timeout: duration('Response timeout per request (default "1s").').default(1000),
   })
   .describe('Where the device is: { host, port } for TCP, or { serial: {...} } for RTU.');
@@ -48,22 +60,20 @@ export const tagSchema = z
   .strictObject({
     ...baseTagFields,
     area: z.enum(AREAS).describe('Register area: coil (FC1, write 5/15), discrete (FC2), holding (FC3, write 6/16) or input (FC4).'),
-    address: z
-      .number()
-      .int()
-      .min(0)
-      .max(65535)
-      .describe('0-based protocol address (the number on the wire). Holding "40001" is address 0; see README.'),
-    type: z
-      .enum(TYPES)
-      .optional()
-      .describe('Value type; default bool for coil/discrete and for tags with `bit`, uint16 otherwise.'),
+    address: z.number().int().min(0).max(65535).describe('0-based protocol address (the number on the wire). Holding "40001" is address 0; see README.'),
+    type: z.enum(TYPES).optional().describe('Value type; default bool for coil/discrete and for tags with `bit`, uint16 otherwise.'),
     byteOrder: z
       .enum(BYTE_ORDERS)
       .default('ABCD')
       .describe('Byte and word order of multi-register values: ABCD (big endian, default), CDAB (word swap), BADC (byte swap), DCBA (little endian).'),
     bit: z.number().int().min(0).max(15).optional().describe('Read one bit (0 = least significant) of a 16-bit register; the tag is then boolean.'),
-    length: z.number().int().min(1).max(MAX_REGISTERS_PER_REQUEST).optional().describe('String length in registers (2 characters each); required for type string.'),
+    length: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_REGISTERS_PER_REQUEST)
+      .optional()
+      .describe('String length in registers (2 characters each); required for type string.'),
     encoding: z.enum(['ascii', 'utf8']).default('utf8').describe('String encoding, ascii or utf8 (default utf8). Trailing NULs are trimmed.'),
     scale: z.number().default(1).describe('Multiplier applied to the raw value (default 1). Any scale other than 1 makes the field a float.'),
     offset: z.number().default(0).describe('Added after scaling (default 0). Any offset other than 0 makes the field a float.'),
@@ -124,7 +134,8 @@ export const deviceSchema = z
     if (c.serial && c.framing !== 'tcp') {
       ctx.addIssue({ code: 'custom', path: ['connection', 'framing'], message: 'framing applies to TCP connections only; a serial connection is always RTU' });
     }
-    if (d.interval < MIN_INTERVAL_MS) ctx.addIssue({ code: 'custom', path: ['interval'], message: `a Modbus poll interval must be at least ${MIN_INTERVAL_MS}ms` });
+    if (d.interval < MIN_INTERVAL_MS)
+      ctx.addIssue({ code: 'custom', path: ['interval'], message: `a Modbus poll interval must be at least ${MIN_INTERVAL_MS}ms` });
     uniqueTagNames(d.tags, ctx);
     d.tags.forEach((t, i) => checkTag(t, d.maxRegistersPerRequest, ctx, ['tags', i]));
   });
@@ -179,13 +190,17 @@ function checkTag(t: ModbusTag, maxRegs: number, ctx: z.RefinementCtx, p: (strin
     issue(t.scale !== 1 ? 'scale' : 'offset', `scale/offset apply to numeric tags only, not to ${t.bit !== undefined ? 'a bit' : type}`);
   }
   const size = tagSize(t);
-  if (!isBitArea(t.area) && size > maxRegs) issue(type === 'string' ? 'length' : 'type', `the tag needs ${size} registers, more than maxRegistersPerRequest (${maxRegs})`);
+  if (!isBitArea(t.area) && size > maxRegs)
+    issue(type === 'string' ? 'length' : 'type', `the tag needs ${size} registers, more than maxRegistersPerRequest (${maxRegs})`);
   if (t.address + size > 65536) issue('address', `address ${t.address} + ${size} registers runs past 65535`);
   if (t.writable && (t.area === 'input' || t.area === 'discrete')) issue('writable', `area ${t.area} is read-only in Modbus`);
   if (t.writeFunction !== undefined) {
     const ok = t.area === 'coil' ? [5, 15] : t.area === 'holding' ? (size === 1 ? [6, 16] : [16]) : [];
     if (!ok.includes(t.writeFunction)) {
-      issue('writeFunction', ok.length ? `writeFunction ${t.writeFunction} does not fit area ${t.area} with type ${type}: use ${ok.join(' or ')}` : `area ${t.area} is read-only`);
+      issue(
+        'writeFunction',
+        ok.length ? `writeFunction ${t.writeFunction} does not fit area ${t.area} with type ${type}: use ${ok.join(' or ')}` : `area ${t.area} is read-only`,
+      );
     }
   }
 }

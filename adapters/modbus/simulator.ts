@@ -61,7 +61,10 @@ export class ModbusSimulator {
   }
 
   setRegisters(unit: number, area: 'holding' | 'input', address: number, regs: readonly number[]): void {
-    this.mem(unit)[area].set(regs.map((r) => r & 0xffff), address);
+    this.mem(unit)[area].set(
+      regs.map((r) => r & 0xffff),
+      address,
+    );
   }
 
   getRegisters(unit: number, area: 'holding' | 'input', address: number, count: number): number[] {
@@ -69,7 +72,10 @@ export class ModbusSimulator {
   }
 
   setBits(unit: number, area: 'coil' | 'discrete', address: number, bits: readonly boolean[]): void {
-    this.mem(unit)[area].set(bits.map((b) => (b ? 1 : 0)), address);
+    this.mem(unit)[area].set(
+      bits.map((b) => (b ? 1 : 0)),
+      address,
+    );
   }
 
   getBit(unit: number, area: 'coil' | 'discrete', address: number): boolean {
@@ -77,7 +83,14 @@ export class ModbusSimulator {
   }
 
   /** Sets a typed value the way a device with that byte order would hold it. */
-  set(unit: number, area: Area, address: number, type: ModbusType, value: number | boolean | string, opts: { byteOrder?: ByteOrder; length?: number; bit?: number } = {}): void {
+  set(
+    unit: number,
+    area: Area,
+    address: number,
+    type: ModbusType,
+    value: number | boolean | string,
+    opts: { byteOrder?: ByteOrder; length?: number; bit?: number } = {},
+  ): void {
     if (area === 'coil' || area === 'discrete') return this.setBits(unit, area, address, [value === true || value === 1]);
     if (opts.bit !== undefined) {
       const m = this.mem(unit)[area];
@@ -102,7 +115,13 @@ export class ModbusSimulator {
 
   /** The fault that applies to a request, if any. */
   private faultFor(unit: number, area: Area, address: number, count: number): SimFault | undefined {
-    return this.faults.find((f) => f.unit === unit && (f.area === undefined || f.area === area) && (f.from === undefined || address + count - 1 >= f.from) && (f.to === undefined || address <= f.to));
+    return this.faults.find(
+      (f) =>
+        f.unit === unit &&
+        (f.area === undefined || f.area === area) &&
+        (f.from === undefined || address + count - 1 >= f.from) &&
+        (f.to === undefined || address <= f.to),
+    );
   }
 
   private count(map: Map<number, number>, unit: number): void {

@@ -31,7 +31,9 @@ export function endpointKey(e: Endpoint): string {
 }
 
 export function describeEndpoint(e: Endpoint): string {
-  return e.kind === 'tcp' ? `${e.framing === 'rtu' ? 'rtu-over-tcp' : 'tcp'}://${e.host}:${e.port}` : `${e.path} ${e.baudRate} ${e.dataBits}${e.parity[0]!.toUpperCase()}${e.stopBits}`;
+  return e.kind === 'tcp'
+    ? `${e.framing === 'rtu' ? 'rtu-over-tcp' : 'tcp'}://${e.host}:${e.port}`
+    : `${e.path} ${e.baudRate} ${e.dataBits}${e.parity[0]!.toUpperCase()}${e.stopBits}`;
 }
 
 interface Pending {

@@ -110,7 +110,10 @@ export class MqttAdapter implements Adapter, Subscriber {
     if (this.conn) return this.conn;
     let conn = this.ctx.shared.get(this.key) as MqttConnection | undefined;
     if (conn && !sameConnection(conn.cfg, this.device.connection))
-      throw new GatewayError(ErrorCodes.CONFIG, `devices sharing MQTT clientId "${this.clientId}" on ${redactUrl(this.device.connection.url)} must have the same connection settings (${this.deviceId})`);
+      throw new GatewayError(
+        ErrorCodes.CONFIG,
+        `devices sharing MQTT clientId "${this.clientId}" on ${redactUrl(this.device.connection.url)} must have the same connection settings (${this.deviceId})`,
+      );
     if (!conn) {
       conn = new MqttConnection(this.key, this.device.connection, this.clientId, this.ctx.log.child({ clientId: this.clientId }), this.ctx.clock);
       this.ctx.shared.set(this.key, conn);
@@ -159,7 +162,14 @@ export class MqttAdapter implements Adapter, Subscriber {
 
   unmatched(topic: string, payload: Buffer, receivedAt: number): void {
     try {
-      this.ctx.sink.deadLetter({ ts: receivedAt, source: 'mqtt', topic, reason: 'NO_DEVICE', detail: 'no configured tag matches this topic (a subscription left in the persistent session?)', payload: payloadText(payload) });
+      this.ctx.sink.deadLetter({
+        ts: receivedAt,
+        source: 'mqtt',
+        topic,
+        reason: 'NO_DEVICE',
+        detail: 'no configured tag matches this topic (a subscription left in the persistent session?)',
+        payload: payloadText(payload),
+      });
     } catch (e) {
       this.ctx.log.error({ err: errorText(e) }, 'dead letter not kept');
     }
@@ -265,7 +275,9 @@ export class MqttAdapter implements Adapter, Subscriber {
     const sp = this.sp!;
     this.st.rebirthRequests++;
     this.ctx.log.info({ topic: sp.ncmdTopic }, 'unknown Sparkplug alias or no birth: requesting rebirth');
-    this.conn?.publish(sp.ncmdTopic, Buffer.from(rebirthPayload(now)), 0).catch((e: unknown) => this.ctx.log.warn({ err: errorText(e) }, 'rebirth request not sent'));
+    this.conn
+      ?.publish(sp.ncmdTopic, Buffer.from(rebirthPayload(now)), 0)
+      .catch((e: unknown) => this.ctx.log.warn({ err: errorText(e) }, 'rebirth request not sent'));
   }
 
   async write(tagName: string, value: Value): Promise<void> {

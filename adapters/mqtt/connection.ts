@@ -39,7 +39,6 @@ export interface Subscriber {
   unmatched(topic: string, payload: Buffer, receivedAt: number): void;
 }
 
-
 /** Compares two devices' connection settings, QoS aside (it is per subscription). */
 export function sameConnection(a: MqttConnectionConfig, b: MqttConnectionConfig): boolean {
   const strip = (c: MqttConnectionConfig) => JSON.stringify({ ...c, qos: 0 });
@@ -185,7 +184,8 @@ export class MqttConnection {
       this.wasConnected = false;
     });
     client.on('connect', (connack) => {
-      if (this.outageErrors > 0 || this.backoff.failures > 0) this.log.info({ attempts: this.backoff.failures, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      if (this.outageErrors > 0 || this.backoff.failures > 0)
+        this.log.info({ attempts: this.backoff.failures, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       else this.log.debug({ sessionPresent: connack.sessionPresent }, 'mqtt connected');
       this.backoff.reset();
       this.outageErrors = 0;

@@ -19,9 +19,11 @@ const mqttModule: AdapterModule<MqttDevice> = {
     const c = device.connection;
     if (c.qos === 0) out.push(`${path}.connection.qos: 0 gives at-most-once delivery; messages in flight during a crash or outage are lost (use 1)`);
     if (c.qos === 2) out.push(`${path}.connection.qos: 2 is acknowledged (PUBREC) before the store commit by mqtt.js; use 1 for at-least-once into the store`);
-    if (c.cleanStart) out.push(`${path}.connection.cleanStart: true discards the broker session on every connect; messages published while the gateway is away are lost`);
+    if (c.cleanStart)
+      out.push(`${path}.connection.cleanStart: true discards the broker session on every connect; messages published while the gateway is away are lost`);
     if (c.clientId === undefined) out.push(`${path}.connection.clientId: not set; using "fgw-${device.id}" (the persistent session is tied to it)`);
-    if (c.password !== undefined && /^(mqtt|ws):/.test(c.url)) out.push(`${path}.connection.password: sent in clear text over ${c.url.split(':')[0]}://; prefer mqtts:// or wss://`);
+    if (c.password !== undefined && /^(mqtt|ws):/.test(c.url))
+      out.push(`${path}.connection.password: sent in clear text over ${c.url.split(':')[0]}://; prefer mqtts:// or wss://`);
     return out;
   },
   tagTypes(device) {

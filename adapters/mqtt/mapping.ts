@@ -102,7 +102,8 @@ export function compileTemplate(text: string): Template {
     last = m.index + m[0].length;
   }
   const tail = text.slice(last);
-  if (tail.includes('{') || tail.includes('}') || parts.some((p) => typeof p === 'string' && /[{}]/.test(p))) throw new Error(`"${text}": unbalanced "{" or "}"`);
+  if (tail.includes('{') || tail.includes('}') || parts.some((p) => typeof p === 'string' && /[{}]/.test(p)))
+    throw new Error(`"${text}": unbalanced "{" or "}"`);
   parts.push(tail);
   return { vars, render: (c) => parts.map((p) => (typeof p === 'string' ? p : (c[p.v] ?? ''))).join('') };
 }
@@ -130,7 +131,7 @@ export function compileJsonPath(path: string): PathStep[] {
       const inner = path.slice(i + 1, close).trim();
       if (/^\d+$/.test(inner)) steps.push(Number(inner));
       else if (/^'[^']*'$/.test(inner) || /^"[^"]*"$/.test(inner)) steps.push(inner.slice(1, -1));
-      else fail('expected an index like [1] or a quoted key like [\'a.b\']');
+      else fail("expected an index like [1] or a quoted key like ['a.b']");
       i = close + 1;
       expectKey = false;
       if (i < n && path[i] !== '.' && path[i] !== '[') fail('expected "." or "["');
@@ -285,7 +286,8 @@ export function rawValue(text: string): Value {
 // Decoding one message
 // ---------------------------------------------------------------------------------------------
 
-export type DeadReason = 'NOT_JSON' | 'PATH_MISSING' | 'WRONG_TYPE' | 'OVERSIZE' | 'EMPTY' | 'BAD_TIMESTAMP' | 'BAD_CAPTURE' | 'NOT_SPARKPLUG' | 'UNKNOWN_ALIAS' | 'INTERNAL';
+export type DeadReason =
+  'NOT_JSON' | 'PATH_MISSING' | 'WRONG_TYPE' | 'OVERSIZE' | 'EMPTY' | 'BAD_TIMESTAMP' | 'BAD_CAPTURE' | 'NOT_SPARKPLUG' | 'UNKNOWN_ALIAS' | 'INTERNAL';
 
 export interface DeadItem {
   device: string;
@@ -351,7 +353,15 @@ export function buildPlan(d: PlanInput): DevicePlan {
       exact.set(t.pattern.filter, list);
     } else wildcard.push(t);
   }
-  const plan: DevicePlan = { deviceId: d.id, format: d.format, maxPayloadSize: d.maxPayloadSize, tags, exact, wildcard, filters: [...new Set(tags.map((t) => t.pattern.filter))] };
+  const plan: DevicePlan = {
+    deviceId: d.id,
+    format: d.format,
+    maxPayloadSize: d.maxPayloadSize,
+    tags,
+    exact,
+    wildcard,
+    filters: [...new Set(tags.map((t) => t.pattern.filter))],
+  };
   if (d.deviceTemplate !== undefined) plan.deviceTemplate = compileTemplate(d.deviceTemplate);
   return plan;
 }
@@ -461,7 +471,13 @@ export function decodeMessage(plan: DevicePlan, topic: string, payload: Uint8Arr
       const got = getPath(doc, tag.tsPath);
       const parsed = got.found ? parseTimestamp(got.value) : undefined;
       if (parsed === undefined) {
-        dead(device, 'BAD_TIMESTAMP', got.found ? `${field}: timestamp at "${tag.tsPathText}" is not epoch s/ms or ISO 8601: ${JSON.stringify(got.value)}` : `${field}: no timestamp at path "${tag.tsPathText}"`);
+        dead(
+          device,
+          'BAD_TIMESTAMP',
+          got.found
+            ? `${field}: timestamp at "${tag.tsPathText}" is not epoch s/ms or ISO 8601: ${JSON.stringify(got.value)}`
+            : `${field}: no timestamp at path "${tag.tsPathText}"`,
+        );
         continue;
       }
       const problem = timestampProblem(parsed, receivedAt);

@@ -91,7 +91,11 @@ export function decodeSparkplug(payload: Uint8Array): SpPayload {
   return codec.decodePayload(payload) as SpPayload;
 }
 
-export function encodeSparkplug(p: { timestamp?: number; seq?: number; metrics: Array<{ name?: string; alias?: number; type: string; value: unknown; timestamp?: number }> }): Uint8Array {
+export function encodeSparkplug(p: {
+  timestamp?: number;
+  seq?: number;
+  metrics: Array<{ name?: string; alias?: number; type: string; value: unknown; timestamp?: number }>;
+}): Uint8Array {
   return codec.encodePayload(p as Parameters<typeof codec.encodePayload>[0]);
 }
 
@@ -192,7 +196,13 @@ export class SparkplugState {
       if (forNode && !targetIsNode) return res;
       res.matched = true;
       const empty = payload.length === 0;
-      res.dead.push({ device: this.deviceId, topic, reason: empty ? 'EMPTY' : 'OVERSIZE', detail: empty ? 'empty payload (every Sparkplug payload has a timestamp and seq)' : `payload of ${payload.length} bytes exceeds maxPayloadSize ${max}`, payload: payloadText(payload) });
+      res.dead.push({
+        device: this.deviceId,
+        topic,
+        reason: empty ? 'EMPTY' : 'OVERSIZE',
+        detail: empty ? 'empty payload (every Sparkplug payload has a timestamp and seq)' : `payload of ${payload.length} bytes exceeds maxPayloadSize ${max}`,
+        payload: payloadText(payload),
+      });
       return res;
     }
     let p: SpPayload;
@@ -278,7 +288,14 @@ export class SparkplugState {
       }
     }
     if (unknown.length > 0 || !this.born) {
-      if (unknown.length > 0) res.dead.push({ device: this.deviceId, topic, reason: 'UNKNOWN_ALIAS', detail: `no birth defines alias ${unknown.join(', ')}; rebirth requested`, payload: payloadText(payload) });
+      if (unknown.length > 0)
+        res.dead.push({
+          device: this.deviceId,
+          topic,
+          reason: 'UNKNOWN_ALIAS',
+          detail: `no birth defines alias ${unknown.join(', ')}; rebirth requested`,
+          payload: payloadText(payload),
+        });
       if (now - this.lastRebirthAt >= this.cfg.rebirthInterval) {
         this.lastRebirthAt = now;
         res.rebirth = true;
@@ -301,7 +318,13 @@ export class SparkplugState {
       }
       const kind = tag.type ?? this.kinds.get(tag.name) ?? kindOfSparkplugType(type);
       if (value === undefined || kind === undefined) {
-        res.dead.push({ device: this.deviceId, topic, reason: 'WRONG_TYPE', detail: `${tag.name}: Sparkplug datatype ${type ?? 'unknown'} has no scalar value`, payload: payloadText(payload) });
+        res.dead.push({
+          device: this.deviceId,
+          topic,
+          reason: 'WRONG_TYPE',
+          detail: `${tag.name}: Sparkplug datatype ${type ?? 'unknown'} has no scalar value`,
+          payload: payloadText(payload),
+        });
         continue;
       }
       if (value === null) {
@@ -310,7 +333,13 @@ export class SparkplugState {
       }
       const conv = convertValue(value, kind);
       if (!conv.ok) {
-        res.dead.push({ device: this.deviceId, topic, reason: 'WRONG_TYPE', detail: `${tag.name}: ${JSON.stringify(value)} does not convert to ${kind}`, payload: payloadText(payload) });
+        res.dead.push({
+          device: this.deviceId,
+          topic,
+          reason: 'WRONG_TYPE',
+          detail: `${tag.name}: ${JSON.stringify(value)} does not convert to ${kind}`,
+          payload: payloadText(payload),
+        });
         continue;
       }
       if (!tag.type && this.kinds.get(tag.name) === undefined) this.kinds.set(tag.name, kind);

@@ -63,7 +63,11 @@ function installLibLogger(log: Logger): void {
   if (libLoggerInstalled) return;
   libLoggerInstalled = true;
   const lib = log.child({ lib: 'node-opcua' });
-  const fmt = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : String(a))).join(' ').slice(0, 2000);
+  const fmt = (args: unknown[]) =>
+    args
+      .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : String(a)))
+      .join(' ')
+      .slice(0, 2000);
   setWarningLogger((...args: unknown[]) => lib.debug(fmt(args)));
   setErrorLogger((...args: unknown[]) => lib.debug(fmt(args)));
 }
@@ -234,7 +238,8 @@ export class OpcuaAdapter implements Adapter {
     const limits = { maxNodesPerRead: 0, maxMonitoredItemsPerCall: 0 };
     try {
       const dvs = await session.read(ids.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })));
-      const num = (dv: DataValue | undefined) => (dv && dv.statusCode.isGood() && typeof dv.value.value === 'number' && dv.value.value > 0 ? dv.value.value : 0);
+      const num = (dv: DataValue | undefined) =>
+        dv && dv.statusCode.isGood() && typeof dv.value.value === 'number' && dv.value.value > 0 ? dv.value.value : 0;
       limits.maxNodesPerRead = num(dvs[0]);
       limits.maxMonitoredItemsPerCall = num(dvs[1]);
     } catch (e) {
@@ -278,17 +283,29 @@ export class OpcuaAdapter implements Adapter {
       let builtIn = basic.get(key);
       if (!basic.has(key)) {
         builtIn = dtId.namespace === 0 && typeof dtId.value === 'number' ? builtInOfNs0DataType(dtId.value) : undefined;
-        if (builtIn === undefined) builtIn = await findBasicDataType(live.session, dtId).then((d) => d as number, () => undefined);
+        if (builtIn === undefined)
+          builtIn = await findBasicDataType(live.session, dtId).then(
+            (d) => d as number,
+            () => undefined,
+          );
         basic.set(key, builtIn);
       }
       const kind = builtIn === undefined ? undefined : kindOfBuiltIn(builtIn);
       if (builtIn === undefined || !kind) {
-        this.markBad(t, 'BadTypeMismatch', `node ${t.nodeId} has DataType ${key}${builtIn === undefined ? '' : ` (${builtInName(builtIn)})`}, which has no field kind`);
+        this.markBad(
+          t,
+          'BadTypeMismatch',
+          `node ${t.nodeId} has DataType ${key}${builtIn === undefined ? '' : ` (${builtInName(builtIn)})`}, which has no field kind`,
+        );
         continue;
       }
       const prev = this.types.get(t.name);
       if (prev && prev.kind !== kind) {
-        this.markBad(t, 'BadTypeMismatch', `node ${t.nodeId} changed DataType from ${builtInName(prev.builtIn)} to ${builtInName(builtIn)}; the field kind stays ${prev.kind} until the gateway restarts`);
+        this.markBad(
+          t,
+          'BadTypeMismatch',
+          `node ${t.nodeId} changed DataType from ${builtInName(prev.builtIn)} to ${builtInName(builtIn)}; the field kind stays ${prev.kind} until the gateway restarts`,
+        );
         continue;
       }
       this.types.set(t.name, { kind, builtIn });
@@ -363,14 +380,26 @@ export class OpcuaAdapter implements Adapter {
       }
     }
     for (const part of chunk(retryWithoutFilter, live.limits.maxMonitoredItemsPerCall, DEFAULT_CHUNK)) {
-      const failed = await this.monitor(sub, part, { samplingInterval: part[0]!.samplingInterval ?? interval, queueSize: part[0]!.queueSize, discardOldest: true });
+      const failed = await this.monitor(sub, part, {
+        samplingInterval: part[0]!.samplingInterval ?? interval,
+        queueSize: part[0]!.queueSize,
+        discardOldest: true,
+      });
       for (const [t, code] of failed) this.markBadNow(t, code, `node ${t.nodeId} cannot be monitored (${code})`);
     }
   }
 
   private markBadNow(t: OpcuaTag, code: string, message: string): void {
     this.markBad(t, code, message);
-    this.emit({ device: this.deviceId, tag: t.name, ts: this.ctx.clock.now(), kind: this.types.get(t.name)?.kind ?? 'float', value: null, quality: 'bad', error: code });
+    this.emit({
+      device: this.deviceId,
+      tag: t.name,
+      ts: this.ctx.clock.now(),
+      kind: this.types.get(t.name)?.kind ?? 'float',
+      value: null,
+      quality: 'bad',
+      error: code,
+    });
   }
 
   /** Creates monitored items for `tags` in one call; returns the tags the server refused, with the status name. */
@@ -458,7 +487,10 @@ export class OpcuaAdapter implements Adapter {
     for (const part of chunk(tags, live.limits.maxNodesPerRead, DEFAULT_CHUNK)) {
       let dvs: DataValue[];
       try {
-        dvs = await live.session.read(part.map((t) => ({ nodeId: this.nodeIds.get(t.name)!, attributeId: AttributeIds.Value })), 0);
+        dvs = await live.session.read(
+          part.map((t) => ({ nodeId: this.nodeIds.get(t.name)!, attributeId: AttributeIds.Value })),
+          0,
+        );
       } catch (e) {
         const text = errorText(e);
         if (/timeout|timed out|closed|disconnect|BadSession|BadSecureChannel|BadConnection/i.test(text)) live.markLost(`read failed: ${text}`);
@@ -528,7 +560,10 @@ export class OpcuaAdapter implements Adapter {
     if (!live || !this.st.connected) throw new GatewayError(ErrorCodes.NOT_CONNECTED, `device ${this.deviceId} is not connected`);
     const type = this.types.get(tagName);
     if (!type || this.badAtConnect.has(tagName)) {
-      throw new GatewayError(ErrorCodes.WRITE_UNSUPPORTED, `tag ${tagName} (${tag.nodeId}) is not a collectable variable (${this.badAtConnect.get(tagName) ?? 'type unknown'})`);
+      throw new GatewayError(
+        ErrorCodes.WRITE_UNSUPPORTED,
+        `tag ${tagName} (${tag.nodeId}) is not a collectable variable (${this.badAtConnect.get(tagName) ?? 'type unknown'})`,
+      );
     }
     const wv = toWriteValue(type.builtIn, value);
     if (!wv.ok) throw new GatewayError(ErrorCodes.WRITE_TYPE, `tag ${tagName}: ${wv.reason}`);
@@ -545,4 +580,3 @@ export class OpcuaAdapter implements Adapter {
     if (!sc.isGood()) throw new GatewayError(ErrorCodes.WRITE_FAILED, `the server refused the write of ${tagName}: ${sc.name}`);
   }
 }
-

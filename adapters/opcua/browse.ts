@@ -57,10 +57,12 @@ export async function walk(session: ClientSession, root: string, depth: number, 
   const out: BrowsedVariable[] = [];
   const cache = new Map<string, number | undefined>();
   for (const part of chunk(found, 25)) {
-    const dvs = await session.read(part.flatMap((v) => [
-      { nodeId: v.nodeId, attributeId: AttributeIds.DataType },
-      { nodeId: v.nodeId, attributeId: AttributeIds.ValueRank },
-    ]));
+    const dvs = await session.read(
+      part.flatMap((v) => [
+        { nodeId: v.nodeId, attributeId: AttributeIds.DataType },
+        { nodeId: v.nodeId, attributeId: AttributeIds.ValueRank },
+      ]),
+    );
     for (let i = 0; i < part.length; i++) {
       const v = part[i]!;
       const dt = dvs[2 * i];
@@ -75,7 +77,11 @@ export async function walk(session: ClientSession, root: string, depth: number, 
       const key = dtId.toString();
       if (!cache.has(key)) {
         let b = dtId.namespace === 0 && typeof dtId.value === 'number' ? builtInOfNs0DataType(dtId.value) : undefined;
-        if (b === undefined) b = await findBasicDataType(session, dtId).then((x) => x as number, () => undefined);
+        if (b === undefined)
+          b = await findBasicDataType(session, dtId).then(
+            (x) => x as number,
+            () => undefined,
+          );
         cache.set(key, b);
       }
       const b = cache.get(key);

@@ -5,7 +5,15 @@
  * and coded errors (GW_ERR_OPCUA_UNTRUSTED, GW_ERR_OPCUA_AUTH, GW_ERR_NOT_CONNECTED).
  */
 import { readFileSync } from 'node:fs';
-import { MessageSecurityMode, OPCUAClient, SecurityPolicy, UserTokenType, type ClientSession, type EndpointDescription, type UserIdentityInfo } from 'node-opcua';
+import {
+  MessageSecurityMode,
+  OPCUAClient,
+  SecurityPolicy,
+  UserTokenType,
+  type ClientSession,
+  type EndpointDescription,
+  type UserIdentityInfo,
+} from 'node-opcua';
 import type { Logger } from 'pino';
 import { ErrorCodes, GatewayError, errorText, isGatewayError } from '../../config/errors.js';
 import { classifyConnectError } from './convert.js';
@@ -72,8 +80,13 @@ export async function checkServer(t: Target): Promise<Buffer | undefined> {
   const policyUri = SecurityPolicy[c.securityPolicy];
   const ep = endpoints.find((e) => e.securityMode === mode && e.securityPolicyUri === policyUri);
   if (!ep || !ep.serverCertificate) {
-    const offered = [...new Set(endpoints.map((e) => `${MessageSecurityMode[e.securityMode]}/${(e.securityPolicyUri ?? '').split('#')[1] ?? e.securityPolicyUri}`))].join(', ');
-    throw new GatewayError(ErrorCodes.NOT_CONNECTED, `${c.endpoint} offers no endpoint with securityMode ${c.securityMode} and securityPolicy ${c.securityPolicy}; it offers: ${offered}`);
+    const offered = [
+      ...new Set(endpoints.map((e) => `${MessageSecurityMode[e.securityMode]}/${(e.securityPolicyUri ?? '').split('#')[1] ?? e.securityPolicyUri}`)),
+    ].join(', ');
+    throw new GatewayError(
+      ErrorCodes.NOT_CONNECTED,
+      `${c.endpoint} offers no endpoint with securityMode ${c.securityMode} and securityPolicy ${c.securityPolicy}; it offers: ${offered}`,
+    );
   }
   const cert = Buffer.from(ep.serverCertificate);
   const status = await t.pki.cm.checkCertificate(cert);
@@ -86,8 +99,13 @@ export async function checkServer(t: Target): Promise<Buffer | undefined> {
   }
   if (status.name === 'BadCertificateUntrusted') await t.pki.cm.rejectCertificate(cert).catch(() => undefined);
   const file = rejectedFileOf(t.pki.dir, leaf);
-  const where = file ? `it was put in ${file}; trust it with: ${trustCommand(file, t.pki.dir)}` : `save the server certificate and run: fgw pki trust <server-cert.der> --pki ${t.pki.dir}`;
-  throw new GatewayError(ErrorCodes.OPCUA_UNTRUSTED, `the server certificate of ${c.endpoint} (sha1 ${thumbprint(leaf)}) is not trusted (${status.name}); ${where}`);
+  const where = file
+    ? `it was put in ${file}; trust it with: ${trustCommand(file, t.pki.dir)}`
+    : `save the server certificate and run: fgw pki trust <server-cert.der> --pki ${t.pki.dir}`;
+  throw new GatewayError(
+    ErrorCodes.OPCUA_UNTRUSTED,
+    `the server certificate of ${c.endpoint} (sha1 ${thumbprint(leaf)}) is not trusted (${status.name}); ${where}`,
+  );
 }
 
 /** The session client (not connected yet: attach event handlers, then openSession). */
@@ -142,7 +160,9 @@ export function asConnectError(e: unknown, endpoint: string, t?: Pick<Target, 'i
   const kind = classifyConnectError(text);
   if (kind === 'auth') return new GatewayError(ErrorCodes.OPCUA_AUTH, `the server rejected the user identity (${text})`, { cause: e });
   if (kind === 'untrusted') {
-    const own = t ? `; the server must trust the gateway's certificate ${t.identity.certificateFile} (copy it into the server's trusted list, or trust it from the server's rejected folder)` : '';
+    const own = t
+      ? `; the server must trust the gateway's certificate ${t.identity.certificateFile} (copy it into the server's trusted list, or trust it from the server's rejected folder)`
+      : '';
     return new GatewayError(ErrorCodes.OPCUA_UNTRUSTED, `${endpoint} refused the gateway's certificate (${text.split('\n')[0]})${own}`, { cause: e });
   }
   return new GatewayError(ErrorCodes.NOT_CONNECTED, `cannot connect to ${endpoint}: ${text}`, { cause: e });

@@ -264,6 +264,11 @@ export function tagNameOf(browsePath: readonly string[]): string {
  */
 export function classifyConnectError(message: string): 'auth' | 'untrusted' | 'other' {
   if (/BadUserAccessDenied|BadIdentityToken(Invalid|Rejected)|BadUserSignatureInvalid|BadIdentityChangeNotSupported/.test(message)) return 'auth';
-  if (/BadCertificate(Untrusted|Invalid|TimeInvalid|IssuerTimeInvalid|Revoked|IssuerRevoked|HostNameInvalid|UriInvalid|UseNotAllowed|ChainIncomplete)|BadSecurityChecksFailed/.test(message)) return 'untrusted';
+  if (
+    /BadCertificate(Untrusted|Invalid|TimeInvalid|IssuerTimeInvalid|Revoked|IssuerRevoked|HostNameInvalid|UriInvalid|UseNotAllowed|ChainIncomplete)|BadSecurityChecksFailed/.test(
+      message,
+    )
+  )
+    return 'untrusted';
   return 'other';
 }

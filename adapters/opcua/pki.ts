@@ -98,7 +98,11 @@ async function ensureClientCertificate(cm: OPCUACertificateManager, dir: string,
     });
   }
   const uri = certificateUri(new X509Certificate(readFileSync(certificateFile)));
-  if (!uri) throw new GatewayError(ErrorCodes.CONFIG, `client certificate ${certificateFile} has no application URI in its SubjectAltName; move it away to have a new one created`);
+  if (!uri)
+    throw new GatewayError(
+      ErrorCodes.CONFIG,
+      `client certificate ${certificateFile} has no application URI in its SubjectAltName; move it away to have a new one created`,
+    );
   return { pkiDir: dir, certificateFile, privateKeyFile, applicationUri: uri };
 }
 

@@ -42,7 +42,9 @@ export const connectionSchema = z
     securityPolicy: z
       .enum(SECURITY_POLICIES)
       .optional()
-      .describe('Security policy: Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss (None with securityMode None). Default: None for securityMode None, else Basic256Sha256.'),
+      .describe(
+        'Security policy: Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss (None with securityMode None). Default: None for securityMode None, else Basic256Sha256.',
+      ),
     auth: authSchema,
     pkiDir: z
       .string()
@@ -51,7 +53,9 @@ export const connectionSchema = z
     trustUnknownServers: z
       .boolean()
       .default(false)
-      .describe('Trust a server certificate that is not in the trust list on first use (and add it). Default false: unknown servers are refused (GW_ERR_OPCUA_UNTRUSTED) until `fgw pki trust` is run.'),
+      .describe(
+        'Trust a server certificate that is not in the trust list on first use (and add it). Default false: unknown servers are refused (GW_ERR_OPCUA_UNTRUSTED) until `fgw pki trust` is run.',
+      ),
     requestTimeout: duration('Timeout of one OPC UA request (read, write, create monitored items); default 10s.').default(10_000),
     sessionTimeout: duration('Requested session timeout; the server keeps a lost session this long; default 60s.').default(60_000),
     reconnectDelay: duration('First reconnect delay ceiling (jittered, doubling per failure); default 1s.').default(1000),
@@ -60,7 +64,11 @@ export const connectionSchema = z
   .transform((c, ctx) => {
     const policy = c.securityPolicy ?? (c.securityMode === 'None' ? 'None' : 'Basic256Sha256');
     if (c.securityMode === 'None' && policy !== 'None') {
-      ctx.addIssue({ code: 'custom', path: ['securityPolicy'], message: `securityPolicy ${policy} needs securityMode Sign or SignAndEncrypt (securityMode is None)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['securityPolicy'],
+        message: `securityPolicy ${policy} needs securityMode Sign or SignAndEncrypt (securityMode is None)`,
+      });
     }
     if (c.securityMode !== 'None' && policy === 'None') {
       ctx.addIssue({ code: 'custom', path: ['securityPolicy'], message: `securityMode ${c.securityMode} needs a securityPolicy other than None` });
@@ -71,7 +79,7 @@ export const connectionSchema = z
 
 export const deadbandSchema = z
   .strictObject({
-    type: z.enum(['absolute', 'percent']).describe('absolute: in engineering units; percent: of the variable\'s EURange (the server must know it).'),
+    type: z.enum(['absolute', 'percent']).describe("absolute: in engineering units; percent: of the variable's EURange (the server must know it)."),
     value: z.number().nonnegative().describe('Deadband size.'),
   })
   .describe('Data-change deadband of a subscribed numeric tag; default none (every change is reported).');

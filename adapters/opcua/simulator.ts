@@ -161,7 +161,10 @@ export class OpcuaSimulator {
       host,
       hostname: host,
       port: opts.port ?? 0,
-      serverCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, 'server'), automaticallyAcceptUnknownCertificate: opts.trustClients ?? true }),
+      serverCertificateManager: new OPCUACertificateManager({
+        rootFolder: join(pkiDir, 'server'),
+        automaticallyAcceptUnknownCertificate: opts.trustClients ?? true,
+      }),
       userCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, 'users'), automaticallyAcceptUnknownCertificate: true }),
       allowAnonymous: opts.allowAnonymous ?? true,
       securityModes: (opts.securityModes ?? ['None', 'Sign', 'SignAndEncrypt']).map((m) => MessageSecurityMode[m]),
@@ -209,7 +212,15 @@ export class OpcuaSimulator {
         userAccessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
         minimumSamplingInterval: 50,
       });
-      node.setValueFromSource(new Variant({ dataType: DataType[v.dataType], arrayType: VariantArrayType.Scalar, value: toVariantValue(v.dataType, v.value ?? defaultValue(v.dataType)) }), StatusCodes.Good, new Date());
+      node.setValueFromSource(
+        new Variant({
+          dataType: DataType[v.dataType],
+          arrayType: VariantArrayType.Scalar,
+          value: toVariantValue(v.dataType, v.value ?? defaultValue(v.dataType)),
+        }),
+        StatusCodes.Good,
+        new Date(),
+      );
       this.vars.set(v.id, { node, dataType: v.dataType });
     }
   }
@@ -227,7 +238,11 @@ export class OpcuaSimulator {
     const status = opts.status ? (StatusCodes as unknown as Record<string, StatusCode | undefined>)[opts.status] : StatusCodes.Good;
     if (!status) throw new Error(`unknown status code ${opts.status}`);
     const ts = opts.sourceTimestamp === undefined ? new Date() : new Date(opts.sourceTimestamp);
-    v.node.setValueFromSource(new Variant({ dataType: DataType[v.dataType], arrayType: VariantArrayType.Scalar, value: toVariantValue(v.dataType, value) }), status, ts);
+    v.node.setValueFromSource(
+      new Variant({ dataType: DataType[v.dataType], arrayType: VariantArrayType.Scalar, value: toVariantValue(v.dataType, value) }),
+      status,
+      ts,
+    );
   }
 
   /** The served value as a plain JS value (Int64 as number, DateTime as ms, LocalizedText as text). */

@@ -70,11 +70,15 @@ export function routeKey(method: string, url: string): string {
 export function dataRouteCheck(app: FastifyInstance): void {
   const audited = new Map<string, string>();
   app.addHook('onRoute', (r) => {
-    for (const m of Array.isArray(r.method) ? r.method : [r.method]) audited.set(routeKey(m, r.url), (r.config as { audit?: string } | undefined)?.audit ?? 'none');
+    for (const m of Array.isArray(r.method) ? r.method : [r.method])
+      audited.set(routeKey(m, r.url), (r.config as { audit?: string } | undefined)?.audit ?? 'none');
   });
   app.addHook('onReady', async () => {
     const wrong = [...DATA_ROUTES.map((r) => [r, 'read'] as const), [COMMAND_ROUTE, 'write'] as const].filter(([r, a]) => audited.get(r) !== a);
-    if (wrong.length) throw new Error(`verify/data-routes.ts names routes the API does not serve as audited: ${wrong.map(([r, a]) => `${r} (${a}; the API has ${audited.get(r) ?? 'no such route'})`).join(', ')}`);
+    if (wrong.length)
+      throw new Error(
+        `verify/data-routes.ts names routes the API does not serve as audited: ${wrong.map(([r, a]) => `${r} (${a}; the API has ${audited.get(r) ?? 'no such route'})`).join(', ')}`,
+      );
   });
 }
 

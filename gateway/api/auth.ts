@@ -17,9 +17,7 @@ export type Scope = 'read' | 'write';
 /** What a route needs: `public` routes (health, metrics, dashboard files, docs) need nothing. */
 export type Access = 'public' | Scope;
 
-export type Principal =
-  | { kind: 'token'; name: string; system: string; scopes: readonly Scope[] }
-  | { kind: 'anonymous' };
+export type Principal = { kind: 'token'; name: string; system: string; scopes: readonly Scope[] } | { kind: 'anonymous' };
 
 export interface TokenConfig {
   name: string;
@@ -88,9 +86,14 @@ export interface AuthDecision {
 export function decide(tokens: readonly TokenConfig[], access: Access, authorization: string | undefined, ip: string): AuthDecision {
   if (access === 'public') return {};
   if (tokens.length === 0) {
-    if (!isLoopbackIp(ip)) return { refuse: { status: 403, code: ApiCodes.LOOPBACK_ONLY, message: 'no tokens are configured: the API answers this machine only' } };
+    if (!isLoopbackIp(ip))
+      return { refuse: { status: 403, code: ApiCodes.LOOPBACK_ONLY, message: 'no tokens are configured: the API answers this machine only' } };
     const principal: Principal = { kind: 'anonymous' };
-    if (access === 'write') return { principal, refuse: { status: 403, code: ApiCodes.READ_ONLY, message: 'no tokens are configured: the API is read-only (add http.tokens with the write scope)' } };
+    if (access === 'write')
+      return {
+        principal,
+        refuse: { status: 403, code: ApiCodes.READ_ONLY, message: 'no tokens are configured: the API is read-only (add http.tokens with the write scope)' },
+      };
     return { principal };
   }
   const presented = bearer(authorization);
@@ -167,7 +170,10 @@ export function hostAllowed(policy: HostPolicyInput, hostHeader: string | undefi
   const name = hostName(hostHeader);
   if (name === undefined) return false;
   if (isIP(name) !== 0) return true;
-  const listenHost = policy.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  const listenHost = policy.listen
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
   if (name === listenHost) return true;
   for (const h of policy.hosts ?? []) {
     const allowed = h.toLowerCase().replace(/\.$/, '');
@@ -210,7 +216,21 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
 }
 
 export function httpText(status: number): string {
-  const t: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 421: 'Misdirected Request', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+  const t: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    409: 'Conflict',
+    413: 'Payload Too Large',
+    421: 'Misdirected Request',
+    415: 'Unsupported Media Type',
+    429: 'Too Many Requests',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+    504: 'Gateway Timeout',
+  };
   return t[status] ?? 'Error';
 }
 
@@ -221,7 +241,11 @@ export function httpText(status: number): string {
  * speed. Once all addresses together have used up the global budget, every address that did not
  * authenticate successfully lately is refused the same way (guessing from many addresses).
  */
-export function authHook(getTokens: () => readonly TokenConfig[], limiters: { perAddress: Limiter; global: Limiter; trusted: TrustedAddresses }, phase: 'onRequest' | 'preValidation') {
+export function authHook(
+  getTokens: () => readonly TokenConfig[],
+  limiters: { perAddress: Limiter; global: Limiter; trusted: TrustedAddresses },
+  phase: 'onRequest' | 'preValidation',
+) {
   const limiter = limiters.perAddress;
   return async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const access = (req.routeOptions.config as { access?: Access } | undefined)?.access ?? 'public';
@@ -239,7 +263,14 @@ export function authHook(getTokens: () => readonly TokenConfig[], limiters: { pe
       if (ttl !== undefined) {
         reply.header('retry-after', Math.max(1, Math.ceil(ttl / 1000)));
         req.auditDenied = 'rate limited';
-        await sendError(reply, 429, ApiCodes.RATE_LIMITED, own !== undefined ? 'too many failed authentications from this address; try again later' : 'too many failed authentications from many addresses; try again later');
+        await sendError(
+          reply,
+          429,
+          ApiCodes.RATE_LIMITED,
+          own !== undefined
+            ? 'too many failed authentications from this address; try again later'
+            : 'too many failed authentications from many addresses; try again later',
+        );
         return;
       }
     }

@@ -51,4 +51,3 @@ export function deviceOut(ctx: ApiContext, v: DeviceView, now: number): DeviceOu
     },
   };
 }
-

@@ -14,7 +14,10 @@ export const errorSchema = z
     code: z.string().describe('GW_ERR_* code; clients match on it, never on the message'),
     error: z.string(),
     message: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('validation problems, each naming its path (body.value, querystring.from)'),
+    issues: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('validation problems, each naming its path (body.value, querystring.from)'),
     details: z.array(z.string()).optional(),
   })
   .describe('An error');
@@ -52,7 +55,11 @@ export const deviceStatusSchema = z.object({
   bad: z.number().int().describe('bad readings since start'),
   cycleMs: z.number().optional().describe('duration of the last poll cycle (pollers only)'),
   pollsLate: z.number().int().optional().describe('pollers only: ticks since start whose poll started more than half an interval after the tick'),
-  pollsSkipped: z.number().int().optional().describe('pollers only: ticks since start without a poll (the previous poll was still running, or a newer tick was already due)'),
+  pollsSkipped: z
+    .number()
+    .int()
+    .optional()
+    .describe('pollers only: ticks since start without a poll (the previous poll was still running, or a newer tick was already due)'),
   demoted: z.boolean(),
 });
 
@@ -120,11 +127,16 @@ export function durationParam(description: string) {
     .describe(description);
 }
 
-export const limitParam = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def).describe(`at most this many rows (default ${def}, max ${max})`);
+export const limitParam = (def: number, max: number) =>
+  z.coerce.number().int().min(1).max(max).default(def).describe(`at most this many rows (default ${def}, max ${max})`);
 
 export const storeFullSchema = z
   .object({
-    reason: z.enum(['disk', 'maxSize']).describe('disk: no space left, readings are refused; maxSize: the size limit drops the oldest unforwarded readings (or refuses new ones when nothing is left to drop)'),
+    reason: z
+      .enum(['disk', 'maxSize'])
+      .describe(
+        'disk: no space left, readings are refused; maxSize: the size limit drops the oldest unforwarded readings (or refuses new ones when nothing is left to drop)',
+      ),
     since: z.number().describe('ms epoch when the store became full'),
     refused: z.number().describe('readings refused since then'),
     dropped: z.number().describe('unforwarded readings dropped since then to make room'),
@@ -135,7 +147,10 @@ export const damagedFileSchema = z.object({
   file: z.string().describe('file name of the damaged store moved aside (in storage.path)'),
   at: z.number().describe('ms epoch when it was moved aside'),
   error: z.string(),
-  salvaged: z.object({ at: z.number(), readings: z.number(), audits: z.number(), deadLetters: z.number() }).optional().describe('set once `fgw store salvage` has read it'),
+  salvaged: z
+    .object({ at: z.number(), readings: z.number(), audits: z.number(), deadLetters: z.number() })
+    .optional()
+    .describe('set once `fgw store salvage` has read it'),
 });
 
 export const lossSchema = z.object({
@@ -194,14 +209,14 @@ export const northTargetSchema = z.object({
   lastError: z.string().optional(),
   reconnectAttempts: z.number().describe('failed connection attempts since the last success'),
   connects: z.number(),
-  backlog: z.number().describe('readings and status rows after the target\'s cursor, not yet acknowledged'),
+  backlog: z.number().describe("readings and status rows after the target's cursor, not yet acknowledged"),
   lagMs: z.number().describe('age of the oldest reading not yet acknowledged, ms'),
   published: z.number().describe('messages the broker acknowledged'),
   publishedReadings: z.number(),
   publishRate: z.number().describe('acknowledged messages per second over the last 10 s'),
   replaying: z.boolean().describe('a backlog is being replayed (at most replayRate messages per second)'),
   resent: z.number().describe('messages sent again after they were not acknowledged'),
-  droppedUnpublished: z.number().describe('readings the store\'s retention or maxSize dropped before this target had published them'),
+  droppedUnpublished: z.number().describe("readings the store's retention or maxSize dropped before this target had published them"),
   commands: z.object({ ok: z.number(), denied: z.number(), error: z.number() }),
   rebirths: z.number().describe('Sparkplug rebirth requests answered'),
 });

@@ -47,7 +47,8 @@ export interface BuildServerOptions {
 }
 
 /** Content-Security-Policy of the API and the dashboard: same origin only, no inline code, no framing. */
-export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 export function stalePolicyFromPolicy(ref: string = DEFAULT_POLICY): StalePolicy {
   const m = loadPolicy(ref).values.measure;
@@ -109,10 +110,16 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
   };
   const tokens = (): readonly TokenConfig[] => runtime.config.http.tokens;
   // DNS rebinding: a Host that is not a name of this gateway is refused before anything else
-  app.addHook('onRequest', hostHook(() => runtime.config.http));
+  app.addHook(
+    'onRequest',
+    hostHook(() => runtime.config.http),
+  );
   app.addHook('onRequest', authHook(tokens, limiters, 'onRequest'));
   app.addHook('preValidation', authHook(tokens, limiters, 'preValidation'));
-  app.addHook('onSend', auditHook(() => runtime.store, runtime.clock, app.log));
+  app.addHook(
+    'onSend',
+    auditHook(() => runtime.store, runtime.clock, app.log),
+  );
   dataRouteCheck(app);
   app.addHook('onSend', securityHeaders);
 
@@ -128,7 +135,9 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
         security: [{ bearer: [] }],
       },
-      transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/metrics', ...Object.keys(DASHBOARD_FILES), '/dashboard.json'] }),
+      transform: createJsonSchemaTransform({
+        skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/metrics', ...Object.keys(DASHBOARD_FILES), '/dashboard.json'],
+      }),
     });
     await app.register(fastifySwaggerUi, {
       routePrefix: '/docs',
@@ -162,7 +171,9 @@ export async function buildServer(runtime: Runtime, opts: BuildServerOptions = {
       // flow never provokes a 401)
       scope.get('/dashboard.json', { config: { access: 'public' }, schema: { hide: true } }, async () => ({ tokenRequired: tokens().length > 0 }));
       for (const [url, f] of files) {
-        scope.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => reply.header('cache-control', 'no-cache').type(f.type).send(f.body));
+        scope.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) =>
+          reply.header('cache-control', 'no-cache').type(f.type).send(f.body),
+        );
       }
     });
   }

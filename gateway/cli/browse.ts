@@ -52,8 +52,18 @@ export const command: Command = {
       pkiDir = values.pki ?? join(config.storage.path, 'pki');
     } else pkiDir = values.pki ?? join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'fgw', 'pki');
 
-    const log = pino({ level: 'warn' }, { write: (s: string) => io.err(String((JSON.parse(s) as { msg?: string }).msg ?? s)) } as unknown as NodeJS.WritableStream);
-    const vars = await browse({ connection: parsed.data, pkiDir, gatewayId, depth, ...(values.root ? { root: values.root } : {}), includeServer: values['include-server'] ?? false, log });
+    const log = pino({ level: 'warn' }, {
+      write: (s: string) => io.err(String((JSON.parse(s) as { msg?: string }).msg ?? s)),
+    } as unknown as NodeJS.WritableStream);
+    const vars = await browse({
+      connection: parsed.data,
+      pkiDir,
+      gatewayId,
+      depth,
+      ...(values.root ? { root: values.root } : {}),
+      includeServer: values['include-server'] ?? false,
+      log,
+    });
     io.out(`# fgw browse ${endpoint}: ${vars.length} variables (depth ${depth}); paste under a device of protocol opcua`);
     for (const line of formatTags(vars)) io.out(line);
     return 0;

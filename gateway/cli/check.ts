@@ -10,7 +10,10 @@ async function checkHub(file: string, io: Io): Promise<number> {
   const loaded = loadHubConfig(file);
   const { errors, warnings, summary } = checkHub(loaded);
   for (const w of warnings) io.err(`warning: ${w}`);
-  if (errors.length > 0) throw new GatewayError(ErrorCodes.CONFIG, `${loaded.path}: ${errors.filter((e) => !e.startsWith('  ')).length} project folder(s) cannot be read`, { details: errors });
+  if (errors.length > 0)
+    throw new GatewayError(ErrorCodes.CONFIG, `${loaded.path}: ${errors.filter((e) => !e.startsWith('  ')).length} project folder(s) cannot be read`, {
+      details: errors,
+    });
   io.out(summary);
   return 0;
 }
@@ -28,7 +31,9 @@ export const command: Command = {
     const protocols = [...byProto].map(([p, n]) => `${n} ${p}`).join(', ') || 'none';
     const influx = config.influx ? `; forwarding to ${config.influx.url} db ${config.influx.database}` : '; no InfluxDB (embedded store only)';
     const north = config.north.length ? `; north: ${config.north.map((t) => `${t.name} (${t.format}${t.enabled ? '' : ', disabled'})`).join(', ')}` : '';
-    io.out(`ok: ${path}: gateway ${config.gateway.id}, ${config.devices.length} devices (${protocols}), ${tags} tags; store ${config.storage.path}${influx}${north}`);
+    io.out(
+      `ok: ${path}: gateway ${config.gateway.id}, ${config.devices.length} devices (${protocols}), ${tags} tags; store ${config.storage.path}${influx}${north}`,
+    );
     return 0;
   },
 };

@@ -12,7 +12,11 @@ function intOpt(v: string | undefined, name: string): number | undefined {
 
 export const command: Command = {
   async run(argv, io) {
-    const { values } = parseArgs({ args: argv, options: { for: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' }, seed: { type: 'string' } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: { for: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' }, seed: { type: 'string' } },
+      strict: true,
+    });
     const forMs = durationOpt(values.for, 'for');
     const demo = await startDemo({ dir: values.dir ?? 'data/demo', apiPort: intOpt(values.port, 'port'), seed: intOpt(values.seed, 'seed'), io });
     return demo.untilStopped(forMs);

@@ -16,7 +16,8 @@ interface Entry {
 const COMMANDS: Record<string, Entry> = {
   run: { usage: 'fgw run --config <file> [--for <duration>] [--no-api]     collect, store, forward and serve the API', load: () => import('./run.js') },
   check: {
-    usage: 'fgw check --config <file>                       validate a config (exit 2 with one line per problem)\nfgw check --hub <hub.yaml>                      validate a hub config and its project folders',
+    usage:
+      'fgw check --config <file>                       validate a config (exit 2 with one line per problem)\nfgw check --hub <hub.yaml>                      validate a hub config and its project folders',
     load: () => import('./check.js'),
   },
   hub: { usage: 'fgw hub --config <hub.yaml>                     serve the pilot-monitoring hub over a central InfluxDB', load: () => import('./hub.js') },
@@ -24,7 +25,10 @@ const COMMANDS: Record<string, Entry> = {
     usage: 'fgw query --config <file> --device <id> [--tag <name>] [--from <t>] [--to <t>] [--limit N] [--json] [--source store|influx]',
     load: () => import('./query.js'),
   },
-  demo: { usage: 'fgw demo [--for <duration>] [--dir <dir>] [--port N] [--seed N]   run the simulated thermos-cup line (npm start)', load: () => import('./demo.js') },
+  demo: {
+    usage: 'fgw demo [--for <duration>] [--dir <dir>] [--port N] [--seed N]   run the simulated thermos-cup line (npm start)',
+    load: () => import('./demo.js'),
+  },
   verify: {
     usage:
       'fgw verify --config <file> [--config <file> ...] --project <file> --from <t> --to <t> [--source store|influx] [--preliminary]\n           [--lang zh|en] [--policy <name|path>] --json <out> --html <out> [--pdf <out>]\nfgw verify --reproduce <result.json>            re-run a verification and compare its facts and inputs',
@@ -40,7 +44,10 @@ const COMMANDS: Record<string, Entry> = {
       'fgw browse opc.tcp://host:port [--security None|Sign|SignAndEncrypt] [--policy Basic256Sha256|Aes128_Sha256_RsaOaep|Aes256_Sha256_RsaPss]\n           [--user u --password p] [--depth N] [--root nodeId] [--pki dir | --config gateway.yaml] [--trust-unknown] [--include-server]\n                                                print the variables as ready-to-paste tag entries',
     load: () => import('./browse.js'),
   },
-  pki: { usage: 'fgw pki trust <server-cert.der|pem> [--pki <dir> | --config <gateway.yaml>]\nfgw pki list [--pki <dir> | --config <gateway.yaml>]', load: () => import('./pki.js') },
+  pki: {
+    usage: 'fgw pki trust <server-cert.der|pem> [--pki <dir> | --config <gateway.yaml>]\nfgw pki list [--pki <dir> | --config <gateway.yaml>]',
+    load: () => import('./pki.js'),
+  },
   store: {
     usage:
       'fgw store salvage <damaged store file> --config <file> [--json] [--force]\n                                                read what can be read from a damaged store (moved aside\n                                                as store.db.damaged-*) into the live store',

@@ -27,7 +27,14 @@ export interface Command {
 }
 
 /** The error codes that mean "the input is wrong" (exit 2); every other failure exits 1. */
-const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.USAGE, ErrorCodes.CONFIG, ErrorCodes.CONFIG_ENV, ErrorCodes.CONFIG_READ, ErrorCodes.VERIFY_INPUT, ErrorCodes.POLICY]);
+const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCodes.USAGE,
+  ErrorCodes.CONFIG,
+  ErrorCodes.CONFIG_ENV,
+  ErrorCodes.CONFIG_READ,
+  ErrorCodes.VERIFY_INPUT,
+  ErrorCodes.POLICY,
+]);
 
 /** node:util parseArgs's own errors (unknown option, missing value, unexpected positional) are usage errors. */
 function isParseArgsError(e: unknown): e is Error {

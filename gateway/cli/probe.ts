@@ -61,7 +61,8 @@ export const command: Command = {
     const max = isBitArea(area) ? MAX_BITS_PER_REQUEST : MAX_REGISTERS_PER_REQUEST;
     if (!Number.isInteger(unit) || unit < 0 || unit > 255) usage(`--unit: expected 0-255, got "${values.unit}"`);
     if (!Number.isInteger(address) || address < 0 || address > 65535) usage(`--address: expected a 0-based address 0-65535, got "${values.address}"`);
-    if (!Number.isInteger(count) || count < 1 || count > max || address + count > 65536) usage(`--count: expected 1-${max} within the address space, got "${values.count}"`);
+    if (!Number.isInteger(count) || count < 1 || count > max || address + count > 65536)
+      usage(`--count: expected 1-${max} within the address space, got "${values.count}"`);
     const timeoutMs = durationOpt(values.timeout, 'timeout') ?? 1000;
     const failure = await probe({ endpoint, unit, area, address, count, timeoutMs, all: values.all === true }, (s) => io.out(s));
     if (failure === undefined) return 0;

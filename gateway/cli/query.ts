@@ -30,7 +30,10 @@ export const command: Command = {
     const rows = await queryReadings(config, source, q);
     if (values.json) io.out(JSON.stringify(rows, null, 2));
     else {
-      for (const r of rows) io.out(`${new Date(r.ts).toISOString()}  ${r.device}  ${r.tag}  ${r.value === null ? '(no value)' : String(r.value)}  ${r.quality}${r.error ? `  ${r.error}` : ''}`);
+      for (const r of rows)
+        io.out(
+          `${new Date(r.ts).toISOString()}  ${r.device}  ${r.tag}  ${r.value === null ? '(no value)' : String(r.value)}  ${r.quality}${r.error ? `  ${r.error}` : ''}`,
+        );
       io.err(`${rows.length} readings`);
     }
     return 0;

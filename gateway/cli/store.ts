@@ -10,7 +10,12 @@ import { loadConfig } from '../config.js';
 import { usage, type Command, type Io } from './io.js';
 
 async function salvage(rest: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, force: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (!values.config || positionals.length !== 1) usage('give one damaged store file and --config <gateway.yaml>');
   const file = resolve(positionals[0]!);
   const { config } = loadConfig(values.config);
@@ -29,11 +34,22 @@ async function salvage(rest: string[], io: Io): Promise<number> {
   } catch (e) {
     throw new GatewayError(ErrorCodes.STORE, `cannot read ${file}: ${(e as Error).message}`, { cause: e });
   }
-  const store = openStore({ path: config.storage.path, maxSizeBytes: config.storage.maxSize, retentionMs: config.storage.retention, limitsIntervalMs: 0, deadLetterShare: config.storage.deadLetterShare, auditShare: config.storage.auditShare, forwarding: config.influx !== undefined });
+  const store = openStore({
+    path: config.storage.path,
+    maxSizeBytes: config.storage.maxSize,
+    retentionMs: config.storage.retention,
+    limitsIntervalMs: 0,
+    deadLetterShare: config.storage.deadLetterShare,
+    auditShare: config.storage.auditShare,
+    forwarding: config.influx !== undefined,
+  });
   try {
     const done = store.salvaged(file);
     if (done && !values.force) {
-      throw new GatewayError(ErrorCodes.USAGE, `${file} was salvaged into this store already (${new Date(done.at).toISOString()}: ${done.readings} readings); --force reads it again and imports what the store does not hold yet`);
+      throw new GatewayError(
+        ErrorCodes.USAGE,
+        `${file} was salvaged into this store already (${new Date(done.at).toISOString()}: ${done.readings} readings); --force reads it again and imports what the store does not hold yet`,
+      );
     }
     const result = salvageInto(file, store, { retentionMs: config.storage.retention, now: Date.now(), storePath: config.storage.path });
     if (values.json) io.out(JSON.stringify(result, null, 2));

@@ -75,7 +75,9 @@ function write(path: string, text: string | Buffer): void {
 }
 
 function runOptions(args: VerifyArgs, argv: readonly string[], io?: Io & { tty?: boolean }, cwd?: string): RunOptions {
-  const progress = io?.tty ? (done: number, total: number, what: string) => io.err(`\r\x1b[Kverify: ${done}/${total} ${what}${done === total ? '\n' : ''}`) : undefined;
+  const progress = io?.tty
+    ? (done: number, total: number, what: string) => io.err(`\r\x1b[Kverify: ${done}/${total} ${what}${done === total ? '\n' : ''}`)
+    : undefined;
   return {
     gateways: args.configs.map((file) => {
       const loaded = loadConfig(resolve(cwd ?? process.cwd(), file));

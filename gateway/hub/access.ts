@@ -58,7 +58,10 @@ declare module 'fastify' {
 }
 
 function send(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ statusCode: status, code, error: httpText(status), message });
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ statusCode: status, code, error: httpText(status), message });
 }
 
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
@@ -150,7 +153,8 @@ export function influxAuditSink(writer: InfluxWriter, measurement: string, log: 
       }
       failed++;
       // one log line per episode, with the count so far
-      if (!failing) log.error({ failed, reason: 'reason' in res ? res.reason : res.kind }, 'cannot write the hub audit to InfluxDB: answering 503 until it can');
+      if (!failing)
+        log.error({ failed, reason: 'reason' in res ? res.reason : res.kind }, 'cannot write the hub audit to InfluxDB: answering 503 until it can');
       failing = true;
       return false;
     },
@@ -179,6 +183,11 @@ export function hubAuditHook(sink: AuditSink, hub: string, now: () => number) {
     if (await sink.write(rec)) return payload;
     reply.code(503).type('application/json; charset=utf-8');
     reply.removeHeader('content-disposition');
-    return JSON.stringify({ statusCode: 503, code: HubCodes.AUDIT, error: httpText(503), message: 'the access audit cannot be written to InfluxDB, so nothing is answered; try again later' });
+    return JSON.stringify({
+      statusCode: 503,
+      code: HubCodes.AUDIT,
+      error: httpText(503),
+      message: 'the access audit cannot be written to InfluxDB, so nothing is answered; try again later',
+    });
   };
 }

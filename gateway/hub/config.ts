@@ -177,7 +177,14 @@ export function loadProjects(projectsDir: string, env: NodeJS.ProcessEnv = proce
     }
     const p = loadProjectFolder(dir, env);
     if (p.id !== undefined && seen.has(p.id)) {
-      out.push({ ok: false, folder: p.folder, dir, id: p.id, error: `${ErrorCodes.CONFIG}: project id "${p.id}" is also the id of ${seen.get(p.id)}`, details: [] });
+      out.push({
+        ok: false,
+        folder: p.folder,
+        dir,
+        id: p.id,
+        error: `${ErrorCodes.CONFIG}: project id "${p.id}" is also the id of ${seen.get(p.id)}`,
+        details: [],
+      });
       continue;
     }
     if (p.id !== undefined) seen.set(p.id, dir);

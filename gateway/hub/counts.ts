@@ -63,7 +63,10 @@ const offsetOf = (from: number, b: number) => ((from % b) + b) % b;
 const quality = (uncertainIsGood: boolean | undefined) => (uncertainIsGood === false ? ` AND "uncertain" != 'true'` : '');
 
 /** The two statements of one gateway's bucket counts over [from, to). */
-export function countStatements(o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number; uncertainIsGood?: boolean }): { data: string; heartbeat: string } {
+export function countStatements(o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number; uncertainIsGood?: boolean }): {
+  data: string;
+  heartbeat: string;
+} {
   const g = `"gateway" = ${influxString(o.gateway)}`;
   const group = `GROUP BY time(${o.bucketMs}ms, ${offsetOf(o.from, o.bucketMs)}ms)`;
   return {
@@ -107,14 +110,20 @@ export function parseCounts(gateway: string, from: number, to: number, b: number
 }
 
 /** One gateway's bucket counts over [from, to) (two statements, one request). */
-export async function gatewayCounts(influx: HubInflux, o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number; uncertainIsGood?: boolean }): Promise<GatewayCounts> {
+export async function gatewayCounts(
+  influx: HubInflux,
+  o: { measurement: string; gateway: string; from: number; to: number; bucketMs: number; uncertainIsGood?: boolean },
+): Promise<GatewayCounts> {
   const st = countStatements(o);
   const [data, hb] = await influx.run([st.data, st.heartbeat]);
   return parseCounts(o.gateway, o.from, o.to, o.bucketMs, data!, hb!);
 }
 
 /** Newest reading per device (of good quality unless `uncertainIsGood`) and newest heartbeat of one gateway since `since`. */
-export function liveStatements(o: { measurement: string; gateway: string; since: number; until?: number; uncertainIsGood?: boolean }): { readings: string; heartbeat: string } {
+export function liveStatements(o: { measurement: string; gateway: string; since: number; until?: number; uncertainIsGood?: boolean }): {
+  readings: string;
+  heartbeat: string;
+} {
   const g = `"gateway" = ${influxString(o.gateway)}`;
   const t = `time >= ${Math.trunc(o.since)}ms${o.until === undefined ? '' : ` AND time < ${Math.trunc(o.until)}ms`}`;
   return {
@@ -123,7 +132,10 @@ export function liveStatements(o: { measurement: string; gateway: string; since:
   };
 }
 
-export async function liveState(influx: HubInflux, o: { measurement: string; gateway: string; since: number; until?: number; uncertainIsGood?: boolean }): Promise<LiveState> {
+export async function liveState(
+  influx: HubInflux,
+  o: { measurement: string; gateway: string; since: number; until?: number; uncertainIsGood?: boolean },
+): Promise<LiveState> {
   const st = liveStatements(o);
   const [readings, hb] = await influx.run([st.readings, st.heartbeat]);
   const lastReading = new Map<string, number>();

@@ -57,7 +57,12 @@ export function overviewRow(p: HubProject, f: (ProjectFigures & { error?: string
   if (f instanceof Error) return { ...base, error: f.message };
   return {
     ...base,
-    gateways: f.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), ...(g.lastHeartbeat !== undefined ? { lastHeartbeat: g.lastHeartbeat } : {}), online: g.online })),
+    gateways: f.gateways.map((g) => ({
+      id: g.id,
+      ...(g.site ? { site: g.site } : {}),
+      ...(g.lastHeartbeat !== undefined ? { lastHeartbeat: g.lastHeartbeat } : {}),
+      online: g.online,
+    })),
     devices: { live: f.live.live, inScope: f.live.inScope },
     networkingRate: f.d30?.networkingRate ?? null,
     networkingRates: { now: f.live.rate, d7: f.d7?.networkingRate ?? null, d30: f.d30?.networkingRate ?? null },
@@ -71,8 +76,46 @@ export function overviewRow(p: HubProject, f: (ProjectFigures & { error?: string
 }
 
 const HEAD: Record<Lang, string[]> = {
-  zh: ['项目编号', '项目名称', '企业', '乡镇/街道', '行业', '申报类型', '网关（最近心跳）', '在线设备', '纳入统计设备', '当前联网率', '近 7 天联网率', '近 30 天联网率', '初步分类（近 30 天）', '初步分类（近 7 天）', '趋势', '未处理告警', '计算时间', '错误'],
-  en: ['Project', 'Name', 'Enterprise', 'Town', 'Industry', 'Claim', 'Gateways (last heartbeat)', 'Devices live', 'Devices in scope', 'Networking rate now', 'Last 7 days', 'Last 30 days', 'Preliminary class (30 days)', 'Preliminary class (7 days)', 'Trend', 'Open alarms', 'Computed at', 'Error'],
+  zh: [
+    '项目编号',
+    '项目名称',
+    '企业',
+    '乡镇/街道',
+    '行业',
+    '申报类型',
+    '网关（最近心跳）',
+    '在线设备',
+    '纳入统计设备',
+    '当前联网率',
+    '近 7 天联网率',
+    '近 30 天联网率',
+    '初步分类（近 30 天）',
+    '初步分类（近 7 天）',
+    '趋势',
+    '未处理告警',
+    '计算时间',
+    '错误',
+  ],
+  en: [
+    'Project',
+    'Name',
+    'Enterprise',
+    'Town',
+    'Industry',
+    'Claim',
+    'Gateways (last heartbeat)',
+    'Devices live',
+    'Devices in scope',
+    'Networking rate now',
+    'Last 7 days',
+    'Last 30 days',
+    'Preliminary class (30 days)',
+    'Preliminary class (7 days)',
+    'Trend',
+    'Open alarms',
+    'Computed at',
+    'Error',
+  ],
 };
 
 const CLASS: Record<Lang, Record<string, string>> = {
@@ -119,7 +162,9 @@ const csvCell = (v: Cell): string => {
 };
 
 export function exportCsv(rows: readonly OverviewRow[], lang: Lang): string {
-  return `\uFEFF${tableCells(rows, lang).map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
+  return `\uFEFF${tableCells(rows, lang)
+    .map((r) => r.map(csvCell).join(','))
+    .join('\r\n')}\r\n`;
 }
 
 const RATE_COLUMNS = new Set([9, 10, 11]);

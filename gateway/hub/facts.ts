@@ -102,13 +102,19 @@ export function windowFacts(inp: WindowInput): Facts {
     const f: DeviceFacts = { id: d.id, gateway: d.gateway, slotMs, goodSlots: [], tagsSeen: [] };
     const losses = deviceLosses(inp.losses?.get(d.gateway) ?? [], d.id, from, to);
     // staleness is judged at the end of the device's last slot not excluded (a shutdown, its own gateway's outage or a loss episode)
-    const judgedTo = lastJudgedEnd(slotGrid({ from, to, slotMs, shutdowns: inp.shutdowns, slotMinMs, heartbeat: heartbeats.get(d.gateway) ?? [], lost: lossRanges(losses) })) ?? to;
+    const judgedTo =
+      lastJudgedEnd(
+        slotGrid({ from, to, slotMs, shutdowns: inp.shutdowns, slotMinMs, heartbeat: heartbeats.get(d.gateway) ?? [], lost: lossRanges(losses) }),
+      ) ?? to;
     f.lastGoodBefore = judgedTo;
     if (losses.length > 0) f.losses = losses;
     if (g && c) {
       f.goodSlots = packed(c.points, g.counts, from, to, slotMs, d.interval);
       const [a, z] = bucketRange(g.counts, from, to);
-      f.tagsSeen = [...c.fields].filter(([, on]) => on.subarray(a, z).includes(1)).map(([name]) => name).sort();
+      f.tagsSeen = [...c.fields]
+        .filter(([, on]) => on.subarray(a, z).includes(1))
+        .map(([name]) => name)
+        .sort();
       const exact = inp.live?.get(d.gateway)?.lastReading.get(d.id);
       if (exact !== undefined && exact < judgedTo) f.lastGoodTs = exact;
       else {

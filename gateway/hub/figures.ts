@@ -117,7 +117,15 @@ export interface ProjectDetail extends ProjectFigures {
   /** networking rate of each local day of the 30-day window */
   daily: Array<{ day: string; from: number; rate: number | null; rateFull: number | null; networked: number; inScope: number }>;
   /** audited successful accesses per calendar week and system */
-  weekly: Array<{ week: string; from: number; to: number; commands: Record<string, number>; reads: Record<string, number>; registeredReads: number; commandsToScope: number }>;
+  weekly: Array<{
+    week: string;
+    from: number;
+    to: number;
+    commands: Record<string, number>;
+    reads: Record<string, number>;
+    registeredReads: number;
+    commandsToScope: number;
+  }>;
   registeredSystems: string[];
 }
 
@@ -147,7 +155,13 @@ function ordersOf(p: HubProjectOk, from: number, to: number): OrderMatch | undef
   const l = p.loaded;
   if (!l.erpOrdersPath || !l.mesOrdersPath) return undefined;
   try {
-    return matchOrders(readFileSync(l.erpOrdersPath, 'utf8'), l.project.evidence.erpOrders!, readFileSync(l.mesOrdersPath, 'utf8'), l.project.evidence.mesOrders!, { from, to, offsetMs: p.policy.offsetMs });
+    return matchOrders(
+      readFileSync(l.erpOrdersPath, 'utf8'),
+      l.project.evidence.erpOrders!,
+      readFileSync(l.mesOrdersPath, 'utf8'),
+      l.project.evidence.mesOrders!,
+      { from, to, offsetMs: p.policy.offsetMs },
+    );
   } catch {
     return undefined; // unreadable exports: judged as absent here; the review report names the problem
   }
@@ -160,7 +174,15 @@ export function registeredSystemsOf(p: HubProjectOk): string[] {
 
 type Losses = Map<string, Array<LossFact & { device: string }>>;
 
-function evaluateWindow(p: HubProjectOk, counts: Map<string, { counts: GatewayCounts; statusInterval: number }>, audits: AuditDay[], losses: Losses, live: Map<string, LiveState> | undefined, from: number, to: number): VerifyResult {
+function evaluateWindow(
+  p: HubProjectOk,
+  counts: Map<string, { counts: GatewayCounts; statusInterval: number }>,
+  audits: AuditDay[],
+  losses: Losses,
+  live: Map<string, LiveState> | undefined,
+  from: number,
+  to: number,
+): VerifyResult {
   const policy = p.policy;
   const facts = windowFacts({
     losses,
@@ -211,7 +233,19 @@ async function liveOf(ctx: FiguresContext, p: HubProjectOk, w: Windows): Promise
   await Promise.all(
     p.gateways.map(async (g) => {
       // the newest reading before `to` (the verifier's staleness rule) is also the device's liveness now
-      const c = await cache.get(`live|${g.id}`, config.cache.ttl, () => liveState(influx, { measurement: config.influx.measurement, gateway: g.id, since: w.from30, until: w.to, uncertainIsGood: p.policy.values.measure.uncertainCountsAsGood }), { stale: false });
+      const c = await cache.get(
+        `live|${g.id}`,
+        config.cache.ttl,
+        () =>
+          liveState(influx, {
+            measurement: config.influx.measurement,
+            gateway: g.id,
+            since: w.from30,
+            until: w.to,
+            uncertainIsGood: p.policy.values.measure.uncertainCountsAsGood,
+          }),
+        { stale: false },
+      );
       if (c.error) errors.push(c.error);
       live.set(g.id, c.value);
     }),
@@ -233,10 +267,22 @@ async function countsOf(ctx: FiguresContext, p: HubProjectOk, w: Windows) {
     p.gateways.map(async (g) => {
       const key = `${g.id}|${b}`;
       // days before today change only when a gateway forwards a backlog late: cached longest
-      const history = w.from30 < w.today0 ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () => gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b, uncertainIsGood })) : undefined;
+      const history =
+        w.from30 < w.today0
+          ? await cache.get(`hist|${key}|${w.from30}|${w.today0}`, config.cache.history, () =>
+              gatewayCounts(influx, { measurement, gateway: g.id, from: w.from30, to: w.today0, bucketMs: b, uncertainIsGood }),
+            )
+          : undefined;
       const today = await gatewayCounts(influx, { measurement, gateway: g.id, from: Math.max(w.today0, w.from30), to: w.to, bucketMs: b, uncertainIsGood });
       // audits per day through the verifier's own query (one per action)
-      const src = influxFacts({ url: config.influx.url, database: config.influx.database, gateway: g.id, measurement, ...(config.influx.username ? { username: config.influx.username } : {}), ...(config.influx.password ? { password: config.influx.password } : {}) });
+      const src = influxFacts({
+        url: config.influx.url,
+        database: config.influx.database,
+        gateway: g.id,
+        measurement,
+        ...(config.influx.username ? { username: config.influx.username } : {}),
+        ...(config.influx.password ? { password: config.influx.password } : {}),
+      });
       const days = await influx.limited(2, () => src.auditDays({ from: w.from30, to: w.to, offsetMs: p.policy.offsetMs }));
       audits.push(...days.map((a) => ({ ...a, gateway: g.id })));
       // the gateway's loss ledger through the verifier's own query: its lost slots are excluded, as in the report
@@ -284,7 +330,8 @@ function tierMet(config: HubConfig, p: HubProjectOk, r: VerifyResult): { met: bo
     const net = p.loaded.project.project.claim === 'full' ? n.full : n;
     return { met: net.inScope > 0 && ratioAtLeast(net.networked, net.inScope, t), value: net.value, threshold: `${Number(t.num) / Number(t.den)}` };
   }
-  if (p.loaded.project.project.claim === 'full') return { met: n.inScope > 0 && n.full.networked === n.inScope, value: n.full.value, threshold: `all in-scope devices at rMin ${n.full.rMin}` };
+  if (p.loaded.project.project.claim === 'full')
+    return { met: n.inScope > 0 && n.full.networked === n.inScope, value: n.full.value, threshold: `all in-scope devices at rMin ${n.full.rMin}` };
   return { met: n.networked >= c.partial.minNetworkedDevices, value: n.value, threshold: `${c.partial.minNetworkedDevices} device(s) at rMin ${n.rMin}` };
 }
 
@@ -292,17 +339,38 @@ function tierMet(config: HubConfig, p: HubProjectOk, r: VerifyResult): { met: bo
 function weekAlarms(config: HubConfig, p: HubProjectOk, r: VerifyResult): Alarm[] {
   const out: Alarm[] = [];
   const id = p.id;
-  const wi = r.weeks.map((w, i) => ({ w, i })).filter(({ w }) => w.to - w.from === 7 * DAY_MS).pop();
+  const wi = r.weeks
+    .map((w, i) => ({ w, i }))
+    .filter(({ w }) => w.to - w.from === 7 * DAY_MS)
+    .pop();
   if (!wi) return out;
   const expected = r.devices.filter((d) => d.inScope).reduce((s, d) => s + (d.weekly?.[wi.i]?.expected ?? 0), 0);
   if (expected === 0) return out; // a week wholly shut down (or with the platform down) is not judged
   const c = p.policy.values.classification.full;
   const minReads = config.alarms.readsPerWeekMin ?? c.minReadsPerWeek;
   const reads = r.dataUse.readsPerWeek[wi.i] ?? 0;
-  if (reads < minReads) out.push({ kind: 'evidence.noReads', project: id, since: wi.w.from, value: reads, threshold: minReads, period: wi.w.label, detail: `reads by registered systems (${r.dataUse.registeredSystems.join(', ') || 'none registered'})` });
+  if (reads < minReads)
+    out.push({
+      kind: 'evidence.noReads',
+      project: id,
+      since: wi.w.from,
+      value: reads,
+      threshold: minReads,
+      period: wi.w.label,
+      detail: `reads by registered systems (${r.dataUse.registeredSystems.join(', ') || 'none registered'})`,
+    });
   const minCmd = config.alarms.commandsPerWeekMin ?? c.minCommandsPerWeek;
   const short = r.processes.filter((s) => s.inScopeDevices.length > 0 && (s.commandsPerWeek[wi.i] ?? 0) < minCmd);
-  if (short.length > 0) out.push({ kind: 'evidence.noCommands', project: id, since: wi.w.from, value: Math.min(...short.map((s) => s.commandsPerWeek[wi.i] ?? 0)), threshold: minCmd, period: wi.w.label, detail: short.map((s) => s.id).join(', ') });
+  if (short.length > 0)
+    out.push({
+      kind: 'evidence.noCommands',
+      project: id,
+      since: wi.w.from,
+      value: Math.min(...short.map((s) => s.commandsPerWeek[wi.i] ?? 0)),
+      threshold: minCmd,
+      period: wi.w.label,
+      detail: short.map((s) => s.id).join(', '),
+    });
   return out;
 }
 
@@ -311,7 +379,12 @@ interface WindowPart {
   to: number;
   d7: WindowFigures;
   d30: WindowFigures;
-  devices: Array<Pick<DeviceFigures, 'id' | 'name' | 'process' | 'category' | 'inScope' | 'exempt' | 'inGateway' | 'rate7d' | 'rate30d' | 'networked30d' | 'reasons30d' | 'slots30d'>>;
+  devices: Array<
+    Pick<
+      DeviceFigures,
+      'id' | 'name' | 'process' | 'category' | 'inScope' | 'exempt' | 'inGateway' | 'rate7d' | 'rate30d' | 'networked30d' | 'reasons30d' | 'slots30d'
+    >
+  >;
   alarms: Alarm[];
   daily: ProjectDetail['daily'];
   weekly: ProjectDetail['weekly'];
@@ -336,7 +409,9 @@ async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, deta
     rate30d: d.reportingRate?.value ?? null,
     networked30d: d.networked,
     reasons30d: d.reasons,
-    ...(d.expectedSlots !== undefined ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0, lost: d.lostSlots ?? 0 } } : {}),
+    ...(d.expectedSlots !== undefined
+      ? { slots30d: { good: d.goodSlots ?? 0, expected: d.expectedSlots, outage: d.outageSlots ?? 0, lost: d.lostSlots ?? 0 } }
+      : {}),
   }));
   const alarms: Alarm[] = [];
   // each local day of the window (the project page), or only the last full day (the overview's alarm)
@@ -347,12 +422,20 @@ async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, deta
     const lastFull = end <= w.today0 && end > w.today0 - DAY_MS;
     if (!detail && !lastFull) continue;
     const r = evaluateWindow(p, g.counts, g.audits, g.losses, end === w.to ? live : undefined, t, end);
-    daily.push({ day: localDate(t, off), from: t, rate: r.networkingRate.value, rateFull: r.networkingRate.full.value, networked: r.networkingRate.networked, inScope: r.networkingRate.inScope });
+    daily.push({
+      day: localDate(t, off),
+      from: t,
+      rate: r.networkingRate.value,
+      rateFull: r.networkingRate.full.value,
+      networked: r.networkingRate.networked,
+      inScope: r.networkingRate.inScope,
+    });
     if (lastFull) {
       const tier = tierMet(ctx.config, p, r);
       // a day wholly shut down or without the platform is not judged (the gateway alarm covers the latter)
       const judgedSlots = r.platform.slots - r.platform.shutdownSlots - r.platform.outageSlots;
-      if (!tier.met && r.networkingRate.inScope > 0 && judgedSlots > 0) alarms.push({ kind: 'networking.belowTier', project: p.id, since: t, value: tier.value, threshold: tier.threshold, period: localDate(t, off) });
+      if (!tier.met && r.networkingRate.inScope > 0 && judgedSlots > 0)
+        alarms.push({ kind: 'networking.belowTier', project: p.id, since: t, value: tier.value, threshold: tier.threshold, period: localDate(t, off) });
     }
   }
   alarms.push(...weekAlarms(ctx.config, p, r30));
@@ -361,7 +444,15 @@ async function windowPart(ctx: FiguresContext, p: HubProjectOk, w: Windows, deta
     const registered = new Set(registeredSystemsOf(p).map((x) => x.toLowerCase()));
     const scope = new Set(devices.filter((d) => d.inScope).map((d) => d.id));
     for (const wk of r30.weeks) {
-      const row = { week: wk.label, from: wk.from, to: wk.to, commands: {} as Record<string, number>, reads: {} as Record<string, number>, registeredReads: 0, commandsToScope: 0 };
+      const row = {
+        week: wk.label,
+        from: wk.from,
+        to: wk.to,
+        commands: {} as Record<string, number>,
+        reads: {} as Record<string, number>,
+        registeredReads: 0,
+        commandsToScope: 0,
+      };
       for (const a of g.audits) {
         if (weekOf(a.day * DAY_MS - off + DAY_MS / 2, p.policy) !== wk.index) continue;
         if (a.action === 'write') {
@@ -391,7 +482,17 @@ async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): P
       ...head,
       at: now,
       gateways: p.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), online: false, silentAfterMs: th.gateway(g.statusInterval) })),
-      devices: p.loaded.project.equipment.map((e) => ({ id: e.id, ...(e.name ? { name: e.name } : {}), inScope: cats.has(e.category) && !e.exempt, inGateway: byId.has(e.id), live: false, rate7d: null, rate30d: null, networked30d: false, reasons30d: [] })),
+      devices: p.loaded.project.equipment.map((e) => ({
+        id: e.id,
+        ...(e.name ? { name: e.name } : {}),
+        inScope: cats.has(e.category) && !e.exempt,
+        inGateway: byId.has(e.id),
+        live: false,
+        rate7d: null,
+        rate30d: null,
+        networked30d: false,
+        reasons30d: [],
+      })),
       live: { inScope: 0, live: 0, rate: null },
       classification: 'pending',
       trend: null,
@@ -406,12 +507,26 @@ async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): P
   const gateways: GatewayFigures[] = p.gateways.map((gw) => {
     const last = live.get(gw.id)?.lastHeartbeat;
     const limit = th.gateway(gw.statusInterval);
-    return { id: gw.id, ...(gw.site ? { site: gw.site } : {}), ...(last !== undefined ? { lastHeartbeat: last } : {}), online: last !== undefined && now - last <= limit, silentAfterMs: limit };
+    return {
+      id: gw.id,
+      ...(gw.site ? { site: gw.site } : {}),
+      ...(last !== undefined ? { lastHeartbeat: last } : {}),
+      online: last !== undefined && now - last <= limit,
+      silentAfterMs: limit,
+    };
   });
   const online = new Map(gateways.map((x) => [x.id, x.online]));
   const alarms: Alarm[] = [];
   for (const gw of gateways) {
-    if (!gw.online) alarms.push({ kind: 'gateway.silent', project: p.id, gateway: gw.id, ...(gw.lastHeartbeat !== undefined ? { since: gw.lastHeartbeat } : {}), value: gw.lastHeartbeat === undefined ? null : now - gw.lastHeartbeat, threshold: gw.silentAfterMs });
+    if (!gw.online)
+      alarms.push({
+        kind: 'gateway.silent',
+        project: p.id,
+        gateway: gw.id,
+        ...(gw.lastHeartbeat !== undefined ? { since: gw.lastHeartbeat } : {}),
+        value: gw.lastHeartbeat === undefined ? null : now - gw.lastHeartbeat,
+        threshold: gw.silentAfterMs,
+      });
   }
   const devices: DeviceFigures[] = win.value.devices.map((d) => {
     const spec = byId.get(d.id);
@@ -420,9 +535,23 @@ async function compute(ctx: FiguresContext, p: HubProjectOk, detail: boolean): P
     const isLive = last !== undefined && limit !== undefined && now - last <= limit;
     // a silent gateway raises one alarm for all its devices
     if (d.inScope && spec && !isLive && online.get(spec.gateway)) {
-      alarms.push({ kind: 'device.silent', project: p.id, gateway: spec.gateway, device: d.id, ...(last !== undefined ? { since: last } : {}), value: last === undefined ? null : now - last, threshold: limit! });
+      alarms.push({
+        kind: 'device.silent',
+        project: p.id,
+        gateway: spec.gateway,
+        device: d.id,
+        ...(last !== undefined ? { since: last } : {}),
+        value: last === undefined ? null : now - last,
+        threshold: limit!,
+      });
     }
-    return { ...d, ...(spec ? { gateway: spec.gateway } : {}), live: isLive, ...(last !== undefined ? { lastReading: last } : {}), ...(limit !== undefined ? { silentAfterMs: limit } : {}) };
+    return {
+      ...d,
+      ...(spec ? { gateway: spec.gateway } : {}),
+      live: isLive,
+      ...(last !== undefined ? { lastReading: last } : {}),
+      ...(limit !== undefined ? { silentAfterMs: limit } : {}),
+    };
   });
   alarms.push(...win.value.alarms);
   const scoped = devices.filter((d) => d.inScope);

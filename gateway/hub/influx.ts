@@ -65,7 +65,11 @@ export function hubInflux(o: HubInfluxOptions): HubInflux {
   const fail = (msg: string, cause?: unknown): never => {
     stats.failures++;
     const auth = /\b(401|403)\b|authoriz|authenticat/i.test(msg);
-    throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`, cause === undefined ? {} : { cause });
+    throw new GatewayError(
+      auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX,
+      `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`,
+      cause === undefined ? {} : { cause },
+    );
   };
 
   async function request(statements: readonly string[]): Promise<RawSeries[][]> {

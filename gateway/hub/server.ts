@@ -71,7 +71,13 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   const influx = hubInflux({ ...config.influx });
   const cache = new FigureCache(now);
   const ctx: FiguresContext = { influx, config, cache, now };
-  const auditCfg = influxSchema.parse({ url: config.influx.url, database: config.audit.database ?? config.influx.database, username: config.influx.username, password: config.influx.password, timeout: 10_000 });
+  const auditCfg = influxSchema.parse({
+    url: config.influx.url,
+    database: config.audit.database ?? config.influx.database,
+    username: config.influx.username,
+    password: config.influx.password,
+    timeout: 10_000,
+  });
   const audit = opts.audit ?? influxAuditSink(new InfluxWriter(auditCfg), config.audit.measurement, log);
 
   await app.register(fastifyRateLimit, { global: false });
@@ -94,8 +100,10 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
 
   const catalog = async (): Promise<HubProject[]> => (await cache.get('catalog', config.cache.figures, async () => loadProjects(loaded.projectsDir))).value;
   if (opts.projects) await cache.get('catalog', config.cache.figures, async () => opts.projects!);
-  const visible = async (p: HubPrincipal): Promise<HubProject[]> => (await catalog()).filter((x) => x.id !== undefined ? canSee(p, x.id) : p.role === 'official');
-  const findProject = async (p: HubPrincipal, id: string): Promise<HubProject | undefined> => (canSee(p, id) ? (await catalog()).find((x) => x.id === id) : undefined);
+  const visible = async (p: HubPrincipal): Promise<HubProject[]> =>
+    (await catalog()).filter((x) => (x.id !== undefined ? canSee(p, x.id) : p.role === 'official'));
+  const findProject = async (p: HubPrincipal, id: string): Promise<HubProject | undefined> =>
+    canSee(p, id) ? (await catalog()).find((x) => x.id === id) : undefined;
   // a few projects at a time: each holds its InfluxDB answers while the verifier evaluates it
   const rows = async (principal: HubPrincipal): Promise<OverviewRow[]> => {
     const list = await visible(principal);
@@ -116,9 +124,11 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   // ---- pages
   const dir = hubStaticDir();
   const files = new Map<string, { body: Buffer; type: string }>();
-  for (const [url, name] of Object.entries(HUB_FILES)) files.set(url, { body: readFileSync(join(dir, name)), type: CONTENT_TYPES[extname(name).slice(1)] ?? 'application/octet-stream' });
+  for (const [url, name] of Object.entries(HUB_FILES))
+    files.set(url, { body: readFileSync(join(dir, name)), type: CONTENT_TYPES[extname(name).slice(1)] ?? 'application/octet-stream' });
   files.set('/style.css', { body: readFileSync(join(dashboardDir(), 'style.css')), type: CONTENT_TYPES.css! });
-  for (const [url, f] of files) app.get(url, { config: { hubAccess: 'public' } }, async (_req, reply) => reply.header('cache-control', 'no-cache').type(f.type).send(f.body));
+  for (const [url, f] of files)
+    app.get(url, { config: { hubAccess: 'public' } }, async (_req, reply) => reply.header('cache-control', 'no-cache').type(f.type).send(f.body));
   app.get('/health/live', { config: { hubAccess: 'public' } }, async () => ({ status: 'ok' }));
   app.get('/hub.json', { config: { hubAccess: 'public' } }, async () => ({ hub: config.hub.id }));
 
@@ -130,7 +140,10 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
 
   app.get<{ Params: { id: string } }>('/api/projects/:id', { config: { hubAccess: 'token' } }, async (req, reply) => {
     const p = await findProject(req.hubPrincipal!, req.params.id);
-    if (!p) return req.hubPrincipal!.role === 'official' ? reply.code(404).send({ statusCode: 404, code: 'GW_ERR_HUB_PROJECT_UNKNOWN', error: 'Not Found', message: `no project ${req.params.id}` }) : forbidProject(req, reply, req.params.id);
+    if (!p)
+      return req.hubPrincipal!.role === 'official'
+        ? reply.code(404).send({ statusCode: 404, code: 'GW_ERR_HUB_PROJECT_UNKNOWN', error: 'Not Found', message: `no project ${req.params.id}` })
+        : forbidProject(req, reply, req.params.id);
     if (!p.ok) return { id: p.id, folder: p.folder, ok: false, error: p.error, details: p.details };
     return { ok: true, folder: p.folder, ...(await projectDetail(ctx, p)) };
   });
@@ -142,22 +155,33 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
     lang: langParam,
     preliminary: z.enum(['true', 'false', '1', '0']).default('false'),
   });
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/api/projects/:id/report', { config: { hubAccess: 'token' } }, async (req, reply) => {
-    const p = await findProject(req.hubPrincipal!, req.params.id);
-    if (!p) return req.hubPrincipal!.role === 'official' ? reply.code(404).send({ statusCode: 404, code: 'GW_ERR_HUB_PROJECT_UNKNOWN', error: 'Not Found', message: `no project ${req.params.id}` }) : forbidProject(req, reply, req.params.id);
-    const q = parseQuery(reportQuery, req.query);
-    req.hubAuditDetail = `from=${q.from} to=${q.to} format=${q.format}${q.preliminary === 'true' || q.preliminary === '1' ? ' preliminary' : ''}`;
-    if (!p.ok) throw badRequest('params.id', `project ${p.id} cannot be read: ${p.error}`);
-    // times are checked here so a bad one is a 400 naming the field
-    parseWindowTime(q.from, p.policy.offsetMs, 'querystring.from');
-    parseWindowTime(q.to, p.policy.offsetMs, 'querystring.to');
-    const result = await reviewReport(loaded, p, { from: q.from, to: q.to, preliminary: q.preliminary === 'true' || q.preliminary === '1' });
-    const name = `${p.id}-${q.from}-${q.to}`.replace(/[^A-Za-z0-9._-]+/g, '_');
-    if (q.format === 'json') return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(result, null, 2)}\n`);
-    if (q.format === 'html') return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:").send(reportHtml(result, q.lang as Lang));
-    const pdf = await reportPdf(result, q.lang as Lang);
-    return reply.type('application/pdf').header('content-disposition', `attachment; filename="${name}.pdf"`).send(pdf);
-  });
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/api/projects/:id/report',
+    { config: { hubAccess: 'token' } },
+    async (req, reply) => {
+      const p = await findProject(req.hubPrincipal!, req.params.id);
+      if (!p)
+        return req.hubPrincipal!.role === 'official'
+          ? reply.code(404).send({ statusCode: 404, code: 'GW_ERR_HUB_PROJECT_UNKNOWN', error: 'Not Found', message: `no project ${req.params.id}` })
+          : forbidProject(req, reply, req.params.id);
+      const q = parseQuery(reportQuery, req.query);
+      req.hubAuditDetail = `from=${q.from} to=${q.to} format=${q.format}${q.preliminary === 'true' || q.preliminary === '1' ? ' preliminary' : ''}`;
+      if (!p.ok) throw badRequest('params.id', `project ${p.id} cannot be read: ${p.error}`);
+      // times are checked here so a bad one is a 400 naming the field
+      parseWindowTime(q.from, p.policy.offsetMs, 'querystring.from');
+      parseWindowTime(q.to, p.policy.offsetMs, 'querystring.to');
+      const result = await reviewReport(loaded, p, { from: q.from, to: q.to, preliminary: q.preliminary === 'true' || q.preliminary === '1' });
+      const name = `${p.id}-${q.from}-${q.to}`.replace(/[^A-Za-z0-9._-]+/g, '_');
+      if (q.format === 'json') return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(result, null, 2)}\n`);
+      if (q.format === 'html')
+        return reply
+          .type('text/html; charset=utf-8')
+          .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+          .send(reportHtml(result, q.lang as Lang));
+      const pdf = await reportPdf(result, q.lang as Lang);
+      return reply.type('application/pdf').header('content-disposition', `attachment; filename="${name}.pdf"`).send(pdf);
+    },
+  );
 
   app.get('/api/alarms', { config: { hubAccess: 'token' } }, async (req) => {
     const r = await rows(req.hubPrincipal!);
@@ -176,7 +200,11 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
     }
     req.hubAuditDetail = `export ${q.format} of ${r.length} project(s)`;
     const stamp = new Date(now()).toISOString().slice(0, 16).replace(/[:T]/g, '-');
-    if (q.format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="fgw-hub-${stamp}.csv"`).send(exportCsv(r, q.lang as Lang));
+    if (q.format === 'csv')
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="fgw-hub-${stamp}.csv"`)
+        .send(exportCsv(r, q.lang as Lang));
     return reply
       .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
       .header('content-disposition', `attachment; filename="fgw-hub-${stamp}.xlsx"`)
@@ -217,20 +245,42 @@ export async function buildHubServer(loaded: LoadedHub, opts: HubServerOptions):
   });
   new Gauge({
     name: 'fgw_hub_networking_rate',
-    help: 'Networking rate of each project (the verifier\'s, partial tier) over the window: now (live devices), 7d, 30d',
+    help: "Networking rate of each project (the verifier's, partial tier) over the window: now (live devices), 7d, 30d",
     labelNames: ['project', 'window'],
     registers,
     collect() {
       this.reset();
       for (const r of scrapeRows) {
         if (!r.id) continue;
-        for (const [w, v] of [['now', r.networkingRates.now], ['7d', r.networkingRates.d7], ['30d', r.networkingRates.d30]] as const) if (v !== null) this.set({ project: r.id, window: w }, v);
+        for (const [w, v] of [
+          ['now', r.networkingRates.now],
+          ['7d', r.networkingRates.d7],
+          ['30d', r.networkingRates.d30],
+        ] as const)
+          if (v !== null) this.set({ project: r.id, window: w }, v);
       }
     },
   });
   const scalar = (name: string, help: string, kind: 'counter' | 'gauge', read: () => number) => {
-    if (kind === 'counter') new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
-    else new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    if (kind === 'counter')
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    else
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
   };
   scalar('fgw_hub_influx_requests_total', 'Query requests sent to InfluxDB', 'counter', () => influx.stats.requests);
   scalar('fgw_hub_influx_statements_total', 'InfluxQL statements run', 'counter', () => influx.stats.statements);

@@ -36,16 +36,52 @@ let publisher: mqtt.MqttClient;
 
 const FIXTURES: Record<string, Fixture> = {
   modbus: {
-    live: () => ({ id: 'mb-1', protocol: 'modbus', interval: '100ms', connection: { host: '127.0.0.1', port: modbusPort, unitId: 1, timeout: '300ms' }, tags: [{ name: 'state', role: 'state', area: 'holding', address: 0, type: 'uint16' }] }),
-    dead: async () => ({ id: 'mb-1', protocol: 'modbus', interval: '100ms', connection: { host: '127.0.0.1', port: await freePort(), unitId: 1, timeout: '300ms' }, tags: [{ name: 'state', role: 'state', area: 'holding', address: 0, type: 'uint16' }] }),
+    live: () => ({
+      id: 'mb-1',
+      protocol: 'modbus',
+      interval: '100ms',
+      connection: { host: '127.0.0.1', port: modbusPort, unitId: 1, timeout: '300ms' },
+      tags: [{ name: 'state', role: 'state', area: 'holding', address: 0, type: 'uint16' }],
+    }),
+    dead: async () => ({
+      id: 'mb-1',
+      protocol: 'modbus',
+      interval: '100ms',
+      connection: { host: '127.0.0.1', port: await freePort(), unitId: 1, timeout: '300ms' },
+      tags: [{ name: 'state', role: 'state', area: 'holding', address: 0, type: 'uint16' }],
+    }),
   },
   opcua: {
-    live: () => ({ id: 'ua-1', protocol: 'opcua', interval: '100ms', connection: { endpoint: opcuaSim.endpoint, securityMode: 'None', securityPolicy: 'None' }, tags: [{ name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' }] }),
-    dead: async () => ({ id: 'ua-1', protocol: 'opcua', interval: '100ms', connection: { endpoint: `opc.tcp://127.0.0.1:${await freePort()}`, securityMode: 'None', securityPolicy: 'None' }, tags: [{ name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' }] }),
+    live: () => ({
+      id: 'ua-1',
+      protocol: 'opcua',
+      interval: '100ms',
+      connection: { endpoint: opcuaSim.endpoint, securityMode: 'None', securityPolicy: 'None' },
+      tags: [{ name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' }],
+    }),
+    dead: async () => ({
+      id: 'ua-1',
+      protocol: 'opcua',
+      interval: '100ms',
+      connection: { endpoint: `opc.tcp://127.0.0.1:${await freePort()}`, securityMode: 'None', securityPolicy: 'None' },
+      tags: [{ name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' }],
+    }),
   },
   mqtt: {
-    live: () => ({ id: 'mq-1', protocol: 'mqtt', interval: '1s', connection: { url: broker.url, clientId: 'lifecycle-mq-1', qos: 1 }, tags: [{ name: 'state', role: 'state', topic: 'lc/mq-1/status', path: 'state', type: 'integer' }] }),
-    dead: async () => ({ id: 'mq-1', protocol: 'mqtt', interval: '1s', connection: { url: `mqtt://127.0.0.1:${await freePort()}`, clientId: 'lifecycle-mq-dead', qos: 1 }, tags: [{ name: 'state', role: 'state', topic: 'lc/mq-1/status', path: 'state', type: 'integer' }] }),
+    live: () => ({
+      id: 'mq-1',
+      protocol: 'mqtt',
+      interval: '1s',
+      connection: { url: broker.url, clientId: 'lifecycle-mq-1', qos: 1 },
+      tags: [{ name: 'state', role: 'state', topic: 'lc/mq-1/status', path: 'state', type: 'integer' }],
+    }),
+    dead: async () => ({
+      id: 'mq-1',
+      protocol: 'mqtt',
+      interval: '1s',
+      connection: { url: `mqtt://127.0.0.1:${await freePort()}`, clientId: 'lifecycle-mq-dead', qos: 1 },
+      tags: [{ name: 'state', role: 'state', topic: 'lc/mq-1/status', path: 'state', type: 'integer' }],
+    }),
     stimulate: async () => {
       await publisher.publishAsync('lc/mq-1/status', JSON.stringify({ state: 2 }), { qos: 1 });
     },

@@ -69,7 +69,12 @@ describe('poll schedule', () => {
     // poll 1 (tick 100) starts 40 ms late: on time (40 ≤ 50); poll 2 (tick 200) starts 60 ms late: late;
     // poll 3 waits for tick 300 and starts at 430: tick 300 is skipped, the poll serves tick 400, 30 ms after it: on time
     const extra = [0, 40, 60, 130];
-    const p = runPoller(clock, sched, () => 10, (i) => extra[i] ?? 0);
+    const p = runPoller(
+      clock,
+      sched,
+      () => 10,
+      (i) => extra[i] ?? 0,
+    );
     await clock.advance(700);
     expect(p.starts).toEqual([0, 140, 260, 430, 500, 600, 700]);
     expect(sched.late).toBe(1);

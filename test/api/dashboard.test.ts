@@ -16,7 +16,16 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { TOKENS, TestRuntime } from './test-runtime.js';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const RESULTS = join(process.cwd(), 'test-results');
 
 async function launch(): Promise<{ ctx: BrowserContext; cleanup: () => Promise<void> }> {
@@ -71,7 +80,14 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
   beforeAll(async () => {
     rt = new TestRuntime({ tokens: [] });
     await rt.store.write(
-      Array.from({ length: 30 }, (_, i) => ({ device: 'press-01', tag: 'tonnage', ts: rt.clock.now() - (30 - i) * 60_000, kind: 'float' as const, value: 100 + 10 * Math.sin(i / 3), quality: 'good' as const })),
+      Array.from({ length: 30 }, (_, i) => ({
+        device: 'press-01',
+        tag: 'tonnage',
+        ts: rt.clock.now() - (30 - i) * 60_000,
+        kind: 'float' as const,
+        value: 100 + 10 * Math.sin(i / 3),
+        quality: 'good' as const,
+      })),
     );
     ({ app, url } = await serve(rt));
     browser = await launch();
@@ -86,7 +102,28 @@ describe('dashboard without tokens (loopback, anonymous)', () => {
     const page = await browser.ctx.newPage();
     const errors = watchConsole(page);
     // a northbound target: its link, backlog, lag and publish rate in its own table
-    rt.northViews = [{ name: 'platform', system: 'platform', format: 'json', url: 'mqtt://platform.example:1883', connected: false, reconnectAttempts: 3, connects: 1, backlog: 1234, lagMs: 90_000, published: 10, publishedReadings: 50, publishRate: 2.5, replaying: false, resent: 0, droppedUnpublished: 0, commands: { ok: 4, denied: 1, error: 0 }, rebirths: 0, lastError: 'ECONNREFUSED' }];
+    rt.northViews = [
+      {
+        name: 'platform',
+        system: 'platform',
+        format: 'json',
+        url: 'mqtt://platform.example:1883',
+        connected: false,
+        reconnectAttempts: 3,
+        connects: 1,
+        backlog: 1234,
+        lagMs: 90_000,
+        published: 10,
+        publishedReadings: 50,
+        publishRate: 2.5,
+        replaying: false,
+        resent: 0,
+        droppedUnpublished: 0,
+        commands: { ok: 4, denied: 1, error: 0 },
+        rebirths: 0,
+        lastError: 'ECONNREFUSED',
+      },
+    ];
     await page.goto(`${url}/?poll=300`);
     await waitOn(errors, 'three device rows', async () => (await page.locator('#devices tbody tr').count()) === 3);
     await waitOn(errors, 'the north row', async () => (await page.locator('#north tbody tr[data-target="platform"]').count()) === 1);

@@ -22,8 +22,20 @@ const all = (): Array<['GET' | 'POST', string, 'read' | 'write']> => [
 
 describe('data routes', () => {
   it('are device lists, latest values, readings and history; never status, audit, dead letters, pilots, networking, health or metrics', () => {
-    for (const r of ['GET /api/devices', 'GET /api/devices/:id', 'GET /api/devices/:id/latest', 'GET /api/latest', 'GET /api/devices/:id/tags/:tag/history']) expect(isDataRoute(r), r).toBe(true);
-    for (const r of ['GET /api/status', 'GET /api/audit', 'GET /api/dead-letters', 'GET /api/pilots', 'GET /api/networking', 'GET /health/live', 'GET /health/ready', 'GET /metrics', COMMAND_ROUTE]) expect(isDataRoute(r), r).toBe(false);
+    for (const r of ['GET /api/devices', 'GET /api/devices/:id', 'GET /api/devices/:id/latest', 'GET /api/latest', 'GET /api/devices/:id/tags/:tag/history'])
+      expect(isDataRoute(r), r).toBe(true);
+    for (const r of [
+      'GET /api/status',
+      'GET /api/audit',
+      'GET /api/dead-letters',
+      'GET /api/pilots',
+      'GET /api/networking',
+      'GET /health/live',
+      'GET /health/ready',
+      'GET /metrics',
+      COMMAND_ROUTE,
+    ])
+      expect(isDataRoute(r), r).toBe(false);
   });
 
   it('an API serving every listed route, audited, starts', async () => {
@@ -34,8 +46,16 @@ describe('data routes', () => {
 
   it.each([
     ['a data route missing', all().filter(([, u]) => u !== '/api/sparklines'), 'GET /api/sparklines'],
-    ['a data route not audited', all().map(([m, u, a]) => [m, u, u === '/api/latest' ? undefined : a] as ['GET' | 'POST', string, 'read' | 'write' | undefined]), 'GET /api/latest'],
-    ['the command route renamed', [...all().filter(([m]) => m === 'GET'), ['POST', '/api/devices/:id/write', 'write']] as Array<['GET' | 'POST', string, 'read' | 'write']>, COMMAND_ROUTE],
+    [
+      'a data route not audited',
+      all().map(([m, u, a]) => [m, u, u === '/api/latest' ? undefined : a] as ['GET' | 'POST', string, 'read' | 'write' | undefined]),
+      'GET /api/latest',
+    ],
+    [
+      'the command route renamed',
+      [...all().filter(([m]) => m === 'GET'), ['POST', '/api/devices/:id/write', 'write']] as Array<['GET' | 'POST', string, 'read' | 'write']>,
+      COMMAND_ROUTE,
+    ],
   ])('%s: the API refuses to start, naming it', async (_what, routes, named) => {
     const app = appWith(routes as Array<['GET' | 'POST', string, 'read' | 'write']>);
     await expect(app.ready()).rejects.toThrow(named);

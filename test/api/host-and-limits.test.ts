@@ -11,7 +11,11 @@ import { TOKENS, TestRuntime } from './test-runtime.js';
 
 const runtimes: TestRuntime[] = [];
 const servers: FastifyInstance[] = [];
-async function setup(opts: ConstructorParameters<typeof TestRuntime>[0], http: { listen?: string; hosts?: string[] } = {}, serverOpts: Parameters<typeof buildServer>[1] = {}) {
+async function setup(
+  opts: ConstructorParameters<typeof TestRuntime>[0],
+  http: { listen?: string; hosts?: string[] } = {},
+  serverOpts: Parameters<typeof buildServer>[1] = {},
+) {
   const rt = new TestRuntime(opts);
   rt.config = { ...rt.config, http: { ...rt.config.http, ...http } };
   const app = await buildServer(rt, serverOpts);
@@ -44,9 +48,16 @@ describe('DNS rebinding: the Host header must name this gateway', () => {
   it('a named listen address and http.hosts: those names are served, loopback names are not (not bound there), a refused write is audited', async () => {
     const { app, rt } = await setup({ tokens: [TOKENS.operator] }, { listen: 'gw01.plant.local:8080', hosts: ['.factory.example', 'scada-gw'] });
     const get = (host: string) => app.inject({ method: 'GET', url: '/api/devices', headers: { host, ...bearer(TOKENS.operator) } });
-    for (const host of ['gw01.plant.local:8080', 'a.factory.example', 'factory.example', 'SCADA-GW:8080', '192.168.1.20']) expect([host, (await get(host)).statusCode]).toEqual([host, 200]);
-    for (const host of ['localhost:8080', 'evil.example', 'factory.example.evil.example', 'scada-gw.evil']) expect([host, (await get(host)).statusCode]).toEqual([host, 421]);
-    const w = await app.inject({ method: 'POST', url: '/api/devices/press-01/tags/setpoint', headers: { host: 'evil.example', ...bearer(TOKENS.operator) }, payload: { value: 5 } });
+    for (const host of ['gw01.plant.local:8080', 'a.factory.example', 'factory.example', 'SCADA-GW:8080', '192.168.1.20'])
+      expect([host, (await get(host)).statusCode]).toEqual([host, 200]);
+    for (const host of ['localhost:8080', 'evil.example', 'factory.example.evil.example', 'scada-gw.evil'])
+      expect([host, (await get(host)).statusCode]).toEqual([host, 421]);
+    const w = await app.inject({
+      method: 'POST',
+      url: '/api/devices/press-01/tags/setpoint',
+      headers: { host: 'evil.example', ...bearer(TOKENS.operator) },
+      payload: { value: 5 },
+    });
     expect(w.statusCode).toBe(421);
     expect(rt.stubs.get('press-01')!.writes).toEqual([]);
     expect(rt.store.audits({ action: 'write' })).toMatchObject([{ actor: 'anonymous', result: 'denied', detail: 'GW_ERR_API_HOST' }]);
@@ -88,7 +99,10 @@ describe('failed authentications are limited across addresses too', () => {
   it('the global budget is an option of buildServer like the per-address one', async () => {
     const { app } = await setup({ tokens: [TOKENS.mes] }, {}, { authFailures: { max: 10, windowMs: 60_000, globalMax: 2 } });
     const codes: number[] = [];
-    for (let i = 1; i <= 4; i++) codes.push((await app.inject({ method: 'GET', url: '/api/status', headers: { authorization: 'Bearer nope-nope-nope' }, remoteAddress: `10.9.0.${i}` })).statusCode);
+    for (let i = 1; i <= 4; i++)
+      codes.push(
+        (await app.inject({ method: 'GET', url: '/api/status', headers: { authorization: 'Bearer nope-nope-nope' }, remoteAddress: `10.9.0.${i}` })).statusCode,
+      );
     expect(codes).toEqual([401, 401, 429, 429]);
   });
 });

@@ -75,7 +75,18 @@ describe('/metrics', () => {
 
   it('forwarder: lag, write latency, counters and state', async () => {
     const rtf = new TestRuntime();
-    rtf.fwd = { state: 'retrying', backlog: 4, lagMs: 2500, lastWriteMs: 15, written: 100, deadLettered: 2, batches: 3, auditsWritten: 0, failures: 6, lastError: 'ECONNREFUSED' };
+    rtf.fwd = {
+      state: 'retrying',
+      backlog: 4,
+      lagMs: 2500,
+      lastWriteMs: 15,
+      written: 100,
+      deadLettered: 2,
+      batches: 3,
+      auditsWritten: 0,
+      failures: 6,
+      lastError: 'ECONNREFUSED',
+    };
     const appf = await buildServer(rtf);
     try {
       const m = parseProm((await appf.inject({ method: 'GET', url: '/metrics' })).body);

@@ -28,10 +28,30 @@ describe('silence threshold and liveness', () => {
   const now = 100 * MIN;
   const started = 0;
   it.each([
-    ['connected, read a second ago', { enabled: true, interval: 1000 }, { connected: true, lastReadingAt: now - 1000 }, { live: true, silent: false, silentForMs: 1000 }],
-    ['connected, silent 16 min', { enabled: true, interval: 1000 }, { connected: true, lastReadingAt: now - 16 * MIN }, { live: false, silent: true, silentForMs: 16 * MIN }],
-    ['exactly at the threshold is not yet silent', { enabled: true, interval: 1000 }, { connected: true, lastReadingAt: now - 15 * MIN }, { live: true, silent: false, silentForMs: 15 * MIN }],
-    ['disconnected, recent reading', { enabled: true, interval: 1000 }, { connected: false, lastReadingAt: now - 1000 }, { live: false, silent: false, silentForMs: 1000 }],
+    [
+      'connected, read a second ago',
+      { enabled: true, interval: 1000 },
+      { connected: true, lastReadingAt: now - 1000 },
+      { live: true, silent: false, silentForMs: 1000 },
+    ],
+    [
+      'connected, silent 16 min',
+      { enabled: true, interval: 1000 },
+      { connected: true, lastReadingAt: now - 16 * MIN },
+      { live: false, silent: true, silentForMs: 16 * MIN },
+    ],
+    [
+      'exactly at the threshold is not yet silent',
+      { enabled: true, interval: 1000 },
+      { connected: true, lastReadingAt: now - 15 * MIN },
+      { live: true, silent: false, silentForMs: 15 * MIN },
+    ],
+    [
+      'disconnected, recent reading',
+      { enabled: true, interval: 1000 },
+      { connected: false, lastReadingAt: now - 1000 },
+      { live: false, silent: false, silentForMs: 1000 },
+    ],
     ['never read, gateway up 100 min', { enabled: true, interval: 1000 }, { connected: true }, { live: false, silent: true, silentForMs: 100 * MIN }],
     ['disabled never alarms', { enabled: false, interval: 1000 }, { connected: false }, { live: false, silent: false, silentForMs: 100 * MIN }],
   ])('%s', (_what, d, status, expected) => {
@@ -41,11 +61,29 @@ describe('silence threshold and liveness', () => {
 
 describe('networkingSeries', () => {
   it.each([
-    ['no devices', new Map(), 0, 3, 1, [{ ts: 0, live: 0, total: 0, rate: null }, { ts: 1, live: 0, total: 0, rate: null }, { ts: 2, live: 0, total: 0, rate: null }]],
+    [
+      'no devices',
+      new Map(),
+      0,
+      3,
+      1,
+      [
+        { ts: 0, live: 0, total: 0, rate: null },
+        { ts: 1, live: 0, total: 0, rate: null },
+        { ts: 2, live: 0, total: 0, rate: null },
+      ],
+    ],
     [
       'two devices, bad-only slots do not count, a slot counts a device once',
       new Map([
-        ['a', [{ slot: 0, good: 2, bad: 0 }, { slot: 1, good: 0, bad: 3 }, { slot: 2, good: 1, bad: 1 }]],
+        [
+          'a',
+          [
+            { slot: 0, good: 2, bad: 0 },
+            { slot: 1, good: 0, bad: 3 },
+            { slot: 2, good: 1, bad: 1 },
+          ],
+        ],
         ['b', [{ slot: 2, good: 5, bad: 0 }]],
       ]),
       1000,
@@ -57,8 +95,33 @@ describe('networkingSeries', () => {
         { ts: 1200, live: 2, total: 2, rate: 1 },
       ],
     ],
-    ['a partial last slot is a slot', new Map([['a', [{ slot: 1, good: 1, bad: 0 }]]]), 0, 150, 100, [{ ts: 0, live: 0, total: 1, rate: 0 }, { ts: 100, live: 1, total: 1, rate: 1 }]],
-    ['slots outside the range are ignored', new Map([['a', [{ slot: -1, good: 1, bad: 0 }, { slot: 5, good: 1, bad: 0 }]]]), 0, 100, 100, [{ ts: 0, live: 0, total: 1, rate: 0 }]],
+    [
+      'a partial last slot is a slot',
+      new Map([['a', [{ slot: 1, good: 1, bad: 0 }]]]),
+      0,
+      150,
+      100,
+      [
+        { ts: 0, live: 0, total: 1, rate: 0 },
+        { ts: 100, live: 1, total: 1, rate: 1 },
+      ],
+    ],
+    [
+      'slots outside the range are ignored',
+      new Map([
+        [
+          'a',
+          [
+            { slot: -1, good: 1, bad: 0 },
+            { slot: 5, good: 1, bad: 0 },
+          ],
+        ],
+      ]),
+      0,
+      100,
+      100,
+      [{ ts: 0, live: 0, total: 1, rate: 0 }],
+    ],
   ] as const)('%s', (_what, counts, from, to, step, expected) => {
     expect(networkingSeries(counts, from, to, step)).toEqual(expected);
   });

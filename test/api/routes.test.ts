@@ -33,7 +33,14 @@ afterAll(async () => {
 
 const ALL_TOKENS = [TOKENS.mes, TOKENS.operator, TOKENS.dashboard];
 
-function r(device: string, tag: string, ts: number, value: number | string | boolean | null, quality: Reading['quality'] = 'good', kind: Reading['kind'] = 'float'): Reading {
+function r(
+  device: string,
+  tag: string,
+  ts: number,
+  value: number | string | boolean | null,
+  quality: Reading['quality'] = 'good',
+  kind: Reading['kind'] = 'float',
+): Reading {
   return { device, tag, ts, kind, value, quality, ...(quality === 'bad' ? { error: 'TIMEOUT' } : {}) };
 }
 
@@ -127,7 +134,18 @@ describe('with tokens configured', () => {
         { name: 'tonnage', role: 'parameter', unit: 'kN', writable: false },
         { name: 'setpoint', role: 'parameter', unit: 'kN', writable: true, min: 0, max: 100 },
       ],
-      status: { connected: true, live: true, silent: false, silentForMs: 1000, staleAfterMs: 15 * MIN, lastReadingAt: T0 - 1000, good: 120, bad: 3, cycleMs: 42, demoted: false },
+      status: {
+        connected: true,
+        live: true,
+        silent: false,
+        silentForMs: 1000,
+        staleAfterMs: 15 * MIN,
+        lastReadingAt: T0 - 1000,
+        good: 120,
+        bad: 3,
+        cycleMs: 42,
+        demoted: false,
+      },
     });
     const polisher = body.devices[2];
     expect(polisher.status).toMatchObject({ connected: false, live: false, silent: true, silentForMs: 20 * MIN, staleAfterMs: 15 * MIN });
@@ -137,9 +155,31 @@ describe('with tokens configured', () => {
   });
 
   it('no response of any GET route carries a secret from the config', async () => {
-    const urls = ['/api/devices', '/api/devices/lathe-03', '/api/devices/polisher-04', '/api/status', '/api/latest', '/api/pilots', '/api/audit', '/api/dead-letters', '/health/ready', '/metrics', '/docs/json'];
+    const urls = [
+      '/api/devices',
+      '/api/devices/lathe-03',
+      '/api/devices/polisher-04',
+      '/api/status',
+      '/api/latest',
+      '/api/pilots',
+      '/api/audit',
+      '/api/dead-letters',
+      '/health/ready',
+      '/metrics',
+      '/docs/json',
+    ];
     const secrets = [...PLANTED_SECRETS, ...ALL_TOKENS.map((t) => t.token)];
-    rt.fwd = { state: 'retrying', backlog: 3, lagMs: 1000, written: 0, deadLettered: 0, batches: 0, auditsWritten: 0, failures: 0, lastError: 'http://gw:influx-password-XYZ@127.0.0.1:8086 refused' };
+    rt.fwd = {
+      state: 'retrying',
+      backlog: 3,
+      lagMs: 1000,
+      written: 0,
+      deadLettered: 0,
+      batches: 0,
+      auditsWritten: 0,
+      failures: 0,
+      lastError: 'http://gw:influx-password-XYZ@127.0.0.1:8086 refused',
+    };
     try {
       for (const url of urls) {
         const res = await app.inject({ method: 'GET', url, headers: auth(TOKENS.operator) });
@@ -170,7 +210,11 @@ describe('with tokens configured', () => {
     expect(byTag.tonnage).toMatchObject({ device: 'press-01', ts: T0 - MIN, value: 12.5, quality: 'good', kind: 'float' });
     expect(byTag.state).toMatchObject({ ts: T0 - MIN, value: 2, kind: 'integer' });
     const all = (await app.inject({ method: 'GET', url: '/api/latest', headers: auth(TOKENS.mes) })).json();
-    expect(all.readings.map((x: { device: string; tag: string }) => `${x.device}.${x.tag}`).sort()).toEqual(['lathe-03.program', 'press-01.state', 'press-01.tonnage']);
+    expect(all.readings.map((x: { device: string; tag: string }) => `${x.device}.${x.tag}`).sort()).toEqual([
+      'lathe-03.program',
+      'press-01.state',
+      'press-01.tonnage',
+    ]);
     expect(all.readings.find((x: { tag: string }) => x.tag === 'program').value).toBe('O1234');
   });
 
@@ -192,7 +236,9 @@ describe('with tokens configured', () => {
       truncated: false,
     });
     // default range: the hour before now; newest first with a limit
-    const newest = (await app.inject({ method: 'GET', url: '/api/devices/press-01/tags/tonnage/history?order=desc&limit=2', headers: auth(TOKENS.mes) })).json();
+    const newest = (
+      await app.inject({ method: 'GET', url: '/api/devices/press-01/tags/tonnage/history?order=desc&limit=2', headers: auth(TOKENS.mes) })
+    ).json();
     expect(newest.points.map((p: { ts: number }) => p.ts)).toEqual([T0 - MIN, T0 - 2 * MIN]);
     expect(newest.truncated).toBe(true);
     expect(newest.from).toBe(T0 - 60 * MIN);
@@ -207,12 +253,21 @@ describe('with tokens configured', () => {
     const series = res.json().series as Array<{ device: string; tag: string; points: unknown[] }>;
     // every tag of every enabled device, in config order
     expect(series.map((x) => `${x.device}.${x.tag}`)).toEqual([
-      'press-01.state', 'press-01.strokes', 'press-01.tonnage', 'press-01.setpoint',
-      'lathe-03.state', 'lathe-03.parts', 'lathe-03.program',
-      'polisher-04.state', 'polisher-04.pieces',
+      'press-01.state',
+      'press-01.strokes',
+      'press-01.tonnage',
+      'press-01.setpoint',
+      'lathe-03.state',
+      'lathe-03.parts',
+      'lathe-03.program',
+      'polisher-04.state',
+      'polisher-04.pieces',
     ]);
     const byKey = Object.fromEntries(series.map((x) => [`${x.device}.${x.tag}`, x.points]));
-    expect(byKey['press-01.tonnage']).toEqual([[T0 - 2 * MIN, null], [T0 - MIN, 12.5]]);
+    expect(byKey['press-01.tonnage']).toEqual([
+      [T0 - 2 * MIN, null],
+      [T0 - MIN, 12.5],
+    ]);
     expect(byKey['press-01.state']).toEqual([[T0 - MIN, 2]]);
     expect(byKey['lathe-03.program']).toEqual([[T0 - 3 * MIN, 'O1234']]);
     expect(byKey['press-01.strokes']).toEqual([]);
@@ -246,7 +301,17 @@ describe('with tokens configured', () => {
       const body = res.json();
       expect(body.gateway).toEqual({ id: 'line-01', site: 'yk-cup-plant', startedAt: T0 - 60 * MIN, now: T0, uptimeMs: 60 * MIN });
       expect(body.devices).toEqual({ total: 3, enabled: 3, connected: 2, live: 2, silent: ['polisher-04'] });
-      expect(body.forwarder).toEqual({ state: 'ok', backlog: 4, lagMs: 2500, lastWriteMs: 12, written: 1000, deadLettered: 2, batches: 7, auditsWritten: 5, failures: 3 });
+      expect(body.forwarder).toEqual({
+        state: 'ok',
+        backlog: 4,
+        lagMs: 2500,
+        lastWriteMs: 12,
+        written: 1000,
+        deadLettered: 2,
+        batches: 7,
+        auditsWritten: 5,
+        failures: 3,
+      });
       expect(body.store.readings).toBe(6);
       expect(body.store.sizeBytes).toBeGreaterThan(0);
       expect(body.store.dropped).toBe(0);
@@ -275,7 +340,15 @@ describe('with tokens configured', () => {
   });
 
   it('GET /api/dead-letters lists them, payloads cut to 2 KiB', async () => {
-    rt.store.deadLetter({ ts: T0 - MIN, source: 'mqtt', device: 'polisher-04', topic: 'plant/x', reason: 'NOT_JSON', detail: 'Unexpected token', payload: 'x'.repeat(5000) });
+    rt.store.deadLetter({
+      ts: T0 - MIN,
+      source: 'mqtt',
+      device: 'polisher-04',
+      topic: 'plant/x',
+      reason: 'NOT_JSON',
+      detail: 'Unexpected token',
+      payload: 'x'.repeat(5000),
+    });
     rt.store.deadLetter({ ts: T0 - 30_000, source: 'influx', reason: 'INFLUX_400', detail: 'field type conflict' });
     const body = (await app.inject({ method: 'GET', url: '/api/dead-letters', headers: auth(TOKENS.mes) })).json();
     const all = body.deadLetters;
@@ -378,7 +451,8 @@ describe('writes', () => {
 describe('the audit', () => {
   it('holds exactly the expected rows after a sequence of calls', async () => {
     const { rt, app } = await setup({ tokens: ALL_TOKENS });
-    const call = (method: 'GET' | 'POST', url: string, headers: Record<string, string> = {}, payload?: object) => app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+    const call = (method: 'GET' | 'POST', url: string, headers: Record<string, string> = {}, payload?: object) =>
+      app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
     expect((await call('GET', '/api/devices', auth(TOKENS.mes))).statusCode).toBe(200);
     expect((await call('GET', '/api/devices')).statusCode).toBe(401); // no token: not a read by a token, not audited
     expect((await call('GET', '/health/live', auth(TOKENS.mes))).statusCode).toBe(200); // public: not audited
@@ -392,18 +466,83 @@ describe('the audit', () => {
     expect((await call('GET', '/api/devices/ghost', auth(TOKENS.mes))).statusCode).toBe(404);
     expect((await call('GET', '/api/audit', auth(TOKENS.mes))).statusCode).toBe(403);
 
-    const rows = rt.store.audits({}).sort((a, b) => a.seq - b.seq).map(({ seq: _seq, ...rest }) => rest);
+    const rows = rt.store
+      .audits({})
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ seq: _seq, ...rest }) => rest);
     const base = { ts: T0 };
     const W = 'POST /api/devices/:id/tags/:tag';
     expect(rows).toEqual([
       { ...base, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices', result: 'ok' },
       { ...base, actor: 'operator', system: 'platform', action: 'write', route: W, device: 'press-01', tag: 'setpoint', value: '50', result: 'ok' },
-      { ...base, actor: 'mes', system: 'MES', action: 'write', route: W, device: 'press-01', tag: 'setpoint', value: '50', result: 'denied', detail: 'GW_ERR_API_FORBIDDEN' },
-      { ...base, actor: 'operator', system: 'platform', action: 'write', route: W, device: 'press-01', tag: 'setpoint', value: '500', result: 'error', detail: ErrorCodes.WRITE_RANGE },
-      { ...base, actor: 'anonymous', system: 'anonymous', action: 'write', route: W, device: 'press-01', tag: 'setpoint', value: '7', result: 'denied', detail: 'GW_ERR_API_UNAUTHORIZED' },
-      { ...base, actor: 'operator', system: 'platform', action: 'write', route: W, device: 'press-01', tag: 'setpoint', value: '{"x":1}', result: 'error', detail: 'GW_ERR_API_VALIDATION' },
-      { ...base, actor: 'dashboard', system: 'dashboard', action: 'read', route: 'GET /api/devices/:id/tags/:tag/history', device: 'press-01', tag: 'tonnage', result: 'ok' },
-      { ...base, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id', device: 'ghost', result: 'error', detail: ErrorCodes.DEVICE_UNKNOWN },
+      {
+        ...base,
+        actor: 'mes',
+        system: 'MES',
+        action: 'write',
+        route: W,
+        device: 'press-01',
+        tag: 'setpoint',
+        value: '50',
+        result: 'denied',
+        detail: 'GW_ERR_API_FORBIDDEN',
+      },
+      {
+        ...base,
+        actor: 'operator',
+        system: 'platform',
+        action: 'write',
+        route: W,
+        device: 'press-01',
+        tag: 'setpoint',
+        value: '500',
+        result: 'error',
+        detail: ErrorCodes.WRITE_RANGE,
+      },
+      {
+        ...base,
+        actor: 'anonymous',
+        system: 'anonymous',
+        action: 'write',
+        route: W,
+        device: 'press-01',
+        tag: 'setpoint',
+        value: '7',
+        result: 'denied',
+        detail: 'GW_ERR_API_UNAUTHORIZED',
+      },
+      {
+        ...base,
+        actor: 'operator',
+        system: 'platform',
+        action: 'write',
+        route: W,
+        device: 'press-01',
+        tag: 'setpoint',
+        value: '{"x":1}',
+        result: 'error',
+        detail: 'GW_ERR_API_VALIDATION',
+      },
+      {
+        ...base,
+        actor: 'dashboard',
+        system: 'dashboard',
+        action: 'read',
+        route: 'GET /api/devices/:id/tags/:tag/history',
+        device: 'press-01',
+        tag: 'tonnage',
+        result: 'ok',
+      },
+      {
+        ...base,
+        actor: 'mes',
+        system: 'MES',
+        action: 'read',
+        route: 'GET /api/devices/:id',
+        device: 'ghost',
+        result: 'error',
+        detail: ErrorCodes.DEVICE_UNKNOWN,
+      },
       { ...base, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/audit', result: 'denied', detail: 'GW_ERR_API_FORBIDDEN' },
     ]);
 
@@ -420,7 +559,18 @@ describe('the audit', () => {
     expect(w.json().code).toBe('GW_ERR_API_READ_ONLY');
     const rows = rt.store.audits({}).map(({ seq: _s, ...x }) => x);
     expect(rows).toEqual([
-      { ts: T0, actor: 'anonymous', system: 'anonymous', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'setpoint', value: '3', result: 'denied', detail: 'GW_ERR_API_READ_ONLY' },
+      {
+        ts: T0,
+        actor: 'anonymous',
+        system: 'anonymous',
+        action: 'write',
+        route: 'POST /api/devices/:id/tags/:tag',
+        device: 'press-01',
+        tag: 'setpoint',
+        value: '3',
+        result: 'denied',
+        detail: 'GW_ERR_API_READ_ONLY',
+      },
     ]);
     expect(rt.stubs.get('press-01')!.writes).toEqual([]);
   });
@@ -483,7 +633,9 @@ describe('networking rate', () => {
       { ts: from + 3 * MIN, live: 1, total: 3, rate: 1 / 3 },
       { ts: from + 4 * MIN, live: 1, total: 3, rate: 1 / 3 },
     ]);
-    const sub = (await app.inject({ method: 'GET', url: `/api/networking?from=${from}&to=${T0}&step=60000&devices=lathe-03`, headers: auth(TOKENS.mes) })).json();
+    const sub = (
+      await app.inject({ method: 'GET', url: `/api/networking?from=${from}&to=${T0}&step=60000&devices=lathe-03`, headers: auth(TOKENS.mes) })
+    ).json();
     expect(sub.points.map((p: { live: number }) => p.live)).toEqual([1, 0, 1, 0, 0]);
     const tooMany = await app.inject({ method: 'GET', url: `/api/networking?from=${T0 - 30 * 86_400_000}&step=1m`, headers: auth(TOKENS.mes) });
     expect(tooMany.statusCode).toBe(400);
@@ -554,7 +706,8 @@ describe('pilots', () => {
       await rt.store.write(data);
       const day = (n: number) => from + n * 86_400_000 + 3_600_000;
       rt.store.appendAudit({ ts: day(3), actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/latest', result: 'ok' });
-      for (const n of [1, 2, 3]) rt.store.appendAudit({ ts: day(n), actor: 'dashboard', system: 'dashboard', action: 'read', route: 'GET /api/devices', result: 'ok' });
+      for (const n of [1, 2, 3])
+        rt.store.appendAudit({ ts: day(n), actor: 'dashboard', system: 'dashboard', action: 'read', route: 'GET /api/devices', result: 'ok' });
       const [p] = (await app.inject({ method: 'GET', url: '/api/pilots', headers: auth(TOKENS.mes) })).json().pilots;
       // RULES partial: a device networked at 0.90, a key step covered (stamping, machining), data
       // used by a registered consumer (MES), an eligible invoice; not full (3 in-scope devices silent)

@@ -29,7 +29,16 @@ describe('store alarms', () => {
     // 60,000 readings into 2 MiB while InfluxDB has none of them: the size limit drops the oldest
     full = new TestRuntime({ store: { maxSizeBytes: 2 * 1024 * 1024, forwarding: true } });
     for (let i = 0; i < N; i += 1000) {
-      await full.store.write(Array.from({ length: 1000 }, (_, k) => ({ device: k % 2 ? 'press-01' : 'lathe-03', tag: 't', ts: T0 - N + i + k, kind: 'float' as const, value: i + k, quality: 'good' as const })));
+      await full.store.write(
+        Array.from({ length: 1000 }, (_, k) => ({
+          device: k % 2 ? 'press-01' : 'lathe-03',
+          tag: 't',
+          ts: T0 - N + i + k,
+          kind: 'float' as const,
+          value: i + k,
+          quality: 'good' as const,
+        })),
+      );
     }
     appFull = await buildServer(full);
     damaged = new TestRuntime({
@@ -91,7 +100,11 @@ describe('store alarms', () => {
 
   it('the dashboard shows both alarms', async () => {
     const profile = tempDir('fgw-chromium-');
-    const ctx = await chromium.launchPersistentContext(profile.path, { executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const ctx = await chromium.launchPersistentContext(profile.path, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
     try {
       for (const [app, alarm] of [
         [appFull, 'store-full'],

@@ -101,13 +101,25 @@ export function stubDevices(): StubDevice[] {
       },
       kinds: { state: 'integer', pieces: 'integer' },
       // silent for 20 minutes: the alarm (stale after max(5 × 5 s, 15 min))
-      status: { connected: false, lastReadingAt: T0 - 20 * 60_000, lastError: 'connect ECONNREFUSED mqtt://gw:mqtt-password-XYZ@127.0.0.1:1883', lastErrorAt: T0 - 60_000, good: 50, bad: 7 },
+      status: {
+        connected: false,
+        lastReadingAt: T0 - 20 * 60_000,
+        lastError: 'connect ECONNREFUSED mqtt://gw:mqtt-password-XYZ@127.0.0.1:1883',
+        lastErrorAt: T0 - 60_000,
+        good: 50,
+        bad: 7,
+      },
       writes: [],
     },
   ];
 }
 
-export function testConfig(opts: { tokens?: Array<(typeof TOKENS)[keyof typeof TOKENS]>; projects?: string[]; bodyLimit?: number; devices: DeviceConfig[] }): GatewayConfig {
+export function testConfig(opts: {
+  tokens?: Array<(typeof TOKENS)[keyof typeof TOKENS]>;
+  projects?: string[];
+  bodyLimit?: number;
+  devices: DeviceConfig[];
+}): GatewayConfig {
   // built literally: the parsed shape the API reads (gateway, http, devices); storage and influx
   // are the runtime's business
   const cfg = {

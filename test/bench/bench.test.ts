@@ -17,7 +17,14 @@ interface Report {
   machine: { cores: number; cpuModel: string; node: string; influxdb: string };
   loadAverage: { start: number[]; end: number[] };
   quick: boolean;
-  scenarios: Array<{ name: string; title: string; windowS: number; params: Record<string, unknown>; error?: string; metrics: Array<{ name: string; value: number | null; unit: string; limit?: number | null; ratio?: number | null; met?: boolean | null }> }>;
+  scenarios: Array<{
+    name: string;
+    title: string;
+    windowS: number;
+    params: Record<string, unknown>;
+    error?: string;
+    metrics: Array<{ name: string; value: number | null; unit: string; limit?: number | null; ratio?: number | null; met?: boolean | null }>;
+  }>;
 }
 
 describe('npm run bench --quick', () => {
@@ -34,7 +41,11 @@ describe('npm run bench --quick', () => {
       // tsc emits even with type errors elsewhere; the type check proper is `npm run typecheck`
       if (!existsSync(join(root, 'dist-bench/test/bench/run.js'))) throw e;
     }
-    const r = spawnSync(process.execPath, [join(root, 'dist-bench/test/bench/run.js'), ...ALL, '--quick', '--out', out.path], { cwd: root, encoding: 'utf8', timeout: 170_000 });
+    const r = spawnSync(process.execPath, [join(root, 'dist-bench/test/bench/run.js'), ...ALL, '--quick', '--out', out.path], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
     status = r.status;
     stderr = r.stderr;
     report = JSON.parse(readFileSync(join(out.path, 'latest.json'), 'utf8')) as Report;
@@ -69,7 +80,8 @@ describe('npm run bench --quick', () => {
       expect(typeof m.unit).toBe('string');
       expect(m.value === null || Number.isFinite(m.value)).toBe(true);
       // the ratio is taken before value and limit are rounded for display: agree within that rounding (≤ 1 % each)
-      if (m.limit !== undefined && m.limit !== null && m.value !== null && m.limit !== 0) expect(Math.abs((m.ratio ?? NaN) - m.value / m.limit)).toBeLessThanOrEqual(0.02 * Math.abs(m.value / m.limit) + 0.001);
+      if (m.limit !== undefined && m.limit !== null && m.value !== null && m.limit !== 0)
+        expect(Math.abs((m.ratio ?? NaN) - m.value / m.limit)).toBeLessThanOrEqual(0.02 * Math.abs(m.value / m.limit) + 0.001);
     }
     // every scenario reports the gateway's CPU and RSS, each measured (not null)
     expect(s.metrics.some((m) => /CPU/.test(m.name) && m.value !== null)).toBe(true);

@@ -54,7 +54,8 @@ let reportTimer: NodeJS.Timeout | undefined;
 
 function poll(device: string, ts: number, seed: number): Reading[] {
   const out: Reading[] = new Array(tagsPerDevice);
-  for (let i = 0; i < tagsPerDevice; i++) out[i] = { device, tag: tagNames[i]!, ts, kind: 'float', value: ((seed * 31 + i * 7) % 10_000) / 10, quality: 'good' };
+  for (let i = 0; i < tagsPerDevice; i++)
+    out[i] = { device, tag: tagNames[i]!, ts, kind: 'float', value: ((seed * 31 + i * 7) % 10_000) / 10, quality: 'good' };
   return out;
 }
 

@@ -87,7 +87,9 @@ export interface MachineInfo {
 
 function firstLine(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')[0]!
+      .trim();
   } catch (e) {
     const out = (e as { stdout?: string }).stdout ?? '';
     return out.split('\n')[0]?.trim() || 'unknown';
@@ -248,7 +250,10 @@ function wrap(proc: Proc): GatewayProc {
     events,
     waitEvent(kind, timeoutMs = 120_000) {
       return new Promise((resolve, reject) => {
-        const deadline = setTimeout(() => reject(new Error(`bench: no BENCH_${kind} from the gateway within ${timeoutMs} ms; output:\n${proc.output().slice(-3000)}`)), timeoutMs);
+        const deadline = setTimeout(
+          () => reject(new Error(`bench: no BENCH_${kind} from the gateway within ${timeoutMs} ms; output:\n${proc.output().slice(-3000)}`)),
+          timeoutMs,
+        );
         const check = () => {
           const e = events.find((x) => x.kind === kind);
           if (e) {
@@ -256,7 +261,11 @@ function wrap(proc: Proc): GatewayProc {
             resolve(e.data);
           } else if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
             clearTimeout(deadline);
-            reject(new Error(`bench: the gateway exited (${proc.child.exitCode ?? proc.child.signalCode}) before BENCH_${kind}; output:\n${proc.output().slice(-3000)}`));
+            reject(
+              new Error(
+                `bench: the gateway exited (${proc.child.exitCode ?? proc.child.signalCode}) before BENCH_${kind}; output:\n${proc.output().slice(-3000)}`,
+              ),
+            );
           } else waiters.push(check);
         };
         check();
@@ -275,7 +284,13 @@ function wrap(proc: Proc): GatewayProc {
 
 /** `node gateway/bin/fgw.js run --config <file> --for <forMs> --no-api`, the shipped gateway. */
 export function spawnFgw(configFile: string, forMs: number, extraNodeArgs: string[] = []): GatewayProc {
-  return wrap(startProcess(process.execPath, [...extraNodeArgs, join(ROOT, 'gateway', 'bin', 'fgw.js'), 'run', '--config', configFile, '--for', `${Math.ceil(forMs / 1000)}s`, '--no-api'], { cwd: ROOT }));
+  return wrap(
+    startProcess(
+      process.execPath,
+      [...extraNodeArgs, join(ROOT, 'gateway', 'bin', 'fgw.js'), 'run', '--config', configFile, '--for', `${Math.ceil(forMs / 1000)}s`, '--no-api'],
+      { cwd: ROOT },
+    ),
+  );
 }
 
 /** A compiled bench entry script (dist-bench/test/bench/<name>.js) as a gateway process. */
@@ -290,7 +305,14 @@ export function writeConfig(dir: string, name: string, cfg: unknown): string {
   return file;
 }
 
-export function baseConfig(opts: { dir: string; influxUrl?: string; database?: string; influx?: Record<string, unknown>; devices?: unknown[]; storage?: Record<string, unknown> }): Record<string, unknown> {
+export function baseConfig(opts: {
+  dir: string;
+  influxUrl?: string;
+  database?: string;
+  influx?: Record<string, unknown>;
+  devices?: unknown[];
+  storage?: Record<string, unknown>;
+}): Record<string, unknown> {
   const cfg: Record<string, unknown> = {
     gateway: { id: 'bench', site: 'bench-site', logLevel: 'warn', statusInterval: '10s', stopTimeout: '60s' },
     storage: { path: join(opts.dir, 'store'), maxSize: '20GB', retention: '14d', ...(opts.storage ?? {}) },
@@ -310,7 +332,10 @@ export async function influxQuery(url: string, q: string, db?: string): Promise<
   const qs = new URLSearchParams({ q, epoch: 'ms' });
   if (db) qs.set('db', db);
   const res = await fetch(`${url}/query?${qs}`, { method: 'POST', signal: AbortSignal.timeout(120_000) });
-  const body = (await res.json()) as { error?: string; results?: Array<{ error?: string; series?: Array<{ tags?: Record<string, string>; columns: string[]; values: unknown[][] }> }> };
+  const body = (await res.json()) as {
+    error?: string;
+    results?: Array<{ error?: string; series?: Array<{ tags?: Record<string, string>; columns: string[]; values: unknown[][] }> }>;
+  };
   if (!res.ok || body.error) throw new Error(`InfluxDB query failed (${res.status}): ${body.error ?? JSON.stringify(body).slice(0, 500)}`);
   const out: Array<Record<string, unknown>> = [];
   for (const r of body.results ?? []) {
@@ -391,7 +416,12 @@ export function simulatorReads(proc: Proc): () => Promise<number> {
  * writers; a refused request (InfluxDB sheds load with 500 when its cache is full or the WAL lags)
  * is sent again after a growing pause. Returns the number of lines written.
  */
-export async function writeLines(url: string, db: string, lines: () => Generator<string>, opts: { writers?: number; batch?: number; precision?: string } = {}): Promise<number> {
+export async function writeLines(
+  url: string,
+  db: string,
+  lines: () => Generator<string>,
+  opts: { writers?: number; batch?: number; precision?: string } = {},
+): Promise<number> {
   const batch = opts.batch ?? 5000;
   const it = lines();
   let total = 0;

@@ -13,7 +13,9 @@
 import { parseArgs } from 'node:util';
 import { ModbusSimulator } from '../../adapters/modbus/simulator.js';
 
-const { values } = parseArgs({ options: { ports: { type: 'string' }, hosts: { type: 'string' }, units: { type: 'string' }, registers: { type: 'string', default: '100' } } });
+const { values } = parseArgs({
+  options: { ports: { type: 'string' }, hosts: { type: 'string' }, units: { type: 'string' }, registers: { type: 'string', default: '100' } },
+});
 const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
 const hosts = list(values.hosts);
 const units = list(values.units).map(Number);
@@ -24,7 +26,12 @@ const sims: ModbusSimulator[] = [];
 for (let i = 0; i < count; i++) {
   const unit = units[i] ?? 1;
   const sim = new ModbusSimulator([unit]);
-  sim.setRegisters(unit, 'holding', 0, Array.from({ length: registers }, (_, r) => (i * 131 + r * 17) & 0x7fff));
+  sim.setRegisters(
+    unit,
+    'holding',
+    0,
+    Array.from({ length: registers }, (_, r) => (i * 131 + r * 17) & 0x7fff),
+  );
   await sim.startTcp(ports.length === 1 ? ports[0]! : ports[i]!, hosts[i] ?? '127.0.0.1');
   sims.push(sim);
 }

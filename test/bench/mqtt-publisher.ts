@@ -16,7 +16,18 @@ import { dataMessage } from '../../adapters/mqtt/north/json.js';
 import mqtt from 'mqtt';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { url: { type: 'string' }, topic: { type: 'string' }, count: { type: 'string' }, qos: { type: 'string', default: '1' }, window: { type: 'string', default: '500' }, north: { type: 'string' }, rate: { type: 'string' }, fields: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    topic: { type: 'string' },
+    count: { type: 'string' },
+    qos: { type: 'string', default: '1' },
+    window: { type: 'string', default: '500' },
+    north: { type: 'string' },
+    rate: { type: 'string' },
+    fields: { type: 'string', default: '5' },
+  },
+});
 const [northDevices, northTags] = (values.north ?? '0x0').split('x').map(Number) as [number, number];
 const tagNames = Array.from({ length: northTags }, (_, i) => `f${i}`);
 const t0ts = Date.now();
@@ -49,7 +60,12 @@ await new Promise<void>((resolve) => {
   const pump = () => {
     while (sent < count && sent - acked < window && sent < due()) {
       const i = sent++;
-      const m = northDevices > 0 ? northMessage(i) : rate !== Infinity ? { topic: values.topic!, payload: fieldsMessage(i) } : { topic: values.topic!, payload: `{"seq":${i},"a":${i},"b":${((i * 37) % 1000) / 10}}` };
+      const m =
+        northDevices > 0
+          ? northMessage(i)
+          : rate !== Infinity
+            ? { topic: values.topic!, payload: fieldsMessage(i) }
+            : { topic: values.topic!, payload: `{"seq":${i},"a":${i},"b":${((i * 37) % 1000) / 10}}` };
       client.publish(m.topic, m.payload, { qos }, (err) => {
         if (err) errors++;
         acked++;

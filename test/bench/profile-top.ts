@@ -37,7 +37,10 @@ export function summarise(file: string, top = 25): string {
   }
   const busy = total - idle;
   const pct = (t: number) => `${((100 * t) / busy).toFixed(1).padStart(5)} %`;
-  const out = [`${file}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)} %)`, 'self time by function:'];
+  const out = [
+    `${file}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)} %)`,
+    'self time by function:',
+  ];
   for (const [k, t] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`${pct(t)}  ${k}`);
   out.push('self time by file:');
   for (const [k, t] of [...files].sort((a, b) => b[1] - a[1]).slice(0, 12)) out.push(`${pct(t)}  ${k}`);

@@ -23,7 +23,20 @@ import { hubScenario } from './scenarios/hub.js';
 import { northScenario } from './scenarios/north.js';
 import { noderedScenario } from './scenarios/nodered.js';
 
-export const SCENARIOS: Scenario[] = [ingest, mqttScenario, modbus, opcua, backlog, latency, scale, soak, verifyScenario, hubScenario, northScenario, noderedScenario];
+export const SCENARIOS: Scenario[] = [
+  ingest,
+  mqttScenario,
+  modbus,
+  opcua,
+  backlog,
+  latency,
+  scale,
+  soak,
+  verifyScenario,
+  hubScenario,
+  northScenario,
+  noderedScenario,
+];
 
 export interface BenchReport {
   date: string;
@@ -55,7 +68,9 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(`npm run bench -- [scenario...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile] [--pairs <n>] [--workloads a,b,c]\nscenarios: ${SCENARIOS.map((s) => `${s.name}${s.default ? '' : ' (not default)'}`).join(', ')}\n`);
+    process.stdout.write(
+      `npm run bench -- [scenario...] [--quick] [--duration <s|1h|10m>] [--out <dir>] [--profile] [--pairs <n>] [--workloads a,b,c]\nscenarios: ${SCENARIOS.map((s) => `${s.name}${s.default ? '' : ' (not default)'}`).join(', ')}\n`,
+    );
     return 0;
   }
   const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
@@ -75,7 +90,9 @@ async function main(): Promise<number> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     scenarios: [],
   };
-  log(`machine: ${report.machine.cores} cores, ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.influxdb}; load ${report.loadAverage.start.join(' ')}`);
+  log(
+    `machine: ${report.machine.cores} cores, ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.influxdb}; load ${report.loadAverage.start.join(' ')}`,
+  );
   const influx = await startInflux();
   let failed = 0;
   try {
@@ -98,7 +115,15 @@ async function main(): Promise<number> {
       } catch (e) {
         failed++;
         log(`${s.name} failed: ${(e as Error).stack ?? e}`);
-        report.scenarios.push({ name: s.name, title: s.title, windowS: 0, params: {}, metrics: [], notes: [], error: String((e as Error).message ?? e).slice(0, 2000) });
+        report.scenarios.push({
+          name: s.name,
+          title: s.title,
+          windowS: 0,
+          params: {},
+          metrics: [],
+          notes: [],
+          error: String((e as Error).message ?? e).slice(0, 2000),
+        });
       } finally {
         dir.cleanup();
       }

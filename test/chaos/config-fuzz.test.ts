@@ -101,7 +101,10 @@ function mutate(lines: readonly string[], ms: readonly Mutation[]): string {
   return out.join('\n');
 }
 
-const ENV = fc.dictionary(fc.constantFrom('X', 'Y', 'INFLUX_USER', 'INFLUX_PASSWORD', 'MES_TOKEN', 'OPERATOR_TOKEN', 'LATHE_PASSWORD'), fc.oneof(fc.constantFrom('', '1', '30d', 'a\nb: c', '${Y}', '__fgwenv0__'), fc.string({ maxLength: 10 })));
+const ENV = fc.dictionary(
+  fc.constantFrom('X', 'Y', 'INFLUX_USER', 'INFLUX_PASSWORD', 'MES_TOKEN', 'OPERATOR_TOKEN', 'LATHE_PASSWORD'),
+  fc.oneof(fc.constantFrom('', '1', '30d', 'a\nb: c', '${Y}', '__fgwenv0__'), fc.string({ maxLength: 10 })),
+);
 
 /** The property: a config, or a coded config error naming a path or a line on every line. */
 function loadsOrSaysWhere(text: string, env: Record<string, string>): void {
@@ -136,14 +139,24 @@ describe('config loader fuzz (fast-check)', () => {
   }, 240_000);
 
   it('free-form YAML-ish text: a config or a coded error naming where (3,000 cases)', () => {
-    const token = fc.oneof(fc.constantFrom(...HOSTILE, 'gateway:', 'storage:', 'devices:', '  - ', '    ', '\n', 'id: g', ': ', ', ', '&a ', '*a '), fc.string({ maxLength: 6 }));
+    const token = fc.oneof(
+      fc.constantFrom(...HOSTILE, 'gateway:', 'storage:', 'devices:', '  - ', '    ', '\n', 'id: g', ': ', ', ', '&a ', '*a '),
+      fc.string({ maxLength: 6 }),
+    );
     fc.assert(
-      fc.property(fc.array(token, { maxLength: 40 }), ENV, (parts, env) => loadsOrSaysWhere(`gateway: { id: fz }\nstorage: { path: ./d }\n${parts.join('')}`, env)),
+      fc.property(fc.array(token, { maxLength: 40 }), ENV, (parts, env) =>
+        loadsOrSaysWhere(`gateway: { id: fz }\nstorage: { path: ./d }\n${parts.join('')}`, env),
+      ),
       { seed: SEED + 1, numRuns: 3000 },
     );
   }, 120_000);
 
   it('the canonical config itself loads (the property is not vacuous)', () => {
-    expect(() => parseConfigText(CANONICAL.join('\n'), { env: { MES_TOKEN: 'mes-token-123456', OPERATOR_TOKEN: 'operator-token-123456', LATHE_PASSWORD: 'x' }, file: 'gateway.yaml' })).not.toThrow();
+    expect(() =>
+      parseConfigText(CANONICAL.join('\n'), {
+        env: { MES_TOKEN: 'mes-token-123456', OPERATOR_TOKEN: 'operator-token-123456', LATHE_PASSWORD: 'x' },
+        file: 'gateway.yaml',
+      }),
+    ).not.toThrow();
   });
 });

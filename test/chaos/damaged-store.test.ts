@@ -52,12 +52,17 @@ async function storeLeftBehind(path: string): Promise<{ leaves: Map<number, numb
   const t0 = Date.now() - 3_600_000;
   for (let i = 0; i < N; i += 1000) {
     const rows: Reading[] = [];
-    for (let k = i; k < i + 1000; k++) rows.push({ device: k % 2 ? 'press-01' : 'saw-05', tag: 'seq', ts: t0 + k * 10, kind: 'integer', value: k, quality: 'good' });
+    for (let k = i; k < i + 1000; k++)
+      rows.push({ device: k % 2 ? 'press-01' : 'saw-05', tag: 'seq', ts: t0 + k * 10, kind: 'integer', value: k, quality: 'good' });
     await s.write(rows);
   }
   await s.close();
   const db = new Database(join(path, STORE_FILE), { readonly: true });
-  const leaves = new Map((db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map((r) => [r.pageno, r.ncell]));
+  const leaves = new Map(
+    (db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map(
+      (r) => [r.pageno, r.ncell],
+    ),
+  );
   const pages = Number(db.pragma('page_count', { simple: true }));
   db.close();
   return { leaves, pages };
@@ -124,7 +129,8 @@ devices:
     );
     const gw = startProcess(process.execPath, [fgw, 'run', '--config', cfg]);
     procs.push(gw);
-    const status = async () => ((await (await fetch(`http://127.0.0.1:${api}/api/status`)).json()) as { store: Record<string, any>; forwarder: Record<string, any> });
+    const status = async () =>
+      (await (await fetch(`http://127.0.0.1:${api}/api/status`)).json()) as { store: Record<string, any>; forwarder: Record<string, any> };
     // started, moved aside (at once, or by the background check for damage deep in the file)
     await waitFor('the store-damaged alarm', async () => (await status()).store.damaged.length === 1).catch((e) => {
       throw new Error(`${(e as Error).message}\n${gw.output().slice(-3000)}`);

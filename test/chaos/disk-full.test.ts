@@ -90,7 +90,11 @@ const get = async (path: string) => {
   return { status: r.status, body: r.headers.get('content-type')?.includes('json') ? ((await r.json()) as Record<string, any>) : await r.text() };
 };
 const status = async () => (await get('/api/status')).body as { store: Record<string, any>; forwarder: Record<string, any> };
-const logLines = (p: Proc) => p.output().split('\n').filter((l) => l.startsWith('{'));
+const logLines = (p: Proc) =>
+  p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
 
 /** per device, from the store file: the poll numbers stored (register 0, good) and the bad polls */
 async function storedPolls(): Promise<Map<string, { good: Set<number>; bad: number }>> {
@@ -99,7 +103,10 @@ async function storedPolls(): Promise<Map<string, { good: Set<number>; bad: numb
     const out = new Map<string, { good: Set<number>; bad: number }>();
     for (const d of DEVICES) {
       const rows = store.query({ device: d, tag: 'r0', measurement: 'data' });
-      out.set(d, { good: new Set(rows.filter((r) => r.quality === 'good').map((r) => r.value as number)), bad: rows.filter((r) => r.quality === 'bad').length });
+      out.set(d, {
+        good: new Set(rows.filter((r) => r.quality === 'good').map((r) => r.value as number)),
+        bad: rows.filter((r) => r.quality === 'bad').length,
+      });
     }
     return out;
   } finally {
@@ -171,9 +178,15 @@ it('a full disk: alarm, per-device loss counted exactly, no log flood, resumes b
   );
   const st = await status();
   // the counts of the first run survived the restart
-  for (const l of lostRun1) expect(st.store.losses.find((x: { device: string; reason: string }) => x.device === l.device && x.reason === l.reason).count).toBeGreaterThanOrEqual(l.count);
+  for (const l of lostRun1)
+    expect(st.store.losses.find((x: { device: string; reason: string }) => x.device === l.device && x.reason === l.reason).count).toBeGreaterThanOrEqual(
+      l.count,
+    );
   const readingsNow = st.store.readings as number;
-  await waitFor('collection after the restart', async () => ((await status()).store.readings as number) > readingsNow + 10 * TAGS || ((await status()).forwarder.written as number) > 0);
+  await waitFor(
+    'collection after the restart',
+    async () => ((await status()).store.readings as number) > readingsNow + 10 * TAGS || ((await status()).forwarder.written as number) > 0,
+  );
   await waitFor('forwarded up to now', async () => (await status()).forwarder.backlog === 0);
   await gw.kill('SIGTERM');
   fs.unfill();
@@ -189,7 +202,10 @@ it('a full disk: alarm, per-device loss counted exactly, no log flood, resumes b
     expect(missingNow, d).toEqual([]);
   }
   // and the loss episodes went to InfluxDB as gateway_status points
-  const pts = await influx.query(`SELECT "lost", "lostFrom", "lostTo", "lostReason" FROM "gateway_status" WHERE "lostReason" = 'store-full' GROUP BY "device"`, 'factory');
+  const pts = await influx.query(
+    `SELECT "lost", "lostFrom", "lostTo", "lostReason" FROM "gateway_status" WHERE "lostReason" = 'store-full' GROUP BY "device"`,
+    'factory',
+  );
   const lostInInflux = new Map<string, number>();
   for (const p of pts) lostInInflux.set(p.device as string, (lostInInflux.get(p.device as string) ?? 0) + (p.lost as number));
   for (const l of lostRun1.filter((x) => x.reason === 'store-full')) expect(lostInInflux.get(l.device) ?? 0).toBeGreaterThanOrEqual(l.count);

@@ -145,13 +145,19 @@ async function runtime(withHostile: boolean): Promise<GatewayRuntime> {
   dirs.push(dir);
   const devices = [
     `  - { id: healthy, protocol: modbus, interval: 50ms, connection: { host: 127.0.0.1, port: ${healthyPort}, unitId: 1, timeout: 500ms }, tags: [{ name: a, area: holding, address: 0 }, { name: b, area: holding, address: 1, type: uint32 }] }`,
-    withHostile ? `  - { id: hostile, protocol: modbus, interval: 20ms, demotedMaxInterval: 200ms, connection: { host: 127.0.0.1, port: ${hostilePort}, unitId: 1, timeout: 100ms }, tags: [{ name: v, area: holding, address: 0 }, { name: w, area: holding, address: 1 }] }` : '',
+    withHostile
+      ? `  - { id: hostile, protocol: modbus, interval: 20ms, demotedMaxInterval: 200ms, connection: { host: 127.0.0.1, port: ${hostilePort}, unitId: 1, timeout: 100ms }, tags: [{ name: v, area: holding, address: 0 }, { name: w, area: holding, address: 1 }] }`
+      : '',
   ];
-  const config = parseConfigText(`gateway: { id: chaos, statusInterval: 1s, logLevel: silent }\nstorage: { path: ${dir.path} }\ndevices:\n${devices.join('\n')}\n`, { env: {} });
+  const config = parseConfigText(
+    `gateway: { id: chaos, statusInterval: 1s, logLevel: silent }\nstorage: { path: ${dir.path} }\ndevices:\n${devices.join('\n')}\n`,
+    { env: {} },
+  );
   return GatewayRuntime.start({ config, log: pino({ level: 'silent' }) });
 }
 
-const goodOf = (rt: GatewayRuntime, device: string) => rt.store.query({ device, measurement: 'data', tag: 'a', limit: 1_000_000 }).filter((r) => r.quality === 'good').length;
+const goodOf = (rt: GatewayRuntime, device: string) =>
+  rt.store.query({ device, measurement: 'data', tag: 'a', limit: 1_000_000 }).filter((r) => r.quality === 'good').length;
 
 describe('a hostile Modbus device beside a healthy one', () => {
   it('the healthy device keeps its rate and its good readings; the hostile one never stores garbage as good', async () => {
@@ -178,11 +184,17 @@ describe('a hostile Modbus device beside a healthy one', () => {
 
     expect(refPolls).toBeGreaterThan(10);
     expect(during).toBeGreaterThan(10);
-    expect(livePolls * 2, `healthy polls beside the hostile device ${livePolls}, alone ${refPolls}; hostile answers ${JSON.stringify(Object.fromEntries(hostile.served))}`).toBeGreaterThanOrEqual(refPolls);
+    expect(
+      livePolls * 2,
+      `healthy polls beside the hostile device ${livePolls}, alone ${refPolls}; hostile answers ${JSON.stringify(Object.fromEntries(hostile.served))}`,
+    ).toBeGreaterThanOrEqual(refPolls);
 
     const store = rt.store;
     const healthyRows = store.query({ device: 'healthy', measurement: 'data', limit: 1_000_000 });
-    expect(healthyRows.every((r) => r.quality === 'good' && r.value === (r.tag === 'a' ? 7 : 8)), 'the healthy device read only its own values').toBe(true);
+    expect(
+      healthyRows.every((r) => r.quality === 'good' && r.value === (r.tag === 'a' ? 7 : 8)),
+      'the healthy device read only its own values',
+    ).toBe(true);
     const hostileRows = store.query({ device: 'hostile', measurement: 'data', limit: 1_000_000 });
     const good = hostileRows.filter((r) => r.quality === 'good');
     expect(good.length).toBeGreaterThan(0);

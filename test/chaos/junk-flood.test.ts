@@ -53,7 +53,12 @@ afterAll(async () => {
 });
 
 /** the gateway process; `http` is its http section (listen on port 0: the port is read from its output) */
-async function gateway(storage: string, http: string, interval: string, prefill?: (store: string) => Promise<void>): Promise<{ dir: string; port: number; url: string; gw: Proc }> {
+async function gateway(
+  storage: string,
+  http: string,
+  interval: string,
+  prefill?: (store: string) => Promise<void>,
+): Promise<{ dir: string; port: number; url: string; gw: Proc }> {
   const d = tempDir('fgw-chaos-junk-');
   dirs.push(d);
   await prefill?.(`${d.path}/store`);
@@ -77,7 +82,8 @@ ${DEVICES.map((id, i) => `  - { id: ${id}, protocol: modbus, connection: { host:
   return { dir: d.path, port: Number(new URL(url).port), url, gw };
 }
 
-const json = async (api: number, path: string, headers: Record<string, string> = {}) => (await (await fetch(`http://127.0.0.1:${api}${path}`, { headers })).json()) as Record<string, any>;
+const json = async (api: number, path: string, headers: Record<string, string> = {}) =>
+  (await (await fetch(`http://127.0.0.1:${api}${path}`, { headers })).json()) as Record<string, any>;
 
 /**
  * the polls a device stored, from the store file: the servers number them, so min..max without a
@@ -88,7 +94,10 @@ async function pollsStored(dir: string): Promise<Map<string, { count: number; sp
   try {
     const out = new Map<string, { count: number; span: number }>();
     for (const d of DEVICES) {
-      const values = store.query({ device: d, tag: 'r0', measurement: 'data' }).filter((r) => r.quality === 'good').map((r) => r.value as number);
+      const values = store
+        .query({ device: d, tag: 'r0', measurement: 'data' })
+        .filter((r) => r.quality === 'good')
+        .map((r) => r.value as number);
       out.set(d, { count: new Set(values).size, span: Math.max(...values) - Math.min(...values) + 1 });
     }
     return out;
@@ -108,10 +117,14 @@ describe('junk floods', () => {
     const junk = Buffer.alloc(200 * 1024, 0x7b); // "{{{{...": not JSON
     for (let i = 0; i < 800; i++) await client.publishAsync('plant/polisher-04/telemetry', junk, { qos: 1 });
     await client.endAsync();
-    await waitFor('800 dead letters received', async () => {
-      const st = (await json(port, '/api/status')).store;
-      return st.deadLetters + (st.deadLettersDropped ?? 0) >= 800;
-    }, { timeoutMs: 60_000 });
+    await waitFor(
+      '800 dead letters received',
+      async () => {
+        const st = (await json(port, '/api/status')).store;
+        return st.deadLetters + (st.deadLettersDropped ?? 0) >= 800;
+      },
+      { timeoutMs: 60_000 },
+    );
     // two limits passes after the flood
     const at = Date.now();
     await waitFor('two limits passes', async () => Date.now() - at > 2500);
@@ -144,17 +157,36 @@ describe('junk floods', () => {
     const BUFFERED = 200_000;
     const prefill = async (store: string) => {
       const s = openStore({ path: store, maxSizeBytes: 12 * MiB, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
-      for (let i = 0; i < BUFFERED; i += 1000) await s.write(Array.from({ length: 1000 }, (_, k) => ({ device: 'buffered', tag: 'n', ts: Date.now() - 3_600_000 + i + k, kind: 'integer' as const, value: i + k, quality: 'good' as const })));
+      for (let i = 0; i < BUFFERED; i += 1000)
+        await s.write(
+          Array.from({ length: 1000 }, (_, k) => ({
+            device: 'buffered',
+            tag: 'n',
+            ts: Date.now() - 3_600_000 + i + k,
+            kind: 'integer' as const,
+            value: i + k,
+            quality: 'good' as const,
+          })),
+        );
       expect(s.stats()).toMatchObject({ readings: BUFFERED, dropped: 0 });
       await s.close();
     };
-    const { dir, url, gw } = await gateway('maxSize: 12MB', '{ listen: 127.0.0.1:0, tokens: [{ name: op, system: platform, token: chaos-operator-token-0123, scopes: [read, write] }] }', '1s', prefill);
+    const { dir, url, gw } = await gateway(
+      'maxSize: 12MB',
+      '{ listen: 127.0.0.1:0, tokens: [{ name: op, system: platform, token: chaos-operator-token-0123, scopes: [read, write] }] }',
+      '1s',
+      prefill,
+    );
     const statuses = new Map<number, number>();
     let sent = 0;
     const worker = async () => {
       while (sent < 30_000) {
         sent++;
-        const r = await fetch(`${url}/api/devices/press-01/tags/r1`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer wrong-${sent}` }, body: '{"value":1}' });
+        const r = await fetch(`${url}/api/devices/press-01/tags/r1`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer wrong-${sent}` },
+          body: '{"value":1}',
+        });
         await r.arrayBuffer();
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       }

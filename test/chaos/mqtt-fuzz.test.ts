@@ -24,7 +24,8 @@ const sp = sparkplug('spBv1.0')!;
 function checkReadings(readings: readonly Reading[], now: number): void {
   for (const r of readings) {
     if (r.quality === 'bad') continue;
-    if (r.ts < now - TS_MAX_BEHIND_MS || r.ts > now + TS_MAX_AHEAD_MS || !Number.isFinite(r.ts)) throw new Error(`good reading at an absurd time: ${JSON.stringify(r)}`);
+    if (r.ts < now - TS_MAX_BEHIND_MS || r.ts > now + TS_MAX_AHEAD_MS || !Number.isFinite(r.ts))
+      throw new Error(`good reading at an absurd time: ${JSON.stringify(r)}`);
     const v = r.value;
     const fits =
       (r.kind === 'float' && typeof v === 'number' && Number.isFinite(v)) ||
@@ -48,10 +49,39 @@ const plans: DevicePlan[] = [
       { name: 'on', topic: 'plant/l1/p4/telemetry', path: "['a.b']", type: 'boolean' },
     ],
   }),
-  buildPlan({ id: 'fleet', format: 'json', maxPayloadSize: 2048, deviceTemplate: '{device}', tags: [{ name: 'temp', topic: 'plant/+line/+device/temp/+probe', path: 'v', type: 'float', nameTemplate: 'temp_{probe}' }] }),
-  buildPlan({ id: 'oven', format: 'raw', maxPayloadSize: 2048, tags: [{ name: 'temp', topic: 'oven/temp', type: 'float' }, { name: 'recipe', topic: 'oven/recipe', type: 'string' }, { name: 'any', topic: 'oven/any' }, { name: 'n', topic: 'oven/n', type: 'integer' }] }),
+  buildPlan({
+    id: 'fleet',
+    format: 'json',
+    maxPayloadSize: 2048,
+    deviceTemplate: '{device}',
+    tags: [{ name: 'temp', topic: 'plant/+line/+device/temp/+probe', path: 'v', type: 'float', nameTemplate: 'temp_{probe}' }],
+  }),
+  buildPlan({
+    id: 'oven',
+    format: 'raw',
+    maxPayloadSize: 2048,
+    tags: [
+      { name: 'temp', topic: 'oven/temp', type: 'float' },
+      { name: 'recipe', topic: 'oven/recipe', type: 'string' },
+      { name: 'any', topic: 'oven/any' },
+      { name: 'n', topic: 'oven/n', type: 'integer' },
+    ],
+  }),
 ];
-const topics = ['plant/l1/p4/status', 'plant/l1/p4/telemetry', 'plant/l2/p7/temp/a', 'plant/l2/bad id/temp/x', 'plant/l2/p7/temp/ä', 'oven/temp', 'oven/recipe', 'oven/any', 'oven/n', 'other/topic', '$SYS/x', ''];
+const topics = [
+  'plant/l1/p4/status',
+  'plant/l1/p4/telemetry',
+  'plant/l2/p7/temp/a',
+  'plant/l2/bad id/temp/x',
+  'plant/l2/p7/temp/ä',
+  'oven/temp',
+  'oven/recipe',
+  'oven/any',
+  'oven/n',
+  'other/topic',
+  '$SYS/x',
+  '',
+];
 
 const nasty = fc.oneof(
   fc.constantFrom('1e999', '-1e999', 'NaN', 'Infinity', '', ' 42 ', '0x10', '1,5', '12abc', '9007199254740993', 'true', 'running', null, true, false),
@@ -61,12 +91,33 @@ const nasty = fc.oneof(
   fc.constant(1e308 * 10),
 );
 const timestamp = fc.oneof(
-  fc.constantFrom(1.5, 99_999_999_999_999, 1e300, -1, 0, '9999-12-31T00:00:00Z', '1990-01-01', '2026-06-01T08:00:00Z', 'soon', NOW / 1000, NOW, NOW + 3 * 86_400_000),
+  fc.constantFrom(
+    1.5,
+    99_999_999_999_999,
+    1e300,
+    -1,
+    0,
+    '9999-12-31T00:00:00Z',
+    '1990-01-01',
+    '2026-06-01T08:00:00Z',
+    'soon',
+    NOW / 1000,
+    NOW,
+    NOW + 3 * 86_400_000,
+  ),
   fc.integer({ min: NOW - 40 * 86_400_000, max: NOW + 2 * 86_400_000 }),
   fc.double(),
 );
 const telemetry = fc.record(
-  { ts: timestamp, state: nasty, counters: fc.oneof(fc.record({ pieces: nasty }), nasty), motor: fc.oneof(fc.record({ current: nasty }), nasty), motors: fc.oneof(fc.array(fc.record({ setpoint: nasty }), { maxLength: 2 }), nasty), 'a.b': nasty, v: nasty },
+  {
+    ts: timestamp,
+    state: nasty,
+    counters: fc.oneof(fc.record({ pieces: nasty }), nasty),
+    motor: fc.oneof(fc.record({ current: nasty }), nasty),
+    motors: fc.oneof(fc.array(fc.record({ setpoint: nasty }), { maxLength: 2 }), nasty),
+    'a.b': nasty,
+    v: nasty,
+  },
   { requiredKeys: [] },
 );
 const payload = fc.oneof(
@@ -85,14 +136,30 @@ describe('MQTT mapping fuzz (fast-check)', () => {
         if (r.matched === 0 && (r.readings.length > 0 || r.dead.length > 0)) throw new Error('output for an unmatched topic');
         if (r.dead.length > 1) throw new Error(`${r.dead.length} dead letters for one message`);
         const incomplete = r.matched > 0 && r.readings.length < r.matched;
-        if (incomplete !== (r.dead.length === 1)) throw new Error(`${r.readings.length} readings of ${r.matched} matched tags and ${r.dead.length} dead letters`);
+        if (incomplete !== (r.dead.length === 1))
+          throw new Error(`${r.readings.length} readings of ${r.matched} matched tags and ${r.dead.length} dead letters`);
         checkReadings(r.readings, NOW);
       }),
       { seed: SEED, numRuns: 5000 },
     );
   }, 120_000);
 
-  const spType = fc.constantFrom('Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float', 'Double', 'Boolean', 'String', 'DateTime', 'Text');
+  const spType = fc.constantFrom(
+    'Int8',
+    'Int16',
+    'Int32',
+    'Int64',
+    'UInt8',
+    'UInt16',
+    'UInt32',
+    'UInt64',
+    'Float',
+    'Double',
+    'Boolean',
+    'String',
+    'DateTime',
+    'Text',
+  );
   const spValue = (t: string): fc.Arbitrary<unknown> => {
     if (t === 'Boolean') return fc.boolean();
     if (t === 'String' || t === 'Text') return fc.string({ maxLength: 8 });
@@ -107,7 +174,13 @@ describe('MQTT mapping fuzz (fast-check)', () => {
   };
   const metric = spType.chain((type) =>
     fc.record(
-      { name: fc.constantFrom('Temp', 'Count', 'Mode', 'bdSeq', 'Other'), alias: fc.nat({ max: 6 }), type: fc.constant(type), value: spValue(type), timestamp: fc.oneof(fc.constant(NOW), fc.integer({ min: 0, max: 2 ** 45 })) },
+      {
+        name: fc.constantFrom('Temp', 'Count', 'Mode', 'bdSeq', 'Other'),
+        alias: fc.nat({ max: 6 }),
+        type: fc.constant(type),
+        value: spValue(type),
+        timestamp: fc.oneof(fc.constant(NOW), fc.integer({ min: 0, max: 2 ** 45 })),
+      },
       { requiredKeys: ['type', 'value'] },
     ),
   );
@@ -115,7 +188,11 @@ describe('MQTT mapping fuzz (fast-check)', () => {
     type: fc.constantFrom('NBIRTH', 'NDATA', 'NDEATH', 'DBIRTH', 'DDATA', 'DDEATH', 'NCMD', 'STATE'),
     device: fc.constantFrom(undefined, 'Pump1', 'Other'),
     body: fc.oneof(
-      fc.record({ timestamp: fc.oneof(fc.constant(NOW), fc.integer({ min: 0, max: 2 ** 45 })), seq: fc.nat({ max: 255 }), metrics: fc.array(metric, { maxLength: 5 }) }),
+      fc.record({
+        timestamp: fc.oneof(fc.constant(NOW), fc.integer({ min: 0, max: 2 ** 45 })),
+        seq: fc.nat({ max: 255 }),
+        metrics: fc.array(metric, { maxLength: 5 }),
+      }),
       fc.uint8Array({ maxLength: 40 }),
       fc.constant(new Uint8Array()),
       fc.constant(new Uint8Array(2000)),
@@ -128,7 +205,11 @@ describe('MQTT mapping fuzz (fast-check)', () => {
         const state = new SparkplugState(
           { groupId: 'G', edgeNodeId: 'E', rebirthInterval: 0, maxPayloadSize: 1024, ...(deviceLevel ? { deviceId: 'Pump1' } : {}) },
           'boiler',
-          [{ name: 'temp', metric: 'Temp' }, { name: 'count', metric: 'Count', type: 'integer' }, { name: 'mode', metric: 'Mode', type: 'string' }],
+          [
+            { name: 'temp', metric: 'Temp' },
+            { name: 'count', metric: 'Count', type: 'integer' },
+            { name: 'mode', metric: 'Mode', type: 'string' },
+          ],
           new MapKindMemory(),
         );
         for (const m of msgs) {

@@ -97,7 +97,8 @@ devices:
     const pub = await mqtt.connectAsync(mosq.url, { protocolVersion: 5, clientId: 'chaos-machine' });
     let n = 0;
     const stream = setInterval(() => {
-      for (let i = 0; i < 2; i++) void pub.publishAsync('chaos/telemetry', JSON.stringify({ n: n++, ts: Math.floor(Date.now() / 100) * 100 }), { qos: 1 }).catch(() => {});
+      for (let i = 0; i < 2; i++)
+        void pub.publishAsync('chaos/telemetry', JSON.stringify({ n: n++, ts: Math.floor(Date.now() / 100) * 100 }), { qos: 1 }).catch(() => {});
     }, 20);
 
     const rand = seeded(SEED); // the demo plant's mulberry32
@@ -105,7 +106,10 @@ devices:
     try {
       for (let k = 0; k < KILLS; k++) {
         const gw = startProcess(process.execPath, [fgw, 'run', '--config', cfg]);
-        await waitFor('the gateway up', async () => (await fetch(`http://127.0.0.1:${apiPort}/health/live`).catch(() => undefined))?.ok, { timeoutMs: 30_000, everyMs: 20 });
+        await waitFor('the gateway up', async () => (await fetch(`http://127.0.0.1:${apiPort}/health/live`).catch(() => undefined))?.ok, {
+          timeoutMs: 30_000,
+          everyMs: 20,
+        });
         const after = Math.floor(50 + rand() * 750);
         kills.push(after);
         await new Promise((r) => setTimeout(r, after)); // the random moment of the kill
@@ -126,12 +130,20 @@ devices:
     let total = 0;
     try {
       expect(store.stats().backlog).toBe(0);
-      for (const [device, tags] of [['press-01', ['state', 'count']], ['saw-05', ['cuts']], ['polisher-04', ['pieces', 'stamped']]] as const) {
+      for (const [device, tags] of [
+        ['press-01', ['state', 'count']],
+        ['saw-05', ['cuts']],
+        ['polisher-04', ['pieces', 'stamped']],
+      ] as const) {
         for (const tag of tags) {
           const stored = store.query({ device, tag, measurement: 'data', limit: 10_000_000 }).filter((r) => r.quality === 'good');
-          const inInflux = (await influx.query(`SELECT "${tag}" FROM "equipment" WHERE "device" = '${device}'`, 'factory')).filter((r) => r[tag] !== null && r[tag] !== undefined);
+          const inInflux = (await influx.query(`SELECT "${tag}" FROM "equipment" WHERE "device" = '${device}'`, 'factory')).filter(
+            (r) => r[tag] !== null && r[tag] !== undefined,
+          );
           expect(stored.length, `${device}.${tag}`).toBeGreaterThan(20);
-          expect(sortedKeys(inInflux.map((r) => key(Number(r.time), r[tag]))), `${device}.${tag}: InfluxDB = store`).toEqual(sortedKeys(stored.map((r) => key(r.ts, r.value))));
+          expect(sortedKeys(inInflux.map((r) => key(Number(r.time), r[tag]))), `${device}.${tag}: InfluxDB = store`).toEqual(
+            sortedKeys(stored.map((r) => key(r.ts, r.value))),
+          );
           total += stored.length;
         }
       }

@@ -84,7 +84,8 @@ describe('the import rules of the README', () => {
       for (const file of sources(join(root, folder))) {
         for (const { spec, folder: to } of importedFolders(file)) {
           checked++;
-          if (to !== folder && (FOLDERS as readonly string[]).includes(to) && !allowed.has(to as Folder)) broken.push(`${relative(root, file)} imports ${spec}`);
+          if (to !== folder && (FOLDERS as readonly string[]).includes(to) && !allowed.has(to as Folder))
+            broken.push(`${relative(root, file)} imports ${spec}`);
         }
       }
     }
@@ -95,7 +96,9 @@ describe('the import rules of the README', () => {
   it('the scan sees a dynamic import across a boundary (the check can fail)', () => {
     const file = join(root, 'config', 'x.ts');
     const text = "const m = await import('../adapters/registry.js');";
-    const specs = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)'(\.{1,2}\/[^']+)'/g)].map((m) => relative(root, resolve(dirname(file), m[1]!)).split('/')[0]);
+    const specs = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)'(\.{1,2}\/[^']+)'/g)].map(
+      (m) => relative(root, resolve(dirname(file), m[1]!)).split('/')[0],
+    );
     expect(specs).toEqual(['adapters']);
   });
 });

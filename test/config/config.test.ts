@@ -82,20 +82,39 @@ describe('bad configs name the path of the problem', () => {
     ['bad size', (c) => ({ ...c, storage: { ...c.storage, maxSize: 'lots' } }), 'storage.maxSize'],
     ['unknown protocol', (c) => ({ ...c, devices: [{ ...c.devices[0]!, protocol: 'profinet' }] }), 'devices[0].protocol'],
     ['typo in a device key', (c) => ({ ...c, devices: [{ ...c.devices[0]!, intervall: '1s' }] }), 'devices[0].intervall'],
-    ['bad byte order', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [c.devices[0]!.tags[0]!, { ...c.devices[0]!.tags[1]!, byteOrder: 'DCAB' }] }] }), 'devices[0].tags[1].byteOrder'],
+    [
+      'bad byte order',
+      (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [c.devices[0]!.tags[0]!, { ...c.devices[0]!.tags[1]!, byteOrder: 'DCAB' }] }] }),
+      'devices[0].tags[1].byteOrder',
+    ],
     ['bad tag role', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [{ ...c.devices[0]!.tags[0]!, role: 'status' }] }] }), 'devices[0].tags[0].role'],
-    ['a tag called time (InfluxDB refuses it)', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [{ ...c.devices[0]!.tags[0]!, name: 'time' }] }] }), 'devices[0].tags[0].name'],
-    ['duplicate tag name', (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [c.devices[0]!.tags[0]!, { ...c.devices[0]!.tags[1]!, name: 'state' }] }] }), 'devices[0].tags[1].name'],
+    [
+      'a tag called time (InfluxDB refuses it)',
+      (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [{ ...c.devices[0]!.tags[0]!, name: 'time' }] }] }),
+      'devices[0].tags[0].name',
+    ],
+    [
+      'duplicate tag name',
+      (c) => ({ ...c, devices: [{ ...c.devices[0]!, tags: [c.devices[0]!.tags[0]!, { ...c.devices[0]!.tags[1]!, name: 'state' }] }] }),
+      'devices[0].tags[1].name',
+    ],
     ['duplicate device id', (c) => ({ ...c, devices: [c.devices[0]!, c.devices[0]!] }), 'devices[1].id'],
     ['influx without url', (c) => ({ ...c, influx: { database: 'factory' } }), 'influx.url'],
     ['token too short', (c) => ({ ...c, http: { tokens: [{ name: 'mes', system: 'MES', token: 'x', scopes: ['read'] }] } }), 'http.tokens[0].token'],
-    ['bad token scope', (c) => ({ ...c, http: { tokens: [{ name: 'mes', system: 'MES', token: 'long-enough-token', scopes: ['admin'] }] } }), 'http.tokens[0].scopes[0]'],
+    [
+      'bad token scope',
+      (c) => ({ ...c, http: { tokens: [{ name: 'mes', system: 'MES', token: 'long-enough-token', scopes: ['admin'] }] } }),
+      'http.tokens[0].scopes[0]',
+    ],
     ['bad listen address', (c) => ({ ...c, http: { listen: '8080' } }), 'http.listen'],
   ];
   it.each(cases)('%s → %s', (_name, mutate, path) => {
     const lines = problems(mutate(base()));
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.some((l) => l.startsWith(`${path}:`)), `expected a line for ${path}, got:\n${lines.join('\n')}`).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`${path}:`)),
+      `expected a line for ${path}, got:\n${lines.join('\n')}`,
+    ).toBe(true);
   });
 
   it('the valid base config has no problems', () => {

@@ -45,15 +45,20 @@ function file(name: string, text: string): string {
 
 describe('environment references', () => {
   it('a literal __fgwenv0__ stays literal and never takes a ${VAR} value (the password in every site tag)', () => {
-    const cfg = parseConfigText(`gateway: { id: g1, site: "__fgwenv0__" }\nstorage: { path: ./data }\ninflux: { url: "http://127.0.0.1:8086", database: f, password: "\${INFLUX_PASSWORD}" }\n`, {
-      env: { INFLUX_PASSWORD: 'hunter2' },
-    });
+    const cfg = parseConfigText(
+      `gateway: { id: g1, site: "__fgwenv0__" }\nstorage: { path: ./data }\ninflux: { url: "http://127.0.0.1:8086", database: f, password: "\${INFLUX_PASSWORD}" }\n`,
+      {
+        env: { INFLUX_PASSWORD: 'hunter2' },
+      },
+    );
     expect(cfg.gateway.site).toBe('__fgwenv0__');
     expect(cfg.influx?.password).toBe('hunter2');
   });
 
   it('a placeholder-looking text with no reference at all does not crash the loader', () => {
-    expect(parseConfigText(`gateway: { id: g1, site: "__fgwenv5__ and __fgwenv_abc_0__" }\nstorage: { path: ./data }\n`, { env: {} }).gateway.site).toBe('__fgwenv5__ and __fgwenv_abc_0__');
+    expect(parseConfigText(`gateway: { id: g1, site: "__fgwenv5__ and __fgwenv_abc_0__" }\nstorage: { path: ./data }\n`, { env: {} }).gateway.site).toBe(
+      '__fgwenv5__ and __fgwenv_abc_0__',
+    );
   });
 
   it.each<[string, NodeJS.ProcessEnv, string]>([
@@ -65,11 +70,19 @@ describe('environment references', () => {
     ['${A:-{x}}', {}, '{x}'],
     ['$${A:-y}', {}, '$y'],
   ])('nested default %s with %j → %j', (ref, env, want) => {
-    expect(parseConfigText(HEAD.replace('id: g1', () => `id: g1, site: "${ref}"`), { env }).gateway.site).toBe(want);
+    expect(
+      parseConfigText(
+        HEAD.replace('id: g1', () => `id: g1, site: "${ref}"`),
+        { env },
+      ).gateway.site,
+    ).toBe(want);
   });
 
   it('a nested default whose inner variable is missing names it', () => {
-    expect(errorOf(HEAD.replace('id: g1', 'id: g1, site: "${A:-${B}}"'))).toMatchObject({ code: 'GW_ERR_CONFIG_ENV', details: [expect.stringMatching(/^gateway\.site: environment variable B is not set/)] });
+    expect(errorOf(HEAD.replace('id: g1', 'id: g1, site: "${A:-${B}}"'))).toMatchObject({
+      code: 'GW_ERR_CONFIG_ENV',
+      details: [expect.stringMatching(/^gateway\.site: environment variable B is not set/)],
+    });
   });
 
   it('a reference in a key is resolved like one in a value', () => {
@@ -98,7 +111,10 @@ describe('YAML the parser accepts but a config must not be: exit 2 naming the li
 
   it('an anchor shared by 200 devices is fine (yaml refuses more than 100 aliases of one anchor by default)', () => {
     const conn = (i: number) => (i === 0 ? '&c { host: 127.0.0.1, port: 502, unitId: 1 }' : '*c');
-    const devices = Array.from({ length: 200 }, (_, i) => `  - { id: d${i}, protocol: modbus, connection: ${conn(i)}, tags: [{ name: t, area: holding, address: 0 }] }`).join('\n');
+    const devices = Array.from(
+      { length: 200 },
+      (_, i) => `  - { id: d${i}, protocol: modbus, connection: ${conn(i)}, tags: [{ name: t, area: holding, address: 0 }] }`,
+    ).join('\n');
     const cfg = parseConfigText(`${HEAD}devices:\n${devices}\n`, { env: {} });
     expect(cfg.devices).toHaveLength(200);
   });
@@ -129,18 +145,30 @@ describe('what a config file may be', () => {
   });
 
   it('listen: 127.0.0.1:99999 fails the check naming http.listen', () => {
-    expect(errorOf(`${HEAD}http: { listen: "127.0.0.1:99999" }\n`)).toMatchObject({ code: 'GW_ERR_CONFIG', details: ['http.listen: the port must be 0..65535'] });
+    expect(errorOf(`${HEAD}http: { listen: "127.0.0.1:99999" }\n`)).toMatchObject({
+      code: 'GW_ERR_CONFIG',
+      details: ['http.listen: the port must be 0..65535'],
+    });
     expect(errorOf(`${HEAD}http: { listen: "127.0.0.1:65535" }\n`)).toBeUndefined();
   });
 });
 
 describe('durations beyond Node timers (2^31-1 ms, 24d 20h)', () => {
-  const modbus = (interval: string) => `${HEAD}devices:\n  - { id: m1, protocol: modbus, interval: ${interval}, connection: { host: 127.0.0.1, port: 502, unitId: 1 }, tags: [{ name: t, area: holding, address: 0 }] }\n`;
+  const modbus = (interval: string) =>
+    `${HEAD}devices:\n  - { id: m1, protocol: modbus, interval: ${interval}, connection: { host: 127.0.0.1, port: 502, unitId: 1 }, tags: [{ name: t, area: holding, address: 0 }] }\n`;
   it.each<[string, string, string]>([
     ['a poll interval of 30d', modbus('30d'), 'devices[0].interval: expected at most 24d 20h 31m, the longest timer Node can run, got "30d"'],
     ['the same in ms', modbus('3000000000'), 'devices[0].interval: expected at most 24d 20h 31m, the longest timer Node can run, got 3000000000'],
-    ['statusInterval 30d', 'gateway: { id: g1, statusInterval: 30d }\nstorage: { path: ./data }\n', 'gateway.statusInterval: expected at most 24d 20h 31m, the longest timer Node can run, got "30d"'],
-    ['an MQTT keepalive of 1d', `${HEAD}devices:\n  - { id: q1, protocol: mqtt, connection: { url: "mqtt://127.0.0.1:1883", keepalive: 1d }, tags: [{ name: t, topic: a/b }] }\n`, 'devices[0].connection.keepalive: expected at most 65535s (the MQTT keepalive field), got "1d"'],
+    [
+      'statusInterval 30d',
+      'gateway: { id: g1, statusInterval: 30d }\nstorage: { path: ./data }\n',
+      'gateway.statusInterval: expected at most 24d 20h 31m, the longest timer Node can run, got "30d"',
+    ],
+    [
+      'an MQTT keepalive of 1d',
+      `${HEAD}devices:\n  - { id: q1, protocol: mqtt, connection: { url: "mqtt://127.0.0.1:1883", keepalive: 1d }, tags: [{ name: t, topic: a/b }] }\n`,
+      'devices[0].connection.keepalive: expected at most 65535s (the MQTT keepalive field), got "1d"',
+    ],
   ])('%s is refused naming the key', (_name, text, detail) => {
     expect(errorOf(text)).toMatchObject({ code: 'GW_ERR_CONFIG', details: [detail] });
   });

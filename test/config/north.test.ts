@@ -49,11 +49,21 @@ function problems(text: string): string[] {
 const withNorth = (entry: string) => AS_WRITTEN.slice(0, AS_WRITTEN.indexOf('north:')) + `north:\n${entry}\n`;
 
 describe('north: config', () => {
-  it('the issue\'s entry is accepted as written and means: every device, every tag, JSON, QoS 1, no writes', () => {
+  it("the issue's entry is accepted as written and means: every device, every tag, JSON, QoS 1, no writes", () => {
     const cfg = parseConfigText(AS_WRITTEN);
     expect(cfg.north).toHaveLength(1);
     const t = cfg.north[0]!;
-    expect(t).toMatchObject({ name: 'platform', system: 'platform', url: 'mqtt://platform.example:1883', format: 'json', topic: 'factory/{site}/{line}/{device}', qos: 1, enabled: true, allowWrites: false, replayRate: 1000 });
+    expect(t).toMatchObject({
+      name: 'platform',
+      system: 'platform',
+      url: 'mqtt://platform.example:1883',
+      format: 'json',
+      topic: 'factory/{site}/{line}/{device}',
+      qos: 1,
+      enabled: true,
+      allowWrites: false,
+      replayRate: 1000,
+    });
     expect(t.devices).toBeUndefined();
     const devices = northDevices(t, cfg.devices);
     expect(devices.map((d) => [d.id, d.tags.map((x) => x.name)])).toEqual([['press-01', ['state', 'tonnage', 'temp']]]);
@@ -81,16 +91,31 @@ describe('north: config', () => {
     ['a wildcard in a publish topic', '  - { name: p, system: s, url: "mqtt://h:1883", topic: "f/+/{device}" }', 'north[0].topic'],
     ['a device name in the heartbeat topic', '  - { name: p, system: s, url: "mqtt://h:1883", heartbeatTopic: "f/{device}" }', 'north[0].heartbeatTopic'],
     ['sparkplugb without a group', '  - { name: p, system: s, url: "mqtt://h:1883", format: sparkplugb }', 'north[0].sparkplug'],
-    ['a group id with a slash', '  - { name: p, system: s, url: "mqtt://h:1883", format: sparkplugb, sparkplug: { groupId: "a/b" } }', 'north[0].sparkplug.groupId'],
-    ['a json topic on a sparkplugb target', '  - { name: p, system: s, url: "mqtt://h:1883", format: sparkplugb, sparkplug: { groupId: g }, topic: "x/{device}" }', 'north[0].topic'],
+    [
+      'a group id with a slash',
+      '  - { name: p, system: s, url: "mqtt://h:1883", format: sparkplugb, sparkplug: { groupId: "a/b" } }',
+      'north[0].sparkplug.groupId',
+    ],
+    [
+      'a json topic on a sparkplugb target',
+      '  - { name: p, system: s, url: "mqtt://h:1883", format: sparkplugb, sparkplug: { groupId: g }, topic: "x/{device}" }',
+      'north[0].topic',
+    ],
     ['an unknown device', '  - { name: p, system: s, url: "mqtt://h:1883", devices: [lathe-09] }', 'north[0].devices[0]'],
     ['an unknown tag', '  - { name: p, system: s, url: "mqtt://h:1883", devices: [{ id: press-01, tags: [speed] }] }', 'north[0].devices[0].tags[0]'],
     ['a duplicate name', '  - { name: p, system: s, url: "mqtt://h:1883" }\n  - { name: p, system: s, url: "mqtt://g:1883" }', 'north[1].name'],
-    ['one client id twice on one broker', '  - { name: p, system: s, url: "mqtt://h:1883", clientId: c }\n  - { name: q, system: s, url: "mqtt://h:1883", clientId: c }', 'north[1].clientId'],
+    [
+      'one client id twice on one broker',
+      '  - { name: p, system: s, url: "mqtt://h:1883", clientId: c }\n  - { name: q, system: s, url: "mqtt://h:1883", clientId: c }',
+      'north[1].clientId',
+    ],
     ['qos 3', '  - { name: p, system: s, url: "mqtt://h:1883", qos: 3 }', 'north[0].qos'],
   ])('%s → %s', (_what, entry, path) => {
     const lines = problems(withNorth(entry));
-    expect(lines.some((l) => l.startsWith(`${path}:`)), `expected a line for ${path}, got:\n${lines.join('\n')}`).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`${path}:`)),
+      `expected a line for ${path}, got:\n${lines.join('\n')}`,
+    ).toBe(true);
   });
 
   it('a selection of devices and tags is what the target publishes', () => {

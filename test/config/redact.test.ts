@@ -61,14 +61,29 @@ describe('redactText: the credentials of URLs inside free text', () => {
 
 describe('redactArgs: a command line as recorded', () => {
   it.each([
-    [['verify', '--config', 'a.yaml'], ['verify', '--config', 'a.yaml']],
+    [
+      ['verify', '--config', 'a.yaml'],
+      ['verify', '--config', 'a.yaml'],
+    ],
     [['--influx-password=x'], ['--influx-password=***']],
-    [['--influx-password', 'hunter2', '--x'], ['--influx-password', '***', '--x']],
-    [['--token', 'x', 'next'], ['--token', '***', 'next']],
-    [['--token=abc', '--mes-token', 'zzz'], ['--token=***', '--mes-token', '***']],
+    [
+      ['--influx-password', 'hunter2', '--x'],
+      ['--influx-password', '***', '--x'],
+    ],
+    [
+      ['--token', 'x', 'next'],
+      ['--token', '***', 'next'],
+    ],
+    [
+      ['--token=abc', '--mes-token', 'zzz'],
+      ['--token=***', '--mes-token', '***'],
+    ],
     [['--client-secret=a=b'], ['--client-secret=***']],
     // a URL argument keeps its user, not its password, as in any other text
-    [['--influx-url', 'http://gw:s3cret@10.0.0.5:8086'], ['--influx-url', 'http://gw:***@10.0.0.5:8086']],
+    [
+      ['--influx-url', 'http://gw:s3cret@10.0.0.5:8086'],
+      ['--influx-url', 'http://gw:***@10.0.0.5:8086'],
+    ],
     [['--influx-url=https://gw:s3cret@10.0.0.5:8086/'], ['--influx-url=https://gw:***@10.0.0.5:8086/']],
     // a secret option last, without a value: nothing to hide
     [['--token'], ['--token']],

@@ -16,10 +16,40 @@ describe('the README config reference', () => {
 
   it('documents every key of the canonical example config', () => {
     const ref = configReference();
-    for (const key of ['gateway.id', 'gateway.site', 'storage.path', 'storage.maxSize', 'storage.retention', 'influx.url', 'influx.database', 'influx.measurement', 'influx.username', 'influx.password', 'influx.batchSize', 'influx.flushInterval', 'http.listen', 'http.tokens[].name', 'http.tokens[].system', 'http.tokens[].token', 'http.tokens[].scopes']) {
+    for (const key of [
+      'gateway.id',
+      'gateway.site',
+      'storage.path',
+      'storage.maxSize',
+      'storage.retention',
+      'influx.url',
+      'influx.database',
+      'influx.measurement',
+      'influx.username',
+      'influx.password',
+      'influx.batchSize',
+      'influx.flushInterval',
+      'http.listen',
+      'http.tokens[].name',
+      'http.tokens[].system',
+      'http.tokens[].token',
+      'http.tokens[].scopes',
+    ]) {
       expect(ref, key).toContain(`| \`${key}\` |`);
     }
-    for (const key of ['devices[].connection.host', 'devices[].connection.unitId', 'devices[].connection.serial.baudRate', 'devices[].tags[].byteOrder', 'devices[].connection.endpoint', 'devices[].connection.securityMode', 'devices[].tags[].nodeId', 'devices[].tags[].deadband', 'devices[].connection.clientId', 'devices[].tags[].topic', 'devices[].tags[].timestampPath']) {
+    for (const key of [
+      'devices[].connection.host',
+      'devices[].connection.unitId',
+      'devices[].connection.serial.baudRate',
+      'devices[].tags[].byteOrder',
+      'devices[].connection.endpoint',
+      'devices[].connection.securityMode',
+      'devices[].tags[].nodeId',
+      'devices[].tags[].deadband',
+      'devices[].connection.clientId',
+      'devices[].tags[].topic',
+      'devices[].tags[].timestampPath',
+    ]) {
       expect(ref, key).toContain(`| \`${key}\``);
     }
   });

@@ -30,10 +30,14 @@ it('runs the simulated line, stores every device, and a preliminary verification
       await s.close();
     }
   };
-  const up = await waitFor('every device delivering', async () => {
-    const ts = await Promise.all(DEVICES.map(firstGood));
-    return ts.every((t) => t !== undefined) ? Math.max(...(ts as number[])) : undefined;
-  }, { timeoutMs: 60_000, everyMs: 500 });
+  const up = await waitFor(
+    'every device delivering',
+    async () => {
+      const ts = await Promise.all(DEVICES.map(firstGood));
+      return ts.every((t) => t !== undefined) ? Math.max(...(ts as number[])) : undefined;
+    },
+    { timeoutMs: 60_000, everyMs: 500 },
+  );
   const startedAt = up + 1000;
   const { code } = await demo.exited;
   expect(code, demo.output()).toBe(0);
@@ -58,7 +62,25 @@ it('runs the simulated line, stores every device, and a preliminary verification
   // judge the part of the run after the devices came up, as the banner's command does
   const out = join(dir.path, 'report.json');
   expect(endedAt - 2_000 - startedAt).toBeGreaterThan(30_000);
-  execFileSync(process.execPath, [fgw, 'verify', '--config', join(dir.path, 'gateway.yaml'), '--project', join(dir.path, 'project.yaml'), '--from', String(startedAt), '--to', String(endedAt - 2_000), '--preliminary', '--json', out], { stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [
+      fgw,
+      'verify',
+      '--config',
+      join(dir.path, 'gateway.yaml'),
+      '--project',
+      join(dir.path, 'project.yaml'),
+      '--from',
+      String(startedAt),
+      '--to',
+      String(endedAt - 2_000),
+      '--preliminary',
+      '--json',
+      out,
+    ],
+    { stdio: 'pipe' },
+  );
   const result = JSON.parse(readFileSync(out, 'utf8'));
   expect(result.preliminary).toBe(true);
   const byId = Object.fromEntries(result.devices.map((d: { id: string }) => [d.id, d]));

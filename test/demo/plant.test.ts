@@ -27,7 +27,12 @@ describe('demo machine model', () => {
   });
 
   it('over an hour of churn the counter never goes backwards and every state is visited', () => {
-    const spec: MachineSpec = { ...steady, params: { t: { nominal: 50, noise: 2 } }, meanDwell: { running: 60, idle: 20, fault: 30, off: 40 }, faultChance: 0.3 };
+    const spec: MachineSpec = {
+      ...steady,
+      params: { t: { nominal: 50, noise: 2 } },
+      meanDwell: { running: 60, idle: 20, fault: 30, off: 40 },
+      faultChance: 0.3,
+    };
     const rand = seeded(42);
     let m = newMachine(spec, rand);
     const seen = new Set<string>();

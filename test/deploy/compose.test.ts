@@ -57,7 +57,11 @@ describe('docker-compose.yml', () => {
   it('the gateway config it mounts is valid and points at the compose services', () => {
     const mount = (svc.gateway.volumes as string[]).find((v) => v.includes('/etc/fgw/gateway.yaml'))!;
     const file = join(root, mount.split(':')[0]!);
-    const { config } = loadConfig(file, { MES_TOKEN: 'a-long-mes-token', OPERATOR_TOKEN: 'a-long-operator-token', INFLUX_URL: svc.gateway.environment.INFLUX_URL });
+    const { config } = loadConfig(file, {
+      MES_TOKEN: 'a-long-mes-token',
+      OPERATOR_TOKEN: 'a-long-operator-token',
+      INFLUX_URL: svc.gateway.environment.INFLUX_URL,
+    });
     const influxUrl = new URL(config.influx!.url);
     expect(svc).toHaveProperty(influxUrl.hostname);
     expect((svc.influxdb.ports as string[]).map(containerPort)).toContain(Number(influxUrl.port));

@@ -70,7 +70,11 @@ let cfgFile: string;
 let ports: { modbus: number; opcua: string; mqtt: string; api: number };
 
 async function post(path: string, body: unknown, token = OPERATOR): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: r.status, json: await r.json() };
 }
 
@@ -149,7 +153,7 @@ describe('writes through the API reach each protocol and come back through the a
 });
 
 describe('config reload', () => {
-  it("restarts only the device whose interval changed; the others keep polling without a gap", async () => {
+  it('restarts only the device whose interval changed; the others keep polling without a gap', async () => {
     const before = Date.now();
     await new Promise((r) => setTimeout(r, 1000)); // a second of undisturbed polling to compare with
     const connections = modbus.connections;
@@ -158,9 +162,13 @@ describe('config reload', () => {
     const r = await post('/api/reload', {});
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ added: [], removed: [], restarted: ['press-01'], unchanged: ['saw-05', 'lathe-03', 'polisher-04'] });
-    await waitFor('press-01 polling again', () => stored('press-01', 'state').some((x) => x.ts > Date.now() - 500 && gw.runtime.device('press-01')?.config.interval === 300));
+    await waitFor('press-01 polling again', () =>
+      stored('press-01', 'state').some((x) => x.ts > Date.now() - 500 && gw.runtime.device('press-01')?.config.interval === 300),
+    );
     await new Promise((r) => setTimeout(r, 1000));
-    const saw = stored('saw-05', 'state').filter((x) => x.ts >= before).map((x) => x.ts);
+    const saw = stored('saw-05', 'state')
+      .filter((x) => x.ts >= before)
+      .map((x) => x.ts);
     const gaps = saw.slice(1).map((t, i) => t - saw[i]!);
     expect(saw.length).toBeGreaterThan(15);
     // saw-05 polls every 100 ms on the line it shares with press-01: no gap, the same adapter (its

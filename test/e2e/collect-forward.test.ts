@@ -115,9 +115,24 @@ describe('Modbus TCP → gateway process → store → InfluxDB', () => {
     for (const r of rows) {
       // every field a poll read well, with the value served (all five unless a request timed out)
       const tags = goodTagsAt.get(Number(r.time)) ?? [];
-      expect(Object.fromEntries(tags.map((t) => [t, r[t]]))).toEqual(Object.fromEntries(tags.map((t) => [t, PRESS_EXPECTED[t as keyof typeof PRESS_EXPECTED]])));
-      expect(Object.keys(PRESS_EXPECTED).filter((t) => !tags.includes(t)).map((t) => r[t] ?? null)).toEqual(Object.keys(PRESS_EXPECTED).filter((t) => !tags.includes(t)).map(() => null));
-      expect({ gateway: r.gateway, site: r.site, line: r.line, process: r.process }).toEqual({ gateway: 'e2e-gw', site: 'test-site', line: 'line-01', process: 'stamping' });
+      expect(Object.fromEntries(tags.map((t) => [t, r[t]]))).toEqual(
+        Object.fromEntries(tags.map((t) => [t, PRESS_EXPECTED[t as keyof typeof PRESS_EXPECTED]])),
+      );
+      expect(
+        Object.keys(PRESS_EXPECTED)
+          .filter((t) => !tags.includes(t))
+          .map((t) => r[t] ?? null),
+      ).toEqual(
+        Object.keys(PRESS_EXPECTED)
+          .filter((t) => !tags.includes(t))
+          .map(() => null),
+      );
+      expect({ gateway: r.gateway, site: r.site, line: r.line, process: r.process }).toEqual({
+        gateway: 'e2e-gw',
+        site: 'test-site',
+        line: 'line-01',
+        process: 'stamping',
+      });
     }
     const saw = (await influx.query(`SELECT * FROM "equipment" WHERE "device" = 'saw-05'`, 'factory')) as Array<Record<string, any>>;
     expect(saw.length).toBeGreaterThan(10);
@@ -125,10 +140,21 @@ describe('Modbus TCP → gateway process → store → InfluxDB', () => {
 
     // field types fixed by the configured tag types
     const types = (await influx.query(`SHOW FIELD KEYS FROM "equipment"`, 'factory')) as Array<{ fieldKey: string; fieldType: string }>;
-    expect(Object.fromEntries(types.map((t) => [t.fieldKey, t.fieldType]))).toEqual({ cuts: 'integer', lube_ok: 'boolean', oil_temp: 'float', state: 'integer', strokes: 'integer', tonnage: 'float' });
+    expect(Object.fromEntries(types.map((t) => [t.fieldKey, t.fieldType]))).toEqual({
+      cuts: 'integer',
+      lube_ok: 'boolean',
+      oil_temp: 'float',
+      state: 'integer',
+      strokes: 'integer',
+      tonnage: 'float',
+    });
     // `fgw query` reads the same readings back from either source
     const query = (source: string) =>
-      JSON.parse(execFileSync(process.execPath, [fgw, 'query', '--config', cfg, '--device', 'press-01', '--tag', 'tonnage', '--source', source, '--json'], { encoding: 'utf8' })) as Array<{ ts: number; value: unknown }>;
+      JSON.parse(
+        execFileSync(process.execPath, [fgw, 'query', '--config', cfg, '--device', 'press-01', '--tag', 'tonnage', '--source', source, '--json'], {
+          encoding: 'utf8',
+        }),
+      ) as Array<{ ts: number; value: unknown }>;
     const fromStore = query('store').map((r) => [r.ts, r.value]);
     expect(fromStore.length).toBe(stored.filter((r) => r.tag === 'tonnage').length);
     expect(query('influx').map((r) => [r.ts, r.value])).toEqual(fromStore);
@@ -153,7 +179,10 @@ describe('Modbus TCP → gateway process → store → InfluxDB', () => {
     await waitFor('the backlog drained', async () => (await influxCount(influx, 'press-01', 'state')) > atStop + 20, { timeoutMs: 30_000 });
     await gw.kill('SIGTERM');
     expect((await gw.exited).code).toBe(0);
-    for (const [device, field] of [['press-01', 'state'], ['saw-05', 'cuts']] as const) {
+    for (const [device, field] of [
+      ['press-01', 'state'],
+      ['saw-05', 'cuts'],
+    ] as const) {
       expect(await influxCount(influx, device, field)).toBe(await storeCount(dir.path, device, field));
     }
     dir.cleanup();

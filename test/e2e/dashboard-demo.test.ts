@@ -11,7 +11,16 @@ import { DEMO_TOKENS, startDemo, type DemoPlant } from '../../gateway/demo.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const DEVICES = ['saw-05', 'press-01', 'lathe-03', 'welder-02', 'polisher-04'];
 
 let demo: DemoPlant;
@@ -46,7 +55,9 @@ it('shows the demo line live, and a machine stopped by the test turns offline on
   await waitFor('the token form', () => page.isVisible('#login'));
   await page.fill('#token-input', DEMO_TOKENS.dashboard);
   await page.click('#login button[type=submit]');
-  await waitFor('every device of the line on the page', async () => (await page.locator('#devices tbody tr').count()) === DEVICES.length, { timeoutMs: 30_000 });
+  await waitFor('every device of the line on the page', async () => (await page.locator('#devices tbody tr').count()) === DEVICES.length, {
+    timeoutMs: 30_000,
+  });
   for (const d of DEVICES) expect(await page.locator(`tr[data-device="${d}"]`).count(), d).toBe(1);
   await waitFor('press-01 online', async () => (await status(page, 'press-01')) === 'online', { timeoutMs: 30_000 });
 

@@ -110,7 +110,10 @@ beforeAll(async () => {
   cfgFile = join(dir.path, 'gateway.yaml');
   writeFileSync(cfgFile, configYaml(dir.path, modbusPort, opcua.endpoint, broker.url));
   rt = await GatewayRuntime.start({ config: loadConfig(cfgFile).config, configPath: cfgFile, log: pino({ level: 'silent' }) });
-  await waitFor('both devices delivering and every target connected', () => ['press-01', 'lathe-03'].every((d) => rt.device(d)?.status.connected) && rt.north().every((t) => t.connected));
+  await waitFor(
+    'both devices delivering and every target connected',
+    () => ['press-01', 'lathe-03'].every((d) => rt.device(d)?.status.connected) && rt.north().every((t) => t.connected),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -141,7 +144,11 @@ describe('north: commands back through the one write path', () => {
       if (t.includes('/DBIRTH/') && dev) births.set(dev, new Map(decodeSparkplug(p).metrics!.map((m) => [m.name!, Number(m.alias)])));
     });
     await host.subscribeAsync('spBv1.0/yk-plant/#', { qos: 1 });
-    platform.publish('spBv1.0/yk-plant/NCMD/line-01', Buffer.from(encodeSparkplug({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })), { qos: 1 });
+    platform.publish(
+      'spBv1.0/yk-plant/NCMD/line-01',
+      Buffer.from(encodeSparkplug({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })),
+      { qos: 1 },
+    );
     await waitFor('the rebirth with both DBIRTHs', () => births.has('press-01') && births.has('lathe-03'));
     await host.endAsync();
 
@@ -184,7 +191,25 @@ describe('north: commands back through the one write path', () => {
     for (const f of ['project.yaml', 'erp-orders.csv', 'mes-orders.csv']) copyFileSync(join(cfgDir, f), join(dir.path, f));
     const json = join(dir.path, 'result.json');
     let err = '';
-    const code = await main(['verify', '--config', cfgFile, '--project', join(dir.path, 'project.yaml'), '--from', '-30m', '--to', 'now', '--preliminary', '--source', 'store', '--json', json], { out: () => undefined, err: (s) => (err += s) });
+    const code = await main(
+      [
+        'verify',
+        '--config',
+        cfgFile,
+        '--project',
+        join(dir.path, 'project.yaml'),
+        '--from',
+        '-30m',
+        '--to',
+        'now',
+        '--preliminary',
+        '--source',
+        'store',
+        '--json',
+        json,
+      ],
+      { out: () => undefined, err: (s) => (err += s) },
+    );
     expect(err).toBe('');
     expect(code).toBe(0);
     const res = JSON.parse(readFileSync(json, 'utf8'));

@@ -24,7 +24,6 @@ import { codec, num, value, type Metric } from '../helpers/sparkplug-host.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
-
 interface Msg {
   group: string;
   type: string;
@@ -33,7 +32,6 @@ interface Msg {
   seq?: number;
   metrics: Metric[];
 }
-
 
 /**
  * What a Sparkplug B host application checks of one edge node's messages: NBIRTH first (seq 0, a
@@ -54,11 +52,18 @@ function edgeNodeProblems(msgs: readonly Msg[]): string[] {
     }
     if (m.seq !== seq) out.push(`${m.type} ${m.device ?? ''}: seq ${m.seq}, expected ${seq}`);
     seq = ((seq ?? 0) + 1) % 256;
-    if (m.type === 'DBIRTH') born.set(m.device!, { names: new Set(m.metrics.map((x) => x.name!)), aliases: new Set(m.metrics.filter((x) => x.alias != null).map((x) => num(x.alias))) });
+    if (m.type === 'DBIRTH')
+      born.set(m.device!, {
+        names: new Set(m.metrics.map((x) => x.name!)),
+        aliases: new Set(m.metrics.filter((x) => x.alias != null).map((x) => num(x.alias))),
+      });
     if (m.type === 'DDATA') {
       const b = born.get(m.device!);
       if (!b) out.push(`DDATA of ${m.device} before its DBIRTH`);
-      else for (const x of m.metrics) if (!(x.name ? b.names.has(x.name) : b.aliases.has(num(x.alias)))) out.push(`DDATA of ${m.device}: metric ${x.name ?? num(x.alias)} not in its DBIRTH`);
+      else
+        for (const x of m.metrics)
+          if (!(x.name ? b.names.has(x.name) : b.aliases.has(num(x.alias))))
+            out.push(`DDATA of ${m.device}: metric ${x.name ?? num(x.alias)} not in its DBIRTH`);
     }
   });
   return out;
@@ -90,7 +95,16 @@ describe('north: Sparkplug B interoperability with Eclipse Tahu (sparkplug-clien
     await host.subscribeAsync('spBv1.0/#', { qos: 1 });
 
     // Tahu's edge node, with one device that applies a DCMD and reports it back
-    tahu = newClient({ serverUrl: broker.url, username: '', password: '', groupId: 'tahu', edgeNode: 'press-node', clientId: 'tahu-press-node', version: 'spBv1.0', publishDeath: true });
+    tahu = newClient({
+      serverUrl: broker.url,
+      username: '',
+      password: '',
+      groupId: 'tahu',
+      edgeNode: 'press-node',
+      clientId: 'tahu-press-node',
+      version: 'spBv1.0',
+      publishDeath: true,
+    });
     const birth = () => {
       const ts = Date.now();
       tahu.publishNodeBirth({ timestamp: ts, metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: false }] });
@@ -154,8 +168,8 @@ north:
 
   const ours = () => msgs.filter((m) => m.group === 'yk-plant');
 
-  it('Tahu\'s values reach the host through our edge node; the same host checks hold for both edge nodes', async () => {
-    await waitFor('50 of Tahu\'s values through our edge node', () => ours().filter((m) => m.type === 'DDATA').length >= 50, { timeoutMs: 60_000 });
+  it("Tahu's values reach the host through our edge node; the same host checks hold for both edge nodes", async () => {
+    await waitFor("50 of Tahu's values through our edge node", () => ours().filter((m) => m.type === 'DDATA').length >= 50, { timeoutMs: 60_000 });
     clearInterval(ticker);
     const first = sent.length;
     // our DDATA names metrics by alias; the DBIRTH maps them (the type learnt from Tahu's Int32 values: Int64)
@@ -164,23 +178,35 @@ north:
     const tagOf = new Map(birth.metrics.map((x) => [num(x.alias), x.name!]));
     expect(Object.fromEntries(birth.metrics.map((x) => [x.name, x.type]))).toMatchObject({ speed: 'Int64', setpoint: 'Double' });
     const got = new Map<number, number>();
-    for (const m of ours().filter((x) => x.type === 'DDATA')) for (const x of m.metrics) if (tagOf.get(num(x.alias)) === 'speed') got.set(num(x.timestamp), num(value(x)));
+    for (const m of ours().filter((x) => x.type === 'DDATA'))
+      for (const x of m.metrics) if (tagOf.get(num(x.alias)) === 'speed') got.set(num(x.timestamp), num(value(x)));
     await waitFor('every value sent reached the host', () => {
-      for (const m of ours().filter((x) => x.type === 'DDATA')) for (const x of m.metrics) if (tagOf.get(num(x.alias)) === 'speed') got.set(num(x.timestamp), num(value(x)));
+      for (const m of ours().filter((x) => x.type === 'DDATA'))
+        for (const x of m.metrics) if (tagOf.get(num(x.alias)) === 'speed') got.set(num(x.timestamp), num(value(x)));
       return sent.slice(0, first).every((s) => got.get(s.ts) === s.speed);
     });
     expect(edgeNodeProblems(msgs.filter((m) => m.group === 'tahu' && m.node === 'press-node'))).toEqual([]);
     expect(edgeNodeProblems(ours())).toEqual([]);
   }, 90_000);
 
-  it('a DCMD to our edge node reaches Tahu\'s device as a DCMD it decodes, and the new value comes back', async () => {
-    const birth = ours().filter((m) => m.type === 'DBIRTH' && m.device === 'press-t').at(-1)!;
+  it("a DCMD to our edge node reaches Tahu's device as a DCMD it decodes, and the new value comes back", async () => {
+    const birth = ours()
+      .filter((m) => m.type === 'DBIRTH' && m.device === 'press-t')
+      .at(-1)!;
     const alias = num(birth.metrics.find((x) => x.name === 'setpoint')!.alias);
-    await host.publishAsync('spBv1.0/yk-plant/DCMD/edge-gw/press-t', Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ alias, type: 'Double', value: 55.5 }] } as never)), { qos: 1 });
-    await waitFor('the DCMD at Tahu\'s edge node', () => dcmds.length === 1);
+    await host.publishAsync(
+      'spBv1.0/yk-plant/DCMD/edge-gw/press-t',
+      Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ alias, type: 'Double', value: 55.5 }] } as never)),
+      { qos: 1 },
+    );
+    await waitFor("the DCMD at Tahu's edge node", () => dcmds.length === 1);
     expect(dcmds[0]!.metrics).toEqual([expect.objectContaining({ name: 'Setpoint', type: 'Float', value: 55.5 })]);
     expect(device.Setpoint).toBe(55.5);
-    await waitFor('55.5 back through our edge node', () => ours().some((m) => m.type === 'DDATA' && m.metrics.some((x) => num(x.alias) === alias && value(x) === 55.5)));
-    expect(rt.store.audits({ action: 'write' }).map((a) => [a.actor, a.system, a.route, a.device, a.tag, a.value, a.result])).toEqual([['spb', 'platform', 'MQTT DCMD', 'press-t', 'setpoint', '55.5', 'ok']]);
+    await waitFor('55.5 back through our edge node', () =>
+      ours().some((m) => m.type === 'DDATA' && m.metrics.some((x) => num(x.alias) === alias && value(x) === 55.5)),
+    );
+    expect(rt.store.audits({ action: 'write' }).map((a) => [a.actor, a.system, a.route, a.device, a.tag, a.value, a.result])).toEqual([
+      ['spb', 'platform', 'MQTT DCMD', 'press-t', 'setpoint', '55.5', 'ok'],
+    ]);
   }, 60_000);
 });

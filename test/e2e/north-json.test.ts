@@ -90,10 +90,12 @@ function compare(stored: readonly StoredReading[], received: readonly Received[]
       continue;
     }
     if (s.quality === 'bad') {
-      if (m.errors[s.tag] !== s.error || s.tag in m.values) wrong.push(`${s.device}.${s.tag}@${s.ts}: error ${JSON.stringify(m.errors[s.tag])} vs stored ${s.error}`);
+      if (m.errors[s.tag] !== s.error || s.tag in m.values)
+        wrong.push(`${s.device}.${s.tag}@${s.ts}: error ${JSON.stringify(m.errors[s.tag])} vs stored ${s.error}`);
     } else {
       const v = m.values[s.tag];
-      if (v !== s.value || typeof v !== jsType[s.kind] || (s.kind === 'integer' && !Number.isInteger(v))) wrong.push(`${s.device}.${s.tag}@${s.ts}: ${JSON.stringify(v)} vs stored ${JSON.stringify(s.value)} (${s.kind})`);
+      if (v !== s.value || typeof v !== jsType[s.kind] || (s.kind === 'integer' && !Number.isInteger(v)))
+        wrong.push(`${s.device}.${s.tag}@${s.ts}: ${JSON.stringify(v)} vs stored ${JSON.stringify(s.value)} (${s.kind})`);
     }
   }
   return { missing, wrong, duplicates, points: byPoint.size };
@@ -130,7 +132,9 @@ describe('north: JSON to a real Mosquitto', () => {
       else if (topic === 'fgw/gw-n1/heartbeat') heartbeat = body;
       else received.push({ topic, body });
     });
-    await new Promise<void>((resolve, reject) => sub.once('connect', () => sub.subscribe(['factory/#', 'fgw/#'], { qos: 1 }, (e) => (e ? reject(e) : resolve()))));
+    await new Promise<void>((resolve, reject) =>
+      sub.once('connect', () => sub.subscribe(['factory/#', 'fgw/#'], { qos: 1 }, (e) => (e ? reject(e) : resolve()))),
+    );
   });
 
   afterAll(async () => {
@@ -144,11 +148,21 @@ describe('north: JSON to a real Mosquitto', () => {
     const tmp = tempDir('fgw-north-json-');
     const cfg = parseConfigText(config(tmp.path, broker.url, pressPort, deadPort));
     // the issue's entry means: every device, every tag, QoS 1, JSON
-    expect(cfg.north[0]).toMatchObject({ name: 'platform', system: 'platform', format: 'json', qos: 1, topic: 'factory/{site}/{line}/{device}', allowWrites: false });
+    expect(cfg.north[0]).toMatchObject({
+      name: 'platform',
+      system: 'platform',
+      format: 'json',
+      qos: 1,
+      topic: 'factory/{site}/{line}/{device}',
+      allowWrites: false,
+    });
     expect(cfg.north[0]!.devices).toBeUndefined();
     const rt = await GatewayRuntime.start({ config: cfg, log: pino({ level: 'silent' }) });
     try {
-      await waitFor('live messages from both devices', () => received.some((r) => r.topic === 'factory/yk/line-01/press-01') && received.some((r) => r.topic === 'factory/yk/line-02/dead-02'));
+      await waitFor(
+        'live messages from both devices',
+        () => received.some((r) => r.topic === 'factory/yk/line-01/press-01') && received.some((r) => r.topic === 'factory/yk/line-02/dead-02'),
+      );
       await waitFor('connected in status', () => rt.north()[0]?.connected);
 
       // the broker goes away: the gateway keeps collecting into the store
@@ -191,7 +205,11 @@ describe('north: JSON to a real Mosquitto', () => {
     expect(received.find((r) => r.body.device === 'dead-02')!.body.errors.state).toBe('NOT_CONNECTED');
     // retained status per device (type of every tag) and the heartbeat; the clean stop says offline
     const st = status.get('factory/yk/line-01/press-01/status')!;
-    expect(st).toMatchObject({ device: 'press-01', line: 'line-01', tags: { strokes: { type: 'integer', writable: false }, tonnage: { type: 'float', unit: 'kN' }, lube_ok: { type: 'boolean' } } });
+    expect(st).toMatchObject({
+      device: 'press-01',
+      line: 'line-01',
+      tags: { strokes: { type: 'integer', writable: false }, tonnage: { type: 'float', unit: 'kN' }, lube_ok: { type: 'boolean' } },
+    });
     expect(status.get('factory/yk/line-02/dead-02/status')).toMatchObject({ device: 'dead-02', connected: false });
     await waitFor('offline heartbeat', () => heartbeat?.online === false);
     tmp.cleanup();

@@ -32,7 +32,6 @@ interface SpMessage {
   metrics: Metric[];
 }
 
-
 function configYaml(dir: string, broker: string, pressPort: number, sawPort: number, api: number): string {
   return `
 gateway: { id: edge-01, site: yk, statusInterval: 1s, stopTimeout: 20s, logLevel: warn }
@@ -122,11 +121,16 @@ describe('north: Sparkplug B edge node and JSON, gateway process SIGKILLed', () 
   });
 
   const of = (type: string, device?: string) => sp.filter((m) => m.type === type && (device === undefined || m.device === device));
-  const status = async () => (await (await fetch(`http://127.0.0.1:${api}/api/status`)).json()) as { north: Array<{ name: string; backlog: number; connected: boolean; replaying: boolean; rebirths: number }> };
+  const status = async () =>
+    (await (await fetch(`http://127.0.0.1:${api}/api/status`)).json()) as {
+      north: Array<{ name: string; backlog: number; connected: boolean; replaying: boolean; rebirths: number }>;
+    };
 
   it('births, data with aliases, seq wrapping, rebirth, NDEATH on SIGKILL, every reading at least once after the restart', async () => {
     gw = startProcess(process.execPath, [fgw, 'run', '--config', cfg]);
-    await waitFor('NBIRTH and both DBIRTHs', () => of('NBIRTH').length === 1 && of('DBIRTH', 'press-01').length >= 1 && of('DBIRTH', 'saw-05').length >= 1, { timeoutMs: 30_000 });
+    await waitFor('NBIRTH and both DBIRTHs', () => of('NBIRTH').length === 1 && of('DBIRTH', 'press-01').length >= 1 && of('DBIRTH', 'saw-05').length >= 1, {
+      timeoutMs: 30_000,
+    });
     // NBIRTH first, seq 0, bdSeq and the rebirth control; then the DBIRTHs
     expect(sp[0]!.type).toBe('NBIRTH');
     expect(sp[0]!.seq).toBe(0);
@@ -163,7 +167,11 @@ describe('north: Sparkplug B edge node and JSON, gateway process SIGKILLed', () 
 
     // a rebirth request from the host: NBIRTH (seq 0, same bdSeq) and the DBIRTHs again
     const before = sp.length;
-    await host.publishAsync('spBv1.0/yk-plant/NCMD/edge-01', Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] } as never)), { qos: 1 });
+    await host.publishAsync(
+      'spBv1.0/yk-plant/NCMD/edge-01',
+      Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] } as never)),
+      { qos: 1 },
+    );
     await waitFor('the rebirth', () => sp.slice(before).some((m) => m.type === 'NBIRTH') && sp.slice(before).filter((m) => m.type === 'DBIRTH').length >= 2);
     const reb = sp.slice(before).find((m) => m.type === 'NBIRTH')!;
     expect(reb.seq).toBe(0);
@@ -194,10 +202,14 @@ describe('north: Sparkplug B edge node and JSON, gateway process SIGKILLed', () 
     await waitFor('NBIRTH after the restart', () => sp.slice(killedAt).some((m) => m.type === 'NBIRTH'), { timeoutMs: 30_000 });
     const nb2 = sp.slice(killedAt).find((m) => m.type === 'NBIRTH')!;
     expect(num(nb2.metrics.find((m) => m.name === 'bdSeq')!.value)).toBe((bdSeq + 1) % 256);
-    await waitFor('both targets caught up', async () => {
-      const s = await status();
-      return s.north.length === 2 && s.north.every((t) => t.connected && !t.replaying);
-    }, { timeoutMs: 60_000 });
+    await waitFor(
+      'both targets caught up',
+      async () => {
+        const s = await status();
+        return s.north.length === 2 && s.north.every((t) => t.connected && !t.replaying);
+      },
+      { timeoutMs: 60_000 },
+    );
     jsonOffline = 0; // (the will of the SIGKILL said offline too, long before)
     const termAt = Date.now();
     await gw.kill('SIGTERM'); // a clean stop publishes what was committed before it
@@ -232,20 +244,29 @@ describe('north: Sparkplug B edge node and JSON, gateway process SIGKILLed', () 
     }
     const what = (r: StoredReading) => (r.quality === 'bad' ? `error ${r.error}` : JSON.stringify(r.value));
     const missingJson = stored.filter((r) => !seen.has(`${r.device}|${r.tag}|${r.ts}|${r.tie ?? 0}|${what(r)}`));
-    expect(missingJson.map((r) => `${r.device}.${r.tag}@${r.ts}`), `SIGKILL at ${killAt}, SIGTERM at ${termAt}`).toEqual([]);
+    expect(
+      missingJson.map((r) => `${r.device}.${r.tag}@${r.ts}`),
+      `SIGKILL at ${killAt}, SIGTERM at ${termAt}`,
+    ).toEqual([]);
     const jsonDuplicates = [...seen.values()].reduce((a, n) => a + n - 1, 0);
 
     // Sparkplug: every stored reading in a DDATA of its device (alias, timestamp, value)
     const got = new Map<string, number>();
-    for (const m of of('DDATA')) for (const x of m.metrics) {
-      const tag = aliases.get(m.device!)!.get(num(x.alias));
-      const k = `${m.device}|${tag}|${num(x.timestamp)}|${JSON.stringify(value(x) ?? null)}`;
-      got.set(k, (got.get(k) ?? 0) + 1);
-    }
+    for (const m of of('DDATA'))
+      for (const x of m.metrics) {
+        const tag = aliases.get(m.device!)!.get(num(x.alias));
+        const k = `${m.device}|${tag}|${num(x.timestamp)}|${JSON.stringify(value(x) ?? null)}`;
+        got.set(k, (got.get(k) ?? 0) + 1);
+      }
     const missingSp = stored.filter((r) => !got.has(`${r.device}|${r.tag}|${r.ts}|${JSON.stringify(r.value)}`));
-    expect(missingSp.map((r) => `${r.device}.${r.tag}@${r.ts}`), `SIGKILL at ${killAt}, SIGTERM at ${termAt}`).toEqual([]);
+    expect(
+      missingSp.map((r) => `${r.device}.${r.tag}@${r.ts}`),
+      `SIGKILL at ${killAt}, SIGTERM at ${termAt}`,
+    ).toEqual([]);
     const spDuplicates = [...got.values()].reduce((a, n) => a + n - 1, 0);
     const historical = of('DDATA').filter((m) => m.metrics.some((x) => x.isHistorical)).length;
-    console.log(`north sigkill: ${stored.length} readings stored; JSON ${json.length} messages, ${jsonDuplicates} duplicate readings; Sparkplug ${of('DDATA').length} DDATA, ${spDuplicates} duplicate readings, ${historical} historical`);
+    console.log(
+      `north sigkill: ${stored.length} readings stored; JSON ${json.length} messages, ${jsonDuplicates} duplicate readings; Sparkplug ${of('DDATA').length} DDATA, ${spDuplicates} duplicate readings, ${historical} historical`,
+    );
   }, 240_000);
 });

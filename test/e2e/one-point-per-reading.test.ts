@@ -78,7 +78,8 @@ devices:
       - { name: stamped, topic: burst/telemetry, path: n, timestampPath: ts, type: integer }
 `,
     );
-    const api = async (): Promise<{ forwarder: { backlog: number; written: number; state: string } }> => (await fetch(`http://127.0.0.1:${apiPort}/api/status`)).json() as never;
+    const api = async (): Promise<{ forwarder: { backlog: number; written: number; state: string } }> =>
+      (await fetch(`http://127.0.0.1:${apiPort}/api/status`)).json() as never;
     const run = (...extra: string[]): Proc => startProcess(process.execPath, [fgw, 'run', '--config', cfg, ...extra]);
     const pub = await mqtt.connectAsync(mosq.url, { protocolVersion: 5 });
     const TS0 = Date.now();
@@ -106,10 +107,14 @@ devices:
     // 3. InfluxDB back, the gateway restarted: the backlog goes, every reading its own point
     await influx.start();
     const gw3 = run();
-    await waitFor('the backlog forwarded', async () => {
-      const s = await api();
-      return s.forwarder.backlog === 0 && s.forwarder.state === 'ok' ? s : undefined;
-    }, { timeoutMs: 30_000 });
+    await waitFor(
+      'the backlog forwarded',
+      async () => {
+        const s = await api();
+        return s.forwarder.backlog === 0 && s.forwarder.state === 'ok' ? s : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     const s3 = await stored();
     expect(s3.stamped.length).toBeGreaterThanOrEqual(N + 1); // a message the kill left unacknowledged comes again
     expect(sorted(await inInflux('stamped'))).toEqual(sorted(s3.stamped));
@@ -121,7 +126,11 @@ devices:
 
     // `fgw query` reads the same times and values from either source; the verifier counts the same
     const query = (source: string) =>
-      JSON.parse(execFileSync(process.execPath, [fgw, 'query', '--config', cfg, '--device', DEVICE, '--tag', 'stamped', '--source', source, '--json'], { encoding: 'utf8' })) as Array<{ ts: number; value: unknown }>;
+      JSON.parse(
+        execFileSync(process.execPath, [fgw, 'query', '--config', cfg, '--device', DEVICE, '--tag', 'stamped', '--source', source, '--json'], {
+          encoding: 'utf8',
+        }),
+      ) as Array<{ ts: number; value: unknown }>;
     const fromStore = query('store').map((r) => [r.ts, r.value]);
     expect(fromStore).toEqual(s3.readings.map((r) => [r.ts, r.value]));
     expect(query('influx').map((r) => [r.ts, r.value])).toEqual(fromStore);

@@ -41,7 +41,9 @@ devices:
 
 async function devices(): Promise<Record<string, { interval: number; connected: boolean }>> {
   const r = await fetch(`http://127.0.0.1:${api}/api/devices`);
-  const body = (await r.json()) as { devices?: Array<{ id: string; interval: number; status: { connected: boolean } }> } | Array<{ id: string; interval: number; status: { connected: boolean } }>;
+  const body = (await r.json()) as
+    | { devices?: Array<{ id: string; interval: number; status: { connected: boolean } }> }
+    | Array<{ id: string; interval: number; status: { connected: boolean } }>;
   const list = Array.isArray(body) ? body : (body.devices ?? []);
   return Object.fromEntries(list.map((d) => [d.id, { interval: d.interval, connected: d.status.connected }]));
 }

@@ -75,7 +75,11 @@ afterAll(async () => {
 });
 
 async function post(device: string, tag: string, value: unknown): Promise<{ status: number; code?: string; message?: string }> {
-  const r = await fetch(`${gw.url}/api/devices/${device}/tags/${tag}`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+  const r = await fetch(`${gw.url}/api/devices/${device}/tags/${tag}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ value }),
+  });
   const j = (await r.json()) as { code?: string; message?: string };
   return { status: r.status, code: j.code, message: j.message };
 }

@@ -169,6 +169,16 @@ export async function postLines(url: string, db: string, lines: readonly string[
 
 /** Writes a store's readings and audits into `db` as the forwarder sends them: its formatter, its precisions. */
 export async function writeStore(url: string, db: string, store: Store, ctx: LineContext): Promise<void> {
-  await postLines(url, db, formatReadings(store.readForward('readings', 0, 1_000_000), ctx).map((l) => l.text), READINGS_PRECISION);
-  await postLines(url, db, formatAudits(store.readForward('audit', 0, 1_000_000), ctx).map((l) => l.text), AUDIT_PRECISION);
+  await postLines(
+    url,
+    db,
+    formatReadings(store.readForward('readings', 0, 1_000_000), ctx).map((l) => l.text),
+    READINGS_PRECISION,
+  );
+  await postLines(
+    url,
+    db,
+    formatAudits(store.readForward('audit', 0, 1_000_000), ctx).map((l) => l.text),
+    AUDIT_PRECISION,
+  );
 }

@@ -16,7 +16,11 @@ const ServerTCP = (ModbusRTU as unknown as { ServerTCP: new (vector: object, opt
  * `holding` as an array, or a function of the address (called once per register per request); a
  * function may answer with a promise, so a test can have the device answer slowly.
  */
-export function serveRegisters(port: number, holding: number[] | ((addr: number) => number | Promise<number>), input: number[] = []): Promise<TestModbusServer> {
+export function serveRegisters(
+  port: number,
+  holding: number[] | ((addr: number) => number | Promise<number>),
+  input: number[] = [],
+): Promise<TestModbusServer> {
   const read = typeof holding === 'function' ? holding : (addr: number) => holding[addr] ?? 0;
   const vector = {
     getHoldingRegister: (addr: number) => read(addr),

@@ -87,10 +87,14 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   let proc: Proc;
   const launch = async () => {
     proc = startProcess('mosquitto', ['-c', conf]);
-    await waitFor(`mosquitto listening on ${port}`, async () => {
-      if (proc.child.exitCode !== null) throw new Error(`mosquitto exited: ${proc.output()}`);
-      return (await portOpen(port)) && (wsPort === undefined || (await portOpen(wsPort)));
-    }, { timeoutMs: 10_000, everyMs: 20 });
+    await waitFor(
+      `mosquitto listening on ${port}`,
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`mosquitto exited: ${proc.output()}`);
+        return (await portOpen(port)) && (wsPort === undefined || (await portOpen(wsPort)));
+      },
+      { timeoutMs: 10_000, everyMs: 20 },
+    );
   };
   await launch();
   const m: Mosquitto = {

@@ -18,7 +18,8 @@ export interface Metric {
 }
 
 /** a number, or a Long's value as a number */
-export const num = (v: unknown): number => (typeof v === 'number' ? v : v && typeof v === 'object' && 'low' in v ? Number((v as { toString(): string }).toString()) : NaN);
+export const num = (v: unknown): number =>
+  typeof v === 'number' ? v : v && typeof v === 'object' && 'low' in v ? Number((v as { toString(): string }).toString()) : NaN;
 
 /** a metric's value as a JS value (Longs as numbers) */
 export const value = (m: Metric): unknown => (m.value && typeof m.value === 'object' && 'low' in m.value ? num(m.value) : m.value);

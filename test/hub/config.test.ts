@@ -59,7 +59,10 @@ describe('hub.yaml', () => {
   it("accepts the issue's sample as written, with the defaults", () => {
     const c = parseYamlConfig(SAMPLE, hubSchema, { env: ENV, file: 'hub.yaml' });
     expect(c.influx).toMatchObject({ url: 'http://127.0.0.1:8086', database: 'plants', measurement: 'equipment', username: '', password: '' });
-    expect(c.http.tokens.map((t) => [t.name, t.role, t.token])).toEqual([['bureau', 'official', 'bureau-secret-1'], ['cupco', 'enterprise', 'cupco-secret-1']]);
+    expect(c.http.tokens.map((t) => [t.name, t.role, t.token])).toEqual([
+      ['bureau', 'official', 'bureau-secret-1'],
+      ['cupco', 'enterprise', 'cupco-secret-1'],
+    ]);
     expect(c.hub.id).toBe('hub');
     expect(c.audit).toEqual({ measurement: 'hub_audit' });
     expect(c.cache).toEqual({ ttl: 30_000, figures: 300_000, history: 3_600_000 });
@@ -68,19 +71,33 @@ describe('hub.yaml', () => {
 
   it.each([
     ['an unknown key, with its path', SAMPLE.replace('role: enterprise, projects', 'role: enterprise, projetcs'), 'http.tokens[1].projetcs: unknown key'],
-    ['an enterprise token without projects', SAMPLE.replace(', projects: [YK-2026-0173]', ''), 'http.tokens[1].projects: an enterprise token needs the list of its project ids'],
-    ['an official token with projects', SAMPLE.replace('role: official }', 'role: official, projects: [A] }'), 'http.tokens[0].projects: an official token sees every project'],
+    [
+      'an enterprise token without projects',
+      SAMPLE.replace(', projects: [YK-2026-0173]', ''),
+      'http.tokens[1].projects: an enterprise token needs the list of its project ids',
+    ],
+    [
+      'an official token with projects',
+      SAMPLE.replace('role: official }', 'role: official, projects: [A] }'),
+      'http.tokens[0].projects: an official token sees every project',
+    ],
     ['a role that does not exist', SAMPLE.replace('role: official', 'role: mayor'), 'http.tokens[0].role:'],
     ['a bad alarm threshold', `${SAMPLE}alarms: { gatewaySilent: soon }\n`, 'alarms.gatewaySilent: expected a duration'],
     ['a duplicate token name', SAMPLE.replace('name: cupco', 'name: bureau'), 'http.tokens[1].name: duplicate token name "bureau"'],
   ])('refuses %s', (_what, text, line) => {
     const p = problems(text);
     expect(p[0]).toBe('GW_ERR_CONFIG');
-    expect(p.some((x) => x.startsWith(line)), p.join('\n')).toBe(true);
+    expect(
+      p.some((x) => x.startsWith(line)),
+      p.join('\n'),
+    ).toBe(true);
   });
 
   it('names the path of an unset ${VAR}', () => {
-    expect(problems(SAMPLE, { BUREAU_TOKEN: 'bureau-secret-1' })).toEqual(['GW_ERR_CONFIG_ENV', 'http.tokens[1].token: environment variable CUPCO_TOKEN is not set and has no default (write ${CUPCO_TOKEN:-default} to give one)']);
+    expect(problems(SAMPLE, { BUREAU_TOKEN: 'bureau-secret-1' })).toEqual([
+      'GW_ERR_CONFIG_ENV',
+      'http.tokens[1].token: environment variable CUPCO_TOKEN is not set and has no default (write ${CUPCO_TOKEN:-default} to give one)',
+    ]);
   });
 });
 
@@ -110,7 +127,10 @@ describe('the projects folder', () => {
   it('lists every project folder; a broken one carries its error and does not stop the others', () => {
     writeFileSync(join(root, 'a', 'my-policy.yaml'), 'x: 1\n');
     const list = loadProjects(root, {});
-    expect(list.map((p) => [p.folder, p.id, p.ok])).toEqual([['a', 'YK-2026-0173', false], ['b', 'YK-2026-0200', false]]);
+    expect(list.map((p) => [p.folder, p.id, p.ok])).toEqual([
+      ['a', 'YK-2026-0173', false],
+      ['b', 'YK-2026-0200', false],
+    ]);
     const b = list[1]!;
     expect(!b.ok && b.details.some((d) => d.includes('devices[0].tags[0].role'))).toBe(true);
   });
@@ -125,7 +145,10 @@ describe('the projects folder', () => {
     expect(await main(['check', '--hub', hubFile], io)).toBe(2);
     expect(err).toMatch(/GW_ERR_CONFIG: .*2 project folder\(s\) cannot be read/);
     expect(err).toContain('devices[0].tags[0].role');
-    writeFileSync(join(root, 'a', 'my-policy.yaml'), (await import('node:fs')).readFileSync(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url), 'utf8'));
+    writeFileSync(
+      join(root, 'a', 'my-policy.yaml'),
+      (await import('node:fs')).readFileSync(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url), 'utf8'),
+    );
     writeFileSync(join(root, 'b', 'gw.yaml'), gateway('gw-b'));
     out = '';
     err = '';

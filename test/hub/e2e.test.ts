@@ -29,7 +29,16 @@ import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fgw = join(root, 'gateway/bin/fgw.js');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const run = promisify(execFile);
 
 const BUREAU = 'bureau-token-e2e-0001';
@@ -70,7 +79,13 @@ interface PlantGateway {
   port: number;
   proc?: Proc;
 }
-const plant = { project: 'YK-E2E-004', name: '企业D', dir: join(dir.path, 'projects', 'ent-d'), writer: { user: 'writer-d', password: 'pw-d-secret' }, gateways: [] as PlantGateway[] };
+const plant = {
+  project: 'YK-E2E-004',
+  name: '企业D',
+  dir: join(dir.path, 'projects', 'ent-d'),
+  writer: { user: 'writer-d', password: 'pw-d-secret' },
+  gateways: [] as PlantGateway[],
+};
 const allProjects = () => [...ents.map((e) => e.project), plant.project];
 
 /** Fields of a hub report that legitimately differ from the equivalent `fgw verify` run. */
@@ -173,28 +188,79 @@ beforeAll(async () => {
   influx = await startInflux({ admin: { username: 'admin', password: 'admin-pw' } });
   await influx.query('CREATE DATABASE plants');
   await influx.query('CREATE DATABASE hub_audit');
-  await influx.createUser('hub', HUB_PW, [['READ', 'plants'], ['WRITE', 'hub_audit']]);
+  await influx.createUser('hub', HUB_PW, [
+    ['READ', 'plants'],
+    ['WRITE', 'hub_audit'],
+  ]);
   const shipped = readFileSync(join(root, 'config/policy/yongkang-2019.yaml'), 'utf8');
   const policy = shipped.replace('slotMin: 60s', 'slotMin: 2s').replace('staleMin: 15m', 'staleMin: 10s');
   const projects = join(dir.path, 'projects');
   const today = Date.now();
   for (const [i, key] of (['a', 'b', 'c'] as const).entries()) {
-    const e: Enterprise = { key, project: `YK-E2E-00${i + 1}`, name: `企业${key.toUpperCase()}`, gateway: `gw-${key}`, dir: join(projects, `ent-${key}`), apiPort: await freePort(), ports: [await freePort(), await freePort()], writer: { user: `writer-${key}`, password: `pw-${key}-secret` } };
+    const e: Enterprise = {
+      key,
+      project: `YK-E2E-00${i + 1}`,
+      name: `企业${key.toUpperCase()}`,
+      gateway: `gw-${key}`,
+      dir: join(projects, `ent-${key}`),
+      apiPort: await freePort(),
+      ports: [await freePort(), await freePort()],
+      writer: { user: `writer-${key}`, password: `pw-${key}-secret` },
+    };
     mkdirSync(e.dir, { recursive: true });
     await influx.createUser(e.writer.user, e.writer.password, [['WRITE', 'plants']]);
     for (const port of e.ports) servers.push(await serveRegisters(port, [1, 0, 500]));
     writeFileSync(join(e.dir, 'policy-fast.yaml'), policy);
-    writeFileSync(join(e.dir, 'project.yaml'), projectYaml({ id: e.project, name: e.name, uscc: `9133078400000000${i}X`, devices: [`press-${key}`, `saw-${key}`], invoice: `{ number: "H-${i}", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 1, amount: "100000.00" }` }, today));
-    writeFileSync(join(e.dir, 'gateway.yaml'), gatewayYaml({ id: e.gateway, site: `ent-${key}`, storage: './data', apiPort: e.apiPort, devices: [`press-${key}`, `saw-${key}`].map((id, j) => ({ id, port: e.ports[j]! })) }));
+    writeFileSync(
+      join(e.dir, 'project.yaml'),
+      projectYaml(
+        {
+          id: e.project,
+          name: e.name,
+          uscc: `9133078400000000${i}X`,
+          devices: [`press-${key}`, `saw-${key}`],
+          invoice: `{ number: "H-${i}", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 1, amount: "100000.00" }`,
+        },
+        today,
+      ),
+    );
+    writeFileSync(
+      join(e.dir, 'gateway.yaml'),
+      gatewayYaml({
+        id: e.gateway,
+        site: `ent-${key}`,
+        storage: './data',
+        apiPort: e.apiPort,
+        devices: [`press-${key}`, `saw-${key}`].map((id, j) => ({ id, port: e.ports[j]! })),
+      }),
+    );
     ents.push(e);
   }
   // plant D: two gateways (gw-d1: press-d, gw-d2: saw-d), one project folder with both configs
   mkdirSync(plant.dir, { recursive: true });
   await influx.createUser(plant.writer.user, plant.writer.password, [['WRITE', 'plants']]);
   writeFileSync(join(plant.dir, 'policy-fast.yaml'), policy);
-  writeFileSync(join(plant.dir, 'project.yaml'), projectYaml({ id: plant.project, name: plant.name, uscc: '913307840000000004X', devices: ['press-d', 'saw-d'], invoice: `{ number: "H-4", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 2, amount: "200000.00" }` }, today));
+  writeFileSync(
+    join(plant.dir, 'project.yaml'),
+    projectYaml(
+      {
+        id: plant.project,
+        name: plant.name,
+        uscc: '913307840000000004X',
+        devices: ['press-d', 'saw-d'],
+        invoice: `{ number: "H-4", date: ${localDate(today)}, category: hardware, item: 网关, quantity: 2, amount: "200000.00" }`,
+      },
+      today,
+    ),
+  );
   for (const [j, d] of (['press-d', 'saw-d'] as const).entries()) {
-    const g: PlantGateway = { id: `gw-d${j + 1}`, device: d, file: join(plant.dir, `gateway-${j + 1}.yaml`), apiPort: await freePort(), port: await freePort() };
+    const g: PlantGateway = {
+      id: `gw-d${j + 1}`,
+      device: d,
+      file: join(plant.dir, `gateway-${j + 1}.yaml`),
+      apiPort: await freePort(),
+      port: await freePort(),
+    };
     servers.push(await serveRegisters(g.port, [1, 0, 500]));
     writeFileSync(g.file, gatewayYaml({ id: g.id, site: 'ent-d', storage: `./data-${j + 1}`, apiPort: g.apiPort, devices: [{ id: d, port: g.port }] }));
     plant.gateways.push(g);
@@ -217,7 +283,10 @@ alarms: { gatewaySilent: 5s }
   );
   for (const e of ents) startGateway(e);
   for (const g of plant.gateways) startPlantGateway(g);
-  hub = startProcess(process.execPath, [fgw, 'hub', '--config', join(dir.path, 'hub.yaml')], { cwd: dir.path, env: { ...process.env, HUB_INFLUX_PASSWORD: HUB_PW, BUREAU_TOKEN: BUREAU, CUPCO_TOKEN: CUPCO } });
+  hub = startProcess(process.execPath, [fgw, 'hub', '--config', join(dir.path, 'hub.yaml')], {
+    cwd: dir.path,
+    env: { ...process.env, HUB_INFLUX_PASSWORD: HUB_PW, BUREAU_TOKEN: BUREAU, CUPCO_TOKEN: CUPCO },
+  });
   const m = await hub.waitForOutput(/hub: (http:\/\/127\.0\.0\.1:\d+)\//, 30_000);
   hubUrl = m[1]!;
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
@@ -262,18 +331,27 @@ describe('the hub over three enterprises', () => {
   it('overview: four projects; a SIGKILLed gateway turns offline and raises its alarm, then clears on restart', { timeout: 180_000 }, async () => {
     const { page, errors } = await openHub(BUREAU);
     await waitFor('four projects on the overview', async () => (await page.locator('#projects tbody tr[data-project]').count()) === 4, { timeoutMs: 60_000 });
-    for (const id of [...ents.map((e) => e.gateway), ...plant.gateways.map((g) => g.id)]) await waitFor(`${id} online`, async () => (await gwOnline(page, id)) === 'true', { timeoutMs: 60_000 });
-    await waitFor('both machines of every project live', async () => {
-      const cells = await page.locator('#projects tbody tr[data-project] td:nth-child(5)').allTextContents();
-      return cells.length === 4 && cells.every((c) => c.trim() === '2 / 2');
-    }, { timeoutMs: 60_000 });
+    for (const id of [...ents.map((e) => e.gateway), ...plant.gateways.map((g) => g.id)])
+      await waitFor(`${id} online`, async () => (await gwOnline(page, id)) === 'true', { timeoutMs: 60_000 });
+    await waitFor(
+      'both machines of every project live',
+      async () => {
+        const cells = await page.locator('#projects tbody tr[data-project] td:nth-child(5)').allTextContents();
+        return cells.length === 4 && cells.every((c) => c.trim() === '2 / 2');
+      },
+      { timeoutMs: 60_000 },
+    );
     expect(await page.locator('#alarm-list li[data-kind="gateway.silent"]').count()).toBe(0);
 
     const b = ents[1]!;
     const killedAt = Date.now();
     await b.proc!.kill('SIGKILL');
     await waitFor('gw-b offline on the page', async () => (await gwOnline(page, b.gateway)) === 'false', { timeoutMs: 60_000 });
-    await waitFor('its gateway.silent alarm on the page', async () => (await page.locator(`#alarm-list li[data-kind="gateway.silent"][data-gateway="${b.gateway}"]`).count()) === 1, { timeoutMs: 30_000 });
+    await waitFor(
+      'its gateway.silent alarm on the page',
+      async () => (await page.locator(`#alarm-list li[data-kind="gateway.silent"][data-gateway="${b.gateway}"]`).count()) === 1,
+      { timeoutMs: 30_000 },
+    );
     // the alarm says what it measured: the last heartbeat (before the kill), silent longer than the configured 5 s
     const { alarms } = await json('/api/alarms', BUREAU);
     const a = alarms.find((x: any) => x.kind === 'gateway.silent' && x.gateway === b.gateway);
@@ -334,7 +412,12 @@ describe('the hub over three enterprises', () => {
     expect(projects.map((p: any) => p.id)).toEqual([own.project]);
     expect(projects[0]).toMatchObject({ id: own.project, enterprise: own.name, gateways: [{ id: own.gateway }] });
     expect(typeof projects[0].gateways[0].lastHeartbeat).toBe('number');
-    for (const path of [`/api/projects/${other.project}`, `/api/projects/${other.project}/report?from=-1m&to=now`, '/api/projects/NO-SUCH-PROJECT', '/metrics']) {
+    for (const path of [
+      `/api/projects/${other.project}`,
+      `/api/projects/${other.project}/report?from=-1m&to=now`,
+      '/api/projects/NO-SUCH-PROJECT',
+      '/metrics',
+    ]) {
       expect((await api(path, CUPCO)).status, path).toBe(403);
     }
     expect((await api('/api/projects', 'not-a-token-at-all')).status).toBe(401);
@@ -346,18 +429,38 @@ describe('the hub over three enterprises', () => {
     const e = ents[0]!;
     // some data use on gateway a (audited by the gateway, forwarded to InfluxDB)
     const readsAt = Date.now();
-    for (let i = 0; i < 3; i++) expect((await fetch(`http://127.0.0.1:${e.apiPort}/api/latest`, { headers: { authorization: `Bearer ${MES}` } })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await fetch(`http://127.0.0.1:${e.apiPort}/api/latest`, { headers: { authorization: `Bearer ${MES}` } })).status).toBe(200);
     await waitFor('the next 2-s slot after the reads', () => Date.now() >= Math.floor(readsAt / 2000) * 2000 + 4000);
     const to = Math.floor(Date.now() / 2000) * 2000;
     const from = to - 30_000;
     // everything up to `to` has reached InfluxDB once a heartbeat after it is there
-    await waitFor('gateway a forwarded past the window', async () => (await influx.query(`SELECT count("heartbeat") FROM gateway_status WHERE gateway = 'gw-a' AND time > ${to + 1000}ms`, 'plants')).length > 0, { timeoutMs: 30_000 });
+    await waitFor(
+      'gateway a forwarded past the window',
+      async () => (await influx.query(`SELECT count("heartbeat") FROM gateway_status WHERE gateway = 'gw-a' AND time > ${to + 1000}ms`, 'plants')).length > 0,
+      { timeoutMs: 30_000 },
+    );
     const r = await api(`/api/projects/${e.project}/report?from=${from}&to=${to}&preliminary=true`, BUREAU);
     expect(r.status, await r.clone().text()).toBe(200);
     const fromHub = await r.text();
     const result = JSON.parse(fromHub);
     // the header says what made it: the hub, and the equivalent command
-    expect(result.report.command).toEqual(['verify', '--config', join(e.dir, 'gateway.yaml'), '--project', join(e.dir, 'project.yaml'), '--from', String(from), '--to', String(to), '--source', 'influx', '--preliminary', '--json', `${e.project}.json`]);
+    expect(result.report.command).toEqual([
+      'verify',
+      '--config',
+      join(e.dir, 'gateway.yaml'),
+      '--project',
+      join(e.dir, 'project.yaml'),
+      '--from',
+      String(from),
+      '--to',
+      String(to),
+      '--source',
+      'influx',
+      '--preliminary',
+      '--json',
+      `${e.project}.json`,
+    ]);
     const fromCli = await runEquivalent(fromHub);
     expect(JSON.parse(fromCli).report.source.hub).toBeUndefined();
     expect(withoutHubOnly(fromHub)).toEqual(withoutHubOnly(fromCli));
@@ -373,15 +476,24 @@ describe('the hub over three enterprises', () => {
     }
   });
 
-  it('a project on two gateways: the review report excludes the SIGKILLed gateway\'s outage for its own device only', { timeout: 180_000 }, async () => {
+  it("a project on two gateways: the review report excludes the SIGKILLed gateway's outage for its own device only", { timeout: 180_000 }, async () => {
     const [d1, d2] = plant.gateways as [PlantGateway, PlantGateway];
-    const heartbeatAfter = async (gw: string, t: number) => (await influx.query(`SELECT count("heartbeat") FROM gateway_status WHERE gateway = '${gw}' AND time > ${t}ms`, 'plants')).length > 0;
-    await waitFor('both gateways of plant D forwarding', async () => (await heartbeatAfter(d1.id, Date.now() - 2000)) && (await heartbeatAfter(d2.id, Date.now() - 2000)), { timeoutMs: 60_000 });
+    const heartbeatAfter = async (gw: string, t: number) =>
+      (await influx.query(`SELECT count("heartbeat") FROM gateway_status WHERE gateway = '${gw}' AND time > ${t}ms`, 'plants')).length > 0;
+    await waitFor(
+      'both gateways of plant D forwarding',
+      async () => (await heartbeatAfter(d1.id, Date.now() - 2000)) && (await heartbeatAfter(d2.id, Date.now() - 2000)),
+      { timeoutMs: 60_000 },
+    );
     const from = Math.floor(Date.now() / 2000) * 2000 - 10_000;
     const killedAt = Date.now();
     await d2.proc!.kill('SIGKILL');
     // silent past the hub's 5-s alarm threshold: at least two whole 2-s slots without its heartbeat
-    await waitFor('gw-d2 silent alarm', async () => (await json('/api/alarms', BUREAU)).alarms.some((a: any) => a.kind === 'gateway.silent' && a.gateway === d2.id), { timeoutMs: 60_000 });
+    await waitFor(
+      'gw-d2 silent alarm',
+      async () => (await json('/api/alarms', BUREAU)).alarms.some((a: any) => a.kind === 'gateway.silent' && a.gateway === d2.id),
+      { timeoutMs: 60_000 },
+    );
     // the outage lasts at least three whole 2-s slots, however fast the alarm came
     await waitFor('8 s since the kill', () => Date.now() >= killedAt + 8000);
     const restartedAt = Date.now();
@@ -389,13 +501,18 @@ describe('the hub over three enterprises', () => {
     await waitFor('gw-d2 heartbeating again', () => heartbeatAfter(d2.id, restartedAt), { timeoutMs: 60_000 });
     await waitFor('a few slots after the restart', () => Date.now() >= restartedAt + 6000);
     const to = Math.floor(Date.now() / 2000) * 2000;
-    await waitFor('both forwarded past the window', async () => (await heartbeatAfter(d1.id, to + 1000)) && (await heartbeatAfter(d2.id, to + 1000)), { timeoutMs: 30_000 });
+    await waitFor('both forwarded past the window', async () => (await heartbeatAfter(d1.id, to + 1000)) && (await heartbeatAfter(d2.id, to + 1000)), {
+      timeoutMs: 30_000,
+    });
 
     const r = await api(`/api/projects/${plant.project}/report?from=${from}&to=${to}&preliminary=true`, BUREAU);
     expect(r.status, await r.clone().text()).toBe(200); // was 409 before the several-gateway verifier
     const fromHub = await r.text();
     const result = JSON.parse(fromHub);
-    expect(result.gateways.map((g: any) => [g.id, g.devices])).toEqual([[d1.id, ['press-d']], [d2.id, ['saw-d']]]);
+    expect(result.gateways.map((g: any) => [g.id, g.devices])).toEqual([
+      [d1.id, ['press-d']],
+      [d2.id, ['saw-d']],
+    ]);
     const gw = (id: string) => result.gateways.find((g: any) => g.id === id).platform;
     const dev = (id: string) => result.devices.find((d: any) => d.id === id);
     // the kill: every whole 2-s slot between killedAt + 2 s and the restart is one of gw-d2's outages
@@ -412,7 +529,24 @@ describe('the hub over three enterprises', () => {
     expect(result.rules.map((x: any) => x.rule)).toEqual(expect.arrayContaining([`platform.outage:${d1.id}`, `platform.outage:${d2.id}`]));
 
     // and it equals its equivalent fgw verify with both configs
-    expect(result.report.command).toEqual(['verify', '--config', d1.file, '--config', d2.file, '--project', join(plant.dir, 'project.yaml'), '--from', String(from), '--to', String(to), '--source', 'influx', '--preliminary', '--json', `${plant.project}.json`]);
+    expect(result.report.command).toEqual([
+      'verify',
+      '--config',
+      d1.file,
+      '--config',
+      d2.file,
+      '--project',
+      join(plant.dir, 'project.yaml'),
+      '--from',
+      String(from),
+      '--to',
+      String(to),
+      '--source',
+      'influx',
+      '--preliminary',
+      '--json',
+      `${plant.project}.json`,
+    ]);
     expect(withoutHubOnly(fromHub)).toEqual(withoutHubOnly(await runEquivalent(fromHub)));
   });
 

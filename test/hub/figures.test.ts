@@ -52,9 +52,15 @@ function lines(): string[] {
     if (down(m)) continue;
     const t0 = FROM + m * M;
     for (let s = 0; s < 60; s += 10) out.push(`gateway_status,gateway=${GW},site=yk heartbeat=true ${t0 + s * 1000}`);
-    if (!(m >= 300 && m < 345)) for (let s = 0; s < 60; s += 10) out.push(`equipment,device=press,gateway=${GW},site=yk state=1i,strokes=${m}i ${t0 + s * 1000}`);
+    if (!(m >= 300 && m < 345))
+      for (let s = 0; s < 60; s += 10) out.push(`equipment,device=press,gateway=${GW},site=yk state=1i,strokes=${m}i ${t0 + s * 1000}`);
     if (m >= 1530 && m < 1560) continue;
-    if (!(m >= 1000 && m < 1004)) out.push(m >= 2000 && m < 2120 ? `equipment,device=oven,gateway=${GW},site=yk temp=180.5 ${t0 + 15_000}` : `equipment,device=oven,gateway=${GW},site=yk state=2i,temp=180.5 ${t0 + 15_000}`);
+    if (!(m >= 1000 && m < 1004))
+      out.push(
+        m >= 2000 && m < 2120
+          ? `equipment,device=oven,gateway=${GW},site=yk temp=180.5 ${t0 + 15_000}`
+          : `equipment,device=oven,gateway=${GW},site=yk state=2i,temp=180.5 ${t0 + 15_000}`,
+      );
   }
   // gateway b: lathe, state every 60 s (at +30 s), heartbeat every 10 s; gw-b down minutes 900..959
   // (15:00-16:00 local of day 1, when gw-a is up); lathe's readings of minutes 1200..1259 are uncertain
@@ -65,13 +71,17 @@ function lines(): string[] {
     out.push(`equipment,device=lathe,gateway=${GW_B},site=yk${m >= 1200 && m < 1260 ? ',uncertain=true' : ''} state=1i ${t0 + 30_000}`);
   }
   // the oven's loss episode: readings of minutes 1530..1559 (at +15 s) refused by gw-a's store
-  out.push(`gateway_status,device=oven,gateway=${GW},site=yk lost=30i,lostFrom=${FROM + 1530 * M + 15_000}i,lostTo=${FROM + 1559 * M + 15_000}i,lostReason="store-full" ${FROM + 1560 * M}`);
+  out.push(
+    `gateway_status,device=oven,gateway=${GW},site=yk lost=30i,lostFrom=${FROM + 1530 * M + 15_000}i,lostTo=${FROM + 1559 * M + 15_000}i,lostReason="store-full" ${FROM + 1560 * M}`,
+  );
   // outside the window: must not count
   out.push(`equipment,device=press,gateway=${GW},site=yk state=1i ${FROM - 1}`, `equipment,device=press,gateway=${GW},site=yk state=1i ${TO}`);
   // another gateway's device of the same id: must not count
   for (let m = 300; m < 345; m++) out.push(`equipment,device=press,gateway=other,site=x state=1i ${FROM + m * M}`);
   out.push(`gateway_audit,gateway=${GW},site=yk,system=MES actor="mes",action="read",route="GET /api/latest",result="ok" ${(FROM + 9 * 3_600_000) * 1000}`);
-  out.push(`gateway_audit,device=press,gateway=${GW},site=yk,system=platform actor="op",action="write",route="POST /api/devices/:id/tags/:tag",tag="state",value="3",result="ok" ${(FROM + 30 * 3_600_000) * 1000}`);
+  out.push(
+    `gateway_audit,device=press,gateway=${GW},site=yk,system=platform actor="op",action="write",route="POST /api/devices/:id/tags/:tag",tag="state",value="3",result="ok" ${(FROM + 30 * 3_600_000) * 1000}`,
+  );
   return out;
 }
 
@@ -80,7 +90,12 @@ beforeAll(async () => {
   await influx.query(`CREATE DATABASE ${DB}`);
   const all = lines();
   const audit = all.filter((l) => l.startsWith('gateway_audit'));
-  await postLines(influx.url, DB, all.filter((l) => !l.startsWith('gateway_audit')), 'ms');
+  await postLines(
+    influx.url,
+    DB,
+    all.filter((l) => !l.startsWith('gateway_audit')),
+    'ms',
+  );
   await postLines(influx.url, DB, audit, 'u');
   const p = join(dir.path, 'YK-T-1');
   mkdirSync(p);
@@ -168,18 +183,36 @@ describe('hub figures follow the verifier', () => {
     expect(p.ok, p.ok ? '' : `${p.error} ${p.details.join('; ')}`).toBe(true);
     const ok = p as HubProjectOk;
     expect(ok.gateways.map((g) => g.id)).toEqual([GW_B, GW]);
-    expect(ok.devices.map((d) => [d.id, d.gateway, d.interval])).toEqual([['lathe', GW_B, 60_000], ['press', GW, 10_000], ['oven', GW, 60_000], ['saw', GW, 60_000]]);
+    expect(ok.devices.map((d) => [d.id, d.gateway, d.interval])).toEqual([
+      ['lathe', GW_B, 60_000],
+      ['press', GW, 10_000],
+      ['oven', GW, 60_000],
+      ['saw', GW, 60_000],
+    ]);
   });
 
   it('gives evaluate() the same counts as the verifier reading slot by slot', async () => {
     const p = loadProjectFolder(join(dir.path, 'YK-T-1'), {}) as HubProjectOk;
     const policy = p.policy;
-    const common = { project: p.loaded.project, projectFile: p.loaded.path, policy, devices: p.devices, registeredSystems: registeredConsumerSystems(p.gateways.flatMap((g) => g.config.http.tokens)), preliminary: true, source: 'influx', gateways: p.gateways.map((g) => ({ id: g.id, config: g.file })) };
+    const common = {
+      project: p.loaded.project,
+      projectFile: p.loaded.path,
+      policy,
+      devices: p.devices,
+      registeredSystems: registeredConsumerSystems(p.gateways.flatMap((g) => g.config.http.tokens)),
+      preliminary: true,
+      source: 'influx',
+      gateways: p.gateways.map((g) => ({ id: g.id, config: g.file })),
+    };
     const uncertainIsGood = policy.values.measure.uncertainCountsAsGood;
     expect(uncertainIsGood).toBe(false);
 
     const shutdowns = shutdownRanges(p.loaded.project, policy);
-    const sources = p.gateways.map((g) => ({ gateway: g.id, src: influxFacts({ url: influx.url, database: DB, gateway: g.id }), devices: p.devices.filter((d) => d.gateway === g.id) }));
+    const sources = p.gateways.map((g) => ({
+      gateway: g.id,
+      src: influxFacts({ url: influx.url, database: DB, gateway: g.id }),
+      devices: p.devices.filter((d) => d.gateway === g.id),
+    }));
     const verifierFacts = await gatherFacts(sources, { from: FROM, to: TO, policy, shutdowns });
     const audits = verifierFacts.audits;
     const v = evaluate({ ...common, facts: { ...verifierFacts, commands: [], weeklyCommands: [] } });
@@ -188,25 +221,54 @@ describe('hub figures follow the verifier', () => {
     const counts = new Map<string, { counts: Awaited<ReturnType<typeof gatewayCounts>>; statusInterval: number }>();
     const live = new Map<string, Awaited<ReturnType<typeof liveState>>>();
     for (const g of [GW, GW_B]) {
-      counts.set(g, { counts: await gatewayCounts(hi, { measurement: 'equipment', gateway: g, from: FROM, to: TO, bucketMs: bucketMs(60_000), uncertainIsGood }), statusInterval: 10_000 });
+      counts.set(g, {
+        counts: await gatewayCounts(hi, { measurement: 'equipment', gateway: g, from: FROM, to: TO, bucketMs: bucketMs(60_000), uncertainIsGood }),
+        statusInterval: 10_000,
+      });
       live.set(g, await liveState(hi, { measurement: 'equipment', gateway: g, since: FROM, until: TO, uncertainIsGood }));
     }
     const losses = new Map<string, Awaited<ReturnType<ReturnType<typeof influxFacts>['lossEpisodes']>>>();
     for (const g of [GW, GW_B]) losses.set(g, await influxFacts({ url: influx.url, database: DB, gateway: g }).lossEpisodes({ from: FROM, to: TO }));
-    const facts = windowFacts({ from: FROM, to: TO, slotMinMs: policy.values.measure.slotMin, devices: p.devices, counts, audits, offsetMs: policy.offsetMs, shutdowns, live, losses });
+    const facts = windowFacts({
+      from: FROM,
+      to: TO,
+      slotMinMs: policy.values.measure.slotMin,
+      devices: p.devices,
+      counts,
+      audits,
+      offsetMs: policy.offsetMs,
+      shutdowns,
+      live,
+      losses,
+    });
     const h = evaluate({ ...common, facts });
 
     // the answer known from how the data was made: 2 days of 60-s slots, 280 without heartbeat
     expect(v.platform.slots).toBe(2880);
     expect(v.platform.outageSlots).toBe(280);
     const pick = (r: typeof v) =>
-      r.devices.map((d) => ({ id: d.id, expected: d.expectedSlots, good: d.goodSlots, outage: d.outageSlots, lost: d.lostSlots, tags: d.tagsSeen, networked: d.networked, full: d.networkedFull, stale: d.stale, reasons: d.reasons, weekly: d.weekly?.map((w) => [w.expected, w.good]) }));
+      r.devices.map((d) => ({
+        id: d.id,
+        expected: d.expectedSlots,
+        good: d.goodSlots,
+        outage: d.outageSlots,
+        lost: d.lostSlots,
+        tags: d.tagsSeen,
+        networked: d.networked,
+        full: d.networkedFull,
+        stale: d.stale,
+        reasons: d.reasons,
+        weekly: d.weekly?.map((w) => [w.expected, w.good]),
+      }));
     expect(pick(v)[0]).toMatchObject({ id: 'press', expected: 2600, good: 2555, outage: 280 }); // 2880 - 280 (gw-a's, not gw-b's); 45 silent minutes
     // 2600 - 30 slots its gateway lost (excluded, not held against it); 4 silent minutes
     expect(pick(v)[1]).toMatchObject({ id: 'oven', expected: 2570, good: 2566, lost: 30, tags: ['state', 'temp'] });
     // lathe on gw-b: 2880 - 60 of gw-b's own outage = 2820 expected; 60 uncertain minutes fill no slot
     expect(pick(v)[3]).toMatchObject({ id: 'lathe', expected: 2820, good: 2760, outage: 60 });
-    expect(h.gateways.map((g) => [g.id, g.platform.outageSlots])).toEqual([[GW_B, 60], [GW, 280]]);
+    expect(h.gateways.map((g) => [g.id, g.platform.outageSlots])).toEqual([
+      [GW_B, 60],
+      [GW, 280],
+    ]);
     expect(pick(h)).toEqual(pick(v));
     expect({ ...h.platform, outages: [] }).toEqual({ ...v.platform, outages: [] });
     expect(h.classification).toBe(v.classification);
@@ -218,7 +280,11 @@ describe('hub figures follow the verifier', () => {
 
   it('the project page excludes the slots a gateway lost, as the review report does (its own queries, 30-day window)', async () => {
     const p = loadProjectFolder(join(dir.path, 'YK-T-1'), {}) as HubProjectOk;
-    const config = hubSchema.parse({ influx: { url: influx.url, database: DB }, projects: dir.path, http: { tokens: [{ name: 'bureau', token: 'a-long-enough-test-token-1234567890', role: 'official' }] } });
+    const config = hubSchema.parse({
+      influx: { url: influx.url, database: DB },
+      projects: dir.path,
+      http: { tokens: [{ name: 'bureau', token: 'a-long-enough-test-token-1234567890', role: 'official' }] },
+    });
     const now = TO; // a whole minute: the window ends at TO
     const ctx = { influx: hubInflux(config.influx), config, cache: new FigureCache(() => now), now: () => now };
     const d = await projectDetail(ctx, p);

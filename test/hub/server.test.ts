@@ -40,8 +40,14 @@ beforeAll(async () => {
   influx = await startInflux({ admin: { username: 'admin', password: 'admin-pw' } });
   await influx.query('CREATE DATABASE plants');
   await influx.query('CREATE DATABASE hub_audit');
-  await influx.createUser('hub', 'hub-pw', [['READ', 'plants'], ['WRITE', 'hub_audit']]);
-  await influx.createUser('hubro', 'hubro-pw', [['READ', 'plants'], ['READ', 'hub_audit']]);
+  await influx.createUser('hub', 'hub-pw', [
+    ['READ', 'plants'],
+    ['WRITE', 'hub_audit'],
+  ]);
+  await influx.createUser('hubro', 'hubro-pw', [
+    ['READ', 'plants'],
+    ['READ', 'hub_audit'],
+  ]);
   const p = join(dir.path, 'projects', 'one');
   mkdirSync(p, { recursive: true });
   writeFileSync(
@@ -58,7 +64,10 @@ equipment:
   - { id: press-01, process: stamping, category: production }
 `,
   );
-  writeFileSync(join(p, 'gw.yaml'), `gateway: { id: gw-s }\nstorage: { path: ./data }\ndevices:\n  - { id: press-01, protocol: modbus, connection: { host: 127.0.0.1 }, tags: [{ name: state, role: state, area: holding, address: 0 }] }\n`);
+  writeFileSync(
+    join(p, 'gw.yaml'),
+    `gateway: { id: gw-s }\nstorage: { path: ./data }\ndevices:\n  - { id: press-01, protocol: modbus, connection: { host: 127.0.0.1 }, tags: [{ name: state, role: state, area: holding, address: 0 }] }\n`,
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -94,7 +103,15 @@ describe('the hub server', () => {
     expect(x.headers['content-disposition']).toMatch(/attachment; filename="fgw-hub-.*\.xlsx"/);
     const file = join(dir.path, 'out.xlsx');
     writeFileSync(file, x.rawPayload);
-    const sheet = execFileSync('/usr/bin/python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in z.namelist() else ""); print(z.read("xl/worksheets/sheet1.xml").decode())', file], { encoding: 'utf8' });
+    const sheet = execFileSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in z.namelist() else ""); print(z.read("xl/worksheets/sheet1.xml").decode())',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(sheet).toContain('YK-S-1');
     expect(sheet).toContain('Networking rate now');
     const none = await get(h, '/api/export?format=csv&ids=OTHER', CUPCO);

@@ -44,11 +44,14 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     return { mock, store, fwd, logs, dir };
   }
 
-  const readings = (n: number, device = 'd', field = 'v'): Reading[] => Array.from({ length: n }, (_, i) => ({ device, tag: field, ts: T + i, kind: 'integer', value: i, quality: 'good' }));
+  const readings = (n: number, device = 'd', field = 'v'): Reading[] =>
+    Array.from({ length: n }, (_, i) => ({ device, tag: field, ts: T + i, kind: 'integer', value: i, quality: 'good' }));
 
   it('413 splits the batch in halves until it fits; a single line still too large is dead-lettered (INFLUX_413)', async () => {
     const { mock, store, fwd } = await setup();
-    mock.respond((req) => (req.lines.length > 3 || req.lines.some((l) => l.includes('HUGE')) ? { status: 413, body: '{"error":"Request Entity Too Large"}' } : { status: 204 }));
+    mock.respond((req) =>
+      req.lines.length > 3 || req.lines.some((l) => l.includes('HUGE')) ? { status: 413, body: '{"error":"Request Entity Too Large"}' } : { status: 204 },
+    );
     await store.write(readings(10));
     await store.write([{ device: 'd', tag: 'blob', ts: T + 100, kind: 'string', value: 'HUGE', quality: 'good' }]);
     fwd.start();
@@ -192,7 +195,8 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
   it('reads a large backlog in chunks without splitting a point: every 70-field point is one whole line', async () => {
     const { mock, store, fwd } = await setup();
     const rows: Reading[] = [];
-    for (let p = 0; p < 300; p++) for (let f = 0; f < 70; f++) rows.push({ device: 'press', tag: `r${f}`, ts: T + p, kind: 'integer', value: p * 1000 + f, quality: 'good' });
+    for (let p = 0; p < 300; p++)
+      for (let f = 0; f < 70; f++) rows.push({ device: 'press', tag: `r${f}`, ts: T + p, kind: 'integer', value: p * 1000 + f, quality: 'good' });
     await store.write(rows); // 21,000 rows: the 10,000-row read chunks end inside a point
     fwd.start();
     await fwd.flushed();
@@ -216,7 +220,11 @@ describe('Forwarder decisions (mock InfluxDB)', () => {
     await waitFor('the first request in flight', () => mock.requests.length === 1);
     await store.write(readings(2, 'late'));
     await fwd.stop({ timeoutMs: 10_000 });
-    expect(mock.accepted()).toEqual([...Array.from({ length: 3 }, (_, i) => line('d', `v=${i}i`, T + i)), line('late', 'v=0i', T), line('late', 'v=1i', T + 1)]);
+    expect(mock.accepted()).toEqual([
+      ...Array.from({ length: 3 }, (_, i) => line('d', `v=${i}i`, T + i)),
+      line('late', 'v=0i', T),
+      line('late', 'v=1i', T + 1),
+    ]);
     expect(fwd.stats()).toMatchObject({ state: 'stopped', backlog: 0 });
   });
 });

@@ -71,16 +71,64 @@ describe('Forwarder → real InfluxDB 1.6', () => {
       { device: 'press-01', tag: 'lastError', ts: T + 3, kind: 'string', value: 'MODBUS_EXC_2', quality: 'good' },
     ]);
     store.appendAudit({ ts: T + 4, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id/history', device: 'press-01', result: 'ok' });
-    store.appendAudit({ ts: T + 4, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id/history', device: 'press-01', result: 'ok', detail: 'second in the same ms' });
+    store.appendAudit({
+      ts: T + 4,
+      actor: 'mes',
+      system: 'MES',
+      action: 'read',
+      route: 'GET /api/devices/:id/history',
+      device: 'press-01',
+      result: 'ok',
+      detail: 'second in the same ms',
+    });
     fwd.start();
     await fwd.flushed();
 
     const site = '永康 cup plant';
     expect(await influx.query('SELECT * FROM equipment GROUP BY * ORDER BY time', database)).toEqual([
-      { device: 'lathe-03', gateway: 'line-01', line: '一号线, A', process: 'machining', site, uncertain: '', time: T + 2, door_open: null, program: null, spindle_speed: -0.5, state: null, tonnage: null },
-      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, uncertain: '', time: T, door_open: false, program: tricky, spindle_speed: null, state: 2, tonnage: 801.25 },
+      {
+        device: 'lathe-03',
+        gateway: 'line-01',
+        line: '一号线, A',
+        process: 'machining',
+        site,
+        uncertain: '',
+        time: T + 2,
+        door_open: null,
+        program: null,
+        spindle_speed: -0.5,
+        state: null,
+        tonnage: null,
+      },
+      {
+        device: 'press-01',
+        gateway: 'line-01',
+        line: 'line-01',
+        process: 'stamping',
+        site,
+        uncertain: '',
+        time: T,
+        door_open: false,
+        program: tricky,
+        spindle_speed: null,
+        state: 2,
+        tonnage: 801.25,
+      },
       // a reading of uncertain quality is written, tagged as such (the verifier leaves it out by default)
-      { device: 'press-01', gateway: 'line-01', line: 'line-01', process: 'stamping', site, uncertain: 'true', time: T + 1, door_open: null, program: null, spindle_speed: null, state: null, tonnage: 20 },
+      {
+        device: 'press-01',
+        gateway: 'line-01',
+        line: 'line-01',
+        process: 'stamping',
+        site,
+        uncertain: 'true',
+        time: T + 1,
+        door_open: null,
+        program: null,
+        spindle_speed: null,
+        state: null,
+        tonnage: 20,
+      },
     ]);
     const types = Object.fromEntries((await influx.query('SHOW FIELD KEYS FROM equipment', database)).map((r) => [r.fieldKey, r.fieldType]));
     expect(types).toEqual({ door_open: 'boolean', program: 'string', spindle_speed: 'float', state: 'integer', tonnage: 'float' });
@@ -161,7 +209,8 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     const produce = async (count: number) => {
       for (let i = 0; i < count; i += 100) {
         const rows: Reading[] = [];
-        for (let j = 0; j < 100; j++, written++) rows.push({ device: `dev${written % 3}`, tag: 'v', ts: T + written, kind: 'float', value: written, quality: 'good' });
+        for (let j = 0; j < 100; j++, written++)
+          rows.push({ device: `dev${written % 3}`, tag: 'v', ts: T + written, kind: 'float', value: written, quality: 'good' });
         await store.write(rows);
         await new Promise((r) => setTimeout(r, 2));
       }
@@ -201,7 +250,12 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     // a replay of everything (the cursor rewound, as after a crash before it was saved) changes nothing
     store.setCursor('readings', 0);
     await fwd.stop();
-    const again = new Forwarder({ store, config: influxSchema.parse({ url: influx.url, database, flushInterval: '50ms' }), gateway: { id: 'line-01', site: '永康 cup plant' }, deviceMeta: (d) => DEVICE_META[d] ?? {} });
+    const again = new Forwarder({
+      store,
+      config: influxSchema.parse({ url: influx.url, database, flushInterval: '50ms' }),
+      gateway: { id: 'line-01', site: '永康 cup plant' },
+      deviceMeta: (d) => DEVICE_META[d] ?? {},
+    });
     again.start();
     await again.flushed();
     await again.stop();
@@ -224,7 +278,12 @@ describe('Forwarder → real InfluxDB 1.6', () => {
     await fwd.flushed();
     const dl = store.deadLetters({ source: 'influx' });
     expect(dl).toHaveLength(1);
-    expect(dl[0]).toMatchObject({ source: 'influx', reason: 'INFLUX_400', device: 'c1', payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}000000` });
+    expect(dl[0]).toMatchObject({
+      source: 'influx',
+      reason: 'INFLUX_400',
+      device: 'c1',
+      payload: `equipment,device=c1,gateway=line-01,site=永康\\ cup\\ plant x=7i ${T + 2}000000`,
+    });
     expect(dl[0]!.detail).toMatch(/field type conflict/);
     expect((await influx.query('SELECT y FROM equipment WHERE y > 0 ORDER BY time', database)).map((r) => [r.time, r.y])).toEqual([
       [T + 1, 1],
@@ -261,16 +320,27 @@ describe('Forwarder → real InfluxDB 1.6 with authentication', () => {
     const secured = await startInflux({ admin: { username: 'admin', password: 'admin-pw' } });
     const dir = tempDir('fgw-fwd-auth-');
     const store = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
-    const config = influxSchema.parse({ url: secured.url, database: 'plant', username: 'gw', password: 's3cret pw', flushInterval: '50ms', holdRetryInterval: '200ms' });
+    const config = influxSchema.parse({
+      url: secured.url,
+      database: 'plant',
+      username: 'gw',
+      password: 's3cret pw',
+      flushInterval: '50ms',
+      holdRetryInterval: '200ms',
+    });
     const fwd = new Forwarder({ store, config, gateway: { id: 'line-01' }, deviceMeta: () => ({}) });
     try {
       await secured.query('CREATE DATABASE plant');
-      await store.write(Array.from({ length: 20 }, (_, i) => ({ device: 'd', tag: 'v', ts: T + i, kind: 'float' as const, value: i, quality: 'good' as const })));
+      await store.write(
+        Array.from({ length: 20 }, (_, i) => ({ device: 'd', tag: 'v', ts: T + i, kind: 'float' as const, value: i, quality: 'good' as const })),
+      );
       fwd.start();
       await waitFor('the auth hold', () => fwd.stats().state === 'auth-hold');
       expect(fwd.stats()).toMatchObject({ backlog: 20, written: 0 });
       expect(fwd.stats().lastError).toMatch(/HTTP 401/);
-      await store.write(Array.from({ length: 5 }, (_, i) => ({ device: 'd', tag: 'v', ts: T + 20 + i, kind: 'float' as const, value: 20 + i, quality: 'good' as const })));
+      await store.write(
+        Array.from({ length: 5 }, (_, i) => ({ device: 'd', tag: 'v', ts: T + 20 + i, kind: 'float' as const, value: 20 + i, quality: 'good' as const })),
+      );
       await secured.query(`CREATE USER "gw" WITH PASSWORD 's3cret pw'`);
       await secured.query('GRANT WRITE ON "plant" TO "gw"');
       await fwd.flushed();

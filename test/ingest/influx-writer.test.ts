@@ -10,7 +10,12 @@ describe('classify: the writer sorts answers, the forwarder decides', () => {
   it.each<[number, string, string | null, WriteResult]>([
     [204, '', null, { kind: 'ok', status: 204 }],
     [200, '{}', null, { kind: 'ok', status: 200 }],
-    [400, '{"error":"partial write: field type conflict: input field \\"x\\" dropped=1"}', null, { kind: 'partial', message: 'partial write: field type conflict: input field "x" dropped=1' }],
+    [
+      400,
+      '{"error":"partial write: field type conflict: input field \\"x\\" dropped=1"}',
+      null,
+      { kind: 'partial', message: 'partial write: field type conflict: input field "x" dropped=1' },
+    ],
     [400, 'unable to parse', null, { kind: 'partial', message: 'unable to parse' }],
     [413, '{"error":"Request Entity Too Large"}', null, { kind: 'too-large', message: 'Request Entity Too Large' }],
     [401, '{"error":"authorization failed"}', null, { kind: 'auth', status: 401, message: 'authorization failed' }],

@@ -14,7 +14,15 @@ const ctx: LineContext = {
 const P = 'equipment,device=press-01,gateway=line-01,line=line-01,process=stamping,site=yk\\ plant';
 
 let seq = 0;
-function r(device: string, tag: string, kind: FieldKind, value: Value | null, ts = T, quality: Quality = 'good', measurement: Measurement = 'data'): StoredReading {
+function r(
+  device: string,
+  tag: string,
+  kind: FieldKind,
+  value: Value | null,
+  ts = T,
+  quality: Quality = 'good',
+  measurement: Measurement = 'data',
+): StoredReading {
   return { seq: ++seq, measurement, device, tag, kind, ts, value, quality };
 }
 const texts = (rows: StoredReading[]) => formatReadings(rows, ctx).map((l) => l.text);
@@ -73,7 +81,7 @@ describe('escaping', () => {
     ['line1\nline2', '"line1\nline2"'],
     ['a, b = c', '"a, b = c"'],
     ['冲压机 "1" 号', '"冲压机 \\"1\\" 号"'],
-    ["it\\'s", "\"it\\\\'s\""],
+    ["it\\'s", '"it\\\\\'s"'],
   ])('string field %j → %j', (input, expected) => expect(escapeString(input)).toBe(expected));
 
   it("why string fields do not use influx's escape.quoted: it rewrites \\' before escaping", () => {
@@ -105,15 +113,31 @@ describe('formatReadings', () => {
       () => [r('press-01', 'state', 'integer', 2), r('press-01', 'oil_temp', 'float', null, T, 'bad'), r('press-01', 'tonnage', 'float', 3)],
       [`${P} state=2i,tonnage=3 ${T}000000`],
     ],
-    ['another ts starts a new line', () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2, T + 1)], [`${P} state=1i ${T}000000`, `${P} state=2i ${T + 1}000000`]],
+    [
+      'another ts starts a new line',
+      () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2, T + 1)],
+      [`${P} state=1i ${T}000000`, `${P} state=2i ${T + 1}000000`],
+    ],
     [
       'another device starts a new line; meta per device',
       () => [r('press-01', 'state', 'integer', 1), r('lathe-03', 'state', 'integer', 1), r('x', 'state', 'integer', 1)],
-      [`${P} state=1i ${T}000000`, `equipment,device=lathe-03,gateway=line-01,line=一号线,site=yk\\ plant state=1i ${T}000000`, `equipment,device=x,gateway=line-01,site=yk\\ plant state=1i ${T}000000`],
+      [
+        `${P} state=1i ${T}000000`,
+        `equipment,device=lathe-03,gateway=line-01,line=一号线,site=yk\\ plant state=1i ${T}000000`,
+        `equipment,device=x,gateway=line-01,site=yk\\ plant state=1i ${T}000000`,
+      ],
     ],
-    ['a repeated field starts a new line', () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2)], [`${P} state=1i ${T}000000`, `${P} state=2i ${T}000000`]],
+    [
+      'a repeated field starts a new line',
+      () => [r('press-01', 'state', 'integer', 1), r('press-01', 'state', 'integer', 2)],
+      [`${P} state=1i ${T}000000`, `${P} state=2i ${T}000000`],
+    ],
     ['NaN float is skipped', () => [r('press-01', 'tonnage', 'float', NaN), r('press-01', 'state', 'integer', 1)], [`${P} state=1i ${T}000000`]],
-    ['heartbeat', () => [r('', 'heartbeat', 'boolean', true, T, 'good', 'status')], [`gateway_status,gateway=line-01,site=yk\\ plant heartbeat=true ${T}000000`]],
+    [
+      'heartbeat',
+      () => [r('', 'heartbeat', 'boolean', true, T, 'good', 'status')],
+      [`gateway_status,gateway=line-01,site=yk\\ plant heartbeat=true ${T}000000`],
+    ],
     [
       'device status merges into one point',
       () => [
@@ -134,7 +158,12 @@ describe('formatReadings', () => {
   });
 
   it('each line carries the seq range of its rows (skipped rows inside included) and its field count', () => {
-    const rows = [r('press-01', 'a', 'integer', 1), r('press-01', 'b', 'float', null, T, 'bad'), r('press-01', 'c', 'integer', 3), r('press-01', 'a', 'integer', 4, T + 5)];
+    const rows = [
+      r('press-01', 'a', 'integer', 1),
+      r('press-01', 'b', 'float', null, T, 'bad'),
+      r('press-01', 'c', 'integer', 3),
+      r('press-01', 'a', 'integer', 4, T + 5),
+    ];
     const s0 = rows[0]!.seq;
     expect(formatReadings(rows, ctx).map(({ firstSeq, lastSeq, fields, device }) => ({ firstSeq, lastSeq, fields, device }))).toEqual([
       { firstSeq: s0, lastSeq: s0 + 2, fields: 2, device: 'press-01' },
@@ -145,7 +174,11 @@ describe('formatReadings', () => {
   it('readings of one series in the same ms keep their tie: each is its own point, ns apart (T ms = T·10^6 ns)', () => {
     const tied = (tag: string, value: number, tie: number) => ({ ...r('press-01', tag, 'integer', value), tie });
     // the burst: three readings of `count` in one ms (ties 0, 1, 2 from the store)
-    expect(texts([tied('count', 1, 0), tied('count', 2, 1), tied('count', 3, 2)])).toEqual([`${P} count=1i ${T}000000`, `${P} count=2i ${T}000001`, `${P} count=3i ${T}000002`]);
+    expect(texts([tied('count', 1, 0), tied('count', 2, 1), tied('count', 3, 2)])).toEqual([
+      `${P} count=1i ${T}000000`,
+      `${P} count=2i ${T}000001`,
+      `${P} count=3i ${T}000002`,
+    ]);
     // two messages of two fields each in one ms: the fields of each still merge into one point
     expect(texts([tied('a', 1, 0), tied('b', 2, 0), tied('a', 3, 1), tied('b', 4, 1)])).toEqual([`${P} a=1i,b=2i ${T}000000`, `${P} a=3i,b=4i ${T}000001`]);
     // the largest tie and a ts past 2^53 ns are written exactly
@@ -174,7 +207,19 @@ describe('formatAudits', () => {
     ],
     [
       'a write with value and detail, seq beyond 1000',
-      { seq: 2345, ts: T + 1, actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'setpoint', value: '12.5', result: 'denied', detail: 'above max "10"' },
+      {
+        seq: 2345,
+        ts: T + 1,
+        actor: 'operator',
+        system: 'platform',
+        action: 'write',
+        route: 'POST /api/devices/:id/tags/:tag',
+        device: 'press-01',
+        tag: 'setpoint',
+        value: '12.5',
+        result: 'denied',
+        detail: 'above max "10"',
+      },
       `gateway_audit,device=press-01,gateway=line-01,site=yk\\ plant,system=platform actor="operator",action="write",route="POST /api/devices/:id/tags/:tag",tag="setpoint",value="12.5",result="denied",detail="above max \\"10\\"" ${T + 1}345`,
     ],
     [

@@ -37,7 +37,8 @@ beforeAll(async () => {
   const s = openStore({ path: join(dir.path, 'live'), maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
   for (let i = 0; i < N; i += 1000) {
     const rows: Reading[] = [];
-    for (let k = i; k < Math.min(N, i + 1000); k++) rows.push({ device: `dev${k % 4}`, tag: `t${k % 6}`, ts: T + Math.floor(k / 24) * 10, kind: 'float', value: value(k), quality: 'good' });
+    for (let k = i; k < Math.min(N, i + 1000); k++)
+      rows.push({ device: `dev${k % 4}`, tag: `t${k % 6}`, ts: T + Math.floor(k / 24) * 10, kind: 'float', value: value(k), quality: 'good' });
     await s.write(rows);
   }
   s.setCursor('readings', 20_000);
@@ -46,7 +47,11 @@ beforeAll(async () => {
   await s.close();
   file = join(dir.path, 'live', STORE_FILE);
   const db = new Database(file, { readonly: true });
-  leaves = new Map((db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map((r) => [r.pageno, r.ncell]));
+  leaves = new Map(
+    (db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map(
+      (r) => [r.pageno, r.ncell],
+    ),
+  );
   pages = Number(db.pragma('page_count', { simple: true }));
   tiesOfOne = Number(db.prepare('SELECT count(*) FROM readings WHERE tie = 1').pluck().get());
   db.close();
@@ -165,7 +170,9 @@ describe('recovering a store file without SQLite', () => {
     const d = tempDir('fgw-recover-v2-');
     try {
       const s = openStore({ path: d.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0 });
-      await s.write(Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })));
+      await s.write(
+        Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })),
+      );
       await s.close();
       const f = join(d.path, STORE_FILE);
       const db = new Database(f);
@@ -188,7 +195,9 @@ describe('recovering a store file without SQLite', () => {
     const d = tempDir('fgw-recover-wal-');
     try {
       const s = openStore({ path: d.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0 });
-      await s.write(Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })));
+      await s.write(
+        Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })),
+      );
       // copied while open: the rows are in the WAL, not yet in the main file
       copyFileSync(join(d.path, STORE_FILE), join(d.path, 'copy.db'));
       copyFileSync(join(d.path, `${STORE_FILE}-wal`), join(d.path, 'copy.db-wal'));

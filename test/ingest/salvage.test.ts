@@ -39,11 +39,31 @@ beforeAll(async () => {
   dir = tempDir('fgw-salvage-');
   const storePath = join(dir.path, 'store');
   const s = openStore({ path: storePath, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
-  for (let i = 0; i < N; i += 1000) await s.write(Array.from({ length: 1000 }, (_, k) => ({ device: `dev${(i + k) % 3}`, tag: 'count', ts: msOf(i + k), kind: 'integer' as const, value: i + k, quality: 'good' as const })));
+  for (let i = 0; i < N; i += 1000)
+    await s.write(
+      Array.from({ length: 1000 }, (_, k) => ({
+        device: `dev${(i + k) % 3}`,
+        tag: 'count',
+        ts: msOf(i + k),
+        kind: 'integer' as const,
+        value: i + k,
+        quality: 'good' as const,
+      })),
+    );
   s.setCursor('readings', FORWARDED);
   s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/latest', result: 'ok' });
   s.setCursor('audit', 1);
-  s.appendAudit({ ts: T + 1, actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'dev0', tag: 'setpoint', value: '42', result: 'ok' });
+  s.appendAudit({
+    ts: T + 1,
+    actor: 'operator',
+    system: 'platform',
+    action: 'write',
+    route: 'POST /api/devices/:id/tags/:tag',
+    device: 'dev0',
+    tag: 'setpoint',
+    value: '42',
+    result: 'ok',
+  });
   s.deadLetter({ ts: T, source: 'mqtt', reason: 'NOT_JSON', payload: '{' });
   await s.close();
   // ten leaf pages from the middle of readings, and what was on them
@@ -56,7 +76,15 @@ beforeAll(async () => {
   const fd = openSync(file, 'r+');
   for (const p of hit) writeSync(fd, Buffer.alloc(PAGE, 0xa5), 0, PAGE, (p - 1) * PAGE);
   closeSync(fd);
-  live = openStore({ path: storePath, maxSizeBytes: 2 ** 30, retentionMs: 14 * 86_400_000, limitsIntervalMs: 0, forwarding: true, onDamage: 'move-aside', backgroundCheck: false });
+  live = openStore({
+    path: storePath,
+    maxSizeBytes: 2 ** 30,
+    retentionMs: 14 * 86_400_000,
+    limitsIntervalMs: 0,
+    forwarding: true,
+    onDamage: 'move-aside',
+    backgroundCheck: false,
+  });
   // the bounded check may pass: the first read of readings finds the damage and replaces the file
   try {
     live.stats();
@@ -64,7 +92,10 @@ beforeAll(async () => {
     /* the file is replaced on the next turn */
   }
   await new Promise((r) => setImmediate(r));
-  moved = join(storePath, readdirSync(storePath).find((n) => n.startsWith(`${STORE_FILE}.damaged-`) && !n.endsWith('-wal') && !n.endsWith('-shm'))!);
+  moved = join(
+    storePath,
+    readdirSync(storePath).find((n) => n.startsWith(`${STORE_FILE}.damaged-`) && !n.endsWith('-wal') && !n.endsWith('-shm'))!,
+  );
   // how many readings the damaged pages held, by SQLite itself: seq ranges of the moved file are
   // counted, and a range that fails (it holds a damaged page) is split down to single rows
   const dm = new Database(moved, { readonly: true });
@@ -134,7 +165,12 @@ describe('fgw store salvage', () => {
     // audits: the one InfluxDB had is history, the other is forwarded
     expect(r.audits).toEqual({ read: 2, imported: 2 });
     expect(live.readForward('audit', live.getCursor('audit'), 10).map((a) => a.route)).toEqual(['POST /api/devices/:id/tags/:tag']);
-    expect(live.audits({}).map((a) => a.route).sort()).toEqual(['GET /api/latest', 'POST /api/devices/:id/tags/:tag']);
+    expect(
+      live
+        .audits({})
+        .map((a) => a.route)
+        .sort(),
+    ).toEqual(['GET /api/latest', 'POST /api/devices/:id/tags/:tag']);
     expect(r.deadLetters).toEqual({ read: 1, imported: 1 });
     // the alarm: salvaged
     expect(live.stats().damaged[0]!.salvaged).toMatchObject({ readings: N - lostOnDamage, audits: 2, deadLetters: 1 });
@@ -154,7 +190,11 @@ describe('fgw store salvage', () => {
     expect(err.join('\n')).toMatch(/is the live store/);
     const before = live.query({ measurement: 'data' }).length;
     expect(await main(['store', 'salvage', moved, '--config', cfg, '--force', '--json'], io)).toBe(0);
-    const r = JSON.parse(out.join('\n')) as { readings: { read: number; imported: number; already: number }; audits: { imported: number }; expectedReadings: number };
+    const r = JSON.parse(out.join('\n')) as {
+      readings: { read: number; imported: number; already: number };
+      audits: { imported: number };
+      expectedReadings: number;
+    };
     expect(r.readings).toMatchObject({ read: N - lostOnDamage, imported: 0, already: N - lostOnDamage });
     expect(r.audits.imported).toBe(0);
     expect(r.expectedReadings).toBe(N);

@@ -16,7 +16,16 @@ describe('storage and influx schemas', () => {
     expect(sections).toMatch(/^influx:/m);
     const doc = interpolateEnv(parse(sections), {}, problems) as { storage: unknown; influx: unknown };
     expect(problems).toEqual([]);
-    expect(storageSchema.parse(doc.storage)).toEqual({ path: './data/line-01', maxSize: 2 * 1024 ** 3, retention: 14 * 86_400_000, commitInterval: 0, commitRows: 20_000, limitsInterval: 60_000, deadLetterShare: 0.05, auditShare: 0.05 });
+    expect(storageSchema.parse(doc.storage)).toEqual({
+      path: './data/line-01',
+      maxSize: 2 * 1024 ** 3,
+      retention: 14 * 86_400_000,
+      commitInterval: 0,
+      commitRows: 20_000,
+      limitsInterval: 60_000,
+      deadLetterShare: 0.05,
+      auditShare: 0.05,
+    });
     expect(influxSchema.parse(doc.influx)).toEqual({
       url: 'http://127.0.0.1:8086',
       database: 'factory',
@@ -34,7 +43,12 @@ describe('storage and influx schemas', () => {
   });
 
   it('fills defaults', () => {
-    expect(influxSchema.parse({ url: 'http://influx:8086', database: 'db' })).toMatchObject({ measurement: 'equipment', batchSize: 5000, flushInterval: 1000, createDatabase: true });
+    expect(influxSchema.parse({ url: 'http://influx:8086', database: 'db' })).toMatchObject({
+      measurement: 'equipment',
+      batchSize: 5000,
+      flushInterval: 1000,
+      createDatabase: true,
+    });
     expect(storageSchema.parse({})).toMatchObject({ path: './data', maxSize: 2 * 1024 ** 3, retention: 14 * 86_400_000 });
   });
 

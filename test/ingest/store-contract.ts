@@ -26,7 +26,15 @@ const DAY = 86_400_000;
 
 const capture = captureLog;
 
-const rd = (device: string, tag: string, ts: number, value: Reading['value'], kind: Reading['kind'] = 'float', quality: Reading['quality'] = 'good', error?: string): Reading => ({
+const rd = (
+  device: string,
+  tag: string,
+  ts: number,
+  value: Reading['value'],
+  kind: Reading['kind'] = 'float',
+  quality: Reading['quality'] = 'good',
+  error?: string,
+): Reading => ({
   device,
   tag,
   ts,
@@ -151,7 +159,13 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
 
     it('tagsSeen lists tags with at least one good reading in [from, to)', async () => {
       const s = make();
-      await s.write([rd('m', 'a', T, 1), rd('m', 'b', T + 10, null, 'float', 'bad'), rd('m', 'c', T + 100, 1), rd('m', 'd', T + 5, 'x', 'string', 'uncertain'), rd('n', 'e', T, 1)]);
+      await s.write([
+        rd('m', 'a', T, 1),
+        rd('m', 'b', T + 10, null, 'float', 'bad'),
+        rd('m', 'c', T + 100, 1),
+        rd('m', 'd', T + 5, 'x', 'string', 'uncertain'),
+        rd('n', 'e', T, 1),
+      ]);
       expect(s.tagsSeen({ device: 'm', from: T, to: T + 100 })).toEqual(['a', 'd']);
       expect(s.tagsSeen({ device: 'm', from: T, to: T + 101 })).toEqual(['a', 'c', 'd']);
     });
@@ -172,7 +186,12 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
 
     it('lastGoodTs is the newest good reading of a device before `to`', async () => {
       const s = make();
-      await s.write([rd('m', 'a', T + 10, 1), rd('m', 'b', T + 20, 1, 'float', 'uncertain'), rd('m', 'a', T + 30, null, 'float', 'bad'), rd('m', 'a', T + 40, 1)]);
+      await s.write([
+        rd('m', 'a', T + 10, 1),
+        rd('m', 'b', T + 20, 1, 'float', 'uncertain'),
+        rd('m', 'a', T + 30, null, 'float', 'bad'),
+        rd('m', 'a', T + 40, 1),
+      ]);
       expect(s.lastGoodTs({ device: 'm', to: T + 40 })).toBe(T + 20);
       expect(s.lastGoodTs({ device: 'm', to: T + 41 })).toBe(T + 40);
       expect(s.lastGoodTs({ device: 'm', to: T + 10 })).toBeUndefined();
@@ -182,11 +201,34 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     it('audits are kept and filtered by time, action and device', () => {
       const s = make();
       s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices', result: 'ok' });
-      s.appendAudit({ ts: T + 10, actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'sp', value: '12', result: 'denied', detail: 'range' });
+      s.appendAudit({
+        ts: T + 10,
+        actor: 'operator',
+        system: 'platform',
+        action: 'write',
+        route: 'POST /api/devices/:id/tags/:tag',
+        device: 'press-01',
+        tag: 'sp',
+        value: '12',
+        result: 'denied',
+        detail: 'range',
+      });
       s.appendAudit({ ts: T + 20, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id', device: 'press-01', result: 'ok' });
       expect(s.audits({}).map((a) => a.ts)).toEqual([T, T + 10, T + 20]);
       expect(s.audits({ action: 'write' })).toEqual([
-        { seq: expect.any(Number), ts: T + 10, actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'sp', value: '12', result: 'denied', detail: 'range' },
+        {
+          seq: expect.any(Number),
+          ts: T + 10,
+          actor: 'operator',
+          system: 'platform',
+          action: 'write',
+          route: 'POST /api/devices/:id/tags/:tag',
+          device: 'press-01',
+          tag: 'sp',
+          value: '12',
+          result: 'denied',
+          detail: 'range',
+        },
       ]);
       expect(s.audits({ device: 'press-01', from: T + 15 }).map((a) => a.ts)).toEqual([T + 20]);
       expect(s.audits({ to: T + 10, limit: 5 }).map((a) => a.ts)).toEqual([T]);
@@ -199,7 +241,17 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       const all = s.deadLetters();
       expect(all.map((d) => d.reason)).toEqual(['INFLUX_400', 'NOT_JSON']);
       expect(all[1]!.payload).toHaveLength(65_536);
-      expect(s.deadLetters({ source: 'influx' })).toEqual([{ id: expect.any(Number), ts: T + 1, source: 'influx', device: 'press-01', reason: 'INFLUX_400', detail: 'field type conflict', payload: 'equipment a=1i 1' }]);
+      expect(s.deadLetters({ source: 'influx' })).toEqual([
+        {
+          id: expect.any(Number),
+          ts: T + 1,
+          source: 'influx',
+          device: 'press-01',
+          reason: 'INFLUX_400',
+          detail: 'field type conflict',
+          payload: 'equipment a=1i 1',
+        },
+      ]);
       expect(s.deadLetters({ limit: 1 })).toHaveLength(1);
       expect(s.stats().deadLetters).toBe(2);
       await s.close();
@@ -377,7 +429,12 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       rows.push(rd('d2', 't', now - 5, 5)); // recent
       await s.write(rows);
       expect(s.enforceLimits()).toBe(120_001);
-      expect(s.query({}).map((r) => r.device).sort()).toEqual([...Array(10).fill('d1'), 'd2'].sort());
+      expect(
+        s
+          .query({})
+          .map((r) => r.device)
+          .sort(),
+      ).toEqual([...Array(10).fill('d1'), 'd2'].sort());
       expect(s.stats()).toMatchObject({ readings: 11, dropped: 120_001 });
     });
 

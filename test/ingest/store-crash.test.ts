@@ -38,7 +38,10 @@ it('every reading acknowledged before a SIGKILL is in the store after it, withou
 
   const store = openStore({ path: dir.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0 });
   try {
-    const values = store.query({ order: 'asc' }).map((r) => r.value as number).sort((a, b) => a - b);
+    const values = store
+      .query({ order: 'asc' })
+      .map((r) => r.value as number)
+      .sort((a, b) => a - b);
     // at least what was acknowledged; possibly a batch more (committed, killed before printing)
     expect(values.length).toBeGreaterThanOrEqual(acked);
     expect(values.length % 200).toBe(0);

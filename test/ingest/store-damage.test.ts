@@ -31,7 +31,17 @@ async function storeWith(n: number): Promise<{ dir: string; pages: number }> {
   const d = tempDir('fgw-damage-');
   cleanups.push(() => d.cleanup());
   const s = openStore({ path: d.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
-  for (let i = 0; i < n; i += 1000) await s.write(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ device: `d${k % 3}`, tag: 'v', ts: T + i + k, kind: 'integer' as const, value: i + k, quality: 'good' as const })));
+  for (let i = 0; i < n; i += 1000)
+    await s.write(
+      Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
+        device: `d${k % 3}`,
+        tag: 'v',
+        ts: T + i + k,
+        kind: 'integer' as const,
+        value: i + k,
+        quality: 'good' as const,
+      })),
+    );
   s.setCursor('readings', 1234);
   await s.close();
   const db = new Database(join(d.path, STORE_FILE), { readonly: true });
@@ -50,7 +60,16 @@ const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('
 const movedFiles = (dir: string) => readdirSync(dir).filter((n) => /^store\.db\.damaged-\d{8}T\d{6}Z$/.test(n));
 
 function open(dir: string, o: Partial<OpenStoreOptions> = {}): Store {
-  const s = openStore({ path: dir, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true, onDamage: 'move-aside', backgroundCheck: false, ...o });
+  const s = openStore({
+    path: dir,
+    maxSizeBytes: 2 ** 30,
+    retentionMs: 0,
+    limitsIntervalMs: 0,
+    forwarding: true,
+    onDamage: 'move-aside',
+    backgroundCheck: false,
+    ...o,
+  });
   cleanups.push(() => s.close());
   return s;
 }
@@ -96,7 +115,9 @@ describe('a damaged store file at open', () => {
     const db = new Database(join(dir, STORE_FILE));
     db.pragma(`user_version = ${STORE_SCHEMA_VERSION + 1}`);
     db.close();
-    expect(() => open(dir)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1}.*newer fgw`)) }));
+    expect(() => open(dir)).toThrow(
+      expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1}.*newer fgw`)) }),
+    );
     expect(movedFiles(dir)).toEqual([]);
   });
 });
@@ -134,7 +155,10 @@ describe('damage found after open', () => {
     // from outside; another connection's write makes ours drop its page cache
     const other = new Database(join(dir, STORE_FILE));
     other.pragma('wal_checkpoint(TRUNCATE)');
-    garbage(join(dir, STORE_FILE), Array.from({ length: 40 }, (_, k) => pages - 39 + k));
+    garbage(
+      join(dir, STORE_FILE),
+      Array.from({ length: 40 }, (_, k) => pages - 39 + k),
+    );
     other.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('poke', 1)").run();
     other.close();
     await s.write([{ device: 'd0', tag: 'v', ts: T + 41_000, kind: 'integer', value: 8, quality: 'good' }]);
@@ -145,7 +169,7 @@ describe('damage found after open', () => {
   it.each([
     ['a commit meets the damage', false],
     ['a read meets the damage', true],
-  ] as const)('%s, then readings in the same ms as the damaged file\'s last ones: the fresh file continues their ties', async (_how, byRead) => {
+  ] as const)("%s, then readings in the same ms as the damaged file's last ones: the fresh file continues their ties", async (_how, byRead) => {
     const { dir, pages } = await storeWith(30_000);
     const X = T + 40_000;
     const at = (value: number) => ({ device: 'd0', tag: 'v', ts: X, kind: 'integer' as const, value, quality: 'good' as const });
@@ -161,7 +185,10 @@ describe('damage found after open', () => {
       const leaves = other.prepare("SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
       garbage(join(dir, STORE_FILE), leaves.slice(leaves.length / 2 - 5, leaves.length / 2 + 5));
     } else {
-      garbage(join(dir, STORE_FILE), Array.from({ length: 40 }, (_, k) => pages - 39 + k));
+      garbage(
+        join(dir, STORE_FILE),
+        Array.from({ length: 40 }, (_, k) => pages - 39 + k),
+      );
     }
     // another connection's write makes ours drop its page cache
     other.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('poke', 1)").run();

@@ -153,7 +153,16 @@ describe('maxSize and the shares of junk', () => {
   };
   const buffer = async (s: Store, n: number) => {
     for (let i = 0; i < n; i += 1000) {
-      await s.write(Array.from({ length: 1000 }, (_, k) => ({ device: `dev${k % 5}`, tag: `t${k % 10}`, ts: T + i + k, kind: 'float' as const, value: i + k, quality: 'good' as const })));
+      await s.write(
+        Array.from({ length: 1000 }, (_, k) => ({
+          device: `dev${k % 5}`,
+          tag: `t${k % 10}`,
+          ts: T + i + k,
+          kind: 'float' as const,
+          value: i + k,
+          quality: 'good' as const,
+        })),
+      );
     }
   };
 
@@ -161,7 +170,16 @@ describe('maxSize and the shares of junk', () => {
     const s = open(30 * MiB);
     await buffer(s, 30_000);
     const junk = 'x'.repeat(200 * 1024);
-    for (let i = 0; i < 800; i++) s.deadLetter({ ts: T + i, source: 'mqtt', device: 'polisher-04', topic: 'plant/line-01/polisher-04/telemetry', reason: 'NOT_JSON', detail: 'Unexpected token x', payload: junk });
+    for (let i = 0; i < 800; i++)
+      s.deadLetter({
+        ts: T + i,
+        source: 'mqtt',
+        device: 'polisher-04',
+        topic: 'plant/line-01/polisher-04/telemetry',
+        reason: 'NOT_JSON',
+        detail: 'Unexpected token x',
+        payload: junk,
+      });
     s.enforceLimits();
     const st = s.stats();
     expect(st.readings).toBe(30_000);
@@ -183,7 +201,18 @@ describe('maxSize and the shares of junk', () => {
     await buffer(s, 20_000);
     // a consumer system's real reads, not yet in InfluxDB
     for (let i = 0; i < 50; i++) s.appendAudit({ ts: T + i, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/latest', result: 'ok' });
-    for (let i = 0; i < 30_000; i++) s.appendAudit({ ts: T + 1000 + i, actor: 'anonymous', system: 'unknown', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'setpoint', result: 'denied', detail: 'GW_ERR_API_AUTH' });
+    for (let i = 0; i < 30_000; i++)
+      s.appendAudit({
+        ts: T + 1000 + i,
+        actor: 'anonymous',
+        system: 'unknown',
+        action: 'write',
+        route: 'POST /api/devices/:id/tags/:tag',
+        device: 'press-01',
+        tag: 'setpoint',
+        result: 'denied',
+        detail: 'GW_ERR_API_AUTH',
+      });
     const st = s.stats();
     expect(st.readings).toBe(20_000);
     expect(st.dropped).toBe(0);

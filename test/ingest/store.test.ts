@@ -32,7 +32,9 @@ describe('SQLite specifics', () => {
     const newer = new Database(join(dir.path, STORE_FILE));
     newer.pragma(`user_version = ${STORE_SCHEMA_VERSION + 1}`);
     newer.close();
-    expect(() => openStore(opts)).toThrow(expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1}.*newer fgw`)) }));
+    expect(() => openStore(opts)).toThrow(
+      expect.objectContaining({ code: 'GW_ERR_STORE', message: expect.stringMatching(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1}.*newer fgw`)) }),
+    );
   });
 
   it('upgrades a store written by the first layout (schema 1) in place: history, backlog cursor and newest values kept', async () => {
@@ -147,8 +149,13 @@ describe('SQLite specifics', () => {
     dirs.push(dir);
     const maxSizeBytes = 4 * 1024 * 1024;
     const s = openStore({ path: dir.path, maxSizeBytes, retentionMs: 0, clock: new ManualClock(), limitsIntervalMs: 0 });
-    const onDisk = () => ['', '-wal', '-shm', '-reserve'].reduce((a, ext) => a + (existsSync(join(dir.path, STORE_FILE + ext)) ? statSync(join(dir.path, STORE_FILE + ext)).size : 0), 0);
-    const batch = (from: number): Reading[] => Array.from({ length: 2000 }, (_, i) => ({ device: `d${i % 4}`, tag: `t${i % 9}`, ts: from + i, kind: 'float', value: from + i + 0.25, quality: 'good' }));
+    const onDisk = () =>
+      ['', '-wal', '-shm', '-reserve'].reduce(
+        (a, ext) => a + (existsSync(join(dir.path, STORE_FILE + ext)) ? statSync(join(dir.path, STORE_FILE + ext)).size : 0),
+        0,
+      );
+    const batch = (from: number): Reading[] =>
+      Array.from({ length: 2000 }, (_, i) => ({ device: `d${i % 4}`, tag: `t${i % 9}`, ts: from + i, kind: 'float', value: from + i + 0.25, quality: 'good' }));
     let peak = 0;
     for (let i = 0; i < 100; i++) {
       await s.write(batch(i * 2000));
@@ -172,7 +179,11 @@ describe('SQLite specifics', () => {
     const dir = tempDir('fgw-store-');
     dirs.push(dir);
     const errors: string[] = [];
-    const log = { error: (o: { err?: string }, msg: string) => errors.push(`${msg}: ${o.err}`), warn: () => undefined, info: () => undefined } as unknown as import('pino').Logger;
+    const log = {
+      error: (o: { err?: string }, msg: string) => errors.push(`${msg}: ${o.err}`),
+      warn: () => undefined,
+      info: () => undefined,
+    } as unknown as import('pino').Logger;
     const s = openStore({ path: dir.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, busyTimeoutMs: 20, log });
     const other = new Database(join(dir.path, STORE_FILE));
     other.exec('BEGIN EXCLUSIVE');

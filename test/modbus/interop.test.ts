@@ -95,7 +95,10 @@ describe('modbus adapter against pymodbus', () => {
     await a.write('count', 4321); // FC6
     await a.write('sp', -1.5); // FC16, CDAB
     await a.write('c1', true); // FC5
-    await waitFor('written values read back', () => sink.last('py1', 'count')?.value === 4321 && sink.last('py1', 'sp')?.value === -1.5 && sink.last('py1', 'c1')?.value === true);
+    await waitFor(
+      'written values read back',
+      () => sink.last('py1', 'count')?.value === 4321 && sink.last('py1', 'sp')?.value === -1.5 && sink.last('py1', 'c1')?.value === true,
+    );
   });
 
   it('reads with RTU framing over TCP (a serial server)', async () => {
@@ -148,13 +151,23 @@ describe('mbpoll reading the simulator', () => {
 
   it('over TCP: 16-bit registers and a big-endian float', async () => {
     const a = await run('mbpoll', ['-m', 'tcp', '-p', String(port), '-a', '1', '-0', '-r', '0', '-c', '2', '-t', '4', '-1', '127.0.0.1'], { timeout: 10_000 });
-    expect(values(a.stdout)).toEqual([[0, '1234'], [1, '65526']]); // mbpoll shows registers unsigned
-    const f = await run('mbpoll', ['-m', 'tcp', '-p', String(port), '-a', '1', '-0', '-r', '2', '-c', '1', '-t', '4:float', '-B', '-1', '127.0.0.1'], { timeout: 10_000 });
+    expect(values(a.stdout)).toEqual([
+      [0, '1234'],
+      [1, '65526'],
+    ]); // mbpoll shows registers unsigned
+    const f = await run('mbpoll', ['-m', 'tcp', '-p', String(port), '-a', '1', '-0', '-r', '2', '-c', '1', '-t', '4:float', '-B', '-1', '127.0.0.1'], {
+      timeout: 10_000,
+    });
     expect(values(f.stdout)).toEqual([[2, '123.456']]);
   });
 
   it('over RTU on the pty pair, unit 2', async () => {
-    const r = await run('mbpoll', ['-m', 'rtu', '-b', '19200', '-P', 'even', '-a', '2', '-0', '-r', '10', '-c', '2', '-t', '4', '-1', pty.b], { timeout: 10_000 });
-    expect(values(r.stdout)).toEqual([[10, '7'], [11, '8']]);
+    const r = await run('mbpoll', ['-m', 'rtu', '-b', '19200', '-P', 'even', '-a', '2', '-0', '-r', '10', '-c', '2', '-t', '4', '-1', pty.b], {
+      timeout: 10_000,
+    });
+    expect(values(r.stdout)).toEqual([
+      [10, '7'],
+      [11, '8'],
+    ]);
   });
 });

@@ -18,7 +18,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof ModbusIoError ? e.code : String(e)));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof ModbusIoError ? e.code : String(e)),
+  );
 
 describe('modbus line', () => {
   it('reconnects on the backoff schedule, fails fast in between, forever, and recovers when the device listens', async () => {

@@ -109,7 +109,12 @@ describe('modbus: malformed and short answers (mock server)', () => {
   it('turns each garbled answer into one bad reading with its code and reads good values afterwards', async () => {
     const sink = new MemorySink();
     const a = new ModbusAdapter(
-      modbusDevice({ id: 'garbled', interval: '50ms', connection: { host: '127.0.0.1', port, unitId: 1, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }),
+      modbusDevice({
+        id: 'garbled',
+        interval: '50ms',
+        connection: { host: '127.0.0.1', port, unitId: 1, timeout: '300ms' },
+        tags: [{ name: 'v', area: 'holding', address: 0 }],
+      }),
       makeCtx(sink),
     );
     await a.start();
@@ -179,7 +184,12 @@ describe('modbus: noisy and garbled RTU answers on a serial line (mock slave)', 
     const slave = await mockRtuSlave(pty.a, ['noise-then-good', 'bad-crc', 'wrong-byte-count', 'other-unit', 'noise-then-good']);
     const sink = new MemorySink();
     const a = new ModbusAdapter(
-      modbusDevice({ id: 'noisy', interval: '50ms', connection: { serial: { path: pty.b, baudRate: 19200 }, unitId: 4, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }),
+      modbusDevice({
+        id: 'noisy',
+        interval: '50ms',
+        connection: { serial: { path: pty.b, baudRate: 19200 }, unitId: 4, timeout: '300ms' },
+        tags: [{ name: 'v', area: 'holding', address: 0 }],
+      }),
       makeCtx(sink),
     );
     await a.start();

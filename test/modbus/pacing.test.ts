@@ -55,7 +55,16 @@ describe('modbus pacing (manual clock)', () => {
     const u = freshUnit();
     const clock = new ManualClock();
     const conns = sim.connections;
-    start({ id: 'dac', interval: '10s', delayAfterConnect: '2s', connection: { host: '127.0.0.1', port, unitId: u }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, clock);
+    start(
+      {
+        id: 'dac',
+        interval: '10s',
+        delayAfterConnect: '2s',
+        connection: { host: '127.0.0.1', port, unitId: u },
+        tags: [{ name: 'v', area: 'holding', address: 0 }],
+      },
+      clock,
+    );
     await waitFor('the connection', () => sim.connections > conns);
     await settle();
     expect(reads(u)).toBe(0);
@@ -99,7 +108,16 @@ describe('modbus pacing (manual clock)', () => {
     const u = freshUnit();
     const clock = new ManualClock();
     const conns = sim.connections;
-    const { a, sink } = start({ id: 'cap', interval: '1s', closeAfterPoll: true, connection: { host: '127.0.0.1', port, unitId: u }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, clock);
+    const { a, sink } = start(
+      {
+        id: 'cap',
+        interval: '1s',
+        closeAfterPoll: true,
+        connection: { host: '127.0.0.1', port, unitId: u },
+        tags: [{ name: 'v', area: 'holding', address: 0 }],
+      },
+      clock,
+    );
     await waitFor('poll 1', () => a.polls === 1);
     for (let p = 2; p <= 4; p++) {
       await clock.advance(1000);

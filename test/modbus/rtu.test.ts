@@ -75,7 +75,11 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
       sink,
       shared,
     );
-    start({ id: 'other', interval: '200ms', connection: { serial: serial(), unitId: 1, timeout: '500ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, sink, shared);
+    start(
+      { id: 'other', interval: '200ms', connection: { serial: serial(), unitId: 1, timeout: '500ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] },
+      sink,
+      shared,
+    );
     await waitFor('both units read three times', () => sink.good('welder-02', 'program') >= 3 && sink.good('other', 'v') >= 3);
     expect(sink.last('welder-02', 'state')).toMatchObject({ value: 3, kind: 'integer' });
     expect(sink.last('welder-02', 'welds')).toMatchObject({ value: 100000, kind: 'integer' });
@@ -92,7 +96,11 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     const live = start({ id: 'live', interval: '100ms', connection: { serial: serial(), unitId: 1, timeout: '1s' }, tags }, sink, shared);
     // unit 9 does not exist on the line: every request to it times out
     // each request to it holds the line for 500 ms: undemoted, it would take most of the line's time
-    const dead = start({ id: 'dead', interval: '100ms', demotedMaxInterval: '5s', connection: { serial: serial(), unitId: 9, timeout: '500ms' }, tags }, sink, shared);
+    const dead = start(
+      { id: 'dead', interval: '100ms', demotedMaxInterval: '5s', connection: { serial: serial(), unitId: 9, timeout: '500ms' }, tags },
+      sink,
+      shared,
+    );
     start({ id: 'ref', interval: '100ms', connection: { serial: { ...serial(), path: refPty.b }, unitId: 1, timeout: '1s' }, tags }, sink, new Map());
 
     await waitFor('the dead unit demoted', () => dead.status().demoted === true);

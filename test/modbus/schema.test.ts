@@ -26,7 +26,14 @@ function readmeSamples(): unknown[] {
 }
 
 const base = { id: 'd1', protocol: 'modbus', connection: { host: '127.0.0.1', port: 5020 }, tags: [{ name: 'a', area: 'holding', address: 0 }] };
-const withTag = (tag: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ ...base, ...extra, tags: [{ name: 'ok', area: 'holding', address: 0 }, { name: 'x', area: 'holding', address: 1, ...tag }] });
+const withTag = (tag: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  ...base,
+  ...extra,
+  tags: [
+    { name: 'ok', area: 'holding', address: 0 },
+    { name: 'x', area: 'holding', address: 1, ...tag },
+  ],
+});
 
 function issues(input: unknown): string[] {
   const r = deviceSchema.safeParse(input);
@@ -59,7 +66,16 @@ describe('modbus device schema', () => {
 
   it('fills documented defaults', () => {
     const d = deviceSchema.parse(base);
-    expect(d).toMatchObject({ maxGap: 10, maxRegistersPerRequest: 125, maxBitsPerRequest: 2000, interRequestDelay: 0, delayAfterConnect: 0, closeAfterPoll: false, retries: 0, interval: 1000 });
+    expect(d).toMatchObject({
+      maxGap: 10,
+      maxRegistersPerRequest: 125,
+      maxBitsPerRequest: 2000,
+      interRequestDelay: 0,
+      delayAfterConnect: 0,
+      closeAfterPoll: false,
+      retries: 0,
+      interval: 1000,
+    });
     expect(d.tags[0]).toMatchObject({ byteOrder: 'ABCD', scale: 1, offset: 0, encoding: 'utf8', writable: false });
   });
 
@@ -88,7 +104,17 @@ describe('modbus device schema', () => {
     ['writable input register', withTag({ area: 'input', writable: true }), 'tags.1.writable'],
     ['string longer than the device limit', withTag({ type: 'string', length: 20 }, { maxRegistersPerRequest: 10 }), 'tags.1.length'],
     ['address past 65535', withTag({ address: 65535, type: 'uint32' }), 'tags.1.address'],
-    ['duplicate tag names', { ...base, tags: [{ name: 'a', area: 'holding', address: 0 }, { name: 'a', area: 'holding', address: 1 }] }, 'tags.1.name'],
+    [
+      'duplicate tag names',
+      {
+        ...base,
+        tags: [
+          { name: 'a', area: 'holding', address: 0 },
+          { name: 'a', area: 'holding', address: 1 },
+        ],
+      },
+      'tags.1.name',
+    ],
     ['maxRegistersPerRequest above 125', { ...base, maxRegistersPerRequest: 126 }, 'maxRegistersPerRequest'],
     ['wrong protocol', { ...base, protocol: 'opcua' }, 'protocol'],
     ['interval 0', { ...base, interval: 0 }, 'interval'],

@@ -59,7 +59,9 @@ describe('modbus over TCP (modbus-serial server)', () => {
   it('reads the config/gateway.yaml press tags with their values and kinds', async () => {
     const sink = new MemorySink();
     const a = start({ id: 'press-01', connection: { host: '127.0.0.1', port, unitId: 1, timeout: '1s' }, tags: pressTags }, sink);
-    await waitFor('all six tags read', () => ['state', 'strokes', 'tonnage', 'oil_temp', 'door_open', 'lube_ok'].every((t) => sink.last('press-01', t)?.quality === 'good'));
+    await waitFor('all six tags read', () =>
+      ['state', 'strokes', 'tonnage', 'oil_temp', 'door_open', 'lube_ok'].every((t) => sink.last('press-01', t)?.quality === 'good'),
+    );
     const v = (t: string) => sink.last('press-01', t)!;
     expect(v('state')).toMatchObject({ value: 2, kind: 'integer', quality: 'good' });
     expect(v('strokes')).toMatchObject({ value: 123456, kind: 'integer' });
@@ -69,7 +71,11 @@ describe('modbus over TCP (modbus-serial server)', () => {
     expect(v('door_open')).toMatchObject({ value: true, kind: 'boolean' });
     expect(v('lube_ok')).toMatchObject({ value: true, kind: 'boolean' });
     // three areas → three requests (holding 0-5 merged, input 0, discrete 0)
-    expect(a.plan.map((r) => [r.fc, r.start, r.count])).toEqual([[2, 0, 1], [3, 0, 6], [4, 0, 1]]);
+    expect(a.plan.map((r) => [r.fc, r.start, r.count])).toEqual([
+      [2, 0, 1],
+      [3, 0, 6],
+      [4, 0, 1],
+    ]);
     expect(a.status()).toMatchObject({ connected: true, bad: 0 });
     // one timestamp per poll, so downstream a poll is one point (one InfluxDB row)
     for (const b of sink.batches) expect(new Set(b.map((r) => r.ts)).size).toBe(1);
@@ -165,7 +171,11 @@ describe('modbus over TCP (modbus-serial server)', () => {
     await a.write('flag', false);
     expect(sim.getRegisters(2, 'holding', 14, 1)).toEqual([0x0101]);
 
-    const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (isGatewayError(e) ? e.code : String(e)));
+    const codeOf = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: unknown) => (isGatewayError(e) ? e.code : String(e)),
+      );
     expect(await codeOf(a.write('speed', 70000))).toBe('GW_ERR_WRITE_TYPE');
     expect(await codeOf(a.write('run', 'yes'))).toBe('GW_ERR_WRITE_TYPE');
     expect(await codeOf(a.write('temp', 1))).toBe('GW_ERR_WRITE_UNSUPPORTED');
@@ -180,7 +190,10 @@ describe('modbus over TCP (modbus-serial server)', () => {
     dev.setRegisters(1, 'holding', 0, [11]);
     await dev.startTcp(rport);
     const sink = new MemorySink();
-    const a = start({ id: 'restart', connection: { host: '127.0.0.1', port: rport, unitId: 1, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] }, sink);
+    const a = start(
+      { id: 'restart', connection: { host: '127.0.0.1', port: rport, unitId: 1, timeout: '300ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] },
+      sink,
+    );
     await waitFor('first value', () => sink.last('restart', 'v')?.value === 11);
 
     await dev.stop(); // the device goes away (its sockets are destroyed)
@@ -208,7 +221,14 @@ describe('modbus over TCP (modbus-serial server)', () => {
   it('demotes a device that goes silent and restores its interval when it answers again', async () => {
     const sink = new MemorySink();
     const a = start(
-      { id: 'quiet', interval: '100ms', demoteAfter: 2, demotedMaxInterval: '400ms', connection: { host: '127.0.0.1', port, unitId: 2, timeout: '150ms' }, tags: [{ name: 'v', area: 'holding', address: 0 }] },
+      {
+        id: 'quiet',
+        interval: '100ms',
+        demoteAfter: 2,
+        demotedMaxInterval: '400ms',
+        connection: { host: '127.0.0.1', port, unitId: 2, timeout: '150ms' },
+        tags: [{ name: 'v', area: 'holding', address: 0 }],
+      },
       sink,
     );
     await waitFor('a good reading', () => sink.last('quiet', 'v')?.value === 7);
@@ -224,7 +244,16 @@ describe('modbus over TCP (modbus-serial server)', () => {
     const sink = new MemorySink();
     const cap = captureLog();
     sim.setRegisters(1, 'holding', 30, [0xe979, 0x42f6]);
-    start({ id: 'dbg', connection: { host: '127.0.0.1', port, unitId: 1 }, tags: [{ name: 'f', area: 'holding', address: 30, type: 'float32', byteOrder: 'CDAB' }] }, sink, new Map(), cap);
+    start(
+      {
+        id: 'dbg',
+        connection: { host: '127.0.0.1', port, unitId: 1 },
+        tags: [{ name: 'f', area: 'holding', address: 30, type: 'float32', byteOrder: 'CDAB' }],
+      },
+      sink,
+      new Map(),
+      cap,
+    );
     await waitFor('three polls', () => sink.good('dbg', 'f') >= 3);
     expect(cap.lines.filter((l) => String(l.msg).startsWith('modbus read plan')).length).toBe(1);
     const read = cap.lines.find((l) => l.msg === 'modbus read');

@@ -20,7 +20,12 @@ afterAll(async () => {
 });
 
 function device(clientId: string, protocolVersion: 4 | 5) {
-  return { id: 'ack-dev', protocol: 'mqtt', connection: { url: broker.url, clientId, protocolVersion }, tags: [{ name: 'n', topic: `ack/${clientId}`, path: 'n', type: 'integer' }] };
+  return {
+    id: 'ack-dev',
+    protocol: 'mqtt',
+    connection: { url: broker.url, clientId, protocolVersion },
+    tags: [{ name: 'n', topic: `ack/${clientId}`, path: 'n', type: 'integer' }],
+  };
 }
 
 describe.each([5, 4] as const)('PUBACK after commit (MQTT protocolVersion %s)', (v) => {

@@ -40,7 +40,15 @@ beforeAll(async () => {
     context(store, '', shared),
   );
   node = createAdapter(
-    { id: 'boiler-sp', protocol: 'mqtt', format: 'sparkplugb', connection, maxPayloadSize: '1KB', sparkplug: { groupId: 'G', edgeNodeId: 'E', rebirthInterval: '0ms' }, tags: [{ name: 'temp', metric: 'Temp' }] },
+    {
+      id: 'boiler-sp',
+      protocol: 'mqtt',
+      format: 'sparkplugb',
+      connection,
+      maxPayloadSize: '1KB',
+      sparkplug: { groupId: 'G', edgeNodeId: 'E', rebirthInterval: '0ms' },
+      tags: [{ name: 'temp', metric: 'Temp' }],
+    },
     context(store, '', shared),
   );
   await json.start();
@@ -58,7 +66,8 @@ afterAll(async () => {
 describe('every malformed payload is exactly one dead letter', () => {
   it('a mixed set through Mosquitto: dead letters = malformed payloads sent, by reason', async () => {
     const now = Date.now();
-    const spData = (metrics: Parameters<typeof sp.encodePayload>[0]['metrics'], timestamp = now) => Buffer.from(sp.encodePayload({ timestamp, seq: 0, metrics }));
+    const spData = (metrics: Parameters<typeof sp.encodePayload>[0]['metrics'], timestamp = now) =>
+      Buffer.from(sp.encodePayload({ timestamp, seq: 0, metrics }));
     // [topic, payload, reason or null for a good message]
     const kinds: Array<[string, Buffer | string, string | null]> = [
       ['dl/press', JSON.stringify({ count: 1, temp: 20.5, ts: now }), null],
@@ -71,7 +80,14 @@ describe('every malformed payload is exactly one dead letter', () => {
       ['dl/press', JSON.stringify({ count: 2, temp: 1, ts: 1.5 }), 'BAD_TIMESTAMP'], // count still lands
       ['dl/press', JSON.stringify({ count: 3, temp: 1, ts: 99_999_999_999_999 }), 'BAD_TIMESTAMP'],
       ['spBv1.0/G/NDATA/E', spData([{ alias: 9, type: 'Double', value: 1 }]), 'UNKNOWN_ALIAS'], // before any birth: a rebirth NCMD goes out
-      ['spBv1.0/G/NBIRTH/E', spData([{ name: 'bdSeq', type: 'UInt64', value: 0 }, { name: 'Temp', alias: 1, type: 'Double', value: 20 }]), null],
+      [
+        'spBv1.0/G/NBIRTH/E',
+        spData([
+          { name: 'bdSeq', type: 'UInt64', value: 0 },
+          { name: 'Temp', alias: 1, type: 'Double', value: 20 },
+        ]),
+        null,
+      ],
       ['spBv1.0/G/NDATA/E', spData([{ alias: 1, type: 'Double', value: 21 }]), null],
       ['spBv1.0/G/NDATA/E', Buffer.alloc(0), 'EMPTY'],
       ['spBv1.0/G/NDATA/E', spData([{ alias: 1, type: 'String', value: 'x'.repeat(2000) }]), 'OVERSIZE'],
@@ -90,12 +106,16 @@ describe('every malformed payload is exactly one dead letter', () => {
     // a last good message on each topic: once it is stored, everything before it was handled
     await pub.publishAsync('dl/press', JSON.stringify({ count: -1, temp: 0, ts: now }), { qos: 1 });
     await pub.publishAsync('spBv1.0/G/NDATA/E', spData([{ alias: 1, type: 'Double', value: -1 }]), { qos: 1 });
-    await waitFor('the last messages stored', () => values(store, 'press-json', 'count').some((r) => r.value === -1) && values(store, 'boiler-sp', 'temp').some((r) => r.value === -1));
+    await waitFor(
+      'the last messages stored',
+      () => values(store, 'press-json', 'count').some((r) => r.value === -1) && values(store, 'boiler-sp', 'temp').some((r) => r.value === -1),
+    );
     await pub.endAsync();
 
     const malformed = [...sent.values()].reduce((a, b) => a + b, 0);
     const dead = store.deadLetters({ source: 'mqtt', limit: 100_000 });
-    const byReason = (list: Array<{ reason: string }>) => Object.fromEntries([...new Set(list.map((d) => d.reason))].sort().map((r) => [r, list.filter((d) => d.reason === r).length]));
+    const byReason = (list: Array<{ reason: string }>) =>
+      Object.fromEntries([...new Set(list.map((d) => d.reason))].sort().map((r) => [r, list.filter((d) => d.reason === r).length]));
     expect(malformed).toBe(ROUNDS * 13);
     expect(dead).toHaveLength(malformed);
     expect(byReason(dead)).toEqual(Object.fromEntries([...sent.entries()].sort()));

@@ -42,7 +42,10 @@ function stored(dir: string): { distinct: Set<number>; rows: number } {
 
 /** How many times Mosquitto has logged our client connecting (connection_messages true). */
 function connects(): number {
-  return broker.output().split('\n').filter((l) => l.includes('New client connected') && l.includes(` as ${CLIENT_ID} `)).length;
+  return broker
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('New client connected') && l.includes(` as ${CLIENT_ID} `)).length;
 }
 
 it('SIGKILL the gateway mid-stream and restart it: the store ends with exactly the N messages published', async () => {

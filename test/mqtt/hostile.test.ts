@@ -23,7 +23,15 @@ const plan = buildPlan({
     { name: 'stamped', topic: 't', path: 'v', timestampPath: 'ts', type: 'float' },
   ],
 });
-const rawPlan = buildPlan({ id: 'r1', format: 'raw', maxPayloadSize: 1024, tags: [{ name: 'typed', topic: 'raw/typed', type: 'float' }, { name: 'untyped', topic: 'raw/untyped' }] });
+const rawPlan = buildPlan({
+  id: 'r1',
+  format: 'raw',
+  maxPayloadSize: 1024,
+  tags: [
+    { name: 'typed', topic: 'raw/typed', type: 'float' },
+    { name: 'untyped', topic: 'raw/untyped' },
+  ],
+});
 
 describe('numeric text beyond float64 is no reading', () => {
   it.each<[string, string, Uint8Array]>([
@@ -51,7 +59,10 @@ describe('source timestamps: accepted from 30 days before to 1 day after the rec
     const r = decodeMessage(plan, 't', enc({ v: 1, ts }), NOW, new MapKindMemory());
     expect(r.readings.map((x) => [x.tag, x.ts])).toEqual([['v', NOW]]);
     expect(r.dead).toHaveLength(1);
-    expect(r.dead[0]).toMatchObject({ reason: 'BAD_TIMESTAMP', detail: expect.stringMatching(/^stamped: timestamp at "ts" .*(before|after) the receive time|not a finite time/) });
+    expect(r.dead[0]).toMatchObject({
+      reason: 'BAD_TIMESTAMP',
+      detail: expect.stringMatching(/^stamped: timestamp at "ts" .*(before|after) the receive time|not a finite time/),
+    });
   });
 
   it.each<[string, number, boolean]>([
@@ -65,7 +76,17 @@ describe('source timestamps: accepted from 30 days before to 1 day after the rec
 
 describe('one dead letter per malformed message', () => {
   it('two missing paths and a bad timestamp in one message: one entry, first reason, every detail', () => {
-    const p = buildPlan({ id: 'p2', format: 'json', maxPayloadSize: 1024, tags: [{ name: 'a', topic: 't', path: 'a' }, { name: 'b', topic: 't', path: 'b' }, { name: 'c', topic: 't', path: 'c', timestampPath: 'ts' }, { name: 'd', topic: 't', path: 'd' }] });
+    const p = buildPlan({
+      id: 'p2',
+      format: 'json',
+      maxPayloadSize: 1024,
+      tags: [
+        { name: 'a', topic: 't', path: 'a' },
+        { name: 'b', topic: 't', path: 'b' },
+        { name: 'c', topic: 't', path: 'c', timestampPath: 'ts' },
+        { name: 'd', topic: 't', path: 'd' },
+      ],
+    });
     const r = decodeMessage(p, 't', enc({ c: 1, d: 2, ts: 1.5 }), NOW, new MapKindMemory());
     expect(r.readings.map((x) => x.tag)).toEqual(['d']);
     expect(r.dead).toHaveLength(1);
@@ -76,12 +97,29 @@ describe('one dead letter per malformed message', () => {
 
 describe('Sparkplug: empty, oversize, the own rebirth command, absurd timestamps', () => {
   const state = (deviceId?: string) =>
-    new SparkplugState({ groupId: 'G', edgeNodeId: 'E', rebirthInterval: 5000, maxPayloadSize: 1024, ...(deviceId ? { deviceId } : {}) }, deviceId ? 'pump' : 'node', [{ name: 'temp', metric: 'Temp' }], new MapKindMemory());
-  const birth = sp.encodePayload({ timestamp: NOW, seq: 0, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 0 }, { name: 'Temp', alias: 1, type: 'Double', value: 20 }] });
+    new SparkplugState(
+      { groupId: 'G', edgeNodeId: 'E', rebirthInterval: 5000, maxPayloadSize: 1024, ...(deviceId ? { deviceId } : {}) },
+      deviceId ? 'pump' : 'node',
+      [{ name: 'temp', metric: 'Temp' }],
+      new MapKindMemory(),
+    );
+  const birth = sp.encodePayload({
+    timestamp: NOW,
+    seq: 0,
+    metrics: [
+      { name: 'bdSeq', type: 'UInt64', value: 0 },
+      { name: 'Temp', alias: 1, type: 'Double', value: 20 },
+    ],
+  });
 
   it.each<[string, string, Uint8Array, string]>([
     ['an empty NDATA', 'spBv1.0/G/NDATA/E', new Uint8Array(), 'EMPTY'],
-    ['a 2 KB NDATA (maxPayloadSize 1 KB)', 'spBv1.0/G/NDATA/E', sp.encodePayload({ timestamp: NOW, seq: 0, metrics: [{ name: 'Temp', type: 'String', value: 'x'.repeat(2000) }] }), 'OVERSIZE'],
+    [
+      'a 2 KB NDATA (maxPayloadSize 1 KB)',
+      'spBv1.0/G/NDATA/E',
+      sp.encodePayload({ timestamp: NOW, seq: 0, metrics: [{ name: 'Temp', type: 'String', value: 'x'.repeat(2000) }] }),
+      'OVERSIZE',
+    ],
     ['an empty NBIRTH', 'spBv1.0/G/NBIRTH/E', new Uint8Array(), 'EMPTY'],
   ])('%s is dead-lettered %s (it used to vanish)', (_name, topic, payload, reason) => {
     const s = state();
@@ -111,9 +149,17 @@ describe('Sparkplug: empty, oversize, the own rebirth command, absurd timestamps
     const data = s.handle('spBv1.0/G/NDATA/E', sp.encodePayload({ timestamp: 1, seq: 1, metrics: [{ alias: 1, type: 'Double', value: 21 }] }), NOW);
     expect(data.readings).toEqual([]);
     expect(data.dead.map((d) => d.reason)).toEqual(['BAD_TIMESTAMP']);
-    const own = s.handle('spBv1.0/G/NDATA/E', sp.encodePayload({ timestamp: NOW, seq: 2, metrics: [{ alias: 1, type: 'Double', value: 22, timestamp: 253_402_300_799_000 }] }), NOW);
+    const own = s.handle(
+      'spBv1.0/G/NDATA/E',
+      sp.encodePayload({ timestamp: NOW, seq: 2, metrics: [{ alias: 1, type: 'Double', value: 22, timestamp: 253_402_300_799_000 }] }),
+      NOW,
+    );
     expect(own.dead.map((d) => d.reason)).toEqual(['BAD_TIMESTAMP']);
-    const death = s.handle('spBv1.0/G/NDEATH/E', sp.encodePayload({ timestamp: 99_999_999_999_999, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 0 }] }), NOW);
+    const death = s.handle(
+      'spBv1.0/G/NDEATH/E',
+      sp.encodePayload({ timestamp: 99_999_999_999_999, metrics: [{ name: 'bdSeq', type: 'UInt64', value: 0 }] }),
+      NOW,
+    );
     expect(death.readings.map((x) => [x.tag, x.ts, x.quality, x.error])).toEqual([['temp', NOW, 'bad', 'NDEATH']]);
   });
 });

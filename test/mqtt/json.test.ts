@@ -61,8 +61,16 @@ describe('JSON payloads (canonical polisher-04 config)', () => {
 
   it('telemetry from mosquitto_pub lands with its source timestamp (epoch s) and kinds', async () => {
     await mosquittoPub(broker.port, 'plant/line-01/polisher-04/telemetry', JSON.stringify({ ts: TS_S, counters: { pieces: 12 }, motor: { current: 4.25 } }));
-    await mosquittoPub(broker.port, 'plant/line-01/polisher-04/telemetry', JSON.stringify({ ts: TS_S * 1000 + 1500, counters: { pieces: 13 }, motor: { current: 4.5 } }));
-    await mosquittoPub(broker.port, 'plant/line-01/polisher-04/telemetry', JSON.stringify({ ts: new Date(TS_S * 1000 + 2000).toISOString().replace('.000Z', 'Z'), counters: { pieces: 14 }, motor: { current: 4 } }));
+    await mosquittoPub(
+      broker.port,
+      'plant/line-01/polisher-04/telemetry',
+      JSON.stringify({ ts: TS_S * 1000 + 1500, counters: { pieces: 13 }, motor: { current: 4.5 } }),
+    );
+    await mosquittoPub(
+      broker.port,
+      'plant/line-01/polisher-04/telemetry',
+      JSON.stringify({ ts: new Date(TS_S * 1000 + 2000).toISOString().replace('.000Z', 'Z'), counters: { pieces: 14 }, motor: { current: 4 } }),
+    );
     await waitFor('3 pieces readings', () => values(store, 'polisher-04', 'pieces').length === 3);
     expect(values(store, 'polisher-04', 'pieces')).toEqual([
       { ts: TS_S * 1000, value: 12, kind: 'float', quality: 'good' },
@@ -93,7 +101,12 @@ describe('JSON payloads (canonical polisher-04 config)', () => {
 
   it('the type an untyped tag learnt survives a restart (kept in the data dir)', async () => {
     const dir = tempDir('fgw-mqtt-kinds-');
-    const device = { id: 'learn-1', protocol: 'mqtt', connection: { url: broker.url, clientId: 'gw-learn-1' }, tags: [{ name: 'state', topic: 'learn/state', path: 'state' }] };
+    const device = {
+      id: 'learn-1',
+      protocol: 'mqtt',
+      connection: { url: broker.url, clientId: 'gw-learn-1' },
+      tags: [{ name: 'state', topic: 'learn/state', path: 'state' }],
+    };
     const first = await started(device, dir.path);
     await mosquittoPub(broker.port, 'learn/state', '{"state": "running"}');
     await waitFor('first value', () => values(store, 'learn-1', 'state').length === 1);
@@ -111,7 +124,12 @@ describe('JSON payloads (canonical polisher-04 config)', () => {
 
   it('a retained message is stored once, not again when the persistent session resumes (MQTT 5 retain handling)', async () => {
     await mosquittoPub(broker.port, 'retained/state', '{"state": "idle"}', ['-r']);
-    const device = { id: 'retained-1', protocol: 'mqtt', connection: { url: broker.url, clientId: 'gw-retained-1' }, tags: [{ name: 'state', topic: 'retained/state', path: 'state', type: 'string' }] };
+    const device = {
+      id: 'retained-1',
+      protocol: 'mqtt',
+      connection: { url: broker.url, clientId: 'gw-retained-1' },
+      tags: [{ name: 'state', topic: 'retained/state', path: 'state', type: 'string' }],
+    };
     const first = await started(device);
     await waitFor('retained value', () => values(store, 'retained-1', 'state').length === 1);
     await first.stop();
@@ -131,11 +149,15 @@ describe('JSON payloads (canonical polisher-04 config)', () => {
 
 describe('the publisher simulator (demo plant)', () => {
   it('publishes telemetry the canonical polisher config reads: values and source timestamps', async () => {
-    const a = await started({ ...canonicalPolisher(broker.url, 'gw-sim-1'), id: 'polisher-sim', tags: [
-      { name: 'state', role: 'state', topic: 'plant/line-09/polisher-sim/status', path: 'state' },
-      { name: 'pieces', role: 'counter', topic: 'plant/line-09/polisher-sim/telemetry', path: 'counters.pieces', timestampPath: 'ts', type: 'integer' },
-      { name: 'motor_current', role: 'parameter', topic: 'plant/line-09/polisher-sim/telemetry', path: 'motor.current', timestampPath: 'ts' },
-    ] });
+    const a = await started({
+      ...canonicalPolisher(broker.url, 'gw-sim-1'),
+      id: 'polisher-sim',
+      tags: [
+        { name: 'state', role: 'state', topic: 'plant/line-09/polisher-sim/status', path: 'state' },
+        { name: 'pieces', role: 'counter', topic: 'plant/line-09/polisher-sim/telemetry', path: 'counters.pieces', timestampPath: 'ts', type: 'integer' },
+        { name: 'motor_current', role: 'parameter', topic: 'plant/line-09/polisher-sim/telemetry', path: 'motor.current', timestampPath: 'ts' },
+      ],
+    });
     let pieces = 0;
     const stamps: number[] = [];
     const sim = new MqttSimulator({
@@ -194,7 +216,10 @@ describe('malformed payloads', () => {
     await waitFor('the good message', () => values(store, 'bad-m1', 'count').some((r) => r.value === 42));
 
     const expected = cases.flatMap(([, , reasons]) => reasons);
-    const dead = store.deadLetters({ source: 'mqtt' }).filter((d) => d.device === 'bad-m1').reverse();
+    const dead = store
+      .deadLetters({ source: 'mqtt' })
+      .filter((d) => d.device === 'bad-m1')
+      .reverse();
     expect(dead.map((d) => d.reason)).toEqual(expected);
     expect(dead.every((d) => d.topic === topic)).toBe(true);
     expect(dead[0]!.payload).toBe('{"count": 1,');
@@ -313,8 +338,14 @@ describe('protocols', () => {
   it('two devices with the same url and clientId share one connection', async () => {
     const shared = new Map<string, unknown>();
     const conn = { url: broker.url, clientId: 'gw-shared-1' };
-    const a1 = createAdapter({ id: 'sh-1', protocol: 'mqtt', connection: conn, tags: [{ name: 'v', topic: 'sh/1', type: 'integer' }] }, context(store, '', shared));
-    const a2 = createAdapter({ id: 'sh-2', protocol: 'mqtt', connection: conn, tags: [{ name: 'v', topic: 'sh/2', type: 'integer' }] }, context(store, '', shared));
+    const a1 = createAdapter(
+      { id: 'sh-1', protocol: 'mqtt', connection: conn, tags: [{ name: 'v', topic: 'sh/1', type: 'integer' }] },
+      context(store, '', shared),
+    );
+    const a2 = createAdapter(
+      { id: 'sh-2', protocol: 'mqtt', connection: conn, tags: [{ name: 'v', topic: 'sh/2', type: 'integer' }] },
+      context(store, '', shared),
+    );
     adapters.push(a1, a2);
     await a1.start();
     await a2.start();
@@ -326,7 +357,10 @@ describe('protocols', () => {
     expect(values(store, 'sh-2', 'v')[0]!.value).toBe(2);
     const e = (() => {
       try {
-        createAdapter({ id: 'sh-3', protocol: 'mqtt', connection: { ...conn, keepalive: '5s' }, tags: [{ name: 'v', topic: 'sh/3' }] }, context(store, '', shared));
+        createAdapter(
+          { id: 'sh-3', protocol: 'mqtt', connection: { ...conn, keepalive: '5s' }, tags: [{ name: 'v', topic: 'sh/3' }] },
+          context(store, '', shared),
+        );
       } catch (x) {
         return x;
       }
@@ -342,7 +376,13 @@ describe('broker restart mid-run', () => {
       {
         id: 'restart-1',
         protocol: 'mqtt',
-        connection: { url: broker.url.replace('//', '//gateway:url-secret@'), clientId: 'gw-restart-1', username: 'gateway', password: 'hunter2-secret', reconnect: { min: '50ms', max: '200ms' } },
+        connection: {
+          url: broker.url.replace('//', '//gateway:url-secret@'),
+          clientId: 'gw-restart-1',
+          username: 'gateway',
+          password: 'hunter2-secret',
+          reconnect: { min: '50ms', max: '200ms' },
+        },
         tags: [{ name: 'n', topic: 'restart/n', path: 'n', type: 'integer' }],
       },
       { ...context(store), log },

@@ -74,7 +74,18 @@ describe('templates', () => {
 });
 
 describe('JSON paths', () => {
-  const doc = { motor: { current: 3.2 }, motors: [{ current: 1 }, { current: 2.5 }], 'a.b': 7, list: [[1, 2], [3, 4]], zero: 0, no: false, nil: null };
+  const doc = {
+    motor: { current: 3.2 },
+    motors: [{ current: 1 }, { current: 2.5 }],
+    'a.b': 7,
+    list: [
+      [1, 2],
+      [3, 4],
+    ],
+    zero: 0,
+    no: false,
+    nil: null,
+  };
   it.each([
     ['motor.current', 3.2],
     ['motors[1].current', 2.5],
@@ -166,7 +177,13 @@ describe('decodeMessage', () => {
 
   it('maps one telemetry message to two readings with the source timestamp', () => {
     const plan = buildPlan(base);
-    const r = decodeMessage(plan, 'plant/line-01/polisher-04/telemetry', enc({ ts: 1767225601, counters: { pieces: 12 }, motor: { current: 4.25 } }), T0, new MapKindMemory());
+    const r = decodeMessage(
+      plan,
+      'plant/line-01/polisher-04/telemetry',
+      enc({ ts: 1767225601, counters: { pieces: 12 }, motor: { current: 4.25 } }),
+      T0,
+      new MapKindMemory(),
+    );
     expect(r.dead).toEqual([]);
     expect(r.readings).toEqual([
       { device: 'polisher-04', tag: 'pieces', ts: 1767225601000, kind: 'integer', value: 12, quality: 'good' },
@@ -198,7 +215,12 @@ describe('decodeMessage', () => {
     ['empty', 'plant/line-01/polisher-04/telemetry', '', ['EMPTY']],
     ['oversize', 'plant/line-01/polisher-04/telemetry', JSON.stringify({ pad: 'x'.repeat(1200) }), ['OVERSIZE']],
     ['missing paths (one dead letter for the message)', 'plant/line-01/polisher-04/telemetry', JSON.stringify({ ts: 1767225601 }), ['PATH_MISSING']],
-    ['wrong type for an integer', 'plant/line-01/polisher-04/telemetry', JSON.stringify({ ts: 1767225601, counters: { pieces: 'many' }, motor: { current: 1 } }), ['WRONG_TYPE']],
+    [
+      'wrong type for an integer',
+      'plant/line-01/polisher-04/telemetry',
+      JSON.stringify({ ts: 1767225601, counters: { pieces: 'many' }, motor: { current: 1 } }),
+      ['WRONG_TYPE'],
+    ],
     ['object where a value should be', 'plant/line-01/polisher-04/status', JSON.stringify({ state: { a: 1 } }), ['WRONG_TYPE']],
     ['null value', 'plant/line-01/polisher-04/status', JSON.stringify({ state: null }), ['WRONG_TYPE']],
     ['bad timestamp', 'plant/line-01/polisher-04/telemetry', JSON.stringify({ ts: 'soon', counters: { pieces: 1 }, motor: { current: 1 } }), ['BAD_TIMESTAMP']],
@@ -237,7 +259,9 @@ describe('decodeMessage', () => {
   ] as const)('raw payload %j (type %s) → %s %j', (payload, type, kind, value) => {
     const tag: PlanInput['tags'][number] = { name: 'v', topic: 'raw/v' };
     const plan = buildPlan({ id: 'd', format: 'raw', maxPayloadSize: 100, tags: [type ? { ...tag, type } : tag] });
-    expect(decodeMessage(plan, 'raw/v', enc(payload), T0, new MapKindMemory()).readings).toEqual([{ device: 'd', tag: 'v', ts: T0, kind, value, quality: 'good' }]);
+    expect(decodeMessage(plan, 'raw/v', enc(payload), T0, new MapKindMemory()).readings).toEqual([
+      { device: 'd', tag: 'v', ts: T0, kind, value, quality: 'good' },
+    ]);
   });
 
   it('a JSON scalar without a path is the value', () => {
@@ -314,7 +338,12 @@ describe('warnings for `fgw check`', () => {
     expect(w[0]!.startsWith(`${path}:`)).toBe(true);
   });
   it('the canonical settings draw no warning', () => {
-    const d = mqttDeviceSchema.parse({ id: 'd', protocol: 'mqtt', connection: { url: 'mqtt://h', clientId: 'gw-line-01', qos: 1 }, tags: [{ name: 'v', topic: 't' }] });
+    const d = mqttDeviceSchema.parse({
+      id: 'd',
+      protocol: 'mqtt',
+      connection: { url: 'mqtt://h', clientId: 'gw-line-01', qos: 1 },
+      tags: [{ name: 'v', topic: 't' }],
+    });
     expect(mqttModule.warnings!(d, 'devices[3]')).toEqual([]);
   });
 });

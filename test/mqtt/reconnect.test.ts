@@ -24,7 +24,12 @@ afterAll(async () => {
 it('reconnect attempts wait for the backoff delay on the injected clock; the session resumes after', async () => {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const a = createAdapter(
-    { id: 'rc-1', protocol: 'mqtt', connection: { url: broker.url, clientId: 'gw-rc-1', reconnect: { min: '1s', max: '1s' } }, tags: [{ name: 'v', topic: 'rc/v', type: 'integer' }] },
+    {
+      id: 'rc-1',
+      protocol: 'mqtt',
+      connection: { url: broker.url, clientId: 'gw-rc-1', reconnect: { min: '1s', max: '1s' } },
+      tags: [{ name: 'v', topic: 'rc/v', type: 'integer' }],
+    },
     { ...context(st.store), clock },
   );
   await a.start();

@@ -67,13 +67,16 @@ beforeAll(async () => {
       format: 'sparkplugb',
       connection,
       sparkplug: { groupId: G, edgeNodeId: E, deviceId: 'Pump1' },
-      tags: [{ name: 'speed', metric: 'Speed' }, { name: 'setpoint', metric: 'Setpoint', type: 'float', writable: true }],
+      tags: [
+        { name: 'speed', metric: 'Speed' },
+        { name: 'setpoint', metric: 'Setpoint', type: 'float', writable: true },
+      ],
     },
     context(store, '', shared),
   );
   await node.start();
   await pump.start();
-  await waitFor('broker connection', () => ((node as unknown as { conn?: { connected: boolean } }).conn?.connected ?? false));
+  await waitFor('broker connection', () => (node as unknown as { conn?: { connected: boolean } }).conn?.connected ?? false);
 });
 
 afterAll(async () => {
@@ -133,7 +136,15 @@ describe('Sparkplug B', () => {
   });
 
   it('DBIRTH/DDATA feed the device under the node (Float kept to float32 precision)', async () => {
-    await publish('DBIRTH', [{ name: 'Speed', alias: 10, type: 'Float', value: 1.1 }, { name: 'Setpoint', alias: 11, type: 'Float', value: 50 }], T1 + 2000, 'Pump1');
+    await publish(
+      'DBIRTH',
+      [
+        { name: 'Speed', alias: 10, type: 'Float', value: 1.1 },
+        { name: 'Setpoint', alias: 11, type: 'Float', value: 50 },
+      ],
+      T1 + 2000,
+      'Pump1',
+    );
     await publish('DDATA', [{ alias: 10, type: 'Float', value: 2.2 }], T1 + 3000, 'Pump1');
     await waitFor('pump values', () => values(store, 'pump-1', 'speed').length === 2);
     expect(values(store, 'pump-1', 'speed')).toEqual([
@@ -146,7 +157,8 @@ describe('Sparkplug B', () => {
   it('a write to a Sparkplug tag goes out as DCMD with the birth datatype', async () => {
     const got: Array<{ topic: string; name: string; type: string; value: unknown }> = [];
     const listener = (topic: string, payload: Buffer) => {
-      if (topic.includes('/DCMD/')) for (const m of sp.decodePayload(payload).metrics ?? []) got.push({ topic, name: m.name ?? '', type: m.type, value: m.value });
+      if (topic.includes('/DCMD/'))
+        for (const m of sp.decodePayload(payload).metrics ?? []) got.push({ topic, name: m.name ?? '', type: m.type, value: m.value });
     };
     edge.on('message', listener);
     await edge.subscribeAsync(`spBv1.0/${G}/DCMD/${E}/Pump1`, { qos: 0 });
@@ -158,7 +170,14 @@ describe('Sparkplug B', () => {
 
   it('an unknown alias after the birth requests a rebirth again and keeps the known metrics of the message', async () => {
     const before = ncmd.length;
-    await publish('NDATA', [{ alias: 99, type: 'Double', value: 1 }, { alias: 1, type: 'Double', value: 22 }], T1 + 6000);
+    await publish(
+      'NDATA',
+      [
+        { alias: 99, type: 'Double', value: 1 },
+        { alias: 1, type: 'Double', value: 22 },
+      ],
+      T1 + 6000,
+    );
     await waitFor('second rebirth request', () => ncmd.length === before + 1);
     await waitFor('known metric kept', () => values(store, 'boiler-1', 'temp').length === 3);
     expect(values(store, 'boiler-1', 'temp')[2]).toMatchObject({ ts: T1 + 6000, value: 22 });

@@ -56,13 +56,29 @@ afterAll(async () => {
 });
 
 const tls = () => ({ ca: p('ca.pem'), cert: readFileSync(p('client.crt'), 'utf8'), key: p('client.key') });
-const dev = (id: string, connection: Record<string, unknown>) => ({ id, protocol: 'mqtt', connection: { url, clientId: `gw-${id}`, ...connection }, tags: [{ name: 'v', topic: `tls/${id}`, type: 'integer' }] });
+const dev = (id: string, connection: Record<string, unknown>) => ({
+  id,
+  protocol: 'mqtt',
+  connection: { url, clientId: `gw-${id}`, ...connection },
+  tags: [{ name: 'v', topic: `tls/${id}`, type: 'integer' }],
+});
 
 it('connects with CA, client certificate and key, user name and password; messages arrive', async () => {
   const a = createAdapter(dev('tls-ok', { ...tls(), username: 'gateway', password: 's3cret' }), context(store));
   await a.start();
   await waitFor('connected over TLS', () => a.status().connected);
-  await mosquittoPub(broker.port, 'tls/tls-ok', '7', ['--cafile', p('ca.pem'), '--cert', p('client.crt'), '--key', p('client.key'), '-u', 'gateway', '-P', 's3cret']);
+  await mosquittoPub(broker.port, 'tls/tls-ok', '7', [
+    '--cafile',
+    p('ca.pem'),
+    '--cert',
+    p('client.crt'),
+    '--key',
+    p('client.key'),
+    '-u',
+    'gateway',
+    '-P',
+    's3cret',
+  ]);
   await waitFor('reading', () => values(store, 'tls-ok', 'v').length === 1);
   expect(values(store, 'tls-ok', 'v')[0]).toMatchObject({ value: 7, kind: 'integer' });
   await a.stop();

@@ -1,6 +1,19 @@
 /** Table tests of the pure core: DataType → kind, StatusCode → quality, DataValue decoding, write values, chunking, names. */
 import { describe, expect, it } from 'vitest';
-import { BuiltIn, builtInOfNs0DataType, chunk, classifyConnectError, decodeDataValue, int64ToNumber, isValidNodeId, kindOfBuiltIn, qualityOf, tagNameOf, timestampOf, toWriteValue } from '../../adapters/opcua/convert.js';
+import {
+  BuiltIn,
+  builtInOfNs0DataType,
+  chunk,
+  classifyConnectError,
+  decodeDataValue,
+  int64ToNumber,
+  isValidNodeId,
+  kindOfBuiltIn,
+  qualityOf,
+  tagNameOf,
+  timestampOf,
+  toWriteValue,
+} from '../../adapters/opcua/convert.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -45,7 +58,13 @@ describe('opcua convert', () => {
     [{ sourceTimestamp: new Date(0), serverTimestamp: null }, NOW], // OPC UA MinDateTime means "none"
   ])('timestamp of %j is %i', (dv, ts) => expect(timestampOf(dv, NOW)).toBe(ts));
 
-  const dv = (variantType: number, value: unknown, statusCode = 0, statusName = 'Good') => ({ statusCode, statusName, variantType, value, sourceTimestamp: new Date(7) });
+  const dv = (variantType: number, value: unknown, statusCode = 0, statusName = 'Good') => ({
+    statusCode,
+    statusName,
+    variantType,
+    value,
+    sourceTimestamp: new Date(7),
+  });
   it.each([
     ['integer', dv(BuiltIn.Int64, [0xffffffff, 0xfffffffe]), { value: -2, quality: 'good' }],
     ['integer', dv(BuiltIn.UInt64, [1, 5]), { value: 4294967301, quality: 'good' }],
@@ -95,7 +114,12 @@ describe('opcua convert', () => {
     [50, 120, [50, 50, 20]],
     [50, 0, []],
   ])('chunk(limit %i) of %i items → %j', (limit, n, sizes) => {
-    expect(chunk(Array.from({ length: n }, (_, i) => i), limit).map((c) => c.length)).toEqual(sizes);
+    expect(
+      chunk(
+        Array.from({ length: n }, (_, i) => i),
+        limit,
+      ).map((c) => c.length),
+    ).toEqual(sizes);
   });
 
   it.each([

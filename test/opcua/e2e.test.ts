@@ -123,7 +123,7 @@ describe('opcua end to end', () => {
     expect(sink.last('state')).toMatchObject({ quality: 'good', value: 1, kind: 'integer' });
   });
 
-  it('a node that is not a variable is bad with the server\'s status name', async () => {
+  it("a node that is not a variable is bad with the server's status name", async () => {
     const r = await waitFor('folder reading', () => sink.last('folder'));
     expect(r).toMatchObject({ quality: 'bad', value: null, error: 'BadAttributeIdInvalid' });
   });
@@ -199,7 +199,10 @@ describe('opcua end to end', () => {
     ['ghost', 1, 'GW_ERR_WRITE_UNSUPPORTED'],
     ['nope', 1, 'GW_ERR_TAG_UNKNOWN'],
   ] as const)('write %s = %s is refused with %s', async (tag, value, code) => {
-    const err = await adapter.write!(tag, value).then(() => undefined, (e: unknown) => e);
+    const err = await adapter.write!(tag, value).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isGatewayError(err) ? err.code : err).toBe(code);
   });
 
@@ -216,7 +219,23 @@ describe('opcua end to end', () => {
     const out: string[] = [];
     const err: string[] = [];
     const code = await main(
-      ['browse', sim.endpoint, '--security', 'SignAndEncrypt', '--policy', 'Basic256Sha256', '--user', 'gateway', '--password', 'secret', '--pki', `${dir.path}/browse-pki`, '--trust-unknown', '--depth', '3'],
+      [
+        'browse',
+        sim.endpoint,
+        '--security',
+        'SignAndEncrypt',
+        '--policy',
+        'Basic256Sha256',
+        '--user',
+        'gateway',
+        '--password',
+        'secret',
+        '--pki',
+        `${dir.path}/browse-pki`,
+        '--trust-unknown',
+        '--depth',
+        '3',
+      ],
       { out: (s) => out.push(s), err: (s) => err.push(s) },
     );
     expect(code).toBe(0);

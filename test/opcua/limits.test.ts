@@ -46,10 +46,16 @@ describe('opcua OperationLimits', () => {
     await client.connect(sim.endpoint);
     const session = await client.createSession();
     const nodes = Array.from({ length: LIMIT + 1 }, (_, i) => ({ nodeId: `ns=1;s=Big.V${i}`, attributeId: AttributeIds.Value }));
-    const err = await session.read(nodes).then(() => undefined, (e: unknown) => String(e));
+    const err = await session.read(nodes).then(
+      () => undefined,
+      (e: unknown) => String(e),
+    );
     expect(err).toMatch(/BadTooManyOperations/);
     const sub = await session.createSubscription2({ requestedPublishingInterval: 500 });
-    const err2 = await sub.monitorItems(nodes, { samplingInterval: 500, queueSize: 1 }, TimestampsToReturn.Both).then(() => undefined, (e: unknown) => String(e));
+    const err2 = await sub.monitorItems(nodes, { samplingInterval: 500, queueSize: 1 }, TimestampsToReturn.Both).then(
+      () => undefined,
+      (e: unknown) => String(e),
+    );
     expect(err2).toMatch(/BadTooManyOperations/);
     await session.close();
     await client.disconnect();

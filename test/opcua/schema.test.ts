@@ -74,7 +74,15 @@ describe('opcua schema', () => {
     [{ tags: [{ name: 'a', nodeId: 'ns=1;s=A', deadband: { type: 'relative', value: 1 } }] }, 'tags.0.deadband.type'],
     [{ tags: [{ name: 'a', nodeId: 'ns=1;s=A', samplingInterval: 'soon' }] }, 'tags.0.samplingInterval'],
     [{ tags: [{ name: 'a', nodeId: 'ns=1;s=A', address: 3 }] }, 'tags.0'],
-    [{ tags: [{ name: 'a', nodeId: 'ns=1;s=A' }, { name: 'a', nodeId: 'ns=1;s=B' }] }, 'tags.1.name'],
+    [
+      {
+        tags: [
+          { name: 'a', nodeId: 'ns=1;s=A' },
+          { name: 'a', nodeId: 'ns=1;s=B' },
+        ],
+      },
+      'tags.1.name',
+    ],
   ])('refuses %j at %s', (patch, path) => {
     const r = opcua.deviceSchema.safeParse({ ...base, ...patch });
     expect(r.success).toBe(false);

@@ -42,7 +42,14 @@ function device(id: string, connection: Record<string, unknown>) {
     id,
     protocol: 'opcua',
     interval: '200ms',
-    connection: { endpoint: sim.endpoint, securityMode: 'SignAndEncrypt', securityPolicy: 'Basic256Sha256', reconnectDelay: '200ms', reconnectMaxDelay: '1s', ...connection },
+    connection: {
+      endpoint: sim.endpoint,
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      reconnectDelay: '200ms',
+      reconnectMaxDelay: '1s',
+      ...connection,
+    },
     tags: [{ name: 'state', role: 'state', nodeId: 'ns=1;s=Lathe3.State' }],
   });
 }
@@ -111,10 +118,19 @@ describe('opcua security', () => {
     const cm = new OPCUACertificateManager({ rootFolder: userPki });
     await cm.initialize();
     const certFile = join(userPki, 'user.pem');
-    await cm.createSelfSignedCertificate({ applicationUri: 'urn:fgw:test-user', subject: '/CN=operator', dns: [], startDate: new Date(Date.now() - 86_400_000), validity: 30, outputFile: certFile });
+    await cm.createSelfSignedCertificate({
+      applicationUri: 'urn:fgw:test-user',
+      subject: '/CN=operator',
+      dns: [],
+      startDate: new Date(Date.now() - 86_400_000),
+      validity: 30,
+      outputFile: certFile,
+    });
     await cm.dispose();
     sim.set('Lathe3.State', 3);
-    const { adapter, sink } = start('lathe-x509', data(), { auth: { type: 'certificate', certificate: certFile, privateKey: join(userPki, 'own', 'private', 'private_key.pem') } });
+    const { adapter, sink } = start('lathe-x509', data(), {
+      auth: { type: 'certificate', certificate: certFile, privateKey: join(userPki, 'own', 'private', 'private_key.pem') },
+    });
     await waitFor('state 3', () => sink.of('state').find((x) => x.value === 3));
     await adapter.stop();
   });
@@ -126,14 +142,16 @@ describe('opcua security', () => {
     expect(uri).toBe(`urn:${hostname()}:fgw:test-gw`);
     // every session so far (six adapters one after another, each opening the PKI anew) announced
     // that URI and presented this very certificate
-    const sha1 = createHash('sha1').update(new X509Certificate(readFileSync(certFile)).raw).digest('hex');
+    const sha1 = createHash('sha1')
+      .update(new X509Certificate(readFileSync(certFile)).raw)
+      .digest('hex');
     expect(sim.clientUris.length).toBeGreaterThanOrEqual(5);
     expect(new Set(sim.clientUris)).toEqual(new Set([uri]));
     expect(sim.clientCertificates.length).toBe(sim.clientUris.length);
     expect(new Set(sim.clientCertificates)).toEqual(new Set([sha1]));
   });
 
-  it('fgw pki trust --config trusts a certificate file in the PKI of the config\'s OPC UA devices', async () => {
+  it("fgw pki trust --config trusts a certificate file in the PKI of the config's OPC UA devices", async () => {
     const cfgDir = join(dir.path, 'cfg');
     const certFile = join(dir.path, 'server-cert.der');
     writeFileSync(certFile, sim.certificate());
@@ -146,13 +164,15 @@ describe('opcua security', () => {
     expect(await main(['pki', 'trust', certFile, '--config', join(cfgDir, 'gateway.yaml')], io)).toBe(0);
     const trusted = readdirSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs'));
     expect(trusted).toHaveLength(1);
-    expect(Buffer.from(new X509Certificate(readFileSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs', trusted[0]!))).raw).equals(sim.certificate())).toBe(true);
+    expect(Buffer.from(new X509Certificate(readFileSync(join(cfgDir, 'store', 'pki', 'trusted', 'certs', trusted[0]!))).raw).equals(sim.certificate())).toBe(
+      true,
+    );
     out.length = 0;
     expect(await main(['pki', 'trust', join(dir.path, 'missing.der'), '--pki', cfgDir], io)).toBe(2);
     expect(out.join('\n')).toMatch(/^GW_ERR_USAGE: .*missing\.der/m);
   });
 
-  it('a server that does not trust the gateway\'s certificate gives GW_ERR_OPCUA_UNTRUSTED naming the certificate to trust', async () => {
+  it("a server that does not trust the gateway's certificate gives GW_ERR_OPCUA_UNTRUSTED naming the certificate to trust", async () => {
     sim.setTrustClients(false);
     try {
       const fresh = join(dir.path, 'gw-fresh');

@@ -107,13 +107,30 @@ export function loadCase(dir: string, name: string): LoadedCase {
     return s;
   });
   const facts = buildFacts(cf, devices, policy);
-  const out: LoadedCase = { name, dir, project, projectFile, policy, devices, facts, preliminary: cf.preliminary ?? false, registeredSystems: cf.registeredSystems ?? [], expected, caseFile: cf };
+  const out: LoadedCase = {
+    name,
+    dir,
+    project,
+    projectFile,
+    policy,
+    devices,
+    facts,
+    preliminary: cf.preliminary ?? false,
+    registeredSystems: cf.registeredSystems ?? [],
+    expected,
+    caseFile: cf,
+  };
   if (cf.gateways) out.gateways = cf.gateways.map((g) => ({ id: g.id, ...(g.site ? { site: g.site } : {}), config: `${g.id}.yaml` }));
   const ev = project.evidence;
   if (ev.erpOrders && ev.mesOrders) {
     const e = resolve(dir, ev.erpOrders);
     const m = resolve(dir, ev.mesOrders);
-    if (existsSync(e) && existsSync(m)) out.orders = matchOrders(readFileSync(e, 'utf8'), ev.erpOrders, readFileSync(m, 'utf8'), ev.mesOrders, { from: facts.from, to: facts.to, offsetMs: policy.offsetMs });
+    if (existsSync(e) && existsSync(m))
+      out.orders = matchOrders(readFileSync(e, 'utf8'), ev.erpOrders, readFileSync(m, 'utf8'), ev.mesOrders, {
+        from: facts.from,
+        to: facts.to,
+        offsetMs: policy.offsetMs,
+      });
   }
   return out;
 }
@@ -145,7 +162,13 @@ export function buildFacts(cf: CaseFile, devices: DeviceSpec[], policy: Policy):
       for (const [a, b] of good) for (let s = a; s < b; s++) if (!unc.some(([x, y]) => s >= x && s < y)) keep.push(s);
       good = toRanges(keep);
     }
-    const f: Facts['devices'][number] = { id: d.id, gateway: devices[i]!.gateway!, slotMs, goodSlots: good, tagsSeen: [...(d.seen ?? d.tags.map((t) => t.name))].sort() };
+    const f: Facts['devices'][number] = {
+      id: d.id,
+      gateway: devices[i]!.gateway!,
+      slotMs,
+      goodSlots: good,
+      tagsSeen: [...(d.seen ?? d.tags.map((t) => t.name))].sort(),
+    };
     if (d.losses) f.losses = d.losses.map((l) => ({ reason: l.reason, from: Date.parse(l.from), to: Date.parse(l.to), count: l.count }));
     if (d.lastGood !== 'none') {
       const last = good[good.length - 1];
@@ -187,7 +210,16 @@ export function buildFacts(cf: CaseFile, devices: DeviceSpec[], policy: Policy):
   // the command samples as the backends give them: the newest 20 (any result), and per week,
   // device and system the newest successful ones
   const cmds: CommandSample[] = (cf.commands ?? [])
-    .map((c) => ({ ts: Date.parse(c.ts), actor: c.actor ?? c.system.toLowerCase(), system: c.system, device: c.device, tag: c.tag ?? 'setpoint', value: c.value ?? '1', result: c.result ?? 'ok', gateway: c.gateway ?? gws[0]!.id }))
+    .map((c) => ({
+      ts: Date.parse(c.ts),
+      actor: c.actor ?? c.system.toLowerCase(),
+      system: c.system,
+      device: c.device,
+      tag: c.tag ?? 'setpoint',
+      value: c.value ?? '1',
+      result: c.result ?? 'ok',
+      gateway: c.gateway ?? gws[0]!.id,
+    }))
     .filter((c) => c.ts >= from && c.ts < to)
     .sort((a, b) => b.ts - a.ts);
   facts.commands = cmds.slice(0, 20);
@@ -205,14 +237,22 @@ export function buildFacts(cf: CaseFile, devices: DeviceSpec[], policy: Policy):
 
 /** Keyed views of the arrays, so expected.json can name rules, tracks, devices and steps. */
 export function keyed(result: Record<string, unknown>): Record<string, unknown> {
-  const r = result as { rules: Array<{ rule: string }>; devices: Array<{ id: string }>; processes: Array<{ id: string }>; subsidy: { tracks: Array<{ track: string; variant?: string; excluded: Array<{ index: number; code: string }> }> } };
+  const r = result as {
+    rules: Array<{ rule: string }>;
+    devices: Array<{ id: string }>;
+    processes: Array<{ id: string }>;
+    subsidy: { tracks: Array<{ track: string; variant?: string; excluded: Array<{ index: number; code: string }> }> };
+  };
   return {
     ...result,
     rulesById: Object.fromEntries(r.rules.map((x) => [x.rule, x])),
     devicesById: Object.fromEntries(r.devices.map((x) => [x.id, x])),
     processesById: Object.fromEntries(r.processes.map((x) => [x.id, x])),
     tracksById: Object.fromEntries(
-      r.subsidy.tracks.map((t) => [t.variant ? `${t.track}/${t.variant}` : t.track, { ...t, excludedCodes: Object.fromEntries(t.excluded.map((e) => [String(e.index), e.code])) }]),
+      r.subsidy.tracks.map((t) => [
+        t.variant ? `${t.track}/${t.variant}` : t.track,
+        { ...t, excludedCodes: Object.fromEntries(t.excluded.map((e) => [String(e.index), e.code])) },
+      ]),
     ),
   };
 }

@@ -13,7 +13,9 @@ import { evaluate } from '../../verify/evaluate.js';
 import { keyed, loadCase } from './case-harness.js';
 
 const root = fileURLToPath(new URL('../cases/verify/', import.meta.url));
-const names = readdirSync(root).filter((n) => !n.startsWith('_') && statSync(join(root, n)).isDirectory()).sort();
+const names = readdirSync(root)
+  .filter((n) => !n.startsWith('_') && statSync(join(root, n)).isDirectory())
+  .sort();
 
 describe('golden verifier cases', () => {
   it('has the cases the issue asks for', () => {

@@ -55,9 +55,27 @@ beforeAll(async () => {
   const hb: Reading[] = [];
   for (let t = FROM; t < TO; t += 10_000) hb.push({ device: '', tag: 'heartbeat', ts: t, kind: 'boolean', value: true, quality: 'good' });
   await store.writeStatus(hb);
-  store.appendAudit({ ts: Date.parse('2026-10-05T10:00:00+08:00'), actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices/:id/latest', device: 'press-01', result: 'ok' });
+  store.appendAudit({
+    ts: Date.parse('2026-10-05T10:00:00+08:00'),
+    actor: 'mes',
+    system: 'MES',
+    action: 'read',
+    route: 'GET /api/devices/:id/latest',
+    device: 'press-01',
+    result: 'ok',
+  });
   store.appendAudit({ ts: Date.parse('2026-10-06T10:00:00+08:00'), actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/latest', result: 'ok' });
-  store.appendAudit({ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', action: 'write', route: 'POST /api/devices/:id/tags/:tag', device: 'press-01', tag: 'state', value: '2', result: 'ok' });
+  store.appendAudit({
+    ts: Date.parse('2026-10-05T11:00:00+08:00'),
+    actor: 'operator',
+    system: 'platform',
+    action: 'write',
+    route: 'POST /api/devices/:id/tags/:tag',
+    device: 'press-01',
+    tag: 'state',
+    value: '2',
+    result: 'ok',
+  });
 
   await influx.query('CREATE DATABASE factory');
   const ctx = { measurement: 'equipment', gateway: { id: 'line-01', site: 'yk-cup-plant' }, deviceMeta: () => ({ line: 'line-01' }) };
@@ -70,7 +88,17 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-const base = () => ['--config', join(dir.path, 'gateway.yaml'), '--project', join(dir.path, 'project.yaml'), '--from', '2026-10-05', '--to', '2026-10-07T00:00:00+08:00', '--preliminary'];
+const base = () => [
+  '--config',
+  join(dir.path, 'gateway.yaml'),
+  '--project',
+  join(dir.path, 'project.yaml'),
+  '--from',
+  '2026-10-05',
+  '--to',
+  '2026-10-07T00:00:00+08:00',
+  '--preliminary',
+];
 
 describe('fgw verify', () => {
   it.each(['store', 'influx'])('--source %s: the hand-computed result, JSON and HTML written', async (source) => {
@@ -95,12 +123,29 @@ describe('fgw verify', () => {
       policy: { id: 'yongkang-2019' },
     });
     const dev = Object.fromEntries(res.devices.map((d: { id: string }) => [d.id, d]));
-    expect(dev['press-01']).toMatchObject({ expectedSlots: 2880, goodSlots: 2880, networked: true, networkedFull: true, rolesSeen: ['counter', 'parameter', 'state'] });
+    expect(dev['press-01']).toMatchObject({
+      expectedSlots: 2880,
+      goodSlots: 2880,
+      networked: true,
+      networkedFull: true,
+      rolesSeen: ['counter', 'parameter', 'state'],
+    });
     expect(dev['welder-02']).toMatchObject({ expectedSlots: 2880, goodSlots: 2592, networked: true, networkedFull: false, gapCount: 1 });
     expect(dev['lathe-03']).toMatchObject({ goodSlots: 0, networked: false, stale: true });
     const steps = Object.fromEntries(res.processes.map((p: { id: string }) => [p.id, p]));
     expect(steps.stamping).toMatchObject({ covered: true, fullyCovered: true, executed: true, commandsPerWeek: [1] });
-    expect(res.commands).toEqual([{ ts: Date.parse('2026-10-05T11:00:00+08:00'), actor: 'operator', system: 'platform', device: 'press-01', tag: 'state', value: '2', result: 'ok', gateway: 'line-01' }]);
+    expect(res.commands).toEqual([
+      {
+        ts: Date.parse('2026-10-05T11:00:00+08:00'),
+        actor: 'operator',
+        system: 'platform',
+        device: 'press-01',
+        tag: 'state',
+        value: '2',
+        result: 'ok',
+        gateway: 'line-01',
+      },
+    ]);
     expect(res.policy.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(html, 'utf8')).toContain('data-classification="partial"');
     expect(res.version).toBe(2);
@@ -131,14 +176,63 @@ describe('fgw verify', () => {
     const res = JSON.parse(readFileSync(join(dir.path, 'store.json'), 'utf8'));
     // the schema-1 result, field by field (verify/README.md "The result")
     const v1: Record<string, string[]> = {
-      '': ['kind', 'version', 'project', 'gateway', 'source', 'window', 'classification', 'preliminary', 'rules', 'platform', 'weeks', 'devices', 'networkingRate', 'processes', 'dataUse', 'commands', 'orders', 'subsidy', 'policy'],
+      '': [
+        'kind',
+        'version',
+        'project',
+        'gateway',
+        'source',
+        'window',
+        'classification',
+        'preliminary',
+        'rules',
+        'platform',
+        'weeks',
+        'devices',
+        'networkingRate',
+        'processes',
+        'dataUse',
+        'commands',
+        'orders',
+        'subsidy',
+        'policy',
+      ],
       project: ['id', 'name', 'enterprise', 'uscc', 'claim', 'period', 'file'],
       window: ['from', 'to', 'fromMs', 'toMs', 'days'],
       'rules.0': ['rule', 'value', 'threshold', 'result', 'evidence', 'evidenceZh'],
       platform: ['slotMs', 'slots', 'shutdownSlots', 'outageSlots', 'outage', 'outageExceeded', 'outages'],
       'platform.outage': ['count', 'total', 'value'],
       'weeks.0': ['index', 'from', 'to', 'label'],
-      'devices.0': ['id', 'process', 'category', 'digitalControl', 'inScope', 'inGateway', 'inRegister', 'networked', 'networkedFull', 'reasons', 'slotMs', 'slots', 'shutdownSlots', 'outageSlots', 'expectedSlots', 'goodSlots', 'reportingRate', 'tagsSeen', 'rolesSeen', 'signalSet', 'lastGoodTs', 'staleLimitMs', 'stale', 'weekly', 'weeklyStable', 'gapCount', 'gaps', 'timeline'],
+      'devices.0': [
+        'id',
+        'process',
+        'category',
+        'digitalControl',
+        'inScope',
+        'inGateway',
+        'inRegister',
+        'networked',
+        'networkedFull',
+        'reasons',
+        'slotMs',
+        'slots',
+        'shutdownSlots',
+        'outageSlots',
+        'expectedSlots',
+        'goodSlots',
+        'reportingRate',
+        'tagsSeen',
+        'rolesSeen',
+        'signalSet',
+        'lastGoodTs',
+        'staleLimitMs',
+        'stale',
+        'weekly',
+        'weeklyStable',
+        'gapCount',
+        'gaps',
+        'timeline',
+      ],
       'devices.0.weekly.0': ['week', 'expected', 'good', 'pass'],
       networkingRate: ['rMin', 'networked', 'inScope', 'value', 'digitalControl', 'full'],
       'processes.0': ['id', 'name', 'key', 'devices', 'inScopeDevices', 'covered', 'fullyCovered', 'executed', 'commandsPerWeek', 'evidence', 'evidenceZh'],
@@ -226,7 +320,10 @@ describe('fgw verify', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const res = JSON.parse(readFileSync(json, 'utf8'));
-    expect(res.gateways.map((g: { id: string; devices: string[] }) => [g.id, g.devices.length])).toEqual([['line-01', 4], ['line-02', 0]]); // press-01, welder-02, lathe-03, polisher-04
+    expect(res.gateways.map((g: { id: string; devices: string[] }) => [g.id, g.devices.length])).toEqual([
+      ['line-01', 4],
+      ['line-02', 0],
+    ]); // press-01, welder-02, lathe-03, polisher-04
     expect(res.report.source.gateways).toEqual(['line-01', 'line-02']);
     // line-02 has no heartbeat at all but serves no in-scope equipment: it does not decide
     expect(res.classification).toBe('partial');
@@ -237,7 +334,11 @@ describe('fgw verify', () => {
     writeFileSync(join(dir.path, 'gateway-3.yaml'), second.replace('path: ./data/line-01', 'path: ./data/line-02'));
     const dev = await run([...base(), '--config', join(dir.path, 'gateway-3.yaml'), '--json', join(dir.path, 'bad.json')]);
     expect(dev.code).toBe(2);
-    expect(dev.err).toMatch(new RegExp(`device id "press-01" is in both ${join(dir.path, 'gateway.yaml')}: devices\\[\\d+\\] \\(press-01\\) and ${join(dir.path, 'gateway-3.yaml')}: devices\\[\\d+\\] \\(press-01\\)`));
+    expect(dev.err).toMatch(
+      new RegExp(
+        `device id "press-01" is in both ${join(dir.path, 'gateway.yaml')}: devices\\[\\d+\\] \\(press-01\\) and ${join(dir.path, 'gateway-3.yaml')}: devices\\[\\d+\\] \\(press-01\\)`,
+      ),
+    );
     expect(existsSync(join(dir.path, 'bad.json'))).toBe(false);
   });
 

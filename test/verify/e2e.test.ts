@@ -96,7 +96,10 @@ describe('three gateways into one InfluxDB, one SIGKILLed: verified from the sto
     gws[id] = startProcess(process.execPath, [fgw, 'run', '--config', cfg(id)], { cwd: dir.path });
   };
   const api = (gw: string, path: string, token: string, init: RequestInit = {}) =>
-    fetch(`http://127.0.0.1:${ports[gw]}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+    fetch(`http://127.0.0.1:${ports[gw]}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) },
+    });
   /** newest good reading of a device, asked with the dashboard's token (not a registered system: its reads never count) */
   const latestTs = async (gw: string, device: string): Promise<number> => {
     const r = await api(gw, `/api/devices/${device}/latest`, DASHBOARD);
@@ -128,12 +131,31 @@ describe('three gateways into one InfluxDB, one SIGKILLed: verified from the sto
     ports['gw-a'] = ports.a!;
     ports['gw-b'] = ports.b!;
     ports['gw-c'] = ports.c!;
-    writeFileSync(cfg('gw-a'), gatewayYaml('gw-a', 'yk-plant-1', ports.a!, influx.url, modbusDevice('press-01', 'stamping', ports.press!, STATE_W + COUNTER('strokes')) + modbusDevice('saw-05', 'cutting', ports.saw!, STATE_W + COUNTER('cuts'))));
-    writeFileSync(cfg('gw-b'), gatewayYaml('gw-b', 'yk-plant-1', ports.b!, influx.url, modbusDevice('welder-02', 'welding', ports.welder!, STATE_W + COUNTER('welds'))));
+    writeFileSync(
+      cfg('gw-a'),
+      gatewayYaml(
+        'gw-a',
+        'yk-plant-1',
+        ports.a!,
+        influx.url,
+        modbusDevice('press-01', 'stamping', ports.press!, STATE_W + COUNTER('strokes')) +
+          modbusDevice('saw-05', 'cutting', ports.saw!, STATE_W + COUNTER('cuts')),
+      ),
+    );
+    writeFileSync(
+      cfg('gw-b'),
+      gatewayYaml('gw-b', 'yk-plant-1', ports.b!, influx.url, modbusDevice('welder-02', 'welding', ports.welder!, STATE_W + COUNTER('welds'))),
+    );
     // another plant, same database; its device has the same id as one of gw-a's, and a tag of its own
-    writeFileSync(cfg('gw-c'), gatewayYaml('gw-c', 'yk-plant-2', ports.c!, influx.url, modbusDevice('press-01', 'stamping', ports.other!, STATE_W + COUNTER('spindle'))));
+    writeFileSync(
+      cfg('gw-c'),
+      gatewayYaml('gw-c', 'yk-plant-2', ports.c!, influx.url, modbusDevice('press-01', 'stamping', ports.other!, STATE_W + COUNTER('spindle'))),
+    );
     const shipped = readFileSync(join(root, 'config/policy/yongkang-2019.yaml'), 'utf8');
-    writeFileSync(join(dir.path, 'policy-fast.yaml'), shipped.replace('slotMin: 60s', 'slotMin: 2s').replace('staleMin: 15m', 'staleMin: 10s').replace('outageMax: "0.05"', 'outageMax: "1.00"'));
+    writeFileSync(
+      join(dir.path, 'policy-fast.yaml'),
+      shipped.replace('slotMin: 60s', 'slotMin: 2s').replace('staleMin: 15m', 'staleMin: 10s').replace('outageMax: "0.05"', 'outageMax: "1.00"'),
+    );
     writeFileSync(
       join(dir.path, 'project.yaml'),
       `project:
@@ -158,7 +180,11 @@ invoices:
     for (const id of ['gw-a', 'gw-b', 'gw-c']) start(id);
     await waitFor(
       'every machine reporting',
-      async () => (await latestTs('gw-a', 'press-01')) > 0 && (await latestTs('gw-a', 'saw-05')) > 0 && (await latestTs('gw-b', 'welder-02')) > 0 && (await latestTs('gw-c', 'press-01')) > 0,
+      async () =>
+        (await latestTs('gw-a', 'press-01')) > 0 &&
+        (await latestTs('gw-a', 'saw-05')) > 0 &&
+        (await latestTs('gw-b', 'welder-02')) > 0 &&
+        (await latestTs('gw-c', 'press-01')) > 0,
       { timeoutMs: 60_000, everyMs: 200 },
     );
 
@@ -184,7 +210,11 @@ invoices:
     servers.saw = await serveRegisters(ports.saw!, [1, 0, 7]);
     start('gw-b');
     off.to = Date.now();
-    await waitFor('welder-02 and the saw reporting again', async () => (await latestTs('gw-b', 'welder-02')) > off.to && (await latestTs('gw-a', 'saw-05')) > off.to, { timeoutMs: 60_000, everyMs: 250 });
+    await waitFor(
+      'welder-02 and the saw reporting again',
+      async () => (await latestTs('gw-b', 'welder-02')) > off.to && (await latestTs('gw-a', 'saw-05')) > off.to,
+      { timeoutMs: 60_000, everyMs: 250 },
+    );
     const back = Date.now();
     await read('gw-a', '/api/latest', 'GET /api/latest');
     await read('gw-b', '/api/latest', 'GET /api/latest');
@@ -201,9 +231,23 @@ invoices:
 
   const results: Record<string, any> = {};
   const verifyArgs = (source: string) => [
-    '--config', cfg('gw-a'), '--config', cfg('gw-b'), '--project', join(dir.path, 'project.yaml'),
-    '--from', String(window.from), '--to', String(window.to), '--preliminary', '--source', source,
-    '--json', join(dir.path, `${source}.json`), '--lang', 'en',
+    '--config',
+    cfg('gw-a'),
+    '--config',
+    cfg('gw-b'),
+    '--project',
+    join(dir.path, 'project.yaml'),
+    '--from',
+    String(window.from),
+    '--to',
+    String(window.to),
+    '--preliminary',
+    '--source',
+    source,
+    '--json',
+    join(dir.path, `${source}.json`),
+    '--lang',
+    'en',
   ];
 
   it('--source store and --source influx give the same result, from the same facts', async () => {
@@ -216,7 +260,11 @@ invoices:
     expect({ ...fromInflux, source: 'x', report: 'x' }).toEqual({ ...store, source: 'x', report: 'x' });
     expect(fromInflux.report.factsDigest).toBe(store.report.factsDigest);
     expect(fromInflux.report.number).toBe(store.report.number);
-    expect(store.report.source).toEqual({ kind: 'store', stores: [join(dir.path, 'data-gw-a/store.db'), join(dir.path, 'data-gw-b/store.db')], gateways: ['gw-a', 'gw-b'] });
+    expect(store.report.source).toEqual({
+      kind: 'store',
+      stores: [join(dir.path, 'data-gw-a/store.db'), join(dir.path, 'data-gw-b/store.db')],
+      gateways: ['gw-a', 'gw-b'],
+    });
     expect(fromInflux.report.source).toEqual({ kind: 'influx', influx: { url: influx.url, database: 'factory' }, gateways: ['gw-a', 'gw-b'] });
   });
 
@@ -233,14 +281,22 @@ invoices:
     expect(lastOff - firstOff + 1).toBeGreaterThanOrEqual(4);
     const b = gw['gw-b'].platform;
     expect(b.outageSlots).toBeGreaterThanOrEqual(lastOff - firstOff + 1);
-    const inOutage = (k: number) => b.outages.some((o: { from: number; to: number }) => o.from <= window.from + k * SLOT && window.from + (k + 1) * SLOT <= o.to);
+    const inOutage = (k: number) =>
+      b.outages.some((o: { from: number; to: number }) => o.from <= window.from + k * SLOT && window.from + (k + 1) * SLOT <= o.to);
     for (let k = firstOff; k <= lastOff; k++) expect(inOutage(k), `slot ${k} of the kill`).toBe(true);
     // welder-02 (gw-b): exactly its gateway's outage slots are excluded (so every slot of the kill),
     // not held against it; whatever it missed outside them (a poll lost with the kill, the first
     // slot after the restart) stays a gap
     expect(dev['welder-02']).toMatchObject({ gateway: 'gw-b', slots, outageSlots: b.outageSlots, expectedSlots: slots - b.outageSlots });
     // press-01 and saw-05 (gw-a): no outage slot at all; the press reported in every slot
-    expect(dev['press-01']).toMatchObject({ gateway: 'gw-a', outageSlots: 0, expectedSlots: slots, goodSlots: slots, networked: true, tagsSeen: ['state', 'strokes'] });
+    expect(dev['press-01']).toMatchObject({
+      gateway: 'gw-a',
+      outageSlots: 0,
+      expectedSlots: slots,
+      goodSlots: slots,
+      networked: true,
+      tagsSeen: ['state', 'strokes'],
+    });
     expect(dev['saw-05']).toMatchObject({ gateway: 'gw-a', outageSlots: 0, expectedSlots: slots, networked: false });
     const sawOffFirst = Math.ceil((off.from - window.from) / SLOT);
     expect(dev['saw-05'].expectedSlots - dev['saw-05'].goodSlots).toBeGreaterThanOrEqual(lastOff - sawOffFirst + 1);
@@ -255,14 +311,20 @@ invoices:
     const dataReads = ours.filter((c) => c.system === 'MES' && c.route !== 'GET /api/status');
     expect(r.dataUse.readsBySystem).toEqual({ MES: dataReads.length });
     expect(r.dataUse.nonDataReadsByRoute).toEqual({ 'GET /api/status': ours.filter((c) => c.route === 'GET /api/status').length });
-    expect(r.dataUse.readsByRoute).toEqual({ 'GET /api/latest': dataReads.filter((c) => c.route === 'GET /api/latest').length, 'GET /api/devices/:id/latest': 2 });
+    expect(r.dataUse.readsByRoute).toEqual({
+      'GET /api/latest': dataReads.filter((c) => c.route === 'GET /api/latest').length,
+      'GET /api/devices/:id/latest': 2,
+    });
     const step = Object.fromEntries(r.processes.map((p: { id: string }) => [p.id, p]));
     expect(step.stamping.commandsPerWeek.reduce((a: number, b: number) => a + b, 0)).toBe(1);
     expect(step.stamping.unregisteredCommands).toBe(1); // the dashboard's
     expect(step.welding.commandsPerWeek.reduce((a: number, b: number) => a + b, 0)).toBe(2);
     // samples from every week (the window may straddle a Monday), newest first within each
     const samples = step.welding.weeks.flatMap((w: { samples: Array<{ ts: number; value: string; gateway: string }> }) => w.samples);
-    expect(samples.sort((a: { ts: number }, b: { ts: number }) => b.ts - a.ts).map((x: { gateway: string; value: string }) => [x.gateway, x.value])).toEqual([['gw-b', '6'], ['gw-b', '4']]);
+    expect(samples.sort((a: { ts: number }, b: { ts: number }) => b.ts - a.ts).map((x: { gateway: string; value: string }) => [x.gateway, x.value])).toEqual([
+      ['gw-b', '6'],
+      ['gw-b', '4'],
+    ]);
     expect(r.commands.map((c: { gateway: string; system: string; value: string }) => [c.gateway, c.system, c.value])).toEqual([
       ['gw-b', 'platform', '6'],
       ['gw-a', 'dashboard', '5'],

@@ -12,19 +12,42 @@ import { evaluate, type VerifyResult } from '../../verify/evaluate.js';
 import { loadCase } from './case-harness.js';
 
 const root = fileURLToPath(new URL('../cases/verify/', import.meta.url));
-const names = readdirSync(root).filter((n) => !n.startsWith('_') && statSync(join(root, n)).isDirectory() && !JSON.parse(readFileSync(join(root, n, 'expected.json'), 'utf8')).error);
+const names = readdirSync(root).filter(
+  (n) => !n.startsWith('_') && statSync(join(root, n)).isDirectory() && !JSON.parse(readFileSync(join(root, n, 'expected.json'), 'utf8')).error,
+);
 
 function result(name: string): VerifyResult {
   const c = loadCase(join(root, name), name);
-  return evaluate({ project: c.project, projectFile: c.projectFile, policy: c.policy, devices: c.devices, registeredSystems: c.registeredSystems, facts: c.facts, ...(c.orders ? { orders: c.orders } : {}), preliminary: c.preliminary, source: 'case', ...(c.gateways ? { gateways: c.gateways } : {}) });
+  return evaluate({
+    project: c.project,
+    projectFile: c.projectFile,
+    policy: c.policy,
+    devices: c.devices,
+    registeredSystems: c.registeredSystems,
+    facts: c.facts,
+    ...(c.orders ? { orders: c.orders } : {}),
+    preliminary: c.preliminary,
+    source: 'case',
+    ...(c.gateways ? { gateways: c.gateways } : {}),
+  });
 }
 
 const MONEY = /^(contractor|money)\./;
 
 describe.each(names)('evidenceZh of %s', (name) => {
   const r = result(name);
-  const ids = new Set<string>([...r.devices.map((d) => d.id), ...r.gateways.map((g) => g.id), ...r.dataUse.registeredSystems, ...Object.keys(r.dataUse.readsBySystem), 'ERP', 'MES']);
-  const texts = [...r.rules.filter((x) => !MONEY.test(x.rule)).map((x) => [x.rule, x.evidenceZh ?? ''] as const), ...r.processes.map((p) => [`process ${p.id}`, p.evidenceZh ?? ''] as const)];
+  const ids = new Set<string>([
+    ...r.devices.map((d) => d.id),
+    ...r.gateways.map((g) => g.id),
+    ...r.dataUse.registeredSystems,
+    ...Object.keys(r.dataUse.readsBySystem),
+    'ERP',
+    'MES',
+  ]);
+  const texts = [
+    ...r.rules.filter((x) => !MONEY.test(x.rule)).map((x) => [x.rule, x.evidenceZh ?? ''] as const),
+    ...r.processes.map((p) => [`process ${p.id}`, p.evidenceZh ?? ''] as const),
+  ];
 
   it.each(texts)('%s', (_rule, text) => {
     expect(text).not.toBe('');
@@ -35,7 +58,8 @@ describe.each(names)('evidenceZh of %s', (name) => {
       .replace(/--preliminary/g, '')
       .match(/[A-Za-z]{2,}/g);
     expect(words, text).toBeNull();
-    for (const m of text.matchAll(/\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?![:\d])(?! \+08:00)/g)) expect.fail(`time without zone in: ${text} (at ${m.index})`);
+    for (const m of text.matchAll(/\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?![:\d])(?! \+08:00)/g))
+      expect.fail(`time without zone in: ${text} (at ${m.index})`);
     expect(text.replaceAll('平台中断', '')).not.toContain('中断');
   });
 });

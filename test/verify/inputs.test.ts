@@ -19,14 +19,50 @@ const canonical = readFileSync(fileURLToPath(new URL('../../config/project.yaml'
 
 describe('CSV (RFC 4180)', () => {
   it.each([
-    ['a,b\n1,2\n', [['a', 'b'], ['1', '2']]],
-    ['a,b\r\n1,2\r\n', [['a', 'b'], ['1', '2']]],
-    ['a,b\n1,2', [['a', 'b'], ['1', '2']]],
+    [
+      'a,b\n1,2\n',
+      [
+        ['a', 'b'],
+        ['1', '2'],
+      ],
+    ],
+    [
+      'a,b\r\n1,2\r\n',
+      [
+        ['a', 'b'],
+        ['1', '2'],
+      ],
+    ],
+    [
+      'a,b\n1,2',
+      [
+        ['a', 'b'],
+        ['1', '2'],
+      ],
+    ],
     ['a\n"x,y"\n', [['a'], ['x,y']]],
     ['a\n"say ""hi"""\n', [['a'], ['say "hi"']]],
-    ['a,b\n"two\nlines",2\n', [['a', 'b'], ['two\nlines', '2']]],
-    ['\ufeffa,b\n,\n', [['a', 'b'], ['', '']]],
-    ['a,b\n\n1,2\n', [['a', 'b'], ['1', '2']]],
+    [
+      'a,b\n"two\nlines",2\n',
+      [
+        ['a', 'b'],
+        ['two\nlines', '2'],
+      ],
+    ],
+    [
+      '\ufeffa,b\n,\n',
+      [
+        ['a', 'b'],
+        ['', ''],
+      ],
+    ],
+    [
+      'a,b\n\n1,2\n',
+      [
+        ['a', 'b'],
+        ['1', '2'],
+      ],
+    ],
   ])('%j', (text, rows) => {
     expect(parseCsv(text).rows.map((r) => r.fields)).toEqual(rows);
   });
@@ -91,7 +127,10 @@ describe('project file', () => {
         .replace('firstCloudContract: true ', 'firstCloudContract: true\n  firstCloudDate: 2026-05-20 ')
         .replace('{ number: "33002026000013",', '{ code: "3300261130", number: "33002026000013",')
         .replace('contractor: true }', 'contractor: 永康智造, service: true }')
-        .replace(/(invoices:.*\n)/, '$1  - { number: "26332000000012345678", date: 2026-06-01, category: equipment, item: 送料机退一台, quantity: 1, amount: "-24000.00", vat: "-3120.00", corrects: "33002026000013" }\n'),
+        .replace(
+          /(invoices:.*\n)/,
+          '$1  - { number: "26332000000012345678", date: 2026-06-01, category: equipment, item: 送料机退一台, quantity: 1, amount: "-24000.00", vat: "-3120.00", corrects: "33002026000013" }\n',
+        ),
       'project.yaml',
     );
     expect(p.project.firstCloudDate).toBe('2026-05-20');
@@ -106,15 +145,43 @@ describe('project file', () => {
     ['malformed equipment id', canonical.replace('{ id: lathe-03,', '{ id: "lathe 03",'), 'equipment[2] (lathe 03).id'],
     ['unknown process', canonical.replace('process: welding, category', 'process: weld, category'), 'equipment[1] (welder-02).process: unknown process "weld"'],
     ['bad date', canonical.replace('date: 2026-04-02, category: hardware', 'date: 2026-02-30, category: hardware'), 'invoices[2] (33002026000101).date'],
-    ['period reversed', canonical.replace('period: { from: 2026-03-01, to: 2026-10-31 }', 'period: { from: 2026-11-01, to: 2026-10-31 }'), 'project.period.from'],
+    [
+      'period reversed',
+      canonical.replace('period: { from: 2026-03-01, to: 2026-10-31 }', 'period: { from: 2026-11-01, to: 2026-10-31 }'),
+      'project.period.from',
+    ],
     ['unknown category', canonical.replace('category: inspection', 'category: testing'), 'equipment[5] (scale-06).category'],
     ['zero amount', canonical.replace('amount: "96000.00"', 'amount: "0.00"'), 'invoices[1] (33002026000013).amount: zero amount'],
-    ['negative amount without corrects', canonical.replace('amount: "96000.00"', 'amount: "-96000.00"'), 'invoices[1] (33002026000013).amount: negative amount -96000.00: a red-letter line names the invoice it corrects'],
-    ['red-letter for an unknown invoice', canonical.replace('amount: "96000.00", vat: "12480.00" }', 'amount: "-96000.00", corrects: "1234" }'), 'invoices[1] (33002026000013).corrects: no invoice line 1234 to correct'],
-    ['red-letter of another category', canonical.replace('amount: "96000.00", vat: "12480.00" }', 'amount: "-96000.00", corrects: "33002026000101" }'), 'invoices[1] (33002026000013).category: equipment, but the line it corrects (invoices[2]) is hardware'],
-    ['invoice code of 8 digits', canonical.replace('{ number: "33002026000013",', '{ code: "33002610", number: "33002026000013",'), 'invoices[1] (33002026000013).code: expected the invoice code'],
-    ['device not in the register', canonical.replace('devices: [press-01]', 'devices: [press-09]'), 'invoices[0] (33002026000012).devices[0]: unknown equipment "press-09" (not in the equipment register)'],
-    ['bad first cloud date', canonical.replace('firstCloudContract: true ', 'firstCloudContract: true\n  firstCloudDate: 2026-13-01 '), 'project.firstCloudDate: expected a date'],
+    [
+      'negative amount without corrects',
+      canonical.replace('amount: "96000.00"', 'amount: "-96000.00"'),
+      'invoices[1] (33002026000013).amount: negative amount -96000.00: a red-letter line names the invoice it corrects',
+    ],
+    [
+      'red-letter for an unknown invoice',
+      canonical.replace('amount: "96000.00", vat: "12480.00" }', 'amount: "-96000.00", corrects: "1234" }'),
+      'invoices[1] (33002026000013).corrects: no invoice line 1234 to correct',
+    ],
+    [
+      'red-letter of another category',
+      canonical.replace('amount: "96000.00", vat: "12480.00" }', 'amount: "-96000.00", corrects: "33002026000101" }'),
+      'invoices[1] (33002026000013).category: equipment, but the line it corrects (invoices[2]) is hardware',
+    ],
+    [
+      'invoice code of 8 digits',
+      canonical.replace('{ number: "33002026000013",', '{ code: "33002610", number: "33002026000013",'),
+      'invoices[1] (33002026000013).code: expected the invoice code',
+    ],
+    [
+      'device not in the register',
+      canonical.replace('devices: [press-01]', 'devices: [press-09]'),
+      'invoices[0] (33002026000012).devices[0]: unknown equipment "press-09" (not in the equipment register)',
+    ],
+    [
+      'bad first cloud date',
+      canonical.replace('firstCloudContract: true ', 'firstCloudContract: true\n  firstCloudDate: 2026-13-01 '),
+      'project.firstCloudDate: expected a date',
+    ],
   ])('%s → GW_ERR_VERIFY_INPUT naming %s', (_name, text, fragment) => {
     let err: unknown;
     try {
@@ -159,12 +226,32 @@ describe('policy file', () => {
   });
   it.each([
     ['a value without a keys entry', (t: string) => t.replace(/  measure\.staleMin:\n(    .*\n)+/, ''), 'keys: no entry for measure.staleMin'],
-    ['a keys entry without a value', (t: string) => t.replace('keys:\n', 'keys:\n  measure.slotMax: { source: default, zh: 最大时隙, en: Largest slot }\n'), 'keys.measure.slotMax: no such policy value'],
-    ['a text source without its clause', (t: string) => t.replace('    source: text\n    clause: 最高补助5000万元\n', '    source: text\n'), 'keys.money.tracks.A-full.cap.clause: required when source is text'],
+    [
+      'a keys entry without a value',
+      (t: string) => t.replace('keys:\n', 'keys:\n  measure.slotMax: { source: default, zh: 最大时隙, en: Largest slot }\n'),
+      'keys.measure.slotMax: no such policy value',
+    ],
+    [
+      'a text source without its clause',
+      (t: string) => t.replace('    source: text\n    clause: 最高补助5000万元\n', '    source: text\n'),
+      'keys.money.tracks.A-full.cap.clause: required when source is text',
+    ],
     ['a source that is neither', (t: string) => t.replace('  timezone:\n    source: default', '  timezone:\n    source: guess'), 'keys.timezone.source'],
-    ['a cap that is not rate × first investment', (t: string) => t.replace('cap: "3000000.00"', 'cap: "3100000.00"'), 'money.tracks.B-pilot.cap: 3100000.00 is not rate 0.5 × firstInvestment 6000000.00 = 3000000'],
-    ['a validity that ends before it starts', (t: string) => t.replace('valid: { from: 2019-01-01, to: null }', 'valid: { from: 2019-01-01, to: 2018-12-31 }'), 'valid.from: from is after to'],
-    ['the removed firstYearDays', (t: string) => t.replace('cap: "300000.00"', 'cap: "300000.00"\n      firstYearDays: 365'), 'money.tracks.C-cloud: Unrecognized key'],
+    [
+      'a cap that is not rate × first investment',
+      (t: string) => t.replace('cap: "3000000.00"', 'cap: "3100000.00"'),
+      'money.tracks.B-pilot.cap: 3100000.00 is not rate 0.5 × firstInvestment 6000000.00 = 3000000',
+    ],
+    [
+      'a validity that ends before it starts',
+      (t: string) => t.replace('valid: { from: 2019-01-01, to: null }', 'valid: { from: 2019-01-01, to: 2018-12-31 }'),
+      'valid.from: from is after to',
+    ],
+    [
+      'the removed firstYearDays',
+      (t: string) => t.replace('cap: "300000.00"', 'cap: "300000.00"\n      firstYearDays: 365'),
+      'money.tracks.C-cloud: Unrecognized key',
+    ],
   ])('rejects %s with GW_ERR_POLICY naming it', (_n, edit, fragment) => {
     const text = readFileSync(policyFile, 'utf8');
     expect(edit(text)).not.toBe(text);
@@ -180,7 +267,15 @@ describe('policy file', () => {
   it('the policy table has every value once, with its source, meaning and how to print it', () => {
     const p = loadPolicy('yongkang-2019');
     expect(p.table.map((k) => k.key)).toEqual(Object.keys(p.values.keys));
-    expect(p.table.find((k) => k.key === 'money.tracks.C-cloud.cap')).toEqual({ key: 'money.tracks.C-cloud.cap', value: '300000.00', kind: 'money', source: 'text', clause: '单个企业最高奖励30万元', zh: 'C 类企业上云：每家企业奖励上限', en: 'C, cloud: cap per enterprise' });
+    expect(p.table.find((k) => k.key === 'money.tracks.C-cloud.cap')).toEqual({
+      key: 'money.tracks.C-cloud.cap',
+      value: '300000.00',
+      kind: 'money',
+      source: 'text',
+      clause: '单个企业最高奖励30万元',
+      zh: 'C 类企业上云：每家企业奖励上限',
+      en: 'C, cloud: cap per enterprise',
+    });
     expect(p.table.find((k) => k.key === 'measure.staleMin')).toMatchObject({ value: '15m', kind: 'duration', ms: 900_000, source: 'default' });
     expect(p.table.find((k) => k.key === 'classification.partial.rMin')).toMatchObject({ value: '0.90', kind: 'rate' });
     expect(p.table.find((k) => k.key === 'money.tracks.B-pilot.excessRates.equipment')).toMatchObject({ value: null, kind: 'unset', source: 'text' });
@@ -217,12 +312,15 @@ describe('window times', () => {
 
 describe('registered consumer systems', () => {
   it.each([
-    [[{ system: 'MES' }, { system: 'platform' }, { system: 'MES' }], ['MES', 'platform']],
+    [
+      [{ system: 'MES' }, { system: 'platform' }, { system: 'MES' }],
+      ['MES', 'platform'],
+    ],
     [[{ system: 'MES' }, { system: 'dashboard' }, { system: 'Dashboard' }], ['MES']],
     [[{ system: 'anonymous' }], []],
     [[], []],
   ])('%j → %j', (tokens, want) => expect(registeredConsumerSystems(tokens)).toEqual(want));
-  it('a northbound target\'s system is registered like a token\'s', () => {
+  it("a northbound target's system is registered like a token's", () => {
     expect(registeredSystemsOf({ http: { tokens: [{ system: 'MES' }] }, north: [{ system: 'platform' }, { system: 'MES' }] })).toEqual(['MES', 'platform']);
     expect(registeredSystemsOf({ north: [{ system: 'platform' }] })).toEqual(['platform']);
     expect(registeredSystemsOf({})).toEqual([]);

@@ -24,7 +24,15 @@ const FROM = Date.parse('2026-10-05T08:00:00+08:00');
 const TO = FROM + 180 * M; // 180 slots of 60 s
 const GATEWAY = { id: 'gw-loss', site: 'yk' };
 const TAGS = ['state', 'parts'];
-const device: DeviceSpec = { id: 'press-01', interval: 60_000, process: 'p', tags: [{ name: 'state', role: 'state' }, { name: 'parts', role: 'counter' }] };
+const device: DeviceSpec = {
+  id: 'press-01',
+  interval: 60_000,
+  process: 'p',
+  tags: [
+    { name: 'state', role: 'state' },
+    { name: 'parts', role: 'counter' },
+  ],
+};
 const policy = loadPolicy('yongkang-2019');
 
 let fs: Tmpfs;
@@ -40,7 +48,16 @@ beforeAll(async () => {
   store = openStore({ path: `${fs.path}/store`, maxSizeBytes: 2 * 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
   // the gateway's heartbeat throughout, written first (what a full disk does to the heartbeat is
   // the store's own test): the only exclusion here is the loss
-  await store.writeStatus(Array.from({ length: 360 }, (_, i) => ({ device: '', tag: 'heartbeat', ts: FROM + i * 30_000, kind: 'boolean' as const, value: true, quality: 'good' as const })));
+  await store.writeStatus(
+    Array.from({ length: 360 }, (_, i) => ({
+      device: '',
+      tag: 'heartbeat',
+      ts: FROM + i * 30_000,
+      kind: 'boolean' as const,
+      value: true,
+      quality: 'good' as const,
+    })),
+  );
   const poll = async (m: number) => {
     const ts = FROM + m * M + 15_000;
     const rows: Reading[] = TAGS.map((tag) => ({ device: device.id, tag, ts, kind: 'integer', value: m, quality: 'good' }));
@@ -73,7 +90,10 @@ describe.each(['store', 'influx'])('a full disk, seen by the verifier through th
     expect(refused).toHaveLength(30 * TAGS.length);
     const facts = await gatherFacts([{ gateway: GATEWAY.id, src: backends[name]!(), devices: [device] }], { from: FROM, to: TO, policy, shutdowns: [] });
     const f = facts.devices[0]!;
-    expect(f.goodSlots).toEqual([[0, 60], [90, 180]]);
+    expect(f.goodSlots).toEqual([
+      [0, 60],
+      [90, 180],
+    ]);
     expect(f.losses).toEqual([{ reason: 'store-full', from: refused[0], to: refused.at(-1), count: refused.length }]);
     const m = measureDevice(f, device, facts, { shutdowns: [] }, policy, weeksOf(FROM, TO, policy));
     // 180 slots, 30 lost by the gateway: 150 expected, all good, no gap

@@ -5,7 +5,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseFen, parseRational, roundHalfUp } from '../../verify/decimal.js';
-import { breakEvenRate, computeSubsidy, generalLines, moneyRules, sameDateNextYear, splitLargestRemainder, trackA, trackB, trackC } from '../../verify/money.js';
+import {
+  breakEvenRate,
+  computeSubsidy,
+  generalLines,
+  moneyRules,
+  sameDateNextYear,
+  splitLargestRemainder,
+  trackA,
+  trackB,
+  trackC,
+} from '../../verify/money.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { validateInput } from '../../verify/evaluate.js';
@@ -14,11 +24,33 @@ import { projectSchema, type Project } from '../../verify/project.js';
 
 const policy = loadPolicy('yongkang-2019').values;
 
-type Inv = { category: 'equipment' | 'software' | 'hardware' | 'cloud'; amount: string; quantity?: number; date?: string; number?: string; secondHand?: boolean; office?: boolean; line?: number; devices?: string[]; listPrice?: string; contractor?: boolean | string };
+type Inv = {
+  category: 'equipment' | 'software' | 'hardware' | 'cloud';
+  amount: string;
+  quantity?: number;
+  date?: string;
+  number?: string;
+  secondHand?: boolean;
+  office?: boolean;
+  line?: number;
+  devices?: string[];
+  listPrice?: string;
+  contractor?: boolean | string;
+};
 
 function project(invoices: Inv[], over: Partial<Project['project']> = {}): Project {
   return projectSchema.parse({
-    project: { id: 'T', name: 't', enterprise: { name: 'e', uscc: 'u' }, period: { from: '2026-01-01', to: '2026-12-31' }, claim: 'partial', pilot: true, expertAcceptance: 'X-1', firstCloudContract: true, ...over },
+    project: {
+      id: 'T',
+      name: 't',
+      enterprise: { name: 'e', uscc: 'u' },
+      period: { from: '2026-01-01', to: '2026-12-31' },
+      claim: 'partial',
+      pilot: true,
+      expertAcceptance: 'X-1',
+      firstCloudContract: true,
+      ...over,
+    },
     processes: [{ id: 's', key: true }],
     equipment: [
       { id: 'm-01', process: 's', category: 'production' },
@@ -195,13 +227,33 @@ describe('caps, first cloud year, break-even rate', () => {
     // rate and slope, the first listed (B) is named; B is listed after A + C, so only above the rate.
     const s = computeSubsidy(project([{ category: 'equipment', amount: '20000000.00', quantity: 10 }]), policy, 'partial');
     expect(s.recommended).toBe('A+C');
-    expect(s.breakEven).toEqual({ parameter: 'money.tracks.B-pilot.excessRates.equipment', from: 'A+C', to: 'B', rate: { num: '1', den: '70' }, rateText: '0.014286', inclusive: false });
+    expect(s.breakEven).toEqual({
+      parameter: 'money.tracks.B-pilot.excessRates.equipment',
+      from: 'A+C',
+      to: 'B',
+      rate: { num: '1', den: '70' },
+      rateText: '0.014286',
+      inclusive: false,
+    });
   });
   it('break-even: nothing takes over when the recommended combination has the largest pending base', () => {
-    const curve = (id: 'A+C' | 'B' | 'B-without-cloud+C', at0: bigint, slope: bigint) => ({ option: { id, tracks: [], totalFen: Number(at0), pendingFen: Number(slope) }, at0: { num: at0, den: 1n }, slope });
-    expect(breakEvenRate([curve('A+C', 100n, 0n), curve('B', 300n, 50n), curve('B-without-cloud+C', 200n, 40n)], 'B')).toMatchObject({ from: 'B', to: null, rate: null });
+    const curve = (id: 'A+C' | 'B' | 'B-without-cloud+C', at0: bigint, slope: bigint) => ({
+      option: { id, tracks: [], totalFen: Number(at0), pendingFen: Number(slope) },
+      at0: { num: at0, den: 1n },
+      slope,
+    });
+    expect(breakEvenRate([curve('A+C', 100n, 0n), curve('B', 300n, 50n), curve('B-without-cloud+C', 200n, 40n)], 'B')).toMatchObject({
+      from: 'B',
+      to: null,
+      rate: null,
+    });
     // B-without-cloud+C 200 + 40r vs A+C 250: r = 50/40 = 5/4 (above 100%: reported as computed)
-    expect(breakEvenRate([curve('A+C', 250n, 0n), curve('B', 100n, 0n), curve('B-without-cloud+C', 200n, 40n)], 'A+C')).toMatchObject({ to: 'B-without-cloud+C', rate: { num: '5', den: '4' }, rateText: '1.25', inclusive: false });
+    expect(breakEvenRate([curve('A+C', 250n, 0n), curve('B', 100n, 0n), curve('B-without-cloud+C', 200n, 40n)], 'A+C')).toMatchObject({
+      to: 'B-without-cloud+C',
+      rate: { num: '5', den: '4' },
+      rateText: '1.25',
+      inclusive: false,
+    });
   });
   it('no break-even when nothing is pending', () => {
     expect(computeSubsidy(project([{ category: 'software', amount: '100000.00' }]), policy, 'partial').breakEven).toBeUndefined();
@@ -209,7 +261,13 @@ describe('caps, first cloud year, break-even rate', () => {
 });
 
 describe('devices on invoice lines', () => {
-  const excl = parsePolicyText(readFileSync(fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url)), 'utf8').replace('excludeUnnetworkedEquipment: false', 'excludeUnnetworkedEquipment: true'), 'excl.yaml');
+  const excl = parsePolicyText(
+    readFileSync(fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url)), 'utf8').replace(
+      'excludeUnnetworkedEquipment: false',
+      'excludeUnnetworkedEquipment: true',
+    ),
+    'excl.yaml',
+  );
   // m-01 networked, m-02 not; [0] equipment 100,000.00 for m-02, [1] equipment 200,000.00 for m-01
   const p = project([
     { category: 'equipment', amount: '100000.00', devices: ['m-02'] },
@@ -225,7 +283,11 @@ describe('devices on invoice lines', () => {
       ['m-01', true, [1]],
       ['m-02', false, [0]],
     ]);
-    expect(moneyRules(s, p).filter((r) => r.rule.startsWith('money.deviceNotNetworked')).map((r) => [r.rule, r.result])).toEqual([['money.deviceNotNetworked:N0', 'flag']]);
+    expect(
+      moneyRules(s, p)
+        .filter((r) => r.rule.startsWith('money.deviceNotNetworked'))
+        .map((r) => [r.rule, r.result]),
+    ).toEqual([['money.deviceNotNetworked:N0', 'flag']]);
   });
   it('with money.excludeUnnetworkedEquipment the line is excluded instead, in every track', () => {
     const s = computeSubsidy(p, excl.values, 'partial', { networked });
@@ -250,12 +312,27 @@ describe('contractor check', () => {
       { category: 'software', amount: '50000.00', contractor: true },
     ]);
     const g = computeSubsidy(p, policy, 'partial').contractors;
-    expect(g).toEqual([{ contractor: null, lines: [0, 1], notChecked: [], missingListPrice: [1], listFen: null, amountFen: 15_000_000, discountFen: null, requiredFen: null, result: 'flag' }]);
+    expect(g).toEqual([
+      {
+        contractor: null,
+        lines: [0, 1],
+        notChecked: [],
+        missingListPrice: [1],
+        listFen: null,
+        amountFen: 15_000_000,
+        discountFen: null,
+        requiredFen: null,
+        result: 'flag',
+      },
+    ]);
   });
 });
 
 describe('VAT basis from the policy file', () => {
-  const incl = parsePolicyText(readFileSync(fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url)), 'utf8').replace('vatBasis: excl', 'vatBasis: incl'), 'incl.yaml');
+  const incl = parsePolicyText(
+    readFileSync(fileURLToPath(new URL('../../config/policy/yongkang-2019.yaml', import.meta.url)), 'utf8').replace('vatBasis: excl', 'vatBasis: incl'),
+    'incl.yaml',
+  );
   const p = projectSchema.parse({
     ...project([]),
     invoices: [{ number: 'V1', date: '2026-05-01', category: 'equipment', item: 'x', quantity: 1, amount: '28000.00', vat: '3640.00' }],
@@ -274,7 +351,7 @@ describe('VAT basis from the policy file', () => {
   it('incl without a vat on a line is a coded input error naming the line', () => {
     const noVat = projectSchema.parse({ ...p, invoices: [{ ...p.invoices[0]!, vat: undefined }] });
     expect(() => validateInput({ project: noVat, projectFile: 'p.yaml', policy: incl, from: 0, to: 1 })).toThrow(
-      expect.objectContaining({ code: 'GW_ERR_VERIFY_INPUT', details: ['p.yaml: invoices[0] (V1).vat: required when the policy\'s VAT basis is incl'] }),
+      expect.objectContaining({ code: 'GW_ERR_VERIFY_INPUT', details: ["p.yaml: invoices[0] (V1).vat: required when the policy's VAT basis is incl"] }),
     );
   });
 });

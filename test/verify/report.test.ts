@@ -24,7 +24,18 @@ const cases = fileURLToPath(new URL('../cases/verify/', import.meta.url));
 
 function resultOf(name: string): VerifyResult {
   const c = loadCase(join(cases, name), name);
-  return evaluate({ project: c.project, projectFile: c.projectFile, policy: c.policy, devices: c.devices, registeredSystems: c.registeredSystems, facts: c.facts, ...(c.orders ? { orders: c.orders } : {}), preliminary: c.preliminary, source: 'store', ...(c.gateways ? { gateways: c.gateways } : {}) });
+  return evaluate({
+    project: c.project,
+    projectFile: c.projectFile,
+    policy: c.policy,
+    devices: c.devices,
+    registeredSystems: c.registeredSystems,
+    facts: c.facts,
+    ...(c.orders ? { orders: c.orders } : {}),
+    preliminary: c.preliminary,
+    source: 'store',
+    ...(c.gateways ? { gateways: c.gateways } : {}),
+  });
 }
 
 /** A case's result with the signable header filled by hand (as `fgw verify` fills it). */
@@ -34,7 +45,23 @@ function withHeader(name: string): VerifyResult {
     number: 'YK-2026-0173-20260921-20261021-3f9a1c2e',
     generatedAt: '2026-12-03T21:10:03+08:00',
     fgw: { version: '0.1.0', revision: 'a1b2c3d' },
-    command: ['verify', '--config', 'a.yaml', '--config', 'b.yaml', '--project', 'project.yaml', '--from', '2026-09-21', '--to', '2026-10-21', '--source', 'influx', '--html', 'report.html'],
+    command: [
+      'verify',
+      '--config',
+      'a.yaml',
+      '--config',
+      'b.yaml',
+      '--project',
+      'project.yaml',
+      '--from',
+      '2026-09-21',
+      '--to',
+      '2026-10-21',
+      '--source',
+      'influx',
+      '--html',
+      'report.html',
+    ],
     source: { kind: 'influx', influx: { url: 'http://127.0.0.1:8086', database: 'factory' }, gateways: ['gw-a', 'gw-b'] },
     inputs: [
       { role: 'gateway-config', path: '/plant/a.yaml', sha256: 'a'.repeat(64) },
@@ -55,7 +82,14 @@ function signable(name = 'partial-canonical'): VerifyResult {
   const r = withHeader(name);
   const outage = { from: Date.parse('2026-10-12T02:00:00Z'), to: Date.parse('2026-10-12T03:30:00Z') };
   r.gateways = [
-    { id: 'gw-a', site: '一车间', config: '/plant/a.yaml', devices: ['press-01', 'welder-02'], inScopeDevices: ['press-01', 'welder-02'], platform: { ...r.platform, outageSlots: 90, outage: { count: 90, total: 38880, value: 0.0023 }, outages: [outage] } },
+    {
+      id: 'gw-a',
+      site: '一车间',
+      config: '/plant/a.yaml',
+      devices: ['press-01', 'welder-02'],
+      inScopeDevices: ['press-01', 'welder-02'],
+      platform: { ...r.platform, outageSlots: 90, outage: { count: 90, total: 38880, value: 0.0023 }, outages: [outage] },
+    },
     { id: 'gw-b', config: '/plant/b.yaml', devices: ['lathe-03', 'polisher-04'], inScopeDevices: ['lathe-03', 'polisher-04'], platform: r.platform },
   ];
   return r;
@@ -65,7 +99,10 @@ let browser: Browser;
 const tmp = tempDir('fgw-report-');
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
 });
 afterAll(async () => {
   await browser?.close();
@@ -148,34 +185,33 @@ describe('HTML report in Chromium', () => {
   });
 
   // every golden case that evaluates (the error-* cases are refused before a result exists)
-  const everyCase = readdirSync(cases).filter((n) => !n.startsWith('_') && !n.startsWith('error-') && statSync(join(cases, n)).isDirectory()).sort();
+  const everyCase = readdirSync(cases)
+    .filter((n) => !n.startsWith('_') && !n.startsWith('error-') && statSync(join(cases, n)).isDirectory())
+    .sort();
 
   it('renders every golden case', () => expect(everyCase.length).toBeGreaterThanOrEqual(30));
 
-  it.each(everyCase)(
-    'zh-CN %s: no English word outside data and the codes appendix, no code in a sentence',
-    async (name) => {
-      const r = withHeader(name);
-      const { page } = await open(renderHtml(r, 'zh'));
-      const allowed = new Set([...ALLOWED, ...dataWords(r)]);
-      const english = (await latinWords(page)).filter((w) => !allowed.has(w.word));
-      expect(english).toEqual([]);
-      // codes (RATE_BELOW_FULL, partial.dataUse, B-without-cloud+C) only in the appendix
-      const body = await page.evaluate(() => {
-        const clone = document.body.cloneNode(true) as HTMLElement;
-        clone.querySelectorAll('[data-testid="appendix-codes"], [data-testid="policy-table"] [data-key], [translate="no"]').forEach((e) => e.remove());
-        return clone.innerText;
-      });
-      expect(body).not.toMatch(/\b[A-Z][A-Z0-9]+(_[A-Z0-9]+)+\b/);
-      expect(body).not.toMatch(/\b[a-z]+\.[a-z][A-Za-z]+\b/);
-      expect(body).not.toMatch(/without-cloud|VAT|n\/a/);
-      // no UTC time: every time carries the policy's zone
-      expect(body).not.toMatch(/\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z\b|\dT\d{2}:/);
-      expect(body).not.toMatch(/\{"|":/); // no raw JSON
-      expect(body).not.toMatch(/3 万元|1 万元/);
-      await page.close();
-    },
-  );
+  it.each(everyCase)('zh-CN %s: no English word outside data and the codes appendix, no code in a sentence', async (name) => {
+    const r = withHeader(name);
+    const { page } = await open(renderHtml(r, 'zh'));
+    const allowed = new Set([...ALLOWED, ...dataWords(r)]);
+    const english = (await latinWords(page)).filter((w) => !allowed.has(w.word));
+    expect(english).toEqual([]);
+    // codes (RATE_BELOW_FULL, partial.dataUse, B-without-cloud+C) only in the appendix
+    const body = await page.evaluate(() => {
+      const clone = document.body.cloneNode(true) as HTMLElement;
+      clone.querySelectorAll('[data-testid="appendix-codes"], [data-testid="policy-table"] [data-key], [translate="no"]').forEach((e) => e.remove());
+      return clone.innerText;
+    });
+    expect(body).not.toMatch(/\b[A-Z][A-Z0-9]+(_[A-Z0-9]+)+\b/);
+    expect(body).not.toMatch(/\b[a-z]+\.[a-z][A-Za-z]+\b/);
+    expect(body).not.toMatch(/without-cloud|VAT|n\/a/);
+    // no UTC time: every time carries the policy's zone
+    expect(body).not.toMatch(/\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z\b|\dT\d{2}:/);
+    expect(body).not.toMatch(/\{"|":/); // no raw JSON
+    expect(body).not.toMatch(/3 万元|1 万元/);
+    await page.close();
+  });
 
   it('the header, gateways, project and signature block are on the page (zh-CN)', async () => {
     const { page } = await open(renderHtml(signable(), 'zh'));
@@ -184,7 +220,9 @@ describe('HTML report in Chromium', () => {
     expect(header).toContain('2026-12-03 21:10:03 +08:00'); // local, with its zone
     expect(header).toContain('fgw 0.1.0');
     expect(header).toContain('a1b2c3d');
-    expect(header).toContain('verify --config a.yaml --config b.yaml --project project.yaml --from 2026-09-21 --to 2026-10-21 --source influx --html report.html');
+    expect(header).toContain(
+      'verify --config a.yaml --config b.yaml --project project.yaml --from 2026-09-21 --to 2026-10-21 --source influx --html report.html',
+    );
     expect(header).toContain('http://127.0.0.1:8086');
     expect(header).toContain('factory');
     expect(header).toContain('gw-a');
@@ -222,7 +260,9 @@ describe('HTML report in Chromium', () => {
 
   it('each gateway with its own outages, each device with its gateway (gateways-own-outage)', async () => {
     const { page } = await open(renderHtml(resultOf('gateways-own-outage'), 'zh'));
-    const rows = await page.$$eval('[data-testid=gateways] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText.trim().replace(/\s+/g, ' '))));
+    const rows = await page.$$eval('[data-testid=gateways] tbody tr', (trs) =>
+      trs.map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText.trim().replace(/\s+/g, ' '))),
+    );
     expect(rows.map((r) => r[0])).toEqual(['gw-a', 'gw-b', 'gw-c']);
     // 43,200 slots of 60 s; gw-b down Tue 10-13 (1,440 slots = 3.33%); gw-c down throughout, serving no in-scope device
     expect(rows[0]!.slice(4)).toEqual(['0/43200（0.00%）', '无']);
@@ -234,7 +274,10 @@ describe('HTML report in Chromium', () => {
   });
 
   it('the method states the quality rule from result.method', async () => {
-    for (const [name, text] of [['quality-uncertain-counts', '质量为“好”或“不确定”的读数'], ['quality-uncertain-not-good', '质量为“不确定”的读数不计']] as const) {
+    for (const [name, text] of [
+      ['quality-uncertain-counts', '质量为“好”或“不确定”的读数'],
+      ['quality-uncertain-not-good', '质量为“不确定”的读数不计'],
+    ] as const) {
       const r = resultOf(name);
       expect(r.method.uncertainCountsAsGood, name).toBe(name === 'quality-uncertain-counts');
       const { page } = await open(renderHtml(r, 'zh'));
@@ -258,10 +301,18 @@ describe('HTML report in Chromium', () => {
     const keys = Object.keys(policy.values.keys);
     expect(keys.length).toBeGreaterThanOrEqual(42);
     const { page } = await open(renderHtml(signable(), 'zh'));
-    const rows = await page.$$eval('[data-testid=policy-table] td[data-key]', (tds) => tds.map((td) => ({ key: td.getAttribute('data-key'), cells: [...td.parentElement!.children].map((c) => c.textContent?.trim()) })));
+    const rows = await page.$$eval('[data-testid=policy-table] td[data-key]', (tds) =>
+      tds.map((td) => ({ key: td.getAttribute('data-key'), cells: [...td.parentElement!.children].map((c) => c.textContent?.trim()) })),
+    );
     expect(rows.map((x) => x.key).sort()).toEqual([...keys].sort());
     const row = (k: string) => rows.find((x) => x.key === k)!.cells;
-    expect(row('money.tracks.C-cloud.cap')).toEqual(['money.tracks.C-cloud.cap', 'C 类企业上云：每家企业奖励上限', '300,000.00 元', '政策原文', '单个企业最高奖励30万元']);
+    expect(row('money.tracks.C-cloud.cap')).toEqual([
+      'money.tracks.C-cloud.cap',
+      'C 类企业上云：每家企业奖励上限',
+      '300,000.00 元',
+      '政策原文',
+      '单个企业最高奖励30万元',
+    ]);
     expect(row('measure.slotMin').slice(2, 4)).toEqual(['1 分钟', '产品默认值']);
     expect(row('money.tracks.B-pilot.excessRates.equipment')[2]).toBe('未设定（待定）');
     expect(row('weekStartsOn')[2]).toBe('周一');
@@ -297,7 +348,9 @@ describe('HTML report in Chromium', () => {
 
   it('names invoice lines by code, number and line; red-letter netting and devices are shown', async () => {
     const { page } = await open(renderHtml(resultOf('money-red-letter-devices'), 'zh'));
-    const excluded = await page.$$eval('h3[data-track="A-partial"] ~ table', (ts) => [...ts[1]!.querySelectorAll('tbody tr')].map((tr) => [tr.children[0]!.textContent, tr.children[4]!.textContent]));
+    const excluded = await page.$$eval('h3[data-track="A-partial"] ~ table', (ts) =>
+      [...ts[1]!.querySelectorAll('tbody tr')].map((tr) => [tr.children[0]!.textContent, tr.children[4]!.textContent]),
+    );
     expect(excluded).toEqual([
       ['3300261130-12345678', '重复发票（同一发票代码与号码或全电发票号码、同一行）'],
       ['26332000000012345678', '重复发票（同一发票代码与号码或全电发票号码、同一行）'],

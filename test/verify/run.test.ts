@@ -26,22 +26,39 @@ describe('run.ts', () => {
   });
 
   it('a device id in two loaded configs is an error naming both', async () => {
-    const run = runVerification({ gateways: [{ config: cfg('gw-a', ['m-1', 'm-2']), path: '/etc/fgw/a.yaml' }, { config: cfg('gw-b', ['m-3', 'm-2']) }], project, from: '2026-10-01', to: '2026-10-02', source: { kind: 'store' } });
-    await expect(run).rejects.toMatchObject({ code: 'GW_ERR_VERIFY_INPUT', message: expect.stringContaining('device id "m-2" is in both /etc/fgw/a.yaml: devices[1] (m-2) and (config of gateway gw-b): devices[1] (m-2)') });
+    const run = runVerification({
+      gateways: [{ config: cfg('gw-a', ['m-1', 'm-2']), path: '/etc/fgw/a.yaml' }, { config: cfg('gw-b', ['m-3', 'm-2']) }],
+      project,
+      from: '2026-10-01',
+      to: '2026-10-02',
+      source: { kind: 'store' },
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 'GW_ERR_VERIFY_INPUT',
+      message: expect.stringContaining('device id "m-2" is in both /etc/fgw/a.yaml: devices[1] (m-2) and (config of gateway gw-b): devices[1] (m-2)'),
+    });
   });
 
   it('--source influx needs one database for every gateway', async () => {
     const run = runVerification({
-      gateways: [{ config: cfg('gw-a', ['m-1'], { url: 'http://u:p@127.0.0.1:8086', database: 'factory' }) }, { config: cfg('gw-b', ['m-2'], { url: 'http://127.0.0.1:8086', database: 'plant2' }) }],
+      gateways: [
+        { config: cfg('gw-a', ['m-1'], { url: 'http://u:p@127.0.0.1:8086', database: 'factory' }) },
+        { config: cfg('gw-b', ['m-2'], { url: 'http://127.0.0.1:8086', database: 'plant2' }) },
+      ],
       project,
       from: '2026-10-01',
       to: '2026-10-02',
       source: { kind: 'influx' },
     });
-    await expect(run).rejects.toMatchObject({ code: 'GW_ERR_VERIFY_INPUT', message: expect.stringContaining('reads http://127.0.0.1:8086 database factory but (config of gateway gw-b) reads http://127.0.0.1:8086 database plant2') });
+    await expect(run).rejects.toMatchObject({
+      code: 'GW_ERR_VERIFY_INPUT',
+      message: expect.stringContaining('reads http://127.0.0.1:8086 database factory but (config of gateway gw-b) reads http://127.0.0.1:8086 database plant2'),
+    });
   });
 
   it('no gateway at all is a usage error', async () => {
-    await expect(runVerification({ gateways: [], project, from: '2026-10-01', to: '2026-10-02', source: { kind: 'store' } })).rejects.toMatchObject({ code: 'GW_ERR_USAGE' });
+    await expect(runVerification({ gateways: [], project, from: '2026-10-01', to: '2026-10-02', source: { kind: 'store' } })).rejects.toMatchObject({
+      code: 'GW_ERR_USAGE',
+    });
   });
 });

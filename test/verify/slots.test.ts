@@ -27,14 +27,29 @@ describe('slotGrid', () => {
   it("a device slot of 150 s overlapping a slotMin slot without heartbeat is the gateway's outage", () => {
     // slotMin slots 0..9 (60 s), heartbeat missing in slot 4 ([240, 300) s); device slots of 150 s:
     // 0 [0,150) 1 [150,300) 2 [300,450) 3 [450,600): slot 1 overlaps slotMin 2..4 -> outage
-    const g = grid({ slotMs: 150_000, to: 10 * M, heartbeat: [[0, 4], [5, 10]] });
+    const g = grid({
+      slotMs: 150_000,
+      to: 10 * M,
+      heartbeat: [
+        [0, 4],
+        [5, 10],
+      ],
+    });
     expect(g.n).toBe(4);
     expect([...g.outage]).toEqual([0, 1, 0, 0]);
   });
 
   it('staleness is judged at the end of the last slot not excluded', () => {
     // 6 slots; the last two shut down, the one before them without heartbeat: slot 2 ends at 180 s
-    const g = grid({ slotMs: M, to: 6 * M, shutdowns: [[240_000, 400_000]], heartbeat: [[0, 3], [4, 6]] });
+    const g = grid({
+      slotMs: M,
+      to: 6 * M,
+      shutdowns: [[240_000, 400_000]],
+      heartbeat: [
+        [0, 3],
+        [4, 6],
+      ],
+    });
     expect([...g.shutdown]).toEqual([0, 0, 0, 0, 1, 1]);
     expect([...g.outage]).toEqual([0, 0, 0, 1, 0, 0]);
     expect(lastJudgedEnd(g)).toBe(F + 180_000);

@@ -24,13 +24,39 @@ const TO = FROM + 3 * 24 * H; // 3 days: 4,320 slots of 60 s
 const GATEWAY = { id: 'gw-contract', site: 'yk' };
 
 const devices: DeviceSpec[] = [
-  { id: 'd1', interval: 1000, process: 'p', tags: [{ name: 'state', role: 'state' }, { name: 'parts', role: 'counter' }] },
-  { id: 'd2', interval: 120_000, process: 'p', tags: [{ name: 'state', role: 'state' }, { name: 'temp', role: 'parameter' }] },
+  {
+    id: 'd1',
+    interval: 1000,
+    process: 'p',
+    tags: [
+      { name: 'state', role: 'state' },
+      { name: 'parts', role: 'counter' },
+    ],
+  },
+  {
+    id: 'd2',
+    interval: 120_000,
+    process: 'p',
+    tags: [
+      { name: 'state', role: 'state' },
+      { name: 'temp', role: 'parameter' },
+    ],
+  },
   { id: 'd3', interval: 1000, tags: [{ name: 'state', role: 'state' }] }, // never reports
-  { id: 'd4', interval: 1000, tags: [{ name: 'state', role: 'state' }, { name: 'parts', role: 'counter' }] },
+  {
+    id: 'd4',
+    interval: 1000,
+    tags: [
+      { name: 'state', role: 'state' },
+      { name: 'parts', role: 'counter' },
+    ],
+  },
 ];
 const policy = loadPolicy('yongkang-2019'); // slotMin 60 s, +08:00, uncertain readings not good
-const policyUncertainGood = parsePolicyText(readFileSync(policy.path, 'utf8').replace('uncertainCountsAsGood: false', 'uncertainCountsAsGood: true'), 'uncertain-good.yaml');
+const policyUncertainGood = parsePolicyText(
+  readFileSync(policy.path, 'utf8').replace('uncertainCountsAsGood: false', 'uncertainCountsAsGood: true'),
+  'uncertain-good.yaml',
+);
 
 /**
  * d1: state + parts every 60 s (at +15 s in each slot), except minutes 60..89 (gap) and 100..109
@@ -45,13 +71,19 @@ function generate(): { data: Reading[]; status: Reading[] } {
     if (m >= 60 && m < 90) continue;
     const bad = m >= 100 && m < 110;
     for (const tag of ['state', 'parts']) {
-      data.push(bad ? { device: 'd1', tag, ts, kind: 'integer', value: null, quality: 'bad', error: 'TIMEOUT' } : { device: 'd1', tag, ts, kind: 'integer', value: m, quality: 'good' });
+      data.push(
+        bad
+          ? { device: 'd1', tag, ts, kind: 'integer', value: null, quality: 'bad', error: 'TIMEOUT' }
+          : { device: 'd1', tag, ts, kind: 'integer', value: m, quality: 'good' },
+      );
     }
   }
   data.push({ device: 'd1', tag: 'state', ts: FROM - 1, kind: 'integer', value: 1, quality: 'good' }); // before the window
   data.push({ device: 'd1', tag: 'state', ts: TO, kind: 'integer', value: 1, quality: 'good' }); // at its end (exclusive)
   for (let t = FROM; t < TO - 30 * M - 120_000 + 1; t += 120_000) data.push({ device: 'd2', tag: 'temp', ts: t, kind: 'float', value: 20.5, quality: 'good' });
-  for (let m = 0; m < 20; m++) for (const tag of ['state', 'parts']) data.push({ device: 'd4', tag, ts: FROM + m * M + 15_000, kind: 'integer', value: m, quality: m < 10 ? 'good' : 'uncertain' });
+  for (let m = 0; m < 20; m++)
+    for (const tag of ['state', 'parts'])
+      data.push({ device: 'd4', tag, ts: FROM + m * M + 15_000, kind: 'integer', value: m, quality: m < 10 ? 'good' : 'uncertain' });
   const status: Reading[] = [];
   for (let t = FROM; t < TO; t += 30_000) {
     if (t >= FROM + 120 * M && t < FROM + 130 * M) continue;
@@ -64,13 +96,52 @@ function generate(): { data: Reading[]; status: Reading[] } {
 const DAY0 = 20731;
 const audits = [
   { ts: FROM + 10 * H, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/latest', result: 'ok' as const },
-  { ts: FROM + 10 * H, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices/:id/tags/:tag/history', device: 'd1', result: 'ok' as const },
+  {
+    ts: FROM + 10 * H,
+    actor: 'mes',
+    system: 'MES',
+    action: 'read' as const,
+    route: 'GET /api/devices/:id/tags/:tag/history',
+    device: 'd1',
+    result: 'ok' as const,
+  },
   { ts: FROM + 11 * H, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/status', result: 'ok' as const },
   { ts: FROM + 24 * H - 1000, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices', result: 'ok' as const }, // 23:59:59 local, day 0
   { ts: FROM + 24 * H + 1000, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices', result: 'ok' as const }, // 00:00:01 local, day 1
-  { ts: FROM + 30 * H, actor: 'operator', system: 'platform', action: 'write' as const, route: 'POST /api/devices/:id/tags/:tag', device: 'd1', tag: 'state', value: '2', result: 'ok' as const },
-  { ts: FROM + 31 * H, actor: 'operator', system: 'platform', action: 'write' as const, route: 'POST /api/devices/:id/tags/:tag', device: 'd1', tag: 'state', value: '3', result: 'ok' as const },
-  { ts: FROM + 32 * H, actor: 'operator', system: 'platform', action: 'write' as const, route: 'POST /api/devices/:id/tags/:tag', device: 'd1', tag: 'state', value: '9', result: 'error' as const, detail: 'GW_ERR_WRITE_RANGE' },
+  {
+    ts: FROM + 30 * H,
+    actor: 'operator',
+    system: 'platform',
+    action: 'write' as const,
+    route: 'POST /api/devices/:id/tags/:tag',
+    device: 'd1',
+    tag: 'state',
+    value: '2',
+    result: 'ok' as const,
+  },
+  {
+    ts: FROM + 31 * H,
+    actor: 'operator',
+    system: 'platform',
+    action: 'write' as const,
+    route: 'POST /api/devices/:id/tags/:tag',
+    device: 'd1',
+    tag: 'state',
+    value: '3',
+    result: 'ok' as const,
+  },
+  {
+    ts: FROM + 32 * H,
+    actor: 'operator',
+    system: 'platform',
+    action: 'write' as const,
+    route: 'POST /api/devices/:id/tags/:tag',
+    device: 'd1',
+    tag: 'state',
+    value: '9',
+    result: 'error' as const,
+    detail: 'GW_ERR_WRITE_RANGE',
+  },
   { ts: FROM + 50 * H, actor: 'erp', system: 'ERP', action: 'read' as const, route: 'GET /api/devices', result: 'denied' as const },
   { ts: TO + 1000, actor: 'mes', system: 'MES', action: 'read' as const, route: 'GET /api/devices', result: 'ok' as const }, // after the window
 ];
@@ -80,15 +151,44 @@ const expected: Facts = {
   from: FROM,
   to: TO,
   // per gateway, at slotMin (60 s) only
-  heartbeats: [{ gateway: GATEWAY.id, slotMs: 60_000, slots: [[0, 120], [130, 4320]] }],
+  heartbeats: [
+    {
+      gateway: GATEWAY.id,
+      slotMs: 60_000,
+      slots: [
+        [0, 120],
+        [130, 4320],
+      ],
+    },
+  ],
   // the last slot of every device is judged (no shutdown, heartbeat at the end): lastGoodBefore = TO
   devices: [
-    { id: 'd1', gateway: GATEWAY.id, slotMs: 60_000, goodSlots: [[0, 60], [90, 100], [110, 4320]], tagsSeen: ['parts', 'state'], lastGoodTs: FROM + 4319 * M + 15_000, lastGoodBefore: TO },
+    {
+      id: 'd1',
+      gateway: GATEWAY.id,
+      slotMs: 60_000,
+      goodSlots: [
+        [0, 60],
+        [90, 100],
+        [110, 4320],
+      ],
+      tagsSeen: ['parts', 'state'],
+      lastGoodTs: FROM + 4319 * M + 15_000,
+      lastGoodBefore: TO,
+    },
     // 2,160 slots of 120 s; readings at slot starts up to TO - 32 min (slot 2144)
     { id: 'd2', gateway: GATEWAY.id, slotMs: 120_000, goodSlots: [[0, 2145]], tagsSeen: ['temp'], lastGoodTs: TO - 32 * M, lastGoodBefore: TO },
     { id: 'd3', gateway: GATEWAY.id, slotMs: 60_000, goodSlots: [], tagsSeen: [], lastGoodBefore: TO },
     // only the good readings of minutes 0..9 count: the uncertain ones of 10..19 do not
-    { id: 'd4', gateway: GATEWAY.id, slotMs: 60_000, goodSlots: [[0, 10]], tagsSeen: ['parts', 'state'], lastGoodTs: FROM + 9 * M + 15_000, lastGoodBefore: TO },
+    {
+      id: 'd4',
+      gateway: GATEWAY.id,
+      slotMs: 60_000,
+      goodSlots: [[0, 10]],
+      tagsSeen: ['parts', 'state'],
+      lastGoodTs: FROM + 9 * M + 15_000,
+      lastGoodBefore: TO,
+    },
   ],
   // per day, action, system, device and route; sorted (gatherFacts sorts them)
   audits: [
@@ -162,19 +262,31 @@ describe.each(['store', 'influx'])('fact backend: %s', (name) => {
     const q = { device: 'd4', from: FROM, to: TO };
     for (const uncertainIsGood of [false, true]) {
       const last = uncertainIsGood ? 19 : 9;
-      expect((await src.slotCounts({ ...q, slotMs: 60_000, uncertainIsGood })).filter((c) => c.good > 0).map((c) => c.slot)).toEqual(Array.from({ length: last + 1 }, (_, i) => i));
+      expect((await src.slotCounts({ ...q, slotMs: 60_000, uncertainIsGood })).filter((c) => c.good > 0).map((c) => c.slot)).toEqual(
+        Array.from({ length: last + 1 }, (_, i) => i),
+      );
       expect(await src.lastGoodTs({ device: 'd4', to: TO, uncertainIsGood })).toBe(FROM + last * M + 15_000);
       // an uncertain-only window holds no good tag unless uncertain counts
       expect(await src.tagsSeen({ device: 'd4', from: FROM + 10 * M, to: FROM + 20 * M, uncertainIsGood })).toEqual(uncertainIsGood ? ['parts', 'state'] : []);
     }
-    const facts = await gatherFacts([{ gateway: GATEWAY.id, src, devices: devices.filter((d) => d.id === 'd4') }], { from: FROM, to: TO, policy: policyUncertainGood, shutdowns: [] });
+    const facts = await gatherFacts([{ gateway: GATEWAY.id, src, devices: devices.filter((d) => d.id === 'd4') }], {
+      from: FROM,
+      to: TO,
+      policy: policyUncertainGood,
+      shutdowns: [],
+    });
     expect(facts.devices[0]).toMatchObject({ goodSlots: [[0, 20]], lastGoodTs: FROM + 19 * M + 15_000 });
   });
 
   it('judges staleness before the end of the last slot not excluded: the last good reading before a shutdown at the end', async () => {
     const src = backends[name]!();
     // a shutdown over the last 40 minutes: d1's last judged slot ends at TO - 40 min
-    const facts = await gatherFacts([{ gateway: GATEWAY.id, src, devices: devices.filter((d) => d.id === 'd1') }], { from: FROM, to: TO, policy, shutdowns: [[TO - 40 * M, TO + 1]] });
+    const facts = await gatherFacts([{ gateway: GATEWAY.id, src, devices: devices.filter((d) => d.id === 'd1') }], {
+      from: FROM,
+      to: TO,
+      policy,
+      shutdowns: [[TO - 40 * M, TO + 1]],
+    });
     expect(facts.devices[0]).toMatchObject({ lastGoodBefore: TO - 40 * M, lastGoodTs: TO - 41 * M + 15_000 });
   });
 

@@ -107,7 +107,8 @@ export class NorthClient {
             client.stream?.destroy();
             return;
           }
-          for (const g of granted ?? []) if (g.qos === 128 || (g.qos ?? 0) > 2) this.log.error({ topic: g.topic }, 'northbound: the broker refused the command subscription');
+          for (const g of granted ?? [])
+            if (g.qos === 128 || (g.qos ?? 0) > 2) this.log.error({ topic: g.topic }, 'northbound: the broker refused the command subscription');
           ready();
         },
       );
@@ -152,7 +153,8 @@ export class NorthClient {
         if (err) return reject(new GatewayError(ErrorCodes.NOT_CONNECTED, `publish to ${topic} not acknowledged: ${errorText(err)}`, { cause: err }));
         // MQTT 5: a PUBACK with a reason code of 0x80 or above is a refusal
         const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
-        if (rc !== undefined && rc >= 0x80) return reject(new GatewayError(ErrorCodes.WRITE_FAILED, `the broker refused the publish to ${topic} (reason code ${rc})`));
+        if (rc !== undefined && rc >= 0x80)
+          return reject(new GatewayError(ErrorCodes.WRITE_FAILED, `the broker refused the publish to ${topic} (reason code ${rc})`));
         resolve();
       });
     });
@@ -169,7 +171,10 @@ export class NorthClient {
     if (!client) return;
     if (last && this.connected) {
       let t: NodeJS.Timeout | undefined;
-      await Promise.race([this.publish(last.topic, last.payload, { qos: last.qos, retain: last.retain }).catch(() => undefined), new Promise((r) => (t = setTimeout(r, timeoutMs)))]);
+      await Promise.race([
+        this.publish(last.topic, last.payload, { qos: last.qos, retain: last.retain }).catch(() => undefined),
+        new Promise((r) => (t = setTimeout(r, timeoutMs))),
+      ]);
       clearTimeout(t);
     }
     this.isUp = false;

@@ -116,7 +116,11 @@ export class MqttNorthTarget {
     const vars = { gateway: gw.id, site: gw.site ?? '' };
     let subs: string[];
     if (cfg.format === 'sparkplugb') {
-      this.node = new EdgeNode(cfg.sparkplug!.groupId, cfg.sparkplug!.edgeNodeId ?? gw.id, host.devices.map((d) => ({ id: d.id, tags: d.tags })));
+      this.node = new EdgeNode(
+        cfg.sparkplug!.groupId,
+        cfg.sparkplug!.edgeNodeId ?? gw.id,
+        host.devices.map((d) => ({ id: d.id, tags: d.tags })),
+      );
       subs = this.node.commandFilters();
     } else {
       this.topics = jsonTopics(cfg);
@@ -132,7 +136,14 @@ export class MqttNorthTarget {
       subs = [this.requestTopic];
     }
     const clientId = cfg.clientId ?? `fgw-${gw.id}-${cfg.name}`;
-    this.client = new NorthClient(cfg, clientId, subs, { will: () => this.will(), up: () => this.connected(), down: (e) => this.disconnected(e), message: (t, p) => this.message(t, p) }, this.log, this.clock);
+    this.client = new NorthClient(
+      cfg,
+      clientId,
+      subs,
+      { will: () => this.will(), up: () => this.connected(), down: (e) => this.disconnected(e), message: (t, p) => this.message(t, p) },
+      this.log,
+      this.clock,
+    );
   }
 
   start(): void {
@@ -263,14 +274,30 @@ export class MqttNorthTarget {
     this.published.set(device, this.statusKey(st));
     const kinds = new Map(this.host.latest(device).map((r) => [r.tag, r.kind]));
     const tags: Record<string, { type: FieldKind | null; unit?: string; writable: boolean }> = {};
-    for (const t of d.tags) tags[t.name] = { type: t.type?.kind ?? kinds.get(t.name) ?? null, ...(t.unit !== undefined ? { unit: t.unit } : {}), writable: t.writable };
-    const body = statusMessage(this.clock.now(), { device, name: d.name, line: d.line, process: d.process, connected: st.connected, lastError: st.lastError, lastErrorAt: st.lastErrorAt, tags });
+    for (const t of d.tags)
+      tags[t.name] = { type: t.type?.kind ?? kinds.get(t.name) ?? null, ...(t.unit !== undefined ? { unit: t.unit } : {}), writable: t.writable };
+    const body = statusMessage(this.clock.now(), {
+      device,
+      name: d.name,
+      line: d.line,
+      process: d.process,
+      connected: st.connected,
+      lastError: st.lastError,
+      lastErrorAt: st.lastErrorAt,
+      tags,
+    });
     return this.client.publish(this.topicOf.get(device)!.status, body, { qos: 1, retain: true });
   }
 
   private publishHeartbeat(): Promise<void> {
     const devices = this.host.devices;
-    const body = heartbeatMessage(this.clock.now(), { gateway: this.host.gateway.id, site: this.host.gateway.site, devices: devices.length, connected: devices.filter((d) => this.host.status(d.id).connected).length, startedAt: this.host.startedAt });
+    const body = heartbeatMessage(this.clock.now(), {
+      gateway: this.host.gateway.id,
+      site: this.host.gateway.site,
+      devices: devices.length,
+      connected: devices.filter((d) => this.host.status(d.id).connected).length,
+      startedAt: this.host.startedAt,
+    });
     return this.client.publish(this.heartbeatTopic!, body, { qos: 1, retain: true });
   }
 
@@ -366,7 +393,9 @@ export class MqttNorthTarget {
   }
 
   private respond(uuid: string | undefined, outcome: { code?: string; message?: string }): void {
-    this.client.publish(this.responseTopic!, writeResponse(uuid, outcome), { qos: 1 }).catch((e: unknown) => this.log.warn({ err: errorText(e) }, 'northbound: write response not sent'));
+    this.client
+      .publish(this.responseTopic!, writeResponse(uuid, outcome), { qos: 1 })
+      .catch((e: unknown) => this.log.warn({ err: errorText(e) }, 'northbound: write response not sent'));
   }
 
   // ---------------------------------------------------------------- bdSeq

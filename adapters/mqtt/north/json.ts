@@ -76,7 +76,15 @@ export interface Heartbeat {
 }
 
 export function heartbeatMessage(ts: number, h: Heartbeat): string {
-  return JSON.stringify({ ts, gateway: h.gateway, ...(h.site !== undefined ? { site: h.site } : {}), online: true, startedAt: h.startedAt, devices: h.devices, connected: h.connected });
+  return JSON.stringify({
+    ts,
+    gateway: h.gateway,
+    ...(h.site !== undefined ? { site: h.site } : {}),
+    online: true,
+    startedAt: h.startedAt,
+    devices: h.devices,
+    connected: h.connected,
+  });
 }
 
 /** The will on the heartbeat topic (and what a clean stop publishes): the gateway is offline. */
@@ -84,7 +92,8 @@ export function offlineMessage(gateway: string, site: string | undefined): strin
   return JSON.stringify({ gateway, ...(site !== undefined ? { site } : {}), online: false });
 }
 
-export type WriteRequest = { ok: true; uuid?: string; device: string; tag: string; value: Value } | { ok: false; uuid?: string; device?: string; tag?: string; error: string };
+export type WriteRequest =
+  { ok: true; uuid?: string; device: string; tag: string; value: Value } | { ok: false; uuid?: string; device?: string; tag?: string; error: string };
 
 /** `{"uuid", "device", "tag", "value"}` (uuid optional, echoed in the response). */
 export function parseWriteRequest(payload: Buffer): WriteRequest {
@@ -103,7 +112,8 @@ export function parseWriteRequest(payload: Buffer): WriteRequest {
   if (out.device === undefined) return { ok: false, ...out, error: 'expected "device": a device id' };
   if (out.tag === undefined) return { ok: false, ...out, error: 'expected "tag": a tag name' };
   const v = b.value;
-  if (typeof v !== 'number' && typeof v !== 'boolean' && !(typeof v === 'string' && v.length <= 1024)) return { ok: false, ...out, error: 'expected "value": a number, boolean or string (at most 1024 characters)' };
+  if (typeof v !== 'number' && typeof v !== 'boolean' && !(typeof v === 'string' && v.length <= 1024))
+    return { ok: false, ...out, error: 'expected "value": a number, boolean or string (at most 1024 characters)' };
   return { ok: true, ...out, device: out.device, tag: out.tag, value: v };
 }
 

@@ -61,7 +61,8 @@ interface Metric {
   properties?: Record<string, { type: string; value: unknown }>;
 }
 
-export type Command = { kind: 'rebirth' } | { kind: 'write'; device: string; tag: string; value: Value } | { kind: 'bad'; device?: string; tag?: string; error: string };
+export type Command =
+  { kind: 'rebirth' } | { kind: 'write'; device: string; tag: string; value: Value } | { kind: 'bad'; device?: string; tag?: string; error: string };
 
 export class EdgeNode {
   readonly prefix: string;
@@ -145,12 +146,18 @@ export class EdgeNode {
       metrics.push({ name: tag, alias, type, value: v?.value ?? null, timestamp: v?.ts ?? ts });
     }
     this.born.set(device, declared);
-    return { topic: `${this.prefix}/DBIRTH/${this.edgeNodeId}/${device}`, payload: Buffer.from(encodeSparkplug({ timestamp: ts, seq: this.nextSeq(), metrics } as never)) };
+    return {
+      topic: `${this.prefix}/DBIRTH/${this.edgeNodeId}/${device}`,
+      payload: Buffer.from(encodeSparkplug({ timestamp: ts, seq: this.nextSeq(), metrics } as never)),
+    };
   }
 
   ddeath(device: string, ts: number): Message {
     this.born.delete(device);
-    return { topic: `${this.prefix}/DDEATH/${this.edgeNodeId}/${device}`, payload: Buffer.from(encodeSparkplug({ timestamp: ts, seq: this.nextSeq(), metrics: [] })) };
+    return {
+      topic: `${this.prefix}/DDEATH/${this.edgeNodeId}/${device}`,
+      payload: Buffer.from(encodeSparkplug({ timestamp: ts, seq: this.nextSeq(), metrics: [] })),
+    };
   }
 
   isBorn(device: string): boolean {
@@ -183,10 +190,14 @@ export class EdgeNode {
       const m: Metric = { alias, type: declared.get(r.tag)!, value: r.quality === 'bad' ? null : r.value, timestamp: p.ts };
       if (historical) m.isHistorical = true;
       if (r.quality === 'bad') m.properties = { Quality: { type: 'Int32', value: QUALITY_BAD }, Error: { type: 'String', value: r.error ?? 'BAD' } };
-      else if (r.quality === 'uncertain') m.properties = { Quality: { type: 'Int32', value: QUALITY_UNCERTAIN }, ...(r.error ? { Error: { type: 'String', value: r.error } } : {}) };
+      else if (r.quality === 'uncertain')
+        m.properties = { Quality: { type: 'Int32', value: QUALITY_UNCERTAIN }, ...(r.error ? { Error: { type: 'String', value: r.error } } : {}) };
       metrics.push(m);
     }
-    return { topic: `${this.prefix}/DDATA/${this.edgeNodeId}/${p.device}`, payload: Buffer.from(encodeSparkplug({ timestamp: p.ts, seq: this.nextSeq(), metrics } as never)) };
+    return {
+      topic: `${this.prefix}/DDATA/${this.edgeNodeId}/${p.device}`,
+      payload: Buffer.from(encodeSparkplug({ timestamp: p.ts, seq: this.nextSeq(), metrics } as never)),
+    };
   }
 
   /** NCMD / DCMD: the rebirth request, or one write per metric (by name or alias). */
@@ -214,7 +225,12 @@ export class EdgeNode {
         if (a && a.device === device) tag = a.tag;
       }
       if (!aliases || tag === undefined) {
-        out.push({ kind: 'bad', device, ...(tag !== undefined ? { tag } : {}), error: !aliases ? `no device "${device}" on this edge node` : `metric without a name or a known alias` });
+        out.push({
+          kind: 'bad',
+          device,
+          ...(tag !== undefined ? { tag } : {}),
+          error: !aliases ? `no device "${device}" on this edge node` : `metric without a name or a known alias`,
+        });
         continue;
       }
       const value = metricValue(m);

@@ -22,7 +22,9 @@ export const commandRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { 
       summary: 'Write a value to a tag on the device (audited)',
       params: tagParams,
       body: z.strictObject({
-        value: z.union([z.number(), z.boolean(), z.string().max(1024)]).describe('number, boolean or string, as the tag expects; checked against the tag type and its min/max'),
+        value: z
+          .union([z.number(), z.boolean(), z.string().max(1024)])
+          .describe('number, boolean or string, as the tag expects; checked against the tag type and its min/max'),
       }),
       response: {
         200: z.object({ ok: z.literal(true), device: z.string(), tag: z.string(), value: valueSchema, ts: z.number() }),

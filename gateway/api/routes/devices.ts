@@ -9,7 +9,18 @@ import type { SlotCount, StoredReading } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
 import { badRequest } from '../errors.js';
 import { networkingSeries } from '../live.js';
-import { deviceSchema, durationParam, errorResponses, idParams, limitParam, pointSchema, readingSchema, tagParams, timeParam, valueSchema } from '../schemas.js';
+import {
+  deviceSchema,
+  durationParam,
+  errorResponses,
+  idParams,
+  limitParam,
+  pointSchema,
+  readingSchema,
+  tagParams,
+  timeParam,
+  valueSchema,
+} from '../schemas.js';
 
 const READ = { access: 'read', audit: 'read' } as const;
 
@@ -132,7 +143,13 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
       }),
       response: {
         200: z.object({
-          series: z.array(z.object({ device: z.string(), tag: z.string(), points: z.array(z.tuple([z.number(), valueSchema.nullable()])).describe('[ts, value] ascending; null for bad readings') })),
+          series: z.array(
+            z.object({
+              device: z.string(),
+              tag: z.string(),
+              points: z.array(z.tuple([z.number(), valueSchema.nullable()])).describe('[ts, value] ascending; null for bad readings'),
+            }),
+          ),
         }),
         ...errorResponses,
       },
@@ -185,7 +202,10 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
       if ((to - from) / step > MAX_NETWORKING_SLOTS) {
         throw badRequest('querystring.step', `at most ${MAX_NETWORKING_SLOTS} slots per query: raise step or shorten the range`);
       }
-      const wanted = req.query.devices?.split(',').map((s) => s.trim()).filter(Boolean);
+      const wanted = req.query.devices
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const views = rt.devices().filter((v) => (wanted ? wanted.includes(v.config.id) : v.config.enabled));
       if (wanted) for (const id of wanted) if (!views.some((v) => v.config.id === id)) throw new GatewayError(ErrorCodes.DEVICE_UNKNOWN, `no device "${id}"`);
       const counts = new Map<string, SlotCount[]>();

@@ -21,7 +21,6 @@ import { loadProject, type LoadedProject } from '../../../verify/project.js';
 import { deviceOut, type ApiContext, type RouteOptions } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
-
 const DAY_MS = 86_400_000;
 
 export const pilotSchema = z.object({
@@ -38,7 +37,9 @@ export const pilotSchema = z.object({
   live: z.array(z.string()).describe('in-scope devices live now'),
   missing: z.array(z.string()).describe('in-scope devices the gateway does not collect from'),
   networkingRate: z.number().nullable().describe('live / in-scope now; null without in-scope devices'),
-  classification: z.enum(['pending', 'full', 'partial', 'none', 'indeterminate']).describe('the verifier\'s preliminary classification; "pending" when it could not run (period not started, error)'),
+  classification: z
+    .enum(['pending', 'full', 'partial', 'none', 'indeterminate'])
+    .describe('the verifier\'s preliminary classification; "pending" when it could not run (period not started, error)'),
   evaluation: z
     .object({
       from: z.number().describe('window start, ms'),
@@ -182,7 +183,7 @@ export const pilotRoutes: FastifyPluginAsyncZod<RouteOptions & { pilotCacheMs?: 
     config: { access: 'read', audit: 'read' },
     schema: {
       tags: ['pilots'],
-      summary: 'Projects of http.projects with their live networking rate and the verifier\'s preliminary classification',
+      summary: "Projects of http.projects with their live networking rate and the verifier's preliminary classification",
       response: { 200: z.object({ pilots: z.array(pilotSchema) }), ...errorResponses },
     },
     handler: async () => ({ pilots: await pilotsOf(ctx, cache) }),

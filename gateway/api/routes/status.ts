@@ -9,7 +9,18 @@ import { redactText } from '../../../config/redact.js';
 import { basename } from 'node:path';
 import type { StoreStats, StoredDeadLetter } from '../../../ingest/types.js';
 import { deviceOut, type RouteOptions } from '../context.js';
-import { auditSchema, deadLetterSchema, errorResponses, forwarderSchema, limitParam, lossEpisodeSchema, northTargetSchema, storeFullSchema, storeStatsSchema, timeParam } from '../schemas.js';
+import {
+  auditSchema,
+  deadLetterSchema,
+  errorResponses,
+  forwarderSchema,
+  limitParam,
+  lossEpisodeSchema,
+  northTargetSchema,
+  storeFullSchema,
+  storeStatsSchema,
+  timeParam,
+} from '../schemas.js';
 
 /** dead-letter payloads in the list are cut to this many characters */
 export const DEAD_LETTER_PAYLOAD_MAX = 2048;
@@ -57,13 +68,25 @@ export const statusRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { c
       try {
         const st = rt.store.stats();
         const damaged = st.damaged.filter((d) => !d.salvaged).length;
-        store = { ok: st.full === undefined, ...(st.full ? { full: st.full, error: st.full.reason === 'disk' ? 'store full: no space left on the disk' : 'store full: storage.maxSize reached' } : {}), ...(damaged ? { damaged } : {}) };
+        store = {
+          ok: st.full === undefined,
+          ...(st.full
+            ? { full: st.full, error: st.full.reason === 'disk' ? 'store full: no space left on the disk' : 'store full: storage.maxSize reached' }
+            : {}),
+          ...(damaged ? { damaged } : {}),
+        };
       } catch (e) {
         store = { ok: false, error: errorText(e) };
       }
       const f = rt.forwarder();
       const forwarder = f
-        ? { ok: !NOT_READY_FORWARDER.has(f.state), configured: true, state: f.state, lagMs: f.lagMs, error: f.lastError === undefined ? undefined : redactText(f.lastError) }
+        ? {
+            ok: !NOT_READY_FORWARDER.has(f.state),
+            configured: true,
+            state: f.state,
+            lagMs: f.lagMs,
+            error: f.lastError === undefined ? undefined : redactText(f.lastError),
+          }
         : { ok: true, configured: false };
       const ready = store.ok && forwarder.ok;
       return reply.code(ready ? 200 : 503).send({ ready, checks: { store, forwarder } });

@@ -40,12 +40,13 @@
   };
   const el = (tag, attrs, ...children) => {
     const e = document.createElement(tag);
-    if (attrs) for (const [k, v] of Object.entries(attrs)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === 'class') e.className = v;
-      else if (k === 'text') e.textContent = v;
-      else e.setAttribute(k, v === true ? '' : String(v));
-    }
+    if (attrs)
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === 'class') e.className = v;
+        else if (k === 'text') e.textContent = v;
+        else e.setAttribute(k, v === true ? '' : String(v));
+      }
     for (const c of children) if (c !== undefined && c !== null) e.append(c);
     return e;
   };
@@ -72,7 +73,10 @@
   function bytes(n) {
     const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let i = 0;
-    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    while (n >= 1024 && i < u.length - 1) {
+      n /= 1024;
+      i++;
+    }
     return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
   }
   function fmtValue(v) {
@@ -129,7 +133,10 @@
     const x1 = Math.max(...xs);
     let y0 = Math.min(...ys);
     let y1 = Math.max(...ys);
-    if (y0 === y1) { y0 -= 1; y1 += 1; }
+    if (y0 === y1) {
+      y0 -= 1;
+      y1 += 1;
+    }
     const pts = num.map((p, i) => `${(((xs[i] - x0) / (x1 - x0 || 1)) * (w - 2) + 1).toFixed(1)},${(h - 1 - ((ys[i] - y0) / (y1 - y0)) * (h - 2)).toFixed(1)}`);
     s.append(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: 'currentColor', 'stroke-width': 1.2 }));
     return s;
@@ -146,30 +153,42 @@
         const r = latest.get(`${d.id}\u0000${tag.name}`);
         const val = r ? (r.quality === 'bad' ? `✕ ${r.error || ''}` : fmtValue(r.value)) : '–';
         tagCells.append(
-          el('div', { class: `tag${r && r.quality !== 'good' ? ` q-${r.quality}` : ''}`, 'data-tag': tag.name, title: tag.description || tag.role },
+          el(
+            'div',
+            { class: `tag${r && r.quality !== 'good' ? ` q-${r.quality}` : ''}`, 'data-tag': tag.name, title: tag.description || tag.role },
             el('span', { class: 'tag-name', text: tag.name }),
             el('span', { class: 'tag-value', text: `${val}${tag.unit && r && r.quality !== 'bad' ? ` ${tag.unit}` : ''}` }),
-            sparkline(sparks.get(`${d.id}\u0000${tag.name}`) || [])),
+            sparkline(sparks.get(`${d.id}\u0000${tag.name}`) || []),
+          ),
         );
       }
       const last = s.lastReadingAt === undefined ? t('never') : t('ago', { age: duration(Math.max(0, now - s.lastReadingAt)) });
       rows.push(
-        el('tr', { 'data-device': d.id, 'data-status': st, class: `st-${st}` },
-          el('td', null,
+        el(
+          'tr',
+          { 'data-device': d.id, 'data-status': st, class: `st-${st}` },
+          el(
+            'td',
+            null,
             el('span', { class: `badge ${st}`, text: t(STATE_LABEL[st]) }),
-            s.demoted ? el('span', { class: 'badge demoted', text: t('demoted') }) : null),
+            s.demoted ? el('span', { class: 'badge demoted', text: t('demoted') }) : null,
+          ),
           el('td', null, el('div', { class: 'dev-id', text: d.id }), el('div', { class: 'muted', text: d.name || '' })),
           el('td', { text: [d.line, d.process].filter(Boolean).join(' / ') }),
           el('td', { text: `${d.protocol} · ${duration(d.interval)}` }),
           el('td', { class: 'last', text: last }),
           el('td', { text: `${s.good} / ${s.bad}` }),
-          el('td', null,
+          el(
+            'td',
+            null,
             el('div', { text: s.cycleMs === undefined ? '–' : `${s.cycleMs} ms` }),
             s.pollsLate || s.pollsSkipped
               ? el('div', { class: 'muted ticks', text: t('pollTicks', { late: s.pollsLate || 0, skipped: s.pollsSkipped || 0 }) })
-              : null),
+              : null,
+          ),
           el('td', { class: 'err', text: s.lastError || '', title: s.lastErrorAt ? fmtDateTime(s.lastErrorAt) : '' }),
-          el('td', null, tagCells)),
+          el('td', null, tagCells),
+        ),
       );
     }
     tbody.replaceChildren(...rows);
@@ -178,7 +197,13 @@
     const storeAlarms = storeAlarmItems(now);
     $('#alarm-list').replaceChildren(
       ...storeAlarms,
-      ...alarms.map((d) => el('li', { class: 'alarm', 'data-device': d.id, text: t('alarmSilent', { device: `${d.name || d.id} (${d.id})`, age: duration(d.status.silentForMs), limit: duration(d.status.staleAfterMs) }) })),
+      ...alarms.map((d) =>
+        el('li', {
+          class: 'alarm',
+          'data-device': d.id,
+          text: t('alarmSilent', { device: `${d.name || d.id} (${d.id})`, age: duration(d.status.silentForMs), limit: duration(d.status.staleAfterMs) }),
+        }),
+      ),
     );
     $('#no-alarms').hidden = alarms.length + storeAlarms.length > 0;
 
@@ -195,11 +220,28 @@
     const items = [];
     if (st.full) {
       const f = st.full;
-      items.push(el('li', { class: 'alarm', 'data-alarm': 'store-full', 'data-reason': f.reason,
-        text: t(f.reason === 'disk' ? 'alarmStoreFullDisk' : 'alarmStoreFullMaxSize', { age: duration(Math.max(0, now - f.since)), refused: f.refused, dropped: f.dropped }) }));
+      items.push(
+        el('li', {
+          class: 'alarm',
+          'data-alarm': 'store-full',
+          'data-reason': f.reason,
+          text: t(f.reason === 'disk' ? 'alarmStoreFullDisk' : 'alarmStoreFullMaxSize', {
+            age: duration(Math.max(0, now - f.since)),
+            refused: f.refused,
+            dropped: f.dropped,
+          }),
+        }),
+      );
     }
     for (const d of st.damaged.filter((x) => !x.salvaged)) {
-      items.push(el('li', { class: 'alarm', 'data-alarm': 'store-damaged', 'data-file': d.file, text: t('alarmStoreDamaged', { file: d.file, error: d.error, at: fmtDateTime(d.at) }) }));
+      items.push(
+        el('li', {
+          class: 'alarm',
+          'data-alarm': 'store-damaged',
+          'data-file': d.file,
+          text: t('alarmStoreDamaged', { file: d.file, error: d.error, at: fmtDateTime(d.at) }),
+        }),
+      );
     }
     return items;
   }
@@ -219,17 +261,23 @@
     $('#north-section').hidden = north.length === 0;
     $('#north tbody').replaceChildren(
       ...north.map((n) =>
-        el('tr', { 'data-target': n.name, class: n.connected ? 'st-online' : 'st-offline' },
-          el('td', null,
+        el(
+          'tr',
+          { 'data-target': n.name, class: n.connected ? 'st-online' : 'st-offline' },
+          el(
+            'td',
+            null,
             el('span', { class: `badge ${n.connected ? 'online' : 'offline'}`, text: t(n.connected ? 'northUp' : 'northDown') }),
-            n.replaying ? el('span', { class: 'badge demoted', text: t('northReplay') }) : null),
+            n.replaying ? el('span', { class: 'badge demoted', text: t('northReplay') }) : null,
+          ),
           el('td', null, el('div', { class: 'dev-id', text: n.name }), el('div', { class: 'muted', text: `${n.system} · ${n.url}` })),
           el('td', { text: n.format }),
           el('td', { class: 'backlog', text: String(n.backlog) }),
           el('td', { class: 'lag', text: duration(n.lagMs) }),
           el('td', { class: 'rate', text: t('perSecond', { n: n.publishRate.toFixed(1) }) }),
           el('td', { text: `${n.commands.ok} / ${n.commands.denied} / ${n.commands.error}` }),
-          el('td', { class: 'err', text: n.lastError || '' })),
+          el('td', { class: 'err', text: n.lastError || '' }),
+        ),
       ),
     );
   }
@@ -261,27 +309,37 @@
     const liveNow = new Set(devices.filter((d) => d.status.live).map((d) => d.id));
     tbody.replaceChildren(
       ...pilots.map((p) => {
-        if (!p.ok) return el('tr', { 'data-project-file': p.file, class: 'st-offline' },
-          el('td', { text: p.file }),
-          el('td', { colspan: 8, class: 'err', text: `${t('projectError')}: ${p.error || ''}` }));
+        if (!p.ok)
+          return el(
+            'tr',
+            { 'data-project-file': p.file, class: 'st-offline' },
+            el('td', { text: p.file }),
+            el('td', { colspan: 8, class: 'err', text: `${t('projectError')}: ${p.error || ''}` }),
+          );
         const live = p.inScope.filter((id) => liveNow.has(id));
-        return el('tr', { 'data-project': p.id },
-              el('td', null, el('div', { class: 'dev-id', text: p.id }), el('div', { class: 'muted', text: p.name })),
-              el('td', { text: p.enterprise || '' }),
-              el('td', { text: p.claim ? t(p.claim === 'full' ? 'claimFull' : 'claimPartial') : '' }),
-              el('td', { text: String(p.inScope.length), title: p.inScope.join(', ') }),
-              el('td', { class: 'live', text: String(live.length), title: live.join(', ') }),
-              el('td', { text: p.missing.join(', ') }),
-              el('td', { class: 'rate', text: p.inScope.length ? pct(live.length / p.inScope.length) : pct(null) }),
-              el('td', { class: 'vrate', text: p.evaluation ? `${pct(p.evaluation.networkingRate)} (${p.evaluation.networked}/${p.evaluation.inScope})` : '–' }),
-              el('td', null,
-                el('span', {
-                  class: `badge class-${p.classification}`,
-                  text: t(CLASS[p.classification] || 'classPending'),
-                  title: p.evaluation
-                    ? `${fmtDate(p.evaluation.from)} – ${fmtDate(p.evaluation.to)}${p.evaluation.failed.length ? `\n✕ ${p.evaluation.failed.join('\n✕ ')}` : ''}`
-                    : p.evaluationError || '',
-                })));
+        return el(
+          'tr',
+          { 'data-project': p.id },
+          el('td', null, el('div', { class: 'dev-id', text: p.id }), el('div', { class: 'muted', text: p.name })),
+          el('td', { text: p.enterprise || '' }),
+          el('td', { text: p.claim ? t(p.claim === 'full' ? 'claimFull' : 'claimPartial') : '' }),
+          el('td', { text: String(p.inScope.length), title: p.inScope.join(', ') }),
+          el('td', { class: 'live', text: String(live.length), title: live.join(', ') }),
+          el('td', { text: p.missing.join(', ') }),
+          el('td', { class: 'rate', text: p.inScope.length ? pct(live.length / p.inScope.length) : pct(null) }),
+          el('td', { class: 'vrate', text: p.evaluation ? `${pct(p.evaluation.networkingRate)} (${p.evaluation.networked}/${p.evaluation.inScope})` : '–' }),
+          el(
+            'td',
+            null,
+            el('span', {
+              class: `badge class-${p.classification}`,
+              text: t(CLASS[p.classification] || 'classPending'),
+              title: p.evaluation
+                ? `${fmtDate(p.evaluation.from)} – ${fmtDate(p.evaluation.to)}${p.evaluation.failed.length ? `\n✕ ${p.evaluation.failed.join('\n✕ ')}` : ''}`
+                : p.evaluationError || '',
+            }),
+          ),
+        );
       }),
     );
   }
@@ -366,7 +424,14 @@
       for (const x of document.querySelectorAll('.tab')) x.classList.toggle('active', x === b);
       $('#view-devices').hidden = view !== 'devices';
       $('#view-pilots').hidden = view !== 'pilots';
-      if (view === 'pilots') api('/api/pilots').then((r) => { pilots = r.pilots; renderPilots(); }, () => {});
+      if (view === 'pilots')
+        api('/api/pilots').then(
+          (r) => {
+            pilots = r.pilots;
+            renderPilots();
+          },
+          () => {},
+        );
     });
   }
 
@@ -374,8 +439,11 @@
   $('#logout').hidden = sessionStorage.getItem(TOKEN_KEY) === null;
   fetch('/dashboard.json', { cache: 'no-store' })
     .then((r) => r.json())
-    .then((cfg) => {
-      if (cfg.tokenRequired && sessionStorage.getItem(TOKEN_KEY) === null) askToken(false);
-      else void tick();
-    }, () => tick());
+    .then(
+      (cfg) => {
+        if (cfg.tokenRequired && sessionStorage.getItem(TOKEN_KEY) === null) askToken(false);
+        else void tick();
+      },
+      () => tick(),
+    );
 })();

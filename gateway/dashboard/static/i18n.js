@@ -26,7 +26,8 @@ window.FGW_I18N = {
     noAlarms: '无告警',
     alarmSilent: '{device} 已 {age} 无数据（阈值 {limit}）',
     alarmStoreFullDisk: '本地存储已满：磁盘无剩余空间（已持续 {age}），{refused} 条读数未能存储（按设备计入丢失）；腾出空间后自动恢复',
-    alarmStoreFullMaxSize: '本地存储已满：达到 storage.maxSize（已持续 {age}），{dropped} 条尚未转发的最旧读数被丢弃、{refused} 条读数未能存储（按设备计入丢失）',
+    alarmStoreFullMaxSize:
+      '本地存储已满：达到 storage.maxSize（已持续 {age}），{dropped} 条尚未转发的最旧读数被丢弃、{refused} 条读数未能存储（按设备计入丢失）',
     alarmStoreDamaged: '存储文件损坏，已移至 {file}（{at}；{error}），采集继续写入新的存储；请运行 fgw store salvage 恢复其中可读的数据',
     networking: '产线联网率（近 1 小时）',
     devices: '设备',
@@ -60,7 +61,8 @@ window.FGW_I18N = {
     ago: '{age}前',
     noForwarder: '未配置',
     pilots: '试点项目',
-    pilotsHint: '实时联网率 = 项目设备清单中在范围内且当前在线的设备 / 在范围内的设备。核验联网率与初步分类由核验程序按本网关存储的数据计算（项目期内最近 30 天）。',
+    pilotsHint:
+      '实时联网率 = 项目设备清单中在范围内且当前在线的设备 / 在范围内的设备。核验联网率与初步分类由核验程序按本网关存储的数据计算（项目期内最近 30 天）。',
     colProject: '项目',
     colEnterprise: '企业',
     colClaim: '申报类别',
@@ -94,7 +96,8 @@ window.FGW_I18N = {
     tabDevices: 'Devices',
     tabPilots: 'Pilots',
     logout: 'Forget token',
-    loginHint: 'This gateway needs a read token. It is kept in this browser tab only (sessionStorage) and gone when the tab closes. Use a token of system "dashboard".',
+    loginHint:
+      'This gateway needs a read token. It is kept in this browser tab only (sessionStorage) and gone when the tab closes. Use a token of system "dashboard".',
     tokenLabel: 'Read token',
     loginButton: 'OK',
     loginRejected: 'Token rejected',
@@ -109,9 +112,12 @@ window.FGW_I18N = {
     alarms: 'Alarms',
     noAlarms: 'No alarms',
     alarmSilent: '{device} silent for {age} (limit {limit})',
-    alarmStoreFullDisk: 'Local store full: no space left on the disk (for {age}); {refused} readings could not be stored (counted as lost per device); resumes by itself once there is space',
-    alarmStoreFullMaxSize: 'Local store full: storage.maxSize reached (for {age}); {dropped} of the oldest readings InfluxDB had not got were dropped and {refused} could not be stored (counted as lost per device)',
-    alarmStoreDamaged: 'Store file damaged, moved aside to {file} ({at}; {error}); collection goes on into a fresh store; run fgw store salvage to recover what it holds',
+    alarmStoreFullDisk:
+      'Local store full: no space left on the disk (for {age}); {refused} readings could not be stored (counted as lost per device); resumes by itself once there is space',
+    alarmStoreFullMaxSize:
+      'Local store full: storage.maxSize reached (for {age}); {dropped} of the oldest readings InfluxDB had not got were dropped and {refused} could not be stored (counted as lost per device)',
+    alarmStoreDamaged:
+      'Store file damaged, moved aside to {file} ({at}; {error}); collection goes on into a fresh store; run fgw store salvage to recover what it holds',
     networking: 'Networking rate of the line (last hour)',
     devices: 'Devices',
     north: 'Northbound',
@@ -144,7 +150,8 @@ window.FGW_I18N = {
     ago: '{age} ago',
     noForwarder: 'none',
     pilots: 'Pilot projects',
-    pilotsHint: 'Live networking rate = in-scope devices of the equipment register live now / in-scope devices. The verified rate and the preliminary class come from the verifier over this gateway’s store (the last 30 days of the project period).',
+    pilotsHint:
+      'Live networking rate = in-scope devices of the equipment register live now / in-scope devices. The verified rate and the preliminary class come from the verifier over this gateway’s store (the last 30 days of the project period).',
     colProject: 'Project',
     colEnterprise: 'Enterprise',
     colClaim: 'Claim',

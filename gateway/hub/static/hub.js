@@ -35,12 +35,13 @@
   };
   const el = (tag, attrs, ...children) => {
     const e = document.createElement(tag);
-    if (attrs) for (const [k, v] of Object.entries(attrs)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === 'class') e.className = v;
-      else if (k === 'text') e.textContent = v;
-      else e.setAttribute(k, v === true ? '' : String(v));
-    }
+    if (attrs)
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === 'class') e.className = v;
+        else if (k === 'text') e.textContent = v;
+        else e.setAttribute(k, v === true ? '' : String(v));
+      }
     for (const c of children) if (c !== undefined && c !== null) e.append(c);
     return e;
   };
@@ -80,7 +81,11 @@
     if (res.status === 403) throw new Forbidden();
     if (!res.ok) {
       let msg = `HTTP ${res.status}`;
-      try { msg = (await res.json()).message || msg; } catch { /* not JSON */ }
+      try {
+        msg = (await res.json()).message || msg;
+      } catch {
+        /* not JSON */
+      }
       throw new Error(msg);
     }
     return opts && opts.blob ? res.blob() : res.json();
@@ -111,17 +116,41 @@
 
   function alarmText(a, offsetMs) {
     const age = a.value === null ? null : duration(a.value);
-    const base = { project: a.project, gateway: a.gateway || '', device: a.device || '', age, limit: duration(typeof a.threshold === 'number' ? a.threshold : 0), period: a.period || '', detail: a.detail || '', threshold: a.threshold, value: a.value };
+    const base = {
+      project: a.project,
+      gateway: a.gateway || '',
+      device: a.device || '',
+      age,
+      limit: duration(typeof a.threshold === 'number' ? a.threshold : 0),
+      period: a.period || '',
+      detail: a.detail || '',
+      threshold: a.threshold,
+      value: a.value,
+    };
     switch (a.kind) {
-      case 'gateway.silent': return t(a.value === null ? 'alarm_gateway_never' : 'alarm_gateway_silent', base);
-      case 'device.silent': return t(a.value === null ? 'alarm_device_never' : 'alarm_device_silent', base);
-      case 'networking.belowTier': return t('alarm_networking', { ...base, value: pct(a.value) });
-      case 'evidence.noCommands': return t('alarm_noCommands', base);
-      case 'evidence.noReads': return t('alarm_noReads', base);
-      default: return `${a.project}: ${a.kind}${a.since ? ` ${localTime(a.since, offsetMs)}` : ''}`;
+      case 'gateway.silent':
+        return t(a.value === null ? 'alarm_gateway_never' : 'alarm_gateway_silent', base);
+      case 'device.silent':
+        return t(a.value === null ? 'alarm_device_never' : 'alarm_device_silent', base);
+      case 'networking.belowTier':
+        return t('alarm_networking', { ...base, value: pct(a.value) });
+      case 'evidence.noCommands':
+        return t('alarm_noCommands', base);
+      case 'evidence.noReads':
+        return t('alarm_noReads', base);
+      default:
+        return `${a.project}: ${a.kind}${a.since ? ` ${localTime(a.since, offsetMs)}` : ''}`;
     }
   }
-  const alarmItem = (a, offsetMs) => el('li', { class: 'alarm', 'data-kind': a.kind, 'data-project': a.project, 'data-gateway': a.gateway, 'data-device': a.device, text: alarmText(a, offsetMs) });
+  const alarmItem = (a, offsetMs) =>
+    el('li', {
+      class: 'alarm',
+      'data-kind': a.kind,
+      'data-project': a.project,
+      'data-gateway': a.gateway,
+      'data-device': a.device,
+      text: alarmText(a, offsetMs),
+    });
 
   // ---- overview -----------------------------------------------------------------------------
   const lastHeartbeat = (p) => Math.max(0, ...p.gateways.map((g) => g.lastHeartbeat || 0));
@@ -170,25 +199,45 @@
       ...rows.map((p) => {
         const off = p.offsetMs;
         if (!p.ok) {
-          return el('tr', { 'data-project': p.id || p.folder, class: 'st-offline' },
+          return el(
+            'tr',
+            { 'data-project': p.id || p.folder, class: 'st-offline' },
             el('td', null, el('div', { class: 'dev-id', text: p.id || p.folder })),
-            el('td', { colspan: 9, class: 'err', text: t('projectError', { msg: p.error || '' }) }));
+            el('td', { colspan: 9, class: 'err', text: t('projectError', { msg: p.error || '' }) }),
+          );
         }
         const alarmCount = p.alarms.length;
-        return el('tr', { 'data-project': p.id, 'data-class': p.classification, class: alarmCount ? 'has-alarms' : '' },
+        return el(
+          'tr',
+          { 'data-project': p.id, 'data-class': p.classification, class: alarmCount ? 'has-alarms' : '' },
           el('td', null, el('a', { class: 'dev-id', href: `#/project/${encodeURIComponent(p.id)}`, text: p.id }), el('div', { class: 'muted', text: p.name })),
           el('td', { text: p.enterprise }),
           el('td', { text: [p.town, p.industry].filter(Boolean).join(' / ') }),
-          el('td', null, ...p.gateways.map((g) => el('div', { class: `gw ${g.online ? 'online' : 'offline'}`, 'data-gateway': g.id, 'data-online': g.online ? 'true' : 'false' },
-            el('span', { class: `badge ${g.online ? 'online' : 'offline'}`, text: t(g.online ? 'online' : 'offline') }),
-            el('span', { text: ` ${g.id} ` }),
-            el('span', { class: 'muted', text: localTime(g.lastHeartbeat, off) })))),
+          el(
+            'td',
+            null,
+            ...p.gateways.map((g) =>
+              el(
+                'div',
+                { class: `gw ${g.online ? 'online' : 'offline'}`, 'data-gateway': g.id, 'data-online': g.online ? 'true' : 'false' },
+                el('span', { class: `badge ${g.online ? 'online' : 'offline'}`, text: t(g.online ? 'online' : 'offline') }),
+                el('span', { text: ` ${g.id} ` }),
+                el('span', { class: 'muted', text: localTime(g.lastHeartbeat, off) }),
+              ),
+            ),
+          ),
           el('td', { class: 'num', text: `${p.devices.live} / ${p.devices.inScope}` }),
           el('td', { class: 'num rate-now', text: pct(p.networkingRates.now) }),
           el('td', { class: 'num', text: pct(p.networkingRates.d7) }),
           el('td', { class: 'num', text: pct(p.networkingRates.d30) }),
-          el('td', null, el('span', { class: `badge class-${p.classification}`, text: t(CLASS[p.classification] || 'classPending') }), p.trend ? el('span', { class: `trend trend-${p.trend}`, text: ` ${t(TREND[p.trend])}` }) : null),
-          el('td', { class: `num alarms${alarmCount ? ' err' : ''}`, text: String(alarmCount) }));
+          el(
+            'td',
+            null,
+            el('span', { class: `badge class-${p.classification}`, text: t(CLASS[p.classification] || 'classPending') }),
+            p.trend ? el('span', { class: `trend trend-${p.trend}`, text: ` ${t(TREND[p.trend])}` }) : null,
+          ),
+          el('td', { class: `num alarms${alarmCount ? ' err' : ''}`, text: String(alarmCount) }),
+        );
       }),
     );
     $('#no-projects').hidden = rows.length > 0;
@@ -214,7 +263,9 @@
     if (!d) return;
     const off = d.offsetMs;
     $('#p-title').textContent = `${d.id} ${d.name || ''}`;
-    $('#p-sub').textContent = [d.enterprise, d.town, d.industry, d.claim ? t(d.claim === 'full' ? 'classFull' : 'classPartial') : ''].filter(Boolean).join(' · ');
+    $('#p-sub').textContent = [d.enterprise, d.town, d.industry, d.claim ? t(d.claim === 'full' ? 'classFull' : 'classPartial') : '']
+      .filter(Boolean)
+      .join(' · ');
     if (!d.ok) {
       err.hidden = false;
       err.textContent = t('projectError', { msg: d.error || '' });
@@ -225,23 +276,40 @@
     $('#p-d30').textContent = pct(d.d30 ? d.d30.networkingRate : null);
     $('#p-class').textContent = `${t(CLASS[d.classification] || 'classPending')}${d.trend ? ` ${t(TREND[d.trend])}` : ''}`;
     $('#p-alarms').replaceChildren(...(d.alarms.length ? d.alarms.map((a) => alarmItem(a, off)) : [el('li', { class: 'muted', text: t('noAlarms') })]));
-    $('#p-gateways tbody').replaceChildren(...d.gateways.map((g) => el('tr', { 'data-gateway': g.id, 'data-online': g.online ? 'true' : 'false' },
-      el('td', null, el('span', { class: `badge ${g.online ? 'online' : 'offline'}`, text: t(g.online ? 'online' : 'offline') })),
-      el('td', { text: `${g.id}${g.site ? ` · ${g.site}` : ''}` }),
-      el('td', { text: localTime(g.lastHeartbeat, off) }),
-      el('td', { text: duration(g.silentAfterMs) }))));
-    $('#p-devices tbody').replaceChildren(...d.devices.map((x) => {
-      const st = !x.inGateway ? 'notInGateway' : x.live ? 'online' : 'offline';
-      const scope = x.exempt ? t('exempt') : !x.inScope ? t('outOfScope') : '';
-      return el('tr', { 'data-device': x.id, 'data-status': st, class: `st-${st}` },
-        el('td', null, el('span', { class: `badge ${st === 'online' ? 'online' : 'offline'}`, text: t(st) }), scope ? el('span', { class: 'muted', text: ` ${scope}` }) : null),
-        el('td', null, el('div', { class: 'dev-id', text: x.id }), el('div', { class: 'muted', text: x.name || '' })),
-        el('td', { text: x.process || '' }),
-        el('td', { text: localTime(x.lastReading, off) }),
-        el('td', { class: 'num', text: pct(x.rate7d) }),
-        el('td', { class: 'num', text: pct(x.rate30d) }),
-        el('td', { text: x.inScope ? t(x.networked30d ? 'yes' : 'no') : '–', title: (x.reasons30d || []).join(', ') }));
-    }));
+    $('#p-gateways tbody').replaceChildren(
+      ...d.gateways.map((g) =>
+        el(
+          'tr',
+          { 'data-gateway': g.id, 'data-online': g.online ? 'true' : 'false' },
+          el('td', null, el('span', { class: `badge ${g.online ? 'online' : 'offline'}`, text: t(g.online ? 'online' : 'offline') })),
+          el('td', { text: `${g.id}${g.site ? ` · ${g.site}` : ''}` }),
+          el('td', { text: localTime(g.lastHeartbeat, off) }),
+          el('td', { text: duration(g.silentAfterMs) }),
+        ),
+      ),
+    );
+    $('#p-devices tbody').replaceChildren(
+      ...d.devices.map((x) => {
+        const st = !x.inGateway ? 'notInGateway' : x.live ? 'online' : 'offline';
+        const scope = x.exempt ? t('exempt') : !x.inScope ? t('outOfScope') : '';
+        return el(
+          'tr',
+          { 'data-device': x.id, 'data-status': st, class: `st-${st}` },
+          el(
+            'td',
+            null,
+            el('span', { class: `badge ${st === 'online' ? 'online' : 'offline'}`, text: t(st) }),
+            scope ? el('span', { class: 'muted', text: ` ${scope}` }) : null,
+          ),
+          el('td', null, el('div', { class: 'dev-id', text: x.id }), el('div', { class: 'muted', text: x.name || '' })),
+          el('td', { text: x.process || '' }),
+          el('td', { text: localTime(x.lastReading, off) }),
+          el('td', { class: 'num', text: pct(x.rate7d) }),
+          el('td', { class: 'num', text: pct(x.rate30d) }),
+          el('td', { text: x.inScope ? t(x.networked30d ? 'yes' : 'no') : '–', title: (x.reasons30d || []).join(', ') }),
+        );
+      }),
+    );
     const chart = $('#p-daily');
     chart.replaceChildren();
     const W = 600;
@@ -258,11 +326,21 @@
     });
     $('#p-daily-from').textContent = n ? d.daily[0].day : '';
     $('#p-daily-to').textContent = n ? d.daily[n - 1].day : '';
-    const sys = (o) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || t('none');
-    $('#p-weekly tbody').replaceChildren(...d.weekly.map((w) => el('tr', { 'data-week': w.week },
-      el('td', { text: t('weekOf', { date: w.week }) }),
-      el('td', { text: sys(w.commands) }),
-      el('td', { text: sys(w.reads) }))));
+    const sys = (o) =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || t('none');
+    $('#p-weekly tbody').replaceChildren(
+      ...d.weekly.map((w) =>
+        el(
+          'tr',
+          { 'data-week': w.week },
+          el('td', { text: t('weekOf', { date: w.week }) }),
+          el('td', { text: sys(w.commands) }),
+          el('td', { text: sys(w.reads) }),
+        ),
+      ),
+    );
     if (!$('#r-from').value && d.d30) {
       $('#r-from').value = localDate(d.d30.from, off);
       $('#r-to').value = localDate(d.d30.to - 1 + DAY, off) > localDate(serverNow, off) ? localDate(serverNow, off) : localDate(d.d30.to, off);
@@ -351,7 +429,9 @@
   for (const sel of ['#filter-text', '#filter-class', '#filter-alarms']) $(sel).addEventListener('input', renderOverview);
   for (const fmt of ['csv', 'xlsx']) {
     $(`#export-${fmt}`).addEventListener('click', async () => {
-      const ids = shown().map((p) => p.id || p.folder).join(',');
+      const ids = shown()
+        .map((p) => p.id || p.folder)
+        .join(',');
       try {
         const blob = await api(`/api/export?format=${fmt}&lang=${lang}&ids=${encodeURIComponent(ids)}`, { blob: true, accept: '*/*' });
         download(blob, `fgw-hub.${fmt}`);

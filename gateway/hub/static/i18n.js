@@ -37,7 +37,8 @@ window.FGW_HUB_I18N = {
     colClass: '初步分类（趋势）',
     colAlarms: '告警',
     noProjects: '没有可查看的项目',
-    figuresHint: '联网率与初步分类由核验程序按中心 InfluxDB 的数据计算（按小时汇总的初步数据）；计划停机、网关停运以及网关自身丢失读数的时段（损失台账）与核验报告一样不计入。评审请生成核验报告。',
+    figuresHint:
+      '联网率与初步分类由核验程序按中心 InfluxDB 的数据计算（按小时汇总的初步数据）；计划停机、网关停运以及网关自身丢失读数的时段（损失台账）与核验报告一样不计入。评审请生成核验报告。',
     classFull: '无人工厂（车间）',
     classPartial: '部分智能化改造',
     classNone: '不符合',
@@ -135,7 +136,8 @@ window.FGW_HUB_I18N = {
     colClass: 'Preliminary class (trend)',
     colAlarms: 'Alarms',
     noProjects: 'No project to show',
-    figuresHint: 'Networking rates and preliminary classes are computed by the verifier from the central InfluxDB (preliminary figures resolved per hour); planned shutdowns, gateway outages and the slots whose readings a gateway itself lost (its loss ledger) are excluded, as in the report. For a review, generate the report.',
+    figuresHint:
+      'Networking rates and preliminary classes are computed by the verifier from the central InfluxDB (preliminary figures resolved per hour); planned shutdowns, gateway outages and the slots whose readings a gateway itself lost (its loss ledger) are excluded, as in the report. For a review, generate the report.',
     classFull: 'full',
     classPartial: 'partial',
     classNone: 'none',

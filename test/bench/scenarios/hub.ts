@@ -30,9 +30,11 @@ async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> 
 
 async function pool<T>(items: readonly T[], n: number, f: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await f(items[i++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await f(items[i++]!);
+    }),
+  );
 }
 
 export const hubScenario: Scenario = {
@@ -73,7 +75,9 @@ export const hubScenario: Scenario = {
           }
         }
       };
-    ctx.log(`hub: loading ${enterprises} × ${devices} devices × ${days} days at ${stepS} s (${((enterprises * (devices + 1) * days * 1440) / 1e6).toFixed(1)} M lines)`);
+    ctx.log(
+      `hub: loading ${enterprises} × ${devices} devices × ${days} days at ${stepS} s (${((enterprises * (devices + 1) * days * 1440) / 1e6).toFixed(1)} M lines)`,
+    );
     const l0 = Date.now();
     let points = await writeLines(url, DB, gen(from, now), { writers: 3, batch: 10_000 });
     // the load takes minutes: top up to the present so the devices are live when the hub looks
@@ -107,18 +111,26 @@ export const hubScenario: Scenario = {
     const influxAlone = async () => {
       const to = Math.floor(Date.now() / 60_000) * 60_000;
       const b = bucketMs(60_000);
-      const dayOffset = (((-OFFSET) % DAY) + DAY) % DAY;
+      const dayOffset = ((-OFFSET % DAY) + DAY) % DAY;
       const stmts: string[] = [];
       for (const g of gws) {
         const h = countStatements({ measurement: 'equipment', gateway: g, from, to: today0, bucketMs: b });
         const t = countStatements({ measurement: 'equipment', gateway: g, from: today0, to, bucketMs: b });
         const l = liveStatements({ measurement: 'equipment', gateway: g, since: from, until: to });
-        const audits = ['read', 'write'].map((a) => `SELECT count("route") FROM "gateway_audit" WHERE "action" = '${a}' AND "result" = 'ok' AND "gateway" = '${g}' AND time >= ${from}ms AND time < ${to}ms GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`);
+        const audits = ['read', 'write'].map(
+          (a) =>
+            `SELECT count("route") FROM "gateway_audit" WHERE "action" = '${a}' AND "result" = 'ok' AND "gateway" = '${g}' AND time >= ${from}ms AND time < ${to}ms GROUP BY time(1d, ${dayOffset}ms), "system", "device" fill(none)`,
+        );
         stmts.push([h.data, h.heartbeat].join(';'), [t.data, t.heartbeat].join(';'), [l.readings, l.heartbeat].join(';'), ...audits);
       }
       return timed(() =>
         pool(stmts, 2, async (q) => {
-          const r = await fetch(`${url}/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ q, db: DB, epoch: 'ms' }), signal: AbortSignal.timeout(3_600_000) });
+          const r = await fetch(`${url}/query`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ q, db: DB, epoch: 'ms' }),
+            signal: AbortSignal.timeout(3_600_000),
+          });
           await r.arrayBuffer();
           if (r.status !== 200) throw new Error(`bench hub: limit query HTTP ${r.status}`);
         }),
@@ -145,7 +157,9 @@ export const hubScenario: Scenario = {
       const overviewWarm = await timed(() => get('/api/projects'));
       const projectWarm = await timed(() => get(`/api/projects/${first}`));
       sampler.mark('warm');
-      const overview = JSON.parse(overviewCold.value) as { projects: Array<{ ok: boolean; classification: string; networkingRates: { now: number | null; d30: number | null }; alarms: unknown[] }> };
+      const overview = JSON.parse(overviewCold.value) as {
+        projects: Array<{ ok: boolean; classification: string; networkingRates: { now: number | null; d30: number | null }; alarms: unknown[] }>;
+      };
       const metricsText = await get('/metrics');
       const hubInfluxS = Number(/^fgw_hub_influx_query_seconds_total (\S+)$/m.exec(metricsText)?.[1] ?? NaN);
       const statements = Number(/^fgw_hub_influx_statements_total (\S+)$/m.exec(metricsText)?.[1] ?? NaN);
@@ -158,13 +172,25 @@ export const hubScenario: Scenario = {
         name: 'hub',
         title: this.title,
         windowS: round((overviewCold.ms + projectCold.ms) / 1000, 1),
-        params: { enterprises, devicesPerEnterprise: devices, days, intervalS: stepS, heartbeatS: 60, bucket: `${bucketMs(60_000) / 60_000} min`, hubConcurrency: 2, pointsLoaded: points },
+        params: {
+          enterprises,
+          devicesPerEnterprise: devices,
+          days,
+          intervalS: stepS,
+          heartbeatS: 60,
+          bucket: `${bucketMs(60_000) / 60_000} min`,
+          hubConcurrency: 2,
+          pointsLoaded: points,
+        },
         metrics: [
           metric('lines loaded (readings + heartbeats)', points, 'lines'),
           metric('load time (3 writers, 10,000-line requests)', loadS, 's'),
           metric('load rate', points / loadS, 'lines/s'),
           metric('project page, cold (empty cache)', projectCold.ms / 1000, 's'),
-          metric('overview, cold (every project)', overviewCold.ms / 1000, 's', { limit: limitBefore.ms / 1000, limitName: 'InfluxDB alone: the same statements, 2 at a time, before the hub ran' }),
+          metric('overview, cold (every project)', overviewCold.ms / 1000, 's', {
+            limit: limitBefore.ms / 1000,
+            limitName: 'InfluxDB alone: the same statements, 2 at a time, before the hub ran',
+          }),
           metric('the same statements to InfluxDB alone, again after the hub', limitAfter.ms / 1000, 's'),
           metric('overview, warm (cached)', overviewWarm.ms, 'ms'),
           metric('project page, warm (cached)', projectWarm.ms, 'ms'),

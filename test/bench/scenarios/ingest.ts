@@ -8,7 +8,21 @@ import { InfluxWriter } from '../../../ingest/influx-writer.js';
 import { LineFormatter, READINGS_PRECISION } from '../../../ingest/line-protocol.js';
 import type { StoredReading } from '../../../ingest/types.js';
 import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
-import { baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, sleep, spawnBenchScript, writeConfig, type GatewayProc, type Metric } from '../lib.js';
+import {
+  baseConfig,
+  countValues,
+  createDatabase,
+  dropDatabase,
+  influxQuery,
+  metric,
+  percentile,
+  round,
+  sleep,
+  spawnBenchScript,
+  writeConfig,
+  type GatewayProc,
+  type Metric,
+} from '../lib.js';
 
 const TAGS = 10;
 const TICK_MS = 10;
@@ -19,7 +33,13 @@ const BATCH = 5000;
  * the same batch size, written straight to InfluxDB by one writer, one request at a time (the next
  * batch is built while the current request is in flight). Returns field values per second.
  */
-export async function influxDirectRate(url: string, db: string, devices: number, tags: number, ms: number): Promise<{ valuesPerS: number; linesPerS: number; requests: number; failures: number }> {
+export async function influxDirectRate(
+  url: string,
+  db: string,
+  devices: number,
+  tags: number,
+  ms: number,
+): Promise<{ valuesPerS: number; linesPerS: number; requests: number; failures: number }> {
   await createDatabase(url, db);
   const writer = new InfluxWriter(influxSchema.parse({ url, database: db }));
   const fmt = new LineFormatter({ measurement: 'equipment', gateway: { id: 'bench', site: 'bench-site' }, deviceMeta: () => ({}) });
@@ -32,7 +52,17 @@ export async function influxDirectRate(url: string, db: string, devices: number,
     while (rows.length < BATCH * tags) {
       const ts = t0ts + tick * TICK_MS;
       for (let d = 0; d < devices && rows.length < BATCH * tags; d++) {
-        for (let i = 0; i < tags; i++) rows.push({ seq: ++seq, measurement: 'data', device: `dev-${d}`, tag: `f${i}`, kind: 'float', ts, value: ((tick + d) * 31 + i * 7) % 10_000 / 10, quality: 'good' });
+        for (let i = 0; i < tags; i++)
+          rows.push({
+            seq: ++seq,
+            measurement: 'data',
+            device: `dev-${d}`,
+            tag: `f${i}`,
+            kind: 'float',
+            ts,
+            value: (((tick + d) * 31 + i * 7) % 10_000) / 10,
+            quality: 'good',
+          });
       }
       tick++;
     }
@@ -87,8 +117,16 @@ interface IngestRun {
 async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: number, db: string, outage?: { atMs: number; forMs: number }): Promise<IngestRun> {
   const url = ctx.influx.url;
   await dropDatabase(url, db);
-  const cfg = writeConfig(ctx.dir, name, baseConfig({ dir: `${ctx.dir}/${name}`, influxUrl: url, database: db, ...(outage ? { influx: { maxBackoff: '1s' } } : {}) }));
-  const gw = spawnBenchScript('ingest-gateway', ['--config', cfg, '--rate', String(rate), '--tags', String(TAGS), '--tick-ms', String(TICK_MS), '--duration-ms', String(ms), '--flush'], nodeArgs(ctx, name));
+  const cfg = writeConfig(
+    ctx.dir,
+    name,
+    baseConfig({ dir: `${ctx.dir}/${name}`, influxUrl: url, database: db, ...(outage ? { influx: { maxBackoff: '1s' } } : {}) }),
+  );
+  const gw = spawnBenchScript(
+    'ingest-gateway',
+    ['--config', cfg, '--rate', String(rate), '--tags', String(TAGS), '--tick-ms', String(TICK_MS), '--duration-ms', String(ms), '--flush'],
+    nodeArgs(ctx, name),
+  );
   try {
     const start = await gw.waitEvent('START', 60_000);
     gw.sampler.mark('start');
@@ -104,7 +142,12 @@ async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: numb
       await ctx.influx.start();
       const up = Date.now();
       ctx.log(`${name}: InfluxDB back`);
-      const atUp = Number(gw.events.slice(0, before).filter((e) => e.kind === 'TICK').at(-1)?.data.backlog ?? 0);
+      const atUp = Number(
+        gw.events
+          .slice(0, before)
+          .filter((e) => e.kind === 'TICK')
+          .at(-1)?.data.backlog ?? 0,
+      );
       // drained: the backlog back to what live data alone keeps in flight (2.5 s of readings)
       let drainedS: number | null = null;
       while (drainedS === null && !gw.events.some((e) => e.kind === 'OFFERED')) {
@@ -123,7 +166,9 @@ async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: numb
     const landed = await countValues(url, db, 'equipment');
     const t0 = Number(start.at);
     const maxBacklog = Math.max(0, ...gw.events.filter((e) => e.kind === 'TICK').map((e) => Number(e.data.backlog)));
-    const rssSeries = gw.sampler.samples.filter((s) => s.at >= gw.sampler.get('start')!.at).map((s) => [round((s.at - t0) / 1000, 1), round(s.rssMB, 1)] as [number, number]);
+    const rssSeries = gw.sampler.samples
+      .filter((s) => s.at >= gw.sampler.get('start')!.at)
+      .map((s) => [round((s.at - t0) / 1000, 1), round(s.rssMB, 1)] as [number, number]);
     await dropDatabase(url, db);
     return {
       offered: Number(offeredEv.offered),
@@ -137,7 +182,9 @@ async function ingestRun(ctx: BenchContext, name: string, rate: number, ms: numb
       meanRssMB: w.meanRssMB,
       maxBacklog,
       rss: rssSeries,
-      heap: gw.events.filter((e) => e.kind === 'TICK' && typeof e.data.heapMB === 'number').map((e) => [round((e.at - t0) / 1000, 1), round(Number(e.data.heapMB), 1)] as [number, number]),
+      heap: gw.events
+        .filter((e) => e.kind === 'TICK' && typeof e.data.heapMB === 'number')
+        .map((e) => [round((e.at - t0) / 1000, 1), round(Number(e.data.heapMB), 1)] as [number, number]),
       ...(out ? { outage: out } : {}),
     };
   } catch (e) {
@@ -161,7 +208,12 @@ export const ingest: Scenario = {
     const landedRate = r.landed / r.e2eS;
     const metrics: Metric[] = [
       metric('offered', r.offered / r.offerS, 'values/s'),
-      metric('landed in InfluxDB, end to end', landedRate, 'values/s', { limit: limit.valuesPerS, limitName: 'direct writes to InfluxDB', target: '≥ 300,000', met: landedRate >= 300_000 }),
+      metric('landed in InfluxDB, end to end', landedRate, 'values/s', {
+        limit: limit.valuesPerS,
+        limitName: 'direct writes to InfluxDB',
+        target: '≥ 300,000',
+        met: landedRate >= 300_000,
+      }),
       metric('loss (offered − landed)', r.offered - r.landed, 'values', { target: '0', met: r.offered === r.landed }),
       metric('gateway CPU', r.cores, 'cores', { limit: 1, limitName: 'one core', target: '≤ 1 core', met: r.cores <= 1 }),
       metric('gateway CPU per million readings', r.cpuS / (r.offered / 1e6), 'CPU s'),
@@ -207,13 +259,21 @@ export const scale: Scenario = {
       );
       rows.push({ rate, cores: round(r.cores, 3), cpuSPerMillion: round(r.cpuS / (r.offered / 1e6), 2), peakRssMB: round(r.peakRssMB, 1) });
     }
-    return { name: 'scale', title: this.title, windowS: round(total, 1), params: { rates: [1_000, 10_000, 100_000], tagsPerPoint: TAGS, tickMs: TICK_MS, offerMs: ms }, metrics, notes: [], series: { curve: rows } };
+    return {
+      name: 'scale',
+      title: this.title,
+      windowS: round(total, 1),
+      params: { rates: [1_000, 10_000, 100_000], tagsPerPoint: TAGS, tickMs: TICK_MS, offerMs: ms },
+      metrics,
+      notes: [],
+      series: { curve: rows },
+    };
   },
 };
 
 export const soak: Scenario = {
   name: 'soak',
-  title: 'Soak: an hour at a plant\'s 10,000 readings/s, InfluxDB stopped for ten minutes in the middle',
+  title: "Soak: an hour at a plant's 10,000 readings/s, InfluxDB stopped for ten minutes in the middle",
   default: false,
   async run(ctx) {
     const ms = windowMs(ctx, 3_600_000, 3000);
@@ -253,7 +313,12 @@ export const soak: Scenario = {
         metric('mean RSS, last sixth', late, 'MB', { limit: early, limitName: 'first sixth after warm-up', target: '±10 %', met: Math.abs(change) <= 0.1 }),
         metric('RSS change', change * 100, '%', { target: '±10 %', met: Math.abs(change) <= 0.1 }),
         metric('JS heap in use, first sixth after warm-up', heapEarly, 'MB'),
-        metric('JS heap in use, last sixth', heapLate, 'MB', { limit: heapEarly, limitName: 'first sixth after warm-up', target: '±10 %', met: heapLate === null || heapEarly === null ? null : Math.abs(heapLate - heapEarly) <= 0.1 * heapEarly }),
+        metric('JS heap in use, last sixth', heapLate, 'MB', {
+          limit: heapEarly,
+          limitName: 'first sixth after warm-up',
+          target: '±10 %',
+          met: heapLate === null || heapEarly === null ? null : Math.abs(heapLate - heapEarly) <= 0.1 * heapEarly,
+        }),
         metric('gateway peak RSS', r.peakRssMB, 'MB'),
         metric('gateway CPU', r.cores, 'cores'),
         metric('backlog when InfluxDB came back', o.backlogAtUp, 'readings'),
@@ -286,7 +351,24 @@ export const backlog: Scenario = {
     const cfg = writeConfig(ctx.dir, 'backlog', baseConfig({ dir: `${ctx.dir}/backlog`, influxUrl: url, database: db, influx: { maxBackoff: '1s' } }));
     ctx.log('backlog: InfluxDB down, filling the store');
     await ctx.influx.stop();
-    const gw: GatewayProc = spawnBenchScript('ingest-gateway', ['--config', cfg, '--rate', String(liveRate), '--tags', String(TAGS), '--tick-ms', String(TICK_MS), '--backlog', String(backlogRows), '--report-ms', '250'], nodeArgs(ctx, 'backlog'));
+    const gw: GatewayProc = spawnBenchScript(
+      'ingest-gateway',
+      [
+        '--config',
+        cfg,
+        '--rate',
+        String(liveRate),
+        '--tags',
+        String(TAGS),
+        '--tick-ms',
+        String(TICK_MS),
+        '--backlog',
+        String(backlogRows),
+        '--report-ms',
+        '250',
+      ],
+      nodeArgs(ctx, 'backlog'),
+    );
     const lag: Array<[number, number]> = [];
     let probing = true;
     try {
@@ -309,13 +391,17 @@ export const backlog: Scenario = {
         }
       })();
       const ticks = () => gw.events.filter((e) => e.kind === 'TICK');
-      const atUp = ticks().filter((e) => e.at <= up).at(-1)?.data ?? { written: 0, backlog: 0 };
+      const atUp = ticks()
+        .filter((e) => e.at <= up)
+        .at(-1)?.data ?? { written: 0, backlog: 0 };
       // drained: the oldest unforwarded reading is younger than 2.5 s (steady state is ≤ flushInterval + a write)
       let drainedAt = 0;
       let writtenAtDrain = 0;
       const deadline = Date.now() + 600_000;
       while (Date.now() < deadline) {
-        const t = ticks().filter((e) => e.at > up + 300).find((e) => Number(e.data.lagMs) < 2500 && e.data.state === 'ok');
+        const t = ticks()
+          .filter((e) => e.at > up + 300)
+          .find((e) => Number(e.data.lagMs) < 2500 && e.data.state === 'ok');
         if (t) {
           drainedAt = t.at;
           writtenAtDrain = Number(t.data.written);
@@ -336,7 +422,10 @@ export const backlog: Scenario = {
       const landed = await countValues(url, db, 'equipment');
       const drainRate = (writtenAtDrain - Number(atUp.written)) / drainS;
       const during = lag.filter(([t]) => t <= drainedAt - up).map(([, l]) => l);
-      const after = lag.filter(([t]) => t > drainedAt - up + 1000).map(([, l]) => l).sort((a, b) => a - b);
+      const after = lag
+        .filter(([t]) => t > drainedAt - up + 1000)
+        .map(([, l]) => l)
+        .sort((a, b) => a - b);
       await dropDatabase(url, db);
       return {
         name: 'backlog',
@@ -345,13 +434,21 @@ export const backlog: Scenario = {
         params: { backlogRows, liveRate, tagsPerPoint: TAGS, batchSize: BATCH, maxBackoff: '1s' },
         metrics: [
           metric('backlog when InfluxDB came back', Number(atUp.backlog), 'readings'),
-          metric('drain rate (backlog + live, acknowledged by InfluxDB)', drainRate, 'values/s', { limit: liveRate, limitName: 'live rate', target: '≥ 5× live', met: drainRate >= 5 * liveRate }),
+          metric('drain rate (backlog + live, acknowledged by InfluxDB)', drainRate, 'values/s', {
+            limit: liveRate,
+            limitName: 'live rate',
+            target: '≥ 5× live',
+            met: drainRate >= 5 * liveRate,
+          }),
           metric('drain time', drainS, 's'),
           metric('gateway CPU while draining', w.cores, 'cores'),
           metric('gateway peak RSS while draining', w.peakRssMB, 'MB'),
           metric('live data lag, worst during the drain', during.length ? Math.max(...during) : null, 'ms'),
           metric('live data lag after the drain, p50', percentile(after, 50), 'ms'),
-          metric('live data lag after the drain, max', after.length ? after[after.length - 1]! : null, 'ms', { target: 'bounded (≈ flushInterval + a write)', met: after.length > 0 && after[after.length - 1]! < 3000 }),
+          metric('live data lag after the drain, max', after.length ? after[after.length - 1]! : null, 'ms', {
+            target: 'bounded (≈ flushInterval + a write)',
+            met: after.length > 0 && after[after.length - 1]! < 3000,
+          }),
           metric('loss (offered − landed)', offered - landed, 'values', { target: '0', met: offered === landed }),
         ],
         notes: [

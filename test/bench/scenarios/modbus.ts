@@ -8,7 +8,24 @@ import { createRequire } from 'node:module';
 import { freePort } from '../../helpers/net.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
 import { nodeArgs, windowMs, type Scenario } from '../context.js';
-import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, influxQuery, metric, percentile, round, simulatorReads, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
+import {
+  BENCH_DIST,
+  ROOT,
+  baseConfig,
+  countValues,
+  createDatabase,
+  dropDatabase,
+  influxQuery,
+  metric,
+  percentile,
+  round,
+  simulatorReads,
+  sleep,
+  spawnFgw,
+  waitForValues,
+  writeConfig,
+  type Metric,
+} from '../lib.js';
 
 const require = createRequire(import.meta.url);
 type Client = {
@@ -36,7 +53,10 @@ async function startServers(count: number): Promise<Servers> {
     const p = await freePort();
     if (!ports.includes(p)) ports.push(p);
   }
-  const proc = startProcess(process.execPath, [join(BENCH_DIST, 'modbus-servers.js'), '--ports', ports.join(','), '--registers', String(REGISTERS)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const proc = startProcess(process.execPath, [join(BENCH_DIST, 'modbus-servers.js'), '--ports', ports.join(','), '--registers', String(REGISTERS)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   await proc.waitForOutput(/BENCH_READY/, 60_000);
   return {
     proc,
@@ -105,7 +125,11 @@ export const modbus: Scenario = {
         const ms = windowMs(ctx, 30_000, 1500);
         const warm = ctx.quick ? 1500 : 5000;
         await dropDatabase(ctx.influx.url, db);
-        const cfg = writeConfig(ctx.dir, db, baseConfig({ dir: `${ctx.dir}/${db}`, influxUrl: ctx.influx.url, database: db, devices: devices(servers.ports, `${interval}ms`) }));
+        const cfg = writeConfig(
+          ctx.dir,
+          db,
+          baseConfig({ dir: `${ctx.dir}/${db}`, influxUrl: ctx.influx.url, database: db, devices: devices(servers.ports, `${interval}ms`) }),
+        );
         ctx.log(`modbus: gateway at ${interval} ms for ${ms} ms`);
         const gw = spawnFgw(cfg, warm + ms + 120_000, nodeArgs(ctx, db));
         try {
@@ -171,14 +195,21 @@ export const latency: Scenario = {
       rtts.push(performance.now() - t);
     }
     await dropDatabase(url, 'rtt');
-    const rtt = percentile(rtts.sort((a, b) => a - b), 50)!;
+    const rtt = percentile(
+      rtts.sort((a, b) => a - b),
+      50,
+    )!;
     try {
       for (const flush of ctx.quick ? ['250ms'] : ['1s', '250ms']) {
         const flushMs = flush === '1s' ? 1000 : 250;
         const db = `latency_${flushMs}`;
         const ms = windowMs(ctx, 30_000, 2000);
         await dropDatabase(url, db);
-        const cfg = writeConfig(ctx.dir, db, baseConfig({ dir: `${ctx.dir}/${db}`, influxUrl: url, database: db, influx: { flushInterval: flush }, devices: devices(servers.ports, '100ms') }));
+        const cfg = writeConfig(
+          ctx.dir,
+          db,
+          baseConfig({ dir: `${ctx.dir}/${db}`, influxUrl: url, database: db, influx: { flushInterval: flush }, devices: devices(servers.ports, '100ms') }),
+        );
         ctx.log(`latency: flushInterval ${flush}, ${ms} ms`);
         const gw = spawnFgw(cfg, ms + 120_000, nodeArgs(ctx, db));
         const samples: number[] = [];
@@ -191,7 +222,13 @@ export const latency: Scenario = {
             await sleep(100);
           }
           gw.sampler.mark('a');
-          const state = Array.from({ length: n }, (_, i) => ({ i, value: 40_000 + i * 1000, setAt: 0, pending: false, nextAt: Date.now() + Math.random() * 100 }));
+          const state = Array.from({ length: n }, (_, i) => ({
+            i,
+            value: 40_000 + i * 1000,
+            setAt: 0,
+            pending: false,
+            nextAt: Date.now() + Math.random() * 100,
+          }));
           const end = Date.now() + ms;
           while (Date.now() < end || state.some((s) => s.pending)) {
             if (Date.now() > end + 10_000) break;
@@ -227,7 +264,12 @@ export const latency: Scenario = {
           metrics.push(
             metric(`flush ${flush}: samples`, sorted.length, 'changes'),
             metric(`flush ${flush}: p50`, percentile(sorted, 50), 'ms', { limit: bound, limitName: 'poll + flushInterval + write RTT' }),
-            metric(`flush ${flush}: p99`, p99, 'ms', { limit: bound, limitName: 'poll + flushInterval + write RTT', target: '< 1,000 ms', met: p99 !== null && p99 < 1000 }),
+            metric(`flush ${flush}: p99`, p99, 'ms', {
+              limit: bound,
+              limitName: 'poll + flushInterval + write RTT',
+              target: '< 1,000 ms',
+              met: p99 !== null && p99 < 1000,
+            }),
             metric(`flush ${flush}: max`, sorted.length ? sorted[sorted.length - 1]! : null, 'ms'),
             metric(`flush ${flush}: gateway CPU`, w.cores, 'cores'),
             metric(`flush ${flush}: gateway peak RSS`, w.peakRssMB, 'MB'),
@@ -241,7 +283,16 @@ export const latency: Scenario = {
       await servers.stop();
     }
     notes.push(`InfluxDB write round trip of one line: ${round(rtt, 2)} ms (median of 20)`);
-    notes.push('a register is changed in the simulator process; the change counts as seen when a query (every 50 ms) returns it, so figures include up to ~50 ms of probe granularity');
-    return { name: 'latency', title: this.title, windowS: round(total, 1), params: { devices: n, registersPerDevice: REGISTERS, interval: '100ms', valuesPerS: n * REGISTERS * 10, flushIntervals: ['1s', '250ms'] }, metrics, notes };
+    notes.push(
+      'a register is changed in the simulator process; the change counts as seen when a query (every 50 ms) returns it, so figures include up to ~50 ms of probe granularity',
+    );
+    return {
+      name: 'latency',
+      title: this.title,
+      windowS: round(total, 1),
+      params: { devices: n, registersPerDevice: REGISTERS, interval: '100ms', valuesPerS: n * REGISTERS * 10, flushIntervals: ['1s', '250ms'] },
+      metrics,
+      notes,
+    };
   },
 };

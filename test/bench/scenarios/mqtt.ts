@@ -14,7 +14,11 @@ import { BENCH_DIST, ROOT, baseConfig, metric, round, sleep, spawnFgw, writeConf
 const TOPIC = 'bench/line-1/press-1/telemetry';
 
 async function publish(broker: Mosquitto, count: number): Promise<{ published: number; ms: number }> {
-  const p = startProcess(process.execPath, [join(BENCH_DIST, 'mqtt-publisher.js'), '--url', broker.url, '--topic', TOPIC, '--count', String(count), '--qos', '1'], { cwd: ROOT });
+  const p = startProcess(
+    process.execPath,
+    [join(BENCH_DIST, 'mqtt-publisher.js'), '--url', broker.url, '--topic', TOPIC, '--count', String(count), '--qos', '1'],
+    { cwd: ROOT },
+  );
   const m = await p.waitForOutput(/BENCH_DONE (\{.*\})/, 600_000);
   await p.exited;
   const d = JSON.parse(m[1]!) as { published: number; ms: number };
@@ -73,7 +77,9 @@ export const mqttScenario: Scenario = {
         const db = new Database(join(storeDir, 'store.db'), { readonly: true, fileMustExist: true });
         db.pragma('busy_timeout = 5000');
         // (dev, series) of press-1's tag a: counted through the store's (dev, ts) index
-        const seriesA = () => db.prepare(`SELECT id, dev FROM series WHERE measurement = 'data' AND device = 'press-1' AND tag = 'a'`).get() as { id: number; dev: number } | undefined;
+        const seriesA = () =>
+          db.prepare(`SELECT id, dev FROM series WHERE measurement = 'data' AND device = 'press-1' AND tag = 'a'`).get() as
+            { id: number; dev: number } | undefined;
         const countA = () => {
           const s = seriesA();
           return s === undefined ? 0 : Number(db.prepare('SELECT count(*) FROM readings WHERE dev = ? AND series = ?').pluck().get(s.dev, s.id));
@@ -90,7 +96,9 @@ export const mqttScenario: Scenario = {
         gw.sampler.mark('b');
         const w = gw.sampler.window('a', 'b');
         const sa = seriesA();
-        const stats = db.prepare('SELECT count(*) AS rows, count(DISTINCT value) AS distinctA, min(ts) AS first, max(ts) AS last FROM readings WHERE dev = ? AND series = ?').get(sa?.dev ?? 0, sa?.id ?? 0) as { rows: number; distinctA: number; first: number; last: number };
+        const stats = db
+          .prepare('SELECT count(*) AS rows, count(DISTINCT value) AS distinctA, min(ts) AS first, max(ts) AS last FROM readings WHERE dev = ? AND series = ?')
+          .get(sa?.dev ?? 0, sa?.id ?? 0) as { rows: number; distinctA: number; first: number; last: number };
         db.close();
         const rate = stats.distinctA > 1 ? (stats.distinctA - 1) / ((stats.last - stats.first) / 1000) : 0;
         await gw.stop();
@@ -99,11 +107,23 @@ export const mqttScenario: Scenario = {
           name: 'mqtt',
           title: this.title,
           windowS: round(w.wallS, 1),
-          params: { messages: count, tagsPerMessage: 2, qos: 1, payload: '{"seq":i,"a":i,"b":x}', publisher: 'mqtt.js in its own process, 500 QoS 1 publishes in flight', broker: 'Mosquitto 2.0.11, max_inflight_messages 100' },
+          params: {
+            messages: count,
+            tagsPerMessage: 2,
+            qos: 1,
+            payload: '{"seq":i,"a":i,"b":x}',
+            publisher: 'mqtt.js in its own process, 500 QoS 1 publishes in flight',
+            broker: 'Mosquitto 2.0.11, max_inflight_messages 100',
+          },
           metrics: [
             metric('bare subscriber received (the limit)', limit.rate, 'msg/s'),
             metric('publisher rate (limit run)', limit.pubRate, 'msg/s'),
-            metric('into the gateway store', rate, 'msg/s', { limit: limit.rate, limitName: 'bare subscriber', target: "Mosquitto's QoS 1 rate", met: rate >= 0.9 * limit.rate }),
+            metric('into the gateway store', rate, 'msg/s', {
+              limit: limit.rate,
+              limitName: 'bare subscriber',
+              target: "Mosquitto's QoS 1 rate",
+              met: rate >= 0.9 * limit.rate,
+            }),
             metric('publisher rate (gateway run)', pub.published / (pub.ms / 1000), 'msg/s'),
             metric('loss (published − stored distinct)', lost, 'messages', { target: '0', met: lost === 0 }),
             metric('duplicates stored', stats.rows - stats.distinctA, 'messages'),

@@ -27,7 +27,23 @@ import { freePort } from '../../helpers/net.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
 import { startProcess, type Proc } from '../../helpers/proc.js';
 import { nodeArgs, windowMs, type BenchContext, type Scenario } from '../context.js';
-import { BENCH_DIST, ROOT, baseConfig, countValues, createDatabase, dropDatabase, metric, readProc, round, simulatorReads, sleep, spawnFgw, waitForValues, writeConfig, type Metric } from '../lib.js';
+import {
+  BENCH_DIST,
+  ROOT,
+  baseConfig,
+  countValues,
+  createDatabase,
+  dropDatabase,
+  metric,
+  readProc,
+  round,
+  simulatorReads,
+  sleep,
+  spawnFgw,
+  waitForValues,
+  writeConfig,
+  type Metric,
+} from '../lib.js';
 
 const NODE_RED = '4.1';
 const CONTRIB_MODBUS = '5.23.3';
@@ -52,10 +68,15 @@ function installedVersion(dir: string, pkg: string): string | undefined {
 }
 
 function installed(dir: string): Record<string, string | undefined> {
-  return { 'node-red': installedVersion(dir, 'node-red'), 'node-red-contrib-modbus': installedVersion(dir, 'node-red-contrib-modbus'), 'node-red-contrib-influxdb': installedVersion(dir, 'node-red-contrib-influxdb') };
+  return {
+    'node-red': installedVersion(dir, 'node-red'),
+    'node-red-contrib-modbus': installedVersion(dir, 'node-red-contrib-modbus'),
+    'node-red-contrib-influxdb': installedVersion(dir, 'node-red-contrib-influxdb'),
+  };
 }
 
-const pinned = (v: Record<string, string | undefined>) => v['node-red']?.startsWith(`${NODE_RED}.`) === true && v['node-red-contrib-modbus'] === CONTRIB_MODBUS && v['node-red-contrib-influxdb'] === CONTRIB_INFLUXDB;
+const pinned = (v: Record<string, string | undefined>) =>
+  v['node-red']?.startsWith(`${NODE_RED}.`) === true && v['node-red-contrib-modbus'] === CONTRIB_MODBUS && v['node-red-contrib-influxdb'] === CONTRIB_INFLUXDB;
 
 /** Node-RED and the two contrib packages in the scratch folder: installed with npm unless already there. */
 function ensureNodeRed(log: (m: string) => void): { dir: string; versions: Record<string, string | undefined> } {
@@ -66,13 +87,20 @@ function ensureNodeRed(log: (m: string) => void): { dir: string; versions: Recor
   const specs = [`node-red@${NODE_RED}`, `node-red-contrib-modbus@${CONTRIB_MODBUS}`, `node-red-contrib-influxdb@${CONTRIB_INFLUXDB}`];
   log(`nodered: npm install --prefix ${dir} ${specs.join(' ')}`);
   try {
-    execFileSync('npm', ['install', '--prefix', dir, '--save-exact', '--no-audit', '--no-fund', ...specs], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 600_000 });
+    execFileSync('npm', ['install', '--prefix', dir, '--save-exact', '--no-audit', '--no-fund', ...specs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; message: string };
     throw new Error(`nodered: npm install of ${specs.join(' ')} into ${dir} failed: ${(err.stderr || err.stdout || err.message).slice(-2000)}`);
   }
   v = installed(dir);
-  if (!pinned(v)) throw new Error(`nodered: after npm install ${dir} holds ${JSON.stringify(v)}, expected node-red ${NODE_RED}.x, node-red-contrib-modbus ${CONTRIB_MODBUS}, node-red-contrib-influxdb ${CONTRIB_INFLUXDB}`);
+  if (!pinned(v))
+    throw new Error(
+      `nodered: after npm install ${dir} holds ${JSON.stringify(v)}, expected node-red ${NODE_RED}.x, node-red-contrib-modbus ${CONTRIB_MODBUS}, node-red-contrib-influxdb ${CONTRIB_INFLUXDB}`,
+    );
   return { dir, versions: v };
 }
 
@@ -149,7 +177,12 @@ class TreeSampler {
     const a = this.marks.get(from)!;
     const b = this.marks.get(to)!;
     const inside = this.samples.filter((s) => s.at >= a.at && s.at <= b.at);
-    return { cpuS: b.cpuS - a.cpuS, wallS: (b.at - a.at) / 1000, peakRssMB: Math.max(...inside.map((s) => s.rssMB)), meanRssMB: inside.reduce((x, s) => x + s.rssMB, 0) / Math.max(1, inside.length) };
+    return {
+      cpuS: b.cpuS - a.cpuS,
+      wallS: (b.at - a.at) / 1000,
+      peakRssMB: Math.max(...inside.map((s) => s.rssMB)),
+      meanRssMB: inside.reduce((x, s) => x + s.rssMB, 0) / Math.max(1, inside.length),
+    };
   }
   stop(): void {
     clearInterval(this.timer);
@@ -173,7 +206,21 @@ async function startServers(count: number): Promise<Servers> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const proc = startProcess(process.execPath, [join(BENCH_DIST, 'modbus-servers.js'), '--ports', String(port), '--hosts', hosts.join(','), '--units', units.join(','), '--registers', String(REGISTERS)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const proc = startProcess(
+      process.execPath,
+      [
+        join(BENCH_DIST, 'modbus-servers.js'),
+        '--ports',
+        String(port),
+        '--hosts',
+        hosts.join(','),
+        '--units',
+        units.join(','),
+        '--registers',
+        String(REGISTERS),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+    );
     try {
       await proc.waitForOutput(/BENCH_READY/, 60_000);
     } catch (e) {
@@ -273,14 +320,71 @@ function flows(s: LegSetup): unknown[] {
   const url = new URL(s.ctx.influx.url);
   const nodes: unknown[] = [
     { id: 'tab', type: 'tab', label: 'bench', disabled: false },
-    { id: 'influx', type: 'influxdb', hostname: url.hostname, port: Number(url.port), protocol: 'http', database: s.db, name: 'bench', usetls: false, influxdbVersion: '1.x', timeout: 10, rejectUnauthorized: false },
+    {
+      id: 'influx',
+      type: 'influxdb',
+      hostname: url.hostname,
+      port: Number(url.port),
+      protocol: 'http',
+      database: s.db,
+      name: 'bench',
+      usetls: false,
+      influxdbVersion: '1.x',
+      timeout: 10,
+      rejectUnauthorized: false,
+    },
   ];
   if (s.workload === 'c') {
     nodes.push(
-      { id: 'broker', type: 'mqtt-broker', name: 'mosquitto', broker: '127.0.0.1', port: String(s.broker!.port), clientid: 'bench-nodered', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true, autoUnsubscribe: true, birthTopic: '', closeTopic: '', willTopic: '' },
-      { id: 'mqttin', type: 'mqtt in', z: 'tab', name: '', topic: TOPIC, qos: '1', datatype: 'utf8', broker: 'broker', nl: false, rap: true, rh: 0, inputs: 0, x: 100, y: 100, wires: [['json']] },
+      {
+        id: 'broker',
+        type: 'mqtt-broker',
+        name: 'mosquitto',
+        broker: '127.0.0.1',
+        port: String(s.broker!.port),
+        clientid: 'bench-nodered',
+        autoConnect: true,
+        usetls: false,
+        protocolVersion: '4',
+        keepalive: '60',
+        cleansession: true,
+        autoUnsubscribe: true,
+        birthTopic: '',
+        closeTopic: '',
+        willTopic: '',
+      },
+      {
+        id: 'mqttin',
+        type: 'mqtt in',
+        z: 'tab',
+        name: '',
+        topic: TOPIC,
+        qos: '1',
+        datatype: 'utf8',
+        broker: 'broker',
+        nl: false,
+        rap: true,
+        rh: 0,
+        inputs: 0,
+        x: 100,
+        y: 100,
+        wires: [['json']],
+      },
       { id: 'json', type: 'json', z: 'tab', name: '', property: 'payload', action: 'obj', pretty: false, x: 300, y: 100, wires: [['out']] },
-      { id: 'out', type: 'influxdb out', z: 'tab', influxdb: 'influx', name: '', measurement: 'equipment', precision: 'ms', retentionPolicy: '', database: s.db, x: 500, y: 100, wires: [] },
+      {
+        id: 'out',
+        type: 'influxdb out',
+        z: 'tab',
+        influxdb: 'influx',
+        name: '',
+        measurement: 'equipment',
+        precision: 'ms',
+        retentionPolicy: '',
+        database: s.db,
+        x: 500,
+        y: 100,
+        wires: [],
+      },
     );
     return nodes;
   }
@@ -292,13 +396,91 @@ function flows(s: LegSetup): unknown[] {
     'return msg;',
   ].join('\n');
   nodes.push(
-    { id: 'map', type: 'function', z: 'tab', name: 'registers → fields', func: map, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 400, y: 100, wires: [['batch']] },
-    { id: 'batch', type: 'influxdb batch', z: 'tab', influxdb: 'influx', precision: 'ms', retentionPolicy: '', name: '', database: s.db, x: 600, y: 100, wires: [] },
+    {
+      id: 'map',
+      type: 'function',
+      z: 'tab',
+      name: 'registers → fields',
+      func: map,
+      outputs: 1,
+      timeout: 0,
+      noerr: 0,
+      initialize: '',
+      finalize: '',
+      libs: [],
+      x: 400,
+      y: 100,
+      wires: [['batch']],
+    },
+    {
+      id: 'batch',
+      type: 'influxdb batch',
+      z: 'tab',
+      influxdb: 'influx',
+      precision: 'ms',
+      retentionPolicy: '',
+      name: '',
+      database: s.db,
+      x: 600,
+      y: 100,
+      wires: [],
+    },
   );
   s.servers!.hosts.forEach((host, i) => {
     nodes.push(
-      { id: `client-${i}`, type: 'modbus-client', name: `plc-${i}`, clienttype: 'tcp', bufferCommands: true, stateLogEnabled: false, queueLogEnabled: false, failureLogEnabled: true, tcpHost: host, tcpPort: String(s.servers!.port), tcpType: 'DEFAULT', serialPort: '/dev/ttyUSB', serialType: 'RTU-BUFFERD', serialBaudrate: '9600', serialDatabits: '8', serialStopbits: '1', serialParity: 'none', serialConnectionDelay: '100', serialAsciiResponseStartDelimiter: '0x3A', unit_id: String(i + 1), commandDelay: '1', clientTimeout: '1000', reconnectOnTimeout: true, reconnectTimeout: '2000', parallelUnitIdsAllowed: true },
-      { id: `read-${i}`, type: 'modbus-read', z: 'tab', name: `plc-${i}`, topic: `plc-${i}`, showStatusActivities: false, logIOActivities: false, showErrors: false, unitid: String(i + 1), dataType: 'HoldingRegister', adr: '0', quantity: String(REGISTERS), rate: String(WORKLOADS[s.workload].intervalMs), rateUnit: 'ms', delayOnStart: false, startDelayTime: '', server: `client-${i}`, useIOFile: false, ioFile: '', useIOForPayload: false, emptyMsgOnFail: false, x: 150, y: 100 + i * 40, wires: [['map'], []] },
+      {
+        id: `client-${i}`,
+        type: 'modbus-client',
+        name: `plc-${i}`,
+        clienttype: 'tcp',
+        bufferCommands: true,
+        stateLogEnabled: false,
+        queueLogEnabled: false,
+        failureLogEnabled: true,
+        tcpHost: host,
+        tcpPort: String(s.servers!.port),
+        tcpType: 'DEFAULT',
+        serialPort: '/dev/ttyUSB',
+        serialType: 'RTU-BUFFERD',
+        serialBaudrate: '9600',
+        serialDatabits: '8',
+        serialStopbits: '1',
+        serialParity: 'none',
+        serialConnectionDelay: '100',
+        serialAsciiResponseStartDelimiter: '0x3A',
+        unit_id: String(i + 1),
+        commandDelay: '1',
+        clientTimeout: '1000',
+        reconnectOnTimeout: true,
+        reconnectTimeout: '2000',
+        parallelUnitIdsAllowed: true,
+      },
+      {
+        id: `read-${i}`,
+        type: 'modbus-read',
+        z: 'tab',
+        name: `plc-${i}`,
+        topic: `plc-${i}`,
+        showStatusActivities: false,
+        logIOActivities: false,
+        showErrors: false,
+        unitid: String(i + 1),
+        dataType: 'HoldingRegister',
+        adr: '0',
+        quantity: String(REGISTERS),
+        rate: String(WORKLOADS[s.workload].intervalMs),
+        rateUnit: 'ms',
+        delayOnStart: false,
+        startDelayTime: '',
+        server: `client-${i}`,
+        useIOFile: false,
+        ioFile: '',
+        useIOForPayload: false,
+        emptyMsgOnFail: false,
+        x: 150,
+        y: 100 + i * 40,
+        wires: [['map'], []],
+      },
     );
   });
   return nodes;
@@ -341,7 +523,10 @@ async function startNodeRed(s: LegSetup, nrDir: string): Promise<Gateway> {
       const killer = setTimeout(() => proc.child.kill('SIGKILL'), 30_000);
       await proc.kill('SIGTERM');
       clearTimeout(killer);
-      const problems = proc.output().split('\n').filter((l) => /\[error\]/.test(l));
+      const problems = proc
+        .output()
+        .split('\n')
+        .filter((l) => /\[error\]/.test(l));
       if (problems.length) s.ctx.log(`nodered: Node-RED logged ${problems.length} errors, e.g. ${problems.slice(0, 3).join(' | ').slice(0, 600)}`);
       return problems.length;
     },
@@ -385,7 +570,25 @@ async function settledCount(url: string, db: string): Promise<number> {
 }
 
 function publisher(broker: Mosquitto, count: number): Proc {
-  return startProcess(process.execPath, [join(BENCH_DIST, 'mqtt-publisher.js'), '--url', broker.url, '--topic', TOPIC, '--count', String(count), '--qos', '1', '--rate', String(MQTT_RATE), '--fields', String(MQTT_FIELDS)], { cwd: ROOT });
+  return startProcess(
+    process.execPath,
+    [
+      join(BENCH_DIST, 'mqtt-publisher.js'),
+      '--url',
+      broker.url,
+      '--topic',
+      TOPIC,
+      '--count',
+      String(count),
+      '--qos',
+      '1',
+      '--rate',
+      String(MQTT_RATE),
+      '--fields',
+      String(MQTT_FIELDS),
+    ],
+    { cwd: ROOT },
+  );
 }
 
 async function runLeg(s: LegSetup, which: 'fgw' | 'Node-RED', pair: number, nrDir: string, warmMs: number, ms: number): Promise<Leg> {
@@ -422,7 +625,21 @@ async function runLeg(s: LegSetup, which: 'fgw' | 'Node-RED', pair: number, nrDi
     const landedValues = await countValues(url, s.db, 'equipment', `time >= ${a.at}ms AND time < ${b.at}ms`);
     const offered = s.workload === 'c' ? MQTT_RATE * MQTT_FIELDS : (s.devices * REGISTERS * 1000) / WORKLOADS[s.workload].intervalMs!;
     const landed = landedValues / w.wallS;
-    leg = { pair, workload: s.workload, gateway: which, offered, landed: round(landed), keepUp: round(landed / offered, 3), served: round(served), cpuUsPerValue: round(landedValues > 0 ? (w.cpuS / landedValues) * 1e6 : NaN), cores: round(w.cpuS / w.wallS), meanRssMB: round(w.meanRssMB), peakRssMB: round(w.peakRssMB), windowS: round(w.wallS, 1), unlanded };
+    leg = {
+      pair,
+      workload: s.workload,
+      gateway: which,
+      offered,
+      landed: round(landed),
+      keepUp: round(landed / offered, 3),
+      served: round(served),
+      cpuUsPerValue: round(landedValues > 0 ? (w.cpuS / landedValues) * 1e6 : NaN),
+      cores: round(w.cpuS / w.wallS),
+      meanRssMB: round(w.meanRssMB),
+      peakRssMB: round(w.peakRssMB),
+      windowS: round(w.wallS, 1),
+      unlanded,
+    };
   } finally {
     if (pub) await pub.kill('SIGTERM');
     errorsLogged = await gw.stop();
@@ -440,9 +657,19 @@ const median = (xs: number[]): number | null => {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 };
 
-const FIGURES: Array<{ key: keyof Leg; name: (w: Workload) => string; unit: string; target?: (w: Workload) => { text: string; met: (r: number) => boolean } | undefined }> = [
+const FIGURES: Array<{
+  key: keyof Leg;
+  name: (w: Workload) => string;
+  unit: string;
+  target?: (w: Workload) => { text: string; met: (r: number) => boolean } | undefined;
+}> = [
   { key: 'landed', name: () => 'landed in InfluxDB', unit: 'values/s' },
-  { key: 'keepUp', name: () => 'keep-up (landed / offered)', unit: '', target: (w) => (w === 'a' ? { text: 'fgw keep-up 1.00 at 100 ms', met: (r) => r >= 0.995 } : undefined) },
+  {
+    key: 'keepUp',
+    name: () => 'keep-up (landed / offered)',
+    unit: '',
+    target: (w) => (w === 'a' ? { text: 'fgw keep-up 1.00 at 100 ms', met: (r) => r >= 0.995 } : undefined),
+  },
   { key: 'served', name: (w) => (w === 'c' ? 'messages published' : 'polls answered by the simulators'), unit: 'per s' },
   { key: 'cpuUsPerValue', name: () => 'gateway CPU per value landed', unit: 'µs', target: () => ({ text: '≤ 0.33 of Node-RED', met: (r) => r <= 0.33 }) },
   { key: 'cores', name: () => 'gateway CPU', unit: 'cores' },
@@ -456,7 +683,10 @@ export const noderedScenario: Scenario = {
   default: false,
   async run(ctx) {
     const { dir: nrDir, versions } = ensureNodeRed((m) => ctx.log(m));
-    const chosen = (ctx.workloads ?? 'a,b,c').split(',').map((x) => x.trim()).filter(Boolean);
+    const chosen = (ctx.workloads ?? 'a,b,c')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     const bad = chosen.filter((w) => !(w in WORKLOADS));
     if (bad.length || !chosen.length) throw new Error(`--workloads ${ctx.workloads}: expected a comma list of a, b, c`);
     const workloads = chosen as Workload[];
@@ -472,7 +702,13 @@ export const noderedScenario: Scenario = {
         for (let pair = 1; pair <= pairs; pair++) {
           const order: Array<'fgw' | 'Node-RED'> = pair % 2 ? ['fgw', 'Node-RED'] : ['Node-RED', 'fgw'];
           for (const which of order) {
-            const setup: LegSetup = { ctx, db: `nodered_${workload}_${pair}_${which === 'fgw' ? 'fgw' : 'nr'}`, workload, devices, forMs: warmMs + ms + 30_000 };
+            const setup: LegSetup = {
+              ctx,
+              db: `nodered_${workload}_${pair}_${which === 'fgw' ? 'fgw' : 'nr'}`,
+              workload,
+              devices,
+              forMs: warmMs + ms + 30_000,
+            };
             if (servers) setup.servers = servers;
             if (broker) setup.broker = broker;
             legs.push(await runLeg(setup, which, pair, nrDir, warmMs, ms));
@@ -487,11 +723,24 @@ export const noderedScenario: Scenario = {
     for (const w of workloads) {
       const mine = legs.filter((l) => l.workload === w);
       metrics.push(metric(`${w}: offered`, mine[0]!.offered, 'values/s'));
-      metrics.push(metric(`${w}: Node-RED [error] lines logged (worst leg; failed InfluxDB writes among them)`, Math.max(...mine.map((l) => l.errorsLogged ?? 0)), 'lines'));
+      metrics.push(
+        metric(
+          `${w}: Node-RED [error] lines logged (worst leg; failed InfluxDB writes among them)`,
+          Math.max(...mine.map((l) => l.errorsLogged ?? 0)),
+          'lines',
+        ),
+      );
       if (w === 'c') {
         for (const g of ['fgw', 'Node-RED'] as const) {
           const u = mine.filter((l) => l.gateway === g).map((l) => l.unlanded ?? NaN);
-          metrics.push(metric(`c: values published but never in InfluxDB, ${g} (worst leg)`, Math.max(...u), 'values', g === 'fgw' ? { target: '0', met: Math.max(...u) === 0 } : {}));
+          metrics.push(
+            metric(
+              `c: values published but never in InfluxDB, ${g} (worst leg)`,
+              Math.max(...u),
+              'values',
+              g === 'fgw' ? { target: '0', met: Math.max(...u) === 0 } : {},
+            ),
+          );
         }
       }
       for (const f of FIGURES) {
@@ -500,17 +749,24 @@ export const noderedScenario: Scenario = {
         const ratios = fgw.map((l) => (l[f.key] as number) / (nr.find((x) => x.pair === l.pair)![f.key] as number));
         const r = median(ratios);
         const t = f.target?.(w);
-        metrics.push(metric(`${w}: ${f.name(w)}, fgw`, median(fgw.map((l) => l[f.key] as number)), f.unit), metric(`${w}: ${f.name(w)}, Node-RED`, median(nr.map((l) => l[f.key] as number)), f.unit));
+        metrics.push(
+          metric(`${w}: ${f.name(w)}, fgw`, median(fgw.map((l) => l[f.key] as number)), f.unit),
+          metric(`${w}: ${f.name(w)}, Node-RED`, median(nr.map((l) => l[f.key] as number)), f.unit),
+        );
         if (f.key === 'keepUp') {
           const k = median(fgw.map((l) => l.keepUp));
           metrics.push(metric(`${w}: ${f.name(w)}, fgw / Node-RED (median of pair ratios)`, r, '×', t && k !== null ? { target: t.text, met: t.met(k) } : {}));
-        } else metrics.push(metric(`${w}: ${f.name(w)}, fgw / Node-RED (median of pair ratios)`, r, '×', t && r !== null ? { target: t.text, met: t.met(r) } : {}));
+        } else
+          metrics.push(metric(`${w}: ${f.name(w)}, fgw / Node-RED (median of pair ratios)`, r, '×', t && r !== null ? { target: t.text, met: t.met(r) } : {}));
       }
     }
     return {
       name: 'nodered',
       title: this.title,
-      windowS: round(legs.reduce((x, l) => x + l.windowS, 0), 1),
+      windowS: round(
+        legs.reduce((x, l) => x + l.windowS, 0),
+        1,
+      ),
       params: {
         workloads: workloads.map((w) => WORKLOADS[w].title),
         pairs,

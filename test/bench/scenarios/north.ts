@@ -19,7 +19,25 @@ const INFLIGHT = 100;
 
 /** The limit: the same messages from a bare publisher process, `count` of them. */
 async function barePublisher(broker: Mosquitto, topic: string, devices: number, count: number): Promise<{ rate: number }> {
-  const p = startProcess(process.execPath, [join(BENCH_DIST, 'mqtt-publisher.js'), '--url', broker.url, '--topic', topic, '--count', String(count), '--qos', '1', '--window', String(INFLIGHT), '--north', `${devices}x${TAGS}`], { cwd: ROOT });
+  const p = startProcess(
+    process.execPath,
+    [
+      join(BENCH_DIST, 'mqtt-publisher.js'),
+      '--url',
+      broker.url,
+      '--topic',
+      topic,
+      '--count',
+      String(count),
+      '--qos',
+      '1',
+      '--window',
+      String(INFLIGHT),
+      '--north',
+      `${devices}x${TAGS}`,
+    ],
+    { cwd: ROOT },
+  );
   const m = await p.waitForOutput(/BENCH_DONE (\{.*\})/, 600_000);
   await p.exited;
   const d = JSON.parse(m[1]!) as { published: number; ms: number };
@@ -67,7 +85,25 @@ export const northScenario: Scenario = {
       const file = writeConfig(ctx.dir, 'north', cfg);
       const sub = await counter(broker, 'bench/north/+');
       ctx.log(`north: gateway at ${rate} values/s (${msgRate} messages/s) for ${ms} ms`);
-      const gw = spawnBenchScript('ingest-gateway', ['--config', file, '--rate', String(rate), '--tags', String(TAGS), '--tick-ms', String(TICK_MS), '--duration-ms', String(ms), '--flush', '--report-ms', '500'], nodeArgs(ctx, 'north'));
+      const gw = spawnBenchScript(
+        'ingest-gateway',
+        [
+          '--config',
+          file,
+          '--rate',
+          String(rate),
+          '--tags',
+          String(TAGS),
+          '--tick-ms',
+          String(TICK_MS),
+          '--duration-ms',
+          String(ms),
+          '--flush',
+          '--report-ms',
+          '500',
+        ],
+        nodeArgs(ctx, 'north'),
+      );
       try {
         const start = await gw.waitEvent('START', 60_000);
         gw.sampler.mark('start');
@@ -102,7 +138,14 @@ export const northScenario: Scenario = {
           name: 'north',
           title: this.title,
           windowS: round((Number(done.at) - t0) / 1000, 1),
-          params: { offered: `${rate} values/s = ${msgRate} messages/s (${devices} devices × ${TAGS} float tags every ${TICK_MS} ms)`, qos: 1, maxInflight: INFLIGHT, offerMs: ms, influx: 'forwarder running (batch 5000, flush 1 s)', broker: 'Mosquitto 2.0.11, max_inflight_messages 100' },
+          params: {
+            offered: `${rate} values/s = ${msgRate} messages/s (${devices} devices × ${TAGS} float tags every ${TICK_MS} ms)`,
+            qos: 1,
+            maxInflight: INFLIGHT,
+            offerMs: ms,
+            influx: 'forwarder running (batch 5000, flush 1 s)',
+            broker: 'Mosquitto 2.0.11, max_inflight_messages 100',
+          },
           metrics: [
             metric('offered', msgRate, 'messages/s'),
             metric('bare publisher, the same messages (the limit)', limit.rate, 'messages/s'),

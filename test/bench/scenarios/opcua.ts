@@ -51,7 +51,9 @@ export const opcua: Scenario = {
         gw.sampler.mark('a');
         server.child.send({ op: 'start', intervalMs: 1000 });
         await sleep(ms);
-        const done = new Promise<{ ticks: number; changes: number; firstTs: number; lastTs: number }>((resolve) => server.child.once('message', (m) => resolve(m as never)));
+        const done = new Promise<{ ticks: number; changes: number; firstTs: number; lastTs: number }>((resolve) =>
+          server.child.once('message', (m) => resolve(m as never)),
+        );
         server.child.send({ op: 'stop' });
         const made = await done;
         gw.sampler.mark('b');
@@ -65,10 +67,22 @@ export const opcua: Scenario = {
           name: 'opcua',
           title: this.title,
           windowS: round(w.wallS, 1),
-          params: { items: devices * items, sessions: devices, itemsPerSubscription: items, interval: '1s', samplingInterval: '1s (the device interval)', queueSize: 10, dataType: 'Double', security: 'None' },
+          params: {
+            items: devices * items,
+            sessions: devices,
+            itemsPerSubscription: items,
+            interval: '1s',
+            samplingInterval: '1s (the device interval)',
+            queueSize: 10,
+            dataType: 'Double',
+            security: 'None',
+          },
           metrics: [
             metric('changes made by the server', made.changes / Math.max(1, made.ticks), 'values/s'),
-            metric('values landed in InfluxDB', landed / Math.max(1, made.ticks), 'values/s', { limit: made.changes / Math.max(1, made.ticks), limitName: 'changes made' }),
+            metric('values landed in InfluxDB', landed / Math.max(1, made.ticks), 'values/s', {
+              limit: made.changes / Math.max(1, made.ticks),
+              limitName: 'changes made',
+            }),
             metric('notification loss (changes − landed)', lost, 'values', { target: '0', met: lost === 0 }),
             metric('gateway CPU', w.cores, 'cores', { limit: 0.1, limitName: 'target', target: '< 10 % of a core', met: w.cores < 0.1 }),
             metric('gateway peak RSS', w.peakRssMB, 'MB', { limit: 250, limitName: 'target', target: '< 250 MB', met: w.peakRssMB < 250 }),

@@ -61,14 +61,41 @@ export const verifyScenario: Scenario = {
     const cfg = writeConfig(ctx.dir, 'verify', baseConfig({ dir: `${ctx.dir}/verify`, influxUrl: url, database: db, devices: devs }));
     const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
     const project = {
-      project: { id: 'BENCH-1', name: 'bench', enterprise: { name: 'bench', uscc: '91330784MA2BENCH00' }, period: { from: iso(from - DAY), to: iso(to + DAY) }, claim: 'partial' },
+      project: {
+        id: 'BENCH-1',
+        name: 'bench',
+        enterprise: { name: 'bench', uscc: '91330784MA2BENCH00' },
+        period: { from: iso(from - DAY), to: iso(to + DAY) },
+        claim: 'partial',
+      },
       processes: Array.from({ length: 10 }, (_, p) => ({ id: `p${p}`, name: `step ${p}`, key: true })),
       equipment: ids.map((id, d) => ({ id, process: `p${d % 10}`, category: 'production', digitalControl: true })),
       invoices: [{ number: '1', date: iso(from), category: 'hardware', item: 'gateway', quantity: 1, amount: '100000.00', vat: '13000.00' }],
     };
     const projectFile = writeConfig(ctx.dir, 'project', project);
     const out = join(ctx.dir, 'verify-result.json');
-    const proc = startProcess(process.execPath, [join(ROOT, 'gateway', 'bin', 'fgw.js'), 'verify', '--config', cfg, '--project', projectFile, '--from', String(from), '--to', String(to), '--source', 'influx', '--json', out, '--html', join(ctx.dir, 'verify.html')], { cwd: ROOT });
+    const proc = startProcess(
+      process.execPath,
+      [
+        join(ROOT, 'gateway', 'bin', 'fgw.js'),
+        'verify',
+        '--config',
+        cfg,
+        '--project',
+        projectFile,
+        '--from',
+        String(from),
+        '--to',
+        String(to),
+        '--source',
+        'influx',
+        '--json',
+        out,
+        '--html',
+        join(ctx.dir, 'verify.html'),
+      ],
+      { cwd: ROOT },
+    );
     const sampler = new ProcSampler(proc.child.pid!, 100);
     const v0 = Date.now();
     const { code } = await proc.exited;
