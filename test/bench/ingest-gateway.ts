@@ -8,17 +8,21 @@
  *        [--tick-ms 10] [--duration-ms 30000] [--backlog 1000000] [--report-ms 1000] [--flush]
  *
  * Prints (stdout, one JSON object per line):
- *   BENCH_BACKLOG {"rows":N,"ms":T}     after the --backlog readings were committed
+ *   BENCH_BACKLOG {"rows":N,"ms":T,"storeBytes":B,"storeLayoutBytes":L,"storeReadings":R}  after the --backlog readings were committed: the store's bytes on disk (database + WAL), its pages in use, and the readings it holds
  *   BENCH_START   {"at":ms,"devices":D}  when the live source starts
  *   BENCH_TICK    {...}                  every report-ms: offered, forwarder written/backlog/state, the first northbound target's published/backlog
  *   BENCH_OFFERED {"offered":N,"at":ms}  when the source stopped after duration-ms
  *   BENCH_DONE    {"at":ms,"flushedMs":T} with --flush: once InfluxDB (and every northbound target) acknowledged everything
  * and stops cleanly (or on SIGTERM at any time).
  */
+import Database from 'better-sqlite3';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Reading } from '../../adapters/types.js';
 import { loadConfig } from '../../gateway/config.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
+import { STORE_FILE } from '../../ingest/store.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -77,7 +81,22 @@ async function fillBacklog(n: number): Promise<void> {
     written += chunk.length;
     await rt.store.write(chunk);
   }
-  emit('BACKLOG', { rows: written, ms: Math.round(performance.now() - t0) });
+  // what the store takes for them: the files on disk now (database + WAL, not the fixed reserve
+  // file), and the layout's own figure, the pages in use as a reader sees them (WAL included,
+  // free pages not), which is what the database file settles to once the WAL is checkpointed
+  const file = join(config.storage.path, STORE_FILE);
+  const onDisk = [file, `${file}-wal`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+  const reader = new Database(file, { readonly: true });
+  const pages = Number(reader.pragma('page_count', { simple: true })) - Number(reader.pragma('freelist_count', { simple: true }));
+  const layout = pages * Number(reader.pragma('page_size', { simple: true }));
+  reader.close();
+  emit('BACKLOG', {
+    rows: written,
+    ms: Math.round(performance.now() - t0),
+    storeBytes: onDisk,
+    storeLayoutBytes: layout,
+    storeReadings: rt.store.stats().readings,
+  });
 }
 
 function startSource(): void {

@@ -421,6 +421,10 @@ export const backlog: Scenario = {
       const offered = Number(stopped.offered) + Number(bl.rows);
       const landed = await countValues(url, db, 'equipment');
       const drainRate = (writtenAtDrain - Number(atUp.written)) / drainS;
+      const held = Number(bl.storeReadings);
+      const bytesPerReading = held > 0 ? Number(bl.storeLayoutBytes) / held : null;
+      const diskBytesPerReading = held > 0 ? Number(bl.storeBytes) / held : null;
+      const hoursPerGB = bytesPerReading ? 1e9 / bytesPerReading / 10_000 / 3600 : null;
       const during = lag.filter(([t]) => t <= drainedAt - up).map(([, l]) => l);
       const after = lag
         .filter(([t]) => t > drainedAt - up + 1000)
@@ -434,6 +438,15 @@ export const backlog: Scenario = {
         params: { backlogRows, liveRate, tagsPerPoint: TAGS, batchSize: BATCH, maxBackoff: '1s' },
         metrics: [
           metric('backlog when InfluxDB came back', Number(atUp.backlog), 'readings'),
+          metric('store bytes per reading: pages in use (the layout; 10 float tags per poll)', bytesPerReading, 'B', {
+            target: '≤ 8',
+            met: bytesPerReading !== null && bytesPerReading <= 8,
+          }),
+          metric('store bytes per reading: on disk at that moment (database + WAL not yet checkpointed)', diskBytesPerReading, 'B'),
+          metric('hours of outage buffered per GB at 10,000 values/s (from the layout figure)', hoursPerGB, 'h', {
+            target: '≥ 2.4 (24 h in 10 GB)',
+            met: hoursPerGB !== null && hoursPerGB >= 2.4,
+          }),
           metric('drain rate (backlog + live, acknowledged by InfluxDB)', drainRate, 'values/s', {
             limit: liveRate,
             limitName: 'live rate',
@@ -453,6 +466,7 @@ export const backlog: Scenario = {
         ],
         notes: [
           `the backlog (${backlogRows} readings of 100 other devices) is committed while InfluxDB is stopped, then live data runs 2 s more before InfluxDB is restarted`,
+          'store bytes per reading: after the backlog is committed, InfluxDB still down; the layout figure is (page_count − freelist_count) × page_size seen by a reader, what the file settles to once the WAL is checkpointed',
           'live data lag = now − newest point of a live device in InfluxDB, probed every 250 ms; the forwarder is FIFO, so live data waits behind the backlog until it drains',
         ],
         series: { lagMs: lag.filter((_, i) => i % 2 === 0) },
