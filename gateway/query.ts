@@ -2,7 +2,7 @@
 import type { Quality, Value } from '../adapters/types.js';
 import { ErrorCodes, GatewayError } from '../config/errors.js';
 import type { GatewayConfig } from './schema.js';
-import { influxClient } from '../ingest/influx-writer.js';
+import { influxClient, influxQueryError } from '../ingest/influx-writer.js';
 import { influxIdent, influxString } from '../ingest/influxql.js';
 import { openStore } from '../ingest/store.js';
 
@@ -41,10 +41,13 @@ export async function queryReadings(
   if (q.from !== undefined) where.push(`time >= ${q.from}ms`);
   if (q.to !== undefined) where.push(`time < ${q.to}ms`);
   const fields = q.tag ? influxIdent(q.tag) : '*';
-  const rows = await influx.query<Record<string, unknown>>(
-    `SELECT ${fields} FROM ${influxIdent(config.influx.measurement)} WHERE ${where.join(' AND ')} ORDER BY time ASC LIMIT ${q.limit}`,
-    { precision: 'ms' as never },
-  );
+  const text = `SELECT ${fields} FROM ${influxIdent(config.influx.measurement)} WHERE ${where.join(' AND ')} ORDER BY time ASC LIMIT ${q.limit}`;
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = await influx.query<Record<string, unknown>>(text, { precision: 'ms' as never });
+  } catch (e) {
+    throw influxQueryError(config.influx, (e as Error).message ?? String(e), e);
+  }
   const device = config.devices.find((d) => d.id === q.device);
   const tagNames = q.tag ? [q.tag] : (device?.tags.map((t) => t.name) ?? []);
   const out: QueryRow[] = [];

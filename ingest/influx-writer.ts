@@ -14,6 +14,7 @@ import { InfluxDB } from 'influx';
 import { gzipSync } from 'node:zlib';
 import { systemClock, type Clock } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
+import { redactUrl } from '../config/redact.js';
 import type { InfluxConfig } from './schema.js';
 
 export type WriteResult =
@@ -149,6 +150,20 @@ export class InfluxWriter {
       return false;
     }
   }
+}
+
+/**
+ * The coded error of a failed InfluxQL query (`fgw query`, the verifier, the hub): GW_ERR_INFLUX_AUTH
+ * when InfluxDB refused the credentials, GW_ERR_INFLUX otherwise (not reachable, a query error),
+ * naming the server without its credentials and the database.
+ */
+export function influxQueryError(o: { url: string; database: string }, message: string, cause?: unknown): GatewayError {
+  const auth = /\b(401|403)\b|authoriz|authenticat/i.test(message);
+  return new GatewayError(
+    auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX,
+    `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${message}`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /**

@@ -8,10 +8,8 @@
  * and are left out unless the policy counts them as good (measure.uncertainCountsAsGood), exactly
  * as the store backend does.
  */
-import { influxClient } from '../ingest/influx-writer.js';
+import { influxClient, influxQueryError } from '../ingest/influx-writer.js';
 import { influxIdent, influxString } from '../ingest/influxql.js';
-import { ErrorCodes, GatewayError } from '../config/errors.js';
-import { redactUrl } from '../config/redact.js';
 import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
 
 export interface InfluxFactOptions {
@@ -46,15 +44,11 @@ export function influxFacts(o: InfluxFactOptions): FactQuery {
     try {
       body = (await client.queryRaw(text, { database: o.database, precision: 'ms' })) as typeof body;
     } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      const auth = /401|403|authoriz|authenticat/i.test(msg);
-      throw new GatewayError(auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX, `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`, {
-        cause: e,
-      });
+      throw influxQueryError(o, (e as Error).message ?? String(e), e);
     }
     const out: RawSeries[] = [];
     for (const r of body.results ?? []) {
-      if (r.error) throw new GatewayError(ErrorCodes.INFLUX, `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${r.error}`);
+      if (r.error) throw influxQueryError(o, r.error);
       out.push(...(r.series ?? []));
     }
     return out;

@@ -4,9 +4,8 @@
  * per request where that saves round trips, at most `concurrency` requests at once. It counts the
  * queries and the time InfluxDB took, for /metrics and the benchmark.
  */
-import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import { redactUrl } from '../../config/redact.js';
-import { influxClient } from '../../ingest/influx-writer.js';
+import { influxClient, influxQueryError } from '../../ingest/influx-writer.js';
 
 export interface RawSeries {
   name: string;
@@ -64,12 +63,7 @@ export function hubInflux(o: HubInfluxOptions): HubInflux {
   };
   const fail = (msg: string, cause?: unknown): never => {
     stats.failures++;
-    const auth = /\b(401|403)\b|authoriz|authenticat/i.test(msg);
-    throw new GatewayError(
-      auth ? ErrorCodes.INFLUX_AUTH : ErrorCodes.INFLUX,
-      `InfluxDB query failed (${redactUrl(o.url)}, database ${o.database}): ${msg}`,
-      cause === undefined ? {} : { cause },
-    );
+    throw influxQueryError(o, msg, cause);
   };
 
   async function request(statements: readonly string[]): Promise<RawSeries[][]> {
