@@ -1,7 +1,8 @@
 /**
- * The embedded store's contract (ingest/store.ts implements it on SQLite in WAL mode). It is the
+ * The embedded store's contract (ingest/store/ implements it on SQLite in WAL mode). It is the
  * store-and-forward buffer and the local history at once: every row has a monotonically growing
- * `seq`, the forwarder's cursor.
+ * `seq`, the forwarder's cursor. By role: SinkStore, ForwardStore, HistoryStore, AuditStore,
+ * VerifyStore and SalvageStore, whose intersection (with what only the owner does) is Store.
  */
 import type { DeadLetter, FieldKind, Quality, Reading, Sink, Value } from '../adapters/types.js';
 import type { LossEpisode, LossTotal } from './losses.js';
