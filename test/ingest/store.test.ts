@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { storeContract } from './store-contract.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
-storeContract('SQLite (ingest/store.ts)', (o) => openStore(o));
+storeContract('SQLite (ingest/store/)', (o) => openStore(o));
 
 describe('SQLite specifics', () => {
   const dirs: Array<ReturnType<typeof tempDir>> = [];
