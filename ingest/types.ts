@@ -287,7 +287,7 @@ export interface AuditStore {
 
 /**
  * The verifier's role (verify/source-store.ts): aggregates computed in SQL over the (dev, ts)
- * index, and the loss ledger. The API's availability routes use slotCounts and losses too.
+ * index, and the loss ledger. The API uses slotCounts (/api/networking) and losses (/api/losses) too.
  */
 export interface VerifyStore {
   /**
