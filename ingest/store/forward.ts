@@ -24,9 +24,7 @@ export class ForwardPart {
   }
 
   readForward(stream: 'readings', cursor: number, limit: number): StoredReading[];
-
   readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
-
   readForward(stream: 'readings' | 'audit', cursor: number, limit: number): StoredReading[] | StoredAudit[] {
     return this.p.open.guard(() => {
       if (stream === 'readings') return (this.s.st.forwardReadings.all(cursor, limit) as Row[]).map((r) => this.p.history.toStored(r));
