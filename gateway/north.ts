@@ -14,7 +14,7 @@ import type { Clock } from '../config/clock.js';
 import { ErrorCodes, GatewayError, errorText } from '../config/errors.js';
 import type { DeviceConfig, GatewayConfig } from './schema.js';
 import { NorthForwarder, type NorthForwarderStats } from '../ingest/north.js';
-import type { AuditRecord, Store } from '../ingest/types.js';
+import type { AuditRecord, AuditStore, ForwardStore, HistoryStore } from '../ingest/types.js';
 import { valueText } from './audit-text.js';
 import type { DeviceView } from './types.js';
 
@@ -23,7 +23,7 @@ export interface NorthView extends NorthTargetStatus, NorthForwarderStats {}
 
 export interface NorthDeps {
   config: GatewayConfig;
-  store: Store;
+  store: ForwardStore & Pick<HistoryStore, 'latest'> & Pick<AuditStore, 'appendAudit'>;
   clock: Clock;
   log: Logger;
   startedAt: number;

@@ -4,7 +4,7 @@ import { ErrorCodes, GatewayError } from '../config/errors.js';
 import type { GatewayConfig } from './schema.js';
 import { influxClient, influxQueryError } from '../ingest/influx-writer.js';
 import { influxIdent, influxString } from '../ingest/influxql.js';
-import { openStore } from '../ingest/store.js';
+import { openStore } from '../ingest/store/index.js';
 
 export interface QueryRow {
   ts: number;

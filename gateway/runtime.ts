@@ -13,7 +13,7 @@ import { REDACT, redactUrl } from '../config/redact.js';
 import { loadConfig } from './config.js';
 import type { DeviceConfig, GatewayConfig } from './schema.js';
 import { Forwarder } from '../ingest/forwarder.js';
-import { openStore } from '../ingest/store.js';
+import { openStore } from '../ingest/store/index.js';
 import type { Store } from '../ingest/types.js';
 import { NorthTargets, type NorthView } from './north.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from './types.js';

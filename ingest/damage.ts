@@ -1,6 +1,6 @@
 /**
  * A damaged store file (power cut, bad SD card) must not stop collection: how damage is found and
- * what is done with the file. The store (ingest/store.ts) calls these.
+ * what is done with the file. The store (ingest/store/) calls these.
  *
  * Finding damage
  * - At open, a bounded check that costs milliseconds whatever the size: the file header (magic,

@@ -1,7 +1,7 @@
 /**
  * What the store may still write: the budget of `storage.maxSize` over everything the store puts on
  * disk (database, WAL, wal-index, the reserve file), and what the filesystem under it has left.
- * Pure arithmetic plus a few stat calls; the store (ingest/store.ts) decides what to do with it.
+ * Pure arithmetic plus a few stat calls; the store (ingest/store/) decides what to do with it.
  *
  * The budget
  * - WAL: at most `walBytes` (1/16 of the capacity, 1-64 MiB). SQLite checkpoints at half of it

@@ -34,7 +34,7 @@ import { redactUrl } from '../config/redact.js';
 import { InfluxWriter, type Precision } from './influx-writer.js';
 import { AUDIT_PRECISION, LineFormatter, READINGS_PRECISION, type Line } from './line-protocol.js';
 import type { InfluxConfig } from './schema.js';
-import type { Store } from './types.js';
+import type { ForwardStore, SinkStore } from './types.js';
 
 /** the abort reason that wakes the loop */
 const WAKE = Symbol('wake');
@@ -66,7 +66,7 @@ export interface ForwarderStats {
 }
 
 export interface ForwarderOptions {
-  store: Store;
+  store: ForwardStore & Pick<SinkStore, 'deadLetter'>;
   config: InfluxConfig;
   gateway: { id: string; site?: string | undefined };
   deviceMeta: (device: string) => { line?: string | undefined; process?: string | undefined };
@@ -83,7 +83,7 @@ type Stream = 'readings' | 'audit';
 const BACKOFF_BASE_MS = 500;
 
 export class Forwarder {
-  private readonly store: Store;
+  private readonly store: ForwardStore & Pick<SinkStore, 'deadLetter'>;
   private readonly cfg: InfluxConfig;
   private readonly clock: Clock;
   private readonly log?: Logger;
@@ -190,7 +190,7 @@ export class Forwarder {
     let backlog = 0;
     let lagMs = 0;
     try {
-      backlog = this.store.stats().backlog;
+      backlog = this.store.backlog('readings');
       const first = this.store.readForward('readings', this.cursor.readings, 1)[0];
       if (first) lagMs = Math.max(0, this.clock.now() - first.ts);
     } catch {

@@ -27,7 +27,7 @@ import { Backoff } from '../config/backoff.js';
 import { systemClock, type Clock } from '../config/clock.js';
 import { errorText } from '../config/errors.js';
 import { LineFormatter } from './line-protocol.js';
-import type { ForwardRole, StoredReading } from './types.js';
+import type { ForwardStore, StoredReading } from './types.js';
 
 /** One message: the readings of one device point. */
 export interface NorthPoint {
@@ -55,7 +55,7 @@ export interface NorthLink {
 }
 
 export interface NorthForwarderOptions {
-  store: ForwardRole;
+  store: ForwardStore;
   /** the target's name: the cursor is `north:<name>` */
   name: string;
   link: NorthLink;
@@ -124,7 +124,7 @@ interface ReadPoint {
 
 export class NorthForwarder {
   readonly cursorName: string;
-  private readonly store: ForwardRole;
+  private readonly store: ForwardStore;
   private readonly link: NorthLink;
   private readonly clock: Clock;
   private readonly log?: Logger;

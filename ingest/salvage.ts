@@ -24,7 +24,7 @@
  */
 import type { FieldKind } from '../adapters/types.js';
 import { Recovery, SERIES_INDEX, type RecoverReport, type SqlValue } from './recover.js';
-import type { LossReason, Measurement, RecoveredAudit, RecoveredBatch, RecoveredReading, Store } from './types.js';
+import type { LossReason, Measurement, RecoveredAudit, RecoveredBatch, RecoveredReading, SalvageStore } from './types.js';
 
 const IMPORT_CHUNK = 10_000;
 
@@ -58,7 +58,7 @@ const num = (v: SqlValue | undefined): number | undefined => (typeof v === 'numb
 const str = (v: SqlValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Reads `file` and imports what it holds into `store`. */
-export function salvageInto(file: string, store: Store, opts: { retentionMs: number; now: number; storePath: string }): SalvageResult {
+export function salvageInto(file: string, store: SalvageStore, opts: { retentionMs: number; now: number; storePath: string }): SalvageResult {
   const rec = new Recovery(file);
   try {
     // meta: the damaged file's cursors and its own count

@@ -1,7 +1,8 @@
 /**
- * The embedded store's contract (ingest/store.ts implements it on SQLite in WAL mode). It is the
+ * The embedded store's contract (ingest/store/ implements it on SQLite in WAL mode). It is the
  * store-and-forward buffer and the local history at once: every row has a monotonically growing
- * `seq`, the forwarder's cursor.
+ * `seq`, the forwarder's cursor. By role: SinkStore, ForwardStore, HistoryStore, AuditStore,
+ * VerifyStore and SalvageStore, whose intersection (with what only the owner does) is Store.
  */
 import type { DeadLetter, FieldKind, Quality, Reading, Sink, Value } from '../adapters/types.js';
 import type { LossEpisode, LossTotal } from './losses.js';
@@ -210,55 +211,27 @@ export interface SlotCount {
   bad: number;
 }
 
-export interface Store extends Sink {
+/**
+ * The sink role: what an adapter writes into (adapters/types.ts Sink, with the store's own options
+ * for write). Every adapter, and the forwarder's dead letters (InfluxDB refused a line).
+ */
+export interface SinkStore extends Sink {
   /**
    * Commits readings (group commit). Rejects with GW_ERR_STORE_FULL when the store has no room
    * (the readings are counted per device as lost unless `opts.retried`), GW_ERR_STORE when the
    * commit fails otherwise.
    */
   write(readings: readonly Reading[], opts?: WriteOptions): Promise<void>;
-  /** status/heartbeat rows: same table, measurement 'status' */
-  writeStatus(readings: readonly Reading[]): Promise<void>;
   deadLetter(entry: DeadLetter): void;
+}
 
-  query(q: ReadingQuery): StoredReading[];
-  /** the newest reading of each (device, tag), data measurement only */
-  latest(device?: string): StoredReading[];
-  /**
-   * good/bad counts per slot for one device (data measurement), aggregated in SQL. `good` counts
-   * readings of good quality and, unless `uncertainIsGood` is false, of uncertain quality (default
-   * true: not bad); `bad` counts bad ones.
-   */
-  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[]; uncertainIsGood?: boolean }): SlotCount[];
-  /** tags of a device that had at least one good reading in [from, to) (`uncertainIsGood` as for slotCounts) */
-  tagsSeen(q: { device: string; from: number; to: number; uncertainIsGood?: boolean }): string[];
-  /**
-   * slots (floor((ts - from) / slotMs)) in [from, to) holding at least one gateway heartbeat
-   * (measurement 'status', device '', tag 'heartbeat'), ascending
-   */
-  heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[];
-  /** the newest good reading time of a device before `to` (`uncertainIsGood` as for slotCounts) */
-  lastGoodTs(q: { device: string; to: number; uncertainIsGood?: boolean }): number | undefined;
-
-  appendAudit(a: AuditRecord): void;
-  /** audit records in [from, to), ascending by ts */
-  audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[];
-  /** newest first */
-  deadLetters(q?: { limit?: number; source?: string }): StoredDeadLetter[];
-  /** loss episodes overlapping [from, to) by the lost readings' timestamps, oldest first */
-  losses(q?: { from?: number; to?: number; device?: string }): LossEpisode[];
-
-  /** `fgw store salvage`: where history rows of an import go (below every seq in the store) */
-  historyAnchor(): { readings: number; audit: number };
-  /** `fgw store salvage`: rows read from a damaged store file, in one transaction (ingest/salvage.ts) */
-  importRecovered(batch: RecoveredBatch): ImportResult;
-  /** `fgw store salvage`: notes that a damaged file was read into this store (stats().damaged) */
-  recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void;
-  /** what recordSalvage noted for a file of this name */
-  salvaged(file: string): DamagedFile['salvaged'] | undefined;
-  /** how far earlier salvages of a file of this name got (0, 0 for none) */
-  salvageProgress(file: string): SalvageProgress;
-
+/**
+ * The forward role: what a consumer of the readings stream needs (the InfluxDB forwarder,
+ * ingest/forwarder.ts, and the northbound publisher, ingest/north.ts). Rows in seq order after a
+ * named cursor, the cursor itself, where the stream ends, what is still to send and what the
+ * limits dropped before it was sent.
+ */
+export interface ForwardStore {
   /**
    * forwarding: rows after `cursor` in seq order. Every row is returned, bad-quality ones included:
    * the line formatter skips them (no value to write) and the cursor still advances past them.
@@ -281,23 +254,88 @@ export interface Store extends Sink {
    * them, since that cursor was first set ('readings': stats().droppedUnforwarded)
    */
   droppedUnforwarded(cursor: string): number;
-
-  /** applies retention and maxSize now (also runs on a timer); returns readings dropped */
-  enforceLimits(): number;
-  stats(): StoreStats;
   /**
    * (added; optional) called after each group commit of readings/status rows with the number of
    * rows committed; returns an unsubscribe function. The forwarder uses it to send a full batch at
    * once instead of waiting for flushInterval.
    */
   onCommit?(listener: (rows: number) => void): () => void;
-  /** flushes pending group commits and closes the database */
-  close(): Promise<void>;
 }
 
 /**
- * The forward role: what a consumer of the readings stream needs of the store (the northbound
- * publisher, ingest/north.ts). Rows in seq order after a named cursor, the cursor itself, where
- * the stream ends, what is still to send and what the limits dropped before it was sent.
+ * The history role: the local history as the API reads it (gateway/api/routes, `fgw query`, the
+ * northbound targets' latest values): readings, dead letters and the store's figures.
  */
-export type ForwardRole = Pick<Store, 'readForward' | 'getCursor' | 'setCursor' | 'headSeq' | 'backlog' | 'droppedUnforwarded' | 'onCommit'>;
+export interface HistoryStore {
+  query(q: ReadingQuery): StoredReading[];
+  /** the newest reading of each (device, tag), data measurement only */
+  latest(device?: string): StoredReading[];
+  /** newest first */
+  deadLetters(q?: { limit?: number; source?: string }): StoredDeadLetter[];
+  stats(): StoreStats;
+}
+
+/**
+ * The audit role: the audit trail of API access. The API's hook appends to it (gateway/api/audit.ts,
+ * gateway/north.ts for northbound commands); /api/audits and the verifier read it.
+ */
+export interface AuditStore {
+  appendAudit(a: AuditRecord): void;
+  /** audit records in [from, to), ascending by ts */
+  audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[];
+}
+
+/**
+ * The verifier's role (verify/source-store.ts): aggregates computed in SQL over the (dev, ts)
+ * index, and the loss ledger. The API uses slotCounts (/api/networking) and losses (/api/losses) too.
+ */
+export interface VerifyStore {
+  /**
+   * good/bad counts per slot for one device (data measurement), aggregated in SQL. `good` counts
+   * readings of good quality and, unless `uncertainIsGood` is false, of uncertain quality (default
+   * true: not bad); `bad` counts bad ones.
+   */
+  slotCounts(q: { device: string; from: number; to: number; slotMs: number; tags?: string[]; uncertainIsGood?: boolean }): SlotCount[];
+  /** tags of a device that had at least one good reading in [from, to) (`uncertainIsGood` as for slotCounts) */
+  tagsSeen(q: { device: string; from: number; to: number; uncertainIsGood?: boolean }): string[];
+  /**
+   * slots (floor((ts - from) / slotMs)) in [from, to) holding at least one gateway heartbeat
+   * (measurement 'status', device '', tag 'heartbeat'), ascending
+   */
+  heartbeatSlots(q: { from: number; to: number; slotMs: number }): number[];
+  /** the newest good reading time of a device before `to` (`uncertainIsGood` as for slotCounts) */
+  lastGoodTs(q: { device: string; to: number; uncertainIsGood?: boolean }): number | undefined;
+  /** loss episodes overlapping [from, to) by the lost readings' timestamps, oldest first */
+  losses(q?: { from?: number; to?: number; device?: string }): LossEpisode[];
+}
+
+/**
+ * The salvage role: what `fgw store salvage` (ingest/salvage.ts, gateway/cli/store.ts) needs of the
+ * live store to read a damaged file into it.
+ */
+export interface SalvageStore {
+  /** `fgw store salvage`: where history rows of an import go (below every seq in the store) */
+  historyAnchor(): { readings: number; audit: number };
+  /** `fgw store salvage`: rows read from a damaged store file, in one transaction (ingest/salvage.ts) */
+  importRecovered(batch: RecoveredBatch): ImportResult;
+  /** `fgw store salvage`: notes that a damaged file was read into this store (stats().damaged) */
+  recordSalvage(file: string, result: { readings: number; audits: number; deadLetters: number }): void;
+  /** what recordSalvage noted for a file of this name */
+  salvaged(file: string): DamagedFile['salvaged'] | undefined;
+  /** how far earlier salvages of a file of this name got (0, 0 for none) */
+  salvageProgress(file: string): SalvageProgress;
+}
+
+/**
+ * The embedded store: every role above, and what only its owner does (gateway/runtime.ts: the
+ * gateway's status rows, the limits, closing). Callers type their parameter by the narrowest role
+ * they use.
+ */
+export interface Store extends SinkStore, ForwardStore, HistoryStore, AuditStore, VerifyStore, SalvageStore {
+  /** status/heartbeat rows: same table, measurement 'status' */
+  writeStatus(readings: readonly Reading[]): Promise<void>;
+  /** applies retention and maxSize now (also runs on a timer); returns readings dropped */
+  enforceLimits(): number;
+  /** flushes pending group commits and closes the database */
+  close(): Promise<void>;
+}

@@ -211,7 +211,7 @@ async function openSources(gws: Gw[], source: SourceSpec): Promise<{ sources: Ga
         continue;
       }
       if (!existsSync(file)) throw new GatewayError(ErrorCodes.STORE, `no embedded store at ${file} (storage.path of ${g.file})`);
-      const { openStore } = await import('../ingest/store.js');
+      const { openStore } = await import('../ingest/store/index.js');
       // read-only use: no retention timer, limits never enforced from here
       const store = openStore({
         path: g.cfg.storage.path,

@@ -3,7 +3,7 @@
  * tags seen, heartbeat slots and the last good reading in SQL; audits are read one local day at a
  * time and counted here (only successful accesses count as evidence).
  */
-import type { StoredAudit, Store } from '../ingest/types.js';
+import type { AuditStore, Store, StoredAudit, VerifyStore } from '../ingest/types.js';
 import { DAY_MS, type AuditDay, type CommandSample, type FactQuery } from './facts.js';
 
 const sample = (a: StoredAudit): CommandSample => ({
@@ -16,7 +16,7 @@ const sample = (a: StoredAudit): CommandSample => ({
   result: a.result,
 });
 
-export function storeFacts(store: Store, opts: { close?: boolean } = {}): FactQuery {
+export function storeFacts(store: VerifyStore & Pick<AuditStore, 'audits'> & Pick<Store, 'close'>, opts: { close?: boolean } = {}): FactQuery {
   return {
     name: 'store',
     async slotCounts(q) {

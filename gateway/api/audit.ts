@@ -14,7 +14,7 @@
  * leaves, so a client that got its answer finds its audit row already stored.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditRecord, Store } from '../../ingest/types.js';
+import type { AuditRecord, AuditStore } from '../../ingest/types.js';
 import { valueText } from '../audit-text.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { COMMAND_ROUTE, DATA_ROUTES } from '../../verify/data-routes.js';
@@ -82,7 +82,7 @@ export function dataRouteCheck(app: FastifyInstance): void {
   });
 }
 
-export function auditHook(store: () => Store, clock: { now(): number }, log: FastifyBaseLogger) {
+export function auditHook(store: () => Pick<AuditStore, 'appendAudit'>, clock: { now(): number }, log: FastifyBaseLogger) {
   return async function onSend(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     const rec = auditRecordOf(req, reply.statusCode, clock.now());
     if (rec) {

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import { Recovery } from '../../ingest/recover.js';
 import { salvageInto, salvageText } from '../../ingest/salvage.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { loadConfig } from '../config.js';
 import { usage, type Command, type Io } from './io.js';
 

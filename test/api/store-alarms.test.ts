@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../gateway/api/server.js';
-import { STORE_FILE } from '../../ingest/store.js';
+import { STORE_FILE } from '../../ingest/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { parseProm } from '../helpers/prom.js';

@@ -1,5 +1,5 @@
 /**
- * A small Runtime for the API tests: a REAL embedded store (ingest/store.ts openStore on a temp
+ * A small Runtime for the API tests: a REAL embedded store (ingest/store/ openStore on a temp
  * directory) and STUB device views (StubDevice: a config plus a status object the test mutates, no
  * adapter, no protocol). writeTag here is a stand-in named as such: it repeats the checks
  * GatewayRuntime.writeTag makes (device, tag, writable, type, range, connected) so the API's
@@ -11,7 +11,7 @@ import type { DeviceStatus, FieldKind, Value } from '../../adapters/types.js';
 import { checkWriteValue } from '../../adapters/values.js';
 import { ErrorCodes, GatewayError } from '../../config/errors.js';
 import type { DeviceConfig, GatewayConfig } from '../../gateway/schema.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import type { NorthView } from '../../gateway/north.js';
 import type { DeviceView, ForwarderView, ReloadResult, Runtime } from '../../gateway/types.js';

@@ -14,7 +14,7 @@ import { closeSync, openSync, readdirSync, truncateSync, writeFileSync, writeSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';

@@ -14,7 +14,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';

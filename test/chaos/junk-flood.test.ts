@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/net.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seeded } from '../../gateway/demo/plant.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import { startInflux, type TestInflux as InfluxHandle } from '../helpers/influx.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';
 import { freePort } from '../helpers/net.js';

@@ -12,7 +12,7 @@ import { parseConfigText } from '../../gateway/config.js';
 import { buildServer } from '../../gateway/api/server.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { StoredReading } from '../../ingest/types.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { serveRegisters, type TestModbusServer } from '../helpers/modbus-server.js';

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { StoredReading } from '../../ingest/types.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { codec, num, value, type Metric } from '../helpers/sparkplug-host.js';

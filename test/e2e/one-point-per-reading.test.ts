@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { influxFacts } from '../../verify/source-influx.js';
 import { storeFacts } from '../../verify/source-store.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';

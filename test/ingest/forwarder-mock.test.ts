@@ -9,7 +9,7 @@ import type { Reading } from '../../adapters/types.js';
 import type { Clock } from '../../config/clock.js';
 import { Forwarder } from '../../ingest/forwarder.js';
 import { influxSchema } from '../../ingest/schema.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { startMockInflux, type MockInflux } from '../helpers/mock-influx.js';

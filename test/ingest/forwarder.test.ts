@@ -11,7 +11,7 @@ import type { Reading } from '../../adapters/types.js';
 import { Forwarder } from '../../ingest/forwarder.js';
 import { InfluxWriter, influxClient } from '../../ingest/influx-writer.js';
 import { influxSchema } from '../../ingest/schema.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { startInflux, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { NorthForwarder, type NorthLink, type NorthPoint } from '../../ingest/north.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';

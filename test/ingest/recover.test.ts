@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { Recovery } from '../../ingest/recover.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const T = Date.UTC(2026, 10, 27, 0, 0, 0);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../gateway/cli/index.js';
 import { salvageInto } from '../../ingest/salvage.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -1,12 +1,15 @@
 /**
  * The Store contract suite (after MQTT.js abstract_store.ts): every
  * implementation of ingest/types.ts Store runs it. Expected values are written out here, never
- * taken from the store under test.
+ * taken from the store under test. One block per role (sinkContract, historyContract, ...), each
+ * typed by that role plus the way rows get in (Fed), so a block can only call what its role
+ * promises; the last block takes the whole Store (limits and restarts move what every role sees).
+ * storeContract runs them all.
  */
 import type pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import type { Store } from '../../ingest/types.js';
+import type { AuditStore, ForwardStore, HistoryStore, SalvageStore, SinkStore, Store, VerifyStore } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -44,30 +47,107 @@ const rd = (
   ...(error ? { error } : {}),
 });
 
-export function storeContract(name: string, open: (o: StoreFactoryOptions) => Store): void {
-  describe(`Store contract: ${name}`, () => {
-    let dir: ReturnType<typeof tempDir>;
-    let clock: ManualClock;
-    let logs: ReturnType<typeof capture>;
-    let opened: Store[];
-    const make = (o: Partial<StoreFactoryOptions> = {}): Store => {
-      const s = open({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 30 * DAY, clock, log: logs.log, limitsIntervalMs: 0, ...o });
-      opened.push(s);
+/** How every role's block puts rows in and ends: the sink, the status rows, the audit trail, close. */
+type Fed = SinkStore & Pick<Store, 'writeStatus' | 'close'> & Pick<AuditStore, 'appendAudit'>;
+type Open<S> = (o: StoreFactoryOptions) => S;
+
+/** A temp dir, a manual clock and a log capture per test, and the stores it opened closed after it. */
+function harness<S extends Pick<Store, 'close'>>(open: Open<S>) {
+  const t = {
+    dir: undefined as unknown as ReturnType<typeof tempDir>,
+    clock: undefined as unknown as ManualClock,
+    logs: undefined as unknown as ReturnType<typeof capture>,
+    opened: [] as S[],
+    make(o: Partial<StoreFactoryOptions> = {}): S {
+      const s = open({ path: t.dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 30 * DAY, clock: t.clock, log: t.logs.log, limitsIntervalMs: 0, ...o });
+      t.opened.push(s);
       return s;
-    };
-    beforeEach(() => {
-      dir = tempDir('fgw-store-');
-      clock = new ManualClock(T + 10 * DAY);
-      logs = capture();
-      opened = [];
-    });
-    afterEach(async () => {
-      for (const s of opened) await s.close().catch(() => undefined);
-      dir.cleanup();
+    },
+  };
+  beforeEach(() => {
+    t.dir = tempDir('fgw-store-');
+    t.clock = new ManualClock(T + 10 * DAY);
+    t.logs = capture();
+    t.opened = [];
+  });
+  afterEach(async () => {
+    for (const s of t.opened) await s.close().catch(() => undefined);
+    t.dir.cleanup();
+  });
+  return t;
+}
+
+/** The sink role (SinkStore): what a writer is promised. Reads only to look at what was written. */
+export function sinkContract(open: Open<Fed & Pick<HistoryStore, 'query' | 'deadLetters' | 'stats'>>): void {
+  describe('sink role: write, deadLetter', () => {
+    const t = harness(open);
+
+    it('write resolves after COMMIT: a second connection to the same file sees the rows', async () => {
+      const a = t.make();
+      await a.write([rd('d', 't', T, 1), rd('d', 't', T + 1, 2)]);
+      const b = t.make();
+      expect(b.query({ device: 'd' }).map((r) => r.value)).toEqual([1, 2]);
     });
 
+    it('dead letters: newest first, filtered by source, payload cut at 64 KiB, never throws', async () => {
+      const s = t.make();
+      s.deadLetter({ ts: T, source: 'mqtt', topic: 'plant/a', reason: 'NOT_JSON', detail: 'Unexpected token', payload: 'x'.repeat(70_000) });
+      s.deadLetter({ ts: T + 1, source: 'influx', device: 'press-01', reason: 'INFLUX_400', detail: 'field type conflict', payload: 'equipment a=1i 1' });
+      const all = s.deadLetters();
+      expect(all.map((d) => d.reason)).toEqual(['INFLUX_400', 'NOT_JSON']);
+      expect(all[1]!.payload).toHaveLength(65_536);
+      expect(s.deadLetters({ source: 'influx' })).toEqual([
+        {
+          id: expect.any(Number),
+          ts: T + 1,
+          source: 'influx',
+          device: 'press-01',
+          reason: 'INFLUX_400',
+          detail: 'field type conflict',
+          payload: 'equipment a=1i 1',
+        },
+      ]);
+      expect(s.deadLetters({ limit: 1 })).toHaveLength(1);
+      expect(s.stats().deadLetters).toBe(2);
+      await s.close();
+      expect(() => s.deadLetter({ ts: T, source: 'mqtt', reason: 'X' })).not.toThrow();
+      expect(() => s.appendAudit({ ts: T, actor: 'a', system: 's', action: 'read', route: 'r', result: 'ok' })).not.toThrow();
+    });
+
+    it('a malformed reading is dead-lettered or marked bad; the other readings of the same commit are stored', async () => {
+      const s = t.make();
+      const bad = { device: 'd', tag: 'x', ts: Number.NaN, kind: 'float', value: 1, quality: 'good' } as Reading;
+      const odd = { device: 'd', tag: 'y', ts: T + 1, kind: 'float', value: { not: 'a value' }, quality: 'good' } as unknown as Reading;
+      await Promise.all([s.write([rd('d', 'ok', T, 1), bad, odd]), s.write([rd('e', 'ok', T, 2)])]);
+      expect(s.query({}).map((r) => [r.device, r.tag, r.value, r.quality, r.error ?? null])).toEqual([
+        ['d', 'ok', 1, 'good', null],
+        ['e', 'ok', 2, 'good', null],
+        ['d', 'y', null, 'bad', 'BAD_VALUE'],
+      ]);
+      expect(s.deadLetters().map((d) => [d.source, d.reason, d.device])).toEqual([['store', 'BAD_READING', 'd']]);
+    });
+
+    it('write after close rejects with GW_ERR_STORE; close is idempotent and commits what was queued', async () => {
+      const s = t.make();
+      const p = s.write([rd('d', 'a', T, 1)]);
+      await s.close();
+      await p;
+      await expect(s.write([rd('d', 'a', T, 2)])).rejects.toMatchObject({ code: 'GW_ERR_STORE' });
+      await s.close();
+      const again = t.make();
+      expect(again.query({}).map((r) => r.value)).toEqual([1]);
+    });
+  });
+}
+
+/** The history role (HistoryStore): readings given back as written, by query and latest, and the figures.
+ * getCursor only to start forwarding (the backlog figure counts from then). */
+export function historyContract(open: Open<Fed & HistoryStore & Pick<ForwardStore, 'getCursor'>>): void {
+  describe('history role: query, latest, stats', () => {
+    const t = harness(open);
+
     it('stores every kind and quality and gives them back as written', async () => {
-      const s = make();
+      const s = t.make();
       const input: Reading[] = [
         rd('press-01', 'tonnage', T, 801.25),
         rd('press-01', 'strokes', T, 123456789, 'integer'),
@@ -88,23 +168,8 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.stats()).toMatchObject({ readings: 8, backlog: 8, dropped: 0, deadLetters: 0, oldestTs: T, newestTs: T });
     });
 
-    it('write resolves after COMMIT: a second connection to the same file sees the rows', async () => {
-      const a = make();
-      await a.write([rd('d', 't', T, 1), rd('d', 't', T + 1, 2)]);
-      const b = make();
-      expect(b.query({ device: 'd' }).map((r) => r.value)).toEqual([1, 2]);
-    });
-
-    it('concurrent writes are group-committed and all resolve; seq grows in write order', async () => {
-      const s = make();
-      await Promise.all(Array.from({ length: 50 }, (_, i) => s.write([rd('d', 't', T + i, i)])));
-      const rows = s.readForward('readings', 0, 100);
-      expect(rows.map((r) => r.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-      expect(rows.every((r, i) => i === 0 || r.seq > rows[i - 1]!.seq)).toBe(true);
-    });
-
     it('query filters by device, tag, measurement, [from, to), order and limit', async () => {
-      const s = make();
+      const s = t.make();
       await s.write([rd('a', 'x', T, 1), rd('a', 'y', T + 1000, 2), rd('b', 'x', T + 2000, 3), rd('a', 'x', T + 3000, 4)]);
       await s.writeStatus([rd('', 'heartbeat', T + 1500, true, 'boolean'), rd('a', 'connected', T + 1500, true, 'boolean')]);
       const v = (rs: { value: unknown }[]) => rs.map((r) => r.value);
@@ -120,7 +185,7 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     });
 
     it('latest gives the newest reading of each (device, tag), data only', async () => {
-      const s = make();
+      const s = t.make();
       await s.write([rd('a', 'x', T + 5, 1), rd('a', 'x', T + 9, 2), rd('a', 'y', T + 1, 3), rd('b', 'x', T, 4), rd('a', 'x', T + 7, 5)]);
       await s.writeStatus([rd('a', 'connected', T + 100, true, 'boolean')]);
       expect(s.latest().map((r) => [r.device, r.tag, r.value])).toEqual([
@@ -130,9 +195,16 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       ]);
       expect(s.latest('b').map((r) => r.value)).toEqual([4]);
     });
+  });
+}
+
+/** The verifier's role (VerifyStore): the aggregates over a device's readings (losses: in the limits block). */
+export function verifyContract(open: Open<Fed & VerifyStore>): void {
+  describe('verifier role: slotCounts, tagsSeen, heartbeatSlots, lastGoodTs', () => {
+    const t = harness(open);
 
     it('slotCounts counts good (incl. uncertain) and bad per slot, for the data of one device', async () => {
-      const s = make();
+      const s = t.make();
       const from = T;
       await s.write([
         rd('m', 'state', from + 0, 1),
@@ -158,7 +230,7 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     });
 
     it('tagsSeen lists tags with at least one good reading in [from, to)', async () => {
-      const s = make();
+      const s = t.make();
       await s.write([
         rd('m', 'a', T, 1),
         rd('m', 'b', T + 10, null, 'float', 'bad'),
@@ -171,7 +243,7 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     });
 
     it('heartbeatSlots lists slots holding a gateway heartbeat, ascending', async () => {
-      const s = make();
+      const s = t.make();
       await s.writeStatus([
         rd('', 'heartbeat', T + 1000, true, 'boolean'),
         rd('', 'heartbeat', T + 2000, true, 'boolean'),
@@ -185,7 +257,7 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     });
 
     it('lastGoodTs is the newest good reading of a device before `to`', async () => {
-      const s = make();
+      const s = t.make();
       await s.write([
         rd('m', 'a', T + 10, 1),
         rd('m', 'b', T + 20, 1, 'float', 'uncertain'),
@@ -197,9 +269,16 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.lastGoodTs({ device: 'm', to: T + 10 })).toBeUndefined();
       expect(s.lastGoodTs({ device: 'nobody', to: T + 100 })).toBeUndefined();
     });
+  });
+}
+
+/** The audit role (AuditStore): records kept and filtered. */
+export function auditContract(open: Open<Fed & AuditStore>): void {
+  describe('audit role: appendAudit, audits', () => {
+    const t = harness(open);
 
     it('audits are kept and filtered by time, action and device', () => {
-      const s = make();
+      const s = t.make();
       s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/devices', result: 'ok' });
       s.appendAudit({
         ts: T + 10,
@@ -233,34 +312,24 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.audits({ device: 'press-01', from: T + 15 }).map((a) => a.ts)).toEqual([T + 20]);
       expect(s.audits({ to: T + 10, limit: 5 }).map((a) => a.ts)).toEqual([T]);
     });
+  });
+}
 
-    it('dead letters: newest first, filtered by source, payload cut at 64 KiB, never throws', async () => {
-      const s = make();
-      s.deadLetter({ ts: T, source: 'mqtt', topic: 'plant/a', reason: 'NOT_JSON', detail: 'Unexpected token', payload: 'x'.repeat(70_000) });
-      s.deadLetter({ ts: T + 1, source: 'influx', device: 'press-01', reason: 'INFLUX_400', detail: 'field type conflict', payload: 'equipment a=1i 1' });
-      const all = s.deadLetters();
-      expect(all.map((d) => d.reason)).toEqual(['INFLUX_400', 'NOT_JSON']);
-      expect(all[1]!.payload).toHaveLength(65_536);
-      expect(s.deadLetters({ source: 'influx' })).toEqual([
-        {
-          id: expect.any(Number),
-          ts: T + 1,
-          source: 'influx',
-          device: 'press-01',
-          reason: 'INFLUX_400',
-          detail: 'field type conflict',
-          payload: 'equipment a=1i 1',
-        },
-      ]);
-      expect(s.deadLetters({ limit: 1 })).toHaveLength(1);
-      expect(s.stats().deadLetters).toBe(2);
-      await s.close();
-      expect(() => s.deadLetter({ ts: T, source: 'mqtt', reason: 'X' })).not.toThrow();
-      expect(() => s.appendAudit({ ts: T, actor: 'a', system: 's', action: 'read', route: 'r', result: 'ok' })).not.toThrow();
+/** The forward role (ForwardStore): the streams in seq order after their cursors (stats().backlog: the forwarder's figure). */
+export function forwardContract(open: Open<Fed & ForwardStore & Pick<HistoryStore, 'stats'>>): void {
+  describe('forward role: readForward, cursors', () => {
+    const t = harness(open);
+
+    it('concurrent writes are group-committed and all resolve; seq grows in write order', async () => {
+      const s = t.make();
+      await Promise.all(Array.from({ length: 50 }, (_, i) => s.write([rd('d', 't', T + i, i)])));
+      const rows = s.readForward('readings', 0, 100);
+      expect(rows.map((r) => r.value)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(rows.every((r, i) => i === 0 || r.seq > rows[i - 1]!.seq)).toBe(true);
     });
 
     it('readForward returns rows after the cursor, bad ones included; cursors are per stream; backlog follows the cursor', async () => {
-      const s = make();
+      const s = t.make();
       await s.write([rd('d', 'a', T, 1), rd('d', 'b', T, null, 'float', 'bad'), rd('d', 'c', T, 3), rd('d', 'a', T + 1, 4)]);
       s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'r', result: 'ok' });
       s.appendAudit({ ts: T + 1, actor: 'mes', system: 'MES', action: 'read', route: 'r2', result: 'ok' });
@@ -281,10 +350,17 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       s.setCursor('readings', s.readForward('readings', 0, 10).at(-1)!.seq);
       expect(s.stats().backlog).toBe(0);
     });
+  });
+}
+
+/** Every role together: the limits (retention, maxSize), the loss ledger and restarts, which move what every role sees. */
+export function limitsContract(open: Open<Store>): void {
+  describe('the roles together: limits, losses, restarts', () => {
+    const t = harness(open);
 
     it('named readings cursors (a northbound target): own position, backlog, head, and drops counted per cursor by retention and by size', async () => {
-      const now = clock.now();
-      let s = make({ retentionMs: 2 * DAY });
+      const now = t.clock.now();
+      let s = t.make({ retentionMs: 2 * DAY });
       expect(s.headSeq()).toBe(0);
       // 12 readings: 6 three days old, then 6 of today
       const rows: Reading[] = [];
@@ -313,7 +389,7 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.backlog('north:a')).toBe(after.length);
       await s.close();
       // counters and cursors survive a restart; a size limit counts per cursor too
-      s = make({ retentionMs: 0, maxSizeBytes: 2 * 1024 * 1024 });
+      s = t.make({ retentionMs: 0, maxSizeBytes: 2 * 1024 * 1024 });
       expect(s.getCursor('north:a')).toBe(seqs[1]);
       expect(s.droppedUnforwarded('north:a')).toBe(4);
       let sent = 0;
@@ -339,33 +415,33 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     });
 
     it('survives close and reopen: rows, cursors, counters; seq keeps growing even after every row was dropped', async () => {
-      let s = make({ retentionMs: DAY });
+      let s = t.make({ retentionMs: DAY });
       await s.write([rd('d', 'a', T, 1), rd('d', 'a', T + 1, 2)]);
       s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'r', result: 'ok' });
       const last = s.readForward('readings', 0, 10).at(-1)!.seq;
       s.setCursor('readings', last);
       s.setCursor('audit', 1);
       await s.close();
-      s = make({ retentionMs: DAY });
+      s = t.make({ retentionMs: DAY });
       // clock at T + 10 days: both readings are past retention
       expect(s.enforceLimits()).toBe(2);
       expect(s.stats()).toMatchObject({ readings: 0, dropped: 2, droppedUnforwarded: 0 });
       expect(s.getCursor('readings')).toBe(last);
       expect(s.getCursor('audit')).toBe(1);
-      await s.write([rd('d', 'a', clock.now(), 3)]);
+      await s.write([rd('d', 'a', t.clock.now(), 3)]);
       const fresh = s.readForward('readings', s.getCursor('readings'), 10);
       expect(fresh.map((r) => r.value)).toEqual([3]);
       expect(fresh[0]!.seq).toBeGreaterThan(last);
       await s.close();
-      s = make({ retentionMs: DAY });
+      s = t.make({ retentionMs: DAY });
       expect(s.query({}).map((r) => r.value)).toEqual([3]);
       expect(s.getCursor('readings')).toBe(last);
       expect(s.stats()).toMatchObject({ readings: 1, backlog: 1, dropped: 2 });
     });
 
     it('retention drops readings older than retentionMs on the timer, counts them (unforwarded too) and logs once per drop event', async () => {
-      const now = clock.now();
-      const s = make({ retentionMs: 3.5 * DAY, limitsIntervalMs: 6 * 3_600_000 });
+      const now = t.clock.now();
+      const s = t.make({ retentionMs: 3.5 * DAY, limitsIntervalMs: 6 * 3_600_000 });
       // 30 readings: 10 per day for three days back, oldest first
       const rows: Reading[] = [];
       for (let d = 3; d >= 1; d--) for (let i = 0; i < 10; i++) rows.push(rd(`dev${i % 3}`, 't', now - d * DAY + i * 1000, i));
@@ -376,10 +452,10 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       s.setCursor('readings', s.readForward('readings', 0, 4).at(-1)!.seq);
       expect(s.enforceLimits()).toBe(0); // nothing is older than 3.5 days yet
       expect(s.stats().dropped).toBe(0);
-      const before = logs.lines.length;
+      const before = t.logs.lines.length;
       // timer runs at +6 h (cutoff now-3d-12h: nothing), +12 h (cutoff now-3d: the oldest is not
       // *older*), +18 h (cutoff now-3d+6h: the ten 3-day-old readings)
-      await clock.advance(18 * 3_600_000);
+      await t.clock.advance(18 * 3_600_000);
       // the timer's pass runs in steps (one chunk per turn of the event loop)
       await waitFor('the timer pass', () => s.stats().dropped === 10);
       const st = s.stats();
@@ -408,20 +484,20 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
         ['lostTo', base + 7000, 18 * 3_600_000],
         ['lostReason', 'retention', 18 * 3_600_000],
       ]);
-      const dropLogs = logs.lines.slice(before).filter((l) => l.dropped !== undefined);
+      const dropLogs = t.logs.lines.slice(before).filter((l) => l.dropped !== undefined);
       expect(dropLogs).toHaveLength(1);
       expect(dropLogs[0]).toMatchObject({ dropped: 10, unforwarded: 6, level: 40 });
       expect(s.audits({}).map((a) => a.route)).toEqual(['new']);
       // nothing more to drop at +24 h (the 2-day-old ones are within 3.5 days): no further log line
-      await clock.advance(6 * 3_600_000);
+      await t.clock.advance(6 * 3_600_000);
       expect(s.enforceLimits()).toBe(0);
       expect(s.stats().dropped).toBe(10);
-      expect(logs.lines.slice(before).filter((l) => l.dropped !== undefined)).toHaveLength(1);
+      expect(t.logs.lines.slice(before).filter((l) => l.dropped !== undefined)).toHaveLength(1);
     });
 
     it('retention also drops old readings that arrived late, behind newer ones', async () => {
-      const now = clock.now();
-      const s = make({ retentionMs: DAY });
+      const now = t.clock.now();
+      const s = t.make({ retentionMs: DAY });
       const rows: Reading[] = [];
       for (let i = 0; i < 120_000; i++) rows.push(rd(`d${i % 7}`, 't', now - 2 * DAY + i, i)); // old, in order
       for (let i = 0; i < 10; i++) rows.push(rd('d1', 't', now - 1000 + i, i)); // recent
@@ -439,15 +515,15 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
     });
 
     it('without a forwarder, dropped readings are not called unforwarded', async () => {
-      const s = make({ retentionMs: DAY });
-      await s.write([rd('d', 't', clock.now() - 2 * DAY, 1), rd('d', 't', clock.now(), 2)]);
+      const s = t.make({ retentionMs: DAY });
+      await s.write([rd('d', 't', t.clock.now() - 2 * DAY, 1), rd('d', 't', t.clock.now(), 2)]);
       expect(s.enforceLimits()).toBe(1);
       expect(s.stats()).toMatchObject({ dropped: 1, droppedUnforwarded: 0, readings: 1 });
     });
 
     it('maxSize: commits make room by dropping the oldest readings, forwarded ones first, then unforwarded ones, counted per device', async () => {
       const maxSizeBytes = 2 * 1024 * 1024;
-      const s = make({ maxSizeBytes });
+      const s = t.make({ maxSizeBytes });
       s.setCursor('readings', 0);
       const N = 60_000;
       let sent = 0;
@@ -483,31 +559,63 @@ export function storeContract(name: string, open: (o: StoreFactoryOptions) => St
       expect(s.enforceLimits()).toBe(0);
       expect(s.stats().dropped).toBe(dropped);
       // only one alarm line, however many commits dropped
-      expect(logs.lines.filter((l) => l.alarm === 'STORE_FULL')).toHaveLength(1);
+      expect(t.logs.lines.filter((l) => l.alarm === 'STORE_FULL')).toHaveLength(1);
     });
+  });
+}
 
-    it('a malformed reading is dead-lettered or marked bad; the other readings of the same commit are stored', async () => {
-      const s = make();
-      const bad = { device: 'd', tag: 'x', ts: Number.NaN, kind: 'float', value: 1, quality: 'good' } as Reading;
-      const odd = { device: 'd', tag: 'y', ts: T + 1, kind: 'float', value: { not: 'a value' }, quality: 'good' } as unknown as Reading;
-      await Promise.all([s.write([rd('d', 'ok', T, 1), bad, odd]), s.write([rd('e', 'ok', T, 2)])]);
-      expect(s.query({}).map((r) => [r.device, r.tag, r.value, r.quality, r.error ?? null])).toEqual([
-        ['d', 'ok', 1, 'good', null],
-        ['e', 'ok', 2, 'good', null],
-        ['d', 'y', null, 'bad', 'BAD_VALUE'],
+/** The salvage role (SalvageStore): rows read from a damaged file go in by the damaged file's cursor, noted by file name. */
+export function salvageContract(open: Open<Fed & SalvageStore & Pick<ForwardStore, 'readForward'> & Pick<HistoryStore, 'query'>>): void {
+  describe('salvage role: historyAnchor, importRecovered, salvageProgress, recordSalvage, salvaged', () => {
+    const t = harness(open);
+
+    it('imports what the damaged file had forwarded as history below every seq and the rest as backlog; progress and the note go by file name', async () => {
+      const s = t.make();
+      const file = '/somewhere/store.db.damaged-1';
+      await s.write([rd('d', 't', T + 10, 10)]);
+      expect(s.historyAnchor()).toEqual({ readings: 0, audit: 0 });
+      expect(s.salvageProgress(file)).toEqual({ readings: 0, other: 0 });
+      expect(s.salvaged(file)).toBeUndefined();
+      const row = { measurement: 'data', device: 'd', tag: 't', kind: 'float', text: null, quality: 0, error: null, tie: 0 } as const;
+      // the damaged file had forwarded up to its seq 2: those two are history, its seq 3 is backlog
+      const r = s.importRecovered({
+        anchor: s.historyAnchor(),
+        cursor: { readings: 2 },
+        readings: [
+          { ...row, ts: T + 1, value: 1, oldSeq: 1 },
+          { ...row, ts: T + 2, value: 2, oldSeq: 2 },
+          { ...row, ts: T + 3, value: 3, oldSeq: 3 },
+        ],
+        progress: { file, done: { readings: 3 } },
+      });
+      expect(r).toEqual({ readings: 3, history: 2, audits: 0, deadLetters: 0, losses: 0, full: false });
+      // history at anchor - 1 - (cursor - oldSeq), in its old order; the backlog row after the live one
+      expect(s.readForward('readings', Number.MIN_SAFE_INTEGER, 10).map((x) => [x.seq, x.value])).toEqual([
+        [-2, 1],
+        [-1, 2],
+        [1, 10],
+        [2, 3],
       ]);
-      expect(s.deadLetters().map((d) => [d.source, d.reason, d.device])).toEqual([['store', 'BAD_READING', 'd']]);
+      expect(s.readForward('readings', 0, 10).map((x) => x.value)).toEqual([10, 3]);
+      expect(s.query({ device: 'd' }).map((x) => x.value)).toEqual([1, 2, 3, 10]);
+      expect(s.historyAnchor()).toEqual({ readings: -2, audit: 0 });
+      expect(s.salvageProgress('/elsewhere/store.db.damaged-1')).toEqual({ readings: 3, other: 0 });
+      s.recordSalvage(file, { readings: 3, audits: 0, deadLetters: 0 });
+      expect(s.salvaged('/elsewhere/store.db.damaged-1')).toEqual({ at: t.clock.now(), readings: 3, audits: 0, deadLetters: 0 });
+      expect(s.salvaged('/somewhere/store.db.damaged-2')).toBeUndefined();
     });
+  });
+}
 
-    it('write after close rejects with GW_ERR_STORE; close is idempotent and commits what was queued', async () => {
-      const s = make();
-      const p = s.write([rd('d', 'a', T, 1)]);
-      await s.close();
-      await p;
-      await expect(s.write([rd('d', 'a', T, 2)])).rejects.toMatchObject({ code: 'GW_ERR_STORE' });
-      await s.close();
-      const again = make();
-      expect(again.query({}).map((r) => r.value)).toEqual([1]);
-    });
+/** The whole suite: every role's block against one implementation. */
+export function storeContract(name: string, open: Open<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    sinkContract(open);
+    historyContract(open);
+    verifyContract(open);
+    auditContract(open);
+    forwardContract(open);
+    salvageContract(open);
+    limitsContract(open);
   });
 }

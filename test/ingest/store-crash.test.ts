@@ -1,16 +1,16 @@
 /**
  * "No reading is lost": a real gateway-like process writes through the store (the built
- * dist/ingest/store.js) and prints how many readings were acknowledged (write() resolved); it is
+ * dist/ingest/store/index.js) and prints how many readings were acknowledged (write() resolved); it is
  * killed with SIGKILL mid-stream. Every acknowledged reading must be in the store afterwards, with
  * no gap and no duplicate.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import { startProcess } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const storeJs = pathToFileURL(fileURLToPath(new URL('../../dist/ingest/store.js', import.meta.url))).href;
+const storeJs = pathToFileURL(fileURLToPath(new URL('../../dist/ingest/store/index.js', import.meta.url))).href;
 const dirs: Array<ReturnType<typeof tempDir>> = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) d.cleanup();

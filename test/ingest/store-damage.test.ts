@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { STORE_FILE, STORE_SCHEMA_VERSION, openStore, type OpenStoreOptions } from '../../ingest/store.js';
+import { STORE_FILE, STORE_SCHEMA_VERSION, openStore, type OpenStoreOptions } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -9,7 +9,7 @@ import type pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { isGatewayError } from '../../config/errors.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';

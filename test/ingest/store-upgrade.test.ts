@@ -9,7 +9,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { STORE_FILE, STORE_SCHEMA_VERSION, openStore } from '../../ingest/store.js';
+import { STORE_FILE, STORE_SCHEMA_VERSION, openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { captureLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -3,12 +3,12 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { STORE_FILE, STORE_SCHEMA_VERSION, openStore } from '../../ingest/store.js';
+import { STORE_FILE, STORE_SCHEMA_VERSION, openStore } from '../../ingest/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { storeContract } from './store-contract.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
-storeContract('SQLite (ingest/store.ts)', (o) => openStore(o));
+storeContract('SQLite (ingest/store/)', (o) => openStore(o));
 
 describe('SQLite specifics', () => {
   const dirs: Array<ReturnType<typeof tempDir>> = [];

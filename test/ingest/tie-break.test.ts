@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { STORE_FILE, openStore } from '../../ingest/store.js';
+import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { TIE_LIMIT, TIE_OVERFLOW, TieBreaker } from '../../ingest/tie-break.js';
 import { tempDir } from '../helpers/tmp.js';
 

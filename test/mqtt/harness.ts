@@ -12,7 +12,7 @@ import type { MqttAdapter } from '../../adapters/mqtt/adapter.js';
 import { mqttDeviceSchema } from '../../adapters/mqtt/schema.js';
 import type { AdapterContext, Sink } from '../../adapters/types.js';
 import { systemClock } from '../../config/clock.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { tempDir } from '../helpers/tmp.js';
 

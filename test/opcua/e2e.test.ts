@@ -10,7 +10,7 @@ import opcua from '../../adapters/opcua/index.js';
 import { OpcuaSimulator, type SimDataType } from '../../adapters/opcua/simulator.js';
 import type { Adapter, FieldKind, Value } from '../../adapters/types.js';
 import { isGatewayError } from '../../config/errors.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { MemorySink } from '../helpers/sink.js';

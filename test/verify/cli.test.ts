@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import { main } from '../../gateway/cli/index.js';
 import { startInflux, writeStore, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';

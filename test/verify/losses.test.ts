@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
 import { isGatewayError } from '../../config/errors.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { gatherFacts, type DeviceSpec, type FactQuery } from '../../verify/facts.js';
 import { measureDevice, weeksOf } from '../../verify/measure.js';

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
-import { openStore } from '../../ingest/store.js';
+import { openStore } from '../../ingest/store/index.js';
 import type { Store } from '../../ingest/types.js';
 import { gatherFacts, type DeviceSpec, type FactQuery, type Facts } from '../../verify/facts.js';
 import { loadPolicy, parsePolicyText } from '../../verify/policy.js';

@@ -1,0 +1,67 @@
+/**
+ * How rows look in the tables: the quality codes, junk rows' sizes, the keys of the id caches, the
+ * conversions from a table row back to what the contract returns, and SQLite's no-room error.
+ */
+import type { FieldKind, Quality } from '../../adapters/types.js';
+import type { Measurement, StoredAudit, StoredReading } from '../types.js';
+
+export const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
+export const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
+/** quality codes below this count as good: 2 (good and uncertain, the default) or 1 (good only) */
+export const goodBelow = (uncertainIsGood: boolean | undefined): number => (uncertainIsGood === false ? QUALITY_CODE.uncertain : QUALITY_CODE.bad);
+/** a junk row's bytes on disk besides its text (row header, rowid, index entry) */
+export const JUNK_ROW_OVERHEAD = 64;
+
+export interface SeriesInfo {
+  measurement: Measurement;
+  device: string;
+  tag: string;
+  kind: FieldKind;
+  /** the id of (measurement, device) in the devices table */
+  dev: number;
+}
+
+export type Row = [seq: number, series: number, ts: number, value: number | null, text: string | null, quality: number, error: string | null, tie: number];
+
+/** bytes a junk row's text takes, the same in SQL (for rows already stored) as in byteSize() */
+export const DEAD_LETTER_BYTES = `(${JUNK_ROW_OVERHEAD} + length(CAST(source AS BLOB)) + coalesce(length(CAST(device AS BLOB)), 0) + coalesce(length(CAST(topic AS BLOB)), 0) + length(CAST(reason AS BLOB)) + coalesce(length(CAST(detail AS BLOB)), 0) + coalesce(length(CAST(payload AS BLOB)), 0))`;
+export const AUDIT_BYTES = `(${JUNK_ROW_OVERHEAD} + length(CAST(actor AS BLOB)) + length(CAST(system AS BLOB)) + length(CAST(action AS BLOB)) + length(CAST(route AS BLOB)) + coalesce(length(CAST(device AS BLOB)), 0) + coalesce(length(CAST(tag AS BLOB)), 0) + coalesce(length(CAST(value AS BLOB)), 0) + length(CAST(result AS BLOB)) + coalesce(length(CAST(detail AS BLOB)), 0))`;
+
+export function byteSize(...texts: Array<string | null | undefined>): number {
+  let n = JUNK_ROW_OVERHEAD;
+  for (const t of texts) if (typeof t === 'string') n += Buffer.byteLength(t);
+  return n;
+}
+
+/** Restores a stored value by its series kind (booleans are kept as 0/1). */
+export function restore(kind: FieldKind, value: number | null, text: string | null): StoredReading['value'] {
+  if (text !== null) return text;
+  if (value === null) return null;
+  if (kind === 'boolean') return value !== 0;
+  if (kind === 'string') return String(value);
+  return value;
+}
+
+export const isDiskFull = (e: unknown) => (e as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+
+export function devKey(measurement: string, device: string): string {
+  return `${measurement}\u0000${device}`;
+}
+
+export function seriesKey(measurement: string, device: string, tag: string, kind: string): string {
+  return `${measurement}\u0000${device}\u0000${tag}\u0000${kind}`;
+}
+
+export function toAudit(r: Record<string, unknown>): StoredAudit {
+  const a: StoredAudit = {
+    seq: r.seq as number,
+    ts: r.ts as number,
+    actor: r.actor as string,
+    system: r.system as string,
+    action: r.action as StoredAudit['action'],
+    route: r.route as string,
+    result: r.result as StoredAudit['result'],
+  };
+  for (const k of ['device', 'tag', 'value', 'detail'] as const) if (r[k] !== null && r[k] !== undefined) a[k] = r[k] as string;
+  return a;
+}
