@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import type { Reading } from '../../adapters/types.js';
 import { loadConfig } from '../../gateway/config.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
-import { STORE_FILE } from '../../ingest/store.js';
+import { STORE_FILE } from '../../ingest/store/index.js';
 
 const { values: a } = parseArgs({
   options: {
