@@ -1,5 +1,5 @@
 /**
- * Modbus into the real embedded store (ingest/store.ts, SQLite): a known number of polls gives
+ * Modbus into the real embedded store (ingest/store/, SQLite): a known number of polls gives
  * exactly that many rows per tag, with the configured field kinds, and an exception's code kept on
  * the bad rows.
  */
