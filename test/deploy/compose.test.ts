@@ -52,6 +52,16 @@ describe('docker-compose.yml', () => {
     expect(df).toMatch(/^FROM .* AS build$/m);
     expect(df).toMatch(/^USER node$/m);
     expect(df).toMatch(/^HEALTHCHECK .*health\/live/m);
+    // what the compiled code reads from the source tree at run time is in the runtime stage: the
+    // dashboard's and the hub's pages (gateway/dashboard/index.ts, gateway/hub/static.ts), the policy
+    const runtime = df.slice(df.lastIndexOf('\nFROM '));
+    const copied = [...runtime.matchAll(/^COPY --from=build \/app\/(\S+) /gm)].map((m) => m[1]!);
+    for (const needed of ['gateway/dashboard/static', 'gateway/hub/static', 'config/policy']) {
+      expect(
+        copied.some((c) => needed === c || needed.startsWith(`${c}/`)),
+        `the image has ${needed}`,
+      ).toBe(true);
+    }
   });
 
   it('the gateway config it mounts is valid and points at the compose services', () => {
