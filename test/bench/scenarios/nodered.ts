@@ -264,13 +264,17 @@ interface LegSetup {
   forMs: number;
 }
 
+const fgwClientId = (s: LegSetup) => `bench-gw-${s.db}`;
+
 function fgwDevices(s: LegSetup): unknown[] {
   if (s.workload === 'c') {
     return [
       {
         id: 'press-1',
         protocol: 'mqtt',
-        connection: { url: s.broker!.url, clientId: 'bench-gw', qos: 1 },
+        // a clientId per leg: fgw's session is persistent (clean: false), and under one id the broker
+        // would queue the other legs' messages for it and hand them to the next fgw leg
+        connection: { url: s.broker!.url, clientId: fgwClientId(s), qos: 1 },
         tags: Array.from({ length: MQTT_FIELDS }, (_, k) => ({ name: `f${k}`, role: 'parameter', topic: TOPIC, path: `f${k}`, type: 'float' })),
       },
     ];
@@ -294,7 +298,7 @@ async function startFgw(s: LegSetup): Promise<Gateway> {
   const gw = spawnFgw(cfg, s.forMs + 120_000, nodeArgs(s.ctx, s.db));
   gw.sampler.stop(); // the tree sampler below measures
   const sampler = new TreeSampler(gw.pid);
-  if (s.workload === 'c') await waitBroker(s.broker!, 'bench-gw', gw.proc);
+  if (s.workload === 'c') await waitBroker(s.broker!, fgwClientId(s), gw.proc);
   return {
     sampler,
     stop: async () => {
