@@ -102,6 +102,12 @@ describe('exit codes', () => {
 
   it('0 for a valid config; the shipped binary exits with what main() returns', async () => {
     expect((await fgw('check', '--config', config)).code).toBe(0);
+    // a relative time after --from/--to is a value, not an option, with or without "="
+    for (const from of [['--from', '-5m'], ['--from=-5m']]) {
+      const q = await fgw('query', '--config', config, '--device', 'press-01', ...from, '--to', 'now');
+      expect(q.code, from.join(' ')).toBe(0);
+      expect(q.err).toContain('0 readings');
+    }
     const bin = join(new URL('../..', import.meta.url).pathname, 'gateway/bin/fgw.js');
     const run = (...a: string[]) => spawnSync(process.execPath, [bin, ...a], { encoding: 'utf8' });
     expect(run('check', '--config', config).status).toBe(0);
