@@ -77,7 +77,7 @@ export function redactArgs(argv: readonly string[]): string[] {
 }
 
 /** Keys whose values never reach a log line, at the top level or one object down (`{ config: { password } }`). */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password',
   'token',
   'authorization',

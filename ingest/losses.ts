@@ -16,6 +16,7 @@
  * timestamps, count += n), so a long outage is one row per device, not one per commit.
  */
 import type Database from 'better-sqlite3';
+import { whereOf } from './store/rows.js';
 
 export type LossReason = 'store-full' | 'store-error' | 'maxSize' | 'retention';
 
@@ -108,20 +109,11 @@ export class LossLedger {
 
 /** Episodes that overlap [from, to) (by the lost readings' timestamps), oldest first. */
 export function queryLosses(db: Database.Database, q: { from?: number; to?: number; device?: string } = {}): LossEpisode[] {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (q.from !== undefined) {
-    where.push('to_ts >= ?');
-    params.push(q.from);
-  }
-  if (q.to !== undefined) {
-    where.push('from_ts < ?');
-    params.push(q.to);
-  }
-  if (q.device !== undefined) {
-    where.push('device = ?');
-    params.push(q.device);
-  }
-  const sql = `SELECT * FROM losses${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY from_ts, id`;
+  const { sql: where, params } = whereOf([
+    ['to_ts >= ?', q.from],
+    ['from_ts < ?', q.to],
+    ['device = ?', q.device],
+  ]);
+  const sql = `SELECT * FROM losses${where} ORDER BY from_ts, id`;
   return (db.prepare(sql).all(...params) as Row[]).map(toEpisode);
 }

@@ -43,7 +43,7 @@ function fmt(type: ModbusType, v: number): string {
 const printable = (s: string) => JSON.stringify(s).replace(/\\u0000/g, '\\0');
 
 /** The decode table at byte offset `at` with `regs` registers available from there. */
-export function decodeTable(bytes: Uint8Array, at: number, regs: number): string[] {
+function decodeTable(bytes: Uint8Array, at: number, regs: number): string[] {
   const w = 16;
   const lines = [`  ${'type'.padEnd(9)}${BYTE_ORDERS.map((o) => o.padEnd(w)).join('')}`];
   for (const [type, size] of NUMERIC) {

@@ -5,8 +5,6 @@
  */
 import { reportFailure, stdio, type Command, type Io } from './io.js';
 
-export type { Io } from './io.js';
-
 interface Entry {
   /** the usage lines, shown by `fgw help` before the command is loaded */
   usage: string;
@@ -61,7 +59,7 @@ const indent = (text: string) =>
     .map((l) => `  ${l}`)
     .join('\n');
 
-export const HELP = `fgw — factory data-collection gateway
+const HELP = `fgw — factory data-collection gateway
 
 Usage:
 ${Object.values(COMMANDS)
@@ -74,7 +72,7 @@ Exit codes: 0 done; 2 bad usage or invalid input (config, project, policy); 1 a 
 `;
 
 /** The usage block of one command as `fgw <command> --help` and a usage error print it. */
-export function usageOf(name: string): string | undefined {
+function usageOf(name: string): string | undefined {
   const c = COMMANDS[name];
   return c ? `usage:\n${indent(c.usage)}` : undefined;
 }

@@ -42,7 +42,7 @@ function isParseArgsError(e: unknown): e is Error {
   return e instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
 
-export function exitCodeOf(e: unknown): 1 | 2 {
+function exitCodeOf(e: unknown): 1 | 2 {
   if (isParseArgsError(e)) return 2;
   return isGatewayError(e) && INPUT_CODES.has(e.code) ? 2 : 1;
 }

@@ -20,7 +20,7 @@ import { runVerification, type RunOptions } from '../../verify/run.js';
 import { loadConfig } from '../config.js';
 import { joinRelativeTimes, usage, type Command, type Io } from './io.js';
 
-export interface VerifyArgs {
+interface VerifyArgs {
   /** one gateway config file per gateway */
   configs: string[];
   project: string;
@@ -54,7 +54,7 @@ function parse(argv: readonly string[]) {
   return parseArgs({ args: joinRelativeTimes(argv), options: OPTIONS, strict: true, allowPositionals: false }).values;
 }
 
-export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
+function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   const a = parse(argv);
   if (a.reproduce !== undefined) usage('--reproduce takes no other option');
   if (!a.config?.length) usage('--config is required');
@@ -94,18 +94,13 @@ function runOptions(args: VerifyArgs, argv: readonly string[], io?: Io & { tty?:
   };
 }
 
-/** The verification itself, without writing anything (tests call it). */
-export async function verify(args: VerifyArgs, argv: readonly string[] = [], io?: Io & { tty?: boolean }): Promise<VerifyResult> {
-  return runVerification(runOptions(args, argv, io));
-}
-
 /**
  * `--reproduce result.json`: runs the command the result records (its `report.command`, in its
  * `report.cwd`) again over the recorded window (`window.fromMs`/`toMs`, so `--to now` means the same
  * instant), writing nothing, and compares the facts digest and every input hash. 0: both match;
  * 1: something differs (each difference printed).
  */
-export async function reproduce(file: string, io: Io): Promise<number> {
+async function reproduce(file: string, io: Io): Promise<number> {
   let recorded: Partial<VerifyResult>;
   try {
     recorded = JSON.parse(readFileSync(file, 'utf8')) as Partial<VerifyResult>;
@@ -136,7 +131,7 @@ export async function reproduce(file: string, io: Io): Promise<number> {
 }
 
 /** What differs between a recorded header and a re-run: facts digest, input hashes, inputs added or missing. */
-export function compareHeaders(was: ReportHeader, now: ReportHeader): string[] {
+function compareHeaders(was: ReportHeader, now: ReportHeader): string[] {
   const out: string[] = [];
   if (was.factsDigest !== now.factsDigest) out.push(`facts digest: recorded ${was.factsDigest}, now ${now.factsDigest} (the data in the window changed)`);
   const key = (i: ReportHeader['inputs'][number]) => `${i.role} ${i.path}`;
@@ -158,7 +153,7 @@ async function runVerify(argv: string[], io: Io): Promise<number> {
     return await reproduce(a.reproduce, io);
   }
   const args = parseVerifyArgs(argv);
-  const result = await verify(args, argv, { ...io, tty: process.stderr.isTTY === true });
+  const result = await runVerification(runOptions(args, argv, { ...io, tty: process.stderr.isTTY === true }));
   if (args.json) write(args.json, `${JSON.stringify(result, null, 2)}\n`);
   const html = args.html || args.pdf ? renderHtml(result, args.lang) : '';
   if (args.html) write(args.html, html);

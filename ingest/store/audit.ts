@@ -5,10 +5,10 @@
  * auditShare): past it their own oldest are dropped (audits: forwarded ones first, then
  * unforwarded refusals, then the rest) and counted; they never push out readings.
  */
-import { type DeadLetter, DEAD_PAYLOAD_MAX as PAYLOAD_MAX } from '../../adapters/types.js'; // the one cap adapters cut to
+import type { DeadLetter } from '../../adapters/types.js';
 import { errorText } from '../../config/errors.js';
 import type { AuditRecord, StoredAudit, StoredDeadLetter } from '../types.js';
-import { DEAD_LETTER_BYTES, AUDIT_BYTES, byteSize, toAudit } from './rows.js';
+import { DEAD_LETTER_BYTES, AUDIT_BYTES, auditRow, deadLetterRow, toAudit, whereOf } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 /** how long the room computed for dead letters and audits is reused */
@@ -72,17 +72,7 @@ export class AuditPart {
 
   deadLetter(entry: DeadLetter): void {
     if (this.s.closed) return;
-    const payload = entry.payload === undefined ? null : entry.payload.length > PAYLOAD_MAX ? entry.payload.slice(0, PAYLOAD_MAX) : entry.payload;
-    const row = {
-      ts: entry.ts,
-      source: entry.source,
-      device: entry.device ?? null,
-      topic: entry.topic ?? null,
-      reason: entry.reason,
-      detail: entry.detail ?? null,
-      payload,
-    };
-    const bytes = byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
+    const { row, bytes } = deadLetterRow(entry);
     try {
       this.s.system(() => {
         if (bytes > this.shareBytes('deadLetters') || !this.junkFits(bytes)) {
@@ -124,19 +114,7 @@ export class AuditPart {
 
   appendAudit(a: AuditRecord): void {
     if (this.s.closed) return;
-    const row = {
-      ts: a.ts,
-      actor: a.actor,
-      system: a.system,
-      action: a.action,
-      route: a.route,
-      device: a.device ?? null,
-      tag: a.tag ?? null,
-      value: a.value ?? null,
-      result: a.result,
-      detail: a.detail ?? null,
-    };
-    const bytes = byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
+    const { row, bytes } = auditRow(a);
     try {
       this.s.system(() => {
         if (!this.junkFits(bytes)) {
@@ -184,25 +162,13 @@ export class AuditPart {
 
   audits(q: { from?: number; to?: number; action?: 'read' | 'write'; device?: string; limit?: number }): StoredAudit[] {
     return this.p.open.guard(() => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (q.from !== undefined) {
-        where.push('ts >= ?');
-        params.push(q.from);
-      }
-      if (q.to !== undefined) {
-        where.push('ts < ?');
-        params.push(q.to);
-      }
-      if (q.action !== undefined) {
-        where.push('action = ?');
-        params.push(q.action);
-      }
-      if (q.device !== undefined) {
-        where.push('device = ?');
-        params.push(q.device);
-      }
-      let sql = `SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, seq`;
+      const { sql: where, params } = whereOf([
+        ['ts >= ?', q.from],
+        ['ts < ?', q.to],
+        ['action = ?', q.action],
+        ['device = ?', q.device],
+      ]);
+      let sql = `SELECT * FROM audit${where} ORDER BY ts, seq`;
       if (q.limit !== undefined) {
         sql += ' LIMIT ?';
         params.push(q.limit);
@@ -213,12 +179,8 @@ export class AuditPart {
 
   deadLetters(q: { limit?: number; source?: string } = {}): StoredDeadLetter[] {
     return this.p.open.guard(() => {
-      const params: unknown[] = [];
-      let sql = 'SELECT * FROM dead_letters';
-      if (q.source !== undefined) {
-        sql += ' WHERE source = ?';
-        params.push(q.source);
-      }
+      const { sql: where, params } = whereOf([['source = ?', q.source]]);
+      let sql = `SELECT * FROM dead_letters${where}`;
       sql += ' ORDER BY id DESC';
       if (q.limit !== undefined) {
         sql += ' LIMIT ?';

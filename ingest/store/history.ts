@@ -5,7 +5,7 @@
 import { fileSize } from '../disk.js';
 import { queryLosses, type LossEpisode } from '../losses.js';
 import type { Measurement, ReadingQuery, StoreStats, StoredReading } from '../types.js';
-import { QUALITY_NAME, type SeriesInfo, type Row, restore } from './rows.js';
+import { QUALITY_NAME, type SeriesInfo, type Row, restore, whereOf } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 export class HistoryPart {
@@ -42,26 +42,16 @@ export class HistoryPart {
 
   /** ids of the series matching a filter; undefined = no filter */
   seriesFilter(f: { measurement?: Measurement; device?: string; tag?: string; tags?: readonly string[] }): { sql: string; params: unknown[] } | undefined {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (f.measurement !== undefined) {
-      where.push('measurement = ?');
-      params.push(f.measurement);
-    }
-    if (f.device !== undefined) {
-      where.push('device = ?');
-      params.push(f.device);
-    }
-    if (f.tag !== undefined) {
-      where.push('tag = ?');
-      params.push(f.tag);
-    }
+    const w = whereOf([
+      ['measurement = ?', f.measurement],
+      ['device = ?', f.device],
+      ['tag = ?', f.tag],
+    ]);
     if (f.tags !== undefined) {
-      where.push(`tag IN (${f.tags.map(() => '?').join(',') || 'NULL'})`);
-      params.push(...f.tags);
+      w.sql += `${w.sql ? ' AND' : ' WHERE'} tag IN (${f.tags.map(() => '?').join(',') || 'NULL'})`;
+      w.params.push(...f.tags);
     }
-    if (where.length === 0) return undefined;
-    return { sql: `SELECT id FROM series WHERE ${where.join(' AND ')}`, params };
+    return w.sql ? { sql: `SELECT id FROM series${w.sql}`, params: w.params } : undefined;
   }
 
   query(q: ReadingQuery): StoredReading[] {

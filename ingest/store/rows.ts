@@ -2,8 +2,8 @@
  * How rows look in the tables: the quality codes, junk rows' sizes, the keys of the id caches, the
  * conversions from a table row back to what the contract returns, and SQLite's no-room error.
  */
-import type { FieldKind, Quality } from '../../adapters/types.js';
-import type { Measurement, StoredAudit, StoredReading } from '../types.js';
+import { DEAD_PAYLOAD_MAX, type DeadLetter, type FieldKind, type Quality } from '../../adapters/types.js';
+import type { AuditRecord, Measurement, StoredAudit, StoredReading } from '../types.js';
 
 export const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 export const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
@@ -64,4 +64,37 @@ export function toAudit(r: Record<string, unknown>): StoredAudit {
   };
   for (const k of ['device', 'tag', 'value', 'detail'] as const) if (r[k] !== null && r[k] !== undefined) a[k] = r[k] as string;
   return a;
+}
+
+/** An audit record as its table row, and the bytes it counts against the audit share (live and salvaged alike). */
+export function auditRow(a: AuditRecord) {
+  const row = {
+    ts: a.ts,
+    actor: a.actor,
+    system: a.system,
+    action: a.action,
+    route: a.route,
+    device: a.device ?? null,
+    tag: a.tag ?? null,
+    value: a.value ?? null,
+    result: a.result,
+    detail: a.detail ?? null,
+  };
+  return { row, bytes: byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail) };
+}
+
+/** A dead letter as its table row, its payload cut to the one cap adapters cut to, and the bytes it counts against its share. */
+export function deadLetterRow(d: DeadLetter) {
+  const payload = d.payload === undefined ? null : d.payload.length > DEAD_PAYLOAD_MAX ? d.payload.slice(0, DEAD_PAYLOAD_MAX) : d.payload;
+  const row = { ts: d.ts, source: d.source, device: d.device ?? null, topic: d.topic ?? null, reason: d.reason, detail: d.detail ?? null, payload };
+  return { row, bytes: byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload) };
+}
+
+/**
+ * The WHERE clause of the filters that are given: each `[condition with one ?, value]` whose value
+ * is not undefined, joined by AND (' WHERE …', or '' when none), and their parameters in order.
+ */
+export function whereOf(filters: ReadonlyArray<readonly [string, unknown]>): { sql: string; params: unknown[] } {
+  const given = filters.filter(([, v]) => v !== undefined);
+  return { sql: given.length ? ` WHERE ${given.map(([c]) => c).join(' AND ')}` : '', params: given.map(([, v]) => v) };
 }

@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { TIE_LIMIT, TIE_OVERFLOW } from '../tie-break.js';
 import type { DamagedFile, ImportResult, RecoveredBatch, SalvageProgress } from '../types.js';
-import { byteSize } from './rows.js';
+import { auditRow, deadLetterRow } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 export class SalvagePart {
@@ -67,37 +67,18 @@ export class SalvagePart {
           this.s.st.addMeta.run(out.readings, 'count:readings');
           this.s.st.setMeta.run('seq:readings', this.s.nextSeq - 1);
           for (const a of b.audits ?? []) {
-            const row = {
-              ts: a.ts,
-              actor: a.actor,
-              system: a.system,
-              action: a.action,
-              route: a.route,
-              device: a.device ?? null,
-              tag: a.tag ?? null,
-              value: a.value ?? null,
-              result: a.result,
-              detail: a.detail ?? null,
-            };
+            const { row, bytes } = auditRow(a);
             const seq = historySeq(b.anchor.audit, b.cursor.audit, a.oldSeq);
             const res = seq === undefined ? this.s.st.insertAudit.run(row) : insertAuditAt.run({ ...row, seq });
             if (res.changes === 0) continue;
             if (seq === undefined) this.s.lastAuditSeq = Number(res.lastInsertRowid);
-            this.s.junkBytes.audit += byteSize(row.actor, row.system, row.action, row.route, row.device, row.tag, row.value, row.result, row.detail);
+            this.s.junkBytes.audit += bytes;
             out.audits++;
           }
           for (const d of b.deadLetters ?? []) {
-            const row = {
-              ts: d.ts,
-              source: d.source,
-              device: d.device ?? null,
-              topic: d.topic ?? null,
-              reason: d.reason,
-              detail: d.detail ?? null,
-              payload: d.payload ?? null,
-            };
+            const { row, bytes } = deadLetterRow(d);
             this.s.st.insertDeadLetter.run(row);
-            this.s.junkBytes.deadLetters += byteSize(row.source, row.device, row.topic, row.reason, row.detail, row.payload);
+            this.s.junkBytes.deadLetters += bytes;
             out.deadLetters++;
           }
           for (const l of b.losses ?? []) {
