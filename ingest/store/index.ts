@@ -16,6 +16,8 @@
  * - rows.ts: row codes, sizes and conversions
  * SqliteStore below is the Store those parts make together.
  */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import type { DeadLetter, Reading } from '../../adapters/types.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import type { LossEpisode } from '../losses.js';
@@ -47,6 +49,23 @@ import { StoreState, type OpenStoreOptions, type Parts } from './state.js';
 
 export { STORE_SCHEMA_VERSION } from './open.js';
 export { DEFAULT_AUDIT_SHARE, DEFAULT_DEAD_LETTER_SHARE, RESERVE_SUFFIX, STORE_FILE, type OpenStoreOptions } from './state.js';
+import { STORE_FILE } from './state.js';
+
+/**
+ * The bytes a store's layout takes for what it holds: the pages in use, as a reader sees the file
+ * (WAL included, free pages not), which is what the database file settles to once the WAL is
+ * checkpointed. Read on a read-only connection, so it may be asked while the gateway runs (the
+ * benchmark's bytes per reading).
+ */
+export function storeBytesInUse(dir: string): number {
+  const reader = new Database(join(dir, STORE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    const pages = Number(reader.pragma('page_count', { simple: true })) - Number(reader.pragma('freelist_count', { simple: true }));
+    return pages * Number(reader.pragma('page_size', { simple: true }));
+  } finally {
+    reader.close();
+  }
+}
 
 export function openStore(opts: OpenStoreOptions): Store {
   return new SqliteStore(opts);

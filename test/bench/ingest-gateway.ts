@@ -15,14 +15,13 @@
  *   BENCH_DONE    {"at":ms,"flushedMs":T} with --flush: once InfluxDB (and every northbound target) acknowledged everything
  * and stops cleanly (or on SIGTERM at any time).
  */
-import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Reading } from '../../adapters/types.js';
 import { loadConfig } from '../../gateway/config.js';
 import { GatewayRuntime } from '../../gateway/runtime.js';
-import { STORE_FILE } from '../../ingest/store/index.js';
+import { STORE_FILE, storeBytesInUse } from '../../ingest/store/index.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -86,10 +85,7 @@ async function fillBacklog(n: number): Promise<void> {
   // free pages not), which is what the database file settles to once the WAL is checkpointed
   const file = join(config.storage.path, STORE_FILE);
   const onDisk = [file, `${file}-wal`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
-  const reader = new Database(file, { readonly: true });
-  const pages = Number(reader.pragma('page_count', { simple: true })) - Number(reader.pragma('freelist_count', { simple: true }));
-  const layout = pages * Number(reader.pragma('page_size', { simple: true }));
-  reader.close();
+  const layout = storeBytesInUse(config.storage.path);
   emit('BACKLOG', {
     rows: written,
     ms: Math.round(performance.now() - t0),

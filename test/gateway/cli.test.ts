@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../gateway/cli/index.js';
+import { startInflux } from '../helpers/influx.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -98,6 +99,37 @@ describe('exit codes', () => {
     const p = await fgw('probe', 'modbus', '--host', '127.0.0.1', '--port', String(closedPort), '--timeout', '500ms');
     expect(p.code).toBe(1);
     expect(p.err).toMatch(/cannot connect|no answer|failed/);
+  });
+
+  it('a real InfluxDB with authentication: wrong credentials are GW_ERR_INFLUX_AUTH (exit 1), the password not shown; right ones read', async () => {
+    const influx = await startInflux({ admin: { username: 'admin', password: 'admin-pw' } });
+    try {
+      await influx.query('CREATE DATABASE factory');
+      await influx.createUser('reader', 'reader-pw', [['READ', 'factory']]);
+      const withCreds = (user: string, pw: string) => {
+        const file = join(dir.path, `auth-${user}-${pw}.yaml`);
+        writeFileSync(
+          file,
+          [
+            'gateway: { id: line-01 }',
+            'storage: { path: ./store }',
+            `influx: { url: "http://${user}:${pw}@127.0.0.1:${influx.port}", database: factory }`,
+            'devices: []',
+            '',
+          ].join('\n'),
+        );
+        return file;
+      };
+      const bad = await fgw('query', '--config', withCreds('reader', 'wrong-secret'), '--device', 'press-01', '--source', 'influx');
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/^GW_ERR_INFLUX_AUTH: InfluxDB query failed \(http:\/\/127\.0\.0\.1:\d+, database factory\)/m);
+      expect(bad.err).not.toContain('wrong-secret');
+      const good = await fgw('query', '--config', withCreds('reader', 'reader-pw'), '--device', 'press-01', '--source', 'influx');
+      expect(good.err, good.err).toContain('0 readings');
+      expect(good.code).toBe(0);
+    } finally {
+      await influx.cleanup();
+    }
   });
 
   it('0 for a valid config; the shipped binary exits with what main() returns', async () => {
