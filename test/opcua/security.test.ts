@@ -5,6 +5,7 @@
  * works with each policy; a wrong password gives GW_ERR_OPCUA_AUTH; X.509 user certificates work;
  * the client certificate is made once and kept, its SAN URI equal to the applicationUri.
  */
+import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -63,6 +64,7 @@ function start(id: string, dataDir: string, connection: Record<string, unknown>)
 }
 
 const USER = { type: 'username', username: 'gateway', password: 'secret' };
+const fgwBin = join(new URL('../..', import.meta.url).pathname, 'gateway/bin/fgw.js');
 
 describe('opcua security', () => {
   const data = () => join(dir.path, 'gw');
@@ -80,9 +82,11 @@ describe('opcua security', () => {
     expect(cap.lines.filter((l) => String(l.msg).includes('is not trusted'))).toHaveLength(1);
     expect(sim.sessionsCreated).toBe(0);
 
-    const out: string[] = [];
-    expect(await main(['pki', 'trust', certFile!, '--pki', pkiDir!], { out: (s) => out.push(s), err: (s) => out.push(s) })).toBe(0);
-    expect(out.join('\n')).toMatch(/^trusted .*\n    subject NodeOPCUA/);
+    // as a user does it: `fgw pki trust` in its own process, which the running adapter learns of by
+    // its PKI folder (in this process the command would share the adapter's certificate manager)
+    const trust = spawnSync(process.execPath, [fgwBin, 'pki', 'trust', certFile!, '--pki', pkiDir!], { encoding: 'utf8' });
+    expect(trust.status, trust.stderr).toBe(0);
+    expect(trust.stdout).toMatch(/^trusted .*\n    subject NodeOPCUA/);
     await waitFor('data after trust', () => sink.last('state')?.quality === 'good');
     expect(adapter.status()).toMatchObject({ connected: true });
     const list: string[] = [];
