@@ -13,6 +13,7 @@ import { isCorruption } from '../damage.js';
 import { TIE_LIMIT, TIE_OVERFLOW } from '../tie-break.js';
 import type { Measurement, WriteOptions } from '../types.js';
 import { QUALITY_CODE, type SeriesInfo, devKey, seriesKey, isDiskFull } from './rows.js';
+import { PointBuilder, entryOf, packPoint } from './points.js';
 import type { StoreState, Parts } from './state.js';
 
 /** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
@@ -26,6 +27,8 @@ export class CommitPart {
   /** seriesId's cache: per (measurement, device), tag → the series of the kind last seen */
   private readonly tagsByDev = new Map<string, Map<string, { kind: FieldKind; id: number }>>();
   private runTags: Map<string, { kind: FieldKind; id: number }> | undefined;
+  /** the highest series id read from the table (refresh reads those after it) */
+  private maxSeriesId = 0;
   private runDevice = '';
   private runMeasurement = '';
   private pending: Batch[] = [];
@@ -54,6 +57,7 @@ export class CommitPart {
       }
       let n = 0;
       const newest = new Map<number, [seq: number, ts: number]>();
+      const points = this.pointBuilder();
       for (const b of batches) {
         for (const r of b.readings) {
           // one malformed reading must not fail the whole group commit (other devices' rows)
@@ -61,20 +65,11 @@ export class CommitPart {
             rejected.push(r);
             continue;
           }
-          const sid = this.seriesId(b.measurement, r.device, r.tag, typeof r.kind === 'string' ? r.kind : 'float');
+          const kind = typeof r.kind === 'string' ? r.kind : 'float';
+          const sid = this.seriesId(b.measurement, r.device, r.tag, kind);
           const dev = this.s.seriesById.get(sid)!.dev;
-          const v = r.value;
-          let num: number | null = null;
-          let text: string | null = null;
           let quality = QUALITY_CODE[r.quality] ?? 2;
           let error = typeof r.error === 'string' ? r.error : null;
-          if (typeof v === 'number') num = v;
-          else if (typeof v === 'boolean') num = v ? 1 : 0;
-          else if (typeof v === 'string') text = v;
-          else if (v !== null && v !== undefined) {
-            quality = 2;
-            error = 'BAD_VALUE';
-          }
           const seq = this.s.nextSeq++;
           const ts = Math.trunc(r.ts);
           const tie = this.s.ties.next(sid, dev, ts);
@@ -82,17 +77,28 @@ export class CommitPart {
             quality = 2;
             error = TIE_OVERFLOW;
           }
-          st.insertReading.run(seq, sid, dev, ts, num, text, quality, error, tie);
+          points.add(seq, dev, ts, sid, entryOf(kind, r.value, quality, error, tie));
           const prev = newest.get(sid);
           if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
           n++;
         }
+        // a point is the readings of one write
+        points.end();
       }
+      if (points.points > 0) this.s.perPoint = 0.8 * this.s.perPoint + (0.2 * n) / points.points;
       // the newest reading of each series written (seq only grows: a tie in ts goes to the later)
       for (const [sid, [seq, ts]] of newest) st.upsertLatest.run(sid, seq, ts);
       st.addMeta.run(n, 'count:readings');
       st.setMeta.run('seq:readings', this.s.nextSeq - 1);
       return n;
+    });
+  }
+
+  /** points into the table (their shapes created as needed), inside the caller's transaction */
+  pointBuilder(): PointBuilder {
+    return new PointBuilder((seq, dev, ts, entries) => {
+      const shape = this.s.shapes.get(this.s.shapes.idOf(this.s.db, entries.map((e) => e.series)))!;
+      this.s.st.insertPoint.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
     });
   }
 
@@ -280,6 +286,7 @@ export class CommitPart {
   loadCaches(): void {
     this.s.ties.clear();
     this.s.seriesById.clear();
+    this.maxSeriesId = 0;
     this.devByKey.clear();
     this.s.dataDevById.clear();
     this.tagsByDev.clear();
@@ -290,7 +297,23 @@ export class CommitPart {
     }
     for (const s of this.s.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series').all() as Array<SeriesInfo & { id: number }>) {
       this.s.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind, dev: s.dev });
+      if (s.id > this.maxSeriesId) this.maxSeriesId = s.id;
     }
+    this.s.shapes.clear();
+    this.s.shapes.load(this.s.db);
+  }
+
+  /**
+   * The series and shapes another connection added since the caches were read (the runtime writing
+   * while `fgw query` reads): readers call this before they decode points.
+   */
+  refresh(): void {
+    const rows = this.s.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series WHERE id > ?').all(this.maxSeriesId) as Array<SeriesInfo & { id: number }>;
+    for (const s of rows) {
+      if (!this.s.seriesById.has(s.id)) this.s.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind, dev: s.dev });
+      if (s.id > this.maxSeriesId) this.maxSeriesId = s.id;
+    }
+    this.s.shapes.load(this.s.db);
   }
 
   onCommit(listener: (rows: number) => void): () => void {

@@ -4,7 +4,8 @@
  */
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import type { StoredAudit, StoredReading } from '../types.js';
-import { type Row, toAudit } from './rows.js';
+import { type PointRow, readingsOf } from './points.js';
+import { toAudit } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 export class ForwardPart {
@@ -27,9 +28,25 @@ export class ForwardPart {
   readForward(stream: 'audit', cursor: number, limit: number): StoredAudit[];
   readForward(stream: 'readings' | 'audit', cursor: number, limit: number): StoredReading[] | StoredAudit[] {
     return this.p.open.guard(() => {
-      if (stream === 'readings') return (this.s.st.forwardReadings.all(cursor, limit) as Row[]).map((r) => this.p.history.toStored(r));
+      if (stream === 'readings') return this.readReadings(cursor, limit);
       return (this.s.st.forwardAudit.all(cursor, limit) as Record<string, unknown>[]).map(toAudit);
     });
+  }
+
+  /** the readings after `cursor`, at most `limit`, in seq order: from the point holding cursor + 1 on */
+  private readReadings(cursor: number, limit: number): StoredReading[] {
+    this.p.commit.refresh();
+    const out: StoredReading[] = [];
+    if (limit <= 0) return out;
+    const seriesOf = (id: number) => this.s.seriesById.get(id);
+    const head = this.s.st.pointAt.get(cursor) as PointRow | undefined;
+    if (head !== undefined && head[0] + head[4] - 1 > cursor) readingsOf(head, this.s.shapes.get(head[3]), seriesOf, { from: cursor + 1, out, limit });
+    if (out.length >= limit) return out;
+    for (const row of this.s.st.forwardPoints.iterate(cursor) as IterableIterator<PointRow>) {
+      readingsOf(row, this.s.shapes.get(row[3]), seriesOf, { out, limit });
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   getCursor(name: string): number {
@@ -86,10 +103,11 @@ export class ForwardPart {
     if (this.namedTrigger === this.s.db) return;
     const any = this.s.db.prepare("SELECT 1 FROM meta WHERE key LIKE 'dropped:%' LIMIT 1").pluck().get();
     if (any === undefined) return;
-    this.s.db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS named_cursor_drops AFTER DELETE ON main.readings
+    // a deleted point's readings after each cursor
+    this.s.db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS named_cursor_drops AFTER DELETE ON main.points
       BEGIN
-        UPDATE meta SET value = value + 1
-          WHERE key IN (SELECT 'dropped:' || substr(c.key, 8) FROM meta c WHERE c.key GLOB 'cursor:*:*' AND c.value < OLD.seq);
+        UPDATE meta SET value = value + max(0, min(OLD.n, OLD.seq + OLD.n - 1 - (SELECT c.value FROM meta c WHERE c.key = 'cursor:' || substr(meta.key, 9))))
+          WHERE key IN (SELECT 'dropped:' || substr(c.key, 8) FROM meta c WHERE c.key GLOB 'cursor:*:*' AND c.value < OLD.seq + OLD.n - 1);
       END`);
     this.namedTrigger = this.s.db;
   }
@@ -125,7 +143,12 @@ export class ForwardPart {
     const span = maxSeq - Math.max(cursor, minSeq - 1);
     // exact count while it is cheap; beyond that seq arithmetic, exact unless rows after the
     // cursor were deleted out of order (retention of late, out-of-order readings): an upper bound
-    if (span <= 200_000) return Number(this.s.st.countAfter.get(cursor));
+    if (span <= 200_000) {
+      // the points after the cursor, and the rest of the one it stops in
+      const head = this.s.st.pointAt.get(cursor) as PointRow | undefined;
+      const partial = head !== undefined ? Math.max(0, head[0] + head[4] - 1 - cursor) : 0;
+      return Number(this.s.st.countAfter.get(cursor)) + partial;
+    }
     return Math.max(0, span);
   }
 }

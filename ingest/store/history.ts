@@ -5,7 +5,8 @@
 import { fileSize } from '../disk.js';
 import { queryLosses, type LossEpisode } from '../losses.js';
 import type { Measurement, ReadingQuery, StoreStats, StoredReading } from '../types.js';
-import { QUALITY_NAME, type SeriesInfo, type Row, restore, whereOf } from './rows.js';
+import { POINT_COLUMNS, type PointRow, readingsOf } from './points.js';
+import { whereOf } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 export class HistoryPart {
@@ -13,32 +14,6 @@ export class HistoryPart {
     private readonly s: StoreState,
     private readonly p: Parts,
   ) {}
-
-  toStored(row: Row): StoredReading {
-    const [seq, sid, ts, value, text, q, error, tie] = row;
-    const s = this.s.seriesById.get(sid) ?? this.loadSeries(sid);
-    const out: StoredReading = {
-      seq,
-      measurement: s.measurement,
-      device: s.device,
-      tag: s.tag,
-      kind: s.kind,
-      ts,
-      value: restore(s.kind, value, text),
-      quality: QUALITY_NAME[q] ?? 'bad',
-    };
-    if (error !== null) out.error = error;
-    if (tie) out.tie = tie;
-    return out;
-  }
-
-  /** a series written by another connection to the same file (e.g. the runtime while `fgw query` reads) */
-  private loadSeries(sid: number): SeriesInfo {
-    const s = this.s.db.prepare('SELECT measurement, device, tag, kind, dev FROM series WHERE id = ?').get(sid) as SeriesInfo | undefined;
-    const info: SeriesInfo = s ?? { measurement: 'data', device: '?', tag: '?', kind: 'float', dev: 0 };
-    if (s) this.s.seriesById.set(sid, info);
-    return info;
-  }
 
   /** ids of the series matching a filter; undefined = no filter */
   seriesFilter(f: { measurement?: Measurement; device?: string; tag?: string; tags?: readonly string[] }): { sql: string; params: unknown[] } | undefined {
@@ -54,22 +29,30 @@ export class HistoryPart {
     return w.sql ? { sql: `SELECT id FROM series${w.sql}`, params: w.params } : undefined;
   }
 
+  /** the ids of the series matching a filter (undefined: no filter) */
+  seriesIds(f: Parameters<HistoryPart['seriesFilter']>[0]): Set<number> | undefined {
+    const sf = this.seriesFilter(f);
+    if (sf === undefined) return undefined;
+    return new Set(
+      this.s.db
+        .prepare(sf.sql)
+        .pluck()
+        .all(...sf.params) as number[],
+    );
+  }
+
   query(q: ReadingQuery): StoredReading[] {
     return this.p.open.guard(() => {
+      this.p.commit.refresh();
       const where: string[] = [];
       const params: unknown[] = [];
-      // the device narrows through the (dev, ts) index; the series filter does the rest
-      if (q.device !== undefined) {
-        const devs = (['data', 'status'] as const)
-          .filter((m) => q.measurement === undefined || q.measurement === m)
-          .map((m) => this.p.commit.devId(m, q.device!))
-          .filter((d) => d !== undefined);
-        where.push(`dev IN (${devs.join(',') || 'NULL'})`);
-      }
-      const sf = this.seriesFilter(q);
-      if (sf) {
-        where.push(`series IN (${sf.sql})`);
-        params.push(...sf.params);
+      const ids = this.seriesIds(q);
+      // the devices narrow through the (dev, ts) index, the shapes to those with a wanted series;
+      // the series filter does the rest, entry by entry
+      if (ids !== undefined) {
+        const devs = new Set<number>();
+        for (const id of ids) devs.add(this.s.seriesById.get(id)?.dev ?? 0);
+        where.push(`dev IN (${[...devs].join(',') || 'NULL'})`, `shape IN (${this.s.shapes.having(ids).join(',') || 'NULL'})`);
       }
       if (q.from !== undefined) {
         where.push('ts >= ?');
@@ -79,38 +62,52 @@ export class HistoryPart {
         where.push('ts < ?');
         params.push(q.to);
       }
-      const dir = q.order === 'desc' ? 'DESC' : 'ASC';
-      let sql = `SELECT seq, series, ts, value, text, quality, error, tie FROM readings${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
-      if (q.limit !== undefined) {
-        sql += ' LIMIT ?';
-        params.push(q.limit);
+      const desc = q.order === 'desc';
+      const dir = desc ? 'DESC' : 'ASC';
+      const sql = `SELECT ${POINT_COLUMNS} FROM points${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts ${dir}, seq ${dir}`;
+      const out: StoredReading[] = [];
+      const keep = ids === undefined ? undefined : (sid: number) => ids.has(sid);
+      const seriesOf = (id: number) => this.s.seriesById.get(id);
+      if (q.limit !== undefined && q.limit <= 0) return out;
+      for (const row of this.s.db
+        .prepare(sql)
+        .raw()
+        .iterate(...params) as IterableIterator<PointRow>) {
+        readingsOf(row, this.s.shapes.get(row[3]), seriesOf, { keep, desc, out, limit: q.limit });
+        if (q.limit !== undefined && out.length >= q.limit) break;
       }
-      return (
-        this.s.db
-          .prepare(sql)
-          .raw()
-          .all(...params) as Row[]
-      ).map((r) => this.toStored(r));
+      return out;
     });
   }
 
   latest(device?: string): StoredReading[] {
     return this.p.open.guard(() => {
+      this.p.commit.refresh();
       const params: unknown[] = [];
-      // the latest table holds each series' newest reading (kept by every commit)
-      let sql = `SELECT r.seq, r.series, r.ts, r.value, r.text, r.quality, r.error, r.tie FROM series s
-        JOIN latest l ON l.series = s.id JOIN readings r ON r.seq = l.seq
+      // the latest table holds each series' newest reading (kept by every commit); its point is the
+      // one at or before that seq
+      let sql = `SELECT l.series, l.seq, ${POINT_COLUMNS.split(', ')
+        .map((c) => `p.${c}`)
+        .join(', ')} FROM series s
+        JOIN latest l ON l.series = s.id JOIN points p ON p.seq = (SELECT max(seq) FROM points WHERE seq <= l.seq)
         WHERE s.measurement = 'data'`;
       if (device !== undefined) {
         sql += ' AND s.device = ?';
         params.push(device);
       }
-      const rows = (
-        this.s.db
-          .prepare(sql)
-          .raw()
-          .all(...params) as Row[]
-      ).map((r) => this.toStored(r));
+      const seriesOf = (id: number) => this.s.seriesById.get(id);
+      const rows: StoredReading[] = [];
+      for (const [sid, seq, ...point] of this.s.db
+        .prepare(sql)
+        .raw()
+        .all(...params) as Array<[number, number, ...PointRow]>) {
+        const shape = this.s.shapes.get(point[3]);
+        // the reading is gone when its point no longer holds that seq for that series (dropped)
+        if (shape === undefined || seq >= point[0] + point[4] || shape.series[seq - point[0]] !== sid) continue;
+        const one: StoredReading[] = [];
+        readingsOf(point, shape, seriesOf, { from: seq, out: one, limit: 1 });
+        rows.push(...one);
+      }
       // a tag whose kind changed has two series: keep the newest reading per (device, tag)
       const best = new Map<string, StoredReading>();
       for (const r of rows) {
@@ -132,8 +129,8 @@ export class HistoryPart {
       for (const f of [this.s.file, `${this.s.file}-wal`, `${this.s.file}-shm`, this.s.reservePath]) sizeBytes += fileSize(f);
       const ends = this.s.db
         .prepare(
-          `SELECT min((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts ASC LIMIT 1)) AS oldest,
-                  max((SELECT ts FROM readings WHERE dev = d.id ORDER BY ts DESC LIMIT 1)) AS newest FROM devices d`,
+          `SELECT min((SELECT ts FROM points WHERE dev = d.id ORDER BY ts ASC LIMIT 1)) AS oldest,
+                  max((SELECT ts FROM points WHERE dev = d.id ORDER BY ts DESC LIMIT 1)) AS newest FROM devices d`,
         )
         .get() as { oldest: number | null; newest: number | null };
       const losses = this.s.ledger.totals();

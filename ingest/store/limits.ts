@@ -14,9 +14,12 @@
 import { errorText } from '../../config/errors.js';
 import { isCorruption } from '../damage.js';
 import { addToBatch, type LossBatch } from '../losses.js';
+import { afterCursorSql } from './points.js';
 import { DEAD_LETTER_BYTES, AUDIT_BYTES } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 import { DELETE_CHUNK, MIN_RING_QUIET_MS } from './room.js';
+
+const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
 
 export class LimitsPart {
   private limitsRunning = false;
@@ -95,23 +98,28 @@ export class LimitsPart {
 
     if (this.s.retentionMs > 0) {
       const cutoff = this.s.clock.now() - this.s.retentionMs;
+      // points: chunks of about DELETE_CHUNK readings; `n` is a point's readings
+      const chunk = this.s.pointsFor(DELETE_CHUNK);
+      const after = afterCursorSql();
       const probe = this.s.db.prepare(
-        'SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?)',
+        'SELECT max(seq) AS hi, count(*) AS n, coalesce(sum(ts < ?), 0) AS old FROM (SELECT seq, ts FROM points WHERE seq > ? ORDER BY seq LIMIT ?)',
       );
-      const unfwdRange = this.s.db.prepare('SELECT dev, count(*), min(ts), max(ts) FROM readings WHERE seq > ? AND seq <= ? AND ts < ? GROUP BY dev').raw();
-      const delRange = this.s.db.prepare('DELETE FROM readings WHERE seq > ? AND seq <= ? AND ts < ?');
+      const unfwdRange = this.s.db
+        .prepare(`SELECT dev, sum(${after}), min(ts), max(ts) FROM points WHERE seq > ? AND seq <= ? AND ts < ? AND seq + n - 1 > ? GROUP BY dev`)
+        .raw();
+      const delRange = this.s.db.prepare('DELETE FROM points WHERE seq > ? AND seq <= ? AND ts < ? RETURNING n').pluck();
       const rangeChunk = this.s.db.transaction((lo: number, hi: number) => {
-        const rows = unfwdRange.all(Math.max(lo, cursor), hi, cutoff) as Array<[number, number, number, number]>;
+        const rows = unfwdRange.all(cursor, lo, hi, cutoff, cursor) as Array<[number, number, number, number]>;
         noteLosses(rows);
         const u = rows.reduce((a, r) => a + r[1], 0);
-        const n = delRange.run(lo, hi, cutoff).changes;
+        const n = sum(delRange.all(lo, hi, cutoff) as number[]);
         count(n, u);
         return [n, u] as const;
       });
       // from the lowest seq (history salvaged from a damaged file sits below zero)
       let lo = Number.MIN_SAFE_INTEGER;
       for (;;) {
-        const p = probe.get(cutoff, lo, DELETE_CHUNK) as { hi: number | null; n: number; old: number };
+        const p = probe.get(cutoff, lo, chunk) as { hi: number | null; n: number; old: number };
         if (p.n === 0 || p.hi === null) break;
         if (p.old > 0) {
           const [n, u] = this.s.system(() => rangeChunk(lo, p.hi!));
@@ -119,32 +127,35 @@ export class LimitsPart {
           unforwarded += u;
           yield;
         }
-        if (p.old < p.n || p.n < DELETE_CHUNK) break;
+        if (p.old < p.n || p.n < chunk) break;
         lo = p.hi;
       }
       // late rows with old timestamps after the walk stopped: per device, through the (dev, ts) index
       const ids = this.s.db.prepare('SELECT id FROM devices').pluck().all() as number[];
-      const anyOld = this.s.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts < ? LIMIT 1').pluck();
+      const anyOld = this.s.db.prepare('SELECT 1 FROM points WHERE dev = ? AND ts < ? LIMIT 1').pluck();
       const unfwdStmt = this.s.db
-        .prepare('SELECT dev, count(*), min(ts), max(ts) FROM (SELECT seq, dev, ts FROM readings WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq > ? GROUP BY dev')
+        .prepare(
+          `SELECT dev, sum(${after}), min(ts), max(ts) FROM (SELECT seq, dev, ts, n FROM points WHERE dev = ? AND ts < ? LIMIT ?) WHERE seq + n - 1 > ? GROUP BY dev`,
+        )
         .raw();
-      const del = this.s.db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE dev = ? AND ts < ? LIMIT ?)');
+      const del = this.s.db.prepare('DELETE FROM points WHERE seq IN (SELECT seq FROM points WHERE dev = ? AND ts < ? LIMIT ?) RETURNING n').pluck();
       const seriesChunk = this.s.db.transaction((id: number) => {
-        const rows = unfwdStmt.all(id, cutoff, DELETE_CHUNK, cursor) as Array<[number, number, number, number]>;
+        const rows = unfwdStmt.all(cursor, id, cutoff, chunk, cursor) as Array<[number, number, number, number]>;
         noteLosses(rows);
         const u = rows.reduce((a, r) => a + r[1], 0);
-        const n = del.run(id, cutoff, DELETE_CHUNK).changes;
+        const gone = del.all(id, cutoff, chunk) as number[];
+        const n = sum(gone);
         count(n, u);
-        return [n, u] as const;
+        return [n, u, gone.length] as const;
       });
       for (const id of ids) {
         if (anyOld.get(id, cutoff) === undefined) continue;
         for (;;) {
-          const [n, u] = this.s.system(() => seriesChunk(id));
+          const [n, u, points] = this.s.system(() => seriesChunk(id));
           byRetention += n;
           unforwarded += u;
           yield;
-          if (n < DELETE_CHUNK) break;
+          if (points < chunk) break;
         }
       }
       this.s.system(() =>

@@ -1,29 +1,30 @@
 /**
  * Opening the store file: pragmas, the bounded start-up check, the schema and its migrations, damage.
  *
- * Layout (schema version 4; MIGRATIONS upgrades older stores in place)
+ * Layout (schema version 5; MIGRATIONS upgrades older stores in place)
  * - `devices(id, measurement, device)` and `series(id, measurement, device, tag, kind, dev)`: one
  *   row per device and per time series; ids cached in Maps. The kind is part of the series key, so
  *   a tag whose configured type changes starts a new series and old rows keep the kind they were
  *   written with.
- * - `readings(seq, series, ts, value NUMERIC, text, quality, error, dev, tie)`, index
- *   (dev, ts, series, quality). The readings of one poll share (dev, ts), so they sit side by side in
- *   the index and a commit dirties one or two index pages per device, not one per series: with 100
- *   devices x 100 tags that made inserts 8-12x faster than the first layout's (series, ts) index.
- *   The index covers slotCounts/tagsSeen/heartbeatSlots/lastGoodTs, which the verifier runs per
- *   device over 30-day windows, so they never touch the table rows. Numbers and booleans (0/1)
- *   go to `value` (NUMERIC affinity stores 20.0 as a 1-byte integer), strings to `text`. quality:
- *   0 good, 1 uncertain, 2 bad. seq is assigned by the store from a high-water mark kept in
+ * - `points(seq, dev, ts, shape, n, vals)`, index (dev, ts): one row per point, the readings of one
+ *   write that share device and ts (points.ts). `shapes(id, series)` lists a point's series in
+ *   order, once per distinct list; `vals` packs the values by the series' kinds, with quality,
+ *   error and tie only for the entries that are not plain good (point-codec.ts). Reading i of a
+ *   point has seq `seq + i`, so readings keep one seq each: cursors, backlogs and drop counts are
+ *   counted in readings, and a cursor may stop inside a point. A 100-register poll is one row of
+ *   about 2-3 bytes a value instead of 100 rows of about 56 bytes (row and index entry) each. The
+ *   verifier's counts read the (dev, ts) index and each point's exceptions, never its values.
+ *   seq is assigned by the store from a high-water mark kept in
  *   memory and in `meta` (seq:readings), so it keeps growing even after every row was dropped and
- *   the forwarder's cursor can never point past new rows. (SQLite's AUTOINCREMENT does the same
- *   but updates sqlite_sequence on every insert: about a third of the insert cost, measured.)
- *   `tie` (0 unless the series already has a reading at that ms) makes each reading its own
- *   InfluxDB point; it is assigned here, once, by ingest/tie-break.ts, so a replay writes the same
- *   timestamps again.
+ *   the forwarder's cursor can never point past new rows.
+ *   A reading's `tie` (0 unless its series already has a reading at that ms) makes each reading its
+ *   own InfluxDB point; it is assigned here, once, by ingest/tie-break.ts, so a replay writes the
+ *   same timestamps again.
  *   Another connection that writes readings (`fgw store salvage` beside a running gateway) is
  *   noticed by PRAGMA data_version at the start of each commit (inside its write lock): the
  *   high-water mark is re-read and the tie cache forgotten, so the next reading of each series
- *   asks the table for its ties and none repeats one the other connection gave.
+ *   asks the table for its ties and none repeats one the other connection gave. Readers load the
+ *   series and shapes another connection added before they decode points (CommitPart.refresh).
  * - `latest(series, seq, ts)`: each series' newest reading, upserted once per series per commit
  *   (latest() reads it). Should the size limit drop a series' newest row while late rows with older
  *   timestamps but higher seqs remain, that series is left out of latest() until it reports again.
@@ -47,7 +48,9 @@ import { fsStats, planDisk, releaseReserve, shmBytesFor } from '../disk.js';
 import { LOSSES_TABLE, LossLedger } from '../losses.js';
 import { newer } from '../tie-break.js';
 import type { DamagedFile, SalvageProgress } from '../types.js';
-import { seriesKey } from './rows.js';
+import type { FieldKind } from '../../adapters/types.js';
+import { PointBuilder, Shapes, entryOf, packPoint } from './points.js';
+import { restore, seriesKey } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 /**
@@ -56,7 +59,7 @@ import type { StoreState, Parts } from './state.js';
  * keeps its buffered backlog and history. A store written by a newer gateway is refused rather
  * than misread.
  */
-export const STORE_SCHEMA_VERSION = 4;
+export const STORE_SCHEMA_VERSION = 5;
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   // 0 → 1: the first layout
   (db) => db.exec(SCHEMA),
@@ -95,7 +98,46 @@ UPDATE readings SET tie = ranked.rn FROM (
   // 3 → 4: the loss ledger (ingest/losses.ts). IF NOT EXISTS: a development build kept it at
   // schema 2 and created it at open.
   (db) => db.exec(LOSSES_TABLE),
+  // 4 → 5: one row per point instead of one per reading (points.ts), every reading keeping its seq
+  (db) => readingsToPoints(db),
 ];
+
+/**
+ * The readings of a schema-4 store into points: consecutive seqs of one device and ts, each series
+ * once, become one point (what one write gave; the readings of a poll were written together). Seqs,
+ * ties, qualities and errors are kept, so the cursors, the latest table and InfluxDB's timestamps
+ * stay as they were.
+ */
+function readingsToPoints(db: Database.Database): void {
+  db.exec(POINTS_SCHEMA);
+  const kinds = new Map(db.prepare('SELECT id, kind FROM series').raw().all() as Array<[number, FieldKind]>);
+  const shapes = new Shapes((sid) => kinds.get(sid));
+  const insert = db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)');
+  const points = new PointBuilder((seq, dev, ts, entries) => {
+    const shape = shapes.get(shapes.idOf(db, entries.map((e) => e.series)))!;
+    insert.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
+  });
+  const chunk = db.prepare('SELECT seq, series, dev, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT 10000').raw();
+  // history salvaged from a damaged file sits below zero
+  let after = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = chunk.all(after) as Array<[number, number, number, number, number | null, string | null, number, string | null, number]>;
+    if (rows.length === 0) break;
+    for (const [seq, sid, dev, ts, value, text, quality, error, tie] of rows) {
+      const kind = kinds.get(sid) ?? 'float';
+      points.add(seq, dev, ts, sid, entryOf(kind, restore(kind, value, text), quality, error, tie));
+    }
+    after = rows[rows.length - 1]![0];
+  }
+  points.end();
+  db.exec('DROP TABLE readings');
+}
+
+const POINTS_SCHEMA = `
+CREATE TABLE shapes(id INTEGER PRIMARY KEY, series TEXT NOT NULL UNIQUE);
+CREATE TABLE points(seq INTEGER PRIMARY KEY, dev INTEGER NOT NULL, ts INTEGER NOT NULL, shape INTEGER NOT NULL, n INTEGER NOT NULL, vals BLOB NOT NULL);
+CREATE INDEX points_dev_ts ON points(dev, ts);
+`;
 
 function migrate(db: Database.Database, path: string, log?: Logger): void {
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -142,7 +184,7 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('cursor:readings', 0), ('cursor:a
  * a flood of them costs what it did before.
  */
 const META_COUNTERS: ReadonlyArray<[key: string, init: string]> = [
-  ['count:readings', '(SELECT count(*) FROM readings)'],
+  ['count:readings', '(SELECT coalesce(sum(n), 0) FROM points)'],
   ['deadLetters:dropped', '0'],
   ['audit:dropped', '0'],
   ['audit:droppedUnforwarded', '0'],
@@ -235,13 +277,13 @@ export class OpenPart {
   private boundedCheck(db: Database.Database): void {
     const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name <> 'sqlite_sequence'`).pluck().all() as string[];
     for (const t of tables) {
-      if (t === 'readings') continue;
+      if (t === 'points' || t === 'readings') continue;
       const r = db.pragma(`quick_check("${t.replace(/"/g, '""')}")`, { simple: true });
       if (r !== 'ok') throw Object.assign(new Error(`quick_check(${t}): ${String(r)}`), { code: 'SQLITE_CORRUPT' });
     }
-    if (tables.includes('readings')) {
-      db.prepare('SELECT count(*) FROM (SELECT seq FROM readings ORDER BY seq LIMIT 1000)').get();
-      db.prepare('SELECT count(*) FROM (SELECT * FROM readings ORDER BY seq DESC LIMIT 1000)').get();
+    for (const t of ['points', 'readings'].filter((t) => tables.includes(t))) {
+      db.prepare(`SELECT count(*) FROM (SELECT seq FROM ${t} ORDER BY seq LIMIT 1000)`).get();
+      db.prepare(`SELECT count(*) FROM (SELECT * FROM ${t} ORDER BY seq DESC LIMIT 1000)`).get();
     }
   }
 
@@ -283,7 +325,7 @@ export class OpenPart {
       this.s.nextSeq,
       1 +
         Math.max(
-          Number(this.s.db.prepare('SELECT coalesce(max(seq), 0) FROM readings').pluck().get()),
+          Number(this.s.db.prepare('SELECT coalesce((SELECT seq + n - 1 FROM points ORDER BY seq DESC LIMIT 1), 0)').pluck().get()),
           Number(this.s.st.getMeta.get('seq:readings') ?? 0),
           Number(this.s.st.getMeta.get('cursor:readings') ?? 0),
           // stores created before seq was assigned here used AUTOINCREMENT

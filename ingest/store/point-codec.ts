@@ -226,3 +226,38 @@ export function decodePoint(kinds: readonly FieldKind[], blob: Uint8Array): Poin
   if (r.pos !== blob.length) throw new Error(`point value blob: ${blob.length - r.pos} bytes left over`);
   return out;
 }
+
+/** The entries of a point that are not plain good: index, quality code (0 good, 1 uncertain, 2 bad), tie (0 absent). */
+export type PointException = { index: number; quality: number; tie: number };
+
+/**
+ * The exceptions of a point without decoding its values (the verifier's counts and the tie lookups
+ * need only these): [] for a point whose entries are all good with a value and tie 0. `numCount`
+ * and `boolCount` are its shape's float/integer and boolean entries.
+ */
+export function exceptionsOf(numCount: number, boolCount: number, blob: Uint8Array): PointException[] {
+  const r = new Reader(blob);
+  if ((r.byte() & 1) === 0) return [];
+  r.pos += Math.ceil(numCount / 8) + Math.ceil(boolCount / 8);
+  const count = r.varint();
+  const out: PointException[] = [];
+  for (let x = 0; x < count; x++) {
+    const index = r.varint();
+    const f = r.byte();
+    if (f & 8) r.pos += r.varint();
+    const tie = f & 16 ? r.varint() : 0;
+    out.push({ index, quality: f & 3, tie });
+  }
+  return out;
+}
+
+/** how many float/integer and boolean entries a shape of these kinds has (exceptionsOf's arguments) */
+export function kindCounts(kinds: readonly FieldKind[]): { numCount: number; boolCount: number } {
+  let numCount = 0;
+  let boolCount = 0;
+  for (const k of kinds) {
+    if (isNumeric(k)) numCount++;
+    else if (k === 'boolean') boolCount++;
+  }
+  return { numCount, boolCount };
+}

@@ -25,6 +25,7 @@ import type { StoreState, Parts } from './state.js';
 import type { Batch, Waiter } from './commit.js';
 
 export const DELETE_CHUNK = 20_000;
+const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
 /** at most this many readings are dropped to make room for one commit (the rest at the next) */
 const MAKE_ROOM_MAX_ROWS = 100_000;
 export const MIN_RING_QUIET_MS = 10_000;
@@ -139,7 +140,7 @@ export class RoomPart {
   dropForwarded(n: number, upTo: number): number {
     const d = this.inSmallerSteps(n, (k) =>
       this.s.db.transaction(() => {
-        const d = this.s.st.deleteOldestUpTo.run(upTo, k).changes;
+        const d = sum(this.s.st.deleteOldestUpTo.all(upTo, this.s.pointsFor(k), upTo) as number[]);
         this.countDropped(d, 0);
         return d;
       })(),
@@ -171,12 +172,13 @@ export class RoomPart {
       this.s.db.transaction(() => {
         losses.clear();
         unfwd = 0;
-        for (const [dev, cnt, lo, hi] of this.s.st.oldestUnforwarded.all(k, forwardedTo) as Array<[number, number, number, number]>) {
+        const points = this.s.pointsFor(k);
+        for (const [dev, cnt, lo, hi] of this.s.st.oldestUnforwarded.all(forwardedTo, points, forwardedTo) as Array<[number, number, number, number]>) {
           unfwd += cnt;
           const device = this.s.dataDevById.get(dev);
           if (device !== undefined) addToBatch(losses, device, lo, hi, cnt);
         }
-        const d = this.s.st.deleteOldest.run(k).changes;
+        const d = sum(this.s.st.deleteOldest.all(points) as number[]);
         this.countDropped(d, unfwd);
         if (losses.size > 0) this.s.ledger.add('maxSize', losses);
         return d;

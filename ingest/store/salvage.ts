@@ -5,7 +5,8 @@
 import { basename } from 'node:path';
 import { TIE_LIMIT, TIE_OVERFLOW } from '../tie-break.js';
 import type { DamagedFile, ImportResult, RecoveredBatch, SalvageProgress } from '../types.js';
-import { auditRow, deadLetterRow } from './rows.js';
+import { entryOf } from './points.js';
+import { auditRow, deadLetterRow, restore } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 export class SalvagePart {
@@ -32,7 +33,14 @@ export class SalvagePart {
       'INSERT OR IGNORE INTO audit(seq, ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@seq, @ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
     );
     const insertLoss = this.s.db.prepare('INSERT INTO losses(device, reason, from_ts, to_ts, count, open) VALUES (?, ?, ?, ?, ?, 0)');
-    const tieTaken = this.s.db.prepare('SELECT 1 FROM readings WHERE dev = ? AND ts = ? AND series = ? AND tie = ? LIMIT 1').pluck();
+    // ties at (series, ts): the table's, and those this import gave (its last point may not be written yet)
+    const given = new Map<string, Set<number>>();
+    const tiesAt = (dev: number, sid: number, ts: number): Set<number> => {
+      const k = `${sid}:${ts}`;
+      let t = given.get(k);
+      if (t === undefined) given.set(k, (t = this.s.tiesAt(dev, sid, ts)));
+      return t;
+    };
     try {
       this.s.db
         .transaction(() => {
@@ -41,6 +49,7 @@ export class SalvagePart {
           // cannot interleave, and the gateway re-reads its ties after ours (data_version).
           this.p.open.loadSeq();
           const newest = new Map<number, [seq: number, ts: number]>();
+          const points = this.p.commit.pointBuilder();
           for (const r of rows) {
             const sid = this.p.commit.seriesId(r.measurement, r.device, r.tag, r.kind);
             const dev = this.s.seriesById.get(sid)!.dev;
@@ -49,20 +58,23 @@ export class SalvagePart {
             let { tie, quality, error } = r;
             // backlog keeps its tie (the point it was meant to be) unless a live reading has it:
             // then the next free one. History keeps its tie: InfluxDB has it there, never sent again.
-            if (history === undefined && tieTaken.get(dev, ts, sid, tie) !== undefined) {
-              tie = ((this.s.st.maxTie.get(dev, ts, sid) as number | null) ?? -1) + 1;
+            const taken = tiesAt(dev, sid, ts);
+            if (history === undefined && taken.has(tie)) {
+              tie = Math.max(-1, ...taken) + 1;
               if (tie >= TIE_LIMIT && quality < 2) {
                 quality = 2;
                 error = TIE_OVERFLOW;
               }
             }
             const seq = history ?? this.s.nextSeq++;
-            this.s.st.insertReading.run(seq, sid, dev, ts, r.value, r.text, quality, error, tie);
+            taken.add(tie);
+            points.add(seq, dev, ts, sid, entryOf(r.kind, restore(r.kind, r.value, r.text), quality, error, tie));
             const prev = newest.get(sid);
             if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
             out.readings++;
             if (history !== undefined) out.history++;
           }
+          points.end();
           for (const [sid, [seq, ts]] of newest) this.s.st.upsertLatest.run(sid, seq, ts);
           this.s.st.addMeta.run(out.readings, 'count:readings');
           this.s.st.setMeta.run('seq:readings', this.s.nextSeq - 1);

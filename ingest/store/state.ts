@@ -10,6 +10,8 @@ import { LossLedger, type LossBatch } from '../losses.js';
 import { TieBreaker, type TieState } from '../tie-break.js';
 import type { StoreFull } from '../types.js';
 import { DEAD_LETTER_BYTES, AUDIT_BYTES, type SeriesInfo, isDiskFull } from './rows.js';
+import { POINT_COLUMNS, Shapes, afterCursorSql } from './points.js';
+import { exceptionsOf } from './point-codec.js';
 import type { AuditPart } from './audit.js';
 import type { CommitPart } from './commit.js';
 import type { ForwardPart } from './forward.js';
@@ -117,8 +119,12 @@ export class StoreState {
    */
   readonly ties = new TieBreaker({
     newestTs: (series) => this.st.newestTs.get(series) as number | undefined,
-    maxTie: (dev, series, ts) => (this.st.maxTie.get(dev, ts, series) as number | null) ?? undefined,
+    maxTie: (dev, series, ts) => this.maxTie(dev, series, ts),
   });
+  /** the shapes of the points (points.ts), kinds from the series cache */
+  readonly shapes = new Shapes((series) => this.seriesById.get(series)?.kind);
+  /** readings per point, as committed lately (sizes the chunks the limits delete, which go by points) */
+  perPoint = 1;
   /**
    * per series key (seriesKey): its newest ms and last tie in the files replaced in place, which
    * the fresh file must continue (InfluxDB has those points); set on the TieBreaker as floors
@@ -180,9 +186,9 @@ export class StoreState {
   prepare() {
     const db = this.db;
     return {
-      insertReading: db.prepare('INSERT INTO readings(seq, series, dev, ts, value, text, quality, error, tie) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertPoint: db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)'),
       newestTs: db.prepare('SELECT ts FROM latest WHERE series = ?').pluck(),
-      maxTie: db.prepare('SELECT max(tie) FROM readings WHERE dev = ? AND ts = ? AND series = ?').pluck(),
+      pointsAt: db.prepare('SELECT shape, vals FROM points WHERE dev = ? AND ts = ?').raw(),
       upsertLatest: db.prepare(
         'INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts',
       ),
@@ -193,7 +199,9 @@ export class StoreState {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addMeta: db.prepare('UPDATE meta SET value = value + ? WHERE key = ?'),
-      forwardReadings: db.prepare('SELECT seq, series, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      forwardPoints: db.prepare(`SELECT ${POINT_COLUMNS} FROM points WHERE seq > ? ORDER BY seq`).raw(),
+      /** the point holding seq (or the last before it) */
+      pointAt: db.prepare(`SELECT ${POINT_COLUMNS} FROM points WHERE seq <= ? ORDER BY seq DESC LIMIT 1`).raw(),
       forwardAudit: db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
       insertAudit: db.prepare(
         'INSERT INTO audit(ts, actor, system, action, route, device, tag, value, result, detail) VALUES (@ts, @actor, @system, @action, @route, @device, @tag, @value, @result, @detail)',
@@ -201,19 +209,25 @@ export class StoreState {
       insertDeadLetter: db.prepare(
         'INSERT INTO dead_letters(ts, source, device, topic, reason, detail, payload) VALUES (@ts, @source, @device, @topic, @reason, @detail, @payload)',
       ),
-      minSeq: db.prepare('SELECT min(seq) FROM readings').pluck(),
-      countAfter: db.prepare('SELECT count(*) FROM readings WHERE seq > ?').pluck(),
+      minSeq: db.prepare('SELECT min(seq) FROM points').pluck(),
+      /** readings of the points that start after seq */
+      countAfter: db.prepare('SELECT coalesce(sum(n), 0) FROM points WHERE seq > ?').pluck(),
       pageCount: db.prepare('PRAGMA page_count').pluck(),
       freelist: db.prepare('PRAGMA freelist_count').pluck(),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       // the oldest readings, for dropping: per device how many InfluxDB never got, and their span
+      // (points: `n` counts their readings, the readings after the cursor by afterCursorSql)
       oldestUnforwarded: db
         .prepare(
-          'SELECT dev, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM (SELECT seq, dev, ts FROM readings ORDER BY seq LIMIT ?) WHERE seq > ? GROUP BY dev',
+          `SELECT dev, sum(${afterCursorSql()}) AS n, min(ts) AS lo, max(ts) AS hi FROM (SELECT seq, dev, ts, n FROM points ORDER BY seq LIMIT ?)
+           WHERE seq + n - 1 > ? GROUP BY dev`,
         )
         .raw(),
-      deleteOldest: db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings ORDER BY seq LIMIT ?)'),
-      deleteOldestUpTo: db.prepare('DELETE FROM readings WHERE seq IN (SELECT seq FROM readings WHERE seq <= ? ORDER BY seq LIMIT ?)'),
+      deleteOldest: db.prepare('DELETE FROM points WHERE seq IN (SELECT seq FROM points ORDER BY seq LIMIT ?) RETURNING n').pluck(),
+      /** the oldest points whose readings InfluxDB all has */
+      deleteOldestUpTo: db
+        .prepare('DELETE FROM points WHERE seq IN (SELECT seq FROM points WHERE seq <= ? ORDER BY seq LIMIT ?) AND seq + n - 1 <= ? RETURNING n')
+        .pluck(),
       oldestDeadLetters: db.prepare(
         `SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes, max(id) AS last FROM (SELECT id, ${DEAD_LETTER_BYTES} AS b FROM dead_letters ORDER BY id LIMIT ?)`,
       ),
@@ -272,5 +286,30 @@ export class StoreState {
 
   meta(key: string): number {
     return Number(this.st.getMeta.get(key) ?? 0);
+  }
+
+  /** points to take for about `readings` readings (at least one) */
+  pointsFor(readings: number): number {
+    return Math.max(1, Math.ceil(readings / this.perPoint));
+  }
+
+  /** the highest tie stored at (series, ts), from the points of its device at ts */
+  maxTie(dev: number, series: number, ts: number): number | undefined {
+    const ties = this.tiesAt(dev, series, ts);
+    return ties.size === 0 ? undefined : Math.max(...ties);
+  }
+
+  /** the ties stored at (series, ts) */
+  tiesAt(dev: number, series: number, ts: number): Set<number> {
+    const out = new Set<number>();
+    for (const [shapeId, vals] of this.st.pointsAt.all(dev, ts) as Array<[number, Uint8Array]>) {
+      const shape = this.shapes.get(shapeId);
+      const i = shape?.index.get(series);
+      if (shape === undefined || i === undefined) continue;
+      let tie = 0;
+      for (const x of exceptionsOf(shape.numCount, shape.boolCount, vals)) if (x.index === i) tie = x.tie;
+      out.add(tie);
+    }
+    return out;
   }
 }

@@ -125,9 +125,9 @@ describe('a damaged store file at open', () => {
 describe('damage found after open', () => {
   it('garbage over middle pages passes the bounded check; the full check in the background finds it, and the store is replaced in place: seq and cursor go on', async () => {
     const { dir } = await storeWith(40_000);
-    // ten leaf pages from the middle of the readings table (SQLite's dbstat says which)
+    // ten leaf pages from the middle of the points table (SQLite's dbstat says which)
     const db = new Database(join(dir, STORE_FILE), { readonly: true });
-    const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+    const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'points' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
     db.close();
     const mid = Math.floor(leaves.length / 2);
     garbage(join(dir, STORE_FILE), leaves.slice(mid - 5, mid + 5));
@@ -181,8 +181,8 @@ describe('damage found after open', () => {
     const other = new Database(join(dir, STORE_FILE));
     other.pragma('wal_checkpoint(TRUNCATE)');
     if (byRead) {
-      // ten leaf pages from the middle of readings, which a scan of the table meets
-      const leaves = other.prepare("SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+      // ten leaf pages from the middle of points, which a scan of the table meets
+      const leaves = other.prepare("SELECT pageno FROM dbstat WHERE name = 'points' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
       garbage(join(dir, STORE_FILE), leaves.slice(leaves.length / 2 - 5, leaves.length / 2 + 5));
     } else {
       garbage(

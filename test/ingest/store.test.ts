@@ -89,7 +89,8 @@ describe('SQLite specifics', () => {
 
     const raw = new Database(join(dir.path, STORE_FILE), { readonly: true });
     expect(raw.pragma('user_version', { simple: true })).toBe(STORE_SCHEMA_VERSION);
-    expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'`).pluck().all()).toEqual(['readings_dev_ts']);
+    expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'points'`).pluck().all()).toEqual(['points_dev_ts']);
+    expect(raw.prepare(`SELECT name FROM sqlite_master WHERE name = 'readings'`).pluck().all()).toEqual([]);
     raw.close();
   });
 
@@ -138,7 +139,7 @@ describe('SQLite specifics', () => {
       await s.close();
 
       const raw = new Database(join(dir.path, STORE_FILE), { readonly: true });
-      expect(raw.pragma('user_version', { simple: true })).toBe(4);
+      expect(raw.pragma('user_version', { simple: true })).toBe(STORE_SCHEMA_VERSION);
       expect(raw.prepare(`SELECT name FROM sqlite_master WHERE tbl_name = 'losses' ORDER BY name`).pluck().all()).toEqual(['losses', 'losses_to']);
       raw.close();
     });

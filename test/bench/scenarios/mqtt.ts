@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { join } from 'node:path';
+import { openStore } from '../../../ingest/store/index.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
 import { startProcess } from '../../helpers/proc.js';
 import { nodeArgs, type BenchContext, type Scenario } from '../context.js';
@@ -76,13 +77,15 @@ export const mqttScenario: Scenario = {
         const pub = await publish(broker, count);
         const db = new Database(join(storeDir, 'store.db'), { readonly: true, fileMustExist: true });
         db.pragma('busy_timeout = 5000');
-        // (dev, series) of press-1's tag a: counted through the store's (dev, ts) index
-        const seriesA = () =>
-          db.prepare(`SELECT id, dev FROM series WHERE measurement = 'data' AND device = 'press-1' AND tag = 'a'`).get() as
-            { id: number; dev: number } | undefined;
+        // press-1's tag a: the points of its device whose shape has it (one message, one point), through the (dev, ts) index
         const countA = () => {
-          const s = seriesA();
-          return s === undefined ? 0 : Number(db.prepare('SELECT count(*) FROM readings WHERE dev = ? AND series = ?').pluck().get(s.dev, s.id));
+          const a = db.prepare(`SELECT id, dev FROM series WHERE measurement = 'data' AND device = 'press-1' AND tag = 'a'`).get() as
+            { id: number; dev: number } | undefined;
+          if (a === undefined) return 0;
+          const shapes = (db.prepare('SELECT id, series FROM shapes').raw().all() as Array<[number, string]>)
+            .filter(([, series]) => series.split(',').includes(String(a.id)))
+            .map(([id]) => id);
+          return Number(db.prepare(`SELECT count(*) FROM points WHERE dev = ? AND shape IN (${shapes.join(',') || 'NULL'})`).pluck().get(a.dev));
         };
         // wait until every message is stored, or nothing moves for 10 s
         let n = 0;
@@ -95,10 +98,16 @@ export const mqttScenario: Scenario = {
         }
         gw.sampler.mark('b');
         const w = gw.sampler.window('a', 'b');
-        const sa = seriesA();
-        const stats = db
-          .prepare('SELECT count(*) AS rows, count(DISTINCT value) AS distinctA, min(ts) AS first, max(ts) AS last FROM readings WHERE dev = ? AND series = ?')
-          .get(sa?.dev ?? 0, sa?.id ?? 0) as { rows: number; distinctA: number; first: number; last: number };
+        // the values of tag a, read back through the store as `fgw query` does
+        const reader = openStore({ path: storeDir, maxSizeBytes: 2 ** 40, retentionMs: 0, limitsIntervalMs: 0 });
+        const as = reader.query({ device: 'press-1', tag: 'a' });
+        await reader.close();
+        const stats = {
+          rows: as.length,
+          distinctA: new Set(as.map((r) => r.value)).size,
+          first: as.reduce((m, r) => Math.min(m, r.ts), as[0]?.ts ?? 0),
+          last: as.reduce((m, r) => Math.max(m, r.ts), as[0]?.ts ?? 0),
+        };
         db.close();
         const rate = stats.distinctA > 1 ? (stats.distinctA - 1) / ((stats.last - stats.first) / 1000) : 0;
         await gw.stop();
