@@ -176,7 +176,7 @@ export function salvageInto(file: string, store: SalvageStore, opts: { retention
     for (const r of rec.rows(SHAPES_INDEX)) addShape(num(r.values[1]), r.values[0]);
     for (const r of rec.rows('points')) {
       const v = r.values;
-      const n = num(v[4]) ?? 0;
+      const n = Math.max(0, num(v[4]) ?? 0);
       result.readings.read += n;
       const ts = num(v[2]);
       const ids = shapes.get(num(v[3]) ?? -1);
