@@ -16,7 +16,7 @@ import { closeSync, copyFileSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FieldKind } from '../../adapters/types.js';
-import { Recovery } from '../../ingest/recover.js';
+import { FGW_TABLES, Recovery, type SqlValue } from '../../ingest/recover.js';
 import { salvageInto, salvageText } from '../../ingest/salvage.js';
 import { encodePoint, type PointEntry } from '../../ingest/store/point-codec.js';
 import { openStore } from '../../ingest/store/index.js';
@@ -282,6 +282,45 @@ function recover(f: string) {
 }
 
 describe('recovering a layout-5 store file (one row per point) without SQLite', () => {
+  it("an orphan record fits one fgw table only: the new tables' predicates and the others' are disjoint", () => {
+    const blob = Buffer.from(
+      encodePoint(
+        ['float', 'integer'],
+        [
+          { value: 0.5, quality: 'good' },
+          { value: 3, quality: 'bad', error: 'E' },
+        ],
+      ),
+    );
+    // a record of each table (rowid tables: the alias NULL) and of each index that is not to be attributed
+    const records: Array<[owner: string | undefined, rowid: boolean, values: SqlValue[]]> = [
+      ['points', true, [null, 1, T, 3, 2, blob]],
+      ['shapes', true, [null, '1,2,3']],
+      ['shapes', true, [null, '17']],
+      ['sqlite_autoindex_shapes_1', false, ['1,2,3', 3]],
+      ['meta', false, ['cursor:readings', 5]],
+      ['meta', false, ['count:readings', 150_000]],
+      ['readings', true, [null, 1, T, 0.5, null, 0, null, 1, 0]],
+      ['readings', true, [null, 1, T, 7, null, 2, 'E', 1]],
+      ['series', true, [null, 'data', 'dev0', 't0', 'float', 1]],
+      ['devices', true, [null, 'data', 'dev0']],
+      ['latest', true, [null, 5, T]],
+      ['audit', true, [null, T, 'mes', 'MES', 'read', 'GET /api/latest', null, null, null, 'ok', null]],
+      ['dead_letters', true, [null, T, 'mqtt', null, null, 'NOT_JSON', null, '{']],
+      ['losses', true, [null, 'dev0', 'store-full', T, T + 1, 5, 0]],
+      ['sqlite_autoindex_series_1', false, ['data', 'dev0', 't0', 'float', 1]],
+      // points_dev_ts and layout 4's readings_dev_ts: no table's
+      [undefined, false, [1, T, 5]],
+      [undefined, false, [1, T, 1, 0, 5]],
+    ];
+    for (const [owner, rowid, values] of records) {
+      const fits = Object.entries(FGW_TABLES)
+        .filter(([, t]) => t.shape && t.rowid === rowid && t.shape(values))
+        .map(([name]) => name);
+      expect(fits, JSON.stringify(values)).toEqual(owner ? [owner] : []);
+    }
+  });
+
   it('the file spans many pages of points (else the damage below proves little)', () => {
     expect(leaves.length).toBeGreaterThan(100);
     expect(leaves.reduce((a, l) => a + l.ncell, 0)).toBe(POINTS);
