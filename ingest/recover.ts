@@ -16,6 +16,10 @@
  *   that no walk reached (below a damaged interior page, or every page when the schema itself is
  *   lost) are attributed by the shape of their records to the fgw table they fit, when exactly one
  *   does. Pages on the freelist (when the header still says where it is) are never read as rows.
+ * - Both store layouts are known: `readings` (one row per reading, schema 1-4) and `points` with
+ *   their `shapes` (one row per point, schema 5; ingest/salvage.ts expands them into readings).
+ *   The record shapes of fgw's tables are disjoint, so an orphan page fits one table at most; a
+ *   sound schema of one layout is not searched for the other's tables.
  * - Rows are decoded cell by cell; a cell that does not parse (or whose overflow chain breaks) is
  *   counted and skipped, the rest of its page is kept.
  */
@@ -92,8 +96,20 @@ export const FGW_TABLES: Record<string, { columns: string[]; rowid: boolean; sha
     shape: (v) => v.length === 7 && v[0] === null && typeof v[1] === 'string' && typeof v[2] === 'string' && isInt(v[3]) && isInt(v[4]) && isInt(v[5]),
   },
   sqlite_sequence: { columns: ['name', 'seq'], rowid: true },
-  /** WITHOUT ROWID: an index b-tree of (key, value) */
-  meta: { columns: ['key', 'value'], rowid: false, shape: (v) => v.length === 2 && typeof v[0] === 'string' },
+  /**
+   * Layout 5: one row per point (the readings of one write sharing device and ts). Reading i of a
+   * point has seq `seq + i`, the i-th series of its shape, and the i-th entry of `vals`
+   * (ingest/store/point-codec.ts).
+   */
+  points: {
+    columns: ['seq', 'dev', 'ts', 'shape', 'n', 'vals'],
+    rowid: true,
+    shape: (v) => v.length === 6 && v[0] === null && isInt(v[1]) && isInt(v[2]) && isInt(v[3]) && isInt(v[4]) && Number(v[4]) >= 1 && Buffer.isBuffer(v[5]),
+  },
+  /** layout 5: a point's series ids in entry order, comma-separated */
+  shapes: { columns: ['id', 'series'], rowid: true, shape: (v) => v.length === 2 && v[0] === null && isShapeText(v[1]) },
+  /** WITHOUT ROWID: an index b-tree of (key, value); no key is a list of ids, which a shapes index record starts with */
+  meta: { columns: ['key', 'value'], rowid: false, shape: (v) => v.length === 2 && typeof v[0] === 'string' && !isShapeText(v[0]) },
   /** series' unique index (measurement, device, tag, kind, rowid): it can stand in for the table */
   sqlite_autoindex_series_1: {
     columns: ['measurement', 'device', 'tag', 'kind', 'rowid'],
@@ -106,11 +122,21 @@ export const FGW_TABLES: Record<string, { columns: string[]; rowid: boolean; sha
       typeof v[3] === 'string' &&
       isInt(v[4]),
   },
+  /** shapes' unique index (series, rowid): it can stand in for the table */
+  sqlite_autoindex_shapes_1: { columns: ['series', 'rowid'], rowid: false, shape: (v) => v.length === 2 && isShapeText(v[0]) && isInt(v[1]) },
 };
 export const SERIES_INDEX = 'sqlite_autoindex_series_1';
+export const SHAPES_INDEX = 'sqlite_autoindex_shapes_1';
+/** the tables of one layout only: in a file whose schema names the other layout's table they are not searched for */
+const LAYOUT_5_ONLY = new Set(['points', 'shapes', SHAPES_INDEX]);
 
 function isInt(v: SqlValue | undefined): boolean {
   return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
+}
+
+/** `12,13,14`: a shapes row's series ids */
+function isShapeText(v: SqlValue | undefined): boolean {
+  return typeof v === 'string' && /^\d+(,\d+)*$/.test(v);
 }
 
 export interface RecoverReport {
@@ -464,7 +490,7 @@ export class Recovery {
       if ((type === 'table' || type === 'index') && typeof name === 'string' && isInt(root) && Number(root) > 0)
         this.roots.set(name, { type, root: Number(root) });
     }
-    this.report.schemaOk = this.roots.has('readings');
+    this.report.schemaOk = this.roots.has('readings') || this.roots.has('points');
   }
 
   /** the leaf pages below `root`; damaged pages counted (their subtree is left to the orphans) */
@@ -513,13 +539,23 @@ export class Recovery {
   }
 
   /**
-   * Leaf pages no walk reached, given to the one fgw table (or the series index) whose record shape
-   * they fit. Only searched for the trees that lost pages (or all, when the schema is lost).
+   * Leaf pages no walk reached, given to the one fgw table (or unique index) whose record shape
+   * they fit. Only searched for the trees that lost pages (or all, when the schema is lost). A sound
+   * schema that names `readings` (layouts 1-4) has no points or shapes, one that names `points`
+   * (layout 5) no readings: those are not searched for.
    */
   private adoptOrphans(): void {
-    // a table whose tree is whole needs no orphans; the series index also stands in for a damaged series table
+    const otherLayout = (name: string) =>
+      LAYOUT_5_ONLY.has(name)
+        ? this.roots.has('readings') && !this.roots.has('points')
+        : name === 'readings' && this.roots.has('points') && !this.roots.has('readings');
+    // a table whose tree is whole needs no orphans; a unique index also stands in for its damaged table
     const open = (name: string) =>
-      !this.roots.has(name) || this.damaged.has(name) || !this.report.schemaOk || (name === SERIES_INDEX && this.damaged.has('series'));
+      (!this.roots.has(name) && !otherLayout(name)) ||
+      this.damaged.has(name) ||
+      !this.report.schemaOk ||
+      (name === SERIES_INDEX && this.damaged.has('series')) ||
+      (name === SHAPES_INDEX && this.damaged.has('shapes'));
     const candidates = Object.entries(FGW_TABLES).filter(([name, t]) => t.shape && open(name));
     if (candidates.length === 0) return;
     for (let n = 2; n <= this.pageCount; n++) {

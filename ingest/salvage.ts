@@ -7,11 +7,18 @@
  *   is lost are named by the series' unique index when that survived; the rest are counted as
  *   "series unknown". Readings older than storage.retention are not imported (retention would drop
  *   them at once) and are counted.
+ * - A file of store layout 5 keeps one row per point (`points`: the readings of one write sharing
+ *   device and ts, their series listed once in `shapes`, their values in one blob,
+ *   ingest/store/point-codec.ts). Each point is expanded into its readings, in entry order: reading i
+ *   has seq `seq + i`. A point whose shape (or the series of one of its entries, whose kind the blob
+ *   needs) is lost counts its readings as "series unknown"; one whose blob does not decode counts
+ *   them as undecodable. shapes' unique index fills what the table lost, as series' does. A file with
+ *   both tables (not written by fgw) gives the readings of both.
  * - What the damaged file's forwarder had sent (its cursor, when its meta row is readable) goes in as
  *   local history and is not sent again; the rest is forwarded like any backlog.
- * - Each reading keeps its tie (the file's `tie` column, 0 in a file from before it), so two
- *   salvaged readings of one series in one ms stay two InfluxDB points and what InfluxDB had is
- *   where it was. A backlog reading whose tie the live store already has (another reading of the
+ * - Each reading keeps its tie (the file's `tie` column, 0 in a file from before it; in layout 5
+ *   its entry's), so two salvaged readings of one series in one ms stay two InfluxDB points and
+ *   what InfluxDB had is where it was. A backlog reading whose tie the live store already has (another reading of the
  *   file's, as ties of a file from before the column all are 0, or the gateway wrote that series in
  *   that ms meanwhile) gets the next free one, as the upgrade to layout 3 ranks such a backlog.
  * - How far the file was read is saved in the live store with each chunk (salvageProgress): a
@@ -23,7 +30,8 @@
  * - A file already salvaged into this store is refused unless --force (which imports what is missing).
  */
 import type { FieldKind } from '../adapters/types.js';
-import { Recovery, SERIES_INDEX, type RecoverReport, type SqlValue } from './recover.js';
+import { Recovery, SERIES_INDEX, SHAPES_INDEX, type RecoverReport, type SqlValue } from './recover.js';
+import { decodePoint } from './store/point-codec.js';
 import type { LossReason, Measurement, RecoveredAudit, RecoveredBatch, RecoveredReading, SalvageStore } from './types.js';
 
 const IMPORT_CHUNK = 10_000;
@@ -41,6 +49,8 @@ export interface SalvageResult {
     backlog: number;
     already: number;
     unknownSeries: number;
+    /** readings of points whose values blob does not decode (or does not hold the shape's n entries) */
+    undecodable: number;
     olderThanRetention: number;
     notImportedFull: number;
   };
@@ -90,7 +100,7 @@ export function salvageInto(file: string, store: SalvageStore, opts: { retention
       file,
       store: opts.storePath,
       recovery: rec.report,
-      readings: { read: 0, imported: 0, history: 0, backlog: 0, already: 0, unknownSeries: 0, olderThanRetention: 0, notImportedFull: 0 },
+      readings: { read: 0, imported: 0, history: 0, backlog: 0, already: 0, unknownSeries: 0, undecodable: 0, olderThanRetention: 0, notImportedFull: 0 },
       audits: { read: 0, imported: 0 },
       deadLetters: { read: 0, imported: 0 },
       losses: { read: 0, imported: 0 },
@@ -103,7 +113,7 @@ export function salvageInto(file: string, store: SalvageStore, opts: { retention
     const base: Omit<RecoveredBatch, 'readings'> = { anchor, cursor };
     // an earlier run of this file got this far (the reader gives the same rows in the same order)
     const before = store.salvageProgress(file);
-    /** rows of `readings` read so far, imported or not */
+    /** readings read so far (rows of `readings`, then entries of `points`), imported or not */
     let at = 0;
     const cutoff = opts.retentionMs > 0 ? opts.now - opts.retentionMs : Number.NEGATIVE_INFINITY;
     let chunk: RecoveredReading[] = [];
@@ -126,6 +136,18 @@ export function salvageInto(file: string, store: SalvageStore, opts: { retention
       }
       chunk = [];
     };
+    /** one reading read (`at` counts it, imported or not): false when it is skipped as already imported or too old */
+    const take = (ts: number): boolean => {
+      if (at <= before.readings) {
+        result.readings.already++;
+        return false;
+      }
+      if (ts < cutoff) {
+        result.readings.olderThanRetention++;
+        return false;
+      }
+      return true;
+    };
     for (const r of rec.rows('readings')) {
       result.readings.read++;
       at++;
@@ -136,19 +158,59 @@ export function salvageInto(file: string, store: SalvageStore, opts: { retention
         result.readings.unknownSeries++;
         continue;
       }
-      if (at <= before.readings) {
-        result.readings.already++;
-        continue;
-      }
-      if (ts < cutoff) {
-        result.readings.olderThanRetention++;
-        continue;
-      }
+      if (!take(ts)) continue;
       const value = typeof v[3] === 'number' ? v[3] : typeof v[3] === 'bigint' ? Number(v[3]) : null;
       // a file from before the tie column (or a row written before it was added) has tie 0
       const tie = num(v[8]) ?? 0;
       chunk.push({ ...s, ts, value, text: str(v[4]) ?? null, quality: num(v[5]) ?? 2, error: str(v[6]) ?? null, oldSeq: r.rowid, tie });
       if (chunk.length >= IMPORT_CHUNK) flush();
+    }
+    // layout 5: a point's readings, in entry order. Without its shape, or the series (and so the
+    // kind) of any of its entries, its values cannot be told apart: all its readings are unknown.
+    const shapes = new Map<number, number[]>();
+    const addShape = (id: number | undefined, text: SqlValue | undefined) => {
+      if (id === undefined || typeof text !== 'string' || !/^\d+(,\d+)*$/.test(text) || shapes.has(id)) return;
+      shapes.set(id, text.split(',').map(Number));
+    };
+    for (const r of rec.rows('shapes')) addShape(r.rowid, r.values[1]);
+    for (const r of rec.rows(SHAPES_INDEX)) addShape(num(r.values[1]), r.values[0]);
+    for (const r of rec.rows('points')) {
+      const v = r.values;
+      const n = Math.max(0, num(v[4]) ?? 0);
+      result.readings.read += n;
+      const ts = num(v[2]);
+      const ids = shapes.get(num(v[3]) ?? -1);
+      const of = ids?.map((id) => series.get(id));
+      if (!of || ts === undefined || r.rowid === undefined || of.some((s) => s === undefined)) {
+        at += n;
+        result.readings.unknownSeries += n;
+        continue;
+      }
+      let entries: ReturnType<typeof decodePoint> | undefined;
+      try {
+        if (of.length === n && Buffer.isBuffer(v[5]))
+          entries = decodePoint(
+            of.map((s) => s!.kind),
+            v[5],
+          );
+      } catch {
+        entries = undefined;
+      }
+      if (!entries) {
+        at += n;
+        result.readings.undecodable += n;
+        continue;
+      }
+      for (let i = 0; i < n; i++) {
+        at++;
+        if (!take(ts)) continue;
+        const e = entries[i]!;
+        const value = typeof e.value === 'number' ? e.value : typeof e.value === 'boolean' ? (e.value ? 1 : 0) : null;
+        const text = typeof e.value === 'string' ? e.value : null;
+        const quality = e.quality === 'good' ? 0 : e.quality === 'uncertain' ? 1 : 2;
+        chunk.push({ ...of[i]!, ts, value, text, quality, error: e.error ?? null, oldSeq: r.rowid + i, tie: e.tie ?? 0 });
+        if (chunk.length >= IMPORT_CHUNK) flush();
+      }
     }
     flush();
 
@@ -254,6 +316,7 @@ export function salvageText(r: SalvageResult): string[] {
   );
   if (rd.already > 0) lines.push(`  already imported by an earlier salvage of this file: ${fmt(rd.already)} readings (skipped)`);
   if (rd.unknownSeries > 0) lines.push(`  not imported: ${fmt(rd.unknownSeries)} readings whose series (device and tag) is lost`);
+  if (rd.undecodable > 0) lines.push(`  not imported: ${fmt(rd.undecodable)} readings whose stored values are damaged (they do not decode)`);
   if (rd.olderThanRetention > 0) lines.push(`  not imported: ${fmt(rd.olderThanRetention)} readings older than storage.retention`);
   if (rd.notImportedFull > 0)
     lines.push(
