@@ -16,6 +16,8 @@ import { QUALITY_CODE, type SeriesInfo, devKey, seriesKey, isDiskFull } from './
 import { PointBuilder, entryOf, packPoint } from './points.js';
 import type { StoreState, Parts } from './state.js';
 
+/** the least a reading is taken to need on disk (a small integer packed in a point is about 2 bytes) */
+export const MIN_BYTES_PER_READING = 2;
 /** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
 const PACE_FROM_ROWS = 2000;
 
@@ -97,7 +99,12 @@ export class CommitPart {
   /** points into the table (their shapes created as needed), inside the caller's transaction */
   pointBuilder(): PointBuilder {
     return new PointBuilder((seq, dev, ts, entries) => {
-      const shape = this.s.shapes.get(this.s.shapes.idOf(this.s.db, entries.map((e) => e.series)))!;
+      const shape = this.s.shapes.get(
+        this.s.shapes.idOf(
+          this.s.db,
+          entries.map((e) => e.series),
+        ),
+      )!;
       this.s.st.insertPoint.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
     });
   }
@@ -238,7 +245,7 @@ export class CommitPart {
     }
     if (n >= 500) {
       const grown = this.p.room.usedBytes() - usedBefore;
-      if (grown > 0) this.s.bytesPerRow = Math.max(20, Math.min(1000, 0.8 * this.s.bytesPerRow + (0.2 * grown) / n));
+      if (grown > 0) this.s.bytesPerRow = Math.max(MIN_BYTES_PER_READING, Math.min(1000, 0.8 * this.s.bytesPerRow + (0.2 * grown) / n));
     }
     if (this.s.failing) this.p.room.failingEnded();
     for (const w of waiters) w.resolve();
@@ -308,7 +315,9 @@ export class CommitPart {
    * while `fgw query` reads): readers call this before they decode points.
    */
   refresh(): void {
-    const rows = this.s.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series WHERE id > ?').all(this.maxSeriesId) as Array<SeriesInfo & { id: number }>;
+    const rows = this.s.db.prepare('SELECT id, measurement, device, tag, kind, dev FROM series WHERE id > ?').all(this.maxSeriesId) as Array<
+      SeriesInfo & { id: number }
+    >;
     for (const s of rows) {
       if (!this.s.seriesById.has(s.id)) this.s.seriesById.set(s.id, { measurement: s.measurement, device: s.device, tag: s.tag, kind: s.kind, dev: s.dev });
       if (s.id > this.maxSeriesId) this.maxSeriesId = s.id;

@@ -49,6 +49,7 @@ import { LOSSES_TABLE, LossLedger } from '../losses.js';
 import { newer } from '../tie-break.js';
 import type { DamagedFile, SalvageProgress } from '../types.js';
 import type { FieldKind } from '../../adapters/types.js';
+import { MIN_BYTES_PER_READING } from './commit.js';
 import { PointBuilder, Shapes, entryOf, packPoint } from './points.js';
 import { restore, seriesKey } from './rows.js';
 import type { StoreState, Parts } from './state.js';
@@ -114,7 +115,12 @@ function readingsToPoints(db: Database.Database): void {
   const shapes = new Shapes((sid) => kinds.get(sid));
   const insert = db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)');
   const points = new PointBuilder((seq, dev, ts, entries) => {
-    const shape = shapes.get(shapes.idOf(db, entries.map((e) => e.series)))!;
+    const shape = shapes.get(
+      shapes.idOf(
+        db,
+        entries.map((e) => e.series),
+      ),
+    )!;
     insert.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
   });
   const chunk = db.prepare('SELECT seq, series, dev, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT 10000').raw();
@@ -310,6 +316,7 @@ export class OpenPart {
     this.s.cursors.readings = Math.max(this.s.cursors.readings, Number(this.s.st.getMeta.get('cursor:readings') ?? 0));
     this.s.cursors.audit = Math.max(this.s.cursors.audit, Number(this.s.st.getMeta.get('cursor:audit') ?? 0));
     this.p.forward.countNamedDrops();
+    this.estimateSizes();
     this.s.lastAuditSeq = Math.max(
       this.s.lastAuditSeq,
       Number(db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'").pluck().get() ?? 0),
@@ -317,6 +324,24 @@ export class OpenPart {
     this.s.dataVersion = Number(this.s.st.dataVersion.get());
     this.p.audit.loadJunkBytes(false);
     this.s.leftoversClosed = false;
+  }
+
+  /**
+   * What the readings of this file take, from the file itself: bytes per reading (sizes the room a
+   * commit asks for, before commits have measured it; a store reopened on a full disk must not ask
+   * for more than its readings need) and readings per point (sizes the limits' chunks).
+   */
+  private estimateSizes(): void {
+    const db = this.s.db;
+    const recent = db.prepare('SELECT count(*) AS points, coalesce(sum(n), 0) AS readings FROM (SELECT n FROM points ORDER BY seq DESC LIMIT 1000)').get() as {
+      points: number;
+      readings: number;
+    };
+    if (recent.points > 0) this.s.perPoint = recent.readings / recent.points;
+    const readings = this.s.meta('count:readings');
+    if (readings < 10_000) return;
+    const used = (Number(this.s.st.pageCount.get()) - Number(this.s.st.freelist.get())) * this.s.pageSize;
+    this.s.bytesPerRow = Math.max(MIN_BYTES_PER_READING, Math.min(1000, used / readings));
   }
 
   /** the high-water mark of readings' seq (also after another connection wrote some) */

@@ -244,7 +244,10 @@ export function exceptionsOf(numCount: number, boolCount: number, blob: Uint8Arr
   for (let x = 0; x < count; x++) {
     const index = r.varint();
     const f = r.byte();
-    if (f & 8) r.pos += r.varint();
+    if (f & 8) {
+      const length = r.varint();
+      r.pos += length;
+    }
     const tie = f & 16 ? r.varint() : 0;
     out.push({ index, quality: f & 3, tie });
   }

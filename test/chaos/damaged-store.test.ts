@@ -46,7 +46,7 @@ afterAll(async () => {
   for (const d of dirs) d.cleanup();
 });
 
-/** a store as a gateway left it after InfluxDB was away: N readings, none forwarded */
+/** a store as a gateway left it after InfluxDB was away: N readings, none forwarded (the devices alternate: a point each) */
 async function storeLeftBehind(path: string): Promise<{ leaves: Map<number, number>; pages: number }> {
   const s = openStore({ path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
   const t0 = Date.now() - 3_600_000;
@@ -59,9 +59,10 @@ async function storeLeftBehind(path: string): Promise<{ leaves: Map<number, numb
   await s.close();
   const db = new Database(join(path, STORE_FILE), { readonly: true });
   const leaves = new Map(
-    (db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map(
-      (r) => [r.pageno, r.ncell],
-    ),
+    (db.prepare("SELECT pageno, ncell FROM dbstat WHERE name = 'points' AND pagetype = 'leaf'").all() as Array<{ pageno: number; ncell: number }>).map((r) => [
+      r.pageno,
+      r.ncell,
+    ]),
   );
   const pages = Number(db.pragma('page_count', { simple: true }));
   db.close();

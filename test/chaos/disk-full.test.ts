@@ -27,7 +27,7 @@ import { waitFor } from '../helpers/wait.js';
 const root = new URL('../..', import.meta.url).pathname;
 const fgw = join(root, 'gateway/bin/fgw.js');
 const DEVICES = ['press-01', 'press-02', 'lathe-03', 'saw-05'];
-const TAGS = 40;
+const TAGS = 100;
 const MiB = 1024 * 1024;
 
 let fs: Tmpfs;
@@ -63,7 +63,9 @@ beforeAll(async () => {
   api = await freePort();
   cfgDir = tempDir('fgw-chaos-disk-');
   cfg = join(cfgDir.path, 'gateway.yaml');
-  const tags = Array.from({ length: TAGS }, (_, i) => `{ name: r${i}, area: holding, address: ${i}, type: uint16 }`).join(', ');
+  // r0 the poll number; the others scaled, so they are floats of 8 bytes in the store (enough data
+  // for the store to fill the disk's last megabytes within half a minute)
+  const tags = Array.from({ length: TAGS }, (_, i) => `{ name: r${i}, area: holding, address: ${i}, type: uint16${i > 0 ? ', scale: 0.001' : ''} }`).join(', ');
   writeFileSync(
     cfg,
     `
@@ -118,9 +120,11 @@ it('a full disk: alarm, per-device loss counted exactly, no log flood, resumes b
   gw = startProcess(process.execPath, [fgw, 'run', '--config', cfg]);
   await waitFor('readings stored', async () => ((await status()).store.readings as number) > 5 * TAGS * DEVICES.length);
 
-  // the disk fills: 3 MB left for the store
+  // the disk fills: 2 MB left for the store (a poll of 100 registers is one point of about 800
+  // bytes, 64 KB/s from the four devices). Enough that what the store holds when the disk is full,
+  // once forwarded and freed, gives the reserve back twice over after the restart below
   const logBefore = logLines(gw).length;
-  fs.fill(3 * MiB);
+  fs.fill(2 * MiB);
   await waitFor('the store-full alarm', async () => (await status()).store.full?.reason === 'disk', { timeoutMs: 60_000 });
   await waitFor('readings refused for a while', async () => ((await status()).store.full?.refused as number) >= 100 * TAGS);
   const ready = await get('/health/ready');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FieldKind } from '../../adapters/types.js';
-import { decodePoint, encodePoint, type PointEntry } from '../../ingest/store/point-codec.js';
+import { decodePoint, encodePoint, exceptionsOf, kindCounts, type PointEntry } from '../../ingest/store/point-codec.js';
 
 const kindArb = fc.constantFrom<FieldKind>('float', 'integer', 'boolean', 'string');
 const valueOf = (k: FieldKind): fc.Arbitrary<PointEntry['value']> =>
@@ -30,7 +30,7 @@ const normal = (e: PointEntry): PointEntry => {
   return tie ? { ...rest, tie } : rest;
 };
 
-describe('point codec (store layout v3)', () => {
+describe('point codec (store layout 5)', () => {
   it('decode(encode(x)) is x for every kind, null values, qualities, errors and ties', () => {
     fc.assert(
       fc.property(pointArb, ([kinds, entries]) => {
@@ -44,6 +44,32 @@ describe('point codec (store layout v3)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('exceptionsOf reads the qualities and ties of the entries that are not plain good, and only those', () => {
+    fc.assert(
+      fc.property(pointArb, ([kinds, entries]) => {
+        const { numCount, boolCount } = kindCounts(kinds);
+        const code = { good: 0, uncertain: 1, bad: 2 } as const;
+        const expected = entries.flatMap((e, index) =>
+          e.value === null || e.quality !== 'good' || e.error !== undefined || (e.tie ?? 0) !== 0 ? [{ index, quality: code[e.quality], tie: e.tie ?? 0 }] : [],
+        );
+        expect(exceptionsOf(numCount, boolCount, encodePoint(kinds, entries))).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+    // by hand: two bad entries with an error each (the second one's index follows the first's text)
+    const blob = encodePoint(
+      ['integer', 'integer'],
+      [
+        { value: null, quality: 'bad', error: 'TIMEOUT' },
+        { value: null, quality: 'uncertain', error: 'X', tie: 3 },
+      ],
+    );
+    expect(exceptionsOf(2, 0, blob)).toEqual([
+      { index: 0, quality: 2, tie: 0 },
+      { index: 1, quality: 1, tie: 3 },
+    ]);
   });
 
   it('written out by hand: a poll of an integer 20, a float 0.5, two booleans and a string', () => {

@@ -3,11 +3,13 @@
  * or a bad SD card damages them. What should be recoverable is counted with SQLite's own dbstat
  * (cells per leaf page of `readings`) before the damage, never with the reader under test.
  *
- * The file has ties (layout 3+): 24 readings share each ms, two of each of the 12 series, so
- * reading k has tie 1 when k mod 24 >= 12, else 0.
+ * These files are in layout 4 (one row per reading), the layout a damaged file set aside by an
+ * older fgw has; they are written here with SQLite and that layout's DDL. Layout 5 (points):
+ * recover-points.test.ts. The file has ties: 24 readings share each ms, two of each of the 12
+ * series, so reading k has tie 1 when k mod 24 >= 12, else 0.
  */
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, openSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
@@ -34,17 +36,25 @@ const tieOf = (i: number) => (i % 24 >= 12 ? 1 : 0);
 
 beforeAll(async () => {
   dir = tempDir('fgw-recover-');
-  const s = openStore({ path: join(dir.path, 'live'), maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0, forwarding: true });
-  for (let i = 0; i < N; i += 1000) {
-    const rows: Reading[] = [];
-    for (let k = i; k < Math.min(N, i + 1000); k++)
-      rows.push({ device: `dev${k % 4}`, tag: `t${k % 6}`, ts: T + Math.floor(k / 24) * 10, kind: 'float', value: value(k), quality: 'good' });
-    await s.write(rows);
-  }
-  s.setCursor('readings', 20_000);
-  s.appendAudit({ ts: T, actor: 'mes', system: 'MES', action: 'read', route: 'GET /api/latest', result: 'ok' });
-  s.deadLetter({ ts: T, source: 'mqtt', reason: 'NOT_JSON', detail: 'Unexpected token', payload: 'p'.repeat(60_000) });
-  await s.close();
+  mkdirSync(join(dir.path, 'live'));
+  const readings: Reading[] = [];
+  for (let k = 0; k < N; k++)
+    readings.push({
+      device: `dev${k % 4}`,
+      tag: `t${k % 6}`,
+      ts: T + Math.floor(k / 24) * 10,
+      kind: 'float',
+      value: value(k),
+      quality: 'good',
+      tie: tieOf(k),
+    } as Reading);
+  writeLayout4(join(dir.path, 'live', STORE_FILE), readings, 20_000, (db) => {
+    db.prepare("INSERT INTO audit(ts, actor, system, action, route, result) VALUES (?, 'mes', 'MES', 'read', 'GET /api/latest', 'ok')").run(T);
+    db.prepare("INSERT INTO dead_letters(ts, source, reason, detail, payload) VALUES (?, 'mqtt', 'NOT_JSON', 'Unexpected token', ?)").run(
+      T,
+      'p'.repeat(60_000),
+    );
+  });
   file = join(dir.path, 'live', STORE_FILE);
   const db = new Database(file, { readonly: true });
   leaves = new Map(
@@ -57,6 +67,53 @@ beforeAll(async () => {
   db.close();
 });
 afterAll(() => dir.cleanup());
+
+/**
+ * A layout-4 store file (schema 4: one row per reading, with dev and tie), as fgw before layout 5
+ * wrote it: its DDL, the series and devices the readings name, the readings in order from seq 1
+ * (tie from `(r as { tie }).tie`), the forwarder's cursor and the counters in meta.
+ */
+function writeLayout4(f: string, rows: Reading[], cursor: number, more?: (db: Database.Database) => void): void {
+  const db = new Database(f);
+  db.pragma('journal_mode = WAL');
+  db.exec(`
+    CREATE TABLE series(id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device TEXT NOT NULL, tag TEXT NOT NULL, kind TEXT NOT NULL, dev INTEGER NOT NULL DEFAULT 0, UNIQUE(measurement, device, tag, kind));
+    CREATE TABLE readings(seq INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL, value NUMERIC, text TEXT, quality INTEGER NOT NULL, error TEXT, dev INTEGER NOT NULL DEFAULT 0, tie INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL, system TEXT NOT NULL, action TEXT NOT NULL, route TEXT NOT NULL, device TEXT, tag TEXT, value TEXT, result TEXT NOT NULL, detail TEXT);
+    CREATE INDEX audit_ts ON audit(ts);
+    CREATE TABLE dead_letters(id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, source TEXT NOT NULL, device TEXT, topic TEXT, reason TEXT NOT NULL, detail TEXT, payload TEXT);
+    CREATE INDEX dead_letters_ts ON dead_letters(ts);
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    CREATE TABLE devices(id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device TEXT NOT NULL, UNIQUE(measurement, device));
+    CREATE TABLE latest(series INTEGER PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL);
+    CREATE INDEX readings_dev_ts ON readings(dev, ts, series, quality);
+    PRAGMA user_version = 4;`);
+  const devs = new Map<string, number>();
+  const series = new Map<string, number>();
+  const insert = db.prepare('INSERT INTO readings(seq, series, ts, value, quality, dev, tie) VALUES (?, ?, ?, ?, 0, ?, ?)');
+  db.transaction(() => {
+    rows.forEach((r, i) => {
+      let dev = devs.get(r.device);
+      if (dev === undefined)
+        devs.set(r.device, (dev = Number(db.prepare("INSERT INTO devices(measurement, device) VALUES ('data', ?)").run(r.device).lastInsertRowid)));
+      const key = `${r.device}/${r.tag}`;
+      let sid = series.get(key);
+      if (sid === undefined)
+        series.set(
+          key,
+          (sid = Number(
+            db.prepare("INSERT INTO series(measurement, device, tag, kind, dev) VALUES ('data', ?, ?, ?, ?)").run(r.device, r.tag, r.kind, dev).lastInsertRowid,
+          )),
+        );
+      insert.run(i + 1, sid, r.ts, r.value, dev, (r as { tie?: number }).tie ?? 0);
+    });
+    db.prepare(
+      "INSERT INTO meta(key, value) VALUES ('cursor:readings', ?), ('cursor:audit', 0), ('dropped', 0), ('droppedUnforwarded', 0), ('count:readings', ?), ('seq:readings', ?)",
+    ).run(cursor, rows.length, rows.length);
+    more?.(db);
+  })();
+  db.close();
+}
 
 function copy(name: string): string {
   const f = join(dir.path, name);
@@ -169,12 +226,12 @@ describe('recovering a store file without SQLite', () => {
   it('a layout-2 file (no tie column) with its schema page lost: its 8-value rows are still recognised as readings', async () => {
     const d = tempDir('fgw-recover-v2-');
     try {
-      const s = openStore({ path: d.path, maxSizeBytes: 2 ** 30, retentionMs: 0, limitsIntervalMs: 0 });
-      await s.write(
-        Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })),
-      );
-      await s.close();
       const f = join(d.path, STORE_FILE);
+      writeLayout4(
+        f,
+        Array.from({ length: 3000 }, (_, i) => ({ device: 'd', tag: 't', ts: T + i, kind: 'integer' as const, value: i, quality: 'good' as const })),
+        0,
+      );
       const db = new Database(f);
       db.exec('ALTER TABLE readings DROP COLUMN tie; PRAGMA user_version = 2;');
       db.pragma('wal_checkpoint(TRUNCATE)');
@@ -203,7 +260,8 @@ describe('recovering a store file without SQLite', () => {
       copyFileSync(join(d.path, `${STORE_FILE}-wal`), join(d.path, 'copy.db-wal'));
       await s.close();
       const r = new Recovery(join(d.path, 'copy.db'));
-      const n = [...r.rows('readings')].length;
+      // each reading its own point (a ts each)
+      const n = [...r.rows('points')].length;
       expect(r.report.walFrames).toBeGreaterThan(0);
       r.close();
       expect(n).toBe(3000);

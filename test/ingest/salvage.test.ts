@@ -9,7 +9,7 @@
  * own connection, as `fgw store salvage` beside a running gateway does.
  */
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, existsSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../gateway/cli/index.js';
@@ -66,10 +66,11 @@ beforeAll(async () => {
   });
   s.deadLetter({ ts: T, source: 'mqtt', reason: 'NOT_JSON', payload: '{' });
   await s.close();
-  // ten leaf pages from the middle of readings, and what was on them
+  // ten leaf pages from the middle of the points, and what was on them (the devices alternate, so
+  // each reading is a point of its own: a point's seq is its reading's)
   const file = join(storePath, STORE_FILE);
   const db = new Database(file, { readonly: true });
-  const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+  const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'points' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
   const mid = Math.floor(leaves.length / 2);
   const hit = leaves.slice(mid - 5, mid + 5);
   db.close();
@@ -102,8 +103,8 @@ beforeAll(async () => {
   const readable = (lo: number, hi: number): number => {
     try {
       // a single row by equality: a range scan would also read the next row, maybe on a damaged page
-      if (hi - lo === 1) return Number(dm.prepare('SELECT count(*) FROM readings WHERE seq = ?').pluck().get(lo));
-      return Number(dm.prepare('SELECT count(*) FROM readings WHERE seq >= ? AND seq < ?').pluck().get(lo, hi));
+      if (hi - lo === 1) return Number(dm.prepare('SELECT count(*) FROM points WHERE seq = ?').pluck().get(lo));
+      return Number(dm.prepare('SELECT count(*) FROM points WHERE seq >= ? AND seq < ?').pluck().get(lo, hi));
     } catch {
       if (hi - lo === 1) return 0;
       const m = Math.floor((lo + hi) / 2);
@@ -205,15 +206,24 @@ describe('fgw store salvage', () => {
   it('a file from before the tie column: its readings sharing a ms get ties 0, 1, 2 (history keeps 0, as InfluxDB has it)', async () => {
     const d = tempDir('fgw-salvage-v2-');
     try {
-      const old = openStore(storeOpts(join(d.path, 'old')));
+      // layout 2 as fgw wrote it (no tie column): v 1, 2, 3 and w 4 in one ms, seq 1 forwarded
       const A = T + 5;
-      await old.write([1, 2, 3].map((value) => ({ device: 'press', tag: 'v', ts: A, kind: 'integer' as const, value, quality: 'good' as const })));
-      await old.write([{ device: 'press', tag: 'w', ts: A, kind: 'integer', value: 4, quality: 'good' }]);
-      old.setCursor('readings', 1);
-      await old.close();
+      mkdirSync(join(d.path, 'old'));
       const f = join(d.path, 'old', STORE_FILE);
       const db = new Database(f);
-      db.exec('ALTER TABLE readings DROP COLUMN tie; PRAGMA user_version = 2;');
+      db.exec(`
+        CREATE TABLE series(id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device TEXT NOT NULL, tag TEXT NOT NULL, kind TEXT NOT NULL, dev INTEGER NOT NULL DEFAULT 0, UNIQUE(measurement, device, tag, kind));
+        CREATE TABLE devices(id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, device TEXT NOT NULL, UNIQUE(measurement, device));
+        CREATE TABLE readings(seq INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL, value NUMERIC, text TEXT, quality INTEGER NOT NULL, error TEXT, dev INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX readings_dev_ts ON readings(dev, ts, series, quality);
+        CREATE TABLE latest(series INTEGER PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL);
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+        INSERT INTO meta(key, value) VALUES ('cursor:readings', 1), ('cursor:audit', 0), ('dropped', 0), ('droppedUnforwarded', 0), ('count:readings', 4), ('seq:readings', 4);
+        INSERT INTO devices(id, measurement, device) VALUES (1, 'data', 'press');
+        INSERT INTO series(id, measurement, device, tag, kind, dev) VALUES (1, 'data', 'press', 'v', 'integer', 1), (2, 'data', 'press', 'w', 'integer', 1);
+        INSERT INTO readings(seq, series, ts, value, quality, dev) VALUES (1, 1, ${A}, 1, 0, 1), (2, 1, ${A}, 2, 0, 1), (3, 1, ${A}, 3, 0, 1), (4, 2, ${A}, 4, 0, 1);
+        INSERT INTO latest(series, seq, ts) VALUES (1, 3, ${A}), (2, 4, ${A});
+        PRAGMA user_version = 2;`);
       db.close();
       const target = openStore(storeOpts(join(d.path, 'store')));
       const r = salvageInto(f, target, { retentionMs: 14 * 86_400_000, now, storePath: d.path });

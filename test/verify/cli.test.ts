@@ -12,8 +12,9 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Reading } from '../../adapters/types.js';
+import type { FieldKind, Reading } from '../../adapters/types.js';
 import { openStore } from '../../ingest/store/index.js';
+import { decodePoint, encodePoint } from '../../ingest/store/point-codec.js';
 import { main } from '../../gateway/cli/index.js';
 import { startInflux, writeStore, type TestInflux } from '../helpers/influx.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -99,6 +100,22 @@ const base = () => [
   '2026-10-07T00:00:00+08:00',
   '--preliminary',
 ];
+
+/** every reading stored at `ts` made bad, point by point (the store keeps one row per point); how many */
+function markBad(db: Database.Database, ts: number): number {
+  const kind = new Map(db.prepare('SELECT id, kind FROM series').raw().all() as Array<[number, FieldKind]>);
+  let n = 0;
+  for (const [seq, series, vals] of db
+    .prepare('SELECT p.seq, s.series, p.vals FROM points p JOIN shapes s ON s.id = p.shape WHERE p.ts = ?')
+    .raw()
+    .all(ts) as Array<[number, string, Uint8Array]>) {
+    const kinds = series.split(',').map((id) => kind.get(Number(id))!);
+    const entries = decodePoint(kinds, vals).map((e) => ({ ...e, quality: 'bad' as const }));
+    db.prepare('UPDATE points SET vals = ? WHERE seq = ?').run(encodePoint(kinds, entries), seq);
+    n += entries.length;
+  }
+  return n;
+}
 
 describe('fgw verify', () => {
   it.each(['store', 'influx'])('--source %s: the hand-computed result, JSON and HTML written', async (source) => {
@@ -291,7 +308,7 @@ describe('fgw verify', () => {
     expect(same.out).toMatch(/^reproduced: report YK-2026-0173-20261005-20261007-[0-9a-f]{12}: facts digest [0-9a-f]{64} and 5 input hashes match\n$/);
     // the readings of one poll (press-01 and welder-02, minute 5) marked bad: facts differ
     const db = new Database(join(copy, 'data/line-01/store.db'));
-    expect(db.prepare('UPDATE readings SET quality = 2 WHERE ts = ?').run(FROM + 5 * M + 5000).changes).toBe(5);
+    expect(markBad(db, FROM + 5 * M + 5000)).toBe(5);
     db.close();
     const changed = await run(['--reproduce', json]);
     expect(changed.code).toBe(1);
