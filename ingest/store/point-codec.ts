@@ -1,5 +1,5 @@
 /**
- * The value encoding of store layout v3 (one row per point: the readings of one write() that
+ * The value encoding of store layout 5 (one row per point: the readings of one write() that
  * share measurement, device and ts). Pure: no SQLite, no clock. A point's tags and kinds are its
  * shape (stored once per tag set, referred to by id), so a row holds only the values, in the
  * shape's order:

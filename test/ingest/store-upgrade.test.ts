@@ -87,6 +87,24 @@ describe('a schema-4 store (one row per reading) written by the previous code', 
     await again.close();
   });
 
+  it('says before that it upgrades, and after how long it took; the readings are points now, every one kept', async () => {
+    const path = copy();
+    const { log, lines } = captureLog();
+    const s = open(path, log);
+    await s.close();
+    const before = lines.find((l) => /upgrading the store layout in place/.test(String(l.msg)));
+    expect(before).toMatchObject({ from: 4, to: STORE_SCHEMA_VERSION });
+    const after = lines.find((l) => l.msg === 'store layout upgraded');
+    expect(after?.ms).toEqual(expect.any(Number));
+    expect(lines.indexOf(before!)).toBeLessThan(lines.indexOf(after!));
+    const raw = new Database(join(path, STORE_FILE), { readonly: true });
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'readings'").pluck().all()).toEqual([]);
+    // the 60 readings, fewer rows: a poll's readings (one device, one ts) share one
+    expect(raw.prepare('SELECT sum(n) FROM points').pluck().get()).toBe(60);
+    expect(Number(raw.prepare('SELECT count(*) FROM points').pluck().get())).toBeLessThan(40);
+    raw.close();
+  });
+
   it('goes on after the upgrade: new readings follow the old seqs, ties continue, the cursor drains the backlog', async () => {
     const path = copy();
     const s = open(path);
