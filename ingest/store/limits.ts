@@ -14,12 +14,10 @@
 import { errorText } from '../../config/errors.js';
 import { isCorruption } from '../damage.js';
 import { addToBatch, type LossBatch } from '../losses.js';
-import { afterCursorSql } from './points.js';
+import { afterCursorSql, readingsIn } from './points.js';
 import { DEAD_LETTER_BYTES, AUDIT_BYTES } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 import { DELETE_CHUNK, MIN_RING_QUIET_MS } from './room.js';
-
-const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
 
 export class LimitsPart {
   private limitsRunning = false;
@@ -112,7 +110,7 @@ export class LimitsPart {
         const rows = unfwdRange.all(cursor, lo, hi, cutoff, cursor) as Array<[number, number, number, number]>;
         noteLosses(rows);
         const u = rows.reduce((a, r) => a + r[1], 0);
-        const n = sum(delRange.all(lo, hi, cutoff) as number[]);
+        const n = readingsIn(delRange.all(lo, hi, cutoff) as number[]);
         count(n, u);
         return [n, u] as const;
       });
@@ -144,7 +142,7 @@ export class LimitsPart {
         noteLosses(rows);
         const u = rows.reduce((a, r) => a + r[1], 0);
         const gone = del.all(id, cutoff, chunk) as number[];
-        const n = sum(gone);
+        const n = readingsIn(gone);
         count(n, u);
         return [n, u, gone.length] as const;
       });

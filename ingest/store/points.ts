@@ -37,6 +37,9 @@ export interface Shape {
  */
 export const afterCursorSql = (alias = ''): string => `max(0, min(${alias}n, ${alias}seq + ${alias}n - 1 - ?))`;
 
+/** the readings of deleted points, from their `n` (DELETE … RETURNING n) */
+export const readingsIn = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
+
 /** The shapes of this file, cached; new ones inserted when a commit needs them. */
 export class Shapes {
   private readonly byId = new Map<number, Shape>();

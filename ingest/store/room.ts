@@ -20,12 +20,12 @@ import type { Reading } from '../../adapters/types.js';
 import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import { fileSize, fsStats, roomFor, writeReserve, type Room } from '../disk.js';
 import { addToBatch, type LossBatch, type LossEpisode, type LossReason } from '../losses.js';
+import { readingsIn } from './points.js';
 import { isDiskFull } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 import type { Batch, Waiter } from './commit.js';
 
 export const DELETE_CHUNK = 20_000;
-const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
 /** at most this many readings are dropped to make room for one commit (the rest at the next) */
 const MAKE_ROOM_MAX_ROWS = 100_000;
 export const MIN_RING_QUIET_MS = 10_000;
@@ -140,7 +140,7 @@ export class RoomPart {
   dropForwarded(n: number, upTo: number): number {
     const d = this.inSmallerSteps(n, (k) =>
       this.s.db.transaction(() => {
-        const d = sum(this.s.st.deleteOldestUpTo.all(upTo, this.s.pointsFor(k), upTo) as number[]);
+        const d = readingsIn(this.s.st.deleteOldestUpTo.all(upTo, this.s.pointsFor(k), upTo) as number[]);
         this.countDropped(d, 0);
         return d;
       })(),
@@ -178,7 +178,7 @@ export class RoomPart {
           const device = this.s.dataDevById.get(dev);
           if (device !== undefined) addToBatch(losses, device, lo, hi, cnt);
         }
-        const d = sum(this.s.st.deleteOldest.all(points) as number[]);
+        const d = readingsIn(this.s.st.deleteOldest.all(points) as number[]);
         this.countDropped(d, unfwd);
         if (losses.size > 0) this.s.ledger.add('maxSize', losses);
         return d;

@@ -22,11 +22,7 @@ export class SlotsPart {
    * The points of `dev` in [from, to) whose shape has one of `series`, in ts order (or reversed),
    * each with the qualities (0 good, 1 uncertain, 2 bad) of its wanted entries.
    */
-  private *points(
-    dev: number,
-    series: ReadonlySet<number>,
-    w: { from?: number; to: number; desc?: boolean },
-  ): Generator<{ ts: number; qualities: number[] }> {
+  private *points(dev: number, series: ReadonlySet<number>, w: { from?: number; to: number; desc?: boolean }): Generator<{ ts: number; qualities: number[] }> {
     const shapes = this.s.shapes.having(series);
     if (shapes.length === 0) return;
     const wanted = new Map<number, { shape: Shape; entries: number[] }>();
