@@ -5,8 +5,11 @@
  * shape's order:
  *
  *   flags: 1 byte. bit 0: an exceptions section follows the bitmaps.
- *   numeric bitmap: 1 bit per float/integer entry (LSB first), 1 = zigzag varint (a safe integer,
- *     |v| < 2^52, not -0), 0 = float64 little-endian: 20.0 takes 1 byte, 0.1 + 0.2 takes 8.
+ *   numeric modes: 2 bits per float/integer entry (LSB first, four to a byte): 1 = zigzag varint of
+ *     v (a safe integer, |v| < 2^52, not -0), 2 = zigzag varint of v × 10 and 3 = of v × 100, when
+ *     that is an integer m and m / 10 (m / 100) gives v back exactly (a reading with one or two
+ *     decimals, as most sensors report: 23.4 takes 2 bytes), 0 = float64 little-endian: 20.0
+ *     takes 1 byte, 0.1 + 0.2 takes 8.
  *   boolean bitmap: 1 bit per boolean entry.
  *   exceptions (only if flag bit 0): varint count, then per entry that is not plain good with a
  *     value: varint index, 1 byte (bits 0-1 quality 0 good / 1 uncertain / 2 bad; bit 2 value is
@@ -36,6 +39,17 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const isNumeric = (k: FieldKind): boolean => k === 'float' || k === 'integer';
 const asVarint = (v: number): boolean => Number.isInteger(v) && Math.abs(v) < INT_LIMIT && !Object.is(v, -0);
+const SCALES = [0, 1, 10, 100] as const;
+/** the numeric mode of a value (see the header) */
+function modeOf(v: unknown): number {
+  if (typeof v !== 'number') return 0;
+  if (asVarint(v)) return 1;
+  for (const mode of [2, 3]) {
+    const m = Math.round(v * SCALES[mode]!);
+    if (asVarint(m) && m / SCALES[mode]! === v) return mode;
+  }
+  return 0;
+}
 
 class Writer {
   private buf = new Uint8Array(64);
@@ -76,6 +90,14 @@ class Writer {
     const b = utf8.encode(s);
     this.varint(b.length);
     this.bytes(b);
+  }
+  /** 2-bit codes, four to a byte, LSB first */
+  codes(codes: number[]): void {
+    for (let i = 0; i < codes.length; i += 4) {
+      let b = 0;
+      for (let j = 0; j < 4 && i + j < codes.length; j++) b |= codes[i + j]! << (2 * j);
+      this.byte(b);
+    }
   }
   bitmap(bits: boolean[]): void {
     for (let i = 0; i < bits.length; i += 8) {
@@ -123,6 +145,14 @@ class Reader {
     this.pos += n;
     return s;
   }
+  codes(n: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < n; i += 4) {
+      const b = this.byte();
+      for (let j = 0; j < 4 && i + j < n; j++) out.push((b >> (2 * j)) & 3);
+    }
+    return out;
+  }
   bitmap(n: number): boolean[] {
     const bits: boolean[] = [];
     for (let i = 0; i < n; i += 8) {
@@ -141,17 +171,17 @@ export function encodePoint(kinds: readonly FieldKind[], entries: readonly Point
   if (kinds.length !== entries.length) throw new Error(`a point of ${kinds.length} tags got ${entries.length} entries`);
   const w = new Writer();
   const exceptions: number[] = [];
-  const numMode: boolean[] = [];
+  const numMode: number[] = [];
   const bools: boolean[] = [];
   for (let i = 0; i < kinds.length; i++) {
     const e = entries[i]!;
     const k = kinds[i]!;
     if (e.value === null || e.quality !== 'good' || e.error !== undefined || (e.tie ?? 0) !== 0) exceptions.push(i);
-    if (isNumeric(k)) numMode.push(typeof e.value === 'number' && asVarint(e.value));
+    if (isNumeric(k)) numMode.push(modeOf(e.value));
     else if (k === 'boolean') bools.push(e.value === true);
   }
   w.byte(exceptions.length ? 1 : 0);
-  if (numMode.length) w.bitmap(numMode);
+  if (numMode.length) w.codes(numMode);
   if (bools.length) w.bitmap(bools);
   if (exceptions.length) {
     w.varint(exceptions.length);
@@ -169,11 +199,11 @@ export function encodePoint(kinds: readonly FieldKind[], entries: readonly Point
     const e = entries[i]!;
     const k = kinds[i]!;
     if (isNumeric(k)) {
-      const varint = numMode[n++];
+      const mode = numMode[n++]!;
       if (e.value === null) continue;
       if (typeof e.value !== 'number') throw new Error(`tag ${i} is ${k}, its value is ${typeof e.value}`);
-      if (varint) w.varint(zigzag(e.value));
-      else w.float64(e.value);
+      if (mode === 0) w.float64(e.value);
+      else w.varint(zigzag(Math.round(e.value * SCALES[mode]!)));
     } else if (k === 'string') {
       if (e.value === null) continue;
       if (typeof e.value !== 'string') throw new Error(`tag ${i} is string, its value is ${typeof e.value}`);
@@ -189,7 +219,7 @@ export function decodePoint(kinds: readonly FieldKind[], blob: Uint8Array): Poin
   const flags = r.byte();
   const numCount = kinds.filter(isNumeric).length;
   const boolCount = kinds.filter((k) => k === 'boolean').length;
-  const numMode = numCount ? r.bitmap(numCount) : [];
+  const numMode = numCount ? r.codes(numCount) : [];
   const bools = boolCount ? r.bitmap(boolCount) : [];
   const nulls = new Set<number>();
   const out: PointEntry[] = kinds.map(() => ({ value: null, quality: 'good' }));
@@ -212,9 +242,9 @@ export function decodePoint(kinds: readonly FieldKind[], blob: Uint8Array): Poin
   for (let i = 0; i < kinds.length; i++) {
     const k = kinds[i]!;
     if (isNumeric(k)) {
-      const varint = numMode[n++];
+      const mode = numMode[n++]!;
       if (nulls.has(i)) continue;
-      out[i]!.value = varint ? unzigzag(r.varint()) : r.float64();
+      out[i]!.value = mode === 0 ? r.float64() : mode === 1 ? unzigzag(r.varint()) : unzigzag(r.varint()) / SCALES[mode]!;
     } else if (k === 'string') {
       if (nulls.has(i)) continue;
       out[i]!.value = r.text();
@@ -238,7 +268,7 @@ export type PointException = { index: number; quality: number; tie: number };
 export function exceptionsOf(numCount: number, boolCount: number, blob: Uint8Array): PointException[] {
   const r = new Reader(blob);
   if ((r.byte() & 1) === 0) return [];
-  r.pos += Math.ceil(numCount / 8) + Math.ceil(boolCount / 8);
+  r.pos += Math.ceil(numCount / 4) + Math.ceil(boolCount / 8);
   const count = r.varint();
   const out: PointException[] = [];
   for (let x = 0; x < count; x++) {

@@ -11,7 +11,13 @@ const valueOf = (k: FieldKind): fc.Arbitrary<PointEntry['value']> =>
       ? fc.oneof(fc.constant(''), fc.string({ unit: 'binary' }), fc.string())
       : k === 'integer'
         ? fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.constantFrom(0, -0, 2 ** 52, -(2 ** 52), 2 ** 53 - 1, -(2 ** 53 - 1)))
-        : fc.oneof(fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, 0, 0.1 + 0.2, Number.MIN_VALUE, Number.MAX_VALUE));
+        : fc.oneof(
+            fc.double(),
+            fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, 0, 0.1 + 0.2, Number.MIN_VALUE, Number.MAX_VALUE, -0.05, 2 ** 52 / 10 + 0.5),
+            // readings with one or two decimals (stored as scaled integers)
+            fc.integer({ min: -1e9, max: 1e9 }).map((m) => m / 10),
+            fc.integer({ min: -1e9, max: 1e9 }).map((m) => m / 100),
+          );
 const entryOf = (k: FieldKind): fc.Arbitrary<PointEntry> =>
   fc.record(
     {
@@ -72,18 +78,22 @@ describe('point codec (store layout 5)', () => {
     ]);
   });
 
-  it('written out by hand: a poll of an integer 20, a float 0.5, two booleans and a string', () => {
-    const kinds: FieldKind[] = ['integer', 'float', 'boolean', 'boolean', 'string'];
+  it('written out by hand: a poll of an integer 20, floats 0.5, 0.1 + 0.2 and 23.45, two booleans and a string', () => {
+    const kinds: FieldKind[] = ['integer', 'float', 'float', 'float', 'boolean', 'boolean', 'string'];
     const blob = encodePoint(kinds, [
       { value: 20, quality: 'good' },
       { value: 0.5, quality: 'good' },
+      { value: 0.1 + 0.2, quality: 'good' },
+      { value: 23.45, quality: 'good' },
       { value: true, quality: 'good' },
       { value: false, quality: 'good' },
       { value: 'ok', quality: 'good' },
     ]);
-    // flags 0; numeric bitmap: integer as varint (bit 0), 0.5 as float64 (bit 1 clear) = 0b01;
-    // boolean bitmap true, false = 0b01; 20 zigzag = 40; 0.5 as float64 LE; 'ok' = length 2, o, k
-    expect([...blob]).toEqual([0, 1, 1, 40, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 2, 0x6f, 0x6b]);
+    // flags 0; numeric modes, 2 bits each: 20 integer (1), 0.5 = 5 / 10 (2), 0.30000000000000004 float64 (0),
+    // 23.45 = 2345 / 100 (3): 0b11_00_10_01 = 0xc9; boolean bitmap true, false = 0b01;
+    // 20 zigzag 40; 5 zigzag 10; 0x3fd3333333333334 little-endian; 2345 zigzag 4690 = varint d2 24;
+    // 'ok' = length 2, o, k
+    expect([...blob]).toEqual([0, 0xc9, 1, 40, 10, 0x34, 0x33, 0x33, 0x33, 0x33, 0x33, 0xd3, 0x3f, 0xd2, 0x24, 2, 0x6f, 0x6b]);
   });
 
   it('written out by hand: a bad reading without a value, with an error, and a tie', () => {

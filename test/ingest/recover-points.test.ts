@@ -87,7 +87,7 @@ function entry(k: number, tag: number, i: number, tie: number): PointEntry {
   const kind = KIND[tag]!;
   const value =
     kind === 'float'
-      ? k * 10 + i + 0.25
+      ? k * 10 + i + Math.PI / 10 // not a two-decimal number: a float64 in the blob
       : kind === 'integer'
         ? k % 5 === 0
           ? -(k * 10 + i)
