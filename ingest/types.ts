@@ -175,7 +175,7 @@ export interface RecoveredBatch {
 }
 
 /**
- * How far `fgw store salvage` has imported a damaged file: rows of `readings`, and of the other
+ * How far `fgw store salvage` has imported a damaged file: readings (rows of `readings`, or the entries of `points`), and rows of the other
  * tables taken together, in the order the reader gives them (the same for the same file), so a
  * salvage run again (after a full store, or killed) imports only what it had not.
  */
