@@ -85,7 +85,12 @@ export const mqttScenario: Scenario = {
           const shapes = (db.prepare('SELECT id, series FROM shapes').raw().all() as Array<[number, string]>)
             .filter(([, series]) => series.split(',').includes(String(a.id)))
             .map(([id]) => id);
-          return Number(db.prepare(`SELECT count(*) FROM points WHERE dev = ? AND shape IN (${shapes.join(',') || 'NULL'})`).pluck().get(a.dev));
+          return Number(
+            db
+              .prepare(`SELECT count(*) FROM points WHERE dev = ? AND shape IN (${shapes.join(',') || 'NULL'})`)
+              .pluck()
+              .get(a.dev),
+          );
         };
         // wait until every message is stored, or nothing moves for 10 s
         let n = 0;
