@@ -58,7 +58,6 @@ export class CommitPart {
         this.loadCaches();
       }
       let n = 0;
-      const newest = new Map<number, [seq: number, ts: number]>();
       const points = this.pointBuilder();
       for (const b of batches) {
         for (const r of b.readings) {
@@ -80,16 +79,12 @@ export class CommitPart {
             error = TIE_OVERFLOW;
           }
           points.add(seq, dev, ts, sid, entryOf(kind, r.value, quality, error, tie));
-          const prev = newest.get(sid);
-          if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
           n++;
         }
         // a point is the readings of one write
         points.end();
       }
       if (points.points > 0) this.s.perPoint = 0.8 * this.s.perPoint + (0.2 * n) / points.points;
-      // the newest reading of each series written (seq only grows: a tie in ts goes to the later)
-      for (const [sid, [seq, ts]] of newest) st.upsertLatest.run(sid, seq, ts);
       st.addMeta.run(n, 'count:readings');
       st.setMeta.run('seq:readings', this.s.nextSeq - 1);
       return n;
@@ -106,6 +101,7 @@ export class CommitPart {
         ),
       )!;
       this.s.st.insertPoint.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
+      this.s.st.upsertNewest.run(dev, shape.id, seq, ts);
     });
   }
 

@@ -83,30 +83,25 @@ export class HistoryPart {
   latest(device?: string): StoredReading[] {
     return this.p.open.guard(() => {
       this.p.commit.refresh();
-      const params: unknown[] = [];
-      // the latest table holds each series' newest reading (kept by every commit); its point is the
-      // one at or before that seq
-      let sql = `SELECT l.series, l.seq, ${POINT_COLUMNS.split(', ')
+      // the newest point of each device and shape (kept by every commit): each series' newest
+      // reading is in the newest point of one of the shapes that have it
+      let sql = `SELECT ${POINT_COLUMNS.split(', ')
         .map((c) => `p.${c}`)
-        .join(', ')} FROM series s
-        JOIN latest l ON l.series = s.id JOIN points p ON p.seq = (SELECT max(seq) FROM points WHERE seq <= l.seq)
-        WHERE s.measurement = 'data'`;
+        .join(', ')} FROM newest_points l JOIN points p ON p.seq = l.seq`;
+      const params: unknown[] = [];
       if (device !== undefined) {
-        sql += ' AND s.device = ?';
-        params.push(device);
+        const dev = this.p.commit.devId('data', device);
+        if (dev === undefined) return [];
+        sql += ' WHERE l.dev = ?';
+        params.push(dev);
       }
       const seriesOf = (id: number) => this.s.seriesById.get(id);
       const rows: StoredReading[] = [];
-      for (const [sid, seq, ...point] of this.s.db
+      for (const point of this.s.db
         .prepare(sql)
         .raw()
-        .all(...params) as Array<[number, number, ...PointRow]>) {
-        const shape = this.s.shapes.get(point[3]);
-        // the reading is gone when its point no longer holds that seq for that series (dropped)
-        if (shape === undefined || seq >= point[0] + point[4] || shape.series[seq - point[0]] !== sid) continue;
-        const one: StoredReading[] = [];
-        readingsOf(point, shape, seriesOf, { from: seq, out: one, limit: 1 });
-        rows.push(...one);
+        .all(...params) as PointRow[]) {
+        readingsOf(point, this.s.shapes.get(point[3]), seriesOf, { keep: (sid) => seriesOf(sid)?.measurement === 'data', out: rows });
       }
       // a tag whose kind changed has two series: keep the newest reading per (device, tag)
       const best = new Map<string, StoredReading>();

@@ -48,7 +48,6 @@ export class SalvagePart {
           // Ties are looked up in the table, inside this write lock: the gateway's commits and ours
           // cannot interleave, and the gateway re-reads its ties after ours (data_version).
           this.p.open.loadSeq();
-          const newest = new Map<number, [seq: number, ts: number]>();
           const points = this.p.commit.pointBuilder();
           for (const r of rows) {
             const sid = this.p.commit.seriesId(r.measurement, r.device, r.tag, r.kind);
@@ -69,13 +68,10 @@ export class SalvagePart {
             const seq = history ?? this.s.nextSeq++;
             taken.add(tie);
             points.add(seq, dev, ts, sid, entryOf(r.kind, restore(r.kind, r.value, r.text), quality, error, tie));
-            const prev = newest.get(sid);
-            if (prev === undefined || ts >= prev[1]) newest.set(sid, [seq, ts]);
             out.readings++;
             if (history !== undefined) out.history++;
           }
           points.end();
-          for (const [sid, [seq, ts]] of newest) this.s.st.upsertLatest.run(sid, seq, ts);
           this.s.st.addMeta.run(out.readings, 'count:readings');
           this.s.st.setMeta.run('seq:readings', this.s.nextSeq - 1);
           for (const a of b.audits ?? []) {

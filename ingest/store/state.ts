@@ -118,7 +118,7 @@ export class StoreState {
    * its lookups go to whichever file is open
    */
   readonly ties = new TieBreaker({
-    newestTs: (series) => this.st.newestTs.get(series) as number | undefined,
+    newestTs: (series) => this.newestTs(series),
     maxTie: (dev, series, ts) => this.maxTie(dev, series, ts),
   });
   /** the shapes of the points (points.ts), kinds from the series cache */
@@ -187,10 +187,11 @@ export class StoreState {
     const db = this.db;
     return {
       insertPoint: db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)'),
-      newestTs: db.prepare('SELECT ts FROM latest WHERE series = ?').pluck(),
+
       pointsAt: db.prepare('SELECT shape, vals FROM points WHERE dev = ? AND ts = ?').raw(),
-      upsertLatest: db.prepare(
-        'INSERT INTO latest(series, seq, ts) VALUES (?, ?, ?) ON CONFLICT(series) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= latest.ts',
+      /** a point is the newest of its (device, shape) when no point of them has a later ts (a tie goes to the later seq) */
+      upsertNewest: db.prepare(
+        'INSERT INTO newest_points(dev, shape, seq, ts) VALUES (?, ?, ?, ?) ON CONFLICT(dev, shape) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= newest_points.ts',
       ),
       findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
       insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
@@ -291,6 +292,18 @@ export class StoreState {
   /** points to take for about `readings` readings (at least one) */
   pointsFor(readings: number): number {
     return Math.max(1, Math.ceil(readings / this.perPoint));
+  }
+
+  /** the newest ts of a series: the newest point of the shapes that have it */
+  newestTs(series: number): number | undefined {
+    const dev = this.seriesById.get(series)?.dev;
+    const shapes = this.shapes.having(new Set([series]));
+    if (dev === undefined || shapes.length === 0) return undefined;
+    const ts = this.db
+      .prepare(`SELECT max(ts) FROM newest_points WHERE dev = ? AND shape IN (${shapes.join(',')})`)
+      .pluck()
+      .get(dev) as number | null;
+    return ts ?? undefined;
   }
 
   /** the highest tie stored at (series, ts), from the points of its device at ts */

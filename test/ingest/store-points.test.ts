@@ -69,6 +69,29 @@ describe('store layout 5: readings inside points', () => {
     await s.close();
   });
 
+  it('latest: each tag from the newest point of the shapes that have it, a late point (older ts) not', async () => {
+    dir = tempDir('fgw-points-');
+    const s = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
+    await s.write(poll('press', T + 1000, 100)); // t0..t9 = 100..109 at T+1s
+    await s.write(poll('press', T + 2000, 200).slice(0, 5)); // t0..t4 = 200..204 at T+2s (another shape)
+    await s.write(poll('press', T + 500, 300)); // late: t0..t9 at T+0.5s, written last
+    await s.writeStatus([{ device: 'press', tag: 'connected', ts: T + 3000, kind: 'boolean', value: true, quality: 'good' }]);
+    expect(s.latest('press').map((r) => [r.tag, r.value, r.ts])).toEqual([
+      ['t0', 200, T + 2000],
+      ['t1', 201, T + 2000],
+      ['t2', 202, T + 2000],
+      ['t3', 203, T + 2000],
+      ['t4', 204, T + 2000],
+      ['t5', 105, T + 1000],
+      ['t6', 106, T + 1000],
+      ['t7', 107, T + 1000],
+      ['t8', 108, T + 1000],
+      ['t9', 109, T + 1000],
+    ]);
+    expect(s.latest().map((r) => r.tag)).toHaveLength(10); // status rows are not device data
+    await s.close();
+  });
+
   it('the same tag twice at one ts in one write (an MQTT burst): two points, ties 0 and 1, in write order', async () => {
     dir = tempDir('fgw-points-');
     const s = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
