@@ -13,7 +13,7 @@ import { isCorruption } from '../damage.js';
 import { TIE_LIMIT, TIE_OVERFLOW } from '../tie-break.js';
 import type { Measurement, WriteOptions } from '../types.js';
 import { QUALITY_CODE, type SeriesInfo, devKey, seriesKey, isDiskFull } from './rows.js';
-import { PointBuilder, entryOf, packPoint } from './points.js';
+import { PointBuilder, entryOf, packPoint, writePoints } from './points.js';
 import type { StoreState, Parts } from './state.js';
 
 /** the least a reading is taken to need on disk (a small integer packed in a point is about 2 bytes) */
@@ -93,16 +93,12 @@ export class CommitPart {
 
   /** points into the table (their shapes created as needed), inside the caller's transaction */
   pointBuilder(): PointBuilder {
-    return new PointBuilder((seq, dev, ts, entries) => {
-      const shape = this.s.shapes.get(
-        this.s.shapes.idOf(
-          this.s.db,
-          entries.map((e) => e.series),
-        ),
-      )!;
-      this.s.st.insertPoint.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
-      this.s.st.upsertNewest.run(dev, shape.id, seq, ts);
-    });
+    return new PointBuilder((seq, dev, ts, entries) =>
+      writePoints(this.s.db, this.s.shapes, seq, dev, ts, entries, (at, shape, part) => {
+        this.s.st.insertPoint.run(at, dev, ts, shape.id, part.length, packPoint(shape, part));
+        this.s.st.upsertNewest.run(dev, shape.id, at, ts);
+      }),
+    );
   }
 
   /**

@@ -53,7 +53,7 @@ import { newer } from '../tie-break.js';
 import type { DamagedFile, SalvageProgress } from '../types.js';
 import type { FieldKind } from '../../adapters/types.js';
 import { MIN_BYTES_PER_READING } from './commit.js';
-import { PointBuilder, Shapes, entryOf, packPoint } from './points.js';
+import { PointBuilder, Shapes, entryOf, packPoint, writePoints } from './points.js';
 import { restore, seriesKey } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
@@ -114,22 +114,23 @@ UPDATE readings SET tie = ranked.rn FROM (
  */
 function readingsToPoints(db: Database.Database): void {
   db.exec(POINTS_SCHEMA);
-  const kinds = new Map(db.prepare('SELECT id, kind FROM series').raw().all() as Array<[number, FieldKind]>);
-  const shapes = new Shapes((sid) => kinds.get(sid));
+  const series = db.prepare('SELECT id, kind, dev FROM series').raw().all() as Array<[number, FieldKind, number]>;
+  const kinds = new Map(series.map(([id, kind]) => [id, kind]));
+  const devs = new Map(series.map(([id, , dev]) => [id, dev]));
+  const shapes = new Shapes(
+    (sid) => kinds.get(sid),
+    (sid) => devs.get(sid),
+  );
   const insert = db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)');
   const newest = db.prepare(
     'INSERT INTO newest_points(dev, shape, seq, ts) VALUES (?, ?, ?, ?) ON CONFLICT(dev, shape) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= newest_points.ts',
   );
-  const points = new PointBuilder((seq, dev, ts, entries) => {
-    const shape = shapes.get(
-      shapes.idOf(
-        db,
-        entries.map((e) => e.series),
-      ),
-    )!;
-    insert.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
-    newest.run(dev, shape.id, seq, ts);
-  });
+  const points = new PointBuilder((seq, dev, ts, entries) =>
+    writePoints(db, shapes, seq, dev, ts, entries, (at, shape, part) => {
+      insert.run(at, dev, ts, shape.id, part.length, packPoint(shape, part));
+      newest.run(dev, shape.id, at, ts);
+    }),
+  );
   const chunk = db.prepare('SELECT seq, series, dev, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT 10000').raw();
   // history salvaged from a damaged file sits below zero
   let after = Number.MIN_SAFE_INTEGER;

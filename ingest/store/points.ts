@@ -40,17 +40,32 @@ export const afterCursorSql = (alias = ''): string => `max(0, min(${alias}n, ${a
 /** the readings of deleted points, from their `n` (DELETE … RETURNING n) */
 export const readingsIn = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
 
+/**
+ * A device gets at most this many shapes of more than one series. A source whose writes carry a
+ * different set of tags each time (OPC UA reporting only what changed, MQTT messages with optional
+ * fields) would otherwise add a shape per combination without end; past the cap such a write is
+ * stored as one point per reading (shapes of one series, as many as the device has tags), which
+ * costs bytes, never correctness.
+ */
+export const MAX_SHAPES_PER_DEVICE = 256;
+
 /** The shapes of this file, cached; new ones inserted when a commit needs them. */
 export class Shapes {
   private readonly byId = new Map<number, Shape>();
   private readonly byKey = new Map<string, number>();
+  /** per device, its shapes of more than one series */
+  private readonly multiByDev = new Map<number, number>();
   private maxId = 0;
 
-  constructor(private readonly kindOf: (series: number) => FieldKind | undefined) {}
+  constructor(
+    private readonly kindOf: (series: number) => FieldKind | undefined,
+    private readonly devOf: (series: number) => number | undefined,
+  ) {}
 
   clear(): void {
     this.byId.clear();
     this.byKey.clear();
+    this.multiByDev.clear();
     this.maxId = 0;
   }
 
@@ -91,8 +106,38 @@ export class Shapes {
     const kinds = series.map((sid) => this.kindOf(sid) ?? 'float');
     this.byId.set(id, { id, series, kinds, index: new Map(series.map((sid, i) => [sid, i])), ...kindCounts(kinds) });
     this.byKey.set(key, id);
+    if (series.length > 1) {
+      const dev = this.devOf(series[0]!) ?? 0;
+      this.multiByDev.set(dev, (this.multiByDev.get(dev) ?? 0) + 1);
+    }
     if (id > this.maxId) this.maxId = id;
   }
+
+  /** whether a point of these series may have a shape of its own (known, or the device is under the cap) */
+  mayHave(dev: number, series: readonly number[]): boolean {
+    return series.length <= 1 || this.byKey.has(series.join(',')) || (this.multiByDev.get(dev) ?? 0) < MAX_SHAPES_PER_DEVICE;
+  }
+}
+
+/**
+ * Writes the point of `entries` (first reading's seq `seq`) through `insert`: as one row with its
+ * shape, or, past the device's shape cap, one row per reading (seq, seq + 1, ...).
+ */
+export function writePoints(
+  db: Database.Database,
+  shapes: Shapes,
+  seq: number,
+  dev: number,
+  ts: number,
+  entries: readonly BuiltEntry[],
+  insert: (seq: number, shape: Shape, entries: readonly BuiltEntry[]) => void,
+): void {
+  const series = entries.map((e) => e.series);
+  if (shapes.mayHave(dev, series)) {
+    insert(seq, shapes.get(shapes.idOf(db, series))!, entries);
+    return;
+  }
+  entries.forEach((e, i) => insert(seq + i, shapes.get(shapes.idOf(db, [e.series]))!, [e]));
 }
 
 /** One entry of a point being built: its series and what the codec stores for it. */

@@ -122,7 +122,10 @@ export class StoreState {
     maxTie: (dev, series, ts) => this.maxTie(dev, series, ts),
   });
   /** the shapes of the points (points.ts), kinds from the series cache */
-  readonly shapes = new Shapes((series) => this.seriesById.get(series)?.kind);
+  readonly shapes = new Shapes(
+    (series) => this.seriesById.get(series)?.kind,
+    (series) => this.seriesById.get(series)?.dev,
+  );
   /** readings per point, as committed lately (sizes the chunks the limits delete, which go by points) */
   perPoint = 1;
   /**

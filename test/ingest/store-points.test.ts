@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../adapters/types.js';
+import { MAX_SHAPES_PER_DEVICE } from '../../ingest/store/points.js';
 import { STORE_FILE, openStore } from '../../ingest/store/index.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -90,6 +91,32 @@ describe('store layout 5: readings inside points', () => {
     ]);
     expect(s.latest().map((r) => r.tag)).toHaveLength(10); // status rows are not device data
     await s.close();
+  });
+
+  it(`a source whose writes carry a new set of tags each time: at most ${MAX_SHAPES_PER_DEVICE} shapes for the device, then a point per reading, every reading kept`, async () => {
+    dir = tempDir('fgw-points-');
+    const s = openStore({ path: dir.path, maxSizeBytes: 1024 ** 3, retentionMs: 0, limitsIntervalMs: 0 });
+    // 400 writes of OPC UA-like data changes: write k carries the tags of the bits of the k-th mask with two or more set (12 tags)
+    const masks = Array.from({ length: 4096 }, (_, m) => m)
+      .filter((m) => m.toString(2).replace(/0/g, '').length >= 2)
+      .slice(0, 400);
+    const expected: Array<[string, number, number]> = [];
+    for (const [k, mask] of masks.entries()) {
+      const rows: Reading[] = [];
+      for (let t = 0; t < 12; t++)
+        if (mask & (1 << t)) rows.push({ device: 'ua', tag: `n${t}`, ts: T + k, kind: 'float', value: k + t / 100, quality: 'good' });
+      for (const r of rows) expected.push([r.tag, r.ts, r.value as number]);
+      await s.write(rows);
+    }
+    expect(s.query({ device: 'ua' }).map((r) => [r.tag, r.ts, r.value])).toEqual(expected);
+    expect(s.slotCounts({ device: 'ua', from: T, to: T + 1000, slotMs: 1000 })).toEqual([{ slot: 0, good: expected.length, bad: 0 }]);
+    await s.close();
+    const raw = new Database(join(dir.path, STORE_FILE), { readonly: true });
+    const shapes = raw.prepare('SELECT series FROM shapes').pluck().all() as string[];
+    expect(shapes.filter((x) => x.includes(',')).length).toBe(MAX_SHAPES_PER_DEVICE);
+    expect(shapes.filter((x) => !x.includes(',')).length).toBeLessThanOrEqual(12);
+    expect(raw.prepare('SELECT sum(n) FROM points').pluck().get()).toBe(expected.length);
+    raw.close();
   });
 
   it('the same tag twice at one ts in one write (an MQTT burst): two points, ties 0 and 1, in write order', async () => {
