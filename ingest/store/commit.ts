@@ -12,12 +12,10 @@ import { ErrorCodes, GatewayError, errorText } from '../../config/errors.js';
 import { isCorruption } from '../damage.js';
 import { TIE_LIMIT, TIE_OVERFLOW } from '../tie-break.js';
 import type { Measurement, WriteOptions } from '../types.js';
-import { QUALITY_CODE, type SeriesInfo, devKey, seriesKey, isDiskFull } from './rows.js';
-import { PointBuilder, entryOf, packPoint, writePoints } from './points.js';
+import { MIN_BYTES_PER_READING, QUALITY_CODE, type SeriesInfo, devKey, seriesKey, isDiskFull } from './rows.js';
+import { type PointBuilder, entryOf, pointWriter } from './points.js';
 import type { StoreState, Parts } from './state.js';
 
-/** the least a reading is taken to need on disk (a small integer packed in a point is about 2 bytes) */
-export const MIN_BYTES_PER_READING = 2;
 /** commits smaller than this are not paced: a writer that awaits each small write keeps its latency */
 const PACE_FROM_ROWS = 2000;
 
@@ -93,12 +91,7 @@ export class CommitPart {
 
   /** points into the table (their shapes created as needed), inside the caller's transaction */
   pointBuilder(): PointBuilder {
-    return new PointBuilder((seq, dev, ts, entries) =>
-      writePoints(this.s.db, this.s.shapes, seq, dev, ts, entries, (at, shape, part) => {
-        this.s.st.insertPoint.run(at, dev, ts, shape.id, part.length, packPoint(shape, part));
-        this.s.st.upsertNewest.run(dev, shape.id, at, ts);
-      }),
-    );
+    return pointWriter(this.s.db, this.s.shapes, this.s.st);
   }
 
   /**

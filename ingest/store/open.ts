@@ -52,9 +52,8 @@ import { LOSSES_TABLE, LossLedger } from '../losses.js';
 import { newer } from '../tie-break.js';
 import type { DamagedFile, SalvageProgress } from '../types.js';
 import type { FieldKind } from '../../adapters/types.js';
-import { MIN_BYTES_PER_READING } from './commit.js';
-import { PointBuilder, Shapes, entryOf, packPoint, writePoints } from './points.js';
-import { restore, seriesKey } from './rows.js';
+import { Shapes, entryOf, pointWriter, preparePointWrites } from './points.js';
+import { MIN_BYTES_PER_READING, restore, seriesKey } from './rows.js';
 import type { StoreState, Parts } from './state.js';
 
 /**
@@ -121,16 +120,7 @@ function readingsToPoints(db: Database.Database): void {
     (sid) => kinds.get(sid),
     (sid) => devs.get(sid),
   );
-  const insert = db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)');
-  const newest = db.prepare(
-    'INSERT INTO newest_points(dev, shape, seq, ts) VALUES (?, ?, ?, ?) ON CONFLICT(dev, shape) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= newest_points.ts',
-  );
-  const points = new PointBuilder((seq, dev, ts, entries) =>
-    writePoints(db, shapes, seq, dev, ts, entries, (at, shape, part) => {
-      insert.run(at, dev, ts, shape.id, part.length, packPoint(shape, part));
-      newest.run(dev, shape.id, at, ts);
-    }),
-  );
+  const points = pointWriter(db, shapes, preparePointWrites(db));
   const chunk = db.prepare('SELECT seq, series, dev, ts, value, text, quality, error, tie FROM readings WHERE seq > ? ORDER BY seq LIMIT 10000').raw();
   // history salvaged from a damaged file sits below zero
   let after = Number.MIN_SAFE_INTEGER;

@@ -22,6 +22,7 @@
  * are small integers costs about 1-2 bytes a value, floats 8.
  */
 import type { FieldKind, Quality, Value } from '../../adapters/types.js';
+import { QUALITY_CODE, QUALITY_NAME } from './rows.js';
 
 export interface PointEntry {
   value: Value | null;
@@ -31,8 +32,6 @@ export interface PointEntry {
   tie?: number;
 }
 
-const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
-const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
 const INT_LIMIT = 2 ** 52;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });

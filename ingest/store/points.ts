@@ -11,10 +11,10 @@
  * and the SQL that counts a point's readings after a cursor.
  */
 import type Database from 'better-sqlite3';
-import type { FieldKind, Quality, Value } from '../../adapters/types.js';
+import type { FieldKind, Value } from '../../adapters/types.js';
 import type { StoredReading } from '../types.js';
 import { decodePoint, encodePoint, kindCounts, type PointEntry } from './point-codec.js';
-import type { SeriesInfo } from './rows.js';
+import { QUALITY_NAME, type SeriesInfo } from './rows.js';
 
 /** a point row as read: seq (of its first reading), dev, ts, shape, n, vals */
 export type PointRow = [seq: number, dev: number, ts: number, shape: number, n: number, vals: Uint8Array];
@@ -119,25 +119,33 @@ export class Shapes {
   }
 }
 
+/** The statements that write points: the row, and its (device, shape)'s newest point. */
+export function preparePointWrites(db: Database.Database) {
+  return {
+    insertPoint: db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)'),
+    /** a point is the newest of its (device, shape) when none of them has a later ts (a tie goes to the later seq) */
+    upsertNewest: db.prepare(
+      'INSERT INTO newest_points(dev, shape, seq, ts) VALUES (?, ?, ?, ?) ON CONFLICT(dev, shape) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= newest_points.ts',
+    ),
+  };
+}
+
 /**
- * Writes the point of `entries` (first reading's seq `seq`) through `insert`: as one row with its
- * shape, or, past the device's shape cap, one row per reading (seq, seq + 1, ...).
+ * A PointBuilder that writes into the tables (inside the caller's transaction; shapes created as
+ * needed): each point as one row with its shape, or, past the device's shape cap, one row per
+ * reading (seq, seq + 1, ...); and the newest point of its (device, shape). The commit, an import
+ * of salvaged rows and the upgrade from layout 4 all write points through it.
  */
-export function writePoints(
-  db: Database.Database,
-  shapes: Shapes,
-  seq: number,
-  dev: number,
-  ts: number,
-  entries: readonly BuiltEntry[],
-  insert: (seq: number, shape: Shape, entries: readonly BuiltEntry[]) => void,
-): void {
-  const series = entries.map((e) => e.series);
-  if (shapes.mayHave(dev, series)) {
-    insert(seq, shapes.get(shapes.idOf(db, series))!, entries);
-    return;
-  }
-  entries.forEach((e, i) => insert(seq + i, shapes.get(shapes.idOf(db, [e.series]))!, [e]));
+export function pointWriter(db: Database.Database, shapes: Shapes, st: ReturnType<typeof preparePointWrites>): PointBuilder {
+  const insert = (seq: number, dev: number, ts: number, shape: Shape, entries: readonly BuiltEntry[]) => {
+    st.insertPoint.run(seq, dev, ts, shape.id, entries.length, packPoint(shape, entries));
+    st.upsertNewest.run(dev, shape.id, seq, ts);
+  };
+  return new PointBuilder((seq, dev, ts, entries) => {
+    const series = entries.map((e) => e.series);
+    if (shapes.mayHave(dev, series)) insert(seq, dev, ts, shapes.get(shapes.idOf(db, series))!, entries);
+    else entries.forEach((e, i) => insert(seq + i, dev, ts, shapes.get(shapes.idOf(db, [e.series]))!, [e]));
+  });
 }
 
 /** One entry of a point being built: its series and what the codec stores for it. */
@@ -184,14 +192,12 @@ export class PointBuilder {
 }
 
 /** a point's vals from its entries, in the shape's kinds */
-export function packPoint(shape: Shape, entries: readonly BuiltEntry[]): Uint8Array {
+function packPoint(shape: Shape, entries: readonly BuiltEntry[]): Uint8Array {
   return encodePoint(
     shape.kinds,
     entries.map((e) => e.entry),
   );
 }
-
-const QUALITY_BY_CODE: readonly Quality[] = ['good', 'uncertain', 'bad'];
 
 /**
  * What the codec stores for a value of a tag of `kind`: numbers (booleans as 1/0) for float and
@@ -215,7 +221,7 @@ export function entryOf(kind: FieldKind, v: unknown, quality: number, error: str
   else if (typeof v === 'number') value = Number.isNaN(v) ? null : String(v === 0 ? 0 : v);
   else if (typeof v === 'boolean') value = v ? '1' : '0';
   else bad = true;
-  const out: PointEntry = { value, quality: bad ? 'bad' : (QUALITY_BY_CODE[quality] ?? 'bad') };
+  const out: PointEntry = { value, quality: bad ? 'bad' : (QUALITY_NAME[quality] ?? 'bad') };
   const err = bad ? 'BAD_VALUE' : error;
   if (err !== null) out.error = err;
   if (tie !== 0) out.tie = tie;

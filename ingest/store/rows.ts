@@ -9,6 +9,8 @@ export const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, ba
 export const QUALITY_NAME: readonly Quality[] = ['good', 'uncertain', 'bad'];
 /** quality codes below this count as good: 2 (good and uncertain, the default) or 1 (good only) */
 export const goodBelow = (uncertainIsGood: boolean | undefined): number => (uncertainIsGood === false ? QUALITY_CODE.uncertain : QUALITY_CODE.bad);
+/** the least a reading is taken to need on disk (a small integer packed in a point is about 2 bytes) */
+export const MIN_BYTES_PER_READING = 2;
 /** a junk row's bytes on disk besides its text (row header, rowid, index entry) */
 export const JUNK_ROW_OVERHEAD = 64;
 
@@ -20,8 +22,6 @@ export interface SeriesInfo {
   /** the id of (measurement, device) in the devices table */
   dev: number;
 }
-
-export type Row = [seq: number, series: number, ts: number, value: number | null, text: string | null, quality: number, error: string | null, tie: number];
 
 /** bytes a junk row's text takes, the same in SQL (for rows already stored) as in byteSize() */
 export const DEAD_LETTER_BYTES = `(${JUNK_ROW_OVERHEAD} + length(CAST(source AS BLOB)) + coalesce(length(CAST(device AS BLOB)), 0) + coalesce(length(CAST(topic AS BLOB)), 0) + length(CAST(reason AS BLOB)) + coalesce(length(CAST(detail AS BLOB)), 0) + coalesce(length(CAST(payload AS BLOB)), 0))`;

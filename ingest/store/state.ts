@@ -10,7 +10,7 @@ import { LossLedger, type LossBatch } from '../losses.js';
 import { TieBreaker, type TieState } from '../tie-break.js';
 import type { StoreFull } from '../types.js';
 import { DEAD_LETTER_BYTES, AUDIT_BYTES, type SeriesInfo, isDiskFull } from './rows.js';
-import { POINT_COLUMNS, Shapes, afterCursorSql } from './points.js';
+import { POINT_COLUMNS, Shapes, afterCursorSql, preparePointWrites } from './points.js';
 import { exceptionsOf } from './point-codec.js';
 import type { AuditPart } from './audit.js';
 import type { CommitPart } from './commit.js';
@@ -189,13 +189,9 @@ export class StoreState {
   prepare() {
     const db = this.db;
     return {
-      insertPoint: db.prepare('INSERT INTO points(seq, dev, ts, shape, n, vals) VALUES (?, ?, ?, ?, ?, ?)'),
+      ...preparePointWrites(db),
 
       pointsAt: db.prepare('SELECT shape, vals FROM points WHERE dev = ? AND ts = ?').raw(),
-      /** a point is the newest of its (device, shape) when no point of them has a later ts (a tie goes to the later seq) */
-      upsertNewest: db.prepare(
-        'INSERT INTO newest_points(dev, shape, seq, ts) VALUES (?, ?, ?, ?) ON CONFLICT(dev, shape) DO UPDATE SET seq = excluded.seq, ts = excluded.ts WHERE excluded.ts >= newest_points.ts',
-      ),
       findSeries: db.prepare('SELECT id, dev FROM series WHERE measurement = ? AND device = ? AND tag = ? AND kind = ?'),
       insertSeries: db.prepare('INSERT INTO series(measurement, device, tag, kind, dev) VALUES (?, ?, ?, ?, ?)'),
       findDev: db.prepare('SELECT id FROM devices WHERE measurement = ? AND device = ?').pluck(),
